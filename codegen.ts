@@ -1,0 +1,37 @@
+import type { CodegenConfig } from '@graphql-codegen/cli';
+
+/**
+ * Resolver types generated from schema.graphql (the contract); resolvers are
+ * typed against it so the contract and the code cannot disagree. Parent types
+ * are the Prisma models (mappers), so resolvers receive what the data access
+ * layer returns.
+ */
+const config: CodegenConfig = {
+  schema: 'schema.graphql',
+  generates: {
+    'src/generated/graphql.ts': {
+      plugins: ['typescript', 'typescript-resolvers'],
+      config: {
+        useTypeImports: true,
+        enumsAsTypes: true,
+        useIndexSignature: false,
+        contextType: '../server/context.ts#RequestContext',
+        scalars: {
+          DateTime: 'Date',
+          Date: 'Date',
+          EmailAddress: 'string',
+          JSON: 'unknown',
+        },
+        mappers: {
+          Patient: '../generated/prisma/client.ts#Patient as PatientModel',
+          Case: '../generated/prisma/client.ts#Case as CaseModel',
+          Observation: '../generated/prisma/client.ts#Observation as ObservationModel',
+          CaseImage: '../generated/prisma/client.ts#CaseImage as CaseImageModel',
+          PatientConnection: '../graphql/paging.ts#Connection<PatientModel>',
+        },
+      },
+    },
+  },
+};
+
+export default config;

@@ -1,0 +1,21 @@
+import type { Resolvers } from '../generated/graphql.ts';
+
+export const patientResolvers: Resolvers = {
+  Query: {
+    patient: (_, { id }, ctx) => ctx.patients.get(id),
+    patientByMrn: (_, { mrn }, ctx) => ctx.patients.getByMrn(mrn),
+    patients: (_, { filter, first, after }, ctx) => ctx.patients.list(filter, first, after),
+  },
+  Mutation: {
+    createPatient: (_, { input }, ctx) => ctx.patients.create(input),
+    updatePatient: (_, { id, input }, ctx) => ctx.patients.update(id, input),
+    archivePatient: (_, { id }, ctx) => ctx.patients.archive(id),
+  },
+  Patient: {
+    archived: (patient) => patient.archivedAt !== null,
+    cases: (patient, _, ctx) => ctx.cases.listForPatient(patient.id),
+  },
+  PatientConnection: {
+    totalCount: (connection) => connection.totalCount(),
+  },
+};

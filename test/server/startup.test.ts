@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { after, it } from 'node:test';
+import { startChildServer } from '../support/child-server.ts';
+import { createTestDatabase } from '../support/test-database.ts';
+
+// What `npm start` does on a new installation: an empty database (embedded, or
+// the PostgreSQL of DATABASE_URL), migrations, demo data, then requests.
+const database = await createTestDatabase({ empty: true });
+after(() => database.drop());
+const env = { DATA_DIR: database.dataDir, ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}) };
+
+async function demoPatients(url: string) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: '{ patients(first: 50) { totalCount edges { node { mrn familyName cases { observations { code } } } } } }' }),
+  });
+  return ((await response.json()) as any).data.patients;
+}
+
+it('starts on an empty database: migrates, loads the demo data once, is ready, and stops cleanly on SIGTERM', async () => {
+  const first = await startChildServer(env);
+  const ready = await fetch(new URL('/readyz', first.url));
+  assert.equal(ready.status, 200);
+  assert.deepEqual(await ready.json(), {
+    status: 'ready',
+    database: database.databaseUrl ? 'postgresql' : 'embedded',
+    databaseReachable: true,
+    pendingMigrations: [],
+  });
+  assert.equal((await fetch(new URL('/healthz', first.url))).status, 200);
+  const patients = await demoPatients(first.url);
+  assert.equal(patients.totalCount, 5);
+  for (const { node } of patients.edges) {
+    assert.match(node.mrn, /^DEMO-/);
+    assert.ok(node.cases[0].observations.length > 0);
+  }
+  assert.equal(await first.stop('SIGTERM'), 0);
+
+  // A restart keeps what is stored and does not load the demo data again.
+  const second = await startChildServer(env);
+  after(() => second.stop());
+  assert.equal((await demoPatients(second.url)).totalCount, 5);
+  assert.doesNotMatch(second.output(), /migrations applied|demo data loaded/);
+});
+
+it('reports not ready while migrations are pending, and refuses to start with a bad setting', async () => {
+  const fresh = await createTestDatabase({ empty: true });
+  after(() => fresh.drop());
+  const server = await startChildServer({
+    DATA_DIR: fresh.dataDir,
+    MIGRATE_ON_START: 'false',
+    DEMO_DATA: 'false',
+    ...(fresh.databaseUrl ? { DATABASE_URL: fresh.databaseUrl } : {}),
+  });
+  after(() => server.stop());
+  const ready = await fetch(new URL('/readyz', server.url));
+  assert.equal(ready.status, 503);
+  const body = (await ready.json()) as { pendingMigrations: string[] };
+  assert.ok(body.pendingMigrations.length > 0);
+  await assert.rejects(startChildServer({ ...env, PORT: 'eighty' }), (error: Error) => {
+    assert.match(error.message, /exited with 1[\s\S]*PORT: /);
+    assert.doesNotMatch(error.message, /\n\s+at /, 'no stack trace');
+    return true;
+  });
+});

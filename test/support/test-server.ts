@@ -1,0 +1,58 @@
+import { after } from 'node:test';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/config.ts';
+import { type RunningServer, startServer } from '../../src/server/start.ts';
+import { createTestDatabase } from './test-database.ts';
+
+export interface GraphQLResponse<T = Record<string, any>> {
+  status: number;
+  headers: Headers;
+  body: { data?: T | null; errors?: { message: string; path?: string[]; extensions?: Record<string, any> }[] };
+}
+
+export interface TestServer {
+  url: string;
+  server: RunningServer;
+  /** Posts one GraphQL operation over real HTTP. */
+  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
+}
+
+/**
+ * Starts the real server (HTTP, GraphQL, database) on a free port, on a
+ * database of its own, and stops it when the test file ends. Call it at the
+ * top level of a test file (top-level await), so the stop runs after all tests.
+ * @param env settings to set on top of the test defaults
+ */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const database = await createTestDatabase();
+  const config = loadConfig({
+    PORT: '0',
+    DATA_DIR: database.dataDir,
+    DATABASE_POOL_SIZE: '5',
+    DEMO_DATA: 'false',
+    ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
+    ...env,
+  });
+  const server = await startServer(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+  after(async () => {
+    await server.stop();
+    await database.drop();
+  });
+  return {
+    url: server.url,
+    server,
+    async gql(query, variables, headers = {}) {
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      return { status: response.status, headers: response.headers, body: (await response.json()) as any };
+    },
+  };
+}
+
+/** The error codes of a response, in order. */
+export function errorCodes(response: GraphQLResponse): string[] {
+  return (response.body.errors ?? []).map((error) => String(error.extensions?.code));
+}
