@@ -1,4 +1,6 @@
 import DataLoader from 'dataloader';
+import { auditedTransaction } from '../audit/audited-transaction.ts';
+import { codedError, ErrorCode } from '../errors/errors.ts';
 import type { Case, CaseImage, Observation, Prisma } from '../generated/prisma/client.ts';
 import type { RequestScope } from '../server/request-scope.ts';
 
@@ -9,7 +11,13 @@ function groupBy<T>(keys: readonly string[], rows: T[], keyOf: (row: T) => strin
   return keys.map((key) => groups.get(key)!);
 }
 
-/** Cases, their observations and images as one request may read and write them. */
+const asItem = (episode: Case) => ({ id: episode.id, patientId: episode.patientId });
+
+/**
+ * Cases, their observations and images as one request may read and write
+ * them. Clinical data: only clinicians on the patient's care team (or with
+ * break-glass access) reach it; every read and write is audited.
+ */
 export class CaseRepository {
   private readonly byId: DataLoader<string, Case | null>;
   private readonly byPatient: DataLoader<string, Case[]>;
@@ -47,62 +55,127 @@ export class CaseRepository {
     });
   }
 
-  findById(id: string): Promise<Case | null> {
-    return this.byId.load(id);
+  /**
+   * A case, when its patient is within reach. For a clinician an unknown case
+   * and another team's case are both FORBIDDEN, so ids reveal nothing.
+   */
+  async findById(id: string, permission: 'clinical.read' | 'clinical.write' = 'clinical.read', action = 'case.read'): Promise<Case | null> {
+    const { access, trail } = this.scope;
+    access.require(permission, action);
+    const episode = await this.byId.load(id);
+    if (!episode) {
+      if (access.reach(permission) === 'all') return null;
+      trail.denied(action, 'not-on-care-team', { resourceType: 'Case', resourceIds: [id] });
+      throw codedError(ErrorCode.FORBIDDEN, 'This case belongs to a patient who is not on your care team, or does not exist.');
+    }
+    const breakGlass = await access.requirePatients(permission, action, [episode.patientId], 'Case', [id]);
+    // A write that looks its case up is audited as that write, not as a read.
+    if (permission === 'clinical.read') trail.read('case.read', 'Case', [asItem(episode)], breakGlass);
+    return episode;
   }
 
-  listForPatient(patientId: string): Promise<Case[]> {
-    return this.byPatient.load(patientId);
+  async listForPatient(patientId: string): Promise<Case[]> {
+    const breakGlass = await this.scope.access.requirePatients('clinical.read', 'case.read', [patientId]);
+    const cases = await this.byPatient.load(patientId);
+    this.scope.trail.read('case.read', 'Case', cases.map(asItem), breakGlass);
+    return cases;
   }
 
-  observations(caseId: string): Promise<Observation[]> {
-    return this.observationsByCase.load(caseId);
+  async observations(episode: Case): Promise<Observation[]> {
+    const breakGlass = await this.scope.access.requirePatients('clinical.read', 'observation.read', [episode.patientId], 'Case', [episode.id]);
+    const rows = await this.observationsByCase.load(episode.id);
+    this.scope.trail.read('observation.read', 'Case', [asItem(episode)], breakGlass);
+    return rows;
   }
 
-  images(caseId: string): Promise<CaseImage[]> {
-    return this.imagesByCase.load(caseId);
+  async images(episode: Case): Promise<CaseImage[]> {
+    const breakGlass = await this.scope.access.requirePatients('clinical.read', 'image.read', [episode.patientId], 'Case', [episode.id]);
+    const rows = await this.imagesByCase.load(episode.id);
+    this.scope.trail.read('image.read', 'Case', [asItem(episode)], breakGlass);
+    return rows;
   }
 
-  open(data: { patientId: string; title: string }): Promise<Case> {
-    return this.scope.prisma.case.create({ data });
+  async open(data: { patientId: string; title: string }): Promise<Case> {
+    const breakGlass = await this.scope.access.requirePatients('clinical.write', 'case.open', [data.patientId]);
+    return auditedTransaction(this.scope, (tx) => tx.case.create({ data }), (episode) => [
+      caseEntry('case.open', episode, breakGlass),
+    ]);
   }
 
   /** Closes an open case; returns null when it was not open (checked and changed in one statement). */
-  async close(id: string): Promise<Case | null> {
-    this.byId.clear(id);
-    const { count } = await this.scope.prisma.case.updateMany({
-      where: { id, status: 'OPEN' },
-      data: { status: 'CLOSED', closedAt: new Date() },
-    });
-    return count === 1 ? this.byId.load(id) : null;
+  async close(episode: Case): Promise<Case | null> {
+    const breakGlass = await this.scope.access.requirePatients('clinical.write', 'case.close', [episode.patientId], 'Case', [episode.id]);
+    this.byId.clear(episode.id);
+    const closed = await auditedTransaction(
+      this.scope,
+      async (tx) => {
+        const { count } = await tx.case.updateMany({
+          where: { id: episode.id, status: 'OPEN' },
+          data: { status: 'CLOSED', closedAt: new Date() },
+        });
+        return count === 1 ? tx.case.findUniqueOrThrow({ where: { id: episode.id } }) : null;
+      },
+      (result) => (result ? [caseEntry('case.close', result, breakGlass)] : []),
+    );
+    if (closed) this.byId.prime(closed.id, closed);
+    return closed;
   }
 
   /** Adds observations all or none; null when the case is not open. */
-  addObservations(
-    caseId: string,
-    observations: Omit<Prisma.ObservationCreateManyInput, 'caseId'>[],
-  ): Promise<Observation[] | null> {
-    this.observationsByCase.clear(caseId);
-    return this.whileOpen(caseId, (tx) =>
-      tx.observation.createManyAndReturn({ data: observations.map((row) => ({ ...row, caseId })) }),
+  async addObservations(episode: Case, observations: Omit<Prisma.ObservationCreateManyInput, 'caseId'>[]): Promise<Observation[] | null> {
+    const breakGlass = await this.scope.access.requirePatients('clinical.write', 'observation.create', [episode.patientId], 'Case', [episode.id]);
+    this.observationsByCase.clear(episode.id);
+    return this.whileOpen(
+      episode,
+      (tx) => tx.observation.createManyAndReturn({ data: observations.map((row) => ({ ...row, caseId: episode.id })) }),
+      (rows) => ({ action: 'observation.create', resourceType: 'Observation', resourceIds: rows.map((row) => row.id), breakGlass }),
     );
   }
 
   /** Adds an image; null when the case is not open. */
-  addImage(caseId: string, image: Omit<Prisma.CaseImageCreateManyInput, 'caseId'>): Promise<CaseImage | null> {
-    this.imagesByCase.clear(caseId);
-    return this.whileOpen(caseId, (tx) => tx.caseImage.create({ data: { ...image, caseId } }));
+  async addImage(episode: Case, image: Omit<Prisma.CaseImageCreateManyInput, 'caseId'>): Promise<CaseImage | null> {
+    const breakGlass = await this.scope.access.requirePatients('clinical.write', 'image.create', [episode.patientId], 'Case', [episode.id]);
+    this.imagesByCase.clear(episode.id);
+    return this.whileOpen(
+      episode,
+      (tx) => tx.caseImage.create({ data: { ...image, caseId: episode.id } }),
+      (row) => ({ action: 'image.create', resourceType: 'CaseImage', resourceIds: [row.id], breakGlass }),
+    );
   }
 
   /**
    * Runs a write in a transaction that holds the case row locked while open, so
-   * a concurrent close cannot slip between the check and the write.
+   * a concurrent close cannot slip between the check and the write; the audit
+   * record commits with it.
    */
-  private whileOpen<T>(caseId: string, write: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T | null> {
-    return this.scope.prisma.$transaction(async (tx) => {
-      const [open] = await tx.$queryRaw<{ id: string }[]>`
-        SELECT id FROM "Case" WHERE id = ${caseId}::uuid AND status = 'OPEN' FOR UPDATE`;
-      return open ? write(tx) : null;
-    });
+  private async whileOpen<T>(
+    episode: Case,
+    write: (tx: Prisma.TransactionClient) => Promise<T>,
+    describe: (result: T) => { action: string; resourceType: string; resourceIds: string[]; breakGlass: Set<string> },
+  ): Promise<T | null> {
+    return auditedTransaction(
+      this.scope,
+      async (tx) => {
+        const [open] = await tx.$queryRaw<{ id: string }[]>`
+          SELECT id FROM "Case" WHERE id = ${episode.id}::uuid AND status = 'OPEN' FOR UPDATE`;
+        return open ? write(tx) : null;
+      },
+      (result) => {
+        if (result === null) return [];
+        const { breakGlass, ...entry } = describe(result);
+        return [{ ...entry, outcome: 'SUCCESS', patientIds: [episode.patientId], breakGlass: breakGlass.has(episode.patientId) }];
+      },
+    );
   }
+}
+
+function caseEntry(action: string, episode: Case, breakGlass: Set<string>) {
+  return {
+    action,
+    outcome: 'SUCCESS' as const,
+    resourceType: 'Case',
+    resourceIds: [episode.id],
+    patientIds: [episode.patientId],
+    breakGlass: breakGlass.has(episode.patientId),
+  };
 }

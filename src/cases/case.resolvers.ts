@@ -17,7 +17,7 @@ export const caseResolvers: Resolvers = {
       if (!patient) throw notFound('The patient of this case is not available.');
       return patient;
     },
-    observations: (episode, _, ctx) => ctx.cases.observations(episode.id),
-    images: (episode, _, ctx) => ctx.cases.images(episode.id),
+    observations: (episode, _, ctx) => ctx.cases.observations(episode),
+    images: (episode, _, ctx) => ctx.cases.images(episode),
   },
 };

@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import { recordingFailure } from '../audit/audited-transaction.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
 import { conflict, notFound } from '../errors/errors.ts';
 import type { Case, CaseImage, Observation } from '../generated/prisma/client.ts';
 import type { CaseImageInput, ObservationInput, OpenCaseInput } from '../generated/graphql.ts';
-import { boundedText, notInFuture, parseId, parseInput } from '../graphql/validation.ts';
+import { boundedText, isId, notInFuture, parseId, parseInput } from '../graphql/validation.ts';
 import type { PatientService } from '../patients/patient.service.ts';
 import type { CaseRepository } from './case.repository.ts';
 
@@ -49,20 +51,23 @@ const imageSchema = z
     path: ['pixels'],
   });
 
+const caseTarget = (id: string) => ({ resourceType: 'Case', resourceIds: isId(id) ? [id] : [] });
+
 /** Rules for episodes of care: cases belong to active patients, only open cases take new data. */
 export class CaseService {
   constructor(
     private readonly cases: CaseRepository,
     private readonly patients: PatientService,
+    private readonly trail: AuditTrail,
   ) {}
 
   get(id: string): Promise<Case | null> {
     return this.cases.findById(parseId(id, 'id'));
   }
 
-  /** The case, which must exist. */
-  async require(id: string, argument: string): Promise<Case> {
-    const found = await this.cases.findById(parseId(id, argument));
+  /** The case, which must exist and be within reach for the given write. */
+  async requireForWrite(id: string, argument: string, action: string): Promise<Case> {
+    const found = await this.cases.findById(parseId(id, argument), 'clinical.write', action);
     if (!found) throw notFound(`No case with id ${id}.`, { argument });
     return found;
   }
@@ -71,55 +76,63 @@ export class CaseService {
     return this.cases.listForPatient(patientId);
   }
 
-  observations(caseId: string): Promise<Observation[]> {
-    return this.cases.observations(caseId);
+  observations(episode: Case): Promise<Observation[]> {
+    return this.cases.observations(episode);
   }
 
-  images(caseId: string): Promise<CaseImage[]> {
-    return this.cases.images(caseId);
+  images(episode: Case): Promise<CaseImage[]> {
+    return this.cases.images(episode);
   }
 
-  async open(input: OpenCaseInput): Promise<Case> {
-    const data = parseInput(openCaseSchema, input);
-    const patient = await this.patients.requireActive(parseId(data.patientId, 'input.patientId'));
-    return this.cases.open({ patientId: patient.id, title: data.title });
-  }
-
-  async close(id: string): Promise<Case> {
-    const existing = await this.require(id, 'id');
-    const closed = await this.cases.close(existing.id);
-    if (!closed) throw conflict('This case is already closed.', { id: existing.id });
-    return closed;
-  }
-
-  async addObservations(caseId: string, observations: ObservationInput[]): Promise<Observation[]> {
-    const existing = await this.require(caseId, 'caseId');
-    const rows = parseInput(observationsSchema, observations, 'observations');
-    const added = await this.cases.addObservations(
-      existing.id,
-      rows.map((row) => ({
-        code: row.code,
-        value: row.value ?? null,
-        text: row.text ?? null,
-        unit: row.unit ?? null,
-        ...(row.observedAt ? { observedAt: row.observedAt } : {}),
-      })),
-    );
-    if (!added) throw conflict('Observations cannot be added to a closed case.', { argument: 'caseId' });
-    return added;
-  }
-
-  async addImage(caseId: string, image: CaseImageInput): Promise<CaseImage> {
-    const existing = await this.require(caseId, 'caseId');
-    const data = parseInput(imageSchema, image, 'image');
-    const added = await this.cases.addImage(existing.id, {
-      code: data.code,
-      width: data.width,
-      height: data.height,
-      pixels: data.pixels,
-      ...(data.observedAt ? { observedAt: data.observedAt } : {}),
+  open(input: OpenCaseInput): Promise<Case> {
+    return recordingFailure(this.trail, 'case.open', { resourceType: 'Patient' }, async () => {
+      const data = parseInput(openCaseSchema, input);
+      const patient = await this.patients.requireActive(parseId(data.patientId, 'input.patientId'));
+      return this.cases.open({ patientId: patient.id, title: data.title });
     });
-    if (!added) throw conflict('Images cannot be added to a closed case.', { argument: 'caseId' });
-    return added;
+  }
+
+  close(id: string): Promise<Case> {
+    return recordingFailure(this.trail, 'case.close', caseTarget(id), async () => {
+      const existing = await this.requireForWrite(id, 'id', 'case.close');
+      const closed = await this.cases.close(existing);
+      if (!closed) throw conflict('This case is already closed.', { id: existing.id });
+      return closed;
+    });
+  }
+
+  addObservations(caseId: string, observations: ObservationInput[]): Promise<Observation[]> {
+    return recordingFailure(this.trail, 'observation.create', caseTarget(caseId), async () => {
+      const existing = await this.requireForWrite(caseId, 'caseId', 'observation.create');
+      const rows = parseInput(observationsSchema, observations, 'observations');
+      const added = await this.cases.addObservations(
+        existing,
+        rows.map((row) => ({
+          code: row.code,
+          value: row.value ?? null,
+          text: row.text ?? null,
+          unit: row.unit ?? null,
+          ...(row.observedAt ? { observedAt: row.observedAt } : {}),
+        })),
+      );
+      if (!added) throw conflict('Observations cannot be added to a closed case.', { argument: 'caseId' });
+      return added;
+    });
+  }
+
+  addImage(caseId: string, image: CaseImageInput): Promise<CaseImage> {
+    return recordingFailure(this.trail, 'image.create', caseTarget(caseId), async () => {
+      const existing = await this.requireForWrite(caseId, 'caseId', 'image.create');
+      const data = parseInput(imageSchema, image, 'image');
+      const added = await this.cases.addImage(existing, {
+        code: data.code,
+        width: data.width,
+        height: data.height,
+        pixels: data.pixels,
+        ...(data.observedAt ? { observedAt: data.observedAt } : {}),
+      });
+      if (!added) throw conflict('Images cannot be added to a closed case.', { argument: 'caseId' });
+      return added;
+    });
   }
 }

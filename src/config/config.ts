@@ -11,10 +11,22 @@ const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((value) => value === 'true' || value === '1' || value === 'yes');
 
+const optionalText = z
+  .string()
+  .optional()
+  .transform((value) => (value === undefined || value.trim() === '' ? undefined : value.trim()));
+
+const list = z
+  .string()
+  .optional()
+  .transform((value) => value?.split(',').map((item) => item.trim()).filter(Boolean) ?? []);
+
 const settingsSchema = z.object({
+  CLINIGRAPH_MODE: z.enum(['development', 'production']).optional(),
   NODE_ENV: z.string().optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().min(1).default('127.0.0.1'),
+  TRUST_PROXY: booleanFlag.default(false),
   DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: z
     .string()
@@ -26,13 +38,50 @@ const settingsSchema = z.object({
   DEMO_DATA: booleanFlag.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MAX_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
+
+  AUTH_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  AUTH_PUBLIC_KEY: optionalText,
+  AUTH_HMAC_SECRET: optionalText,
+  AUTH_ALGORITHMS: list,
+  AUTH_ISSUER: optionalText,
+  AUTH_AUDIENCE: optionalText,
+  AUTH_REQUIRED_TYP: optionalText,
+  AUTH_MAX_TOKEN_AGE_SECONDS: z.coerce.number().int().min(1).optional(),
+  AUTH_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+  AUTH_ROLES_CLAIM: z.string().regex(/^[\w-]+(\.[\w-]+)*$/, 'must be a claim name or dotted path').default('roles'),
+  AUTH_PURPOSE_CLAIM: z.string().regex(/^[\w-]+$/, 'must be a claim name').default('purpose_of_use'),
+  BREAK_GLASS_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(60),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
 
+/** Where verification keys come from: an identity provider's JWKS, a fixed key, or (development only) a local key. */
+export type KeySource =
+  | { kind: 'jwks'; url: string }
+  | { kind: 'public-key'; pem: string }
+  | { kind: 'hmac'; secret: string }
+  | { kind: 'development' };
+
+export interface AuthConfig {
+  keySource: KeySource;
+  /** Explicit allow-list: jose would otherwise accept any algorithm that fits the key. */
+  algorithms: string[];
+  issuer: string;
+  audience: string;
+  requiredTyp: string | undefined;
+  maxTokenAgeSeconds: number | undefined;
+  clockToleranceSeconds: number;
+  /** Claim (or dotted path, e.g. realm_access.roles) that carries the roles. */
+  rolesClaim: string;
+  purposeClaim: string;
+}
+
 export interface Config {
+  /** Production mode: strict security settings; see README "Production mode". */
+  production: boolean;
   port: number;
   host: string;
+  trustProxy: boolean;
   dataDir: string;
   /** PostgreSQL URL; undefined means the embedded database under dataDir. */
   databaseUrl: string | undefined;
@@ -42,11 +91,18 @@ export interface Config {
   demoData: boolean;
   logLevel: Settings['LOG_LEVEL'];
   maxPageSize: number;
+  auth: AuthConfig;
+  breakGlassMinutes: number;
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
+
+/** Development tokens (npm run token) carry these unless AUTH_ISSUER / AUTH_AUDIENCE say otherwise. */
+export const developmentIssuer = 'clinigraph-dev';
+export const developmentAudience = 'clinigraph';
+const minimumHmacSecretBytes = 32;
 
 /**
  * Validates the environment and returns the configuration.
@@ -56,19 +112,70 @@ export class ConfigError extends Error {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = settingsSchema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
-    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    fail(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
   const s = parsed.data;
+  // Production is never less strict than NODE_ENV suggests: either setting turns it on.
+  const production = s.CLINIGRAPH_MODE === 'production' || (s.CLINIGRAPH_MODE === undefined && s.NODE_ENV === 'production');
+  const auth = authConfig(s, production);
   return {
+    production,
     port: s.PORT,
     host: s.HOST,
+    trustProxy: s.TRUST_PROXY,
     dataDir: path.resolve(s.DATA_DIR),
     databaseUrl: s.DATABASE_URL,
     databasePoolSize: s.DATABASE_POOL_SIZE,
     migrateOnStart: s.MIGRATE_ON_START,
-    demoData: s.DEMO_DATA ?? true,
+    demoData: s.DEMO_DATA ?? !production,
     logLevel: s.LOG_LEVEL,
     maxPageSize: s.MAX_PAGE_SIZE,
+    auth,
+    breakGlassMinutes: s.BREAK_GLASS_MINUTES,
+  };
+}
+
+function fail(problems: string[]): never {
+  throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+}
+
+function authConfig(s: Settings, production: boolean): AuthConfig {
+  const problems: string[] = [];
+  const sources: KeySource[] = [];
+  if (s.AUTH_JWKS_URL) sources.push({ kind: 'jwks', url: s.AUTH_JWKS_URL });
+  if (s.AUTH_PUBLIC_KEY) sources.push({ kind: 'public-key', pem: s.AUTH_PUBLIC_KEY.replace(/\\n/g, '\n') });
+  if (s.AUTH_HMAC_SECRET) sources.push({ kind: 'hmac', secret: s.AUTH_HMAC_SECRET });
+  if (sources.length > 1) problems.push('AUTH_JWKS_URL, AUTH_PUBLIC_KEY, AUTH_HMAC_SECRET: set only one');
+  const keySource = sources[0] ?? { kind: 'development' };
+
+  if (keySource.kind === 'hmac' && Buffer.byteLength(keySource.secret) < minimumHmacSecretBytes) {
+    problems.push(`AUTH_HMAC_SECRET: must be at least ${minimumHmacSecretBytes} bytes (RFC 7518 3.2)`);
+  }
+  const symmetric = keySource.kind === 'hmac';
+  const algorithms = s.AUTH_ALGORITHMS.length ? s.AUTH_ALGORITHMS : symmetric ? ['HS256'] : ['RS256', 'PS256', 'ES256'];
+  for (const algorithm of algorithms) {
+    // Mixing families is how algorithm-confusion attacks work (e.g. HS256 signed with a public key).
+    if (symmetric !== algorithm.startsWith('HS') || !/^(HS|RS|PS|ES)(256|384|512)$|^EdDSA$|^Ed25519$/.test(algorithm)) {
+      problems.push(`AUTH_ALGORITHMS: ${algorithm} does not fit a ${symmetric ? 'shared secret' : 'public key'}`);
+    }
+  }
+  if (production) {
+    if (keySource.kind === 'development') {
+      problems.push('AUTH_JWKS_URL / AUTH_PUBLIC_KEY / AUTH_HMAC_SECRET: production mode refuses the development key; configure your identity provider');
+    }
+    if (!s.AUTH_ISSUER) problems.push('AUTH_ISSUER: required in production mode');
+    if (!s.AUTH_AUDIENCE) problems.push('AUTH_AUDIENCE: required in production mode');
+  }
+  if (problems.length) fail(problems);
+  return {
+    keySource,
+    algorithms,
+    issuer: s.AUTH_ISSUER ?? developmentIssuer,
+    audience: s.AUTH_AUDIENCE ?? developmentAudience,
+    requiredTyp: s.AUTH_REQUIRED_TYP,
+    maxTokenAgeSeconds: s.AUTH_MAX_TOKEN_AGE_SECONDS,
+    clockToleranceSeconds: s.AUTH_CLOCK_TOLERANCE_SECONDS,
+    rolesClaim: s.AUTH_ROLES_CLAIM,
+    purposeClaim: s.AUTH_PURPOSE_CLAIM,
   };
 }

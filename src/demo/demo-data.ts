@@ -19,9 +19,12 @@ const vitalSigns = [
   { code: 'smoking_status', text: 'never' },
 ];
 
+/** The demo clinician (`npm run token -- --sub demo-clinician --role clinician`) cares for every demo patient. */
+export const demoClinician = 'demo-clinician';
+
 /**
- * Loads the demo patients, each with one open case and a few observations,
- * into a database that has no patients yet.
+ * Loads the demo patients, each with one open case and a few observations and
+ * the demo clinician on the care team, into a database that has no patients yet.
  * @returns what was loaded, or undefined when the database already had patients
  */
 export async function loadDemoData(prisma: PrismaClient): Promise<{ patients: number } | undefined> {
@@ -32,6 +35,7 @@ export async function loadDemoData(prisma: PrismaClient): Promise<{ patients: nu
         data: {
           ...patient,
           birthDate: new Date(`${patient.birthDate}T00:00:00Z`),
+          careTeam: { create: { clinicianSubject: demoClinician, addedBy: 'demo-data' } },
           cases: {
             create: {
               title: 'Routine check-up (demo)',

@@ -7,30 +7,38 @@ export interface Connection<T> {
   totalCount: () => Promise<number>;
 }
 
-/** The position of a row in a keyset ordered by (createdAt, id). */
+/** The position of a row in a keyset ordered by (time, id). */
 export interface KeysetPosition {
-  createdAt: Date;
+  time: Date;
   id: string;
 }
 
 export function encodeCursor(position: KeysetPosition): string {
-  return Buffer.from(JSON.stringify([position.createdAt.toISOString(), position.id])).toString('base64url');
+  return Buffer.from(JSON.stringify([position.time.toISOString(), position.id])).toString('base64url');
 }
+
+const invalidCursor = () =>
+  badInput('The `after` cursor is not one this API issued; pass an endCursor from a previous page.', { argument: 'after' });
 
 /** Reads a cursor this API issued; anything else is a BAD_USER_INPUT. */
 export function decodeCursor(cursor: string): KeysetPosition {
   try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    const date = new Date(String(createdAt));
-    if (typeof id === 'string' && typeof createdAt === 'string' && !Number.isNaN(date.getTime())) {
-      return { createdAt: date, id };
-    }
+    const [time, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    const date = new Date(String(time));
+    if (typeof id === 'string' && typeof time === 'string' && !Number.isNaN(date.getTime())) return { time: date, id };
   } catch {
     // fall through to the coded error
   }
-  throw badInput('The `after` cursor is not one this API issued; pass an endCursor from a previous page.', {
-    argument: 'after',
-  });
+  throw invalidCursor();
+}
+
+/** A cursor over a bigint sequence (the audit log's). */
+export const encodeSequenceCursor = (sequence: bigint) => Buffer.from(`seq:${sequence}`).toString('base64url');
+
+export function decodeSequenceCursor(cursor: string): bigint {
+  const match = /^seq:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) throw invalidCursor();
+  return BigInt(match[1]!);
 }
 
 /** Checks a requested page size against the configured maximum. */
@@ -44,20 +52,22 @@ export function pageSize(first: number, max: number): number {
 /**
  * Builds a connection from rows fetched with one row more than the page size
  * (that extra row only tells whether another page follows).
+ * @param cursorOf the cursor of a row
  */
-export function toConnection<T extends KeysetPosition>(
+export function toConnection<T>(
   rows: T[],
   first: number,
-  after: KeysetPosition | undefined,
+  hasPrevious: boolean,
   totalCount: () => Promise<number>,
+  cursorOf: (row: T) => string,
 ): Connection<T> {
   const page = rows.slice(0, first);
-  const edges = page.map((node) => ({ cursor: encodeCursor(node), node }));
+  const edges = page.map((node) => ({ cursor: cursorOf(node), node }));
   return {
     edges,
     pageInfo: {
       hasNextPage: rows.length > first,
-      hasPreviousPage: after !== undefined,
+      hasPreviousPage: hasPrevious,
       startCursor: edges[0]?.cursor ?? null,
       endCursor: edges.at(-1)?.cursor ?? null,
     },
@@ -65,10 +75,10 @@ export function toConnection<T extends KeysetPosition>(
   };
 }
 
-/** Prisma `where` for the rows after a keyset position, in (createdAt, id) order. */
-export function afterPosition(after: KeysetPosition | undefined) {
+/** Prisma `where` for the rows after a keyset position, in (timeField, id) ascending order. */
+export function afterPosition(after: KeysetPosition | undefined, timeField: string) {
   if (!after) return {};
   return {
-    OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }],
+    OR: [{ [timeField]: { gt: after.time } }, { [timeField]: after.time, id: { gt: after.id } }],
   };
 }

@@ -3,6 +3,11 @@ import { badInput } from '../errors/errors.ts';
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** True for a well-formed ID (only those are echoed into audit records). */
+export function isId(value: string): boolean {
+  return uuidPattern.test(value);
+}
+
 /**
  * Checks an ID argument before it reaches the database.
  * @param argument the argument's name, echoed in the error so clients know which one

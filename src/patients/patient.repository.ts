@@ -1,6 +1,8 @@
 import DataLoader from 'dataloader';
+import { auditedTransaction } from '../audit/audited-transaction.ts';
+import { codedError, ErrorCode } from '../errors/errors.ts';
 import type { Patient, Prisma } from '../generated/prisma/client.ts';
-import { afterPosition, type Connection, type KeysetPosition, toConnection } from '../graphql/paging.ts';
+import { afterPosition, type Connection, encodeCursor, type KeysetPosition, toConnection } from '../graphql/paging.ts';
 import type { RequestScope } from '../server/request-scope.ts';
 
 export interface PatientListFilter {
@@ -9,7 +11,13 @@ export interface PatientListFilter {
   includeArchived: boolean;
 }
 
-/** Patients as one request may read and write them; loaders batch and cache per request. */
+const asItem = (patient: Patient) => ({ id: patient.id, patientId: patient.id });
+
+/**
+ * Patients as one request may read and write them: every method checks the
+ * access policy first and records what it returned or changed in the audit
+ * trail. Loaders batch and cache per request.
+ */
 export class PatientRepository {
   private readonly byId: DataLoader<string, Patient | null>;
 
@@ -21,34 +29,100 @@ export class PatientRepository {
     });
   }
 
-  findById(id: string): Promise<Patient | null> {
-    return this.byId.load(id);
+  async findById(id: string): Promise<Patient | null> {
+    const breakGlass = await this.scope.access.requirePatients('patient.read', 'patient.read', [id]);
+    const patient = await this.byId.load(id);
+    if (patient) this.scope.trail.read('patient.read', 'Patient', [asItem(patient)], breakGlass);
+    return patient;
   }
 
+  /** Whether an active patient exists, for a clinician about to open break-glass access (reveals nothing else). */
+  async existsForBreakGlass(id: string): Promise<boolean> {
+    this.scope.access.require('breakGlass.open', 'breakGlass.open');
+    return (await this.scope.prisma.patient.count({ where: { id, archivedAt: null } })) === 1;
+  }
+
+  /**
+   * Looks the MRN up only among the patients this request may see, so for a
+   * clinician an MRN outside their care team is indistinguishable from an
+   * unknown one (both FORBIDDEN).
+   */
   async findByMrn(mrn: string): Promise<Patient | null> {
-    const patient = await this.scope.prisma.patient.findUnique({ where: { mrn } });
-    if (patient) this.byId.prime(patient.id, patient);
+    const { access, prisma, trail } = this.scope;
+    const patient = await prisma.patient.findFirst({ where: { AND: [{ mrn }, access.patientScope('patient.read', 'patient.read')] } });
+    if (!patient) {
+      if (access.reach('patient.read') === 'all') return null;
+      trail.denied('patient.read', 'not-on-care-team', { resourceType: 'Patient' });
+      throw codedError(ErrorCode.FORBIDDEN, 'No patient with this MRN is on your care team.');
+    }
+    this.byId.prime(patient.id, patient);
+    trail.read('patient.read', 'Patient', [asItem(patient)], await access.breakGlassAmong('patient.read', [patient.id]));
     return patient;
   }
 
   async list(filter: PatientListFilter, first: number, after?: KeysetPosition): Promise<Connection<Patient>> {
-    const where = listWhere(filter);
-    const rows = await this.scope.prisma.patient.findMany({
-      where: { AND: [where, afterPosition(after)] },
+    const { access, prisma, trail } = this.scope;
+    const where: Prisma.PatientWhereInput = { AND: [listWhere(filter), access.patientScope('patient.read', 'patient.read')] };
+    const rows = await prisma.patient.findMany({
+      where: { AND: [where, afterPosition(after, 'createdAt')] },
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
       take: first + 1,
     });
-    for (const row of rows) this.byId.prime(row.id, row);
-    return toConnection(rows, first, after, () => this.scope.prisma.patient.count({ where }));
+    const page = rows.slice(0, first);
+    for (const row of page) this.byId.prime(row.id, row);
+    const ids = page.map((row) => row.id);
+    trail.read('patient.read', 'Patient', page.map(asItem), await access.breakGlassAmong('patient.read', ids));
+    return toConnection(rows, first, after !== undefined, () => prisma.patient.count({ where }), (row) =>
+      encodeCursor({ time: row.createdAt, id: row.id }),
+    );
   }
 
   create(data: Prisma.PatientCreateInput): Promise<Patient> {
-    return this.scope.prisma.patient.create({ data });
+    this.scope.access.require('patient.write', 'patient.create');
+    return auditedTransaction(this.scope, (tx) => tx.patient.create({ data }), (patient) => [
+      { action: 'patient.create', outcome: 'SUCCESS', resourceType: 'Patient', resourceIds: [patient.id], patientIds: [patient.id] },
+    ]);
   }
 
-  update(id: string, data: Prisma.PatientUpdateInput): Promise<Patient> {
+  /** Changes a patient record; `action` names the change in the audit log (patient.update, patient.archive). */
+  async update(id: string, data: Prisma.PatientUpdateInput, action: string): Promise<Patient> {
+    await this.scope.access.requirePatients('patient.write', action, [id]);
     this.byId.clear(id);
-    return this.scope.prisma.patient.update({ where: { id }, data });
+    return auditedTransaction(this.scope, (tx) => tx.patient.update({ where: { id }, data }), (patient) => [
+      { action, outcome: 'SUCCESS', resourceType: 'Patient', resourceIds: [patient.id], patientIds: [patient.id] },
+    ]);
+  }
+
+  /**
+   * Merges a duplicate record into the surviving one: cases and care-team
+   * memberships move over, the duplicate is archived and points at the survivor.
+   */
+  async merge(duplicateId: string, survivorId: string): Promise<Patient> {
+    await this.scope.access.requirePatients('patient.write', 'patient.merge', [duplicateId, survivorId]);
+    this.byId.clearAll();
+    return auditedTransaction(
+      this.scope,
+      async (tx) => {
+        await tx.case.updateMany({ where: { patientId: duplicateId }, data: { patientId: survivorId } });
+        const members = await tx.careTeamMember.findMany({ where: { patientId: duplicateId } });
+        await tx.careTeamMember.createMany({
+          data: members.map((member) => ({ ...member, patientId: survivorId })),
+          skipDuplicates: true,
+        });
+        await tx.careTeamMember.deleteMany({ where: { patientId: duplicateId } });
+        await tx.patient.update({ where: { id: duplicateId }, data: { archivedAt: new Date(), mergedIntoId: survivorId } });
+        return tx.patient.findUniqueOrThrow({ where: { id: survivorId } });
+      },
+      () => [
+        {
+          action: 'patient.merge',
+          outcome: 'SUCCESS',
+          resourceType: 'Patient',
+          resourceIds: [duplicateId, survivorId],
+          patientIds: [duplicateId, survivorId],
+        },
+      ],
+    );
   }
 }
 

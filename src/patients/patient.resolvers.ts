@@ -10,6 +10,7 @@ export const patientResolvers: Resolvers = {
     createPatient: (_, { input }, ctx) => ctx.patients.create(input),
     updatePatient: (_, { id, input }, ctx) => ctx.patients.update(id, input),
     archivePatient: (_, { id }, ctx) => ctx.patients.archive(id),
+    mergePatients: (_, { duplicateId, survivorId }, ctx) => ctx.patients.merge(duplicateId, survivorId),
   },
   Patient: {
     archived: (patient) => patient.archivedAt !== null,

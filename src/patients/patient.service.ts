@@ -8,7 +8,9 @@ import type {
   UpdatePatientInput,
 } from '../generated/graphql.ts';
 import { type Connection, decodeCursor, pageSize } from '../graphql/paging.ts';
-import { boundedText, notInFuture, parseId, parseInput } from '../graphql/validation.ts';
+import { boundedText, isId, notInFuture, parseId, parseInput } from '../graphql/validation.ts';
+import { recordingFailure } from '../audit/audited-transaction.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { PatientRepository } from './patient.repository.ts';
 
 const earliestBirthDate = new Date('1900-01-01T00:00:00Z');
@@ -52,6 +54,7 @@ const filterSchema = z.object({
 export class PatientService {
   constructor(
     private readonly patients: PatientRepository,
+    private readonly trail: AuditTrail,
     private readonly maxPageSize: number,
   ) {}
 
@@ -76,30 +79,59 @@ export class PatientService {
     );
   }
 
-  async create(input: CreatePatientInput): Promise<Patient> {
-    const data = parseInput(createSchema, input);
-    return this.patients.create(data).catch((error: unknown) => rethrowDuplicateMrn(error, data.mrn));
+  create(input: CreatePatientInput): Promise<Patient> {
+    return recordingFailure(this.trail, 'patient.create', { resourceType: 'Patient' }, async () => {
+      const data = parseInput(createSchema, input);
+      return this.patients.create(data).catch((error: unknown) => rethrowDuplicateMrn(error, data.mrn));
+    });
   }
 
-  async update(id: string, input: UpdatePatientInput): Promise<Patient> {
-    const patient = await this.requireActive(parseId(id, 'id'));
-    const data = parseInput(updateSchema, input);
-    return this.patients.update(patient.id, data).catch((error: unknown) => rethrowDuplicateMrn(error, data.mrn));
+  update(id: string, input: UpdatePatientInput): Promise<Patient> {
+    return recordingFailure(this.trail, 'patient.update', target(id), async () => {
+      const patient = await this.requireActive(parseId(id, 'id'));
+      const data = parseInput(updateSchema, input);
+      return this.patients.update(patient.id, data, 'patient.update').catch((error: unknown) => rethrowDuplicateMrn(error, data.mrn));
+    });
   }
 
-  async archive(id: string): Promise<Patient> {
-    const patient = await this.requireActive(parseId(id, 'id'));
-    return this.patients.update(patient.id, { archivedAt: new Date() });
+  archive(id: string): Promise<Patient> {
+    return recordingFailure(this.trail, 'patient.archive', target(id), async () => {
+      const patient = await this.requireActive(parseId(id, 'id'));
+      return this.patients.update(patient.id, { archivedAt: new Date() }, 'patient.archive');
+    });
+  }
+
+  /** Merges a duplicate record into the surviving one (admins). */
+  merge(duplicateId: string, survivorId: string): Promise<Patient> {
+    return recordingFailure(this.trail, 'patient.merge', { resourceType: 'Patient', resourceIds: [duplicateId, survivorId].filter(isId) }, async () => {
+      const duplicate = await this.requireActive(parseId(duplicateId, 'duplicateId'));
+      const survivor = await this.requireActive(parseId(survivorId, 'survivorId'));
+      if (duplicate.id === survivor.id) throw conflict('A record cannot be merged into itself.', { argument: 'survivorId' });
+      return this.patients.merge(duplicate.id, survivor.id);
+    });
+  }
+
+  /** The patient, which must exist (and be within the caller's reach). */
+  async requireExisting(id: string): Promise<Patient> {
+    const patient = await this.patients.findById(id);
+    if (!patient) throw notFound(`No patient with id ${id}.`, { id });
+    return patient;
   }
 
   /** The patient, which must exist and not be archived (archived records are read-only). */
   async requireActive(id: string): Promise<Patient> {
-    const patient = await this.patients.findById(id);
-    if (!patient) throw notFound(`No patient with id ${id}.`, { id });
+    const patient = await this.requireExisting(id);
     if (patient.archivedAt) throw conflict('This patient record is archived and cannot be changed.', { id });
     return patient;
   }
+
+  /** Break-glass reaches beyond the care team, so it checks existence without reading the record. */
+  async requireExistsForBreakGlass(id: string): Promise<void> {
+    if (!(await this.patients.existsForBreakGlass(id))) throw notFound(`No active patient with id ${id}.`, { id });
+  }
 }
+
+const target = (id: string) => ({ resourceType: 'Patient', resourceIds: isId(id) ? [id] : [] });
 
 function rethrowDuplicateMrn(error: unknown, value: string | undefined): never {
   if (isUniqueViolation(error)) {

@@ -1,29 +1,102 @@
+import { createHash } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { Config } from '../config/config.ts';
-import type { Database } from '../db/database.ts';
+import { AuditRepository } from '../audit/audit.repository.ts';
+import { AuditService } from '../audit/audit.service.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { AuditRequestMeta } from '../audit/audit-record.ts';
+import { AuditTrail } from '../audit/audit-trail.ts';
+import { AccessPolicy } from '../auth/access-policy.ts';
+import { authenticate } from '../auth/authenticate.ts';
+import type { Principal } from '../auth/principal.ts';
+import type { TokenVerifier } from '../auth/token-verifier.ts';
+import { CareTeamRepository } from '../care-teams/care-team.repository.ts';
+import { CareTeamService } from '../care-teams/care-team.service.ts';
 import { CaseRepository } from '../cases/case.repository.ts';
 import { CaseService } from '../cases/case.service.ts';
+import type { Config } from '../config/config.ts';
+import { ConsentRepository } from '../consent/consent.repository.ts';
+import { ConsentService } from '../consent/consent.service.ts';
+import type { Database } from '../db/database.ts';
 import { PatientRepository } from '../patients/patient.repository.ts';
 import { PatientService } from '../patients/patient.service.ts';
 import type { RequestScope } from './request-scope.ts';
 
-/** What every resolver receives: the request's services, built fresh per request. */
+/** What every resolver receives: who is asking, and the request's services, built fresh per request. */
 export interface RequestContext {
   requestId: string;
   log: Logger;
+  principal: Principal;
+  trail: AuditTrail;
   patients: PatientService;
   cases: CaseService;
+  careTeams: CareTeamService;
+  consent: ConsentService;
+  audit: AuditService;
 }
 
+/** The process-wide parts a request context is built from. */
 export interface ContextDeps {
   config: Config;
   db: Database;
+  auditLog: AuditLog;
+  verifier: TokenVerifier;
+  log: Logger;
 }
 
-/** Builds the per-request services (and their DataLoaders, so caching never crosses requests). */
-export function createRequestContext(deps: ContextDeps, requestId: string, log: Logger): RequestContext {
-  const scope: RequestScope = { prisma: deps.db.prisma, config: deps.config, requestId, log };
-  const patients = new PatientService(new PatientRepository(scope), deps.config.maxPageSize);
-  const cases = new CaseService(new CaseRepository(scope), patients);
-  return { requestId, log, patients, cases };
+/** Audit metadata of an HTTP request: ids and a hash of the document, never its variables. */
+function requestMeta(request: FastifyRequest): AuditRequestMeta {
+  const params = (request.method === 'GET' ? request.query : request.body) as Record<string, unknown> | undefined;
+  const query = typeof params?.query === 'string' ? params.query : undefined;
+  // Apollo refines this once it has parsed the document; requests refused earlier keep this guess.
+  const named = query ? /^\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)/.exec(query)?.[1] : undefined;
+  const operationName = (typeof params?.operationName === 'string' ? params.operationName : named)?.slice(0, 200) ?? null;
+  const userAgent = request.headers['user-agent'];
+  return {
+    requestId: request.id,
+    operationName,
+    queryHash: query === undefined ? null : createHash('sha256').update(query).digest('hex'),
+    clientAddress: request.ip ?? null,
+    userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 300) : null,
+  };
+}
+
+/**
+ * Authenticates the request and builds its services: a per-request access
+ * policy and audit trail, and repositories (with their DataLoaders) on top,
+ * so neither access decisions nor cached rows ever cross requests.
+ */
+export async function createRequestContext(deps: ContextDeps, request: FastifyRequest): Promise<RequestContext> {
+  const { config, db, auditLog, verifier } = deps;
+  const meta = requestMeta(request);
+  const header = (name: string) => {
+    const value = request.headers[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const principal = await authenticate(
+    { authorization: header('authorization'), purposeOfUse: header('x-purpose-of-use') },
+    verifier,
+    config.auth,
+    (reason, subject) =>
+      new AuditTrail(auditLog, { subject: subject ?? 'anonymous', roles: [], purposeOfUse: 'TREAT' }, meta).appendNow({
+        action: 'auth.authenticate',
+        outcome: 'DENIED',
+        reason,
+      }),
+  );
+  const log = deps.log.child({ requestId: request.id });
+  const trail = new AuditTrail(auditLog, principal, meta);
+  const scope: RequestScope = { prisma: db.prisma, config, access: new AccessPolicy(db.prisma, principal, trail), trail, log };
+  const patients = new PatientService(new PatientRepository(scope), trail, config.maxPageSize);
+  return {
+    requestId: request.id,
+    log,
+    principal,
+    trail,
+    patients,
+    cases: new CaseService(new CaseRepository(scope), patients, trail),
+    careTeams: new CareTeamService(new CareTeamRepository(scope), patients, trail, config.breakGlassMinutes, config.maxPageSize),
+    consent: new ConsentService(new ConsentRepository(scope), patients, trail),
+    audit: new AuditService(new AuditRepository(scope), config.maxPageSize),
+  };
 }

@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { caseResolvers } from '../cases/case.resolvers.ts';
 import { fileURLToPath } from 'node:url';
+import { auditResolvers } from '../audit/audit.resolvers.ts';
+import { authResolvers } from '../auth/auth.resolvers.ts';
+import { careTeamResolvers } from '../care-teams/care-team.resolvers.ts';
+import { caseResolvers } from '../cases/case.resolvers.ts';
+import { consentResolvers } from '../consent/consent.resolvers.ts';
+import type { Resolvers } from '../generated/graphql.ts';
 import { scalarResolvers } from '../graphql/scalars.ts';
 import { patientResolvers } from '../patients/patient.resolvers.ts';
-import type { Resolvers } from '../generated/graphql.ts';
 
 /** schema.graphql at the repository root: the contract front ends code against, built by `npm run schema`. */
 export const contractPath = fileURLToPath(new URL('../../schema.graphql', import.meta.url));
@@ -12,4 +16,12 @@ export const contractPath = fileURLToPath(new URL('../../schema.graphql', import
 export const typeDefs = readFileSync(contractPath, 'utf8');
 
 /** Every domain's resolvers; Apollo merges the maps. */
-export const resolvers: Resolvers[] = [scalarResolvers as Resolvers, patientResolvers, caseResolvers];
+export const resolvers: Resolvers[] = [
+  scalarResolvers as Resolvers,
+  authResolvers,
+  patientResolvers,
+  caseResolvers,
+  careTeamResolvers,
+  consentResolvers,
+  auditResolvers,
+];

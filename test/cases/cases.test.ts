@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createPatient, openCase } from '../support/fixtures.ts';
 import { errorCodes, startTestServer } from '../support/test-server.ts';
+import { people } from '../support/tokens.ts';
 
 const api = await startTestServer();
+const clinician = api.as(people.clinician);
+const admin = api.as(people.admin);
 
 const addObservations = `mutation($caseId: ID!, $observations: [ObservationInput!]!) {
   addObservations(caseId: $caseId, observations: $observations) { id code value text unit observedAt }
@@ -15,14 +18,14 @@ const readCase = `query($id: ID!) { case(id: $id) {
 } }`;
 
 async function observationCount(caseId: string) {
-  return (await api.gql(readCase, { id: caseId })).body.data!.case.observations.length as number;
+  return (await clinician.gql(readCase, { id: caseId })).body.data!.case.observations.length as number;
 }
 
 describe('cases and observations', () => {
   it('opens a case for a patient, records observations atomically and reads them back through the case and the patient', async () => {
     const patientId = await createPatient(api);
     const caseId = await openCase(api, patientId, 'Breast lump assessment');
-    const added = await api.gql(addObservations, {
+    const added = await clinician.gql(addObservations, {
       caseId,
       observations: [
         { code: 'mean_radius', value: 14.2, unit: 'mm' },
@@ -32,7 +35,7 @@ describe('cases and observations', () => {
     });
     assert.equal(added.body.errors, undefined);
     assert.equal(added.body.data!.addObservations.length, 3);
-    const read = await api.gql(readCase, { id: caseId });
+    const read = await clinician.gql(readCase, { id: caseId });
     const episode = read.body.data!.case;
     assert.equal(episode.status, 'OPEN');
     assert.equal(episode.patient.id, patientId);
@@ -40,30 +43,30 @@ describe('cases and observations', () => {
       episode.observations.map((o: any) => [o.code, o.value, o.text, o.unit]).sort(),
       [['heart_rate', 64, null, '/min'], ['mean_radius', 14.2, null, 'mm'], ['smoking_status', null, 'former', null]],
     );
-    const viaPatient = await api.gql(`query($id: ID!) { patient(id: $id) { cases { id title } } }`, { id: patientId });
+    const viaPatient = await clinician.gql(`query($id: ID!) { patient(id: $id) { cases { id title } } }`, { id: patientId });
     assert.deepEqual(viaPatient.body.data!.patient.cases, [{ id: caseId, title: 'Breast lump assessment' }]);
   });
 
   it('stores an image with its size and pixels', async () => {
     const caseId = await openCase(api, await createPatient(api));
     const pixels = Array.from({ length: 64 }, (_, i) => i % 17);
-    const response = await api.gql(
+    const response = await clinician.gql(
       `mutation($caseId: ID!, $image: CaseImageInput!) { addCaseImage(caseId: $caseId, image: $image) { width height } }`,
       { caseId, image: { code: 'digit-scan', width: 8, height: 8, pixels } },
     );
     assert.deepEqual(response.body.data!.addCaseImage, { width: 8, height: 8 });
-    const read = await api.gql(readCase, { id: caseId });
+    const read = await clinician.gql(readCase, { id: caseId });
     assert.deepEqual(read.body.data!.case.images, [{ code: 'digit-scan', width: 8, height: 8, pixels }]);
   });
 
   it('closes a case once; a second close is a CONFLICT and new observations are refused', async () => {
     const caseId = await openCase(api, await createPatient(api));
-    const closed = await api.gql(`mutation($id: ID!) { closeCase(id: $id) { status closedAt } }`, { id: caseId });
+    const closed = await clinician.gql(`mutation($id: ID!) { closeCase(id: $id) { status closedAt } }`, { id: caseId });
     assert.equal(closed.body.data!.closeCase.status, 'CLOSED');
     assert.ok(closed.body.data!.closeCase.closedAt);
-    const again = await api.gql(`mutation($id: ID!) { closeCase(id: $id) { status } }`, { id: caseId });
+    const again = await clinician.gql(`mutation($id: ID!) { closeCase(id: $id) { status } }`, { id: caseId });
     assert.deepEqual(errorCodes(again), ['CONFLICT']);
-    const late = await api.gql(addObservations, { caseId, observations: [{ code: 'heart_rate', value: 70 }] });
+    const late = await clinician.gql(addObservations, { caseId, observations: [{ code: 'heart_rate', value: 70 }] });
     assert.deepEqual(errorCodes(late), ['CONFLICT']);
     assert.match(late.body.errors![0]!.message, /closed case/);
     assert.equal(await observationCount(caseId), 0);
@@ -82,7 +85,7 @@ describe('cases: bad input gets a coded error and changes nothing', () => {
       [{ code: 'ok', value: 1 }, { code: 'long', text: 'x'.repeat(1001) }],
     ];
     for (const observations of cases) {
-      const response = await api.gql(addObservations, { caseId, observations });
+      const response = await clinician.gql(addObservations, { caseId, observations });
       assert.deepEqual(errorCodes(response), ['BAD_USER_INPUT'], JSON.stringify(observations));
       assert.match(response.body.errors![0]!.extensions!.field, /^observations\.1/);
     }
@@ -91,44 +94,44 @@ describe('cases: bad input gets a coded error and changes nothing', () => {
 
   it('refuses an empty list and one longer than the limit', async () => {
     const caseId = await openCase(api, await createPatient(api));
-    assert.deepEqual(errorCodes(await api.gql(addObservations, { caseId, observations: [] })), ['BAD_USER_INPUT']);
+    assert.deepEqual(errorCodes(await clinician.gql(addObservations, { caseId, observations: [] })), ['BAD_USER_INPUT']);
     const tooMany = Array.from({ length: 501 }, () => ({ code: 'x', value: 1 }));
-    assert.deepEqual(errorCodes(await api.gql(addObservations, { caseId, observations: tooMany })), ['BAD_USER_INPUT']);
+    assert.deepEqual(errorCodes(await clinician.gql(addObservations, { caseId, observations: tooMany })), ['BAD_USER_INPUT']);
     assert.equal(await observationCount(caseId), 0);
   });
 
   it('refuses a value of the wrong type before it reaches the resolver', async () => {
     const caseId = await openCase(api, await createPatient(api));
-    const response = await api.gql(addObservations, { caseId, observations: [{ code: 'x', value: 'high' }] });
+    const response = await clinician.gql(addObservations, { caseId, observations: [{ code: 'x', value: 'high' }] });
     assert.deepEqual(errorCodes(response), ['BAD_USER_INPUT']);
   });
 
-  it('refuses unknown, malformed and archived targets', async () => {
-    const unknownCase = await api.gql(addObservations, { caseId: '00000000-0000-4000-8000-000000000000', observations: [{ code: 'x', value: 1 }] });
-    assert.deepEqual(errorCodes(unknownCase), ['NOT_FOUND']);
-    const malformed = await api.gql(addObservations, { caseId: 'abc', observations: [{ code: 'x', value: 1 }] });
+  it('refuses unknown, malformed and archived targets (to a clinician, unknown looks the same as not on the care team)', async () => {
+    const unknownCase = await clinician.gql(addObservations, { caseId: '00000000-0000-4000-8000-000000000000', observations: [{ code: 'x', value: 1 }] });
+    assert.deepEqual(errorCodes(unknownCase), ['FORBIDDEN']);
+    const malformed = await clinician.gql(addObservations, { caseId: 'abc', observations: [{ code: 'x', value: 1 }] });
     assert.deepEqual(errorCodes(malformed), ['BAD_USER_INPUT']);
-    const unknownPatient = await api.gql(`mutation { openCase(input: { patientId: "00000000-0000-4000-8000-000000000000", title: "x" }) { id } }`);
-    assert.deepEqual(errorCodes(unknownPatient), ['NOT_FOUND']);
+    const unknownPatient = await clinician.gql(`mutation { openCase(input: { patientId: "00000000-0000-4000-8000-000000000000", title: "x" }) { id } }`);
+    assert.deepEqual(errorCodes(unknownPatient), ['FORBIDDEN']);
     const patientId = await createPatient(api);
-    await api.gql(`mutation($id: ID!) { archivePatient(id: $id) { id } }`, { id: patientId });
-    const onArchived = await api.gql(`mutation($id: ID!) { openCase(input: { patientId: $id, title: "x" }) { id } }`, { id: patientId });
+    await admin.gql(`mutation($id: ID!) { archivePatient(id: $id) { id } }`, { id: patientId });
+    const onArchived = await clinician.gql(`mutation($id: ID!) { openCase(input: { patientId: $id, title: "x" }) { id } }`, { id: patientId });
     assert.deepEqual(errorCodes(onArchived), ['CONFLICT']);
-    const blankTitle = await api.gql(`mutation($id: ID!) { openCase(input: { patientId: $id, title: " " }) { id } }`, { id: await createPatient(api) });
+    const blankTitle = await clinician.gql(`mutation($id: ID!) { openCase(input: { patientId: $id, title: " " }) { id } }`, { id: await createPatient(api) });
     assert.deepEqual(errorCodes(blankTitle), ['BAD_USER_INPUT']);
   });
 
   it('refuses images whose pixels do not match their size, or that are too large', async () => {
     const caseId = await openCase(api, await createPatient(api));
     const addImage = `mutation($caseId: ID!, $image: CaseImageInput!) { addCaseImage(caseId: $caseId, image: $image) { id } }`;
-    const wrongCount = await api.gql(addImage, { caseId, image: { code: 'scan', width: 8, height: 8, pixels: [1, 2, 3] } });
+    const wrongCount = await clinician.gql(addImage, { caseId, image: { code: 'scan', width: 8, height: 8, pixels: [1, 2, 3] } });
     assert.deepEqual(errorCodes(wrongCount), ['BAD_USER_INPUT']);
     assert.match(wrongCount.body.errors![0]!.message, /width x height/);
-    const tooWide = await api.gql(addImage, { caseId, image: { code: 'scan', width: 65, height: 1, pixels: Array(65).fill(0) } });
+    const tooWide = await clinician.gql(addImage, { caseId, image: { code: 'scan', width: 65, height: 1, pixels: Array(65).fill(0) } });
     assert.deepEqual(errorCodes(tooWide), ['BAD_USER_INPUT']);
-    const negative = await api.gql(addImage, { caseId, image: { code: 'scan', width: 1, height: 1, pixels: [-1] } });
+    const negative = await clinician.gql(addImage, { caseId, image: { code: 'scan', width: 1, height: 1, pixels: [-1] } });
     assert.deepEqual(errorCodes(negative), ['BAD_USER_INPUT']);
-    const read = await api.gql(readCase, { id: caseId });
+    const read = await clinician.gql(readCase, { id: caseId });
     assert.deepEqual(read.body.data!.case.images, []);
   });
 });

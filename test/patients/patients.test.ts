@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { errorCodes, startTestServer, type TestServer } from '../support/test-server.ts';
+import { people } from '../support/tokens.ts';
 
 const patientFields = 'id mrn givenName familyName birthDate sex phone email address archived archivedAt createdAt';
 const createPatient = `mutation Create($input: CreatePatientInput!) { createPatient(input: $input) { ${patientFields} } }`;
@@ -12,6 +13,7 @@ const listPatients = `query List($filter: PatientFilter, $first: Int, $after: St
 }`;
 
 const api: TestServer = await startTestServer();
+const admin = api.as(people.admin);
 let sequence = 0;
 const input = (overrides: Record<string, unknown> = {}) => ({
   mrn: `MRN-${++sequence}`,
@@ -23,7 +25,7 @@ const input = (overrides: Record<string, unknown> = {}) => ({
 });
 
 async function create(overrides: Record<string, unknown> = {}) {
-  const response = await api.gql(createPatient, { input: input(overrides) });
+  const response = await admin.gql(createPatient, { input: input(overrides) });
   assert.deepEqual(response.body.errors, undefined);
   return response.body.data!.createPatient;
 }
@@ -34,21 +36,21 @@ describe('patients', () => {
     assert.match(created.id, /^[0-9a-f-]{36}$/);
     assert.equal(created.birthDate, '1970-01-31');
     assert.equal(created.archived, false);
-    const byId = await api.gql(getPatient, { id: created.id });
+    const byId = await admin.gql(getPatient, { id: created.id });
     assert.deepEqual(byId.body.data!.patient, created);
-    const byMrn = await api.gql(`{ patientByMrn(mrn: "A-100") { id email } }`);
+    const byMrn = await admin.gql(`{ patientByMrn(mrn: "A-100") { id email } }`);
     assert.deepEqual(byMrn.body.data!.patientByMrn, { id: created.id, email: 'a.person@example.org' });
   });
 
   it('answers null for a patient that does not exist', async () => {
-    const response = await api.gql(getPatient, { id: '00000000-0000-4000-8000-000000000000' });
+    const response = await admin.gql(getPatient, { id: '00000000-0000-4000-8000-000000000000' });
     assert.equal(response.body.data!.patient, null);
     assert.equal(response.body.errors, undefined);
   });
 
   it('updates given fields only and clears optional ones with null', async () => {
     const created = await create({ phone: '555-0100' });
-    const response = await api.gql(
+    const response = await admin.gql(
       `mutation($id: ID!, $input: UpdatePatientInput!) { updatePatient(id: $id, input: $input) { ${patientFields} } }`,
       { id: created.id, input: { familyName: 'Renamed', phone: null } },
     );
@@ -60,17 +62,17 @@ describe('patients', () => {
 
   it('archives instead of deleting, hides archived patients from lists unless asked, and refuses changes to them', async () => {
     const created = await create({ familyName: 'Archivable' });
-    const archived = await api.gql(`mutation($id: ID!) { archivePatient(id: $id) { archived archivedAt } }`, { id: created.id });
+    const archived = await admin.gql(`mutation($id: ID!) { archivePatient(id: $id) { archived archivedAt } }`, { id: created.id });
     assert.equal(archived.body.data!.archivePatient.archived, true);
-    const hidden = await api.gql(listPatients, { filter: { nameContains: 'archivable' } });
+    const hidden = await admin.gql(listPatients, { filter: { nameContains: 'archivable' } });
     assert.equal(hidden.body.data!.patients.totalCount, 0);
-    const shown = await api.gql(listPatients, { filter: { nameContains: 'archivable', includeArchived: true } });
+    const shown = await admin.gql(listPatients, { filter: { nameContains: 'archivable', includeArchived: true } });
     assert.equal(shown.body.data!.patients.totalCount, 1);
-    const again = await api.gql(`mutation($id: ID!) { archivePatient(id: $id) { id } }`, { id: created.id });
+    const again = await admin.gql(`mutation($id: ID!) { archivePatient(id: $id) { id } }`, { id: created.id });
     assert.deepEqual(errorCodes(again), ['CONFLICT']);
-    const update = await api.gql(`mutation($id: ID!) { updatePatient(id: $id, input: { givenName: "X" }) { id } }`, { id: created.id });
+    const update = await admin.gql(`mutation($id: ID!) { updatePatient(id: $id, input: { givenName: "X" }) { id } }`, { id: created.id });
     assert.deepEqual(errorCodes(update), ['CONFLICT']);
-    const stillThere = await api.gql(getPatient, { id: created.id });
+    const stillThere = await admin.gql(getPatient, { id: created.id });
     assert.equal(stillThere.body.data!.patient.givenName, created.givenName);
   });
 
@@ -81,7 +83,7 @@ describe('patients', () => {
     let after: string | undefined;
     let pages = 0;
     for (;;) {
-      const response = await api.gql(listPatients, { filter: { nameContains: 'PAGER' }, first: 3, after });
+      const response = await admin.gql(listPatients, { filter: { nameContains: 'PAGER' }, first: 3, after });
       const page = response.body.data!.patients;
       assert.equal(page.totalCount, 7);
       assert.equal(page.pageInfo.hasPreviousPage, after !== undefined);
@@ -97,22 +99,22 @@ describe('patients', () => {
   it('filters by exact MRN and by part of either name, case-insensitively', async () => {
     await create({ givenName: 'Marguerite', familyName: 'Filterby', mrn: 'F-1' });
     await create({ givenName: 'Otto', familyName: 'Marguerite-Smith', mrn: 'F-2' });
-    const byName = await api.gql(listPatients, { filter: { nameContains: 'MARGUER' } });
+    const byName = await admin.gql(listPatients, { filter: { nameContains: 'MARGUER' } });
     assert.deepEqual(byName.body.data!.patients.edges.map((e: any) => e.node.mrn).sort(), ['F-1', 'F-2']);
-    const byMrn = await api.gql(listPatients, { filter: { mrn: 'F-2' } });
+    const byMrn = await admin.gql(listPatients, { filter: { mrn: 'F-2' } });
     assert.deepEqual(byMrn.body.data!.patients.edges.map((e: any) => e.node.mrn), ['F-2']);
   });
 });
 
 describe('patients: bad input gets a coded error and changes nothing', () => {
   async function patientCount() {
-    const response = await api.gql(`{ patients(first: 1, filter: { includeArchived: true }) { totalCount } }`);
+    const response = await admin.gql(`{ patients(first: 1, filter: { includeArchived: true }) { totalCount } }`);
     return response.body.data!.patients.totalCount as number;
   }
 
   async function rejected(variables: Record<string, unknown>, code: string, messagePart?: RegExp) {
     const before = await patientCount();
-    const response = await api.gql(createPatient, variables);
+    const response = await admin.gql(createPatient, variables);
     assert.deepEqual(errorCodes(response), [code], JSON.stringify(response.body.errors));
     const error = response.body.errors![0]!;
     if (messagePart) assert.match(error.message, messagePart);
@@ -129,9 +131,9 @@ describe('patients: bad input gets a coded error and changes nothing', () => {
   it('refuses an update to an MRN that another patient has, leaving the record as it was', async () => {
     await create({ mrn: 'DUP-2' });
     const other = await create({ mrn: 'DUP-3' });
-    const response = await api.gql(`mutation($id: ID!) { updatePatient(id: $id, input: { mrn: "DUP-2" }) { id } }`, { id: other.id });
+    const response = await admin.gql(`mutation($id: ID!) { updatePatient(id: $id, input: { mrn: "DUP-2" }) { id } }`, { id: other.id });
     assert.deepEqual(errorCodes(response), ['CONFLICT']);
-    assert.equal((await api.gql(getPatient, { id: other.id })).body.data!.patient.mrn, 'DUP-3');
+    assert.equal((await admin.gql(getPatient, { id: other.id })).body.data!.patient.mrn, 'DUP-3');
   });
 
   it('refuses invalid dates and birth dates in the future or before 1900', async () => {
@@ -160,30 +162,30 @@ describe('patients: bad input gets a coded error and changes nothing', () => {
   });
 
   it('refuses malformed ids', async () => {
-    const response = await api.gql(getPatient, { id: 'not-a-uuid' });
+    const response = await admin.gql(getPatient, { id: 'not-a-uuid' });
     assert.deepEqual(errorCodes(response), ['BAD_USER_INPUT']);
     assert.match(response.body.errors![0]!.message, /not a valid ID/);
-    const archive = await api.gql(`mutation { archivePatient(id: "1; DROP TABLE \\"Patient\\"") { id } }`);
+    const archive = await admin.gql(`mutation { archivePatient(id: "1; DROP TABLE \\"Patient\\"") { id } }`);
     assert.deepEqual(errorCodes(archive), ['BAD_USER_INPUT']);
   });
 
   it('answers NOT_FOUND when changing a patient that does not exist', async () => {
-    const response = await api.gql(`mutation { updatePatient(id: "00000000-0000-4000-8000-000000000000", input: { givenName: "X" }) { id } }`);
+    const response = await admin.gql(`mutation { updatePatient(id: "00000000-0000-4000-8000-000000000000", input: { givenName: "X" }) { id } }`);
     assert.deepEqual(errorCodes(response), ['NOT_FOUND']);
   });
 
   it('refuses a page size over the limit, a zero page size and a cursor it did not issue', async () => {
-    const tooBig = await api.gql(listPatients, { first: 101 });
+    const tooBig = await admin.gql(listPatients, { first: 101 });
     assert.deepEqual(errorCodes(tooBig), ['BAD_USER_INPUT']);
     assert.equal(tooBig.body.errors![0]!.extensions?.max, 100);
-    assert.deepEqual(errorCodes(await api.gql(listPatients, { first: 0 })), ['BAD_USER_INPUT']);
-    assert.deepEqual(errorCodes(await api.gql(listPatients, { after: 'bm9wZQ' })), ['BAD_USER_INPUT']);
+    assert.deepEqual(errorCodes(await admin.gql(listPatients, { first: 0 })), ['BAD_USER_INPUT']);
+    assert.deepEqual(errorCodes(await admin.gql(listPatients, { after: 'bm9wZQ' })), ['BAD_USER_INPUT']);
   });
 
   it('rejects a document that is not GraphQL, and an unknown field, with codes and no stack trace', async () => {
-    const parse = await api.gql('{ patients(first: 1) { ');
+    const parse = await admin.gql('{ patients(first: 1) { ');
     assert.deepEqual(errorCodes(parse), ['GRAPHQL_PARSE_FAILED']);
-    const unknown = await api.gql('{ patients { ssn } }');
+    const unknown = await admin.gql('{ patients { ssn } }');
     assert.deepEqual(errorCodes(unknown), ['GRAPHQL_VALIDATION_FAILED']);
     for (const response of [parse, unknown]) assert.doesNotMatch(JSON.stringify(response.body), /at .*\.ts:\d+/);
   });

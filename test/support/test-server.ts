@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
 import { type RunningServer, startServer } from '../../src/server/start.ts';
 import { createTestDatabase } from './test-database.ts';
+import { type Identity, signToken, testAudience, testIssuer, testKeys } from './tokens.ts';
 
 export interface GraphQLResponse<T = Record<string, any>> {
   status: number;
@@ -10,17 +11,26 @@ export interface GraphQLResponse<T = Record<string, any>> {
   body: { data?: T | null; errors?: { message: string; path?: string[]; extensions?: Record<string, any> }[] };
 }
 
+type Gql = <T = Record<string, any>>(
+  query: string,
+  variables?: Record<string, unknown>,
+  headers?: Record<string, string>,
+) => Promise<GraphQLResponse<T>>;
+
 export interface TestServer {
   url: string;
   server: RunningServer;
-  /** Posts one GraphQL operation over real HTTP. */
-  gql<T = Record<string, any>>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
+  /** Posts one GraphQL operation over real HTTP with no token. */
+  gql: Gql;
+  /** A client that sends a freshly signed bearer token for this identity. */
+  as(identity: Identity): { gql: Gql };
 }
 
 /**
  * Starts the real server (HTTP, GraphQL, database) on a free port, on a
- * database of its own, and stops it when the test file ends. Call it at the
- * top level of a test file (top-level await), so the stop runs after all tests.
+ * database of its own, verifying tokens with a test key pair, and stops it
+ * when the test file ends. Call it at the top level of a test file
+ * (top-level await), so the stop runs after all tests.
  * @param env settings to set on top of the test defaults
  */
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
@@ -30,6 +40,10 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     DATA_DIR: database.dataDir,
     DATABASE_POOL_SIZE: '5',
     DEMO_DATA: 'false',
+    AUTH_PUBLIC_KEY: (await testKeys()).publicKeyPem,
+    AUTH_ALGORITHMS: 'ES256',
+    AUTH_ISSUER: testIssuer,
+    AUTH_AUDIENCE: testAudience,
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
     ...env,
   });
@@ -38,17 +52,22 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     await server.stop();
     await database.drop();
   });
+  const gql: Gql = async (query, variables, headers = {}) => {
+    const response = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: response.status, headers: response.headers, body: (await response.json()) as any };
+  };
   return {
     url: server.url,
     server,
-    async gql(query, variables, headers = {}) {
-      const response = await fetch(server.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
-        body: JSON.stringify({ query, variables }),
-      });
-      return { status: response.status, headers: response.headers, body: (await response.json()) as any };
-    },
+    gql,
+    as: (identity) => ({
+      gql: async (query, variables, headers = {}) =>
+        gql(query, variables, { authorization: `Bearer ${await signToken(identity)}`, ...headers }),
+    }),
   };
 }
 

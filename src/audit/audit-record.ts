@@ -1,0 +1,111 @@
+import { createHash } from 'node:crypto';
+import type { AuditOutcome } from '../generated/prisma/client.ts';
+
+/** What the code that touched patient data says about it. */
+export interface AuditEntry {
+  /** What was done, as `<resource>.<verb>`, e.g. patient.read, case.open, auth.authenticate. */
+  action: string;
+  outcome: AuditOutcome;
+  resourceType?: string;
+  resourceIds?: string[];
+  patientIds?: string[];
+  /** True when the access was allowed only by an emergency (break-glass) grant. */
+  breakGlass?: boolean;
+  /** A denial reason or error code; never clinical values. */
+  reason?: string;
+}
+
+/** Who asked, and through which request. */
+export interface AuditActor {
+  subject: string;
+  roles: string[];
+  purposeOfUse: string;
+}
+
+export interface AuditRequestMeta {
+  requestId: string | null;
+  operationName: string | null;
+  queryHash: string | null;
+  clientAddress: string | null;
+  userAgent: string | null;
+}
+
+/** A complete audit record before it is placed in the chain. */
+export interface AuditRecord {
+  id: string;
+  recordedAt: Date;
+  actorSubject: string;
+  actorRoles: string[];
+  action: string;
+  outcome: AuditOutcome;
+  resourceType: string | null;
+  resourceIds: string[];
+  patientIds: string[];
+  purposeOfUse: string;
+  breakGlass: boolean;
+  reason: string | null;
+  requestId: string | null;
+  operationName: string | null;
+  queryHash: string | null;
+  clientAddress: string | null;
+  userAgent: string | null;
+}
+
+/** A record in the chain: its position, the hash of the record before it, and its own hash. */
+export interface ChainedAuditRecord extends AuditRecord {
+  sequence: bigint;
+  previousHash: string;
+  hash: string;
+}
+
+/** The previousHash of the first record. */
+export const genesisHash = '0'.repeat(64);
+
+export function auditRecord(entry: AuditEntry, actor: AuditActor, meta: AuditRequestMeta): AuditRecord {
+  return {
+    id: crypto.randomUUID(),
+    recordedAt: new Date(),
+    actorSubject: actor.subject,
+    actorRoles: actor.roles,
+    action: entry.action,
+    outcome: entry.outcome,
+    resourceType: entry.resourceType ?? null,
+    resourceIds: entry.resourceIds ?? [],
+    patientIds: entry.patientIds ?? [],
+    purposeOfUse: actor.purposeOfUse,
+    breakGlass: entry.breakGlass ?? false,
+    reason: entry.reason ?? null,
+    ...meta,
+  };
+}
+
+/**
+ * SHA-256 over the canonical encoding of a record: a JSON array of every field
+ * in a fixed order (sequence as a decimal string, time as ISO 8601 with
+ * milliseconds), ending with the previous record's hash. Any change to a
+ * field, or to the link, changes the hash.
+ */
+export function hashAuditRecord(record: Omit<ChainedAuditRecord, 'hash'>): string {
+  const canonical = JSON.stringify([
+    record.sequence.toString(),
+    record.id,
+    record.recordedAt.toISOString(),
+    record.actorSubject,
+    record.actorRoles,
+    record.action,
+    record.outcome,
+    record.resourceType,
+    record.resourceIds,
+    record.patientIds,
+    record.purposeOfUse,
+    record.breakGlass,
+    record.reason,
+    record.requestId,
+    record.operationName,
+    record.queryHash,
+    record.clientAddress,
+    record.userAgent,
+    record.previousHash,
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}

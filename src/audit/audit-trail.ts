@@ -1,0 +1,94 @@
+import type { Prisma } from '../generated/prisma/client.ts';
+import type { AuditLog } from './audit-log.ts';
+import { type AuditActor, type AuditEntry, type AuditRecord, type AuditRequestMeta, auditRecord } from './audit-record.ts';
+
+/**
+ * The audit side of one request. Reads, denials and failed attempts are
+ * collected while the operation runs and appended once, before the response
+ * leaves (the audit plugin withholds the data if that append fails). Writes
+ * append inside their own transaction through `within`.
+ */
+export class AuditTrail {
+  private readonly collected = new Map<string, AuditEntry>();
+
+  constructor(
+    private readonly auditLog: AuditLog,
+    readonly actor: AuditActor,
+    readonly meta: AuditRequestMeta,
+  ) {}
+
+  /**
+   * Notes what a read returned; reads of one kind in one request become one
+   * record (two when some patients were reached through break-glass, so those
+   * are flagged).
+   */
+  read(action: string, resourceType: string, items: { id: string; patientId: string }[], breakGlass: ReadonlySet<string> = new Set()): void {
+    for (const flagged of [false, true]) {
+      const part = items.filter((item) => breakGlass.has(item.patientId) === flagged);
+      if (part.length === 0) continue;
+      this.collect({
+        action,
+        outcome: 'SUCCESS',
+        resourceType,
+        resourceIds: part.map((item) => item.id),
+        patientIds: part.map((item) => item.patientId),
+        breakGlass: flagged,
+      });
+    }
+  }
+
+  /** Notes any other successful access (e.g. an auditor reading the log). */
+  note(entry: Omit<AuditEntry, 'outcome'>): void {
+    this.collect({ ...entry, outcome: 'SUCCESS' });
+  }
+
+  /** Notes a refused access. */
+  denied(action: string, reason: string, target: Pick<AuditEntry, 'resourceType' | 'resourceIds' | 'patientIds'> = {}): void {
+    this.collect({ action, outcome: 'DENIED', reason, ...target });
+  }
+
+  /** Notes a write that was attempted and failed (nothing of it was stored). */
+  failed(action: string, reason: string, target: Pick<AuditEntry, 'resourceType' | 'resourceIds' | 'patientIds'> = {}): void {
+    this.collect({ action, outcome: 'ERROR', reason, ...target });
+  }
+
+  /** Appends write records inside the write's own transaction. */
+  within(tx: Prisma.TransactionClient, entries: AuditEntry[]): Promise<void> {
+    return this.auditLog.appendWithin(tx, entries.map((entry) => this.record(entry)));
+  }
+
+  /** Appends an entry on its own, now (used where no request will finish normally, e.g. refused tokens). */
+  appendNow(entry: AuditEntry): Promise<void> {
+    return this.auditLog.append([this.record(entry)]);
+  }
+
+  /** Appends everything collected; rejects if the audit log cannot take it. */
+  async flush(): Promise<void> {
+    const entries = [...this.collected.values()];
+    this.collected.clear();
+    await this.auditLog.append(entries.map((entry) => this.record(entry)));
+  }
+
+  get pending(): number {
+    return this.collected.size;
+  }
+
+  private record(entry: AuditEntry): AuditRecord {
+    return auditRecord(entry, this.actor, this.meta);
+  }
+
+  private collect(entry: AuditEntry): void {
+    const key = [entry.action, entry.outcome, entry.resourceType, entry.breakGlass ?? false, entry.reason].join('|');
+    const existing = this.collected.get(key);
+    if (!existing) {
+      this.collected.set(key, { ...entry, resourceIds: [...(entry.resourceIds ?? [])], patientIds: [...(entry.patientIds ?? [])] });
+      return;
+    }
+    existing.resourceIds = union(existing.resourceIds!, entry.resourceIds ?? []);
+    existing.patientIds = union(existing.patientIds!, entry.patientIds ?? []);
+  }
+}
+
+function union(a: string[], b: string[]): string[] {
+  return [...new Set([...a, ...b])];
+}

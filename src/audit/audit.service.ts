@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import type { AuditEvent } from '../generated/prisma/client.ts';
+import type { AuditEventFilter } from '../generated/graphql.ts';
+import { type Connection, decodeSequenceCursor, pageSize } from '../graphql/paging.ts';
+import { boundedText, parseId, parseInput } from '../graphql/validation.ts';
+import type { AuditEventQuery, AuditRepository } from './audit.repository.ts';
+import type { ChainVerification } from './chain-verification.ts';
+import { toFhirAuditEvent } from './fhir-audit-event.ts';
+
+const filterSchema = z.object({
+  actorSubject: boundedText(256).nullish(),
+  patientId: z.string().nullish(),
+  action: boundedText(64).nullish(),
+  outcome: z.enum(['SUCCESS', 'DENIED', 'ERROR']).nullish(),
+  from: z.date().nullish(),
+  to: z.date().nullish(),
+  breakGlass: z.boolean().nullish(),
+});
+
+/** Auditors' view of the audit log: queries, chain verification, FHIR export. */
+export class AuditService {
+  constructor(
+    private readonly audit: AuditRepository,
+    private readonly maxPageSize: number,
+  ) {}
+
+  events(filter: AuditEventFilter | null | undefined, first: number, after: string | null | undefined): Promise<Connection<AuditEvent>> {
+    return this.audit.list(this.query(filter), pageSize(first, this.maxPageSize), after ? decodeSequenceCursor(after) : undefined, 'desc', 'audit.read');
+  }
+
+  verify(): Promise<ChainVerification> {
+    return this.audit.verify();
+  }
+
+  /** A page of FHIR R4 AuditEvent NDJSON, oldest first, so a SIEM can follow the log with `after`. */
+  async export(filter: AuditEventFilter | null | undefined, first: number, after: string | null | undefined) {
+    const page = await this.audit.list(this.query(filter), pageSize(first, 1000), after ? decodeSequenceCursor(after) : undefined, 'asc', 'audit.export');
+    return {
+      ndjson: page.edges.map((edge) => JSON.stringify(toFhirAuditEvent(edge.node)) + '\n').join(''),
+      count: page.edges.length,
+      hasNextPage: page.pageInfo.hasNextPage,
+      endCursor: page.pageInfo.endCursor,
+    };
+  }
+
+  private query(filter: AuditEventFilter | null | undefined): AuditEventQuery {
+    const parsed = parseInput(filterSchema, filter ?? {}, 'filter');
+    return {
+      actorSubject: parsed.actorSubject ?? undefined,
+      patientId: parsed.patientId ? parseId(parsed.patientId, 'filter.patientId') : undefined,
+      action: parsed.action ?? undefined,
+      outcome: parsed.outcome ?? undefined,
+      from: parsed.from ?? undefined,
+      to: parsed.to ?? undefined,
+      breakGlass: parsed.breakGlass ?? undefined,
+    };
+  }
+}

@@ -1,0 +1,143 @@
+import DataLoader from 'dataloader';
+import type { AuditTrail } from '../audit/audit-trail.ts';
+import { codedError, ErrorCode } from '../errors/errors.ts';
+import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
+import type { Principal, Role } from './principal.ts';
+
+/** How far a role reaches for a permission: every patient, or only those it cares for. */
+type Reach = 'all' | 'care-team';
+
+/**
+ * The one table of who may do what (README "Roles"). Patient-scoped
+ * permissions reach either every patient or only the clinician's care team
+ * (plus patients under an active break-glass grant).
+ */
+export const permissionTable = {
+  'patient.read': { admin: 'all', clinician: 'care-team' },
+  'patient.write': { admin: 'all' },
+  'clinical.read': { clinician: 'care-team' },
+  'clinical.write': { clinician: 'care-team' },
+  'consent.record': { admin: 'all', clinician: 'care-team' },
+  'careTeam.manage': { admin: 'all' },
+  'breakGlass.open': { clinician: 'all' },
+  'audit.read': { auditor: 'all' },
+  'model.read': { clinician: 'all', admin: 'all', auditor: 'all', data_scientist: 'all' },
+  'model.train': { data_scientist: 'all', admin: 'all' },
+  'model.promote': { data_scientist: 'all', admin: 'all' },
+  'model.monitor': { data_scientist: 'all', admin: 'all' },
+} as const satisfies Record<string, Partial<Record<Role, Reach>>>;
+
+export type Permission = keyof typeof permissionTable;
+
+/** How this request reaches one patient. */
+type PatientAccess = 'care-team' | 'break-glass' | 'none';
+
+const forbidden = (message: string) => codedError(ErrorCode.FORBIDDEN, message);
+
+/**
+ * Access control for one request, built from the verified principal and used
+ * by every repository before it reads or writes, so no resolver can forget a
+ * check. Denials are recorded in the request's audit trail before the
+ * FORBIDDEN error is thrown. A clinician gets the same FORBIDDEN for a
+ * patient outside their care team as for one that does not exist, so errors
+ * reveal nothing about other patients.
+ */
+export class AccessPolicy {
+  private readonly access: DataLoader<string, PatientAccess>;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    readonly principal: Principal,
+    private readonly trail: AuditTrail,
+  ) {
+    this.access = new DataLoader((patientIds) => this.lookUpAccess(patientIds));
+  }
+
+  get subject(): string {
+    return this.principal.subject;
+  }
+
+  /** The widest reach any of the principal's roles gives for a permission, if any. */
+  reach(permission: Permission): Reach | undefined {
+    const rule: Partial<Record<Role, Reach>> = permissionTable[permission];
+    const reaches = this.principal.roles.map((role) => rule[role]).filter((value) => value !== undefined);
+    return reaches.includes('all') ? 'all' : reaches[0];
+  }
+
+  /** Checks the role only (for operations on no particular patient). */
+  require(permission: Permission, action: string): void {
+    if (!this.reach(permission)) {
+      this.trail.denied(action, 'role');
+      throw forbidden(`Your role does not allow ${action}.`);
+    }
+  }
+
+  /**
+   * Checks that every given patient is within reach.
+   * @returns the ids reached only through break-glass (their audit records are flagged)
+   * @throws FORBIDDEN, after recording the denial, when any patient is out of reach
+   */
+  async requirePatients(permission: Permission, action: string, patientIds: string[], resourceType = 'Patient', resourceIds = patientIds): Promise<Set<string>> {
+    const reach = this.reach(permission);
+    if (!reach) {
+      this.trail.denied(action, 'role', { resourceType, resourceIds, patientIds });
+      throw forbidden(`Your role does not allow ${action}.`);
+    }
+    if (reach === 'all') return new Set();
+    const kinds = await this.access.loadMany(patientIds);
+    const outOfReach = patientIds.filter((_, i) => kinds[i] === 'none' || kinds[i] instanceof Error);
+    if (outOfReach.length > 0) {
+      this.trail.denied(action, 'not-on-care-team', { resourceType, resourceIds, patientIds: outOfReach });
+      throw forbidden('This patient is not on your care team, or does not exist. Ask an admin to add you, or use break-glass access in an emergency.');
+    }
+    return new Set(patientIds.filter((_, i) => kinds[i] === 'break-glass'));
+  }
+
+  /**
+   * Prisma filter for lists: the patients this request may see for a
+   * permission, so lists and their counts never include others.
+   */
+  patientScope(permission: Permission, action: string): Prisma.PatientWhereInput {
+    const reach = this.reach(permission);
+    if (!reach) {
+      this.trail.denied(action, 'role');
+      throw forbidden(`Your role does not allow ${action}.`);
+    }
+    if (reach === 'all') return {};
+    return {
+      OR: [
+        { careTeam: { some: { clinicianSubject: this.subject } } },
+        { breakGlassGrants: { some: { clinicianSubject: this.subject, expiresAt: { gt: new Date() } } } },
+      ],
+    };
+  }
+
+  /** Which of these patients this request reaches only through break-glass (for flagging list reads). */
+  async breakGlassAmong(permission: Permission, patientIds: string[]): Promise<Set<string>> {
+    if (this.reach(permission) !== 'care-team' || patientIds.length === 0) return new Set();
+    const kinds = await this.access.loadMany(patientIds);
+    return new Set(patientIds.filter((_, i) => kinds[i] === 'break-glass'));
+  }
+
+  /** Forgets cached access (after this request changed a care team or opened break-glass). */
+  forget(patientId: string): void {
+    this.access.clear(patientId);
+  }
+
+  private async lookUpAccess(patientIds: readonly string[]): Promise<PatientAccess[]> {
+    const ids = [...patientIds];
+    const [members, grants] = await Promise.all([
+      this.prisma.careTeamMember.findMany({
+        where: { clinicianSubject: this.subject, patientId: { in: ids } },
+        select: { patientId: true },
+      }),
+      this.prisma.breakGlassGrant.findMany({
+        where: { clinicianSubject: this.subject, patientId: { in: ids }, expiresAt: { gt: new Date() } },
+        select: { patientId: true },
+      }),
+    ]);
+    const onTeam = new Set(members.map((row) => row.patientId));
+    const glass = new Set(grants.map((row) => row.patientId));
+    return ids.map((id) => (onTeam.has(id) ? 'care-team' : glass.has(id) ? 'break-glass' : 'none'));
+  }
+}

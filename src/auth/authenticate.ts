@@ -1,0 +1,56 @@
+import { codedError, ErrorCode } from '../errors/errors.ts';
+import type { AuthConfig } from '../config/config.ts';
+import { claimAt, AuthenticationFailure, type TokenVerifier } from './token-verifier.ts';
+import { defaultPurposeOfUse, isPurposeOfUse, type Principal, purposesOfUse } from './principal.ts';
+
+/** HTTP headers a request may carry; only these two matter here. */
+export interface AuthHeaders {
+  authorization?: string | undefined;
+  purposeOfUse?: string | undefined;
+}
+
+/**
+ * Turns a request's bearer token into a principal, or refuses the request.
+ * Every refusal is recorded in the audit log first, then answered with
+ * UNAUTHENTICATED (HTTP 401) or FORBIDDEN (403: a valid token with no
+ * clinigraph role), and nothing more specific.
+ * @param recordRefusal appends the refusal to the audit log; `subject` is
+ *   given only when the token's signature was verified
+ */
+export async function authenticate(
+  headers: AuthHeaders,
+  verifier: TokenVerifier,
+  auth: AuthConfig,
+  recordRefusal: (reason: string, subject?: string) => Promise<void>,
+): Promise<Principal> {
+  const refuse = async (reason: string, code: ErrorCode, status: number, subject?: string) => {
+    // The refusal stands even if the audit log cannot take it; no data is served either way.
+    await recordRefusal(reason, subject).catch(() => {});
+    const message =
+      code === ErrorCode.FORBIDDEN
+        ? 'Your token is valid but carries no clinigraph role.'
+        : 'Authentication required: send a valid bearer token.';
+    return codedError(code, message, { http: { status, headers: new Map([['www-authenticate', 'Bearer']]) } });
+  };
+
+  const match = /^Bearer ([^\s]+)$/i.exec(headers.authorization?.trim() ?? '');
+  if (!match) throw await refuse(headers.authorization ? 'malformed-token' : 'missing-token', ErrorCode.UNAUTHENTICATED, 401);
+  let verified;
+  try {
+    verified = await verifier.verify(match[1]!);
+  } catch (error) {
+    const reason = error instanceof AuthenticationFailure ? error.reason : 'malformed-token';
+    throw await refuse(reason, ErrorCode.UNAUTHENTICATED, 401);
+  }
+  if (!verified.hasRolesClaim) throw await refuse('no-roles-claim', ErrorCode.FORBIDDEN, 403, verified.subject);
+  if (verified.roles.length === 0) throw await refuse('no-known-role', ErrorCode.FORBIDDEN, 403, verified.subject);
+
+  // The identity provider's claim wins over the header; a bad header is the caller's to fix.
+  const claimed = claimAt(verified.claims, auth.purposeClaim);
+  const requested = headers.purposeOfUse?.trim().toUpperCase();
+  if (requested && !isPurposeOfUse(requested)) {
+    throw codedError(ErrorCode.BAD_USER_INPUT, `X-Purpose-Of-Use must be one of ${purposesOfUse.join(', ')}.`, { http: { status: 400 } });
+  }
+  const purposeOfUse = isPurposeOfUse(claimed) ? claimed : requested && isPurposeOfUse(requested) ? requested : defaultPurposeOfUse;
+  return { subject: verified.subject, roles: verified.roles, purposeOfUse };
+}

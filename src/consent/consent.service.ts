@@ -1,0 +1,44 @@
+import { recordingFailure } from '../audit/audited-transaction.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
+import { codedError, ErrorCode } from '../errors/errors.ts';
+import type { ConsentRecord, ConsentStatus, Patient } from '../generated/prisma/client.ts';
+import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts';
+import type { PatientService } from '../patients/patient.service.ts';
+import type { ConsentRepository } from './consent.repository.ts';
+
+const note = boundedText(500).nullish();
+
+/** Patients' choices about automated analysis, and the check that predictions respect them. */
+export class ConsentService {
+  constructor(
+    private readonly consents: ConsentRepository,
+    private readonly patients: PatientService,
+    private readonly trail: AuditTrail,
+  ) {}
+
+  history(patientId: string): Promise<ConsentRecord[]> {
+    return this.consents.history(patientId);
+  }
+
+  record(patientId: string, status: ConsentStatus, text: string | null | undefined): Promise<Patient> {
+    const ids = isId(patientId) ? [patientId] : [];
+    return recordingFailure(this.trail, 'consent.record', { resourceType: 'Patient', resourceIds: ids, patientIds: ids }, async () => {
+      const patient = await this.patients.requireActive(parseId(patientId, 'patientId'));
+      return this.consents.record(patient.id, status, parseInput(note, text, 'note') ?? null);
+    });
+  }
+
+  /**
+   * Refuses automated analysis of a patient who withdrew consent.
+   * @throws CONSENT_REQUIRED
+   */
+  requireAiConsent(patient: Patient): void {
+    if (patient.aiConsent !== 'GRANTED') {
+      throw codedError(
+        ErrorCode.CONSENT_REQUIRED,
+        'This patient has withdrawn consent to automated (AI) analysis of their data; no prediction can be made.',
+        { patientId: patient.id },
+      );
+    }
+  }
+}
