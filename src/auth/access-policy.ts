@@ -35,6 +35,13 @@ type PatientAccess = 'care-team' | 'break-glass' | 'none';
 const forbidden = (message: string) => codedError(ErrorCode.FORBIDDEN, message);
 
 /**
+ * The one answer for a patient (or a case, or anything of a patient) out of
+ * reach, whether it exists or not, so the answer reveals nothing.
+ */
+export const outOfReach = () =>
+  forbidden('This is not on your care team, or does not exist. Ask an admin to add you, or use break-glass access in an emergency.');
+
+/**
  * Access control for one request, built from the verified principal and used
  * by every repository before it reads or writes, so no resolver can forget a
  * check. Denials are recorded in the request's audit trail before the
@@ -85,10 +92,10 @@ export class AccessPolicy {
     }
     if (reach === 'all') return new Set();
     const kinds = await this.access.loadMany(patientIds);
-    const outOfReach = patientIds.filter((_, i) => kinds[i] === 'none' || kinds[i] instanceof Error);
-    if (outOfReach.length > 0) {
-      this.trail.denied(action, 'not-on-care-team', { resourceType, resourceIds, patientIds: outOfReach });
-      throw forbidden('This patient is not on your care team, or does not exist. Ask an admin to add you, or use break-glass access in an emergency.');
+    const refused = patientIds.filter((_, i) => kinds[i] === 'none' || kinds[i] instanceof Error);
+    if (refused.length > 0) {
+      this.trail.denied(action, 'not-on-care-team', { resourceType, resourceIds, patientIds: refused });
+      throw outOfReach();
     }
     return new Set(patientIds.filter((_, i) => kinds[i] === 'break-glass'));
   }

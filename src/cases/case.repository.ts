@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import { auditedTransaction } from '../audit/audited-transaction.ts';
-import { codedError, ErrorCode } from '../errors/errors.ts';
+import { outOfReach } from '../auth/access-policy.ts';
 import type { Case, CaseImage, Observation, Prisma } from '../generated/prisma/client.ts';
 import type { RequestScope } from '../server/request-scope.ts';
 
@@ -66,7 +66,7 @@ export class CaseRepository {
     if (!episode) {
       if (access.reach(permission) === 'all') return null;
       trail.denied(action, 'not-on-care-team', { resourceType: 'Case', resourceIds: [id] });
-      throw codedError(ErrorCode.FORBIDDEN, 'This case belongs to a patient who is not on your care team, or does not exist.');
+      throw outOfReach();
     }
     const breakGlass = await access.requirePatients(permission, action, [episode.patientId], 'Case', [id]);
     // A write that looks its case up is audited as that write, not as a read.

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import {
   bindMigrationAwareSqlAdapterFactory,
+  type SqlDriverAdapter,
   type SqlMigrationAwareDriverAdapterFactory,
 } from '@prisma/driver-adapter-utils';
 import * as engineModule from '@prisma/schema-engine-wasm/schema_engine_bg';
@@ -56,6 +57,32 @@ function withUnrefTimers(module: typeof engineModule): Record<string, unknown> {
   return imports;
 }
 
+/**
+ * @prisma/adapter-pg runs a migration script by splitting it on every ";",
+ * which breaks any statement holding a semicolon in a string or a function
+ * body (our audit trigger). PostgreSQL's simple query protocol takes the
+ * whole script at once, as the native engine sends it, so that is what the
+ * adapter is made to do here.
+ */
+function wholeScripts(factory: SqlMigrationAwareDriverAdapterFactory): SqlMigrationAwareDriverAdapterFactory {
+  if (factory.adapterName !== '@prisma/adapter-pg') return factory;
+  const patch = <A extends SqlDriverAdapter>(adapter: A): A => {
+    // adapter-pg exposes its pg.Pool here (the common adapter type does not declare it).
+    const driver = (adapter as unknown as { underlyingDriver(): { query(sql: string): Promise<unknown> } }).underlyingDriver();
+    const onError = (adapter as unknown as { onError(error: unknown): never }).onError.bind(adapter);
+    adapter.executeScript = async (script: string) => {
+      await driver.query(script).catch(onError);
+    };
+    return adapter;
+  };
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    connect: async () => patch(await factory.connect()),
+    connectToShadowDb: async () => patch(await factory.connectToShadowDb()),
+  };
+}
+
 async function withEngine<T>(
   adapterFactory: SqlMigrationAwareDriverAdapterFactory,
   work: (engine: SchemaEngine, schema: string) => Promise<T>,
@@ -67,7 +94,7 @@ async function withEngine<T>(
     { datamodels: [['schema.prisma', schema]] },
     () => {},
     // The bound factory keeps `this` on the adapter's methods.
-    bindMigrationAwareSqlAdapterFactory(adapterFactory),
+    bindMigrationAwareSqlAdapterFactory(wholeScripts(adapterFactory)),
   );
   try {
     return await work(engine, schema);

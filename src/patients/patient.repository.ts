@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import { auditedTransaction } from '../audit/audited-transaction.ts';
-import { codedError, ErrorCode } from '../errors/errors.ts';
+import { outOfReach } from '../auth/access-policy.ts';
 import type { Patient, Prisma } from '../generated/prisma/client.ts';
 import { afterPosition, type Connection, encodeCursor, type KeysetPosition, toConnection } from '../graphql/paging.ts';
 import type { RequestScope } from '../server/request-scope.ts';
@@ -53,7 +53,7 @@ export class PatientRepository {
     if (!patient) {
       if (access.reach('patient.read') === 'all') return null;
       trail.denied('patient.read', 'not-on-care-team', { resourceType: 'Patient' });
-      throw codedError(ErrorCode.FORBIDDEN, 'No patient with this MRN is on your care team.');
+      throw outOfReach();
     }
     this.byId.prime(patient.id, patient);
     trail.read('patient.read', 'Patient', [asItem(patient)], await access.breakGlassAmong('patient.read', [patient.id]));

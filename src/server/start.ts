@@ -9,7 +9,7 @@ export interface RunningServer {
   url: string;
   databaseKind: DatabaseKind;
   db: Database;
-  /** Graceful stop: no new requests, in-flight ones finish, then the database closes. */
+  /** Graceful stop: no new requests, in-flight ones finish, then the database closes (once, however often called). */
   stop(): Promise<void>;
 }
 
@@ -28,13 +28,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     }
     const app = await createApp(config, db, log);
     const url = await app.listen();
+    let stopped: Promise<void> | undefined;
     return {
       url,
       databaseKind: db.kind,
       db,
-      async stop() {
-        await app.close();
-        await db.close();
+      stop() {
+        stopped ??= app.close().then(() => db.close());
+        return stopped;
       },
     };
   } catch (error) {

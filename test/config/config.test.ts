@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { it } from 'node:test';
+import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/config.ts';
 
 it('has defaults that run the embedded database under ./data on port 4000', () => {
@@ -30,4 +30,44 @@ it('names every bad setting at once', () => {
       return true;
     },
   );
+});
+
+describe('authentication settings', () => {
+  const key = '-----BEGIN PUBLIC KEY-----\\nMFkw...\\n-----END PUBLIC KEY-----';
+
+  it('uses the local development key only in development, with development issuer and audience', () => {
+    const config = loadConfig({});
+    assert.equal(config.production, false);
+    assert.deepEqual(config.auth.keySource, { kind: 'development' });
+    assert.deepEqual([config.auth.issuer, config.auth.audience], ['clinigraph-dev', 'clinigraph']);
+  });
+
+  it('refuses to start in production with the development key or without explicit issuer and audience', () => {
+    for (const mode of [{ CLINIGRAPH_MODE: 'production' }, { NODE_ENV: 'production' }]) {
+      assert.throws(() => loadConfig(mode), (error: Error) => {
+        assert.match(error.message, /development key/);
+        assert.match(error.message, /AUTH_ISSUER: required/);
+        assert.match(error.message, /AUTH_AUDIENCE: required/);
+        return true;
+      });
+    }
+    const production = loadConfig({ CLINIGRAPH_MODE: 'production', AUTH_JWKS_URL: 'https://idp.example/certs', AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'clinigraph' });
+    assert.equal(production.production, true);
+    assert.equal(production.demoData, false, 'no demo data in production unless asked');
+  });
+
+  it('refuses an HMAC secret shorter than 32 bytes, two key sources at once, and algorithms that do not fit the key', () => {
+    assert.throws(() => loadConfig({ AUTH_HMAC_SECRET: 'short-secret' }), /at least 32 bytes/);
+    assert.equal(loadConfig({ AUTH_HMAC_SECRET: 'x'.repeat(32) }).auth.algorithms.join(), 'HS256');
+    assert.throws(() => loadConfig({ AUTH_HMAC_SECRET: 'x'.repeat(32), AUTH_PUBLIC_KEY: key }), /set only one/);
+    assert.throws(() => loadConfig({ AUTH_PUBLIC_KEY: key, AUTH_ALGORITHMS: 'RS256,HS256' }), /HS256 does not fit a public key/);
+    assert.throws(() => loadConfig({ AUTH_HMAC_SECRET: 'x'.repeat(32), AUTH_ALGORITHMS: 'RS256' }), /RS256 does not fit a shared secret/);
+    assert.throws(() => loadConfig({ AUTH_PUBLIC_KEY: key, AUTH_ALGORITHMS: 'none' }), /none does not fit/);
+  });
+
+  it('reads a nested roles claim path and a bounded clock tolerance', () => {
+    assert.equal(loadConfig({ AUTH_ROLES_CLAIM: 'realm_access.roles' }).auth.rolesClaim, 'realm_access.roles');
+    assert.throws(() => loadConfig({ AUTH_ROLES_CLAIM: 'realm access' }), /AUTH_ROLES_CLAIM/);
+    assert.throws(() => loadConfig({ AUTH_CLOCK_TOLERANCE_SECONDS: '3600' }), /AUTH_CLOCK_TOLERANCE_SECONDS/);
+  });
 });

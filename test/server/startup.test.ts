@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
-import { developmentKey, mintDevelopmentToken } from '../../src/auth/development-key.ts';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { startChildServer } from '../support/child-server.ts';
 import { createTestDatabase } from '../support/test-database.ts';
 
@@ -12,8 +14,11 @@ const env = { DATA_DIR: database.dataDir, ...(database.databaseUrl ? { DATABASE_
 
 /** What `npm run token -- --sub demo-admin --role admin` prints, for the server's development key. */
 async function adminToken() {
-  const key = await developmentKey(database.dataDir);
-  return mintDevelopmentToken(key, { subject: 'demo-admin', roles: ['admin'], issuer: 'clinigraph-dev', audience: 'clinigraph', expiresIn: '5m' });
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/token.ts', '--sub', 'demo-admin', '--role', 'admin'], {
+    cwd: fileURLToPath(new URL('../../', import.meta.url)),
+    env: { PATH: process.env.PATH!, DATA_DIR: database.dataDir },
+  });
+  return stdout.trim();
 }
 
 async function demoPatients(url: string) {

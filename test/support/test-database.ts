@@ -106,7 +106,14 @@ async function createPostgresDatabase(serverUrl: string, empty: boolean): Promis
       await client.query(`CREATE DATABASE "${template}"`);
       // A pool of our own, ended here: a template must have no open connections.
       const pool = new pg.Pool({ connectionString: withDatabase(serverUrl, template), max: 1 });
-      await applyMigrations(new PrismaPg(pool)).finally(() => pool.end());
+      try {
+        await applyMigrations(new PrismaPg(pool));
+      } catch (error) {
+        await pool.end();
+        await client.query(`DROP DATABASE "${template}"`);
+        throw error;
+      }
+      await pool.end();
     }
     await client.query(`SELECT pg_advisory_unlock(hashtext($1))`, [template]);
     const name = `${base}_t_${randomBytes(6).toString('hex')}`;

@@ -2,7 +2,7 @@ import { after } from 'node:test';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
 import { type RunningServer, startServer } from '../../src/server/start.ts';
-import { createTestDatabase } from './test-database.ts';
+import { createTestDatabase, type TestDatabase } from './test-database.ts';
 import { type Identity, signToken, testAudience, testIssuer, testKeys } from './tokens.ts';
 
 export interface GraphQLResponse<T = Record<string, any>> {
@@ -20,6 +20,8 @@ type Gql = <T = Record<string, any>>(
 export interface TestServer {
   url: string;
   server: RunningServer;
+  /** The server's own database (for tests that look below the API). */
+  database: TestDatabase;
   /** Posts one GraphQL operation over real HTTP with no token. */
   gql: Gql;
   /** A client that sends a freshly signed bearer token for this identity. */
@@ -63,6 +65,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   return {
     url: server.url,
     server,
+    database,
     gql,
     as: (identity) => ({
       gql: async (query, variables, headers = {}) =>

@@ -106,7 +106,7 @@ ALTER TABLE "CareTeamMember" ADD CONSTRAINT "CareTeamMember_patientId_fkey" FORE
 ALTER TABLE "BreakGlassGrant" ADD CONSTRAINT "BreakGlassGrant_patientId_fkey" FOREIGN KEY ("patientId") REFERENCES "Patient"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
 
 -- The audit log is append-only: the database itself refuses to change or
--- remove its rows, whoever asks (hand-written; Prisma's schema has no triggers).
+-- remove its rows, whoever asks (written by hand: the Prisma schema has no triggers).
 CREATE FUNCTION "audit_event_append_only"() RETURNS trigger AS $$
 BEGIN
   RAISE EXCEPTION 'AuditEvent is append-only: % is not allowed', TG_OP

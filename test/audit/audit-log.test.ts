@@ -1,0 +1,186 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { auditEvents } from '../support/audit.ts';
+import { createPatient, openCase } from '../support/fixtures.ts';
+import { errorCodes, startTestServer } from '../support/test-server.ts';
+import { people, signToken } from '../support/tokens.ts';
+
+const api = await startTestServer();
+const { prisma } = api.server.db;
+const carer = api.as(people.clinician);
+const admin = api.as(people.admin);
+
+const patientId = await createPatient(api, { givenName: 'Wilhelmina', familyName: 'Quixotic', mrn: 'MRN-SECRET-77' });
+const caseId = await openCase(api, patientId, 'Suspicious mass');
+await carer.gql('mutation($id: ID!, $o: [ObservationInput!]!) { addObservations(caseId: $id, observations: $o) { id } }', {
+  id: caseId,
+  o: [{ code: 'mean_radius', value: 98765.4321 }, { code: 'history', text: 'ZEBRA-STRIPE family history' }],
+});
+
+describe('audit records', () => {
+  it('record every read with who, what, which patient, why and through which request', async () => {
+    const document = 'query ChartView($id: ID!) { patient(id: $id) { familyName cases { title observations { value } } } }';
+    const response = await carer.gql(document, { id: patientId }, { 'x-purpose-of-use': 'COC', 'x-request-id': 'chart-1', 'user-agent': 'ward-tablet/2.1' });
+    assert.equal(response.body.errors, undefined);
+    const records = await auditEvents(api, { actorSubject: people.clinician.sub }, 3);
+    assert.deepEqual(records.map((r) => r.action).sort(), ['case.read', 'observation.read', 'patient.read']);
+    for (const record of records) {
+      assert.equal(record.outcome, 'SUCCESS');
+      assert.deepEqual(record.actorRoles, ['clinician']);
+      assert.deepEqual(record.patientIds, [patientId]);
+      assert.equal(record.purposeOfUse, 'COC');
+      assert.equal(record.requestId, 'chart-1');
+      assert.equal(record.operationName, 'ChartView');
+      assert.equal(record.queryHash, createHash('sha256').update(document).digest('hex'));
+      assert.equal(record.userAgent, 'ward-tablet/2.1');
+      assert.equal(record.clientAddress, '127.0.0.1');
+      assert.equal(record.breakGlass, false);
+    }
+    assert.deepEqual(records.find((r) => r.action === 'case.read')!.resourceIds, [caseId]);
+  });
+
+  it('take the purpose of use from the token before the header, default to TREAT, and refuse unknown codes', async () => {
+    const token = await signToken(people.clinician, { claims: { purpose_of_use: 'ETREAT' } });
+    await api.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId }, { authorization: `Bearer ${token}`, 'x-purpose-of-use': 'HRESCH' });
+    assert.equal((await auditEvents(api, { action: 'patient.read' }, 1))[0]!.purposeOfUse, 'ETREAT');
+    await carer.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId });
+    assert.equal((await auditEvents(api, { action: 'patient.read' }, 1))[0]!.purposeOfUse, 'TREAT');
+    const bad = await carer.gql('{ me { subject } }', {}, { 'x-purpose-of-use': 'CURIOSITY' });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(errorCodes(bad), ['BAD_USER_INPUT']);
+  });
+
+  it('hold no clinical values, names, MRNs or query variables', async () => {
+    const rows = await prisma.$queryRawUnsafe<{ row: string }[]>(`SELECT row_to_json(a)::text AS row FROM "AuditEvent" a`);
+    assert.ok(rows.length > 5);
+    const log = rows.map((r) => r.row).join('\n');
+    for (const secret of ['Wilhelmina', 'Quixotic', 'MRN-SECRET-77', '98765.4321', 'ZEBRA', 'Suspicious mass']) {
+      assert.ok(!log.includes(secret), `the audit log contains "${secret}"`);
+    }
+  });
+
+  it('record creates and updates in the same transaction as the data, with their ids', async () => {
+    const created = await admin.gql('mutation { createPatient(input: { mrn: "TX-1", givenName: "T", familyName: "X", birthDate: "2000-01-01", sex: MALE }) { id } }');
+    const id = created.body.data!.createPatient.id;
+    const [record] = await auditEvents(api, { action: 'patient.create', patientId: id });
+    assert.deepEqual([record!.outcome, record!.resourceIds, record!.actorSubject], ['SUCCESS', [id], people.admin.sub]);
+  });
+
+  it('leave no data and no success record when a write fails, and record the failed attempt', async () => {
+    const before = await prisma.patient.count();
+    const creates = (await auditEvents(api, { action: 'patient.create', outcome: 'SUCCESS' })).length;
+    const duplicate = await admin.gql('mutation { createPatient(input: { mrn: "TX-1", givenName: "Again", familyName: "X", birthDate: "2000-01-01", sex: MALE }) { id } }');
+    assert.deepEqual(errorCodes(duplicate), ['CONFLICT']);
+    assert.equal(await prisma.patient.count(), before);
+    assert.equal((await auditEvents(api, { action: 'patient.create', outcome: 'SUCCESS' })).length, creates);
+    const [failure] = await auditEvents(api, { action: 'patient.create', outcome: 'ERROR' }, 1);
+    assert.equal(failure!.reason, 'CONFLICT');
+  });
+});
+
+describe('when the audit log cannot be written', () => {
+  // A trigger stands in for an audit table that refuses inserts (full disk, lost privilege, ...).
+  async function breakAuditLog() {
+    await prisma.$executeRawUnsafe(`CREATE OR REPLACE FUNCTION test_refuse_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit storage unavailable'; END $$ LANGUAGE plpgsql`);
+    await prisma.$executeRawUnsafe(`CREATE TRIGGER test_refuse_audit BEFORE INSERT ON "AuditEvent" FOR EACH ROW EXECUTE FUNCTION test_refuse_audit()`);
+  }
+  const repairAuditLog = () => prisma.$executeRawUnsafe(`DROP TRIGGER test_refuse_audit ON "AuditEvent"`);
+
+  it('withholds read data (fail closed) and rolls back writes with their data', async () => {
+    await breakAuditLog();
+    try {
+      const read = await carer.gql('query($id: ID!) { patient(id: $id) { familyName } }', { id: patientId });
+      assert.equal(read.status, 503);
+      assert.deepEqual(errorCodes(read), ['UNAVAILABLE']);
+      assert.equal(read.body.data, undefined);
+      assert.doesNotMatch(JSON.stringify(read.body), /Quixotic/);
+
+      const before = await prisma.patient.count();
+      const write = await admin.gql('mutation { createPatient(input: { mrn: "LOST-1", givenName: "L", familyName: "Ost", birthDate: "2000-01-01", sex: MALE }) { id } }');
+      assert.ok(write.body.errors?.length);
+      assert.equal(await prisma.patient.count(), before, 'the patient was not stored without its audit record');
+    } finally {
+      await repairAuditLog();
+    }
+    const again = await carer.gql('query($id: ID!) { patient(id: $id) { familyName } }', { id: patientId });
+    assert.equal(again.body.data!.patient.familyName, 'Quixotic');
+  });
+});
+
+describe('the audit table', () => {
+  it('refuses UPDATE, DELETE and TRUNCATE in the database itself', async () => {
+    for (const sql of [`UPDATE "AuditEvent" SET "actorSubject" = 'someone-else'`, `DELETE FROM "AuditEvent"`, `TRUNCATE "AuditEvent"`]) {
+      await assert.rejects(prisma.$executeRawUnsafe(sql), /append-only/, sql);
+    }
+    const verification = await api.as(people.auditor).gql('{ verifyAuditChain { intact checkedCount totalCount } }');
+    assert.equal(verification.body.data!.verifyAuditChain.intact, true);
+  });
+
+  it('stays one verifiable chain under many concurrent requests', async () => {
+    const requests = Array.from({ length: 40 }, (_, i) =>
+      i % 4 === 0
+        ? admin.gql(`mutation { createPatient(input: { mrn: "CC-${i}", givenName: "C", familyName: "C", birthDate: "2000-01-01", sex: MALE }) { id } }`)
+        : carer.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId }),
+    );
+    for (const response of await Promise.all(requests)) assert.equal(response.body.errors, undefined);
+    const result = await api.as(people.auditor).gql('{ verifyAuditChain { intact checkedCount totalCount headHash } }');
+    const verification = result.body.data!.verifyAuditChain;
+    assert.equal(verification.intact, true);
+    assert.equal(verification.checkedCount, verification.totalCount);
+    // ... plus the record of this verification itself, appended after it ran.
+    assert.equal(await prisma.auditEvent.count(), verification.checkedCount + 1);
+    assert.match(verification.headHash, /^[0-9a-f]{64}$/);
+  });
+});
+
+describe('auditor queries', () => {
+  const auditor = api.as(people.auditor);
+
+  it('filter by actor, patient, action, outcome and time, newest first, with paging', async () => {
+    const all = await auditEvents(api, { patientId }, 100);
+    assert.ok(all.length > 3);
+    assert.ok(all.every((record) => record.patientIds.includes(patientId)));
+    const sequences = all.map((record) => Number(record.sequence));
+    assert.deepEqual(sequences, [...sequences].sort((a, b) => b - a));
+    const denied = await auditEvents(api, { outcome: 'DENIED' });
+    assert.ok(denied.every((record) => record.outcome === 'DENIED'));
+    const future = await auditEvents(api, { from: new Date(Date.now() + 3_600_000).toISOString() });
+    assert.deepEqual(future, []);
+
+    const page = async (after?: string) =>
+      (await auditor.gql('query($after: String) { auditEvents(first: 2, after: $after, filter: { actorSubject: "dr-carter" }) { totalCount edges { node { sequence } } pageInfo { endCursor hasNextPage } } }', { after })).body.data!.auditEvents;
+    const first = await page();
+    const second = await page(first.pageInfo.endCursor);
+    assert.equal(first.edges.length, 2);
+    assert.ok(Number(second.edges[0].node.sequence) < Number(first.edges[1].node.sequence));
+    assert.equal(first.totalCount, second.totalCount);
+  });
+
+  it('export FHIR R4 AuditEvent resources as NDJSON, oldest first, page by page', async () => {
+    const response = await auditor.gql('{ exportAuditEvents(first: 5) { ndjson count hasNextPage endCursor } }');
+    const exported = response.body.data!.exportAuditEvents;
+    const lines = exported.ndjson.trim().split('\n').map((line: string) => JSON.parse(line));
+    assert.equal(lines.length, 5);
+    assert.equal(exported.count, 5);
+    assert.equal(exported.hasNextPage, true);
+    const [first] = lines;
+    assert.equal(first.resourceType, 'AuditEvent');
+    assert.match(first.recorded, /^\d{4}-\d\d-\d\dT/);
+    assert.ok(['C', 'R', 'U', 'D', 'E'].includes(first.action));
+    assert.ok(['0', '4', '8'].includes(first.outcome));
+    assert.equal(first.type.system, 'http://terminology.hl7.org/CodeSystem/audit-event-type');
+    assert.equal(first.agent[0].requestor, true);
+    assert.equal(first.extension.find((e: any) => e.url === 'urn:clinigraph:audit-sequence').valueString, '1');
+    const next = await auditor.gql('query($after: String) { exportAuditEvents(first: 1, after: $after) { ndjson } }', { after: exported.endCursor });
+    const following = JSON.parse(next.body.data!.exportAuditEvents.ndjson);
+    assert.equal(following.extension[0].valueString, '6');
+    const patientRead = (await auditEvents(api, { action: 'patient.read', patientId }, 1))[0]!;
+    const fhir = (await auditor.gql(`{ exportAuditEvents(first: 1, filter: { action: "patient.read", patientId: "${patientId}" }) { ndjson } }`)).body.data!.exportAuditEvents.ndjson;
+    const entity = JSON.parse(fhir).entity;
+    assert.ok(entity.some((e: any) => e.what.reference === `Patient/${patientId}` && e.role?.code === '1'));
+    assert.ok(patientRead);
+    const [exportRecord] = await auditEvents(api, { action: 'audit.export' }, 1);
+    assert.equal(exportRecord!.actorSubject, people.auditor.sub, 'exports are audited');
+  });
+});

@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { auditEvents } from '../support/audit.ts';
+import { createPatient, openCase } from '../support/fixtures.ts';
+import { errorCodes, startTestServer } from '../support/test-server.ts';
+import { people } from '../support/tokens.ts';
+
+const api = await startTestServer();
+const carer = api.as(people.clinician);
+const outsider = api.as(people.otherClinician);
+const admin = api.as(people.admin);
+
+// A patient on dr-carter's team, with a case and an observation; dr-outsider is on no team of it.
+const patientId = await createPatient(api, { familyName: 'Guarded', mrn: 'GUARD-1' });
+const caseId = await openCase(api, patientId);
+await carer.gql('mutation($id: ID!) { addObservations(caseId: $id, observations: [{ code: "heart_rate", value: 61 }]) { id } }', { id: caseId });
+const ownPatientId = await createPatient(api, { familyName: 'Own', mrn: 'OWN-1' }, [people.otherClinician]);
+const unknownId = '00000000-0000-4000-8000-00000000dead';
+
+describe('a clinician outside the care team', () => {
+  const paths: [string, string, Record<string, unknown>][] = [
+    ['patient by id', 'query($id: ID!) { patient(id: $id) { familyName } }', { id: patientId }],
+    ['patient by MRN', '{ patientByMrn(mrn: "GUARD-1") { familyName } }', {}],
+    ['case by id', 'query($id: ID!) { case(id: $id) { title } }', { id: caseId }],
+    ['nested: the case’s patient', 'query($id: ID!) { case(id: $id) { patient { familyName } } }', { id: caseId }],
+    ['open a case', 'mutation($id: ID!) { openCase(input: { patientId: $id, title: "x" }) { id } }', { id: patientId }],
+    ['add observations', 'mutation($id: ID!) { addObservations(caseId: $id, observations: [{ code: "x", value: 1 }]) { id } }', { id: caseId }],
+    ['close the case', 'mutation($id: ID!) { closeCase(id: $id) { id } }', { id: caseId }],
+    ['record consent', 'mutation($id: ID!) { recordAiConsent(patientId: $id, status: WITHDRAWN) { id } }', { id: patientId }],
+  ];
+
+  for (const [name, document, variables] of paths) {
+    it(`is refused: ${name}, with no data and the denial audited`, async () => {
+      const response = await outsider.gql(document, variables);
+      assert.deepEqual(errorCodes(response), ['FORBIDDEN']);
+      assert.doesNotMatch(JSON.stringify(response.body), /Guarded|heart_rate|GUARD-1/);
+      const [denial] = await auditEvents(api, { actorSubject: people.otherClinician.sub, outcome: 'DENIED' }, 1);
+      assert.ok(denial!.patientIds.includes(patientId) || denial!.resourceType !== null, JSON.stringify(denial));
+    });
+  }
+
+  it('gets the same answer for another team’s patient as for one that does not exist', async () => {
+    const document = 'query($id: ID!) { patient(id: $id) { id } }';
+    const other = await outsider.gql(document, { id: patientId });
+    const missing = await outsider.gql(document, { id: unknownId });
+    assert.deepEqual(other.body, missing.body);
+    const otherCase = await outsider.gql('query($id: ID!) { case(id: $id) { id } }', { id: caseId });
+    const missingCase = await outsider.gql('query($id: ID!) { case(id: $id) { id } }', { id: unknownId });
+    assert.deepEqual(otherCase.body, missingCase.body);
+    const otherMrn = await outsider.gql('{ patientByMrn(mrn: "GUARD-1") { id } }');
+    const missingMrn = await outsider.gql('{ patientByMrn(mrn: "NOPE-404") { id } }');
+    assert.deepEqual(otherMrn.body, missingMrn.body);
+  });
+
+  it('sees only their own patients in lists, and counts only those', async () => {
+    const response = await outsider.gql('{ patients(first: 100, filter: { includeArchived: true }) { totalCount edges { node { id } } } }');
+    assert.deepEqual(response.body.data!.patients, { totalCount: 1, edges: [{ node: { id: ownPatientId } }] });
+    const searched = await outsider.gql('{ patients(first: 100, filter: { nameContains: "guard" }) { totalCount } }');
+    assert.equal(searched.body.data!.patients.totalCount, 0);
+  });
+
+  it('loses access when removed from the team, and gains it when added', async () => {
+    const document = 'query($id: ID!) { patient(id: $id) { id } }';
+    await admin.gql('mutation($id: ID!) { addCareTeamMember(patientId: $id, clinicianSubject: "dr-outsider") { clinicianSubject } }', { id: patientId });
+    assert.equal((await outsider.gql(document, { id: patientId })).body.errors, undefined);
+    await admin.gql('mutation($id: ID!) { removeCareTeamMember(patientId: $id, clinicianSubject: "dr-outsider") { clinicianSubject } }', { id: patientId });
+    assert.deepEqual(errorCodes(await outsider.gql(document, { id: patientId })), ['FORBIDDEN']);
+  });
+});
+
+describe('break-glass', () => {
+  const openGlass = (reason: string, id = patientId) =>
+    outsider.gql('mutation($id: ID!, $reason: String!) { openBreakGlass(patientId: $id, reason: $reason) { id expiresAt active } }', { id, reason });
+
+  it('needs a written reason', async () => {
+    assert.deepEqual(errorCodes(await openGlass('')), ['BAD_USER_INPUT']);
+    assert.deepEqual(errorCodes(await openGlass('urgent')), ['BAD_USER_INPUT']);
+    assert.deepEqual(errorCodes(await openGlass('Unconscious, no relatives reachable', unknownId)), ['NOT_FOUND']);
+  });
+
+  it('opens access for the configured time, flags every audit record it produces, and shows up for auditors', async () => {
+    const opened = await openGlass('Unconscious in the ED, needs history now');
+    assert.equal(opened.body.errors, undefined);
+    const grant = opened.body.data!.openBreakGlass;
+    const minutes = (new Date(grant.expiresAt).getTime() - Date.now()) / 60_000;
+    assert.ok(minutes > 59 && minutes <= 60, `lasts 60 minutes by default, got ${minutes}`);
+
+    const read = await outsider.gql('query($id: ID!) { patient(id: $id) { familyName cases { observations { code } } } }', { id: patientId });
+    assert.equal(read.body.errors, undefined);
+    assert.equal(read.body.data!.patient.familyName, 'Guarded');
+
+    const records = await auditEvents(api, { actorSubject: people.otherClinician.sub, outcome: 'SUCCESS' }, 10);
+    // Newest first: the first record of each action is the one this access produced.
+    const byAction = new Map([...records].reverse().map((record) => [record.action, record]));
+    for (const action of ['breakGlass.open', 'patient.read', 'case.read', 'observation.read']) {
+      assert.equal(byAction.get(action)?.breakGlass, true, `${action} is flagged`);
+      assert.deepEqual(byAction.get(action)?.patientIds, [patientId]);
+    }
+    const flagged = await auditEvents(api, { breakGlass: true, actorSubject: people.otherClinician.sub });
+    assert.ok(flagged.length >= 4);
+    const grants = await api.as(people.auditor).gql('{ breakGlassGrants(first: 10) { totalCount edges { node { clinicianSubject patientId reason active } } } }');
+    assert.deepEqual(grants.body.data!.breakGlassGrants.edges.map((e: any) => e.node), [
+      { clinicianSubject: people.otherClinician.sub, patientId, reason: 'Unconscious in the ED, needs history now', active: true },
+    ]);
+  });
+
+  it('does not flag the care team’s own access to the same patient', async () => {
+    await carer.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId });
+    const [record] = await auditEvents(api, { actorSubject: people.clinician.sub, action: 'patient.read' }, 1);
+    assert.equal(record!.breakGlass, false);
+  });
+
+  it('expires', async () => {
+    await api.server.db.prisma.breakGlassGrant.updateMany({
+      where: { clinicianSubject: people.otherClinician.sub },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
+    const response = await outsider.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId });
+    assert.deepEqual(errorCodes(response), ['FORBIDDEN']);
+    const grants = await api.as(people.auditor).gql('{ breakGlassGrants(first: 10) { edges { node { active } } } }');
+    assert.deepEqual(grants.body.data!.breakGlassGrants.edges.map((e: any) => e.node.active), [false]);
+  });
+
+  it('is for clinicians only', async () => {
+    const response = await api.as(people.dataScientist).gql('mutation($id: ID!) { openBreakGlass(patientId: $id, reason: "I would like to see this") { id } }', { id: patientId });
+    assert.deepEqual(errorCodes(response), ['FORBIDDEN']);
+  });
+});
+
+describe('consent', () => {
+  it('records each choice with who and when, keeps the history, and audits the change', async () => {
+    const id = await createPatient(api);
+    const withdraw = await carer.gql('mutation($id: ID!) { recordAiConsent(patientId: $id, status: WITHDRAWN, note: "Asked at intake") { aiConsent aiConsentUpdatedAt } }', { id });
+    assert.equal(withdraw.body.data!.recordAiConsent.aiConsent, 'WITHDRAWN');
+    await admin.gql('mutation($id: ID!) { recordAiConsent(patientId: $id, status: GRANTED) { aiConsent } }', { id });
+    const history = await carer.gql('query($id: ID!) { patient(id: $id) { aiConsent consentHistory { status note recordedBy } } }', { id });
+    assert.deepEqual(history.body.data!.patient, {
+      aiConsent: 'GRANTED',
+      consentHistory: [
+        { status: 'GRANTED', note: null, recordedBy: people.admin.sub },
+        { status: 'WITHDRAWN', note: 'Asked at intake', recordedBy: people.clinician.sub },
+      ],
+    });
+    const changes = await auditEvents(api, { action: 'consent.record', patientId: id });
+    assert.deepEqual(changes.map((record) => [record.actorSubject, record.reason]), [
+      [people.admin.sub, 'GRANTED'],
+      [people.clinician.sub, 'WITHDRAWN'],
+    ]);
+  });
+});
