@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { applyMigrations, detectSchemaDrift, migrationsDir, readMigrationList, schemaPath } from '../../src/db/migrations.ts';
@@ -68,5 +69,34 @@ describe('drift check', () => {
     const drift = await detectSchemaDrift(embeddedRaw.adapterFactory, changed);
     assert.equal(drift.drifted, true);
     assert.match(drift.sql, /ALTER TABLE "Patient" ADD COLUMN\s+"nickname" TEXT/);
+  });
+});
+
+describe('upgrade', () => {
+  it('takes a database at each earlier migration, with data in it, to the latest without losing the data', async () => {
+    const all = (await readMigrationList()).migrationDirectories.map((dir) => dir.path);
+    assert.ok(all.length >= 2, 'there is an earlier version to upgrade from');
+    for (let applied = 1; applied < all.length; applied++) {
+      const old = await createTestDatabase({ empty: true, embedded: !process.env.DATABASE_URL });
+      const db = await openRaw(old);
+      try {
+        // The migrations folder as it was when only the first `applied` migrations existed.
+        const earlier = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-migrations-'));
+        await cp(path.join(migrationsDir, 'migration_lock.toml'), path.join(earlier, 'migration_lock.toml'));
+        for (const name of all.slice(0, applied)) await cp(path.join(migrationsDir, name), path.join(earlier, name), { recursive: true });
+        assert.deepEqual(await applyMigrations(db.adapterFactory, earlier), all.slice(0, applied));
+        await db.query(`INSERT INTO "Patient" (id, mrn, "givenName", "familyName", "birthDate", sex, "updatedAt")
+          VALUES ('11111111-1111-4111-8111-111111111111', 'OLD-1', 'Early', 'Adopter', '1950-05-05', 'FEMALE', now())`);
+
+        assert.deepEqual(await applyMigrations(db.adapterFactory), all.slice(applied));
+        const [patient] = await db.query<{ mrn: string; familyName: string }>(`SELECT * FROM "Patient"`);
+        assert.equal(patient!.mrn, 'OLD-1');
+        assert.equal(patient!.familyName, 'Adopter');
+        await rm(earlier, { recursive: true, force: true });
+      } finally {
+        await db.close();
+        await old.drop();
+      }
+    }
   });
 });
