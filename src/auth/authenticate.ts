@@ -26,10 +26,11 @@ export async function authenticate(
   const refuse = async (reason: string, code: ErrorCode, status: number, subject?: string) => {
     // The refusal stands even if the audit log cannot take it; no data is served either way.
     await recordRefusal(reason, subject).catch(() => {});
-    const message =
-      code === ErrorCode.FORBIDDEN
-        ? 'Your token is valid but carries no clinigraph role.'
-        : 'Authentication required: send a valid bearer token.';
+    const messages: Partial<Record<ErrorCode, string>> = {
+      [ErrorCode.FORBIDDEN]: 'Your token is valid but carries no clinigraph role.',
+      [ErrorCode.UNAVAILABLE]: 'Tokens cannot be checked right now (identity provider unreachable). Try again shortly.',
+    };
+    const message = messages[code] ?? 'Authentication required: send a valid bearer token.';
     return codedError(code, message, { http: { status, headers: new Map([['www-authenticate', 'Bearer']]) } });
   };
 
@@ -40,6 +41,8 @@ export async function authenticate(
     verified = await verifier.verify(match[1]!);
   } catch (error) {
     const reason = error instanceof AuthenticationFailure ? error.reason : 'malformed-token';
+    // The identity provider's keys cannot be fetched: the token may be fine, so do not send the user to log in again.
+    if (reason === 'key-source-unavailable') throw await refuse(reason, ErrorCode.UNAVAILABLE, 503);
     throw await refuse(reason, ErrorCode.UNAUTHENTICATED, 401);
   }
   if (!verified.hasRolesClaim) throw await refuse('no-roles-claim', ErrorCode.FORBIDDEN, 403, verified.subject);

@@ -129,6 +129,8 @@ function failureReason(error: unknown): AuthFailureReason {
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'bad-signature';
   if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) return 'unknown-key';
   if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) return 'key-source-unavailable';
-  if (error instanceof TypeError) return 'algorithm-not-allowed'; // key type does not fit the token's algorithm
+  // A JWKS fetch that fails outright surfaces as fetch's own TypeError.
+  if (error instanceof TypeError && /fetch/i.test(error.message)) return 'key-source-unavailable';
+  if (error instanceof TypeError) return 'algorithm-not-allowed'; // the key's type does not fit the token's algorithm
   return 'malformed-token';
 }

@@ -51,6 +51,24 @@ const settingsSchema = z.object({
   AUTH_ROLES_CLAIM: z.string().regex(/^[\w-]+(\.[\w-]+)*$/, 'must be a claim name or dotted path').default('roles'),
   AUTH_PURPOSE_CLAIM: z.string().regex(/^[\w-]+$/, 'must be a claim name').default('purpose_of_use'),
   BREAK_GLASS_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(60),
+
+  MAX_QUERY_DEPTH: z.coerce.number().int().min(2).max(50).default(10),
+  MAX_QUERY_COST: z.coerce.number().int().min(10).max(1_000_000).default(5000),
+  MAX_ALIASES: z.coerce.number().int().min(0).max(1000).default(15),
+  MAX_TOKENS: z.coerce.number().int().min(50).max(100_000).default(2000),
+  MAX_DIRECTIVES: z.coerce.number().int().min(0).max(1000).default(20),
+  MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(512 * 1024),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  RATE_LIMIT_ANONYMOUS_PER_MINUTE: z.coerce.number().int().min(1).default(60),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  INTROSPECTION: booleanFlag.optional(),
+  TRUSTED_DOCUMENTS: optionalText,
+  METRICS_TOKEN: optionalText,
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -93,6 +111,26 @@ export interface Config {
   maxPageSize: number;
   auth: AuthConfig;
   breakGlassMinutes: number;
+  limits: {
+    maxDepth: number;
+    maxCost: number;
+    maxAliases: number;
+    maxTokens: number;
+    maxDirectives: number;
+    maxBodyBytes: number;
+    requestTimeoutMs: number;
+    /** Requests per minute per token subject. */
+    ratePerMinute: number;
+    /** Requests per minute per client address, for requests without a valid token. */
+    anonymousRatePerMinute: number;
+  };
+  /** Shares rate-limit counters across replicas when set. */
+  redisUrl: string | undefined;
+  introspection: boolean;
+  /** Path of a persisted-operation manifest: only those operations run. */
+  trustedDocuments: string | undefined;
+  /** When set, /metrics asks for this bearer token. */
+  metricsToken: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -132,6 +170,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxPageSize: s.MAX_PAGE_SIZE,
     auth,
     breakGlassMinutes: s.BREAK_GLASS_MINUTES,
+    limits: {
+      maxDepth: s.MAX_QUERY_DEPTH,
+      maxCost: s.MAX_QUERY_COST,
+      maxAliases: s.MAX_ALIASES,
+      maxTokens: s.MAX_TOKENS,
+      maxDirectives: s.MAX_DIRECTIVES,
+      maxBodyBytes: s.MAX_BODY_BYTES,
+      requestTimeoutMs: s.REQUEST_TIMEOUT_MS,
+      ratePerMinute: s.RATE_LIMIT_PER_MINUTE,
+      anonymousRatePerMinute: s.RATE_LIMIT_ANONYMOUS_PER_MINUTE,
+    },
+    redisUrl: s.REDIS_URL,
+    introspection: s.INTROSPECTION ?? !production,
+    trustedDocuments: s.TRUSTED_DOCUMENTS ? path.resolve(s.TRUSTED_DOCUMENTS) : undefined,
+    metricsToken: s.METRICS_TOKEN,
   };
 }
 

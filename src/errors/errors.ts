@@ -14,6 +14,10 @@ export const ErrorCode = {
   CONSENT_REQUIRED: 'CONSENT_REQUIRED',
   RATE_LIMITED: 'RATE_LIMITED',
   UNAVAILABLE: 'UNAVAILABLE',
+  TIMEOUT: 'TIMEOUT',
+  BAD_REQUEST: 'BAD_REQUEST',
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  UNTRUSTED_DOCUMENT: 'UNTRUSTED_DOCUMENT',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
 } as const;
 
@@ -39,4 +43,9 @@ export function errorCode(error: unknown): string | undefined {
     return typeof code === 'string' ? code : undefined;
   }
   return undefined;
+}
+
+/** A GraphQL-over-HTTP error body for answers given outside GraphQL execution (HTTP errors, limits). */
+export function errorBody(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+  return { errors: [{ message, extensions: { ...details, code } }] };
 }

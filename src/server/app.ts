@@ -1,21 +1,34 @@
 import { randomUUID } from 'node:crypto';
-import { ApolloServer } from '@apollo/server';
-import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify';
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AuditLog } from '../audit/audit-log.ts';
+import { authenticationHook } from '../auth/request-authentication.ts';
 import { createTokenVerifier } from '../auth/token-verifier.ts';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
-import { createRequestContext, type RequestContext } from './context.ts';
+import { errorBody, ErrorCode } from '../errors/errors.ts';
+import { createRequestContext, type RequestContext, requestMeta } from './context.ts';
 import { registerHealthRoutes } from './health.ts';
+import { registerHttpErrorHandlers } from './http-errors.ts';
+import { Metrics } from './metrics.ts';
 import { auditFlushPlugin } from './plugins/audit-flush.ts';
 import { maskUnexpectedErrors } from './plugins/error-masking.ts';
+import { requestObserverPlugin } from './plugins/request-observer.ts';
 import { resolvers, typeDefs } from './schema.ts';
+import { loadTrustedDocuments, trustedDocumentsHook } from './trusted-documents.ts';
 
 export interface App {
   http: FastifyInstance;
   auditLog: AuditLog;
+  metrics: Metrics;
   /** Starts listening; resolves with the GraphQL endpoint's URL. */
   listen(): Promise<string>;
   /** Stops accepting requests, finishes those in flight and their audit records, then returns. */
@@ -24,11 +37,15 @@ export interface App {
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** Wires HTTP (Fastify), GraphQL (Apollo Server), authentication, audit and the probes around one database. */
+/** Wires HTTP (Fastify), GraphQL (Apollo Server), limits, authentication, audit, metrics and the probes around one database. */
 export async function createApp(config: Config, db: Database, log: Logger): Promise<App> {
+  const { limits } = config;
+  const metrics = new Metrics();
+  db.onQuery((event) => metrics.databaseQueryDuration.observe(event.durationMs / 1000));
   const http = Fastify({
     logger: false,
     trustProxy: config.trustProxy,
+    bodyLimit: limits.maxBodyBytes,
     requestIdHeader: false,
     // A caller's own request id is kept when it is safe to echo into logs.
     genReqId: (request) => {
@@ -39,28 +56,88 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   http.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  registerHttpErrorHandlers(http, log);
+  // Development keeps Apollo's explorer page working; production serves no page at all.
+  await http.register(helmet, { contentSecurityPolicy: config.production ? undefined : false });
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { connectTimeout: 2000, maxRetriesPerRequest: 1 }) : undefined;
+  await http.register(rateLimit, { global: false, ...(redis ? { redis, nameSpace: 'clinigraph-rate:' } : {}) });
 
-  const auditLog = new AuditLog(db.prisma, log);
+  const auditLog = new AuditLog(db.prisma, log, (records, ms) => {
+    metrics.auditAppendDuration.observe(ms / 1000);
+    metrics.auditRecords.inc(records);
+  });
   const verifier = await createTokenVerifier(config.auth, config.dataDir);
+  const armor = new ApolloArmor({
+    maxDepth: { n: limits.maxDepth },
+    costLimit: { maxCost: limits.maxCost },
+    maxAliases: { n: limits.maxAliases },
+    // graphql-js enforces the token limit itself (parseOptions below) and reports
+    // it, like any syntax error, as GRAPHQL_PARSE_FAILED; armor's version would not.
+    maxTokens: { enabled: false },
+    maxDirectives: { n: limits.maxDirectives },
+    blockFieldSuggestion: { enabled: config.production },
+  }).protect();
   const apollo = new ApolloServer<RequestContext>({
     typeDefs,
     resolvers,
+    introspection: config.introspection,
     includeStacktraceInErrorResponses: false,
-    formatError: maskUnexpectedErrors(log),
-    plugins: [fastifyApolloDrainPlugin(http), auditFlushPlugin()],
+    allowBatchedHttpRequests: false,
+    parseOptions: { maxTokens: limits.maxTokens },
+    csrfPrevention: true,
+    // Trusted-documents mode must not let clients register new documents.
+    ...(config.trustedDocuments ? { persistedQueries: false as const } : {}),
+    validationRules: armor.validationRules,
+    formatError: maskUnexpectedErrors(log, (code) => metrics.errors.inc({ code })),
+    plugins: [
+      // graphql-armor's typings name Apollo's CommonJS build; the plugins are the same objects.
+      ...(armor.plugins as unknown as ApolloServerPlugin<RequestContext>[]),
+      fastifyApolloDrainPlugin(http),
+      ApolloServerPluginCacheControlDisabled(),
+      config.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+      auditFlushPlugin(),
+      requestObserverPlugin(metrics, log),
+    ],
   });
   await apollo.start();
 
   registerHealthRoutes(http, db);
-  const deps = { config, db, auditLog, verifier, log };
-  await http.register(fastifyApollo(apollo), {
-    path: '/graphql',
-    context: (request) => createRequestContext(deps, request),
+  metrics.register(http, config.metricsToken);
+  const deps = { config, db, auditLog, log };
+  const trusted = config.trustedDocuments ? trustedDocumentsHook(await loadTrustedDocuments(config.trustedDocuments)) : undefined;
+  const isAuthenticated = (request: FastifyRequest) => request.authentication !== undefined && 'principal' in request.authentication;
+  http.route({
+    method: ['GET', 'POST'],
+    url: '/graphql',
+    preHandler: [
+      ...(trusted ? [trusted] : []),
+      authenticationHook(config.auth, verifier, auditLog, requestMeta),
+      // Counted per verified subject, or per client address for requests without a valid token.
+      http.rateLimit({
+        timeWindow: 60_000,
+        max: (request) => (isAuthenticated(request) ? limits.ratePerMinute : limits.anonymousRatePerMinute),
+        keyGenerator: (request) => {
+          const auth = request.authentication;
+          return auth && 'principal' in auth ? `sub:${auth.principal.subject}` : `ip:${request.ip}`;
+        },
+        errorResponseBuilder: (_request, context) => ({
+          statusCode: 429,
+          ...errorBody(ErrorCode.RATE_LIMITED, `Too many requests: at most ${context.max} a minute. Retry after ${context.after}.`, {
+            retryAfterSeconds: Math.ceil(context.ttl / 1000),
+          }),
+        }),
+      }),
+    ],
+    handler: withTimeout(
+      fastifyApolloHandler(apollo, { context: (request) => createRequestContext(deps, request) }) as RouteHandlerMethod,
+      limits.requestTimeoutMs,
+    ),
   });
 
   return {
     http,
     auditLog,
+    metrics,
     async listen() {
       await http.listen({ port: config.port, host: config.host });
       const address = http.server.address();
@@ -70,6 +147,24 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     async close() {
       await http.close();
       await auditLog.drain();
+      await redis?.quit().catch(() => {});
     },
+  };
+}
+
+const timedOut = Symbol('timed out');
+
+/**
+ * Answers TIMEOUT (HTTP 503) when a request runs longer than the limit. The
+ * database bounds its own statements too, so abandoned work does not pile up.
+ */
+function withTimeout(handler: RouteHandlerMethod, ms: number): RouteHandlerMethod {
+  return async function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<typeof timedOut>((resolve) => (timer = setTimeout(resolve, ms, timedOut)));
+    const result = await Promise.race([handler.call(this, request, reply), deadline]);
+    clearTimeout(timer);
+    if (result !== timedOut) return result;
+    return reply.code(503).send(errorBody(ErrorCode.TIMEOUT, `The request took longer than ${ms} ms and was stopped.`));
   };
 }

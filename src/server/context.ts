@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import { AuditRepository } from '../audit/audit.repository.ts';
 import { AuditService } from '../audit/audit.service.ts';
@@ -7,9 +8,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuditRequestMeta } from '../audit/audit-record.ts';
 import { AuditTrail } from '../audit/audit-trail.ts';
 import { AccessPolicy } from '../auth/access-policy.ts';
-import { authenticate } from '../auth/authenticate.ts';
 import type { Principal } from '../auth/principal.ts';
-import type { TokenVerifier } from '../auth/token-verifier.ts';
 import { CareTeamRepository } from '../care-teams/care-team.repository.ts';
 import { CareTeamService } from '../care-teams/care-team.service.ts';
 import { CaseRepository } from '../cases/case.repository.ts';
@@ -40,12 +39,11 @@ export interface ContextDeps {
   config: Config;
   db: Database;
   auditLog: AuditLog;
-  verifier: TokenVerifier;
   log: Logger;
 }
 
 /** Audit metadata of an HTTP request: ids and a hash of the document, never its variables. */
-function requestMeta(request: FastifyRequest): AuditRequestMeta {
+export function requestMeta(request: FastifyRequest): AuditRequestMeta {
   const params = (request.method === 'GET' ? request.query : request.body) as Record<string, unknown> | undefined;
   const query = typeof params?.query === 'string' ? params.query : undefined;
   // Apollo refines this once it has parsed the document; requests refused earlier keep this guess.
@@ -62,28 +60,18 @@ function requestMeta(request: FastifyRequest): AuditRequestMeta {
 }
 
 /**
- * Authenticates the request and builds its services: a per-request access
- * policy and audit trail, and repositories (with their DataLoaders) on top,
- * so neither access decisions nor cached rows ever cross requests.
+ * Builds a request's services from its authentication (done by the route's
+ * preHandler): a per-request access policy and audit trail, and repositories
+ * (with their DataLoaders) on top, so neither access decisions nor cached rows
+ * ever cross requests.
+ * @throws the authentication's coded error when the token was refused
  */
 export async function createRequestContext(deps: ContextDeps, request: FastifyRequest): Promise<RequestContext> {
-  const { config, db, auditLog, verifier } = deps;
-  const meta = requestMeta(request);
-  const header = (name: string) => {
-    const value = request.headers[name];
-    return typeof value === 'string' ? value : undefined;
-  };
-  const principal = await authenticate(
-    { authorization: header('authorization'), purposeOfUse: header('x-purpose-of-use') },
-    verifier,
-    config.auth,
-    (reason, subject) =>
-      new AuditTrail(auditLog, { subject: subject ?? 'anonymous', roles: [], purposeOfUse: 'TREAT' }, meta).appendNow({
-        action: 'auth.authenticate',
-        outcome: 'DENIED',
-        reason,
-      }),
-  );
+  const { config, db, auditLog } = deps;
+  const authentication = request.authentication;
+  if (!authentication) throw new GraphQLError('Request was not authenticated.');
+  if ('error' in authentication) throw authentication.error;
+  const { principal, meta } = authentication;
   const log = deps.log.child({ requestId: request.id });
   const trail = new AuditTrail(auditLog, principal, meta);
   const scope: RequestScope = { prisma: db.prisma, config, access: new AccessPolicy(db.prisma, principal, trail), trail, log };

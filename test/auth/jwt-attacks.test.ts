@@ -6,7 +6,19 @@ import { startJwksServer } from '../support/jwks-server.ts';
 import { errorCodes, type GraphQLResponse, startTestServer } from '../support/test-server.ts';
 import { people, signToken, testKeys } from '../support/tokens.ts';
 
+// Every server starts before the first test is declared: the runner starts tests while the
+// module still evaluates, and a server started later would be stopped early.
 const api = await startTestServer();
+const idp = await startJwksServer();
+const keycloak = await startTestServer({
+  AUTH_PUBLIC_KEY: '',
+  AUTH_JWKS_URL: idp.url,
+  AUTH_ALGORITHMS: 'RS256',
+  AUTH_ROLES_CLAIM: 'realm_access.roles',
+});
+const strict = await startTestServer({ AUTH_REQUIRED_TYP: 'at+jwt', AUTH_MAX_TOKEN_AGE_SECONDS: '60' });
+// Points at a port nothing listens on.
+const offlineIdp = await startTestServer({ AUTH_PUBLIC_KEY: '', AUTH_JWKS_URL: idp.url.replace(/:\d+\//, ':1/'), AUTH_ALGORITHMS: 'RS256' });
 const query = '{ patients(first: 1) { totalCount } }';
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -154,15 +166,7 @@ describe('JWT attacks: each is refused with a bare code and audited with its rea
   });
 });
 
-describe('keys from a JWKS URL (Keycloak-style roles in realm_access.roles)', async () => {
-  const idp = await startJwksServer();
-  const keycloak = await startTestServer({
-    AUTH_PUBLIC_KEY: '',
-    AUTH_JWKS_URL: idp.url,
-    AUTH_ALGORITHMS: 'RS256',
-    AUTH_ROLES_CLAIM: 'realm_access.roles',
-  });
-
+describe('keys from a JWKS URL (Keycloak-style roles in realm_access.roles)', () => {
   it('accepts tokens signed with a published key and reads roles from the nested claim, ignoring roles it does not know', async () => {
     const response = await keycloak.gql('{ me { subject roles } }', {}, { authorization: `Bearer ${await idp.sign('kc-user', ['admin'])}` });
     assert.deepEqual(response.body.data, { me: { subject: 'kc-user', roles: ['admin'] } });
@@ -179,15 +183,21 @@ describe('keys from a JWKS URL (Keycloak-style roles in realm_access.roles)', as
     assert.equal(await lastRefusalReason(keycloak, auditor), 'unknown-key');
   });
 
+  it('answers UNAVAILABLE, not UNAUTHENTICATED, while the identity provider cannot be reached', async () => {
+    const unreachable = await fetch(idp.url.replace(/:\d+\//, ':1/')).catch(() => 'down');
+    assert.equal(unreachable, 'down');
+    const response = await offlineIdp.gql('{ me { subject } }', {}, { authorization: `Bearer ${await idp.sign('kc-user', ['admin'])}` });
+    assert.equal(response.status, 503);
+    assert.deepEqual(errorCodes(response), ['UNAVAILABLE']);
+  });
+
   it("refuses a token signed by the test key that the identity provider does not know", async () => {
     const response = await withToken(await signToken(people.admin), keycloak);
     assertRefused(response);
   });
 });
 
-describe('optional checks: typ and maximum token age', async () => {
-  const strict = await startTestServer({ AUTH_REQUIRED_TYP: 'at+jwt', AUTH_MAX_TOKEN_AGE_SECONDS: '60' });
-  const auditor = {
+describe('optional checks: typ and maximum token age', () => {  const auditor = {
     gql: async (q: string, v?: Record<string, unknown>) =>
       strict.gql(q, v, { authorization: `Bearer ${await signToken(people.auditor, { header: { typ: 'at+jwt' } })}` }),
   } as { gql: ReturnType<typeof api.as>['gql'] };

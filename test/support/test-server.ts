@@ -1,5 +1,5 @@
 import { after } from 'node:test';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
 import { type RunningServer, startServer } from '../../src/server/start.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
@@ -34,8 +34,9 @@ export interface TestServer {
  * when the test file ends. Call it at the top level of a test file
  * (top-level await), so the stop runs after all tests.
  * @param env settings to set on top of the test defaults
+ * @param log the server's logger (default: silent, or TEST_LOG_LEVEL)
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, log?: Logger): Promise<TestServer> {
   const database = await createTestDatabase();
   const config = loadConfig({
     PORT: '0',
@@ -49,7 +50,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
     ...env,
   });
-  const server = await startServer(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+  const server = await startServer(config, log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
   after(async () => {
     await server.stop();
     await database.drop();

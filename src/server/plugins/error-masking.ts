@@ -9,10 +9,12 @@ import { ErrorCode } from '../../errors/errors.ts';
  * answered with a generic INTERNAL_SERVER_ERROR, so no stack trace, SQL or
  * value ever leaves the server. The log line carries no message text, which
  * for database errors can quote stored values.
+ * @param count called with each error's code (metrics)
  */
-export function maskUnexpectedErrors(log: Logger) {
+export function maskUnexpectedErrors(log: Logger, count: (code: string) => void = () => {}) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
+    count(typeof code === 'string' ? code : ErrorCode.INTERNAL_SERVER_ERROR);
     if (typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
       const { stacktrace: _omit, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };

@@ -1,0 +1,71 @@
+import type { FastifyInstance } from 'fastify';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * The server's Prometheus metrics, on a registry of its own (so several
+ * servers in one process, as in tests, do not share counters). Labels hold
+ * operation names and codes only: never ids or patient data.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requestDuration = new Histogram({
+    name: 'clinigraph_graphql_request_duration_seconds',
+    help: 'GraphQL requests by operation and outcome',
+    labelNames: ['operation', 'type', 'outcome'] as const,
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+  readonly errors = new Counter({
+    name: 'clinigraph_graphql_errors_total',
+    help: 'GraphQL errors by extensions.code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+  readonly databaseQueryDuration = new Histogram({
+    name: 'clinigraph_db_query_duration_seconds',
+    help: 'SQL statements sent by the Prisma client',
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+  readonly auditAppendDuration = new Histogram({
+    name: 'clinigraph_audit_append_duration_seconds',
+    help: 'Audit log appends (one transaction each, possibly many records)',
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+  readonly auditRecords = new Counter({
+    name: 'clinigraph_audit_records_total',
+    help: 'Audit records appended',
+    registers: [this.registry],
+  });
+  readonly inferenceDuration = new Histogram({
+    name: 'clinigraph_model_inference_duration_seconds',
+    help: 'Model inference per tensor batch',
+    labelNames: ['model'] as const,
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
+  readonly batchSize = new Histogram({
+    name: 'clinigraph_model_batch_size',
+    help: 'Predictions gathered into one tensor batch',
+    labelNames: ['model'] as const,
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'clinigraph_' });
+  }
+
+  /** Serves /metrics; with a token set, only to callers that present it. */
+  register(http: FastifyInstance, token: string | undefined): void {
+    http.get('/metrics', async (request, reply) => {
+      if (token && request.headers.authorization !== `Bearer ${token}`) {
+        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'metrics token required' });
+      }
+      return reply.header('content-type', this.registry.contentType).send(await this.registry.metrics());
+    });
+  }
+}

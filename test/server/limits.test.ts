@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createPatient, openCase } from '../support/fixtures.ts';
+import { errorCodes, type GraphQLResponse, startTestServer } from '../support/test-server.ts';
+import { people, signToken } from '../support/tokens.ts';
+
+const api = await startTestServer({ MAX_BODY_BYTES: '65536', REQUEST_TIMEOUT_MS: '1500' });
+const clinician = api.as(people.clinician);
+const patientId = await createPatient(api);
+await openCase(api, patientId);
+
+/** Counts the SQL statements a request causes: a request refused before execution causes none but its audit. */
+async function queriesDuring(work: () => Promise<unknown>) {
+  let count = 0;
+  const stop = api.server.db.onQuery(() => count++);
+  await work();
+  stop();
+  return count;
+}
+
+async function raw(body: string, headers: Record<string, string> = {}) {
+  const response = await fetch(api.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await signToken(people.clinician)}`, ...headers },
+    body,
+  });
+  return { status: response.status, headers: response.headers, body: (await response.json()) as { errors?: { message: string; extensions?: { code?: string } }[] } };
+}
+
+describe('query limits', () => {
+  it('rejects a depth bomb before running it, and keeps answering others meanwhile', async () => {
+    let nested = 'id';
+    for (let i = 0; i < 12; i++) nested = `cases { patient { ${nested} } }`;
+    const bomb = `query($id: ID!) { patient(id: $id) { ${nested} } }`;
+    let response: GraphQLResponse | undefined;
+    const sql = await queriesDuring(async () => {
+      const [bombed, normal] = await Promise.all([clinician.gql(bomb, { id: patientId }), clinician.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId })]);
+      response = bombed;
+      assert.equal(normal.body.errors, undefined);
+    });
+    assert.ok(errorCodes(response!).every((code) => code === 'GRAPHQL_VALIDATION_FAILED'));
+    assert.ok(response!.body.errors!.some((error) => /depth/i.test(error.message)), JSON.stringify(response!.body.errors));
+    assert.ok(sql < 15, 'the bomb ran no resolver');
+  });
+
+  it('rejects an alias bomb', async () => {
+    const aliases = Array.from({ length: 200 }, (_, i) => `a${i}: me { subject }`).join(' ');
+    const response = await clinician.gql(`{ ${aliases} }`);
+    assert.ok(errorCodes(response).length > 0 && errorCodes(response).every((code) => code === 'GRAPHQL_VALIDATION_FAILED'));
+    assert.ok(response.body.errors!.some((error) => /alias/i.test(error.message)), JSON.stringify(response.body.errors));
+    assert.equal(response.body.data, undefined);
+  });
+
+  it('rejects a query over the cost limit', async () => {
+    const wide = Array.from({ length: 15 }, (_, i) => `p${i}: patients(first: 100) { edges { node { id cases { id observations { id code value } } } } }`).join(' ');
+    const response = await clinician.gql(`{ ${wide} }`);
+    assert.ok(response.body.errors!.some((error) => /cost/i.test(error.message)), JSON.stringify(response.body.errors));
+    assert.ok(errorCodes(response).every((code) => code === 'GRAPHQL_VALIDATION_FAILED'));
+    assert.equal(response.body.data, undefined);
+  });
+
+  it('rejects a document with too many tokens as a parse failure, and too many directives', async () => {
+    const long = `{ me { ${Array.from({ length: 3000 }, () => 'subject').join(' ')} } }`;
+    assert.deepEqual(errorCodes(await clinician.gql(long)), ['GRAPHQL_PARSE_FAILED']);
+    const directives = `{ me { subject ${Array.from({ length: 50 }, () => '@include(if: true)').join(' ')} } }`;
+    const response = await clinician.gql(directives);
+    assert.ok(response.body.errors!.some((error) => /directive/i.test(error.message)));
+  });
+
+  it('refuses batched operations', async () => {
+    const response = await raw(JSON.stringify([{ query: '{ me { subject } }' }, { query: '{ me { subject } }' }]));
+    assert.equal(response.status, 400);
+    assert.ok(response.body.errors?.[0]?.extensions?.code, JSON.stringify(response.body));
+  });
+
+  it('refuses a body over the size limit with PAYLOAD_TOO_LARGE, and invalid JSON with BAD_REQUEST', async () => {
+    const big = await raw(JSON.stringify({ query: '{ me { subject } }', variables: { padding: 'x'.repeat(70_000) } }));
+    assert.equal(big.status, 413);
+    assert.deepEqual(big.body.errors!.map((error) => error.extensions?.code), ['PAYLOAD_TOO_LARGE']);
+    const broken = await raw('{"query": "{ me { subject } }"');
+    assert.equal(broken.status, 400);
+    assert.deepEqual(broken.body.errors!.map((error) => error.extensions?.code), ['BAD_REQUEST']);
+    assert.doesNotMatch(JSON.stringify(broken.body), /FST_|at .*\.js/);
+  });
+
+  it('stops a request that runs past the timeout with TIMEOUT, and recovers', async () => {
+    // Hold the audit chain's lock for a while: the next request cannot append its reads, so it overruns.
+    const held = api.server.db.prisma.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(${0x636c6e67}::bigint)`;
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+      },
+      { timeout: 10_000 },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const slow = await clinician.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId });
+    assert.equal(slow.status, 503);
+    assert.deepEqual(errorCodes(slow), ['TIMEOUT']);
+    assert.equal(slow.body.data, undefined);
+    await held;
+    const after = await clinician.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId });
+    assert.equal(after.body.errors, undefined);
+  });
+
+  it('answers unknown paths with a coded error', async () => {
+    const response = await fetch(new URL('/admin', api.url));
+    assert.equal(response.status, 404);
+    assert.deepEqual(((await response.json()) as any).errors[0].extensions.code, 'NOT_FOUND');
+  });
+});
