@@ -1,0 +1,56 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { badOption } from './errors.ts';
+
+const range = z.tuple([z.number(), z.number()]).refine(([low, high]) => low <= high, { message: 'low must not exceed high' });
+
+const featureSchema = z.object({
+  label: z.string().optional(),
+  description: z.string().optional(),
+  /** null when the source defines no unit. */
+  unit: z.string().nullable().default(null),
+  /** Values outside are physiologically impossible: serving refuses them. */
+  possibleRange: range.nullable().optional(),
+});
+
+const specSchema = z.object({
+  description: z.string().optional(),
+  unitsNote: z.string().optional(),
+  target: z
+    .object({ name: z.string(), description: z.string().optional(), unit: z.string().nullable().optional() })
+    .optional(),
+  features: z.record(z.string(), featureSchema).default({}),
+});
+
+/** What is known about a data set's columns beyond the data: labels, units, possible ranges. */
+export type FeatureSpec = z.infer<typeof specSchema>;
+
+/**
+ * Checks a feature specification.
+ * @param value parsed JSON
+ * @throws PipelineError BAD_OPTION naming the first problem
+ */
+export function parseFeatureSpec(value: unknown): FeatureSpec {
+  const parsed = specSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw badOption(`The feature specification is invalid at ${issue?.path.join('.') || 'its root'}: ${issue?.message}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * Reads a feature specification from a JSON file.
+ * @throws PipelineError BAD_OPTION when the file cannot be read or is invalid
+ */
+export async function readFeatureSpec(path: string): Promise<FeatureSpec> {
+  const text = await readFile(path, 'utf8').catch(() => {
+    throw badOption(`Cannot read the feature specification ${path}.`);
+  });
+  try {
+    return parseFeatureSpec(JSON.parse(text));
+  } catch (error) {
+    if (error instanceof SyntaxError) throw badOption(`The feature specification ${path} is not valid JSON.`);
+    throw error;
+  }
+}

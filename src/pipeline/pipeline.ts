@@ -1,0 +1,352 @@
+import { type Architecture, buildNetwork, type ConvArchitecture, defaultArchitectures, type DenseArchitecture, describeNetwork, type NetworkShape } from './architectures.ts';
+import { loadModelArtifact, type ModelArtifact, saveModelArtifact } from './artifact.ts';
+import { type Dataset, datasetFromRecords, parseCsv, type RawRecord, readCsvFile } from './csv.ts';
+import { badOption, PipelineError } from './errors.ts';
+import { type Evaluation, type EvaluationTarget, evaluate, type SubgroupColumn } from './evaluate.ts';
+import type { FeatureSpec } from './feature-spec.ts';
+import { type DataSplit, defaultSplit, encodeRow, fitPreprocessing, type PreprocessingState, type SplitFractions, splitStrata, stratifiedSplit } from './preprocess.ts';
+import { assessDataQuality, type DataQualityReport, type ImageOptions, type PreparedData, type QualityOptions } from './quality.ts';
+import type { FeatureInfo, StoredModel } from './serving.ts';
+import { mean } from './stats.ts';
+import { initTensorflow, tf } from './tensorflow.ts';
+import { type EpochRecord, fitLeastSquares, type FitOptions, type FitResult, fitNetwork, type Objective, type ProgressCallback, type TrainingData, type TrainingSettings } from './train.ts';
+
+/** Where the training rows come from: a CSV file or text, rows in memory, or a dataset already read. */
+export type DataSource = { csvPath: string } | { csvText: string; source?: string } | { records: RawRecord[]; source?: string } | { dataset: Dataset };
+
+export interface TrainModelOptions extends Omit<QualityOptions, 'image'> {
+  data: DataSource;
+  image?: ImageOptions & { pixelScale?: number };
+  /** Labels, units and possible ranges of the columns. */
+  featureSpec?: FeatureSpec;
+  /** Binary: the probability of the positive class at or above which it is predicted (default 0.5). */
+  threshold?: number;
+  split?: Partial<SplitFractions>;
+  /** Seeds the split, the initial weights, the shuffling, dropout and the bootstrap (default 42). */
+  seed?: number;
+  /** Changes to the default network of the task (dense for tables, cnn for images). */
+  architecture?: Partial<DenseArchitecture> | Partial<ConvArchitecture>;
+  training?: Partial<TrainingSettings>;
+  baselineTraining?: Partial<TrainingSettings>;
+  bootstrap?: { resamples?: number; level?: number };
+  /** The output in words for explanations and cards, e.g. "malignancy probability". */
+  outcomeLabel?: string;
+  onProgress?: ProgressCallback;
+}
+
+/** Everything a model registry keeps for a trained version. All JSON-serializable except artifact.weightData (see serializeTrainingResult). */
+export interface TrainingResult extends StoredModel {
+  formatVersion: 1;
+  trainedAt: string;
+  unitsNote: string | null;
+  architecture: Architecture & { layers: string[]; parameters: number };
+  baseline: { description: string; layers: string[]; parameters: number };
+  training: {
+    seed: number;
+    settings: TrainingSettings;
+    baselineSettings: TrainingSettings;
+    backend: string;
+    tfjsVersion: string;
+    history: EpochRecord[];
+    baselineHistory: EpochRecord[];
+    bestEpoch: number;
+    epochsRun: number;
+    stoppedEarly: boolean;
+    valMetricName: string;
+    durationMs: { model: number; baseline: number; evaluation: number };
+  };
+  datasetSha256: string;
+  datasetSource: string;
+  /** Original row indices (0 = first data row of the source) of each split. */
+  split: { fractions: SplitFractions; seed: number; stratifiedBy: string; train: number[]; validation: number[]; test: number[] };
+  counts: {
+    rowsRead: number;
+    usableRows: number;
+    train: number;
+    validation: number;
+    test: number;
+    /** Binary: rows of the positive class per split. */
+    events: { total: number; train: number; validation: number; test: number } | null;
+    classCounts: Record<string, number> | null;
+  };
+  quality: DataQualityReport;
+  evaluation: Evaluation;
+}
+
+export const defaultSeed = 42;
+
+export const defaultTraining = {
+  dense: { epochs: 300, batchSize: 32, learningRate: 0.001, patience: 30, l2: 0.001 },
+  cnn: { epochs: 40, batchSize: 64, learningRate: 0.005, patience: 8, l2: 0.0001 },
+  linear: { epochs: 300, batchSize: 32, learningRate: 0.01, patience: 20, l2: 0.0001 },
+} satisfies Record<string, TrainingSettings>;
+
+/**
+ * The whole pipeline: collect the rows, check their quality, split and
+ * preprocess them (fitted on training rows only), train the network and its
+ * baseline with early stopping, save the network, and evaluate the saved
+ * network on the test split.
+ * @param options the data, the target and task, and optional settings
+ * @returns the trained version with its metrics and data-quality report
+ * @throws PipelineError for unusable data (BAD_DATA) or options (BAD_OPTION)
+ */
+export async function trainModel(options: TrainModelOptions): Promise<TrainingResult> {
+  checkOptions(options);
+  const engine = await initTensorflow();
+  const seed = options.seed ?? defaultSeed;
+  const dataset = await loadData(options.data);
+  const prepared = assessDataQuality(dataset, options);
+  const fractions = { ...defaultSplit, ...options.split };
+  const split = stratifiedSplit(splitStrata(prepared), fractions, seed);
+  const state = fitPreprocessing(prepared, split.train, options.image?.pixelScale);
+  const rows = prepared.values.map((values) => encodeRow(state, values));
+  const part = (positions: number[]): TrainingData => ({ x: positions.map((p) => rows[p]!), y: positions.map((p) => prepared.targets[p]!) });
+  const objective: Objective = options.task === 'binary' ? 'binary' : options.task === 'regression' ? 'regression' : 'multiclass';
+  const shape = networkShape(objective, prepared, state);
+  const architecture = chooseArchitecture(options);
+  const settings = { ...defaultTraining[architecture.kind], ...options.training };
+  const baselineSettings = { ...defaultTraining.linear, ...options.baselineTraining };
+  const classes = prepared.labels?.length ?? 1;
+
+  const started = performance.now();
+  const network = buildNetwork(architecture, shape, seed);
+  const baseline = buildNetwork(defaultArchitectures.linear, shape, seed + 1000);
+  try {
+    const fit = await fitNetwork(network, part(split.train), part(split.validation), { objective, classes, settings, seed, onProgress: options.onProgress });
+    const modelDone = performance.now();
+    const baselineFit = await fitBaseline(baseline, part(split.train), part(split.validation), {
+      objective,
+      classes,
+      settings: baselineSettings,
+      seed: seed + 1,
+      phase: 'baseline',
+      onProgress: options.onProgress,
+    });
+    const baselineDone = performance.now();
+    const { artifact, weightsSha256 } = await saveModelArtifact(network);
+    const test = part(split.test);
+    const evaluation = evaluate({
+      target: { kind: objective, labels: prepared.labels, threshold: options.threshold ?? 0.5 } satisfies EvaluationTarget,
+      actual: test.y,
+      // The figures describe the saved artifact, exactly as it will be served.
+      model: await predictWith(await loadModelArtifact(artifact), test.x),
+      baseline: await predictWith(baseline, test.x),
+      trivial: test.x.map(() => trivialOutput(objective, part(split.train).y, classes)),
+      baselineDescription: baselineDescriptions[objective],
+      trivialDescription: objective === 'regression' ? 'the training mean for everyone' : 'the training class shares for everyone',
+      subgroupColumns: subgroupColumns(dataset, prepared, split.test),
+      bootstrap: { resamples: options.bootstrap?.resamples ?? 1000, level: options.bootstrap?.level ?? 0.95, seed },
+    });
+    const durationMs = { model: modelDone - started, baseline: baselineDone - modelDone, evaluation: performance.now() - baselineDone };
+    return {
+      formatVersion: 1,
+      trainedAt: new Date().toISOString(),
+      task: options.task,
+      target: options.target,
+      outcomeLabel: options.outcomeLabel ?? defaultOutcomeLabel(options, prepared),
+      classLabels: prepared.labels,
+      positiveClass: prepared.report.positiveClass,
+      threshold: objective === 'binary' ? (options.threshold ?? 0.5) : null,
+      image: prepared.image,
+      features: featureInfo(state, options.featureSpec),
+      unitsNote: options.featureSpec?.unitsNote ?? null,
+      preprocessing: state,
+      artifact,
+      weightsSha256,
+      architecture: { ...architecture, ...describeNetwork(network) },
+      baseline: { description: evaluation.baseline.description, ...describeNetwork(baseline) },
+      training: trainingRecord(seed, settings, baselineSettings, engine, fit, baselineFit, durationMs),
+      datasetSha256: dataset.sha256,
+      datasetSource: dataset.source,
+      split: { fractions, seed, stratifiedBy: prepared.labels ? 'class' : 'quintile of the target', ...originalRows(prepared, split) },
+      counts: counts(prepared, split),
+      quality: prepared.report,
+      evaluation,
+    };
+  } finally {
+    network.dispose();
+    baseline.dispose();
+  }
+}
+
+/**
+ * Linear regression is solved exactly by least squares; logistic regression
+ * trains like the model (Adam, early stopping on the validation loss).
+ */
+async function fitBaseline(baseline: tf.Sequential, train: TrainingData, validation: TrainingData, options: FitOptions): Promise<FitResult> {
+  if (options.objective !== 'regression') return fitNetwork(baseline, train, validation, options);
+  fitLeastSquares(baseline, train);
+  return { history: [], bestEpoch: 0, epochsRun: 0, stoppedEarly: false, valMetricName: 'rmse' };
+}
+
+const baselineDescriptions: Record<Objective, string> = {
+  binary: 'logistic regression',
+  multiclass: 'multinomial logistic regression',
+  regression: 'least-squares linear regression',
+};
+
+function checkOptions(options: TrainModelOptions): void {
+  if (options.threshold !== undefined && !(options.threshold > 0 && options.threshold < 1)) throw badOption('threshold must lie between 0 and 1.');
+  if (options.seed !== undefined && !Number.isInteger(options.seed)) throw badOption('seed must be an integer.');
+  const { resamples = 1000, level = 0.95 } = options.bootstrap ?? {};
+  if (!Number.isInteger(resamples) || resamples < 1 || !(level > 0 && level < 1)) {
+    throw badOption('bootstrap resamples must be a positive integer and level between 0 and 1.');
+  }
+}
+
+async function loadData(source: DataSource): Promise<Dataset> {
+  if ('csvPath' in source) return readCsvFile(source.csvPath);
+  if ('csvText' in source) return parseCsv(source.csvText, source.source);
+  if ('records' in source) return datasetFromRecords(source.records, source.source);
+  return source.dataset;
+}
+
+function networkShape(objective: Objective, prepared: PreparedData, state: PreprocessingState): NetworkShape {
+  return {
+    inputSize: state.columns.length,
+    outputUnits: objective === 'multiclass' ? prepared.labels!.length : 1,
+    outputActivation: objective === 'binary' ? 'sigmoid' : objective === 'multiclass' ? 'softmax' : 'linear',
+    ...(prepared.image ? { image: prepared.image } : {}),
+  };
+}
+
+function chooseArchitecture(options: TrainModelOptions): Architecture {
+  const kind = options.architecture?.kind ?? (options.task === 'image' ? 'cnn' : 'dense');
+  if (kind === 'cnn' && options.task !== 'image') throw badOption('A convolutional network needs the task "image".');
+  return { ...defaultArchitectures[kind], ...options.architecture } as Architecture;
+}
+
+async function predictWith(model: tf.LayersModel, x: number[][]): Promise<number[][]> {
+  const output = tf.tidy(() => model.predict(tf.tensor2d(x, [x.length, x[0]!.length])) as tf.Tensor);
+  try {
+    return (await output.array()) as number[][];
+  } finally {
+    output.dispose();
+  }
+}
+
+/** Predicts the training prevalence (binary), class shares (multiclass) or mean (regression) for everyone. */
+function trivialOutput(objective: Objective, trainY: number[], classes: number): number[] {
+  if (objective === 'multiclass') return Array.from({ length: classes }, (_, k) => trainY.filter((y) => y === k).length / trainY.length);
+  return [mean(trainY)];
+}
+
+const subgroupNames: [SubgroupColumn['variable'], RegExp][] = [
+  ['sex', /^(sex|gender)$/i],
+  ['age', /^age([ _]?years)?$/i],
+];
+
+function subgroupColumns(dataset: Dataset, prepared: PreparedData, test: number[]): SubgroupColumn[] {
+  return subgroupNames.flatMap(([variable, pattern]) => {
+    const column = dataset.columns.find((name) => pattern.test(name) && name !== prepared.report.target);
+    if (!column) return [];
+    return [{ variable, column, values: test.map((position) => dataset.rows[prepared.rows[position]!]![column]) }];
+  });
+}
+
+function defaultOutcomeLabel(options: TrainModelOptions, prepared: PreparedData): string {
+  if (options.task === 'binary') return `probability of ${prepared.report.positiveClass}`;
+  if (options.task === 'regression') return `predicted ${options.target}`;
+  return 'probability of the predicted class';
+}
+
+function featureInfo(state: PreprocessingState, spec: FeatureSpec | undefined): FeatureInfo[] {
+  const specOf = (name: string) => spec?.features[name];
+  const range = (name: string) => {
+    const possible = specOf(name)?.possibleRange;
+    return possible ? { min: possible[0], max: possible[1] } : null;
+  };
+  if (state.kind === 'image') {
+    return state.pixelColumns.map((name) => ({
+      name,
+      kind: 'numeric',
+      label: specOf(name)?.label ?? null,
+      unit: specOf(name)?.unit ?? null,
+      trainingRange: { min: state.min, max: state.max },
+      possibleRange: range(name),
+      typical: 0,
+      levels: null,
+    }));
+  }
+  return state.features.map((feature) => ({
+    name: feature.name,
+    kind: feature.kind,
+    label: specOf(feature.name)?.label ?? null,
+    unit: specOf(feature.name)?.unit ?? null,
+    trainingRange: feature.kind === 'numeric' ? { min: feature.min, max: feature.max } : null,
+    possibleRange: feature.kind === 'numeric' ? range(feature.name) : null,
+    typical: feature.kind === 'numeric' ? feature.mean : feature.mode,
+    levels: feature.kind === 'categorical' ? feature.levels : null,
+  }));
+}
+
+function trainingRecord(
+  seed: number,
+  settings: TrainingSettings,
+  baselineSettings: TrainingSettings,
+  engine: { backend: string; tfjsVersion: string },
+  fit: FitResult,
+  baselineFit: FitResult,
+  durationMs: TrainingResult['training']['durationMs'],
+): TrainingResult['training'] {
+  return {
+    seed,
+    settings,
+    baselineSettings,
+    ...engine,
+    history: fit.history,
+    baselineHistory: baselineFit.history,
+    bestEpoch: fit.bestEpoch,
+    epochsRun: fit.epochsRun,
+    stoppedEarly: fit.stoppedEarly,
+    valMetricName: fit.valMetricName,
+    durationMs,
+  };
+}
+
+function originalRows(prepared: PreparedData, split: DataSplit): Pick<DataSplit, 'train' | 'validation' | 'test'> {
+  const original = (positions: number[]) => positions.map((position) => prepared.rows[position]!);
+  return { train: original(split.train), validation: original(split.validation), test: original(split.test) };
+}
+
+function counts(prepared: PreparedData, split: DataSplit): TrainingResult['counts'] {
+  const positives = (positions: number[]) => positions.filter((p) => prepared.targets[p] === 1).length;
+  const binary = prepared.report.task === 'binary';
+  return {
+    rowsRead: prepared.report.rowsRead,
+    usableRows: prepared.rows.length,
+    train: split.train.length,
+    validation: split.validation.length,
+    test: split.test.length,
+    events: binary
+      ? { total: positives(prepared.targets.map((_, p) => p)), train: positives(split.train), validation: positives(split.validation), test: positives(split.test) }
+      : null,
+    classCounts: prepared.report.classBalance ? Object.fromEntries(prepared.report.classBalance.map(({ label, count }) => [label, count])) : null,
+  };
+}
+
+/** A TrainingResult as plain JSON: the weight bytes as base64. */
+export type SerializedTrainingResult = Omit<TrainingResult, 'artifact'> & {
+  artifact: Omit<ModelArtifact, 'weightData'> & { weightDataBase64: string };
+};
+
+/**
+ * Turns a result into JSON-safe data for a file or a database column.
+ */
+export function serializeTrainingResult(result: TrainingResult): SerializedTrainingResult {
+  const { weightData, ...artifact } = result.artifact;
+  return { ...result, artifact: { ...artifact, weightDataBase64: Buffer.from(weightData).toString('base64') } };
+}
+
+/**
+ * Reads back what serializeTrainingResult wrote (for example after JSON.parse).
+ * @throws PipelineError BAD_ARTIFACT when it is not a serialized training result of a known format
+ */
+export function deserializeTrainingResult(value: unknown): TrainingResult {
+  const candidate = value as Partial<SerializedTrainingResult> | null;
+  if (candidate?.formatVersion !== 1 || typeof candidate.artifact?.weightDataBase64 !== 'string' || !candidate.artifact.modelTopology) {
+    throw new PipelineError('BAD_ARTIFACT', 'This is not a serialized training result of format version 1.');
+  }
+  const { weightDataBase64, ...artifact } = candidate.artifact;
+  return { ...(candidate as SerializedTrainingResult), artifact: { ...artifact, weightData: new Uint8Array(Buffer.from(weightDataBase64, 'base64')) } };
+}

@@ -1,0 +1,199 @@
+import { badOption } from './errors.ts';
+import type { CleanValue, PreparedData } from './quality.ts';
+import { createRandom, shuffled } from './random.ts';
+import { frequencies, mean, median, standardDeviation } from './stats.ts';
+
+export interface SplitFractions {
+  /** Share of rows held out to stop training early (and choose nothing else). */
+  validation: number;
+  /** Share of rows held out to evaluate the final model, never seen in training. */
+  test: number;
+}
+
+export const defaultSplit: SplitFractions = { validation: 0.15, test: 0.15 };
+
+/** Positions (into the prepared rows) of each split. */
+export interface DataSplit {
+  train: number[];
+  validation: number[];
+  test: number[];
+}
+
+/** Statistics of one numeric feature, fitted on the training split. */
+export interface NumericTransform {
+  kind: 'numeric';
+  name: string;
+  /** Fills a missing value. */
+  median: number;
+  mean: number;
+  /** 1 when the training values do not vary, so that standardizing never divides by zero. */
+  std: number;
+  /** The range seen in training. */
+  min: number;
+  max: number;
+}
+
+/** Levels of one text feature seen in the training split, one-hot encoded in this order. */
+export interface CategoricalTransform {
+  kind: 'categorical';
+  name: string;
+  levels: string[];
+  /** Share of training rows at each level (the explanations' baseline). */
+  frequencies: number[];
+  /** Fills a missing value. */
+  mode: string;
+}
+
+/** Everything needed to turn raw values into model inputs exactly as in training. JSON-serializable. */
+export type PreprocessingState =
+  | { kind: 'tabular'; features: (NumericTransform | CategoricalTransform)[]; columns: string[] }
+  | { kind: 'image'; width: number; height: number; pixelColumns: string[]; scale: number; min: number; max: number; columns: string[] };
+
+/**
+ * Splits rows into training, validation and test sets, stratified, with a seeded shuffle.
+ * @param strata one stratum per row (a class index, or a quantile bin of the target)
+ * @param fractions validation and test shares; the rest trains
+ * @param seed the shuffle's seed; equal seeds give equal splits
+ * @returns positions of the rows in each split, ascending
+ * @throws PipelineError BAD_OPTION for shares that leave too little to train
+ */
+export function stratifiedSplit(strata: readonly number[], fractions: SplitFractions, seed: number): DataSplit {
+  checkFractions(fractions);
+  const random = createRandom(seed);
+  const split: DataSplit = { train: [], validation: [], test: [] };
+  const groups = new Map<number, number[]>();
+  strata.forEach((stratum, position) => groups.set(stratum, [...(groups.get(stratum) ?? []), position]));
+  for (const stratum of [...groups.keys()].sort((a, b) => a - b)) {
+    const members = shuffled(groups.get(stratum)!, random);
+    const testCount = Math.round(members.length * fractions.test);
+    const validationCount = Math.round(members.length * fractions.validation);
+    split.test.push(...members.slice(0, testCount));
+    split.validation.push(...members.slice(testCount, testCount + validationCount));
+    split.train.push(...members.slice(testCount + validationCount));
+  }
+  for (const positions of Object.values(split)) positions.sort((a: number, b: number) => a - b);
+  return split;
+}
+
+function checkFractions({ validation, test }: SplitFractions): void {
+  const valid = (share: number) => Number.isFinite(share) && share > 0 && share < 0.5;
+  if (!valid(validation) || !valid(test) || validation + test > 0.6) {
+    throw badOption(`Split shares must each be above 0 and below 0.5, and together at most 0.6 (got validation ${validation}, test ${test}).`);
+  }
+}
+
+/**
+ * The strata to split by: the class for classification, else one of `bins` quantile bins of the target.
+ * @param prepared the usable rows
+ */
+export function splitStrata(prepared: PreparedData, bins = 5): number[] {
+  if (prepared.labels) return prepared.targets;
+  const order = prepared.targets.map((value, position) => ({ value, position })).sort((a, b) => a.value - b.value);
+  const strata = new Array<number>(order.length);
+  order.forEach(({ position }, rank) => (strata[position] = Math.floor((rank * bins) / order.length)));
+  return strata;
+}
+
+/**
+ * Fits the preprocessing on the training rows only, so that nothing about the
+ * validation or test rows leaks into the model.
+ * @param prepared the usable rows and the feature plan
+ * @param train positions of the training rows
+ * @param pixelScale images: the divisor of pixel values (default: the largest training pixel value)
+ */
+export function fitPreprocessing(prepared: PreparedData, train: readonly number[], pixelScale?: number): PreprocessingState {
+  const column = (index: number) => train.map((position) => prepared.values[position]![index]!);
+  if (prepared.image) return fitImage(prepared, prepared.image, train, pixelScale);
+  const features = prepared.features.map((feature, index) =>
+    feature.kind === 'numeric' ? fitNumeric(feature.name, column(index)) : fitCategorical(feature.name, column(index)),
+  );
+  const columns = features.flatMap((feature) =>
+    feature.kind === 'numeric' ? [feature.name] : feature.levels.map((level) => `${feature.name}=${level}`),
+  );
+  return { kind: 'tabular', features, columns };
+}
+
+function fitNumeric(name: string, values: CleanValue[]): NumericTransform {
+  const present = values.filter((value): value is number => typeof value === 'number');
+  // A feature missing from every training row carries nothing; it encodes as 0 (its mean).
+  const middle = present.length > 0 ? median(present) : 0;
+  const filled = values.map((value) => (typeof value === 'number' ? value : middle));
+  const spread = standardDeviation(filled);
+  return {
+    kind: 'numeric',
+    name,
+    median: middle,
+    mean: mean(filled),
+    std: spread > 0 ? spread : 1,
+    min: present.length > 0 ? Math.min(...present) : middle,
+    max: present.length > 0 ? Math.max(...present) : middle,
+  };
+}
+
+function fitCategorical(name: string, values: CleanValue[]): CategoricalTransform {
+  const counts = frequencies(values.filter((value): value is string => typeof value === 'string'));
+  const mode = counts[0]?.value ?? '';
+  const levels = counts.map(({ value }) => value).sort();
+  const filled = values.map((value) => (typeof value === 'string' ? value : mode));
+  return {
+    kind: 'categorical',
+    name,
+    levels,
+    frequencies: levels.map((level) => filled.filter((value) => value === level).length / filled.length),
+    mode,
+  };
+}
+
+function fitImage(
+  prepared: PreparedData,
+  { width, height }: { width: number; height: number },
+  train: readonly number[],
+  pixelScale?: number,
+): PreprocessingState {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const position of train) {
+    for (const value of prepared.values[position]! as number[]) {
+      min = Math.min(min, value);
+      max = Math.max(max, value);
+    }
+  }
+  if (pixelScale !== undefined && !(pixelScale > 0)) throw badOption('pixelScale must be a positive number.');
+  const pixelColumns = prepared.features.map((feature) => feature.name);
+  return { kind: 'image', width, height, pixelColumns, scale: pixelScale ?? (max > 0 ? max : 1), min, max, columns: pixelColumns };
+}
+
+/**
+ * Turns cleaned values into one model input row: missing values are imputed,
+ * numbers standardized, levels one-hot encoded (an unseen level as all zeros),
+ * pixels divided by the scale.
+ * @param state the fitted preprocessing
+ * @param values one value per feature, in the state's feature order (null = missing)
+ */
+export function encodeRow(state: PreprocessingState, values: readonly CleanValue[]): number[] {
+  if (state.kind === 'image') return values.map((value) => (value as number) / state.scale);
+  return state.features.flatMap((feature, index) => {
+    const value = values[index] ?? null;
+    if (feature.kind === 'numeric') return [((typeof value === 'number' ? value : feature.median) - feature.mean) / feature.std];
+    const level = typeof value === 'string' ? value : feature.mode;
+    return feature.levels.map((known) => (known === level ? 1 : 0));
+  });
+}
+
+/**
+ * The explanations' reference input, a typical training row: standardized
+ * numbers at 0 (the training mean) and one-hot columns at the training share
+ * of each level. Images: a blank image.
+ */
+export function baselineRow(state: PreprocessingState): number[] {
+  if (state.kind === 'image') return state.columns.map(() => 0);
+  return state.features.flatMap((feature) => (feature.kind === 'numeric' ? [0] : feature.frequencies));
+}
+
+/**
+ * For each model input column, the index of the feature it comes from (one-hot columns share one).
+ */
+export function columnFeatureIndex(state: PreprocessingState): number[] {
+  if (state.kind === 'image') return state.columns.map((_, index) => index);
+  return state.features.flatMap((feature, index) => (feature.kind === 'numeric' ? [index] : feature.levels.map(() => index)));
+}

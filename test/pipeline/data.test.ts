@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import { datasetFromRecords, parseCsv, readCsvFile, sha256Hex } from '../../src/pipeline/csv.ts';
+import { PipelineError } from '../../src/pipeline/errors.ts';
+import { baselineRow, defaultSplit, encodeRow, fitPreprocessing, splitStrata, stratifiedSplit } from '../../src/pipeline/preprocess.ts';
+import { assessDataQuality, renderQualityReport } from '../../src/pipeline/quality.ts';
+import { mean, median } from '../../src/pipeline/stats.ts';
+import { fixturePath } from './helpers.ts';
+
+/** A data set where the training and test rows differ, so that leakage would show. */
+function leakageData() {
+  const records = Array.from({ length: 100 }, (_, i) => ({
+    // Every fifth row is huge: which of them land in training decides the fitted mean.
+    lab: i % 5 === 0 ? 1000 + i : i % 7 === 0 ? 'NA' : i,
+    smoker: i % 3 === 0 ? 'yes' : i % 11 === 0 ? '' : 'no',
+    outcome: i % 4 === 0 ? 'event' : 'none',
+  }));
+  return assessDataQuality(datasetFromRecords(records), { target: 'outcome', task: 'binary', duplicates: 'keep' });
+}
+
+describe('split and preprocessing', () => {
+  it('fits means, medians and levels on the training rows only', () => {
+    const prepared = leakageData();
+    const split = stratifiedSplit(splitStrata(prepared), defaultSplit, 5);
+    const state = fitPreprocessing(prepared, split.train);
+    assert.equal(state.kind, 'tabular');
+    if (state.kind !== 'tabular') return;
+    const [lab, smoker] = state.features;
+    assert.equal(lab?.kind, 'numeric');
+    if (lab?.kind !== 'numeric' || smoker?.kind !== 'categorical') throw new Error('unexpected feature kinds');
+
+    const trainLab = split.train.map((p) => prepared.values[p]![0]).filter((v): v is number => typeof v === 'number');
+    const trainMedian = median(trainLab);
+    const filled = split.train.map((p) => (typeof prepared.values[p]![0] === 'number' ? (prepared.values[p]![0] as number) : trainMedian));
+    const allLab = prepared.values.map((row) => row[0]).filter((v): v is number => typeof v === 'number');
+    assert.equal(lab.median, trainMedian);
+    assert.ok(Math.abs(lab.mean - mean(filled)) < 1e-9);
+    assert.notEqual(lab.median, median(allLab), 'the fixture must make train and all rows differ');
+    assert.ok(Math.abs(lab.mean - mean(allLab)) > 1, 'the fixture must make train and all rows differ');
+    assert.equal(lab.min, Math.min(...trainLab));
+
+    const trainSmoker = split.train.map((p) => prepared.values[p]![1]);
+    const shareYes = trainSmoker.filter((v) => v === 'yes').length / trainSmoker.length;
+    const filledYes = (trainSmoker.filter((v) => v === 'yes').length + (smoker.mode === 'yes' ? trainSmoker.filter((v) => v === null).length : 0)) / trainSmoker.length;
+    assert.deepEqual(smoker.levels, ['no', 'yes']);
+    assert.equal(smoker.mode, 'no');
+    assert.ok(Math.abs(smoker.frequencies[1]! - filledYes) < 1e-12 && shareYes > 0);
+  });
+
+  it('imputes, standardizes and one-hot encodes with the fitted statistics', () => {
+    const prepared = leakageData();
+    const state = fitPreprocessing(prepared, stratifiedSplit(splitStrata(prepared), defaultSplit, 5).train);
+    if (state.kind !== 'tabular') throw new Error('tabular expected');
+    const lab = state.features[0]!;
+    if (lab.kind !== 'numeric') throw new Error('numeric expected');
+    assert.deepEqual(state.columns, ['lab', 'smoker=no', 'smoker=yes']);
+    const [standardized, ...oneHot] = encodeRow(state, [lab.mean + 2 * lab.std, 'yes']);
+    assert.ok(Math.abs(standardized! - 2) < 1e-12);
+    assert.deepEqual(oneHot, [0, 1]);
+    // Missing: the training median, and the training mode.
+    assert.deepEqual(encodeRow(state, [null, null]), [(lab.median - lab.mean) / lab.std, 1, 0]);
+    // A level never seen in training is none of the known levels.
+    assert.deepEqual(encodeRow(state, [lab.mean, 'unknown']), [0, 0, 0]);
+    assert.deepEqual(baselineRow(state).slice(0, 1), [0]);
+  });
+
+  it('keeps class proportions in every split', () => {
+    const prepared = leakageData(); // 25 events in 100 rows
+    const split = stratifiedSplit(splitStrata(prepared), { validation: 0.2, test: 0.2 }, 11);
+    const events = (positions: number[]) => positions.filter((p) => prepared.targets[p] === 1).length;
+    assert.deepEqual([split.train.length, split.validation.length, split.test.length], [60, 20, 20]);
+    assert.deepEqual([events(split.train), events(split.validation), events(split.test)], [15, 5, 5]);
+    assert.deepEqual([...split.train, ...split.validation, ...split.test].sort((a, b) => a - b), prepared.rows.map((_, p) => p));
+  });
+
+  it('stratifies regression by quantile bins of the target', () => {
+    const strata = splitStrata({ labels: null, targets: [50, 10, 40, 20, 30, 60, 70, 80, 90, 100] } as never, 5);
+    assert.deepEqual(strata, [2, 0, 1, 0, 1, 2, 3, 3, 4, 4]);
+  });
+
+  it('gives the same split for the same seed and another for another seed', () => {
+    const strata = Array.from({ length: 200 }, (_, i) => i % 3);
+    assert.deepEqual(stratifiedSplit(strata, defaultSplit, 42), stratifiedSplit(strata, defaultSplit, 42));
+    assert.notDeepEqual(stratifiedSplit(strata, defaultSplit, 42).test, stratifiedSplit(strata, defaultSplit, 43).test);
+  });
+
+  it('refuses split shares that leave too little to train', () => {
+    assert.throws(() => stratifiedSplit([0, 1], { validation: 0.4, test: 0.4 }, 1), (e: unknown) => e instanceof PipelineError && e.code === 'BAD_OPTION');
+  });
+});
+
+describe('data quality', () => {
+  const messy = async () => assessDataQuality(await readCsvFile(fixturePath('messy-clinical.csv')), { target: 'readmitted', task: 'binary' });
+
+  it('counts missing tokens, drops constant and unusable columns, counts duplicates and unusable targets', async () => {
+    const { report, features } = await messy();
+    const column = (name: string) => report.columns.find((c) => c.name === name)!;
+    // bmi holds "", NA, N/A, ?, null and NaN in 15 rows; smoking "", NA, ? in 10.
+    assert.equal(column('bmi').missing, 15);
+    assert.equal(column('bmi').type, 'numeric');
+    assert.equal(column('smoking').missing, 10);
+    assert.equal(column('systolic_bp').missing, 6);
+    assert.equal(column('site').type, 'constant');
+    assert.equal(column('site').role, 'dropped');
+    assert.match(column('patient_id').treatment, /identifier/);
+    assert.match(column('ward_note').treatment, /12 levels/);
+    assert.equal(column('ward_note').role, 'dropped');
+    assert.equal(report.dropped.unusableTarget, 3);
+    assert.equal(report.duplicateRows, 2);
+    assert.equal(report.dropped.duplicates, 2);
+    assert.equal(report.usableRows, 162 - 3 - 2);
+    assert.deepEqual(
+      features.map((f) => `${f.name}:${f.kind}`),
+      ['age:numeric', 'sex:categorical', 'bmi:numeric', 'systolic_bp:numeric', 'smoking:categorical', 'cholesterol:numeric'],
+    );
+    assert.equal(report.positiveClass, 'yes');
+    assert.deepEqual(report.classBalance?.map((c) => c.label), ['no', 'yes']);
+    assert.ok(column('bmi').outliers! >= 0 && report.rules.outliers.includes('1.5 IQR'));
+    assert.deepEqual(JSON.parse(JSON.stringify(report)), report, 'the report is plain JSON (no NaN, no undefined)');
+  });
+
+  it('one-hot encodes a small text column with levels from training', async () => {
+    const prepared = await messy();
+    const state = fitPreprocessing(prepared, stratifiedSplit(splitStrata(prepared), defaultSplit, 1).train);
+    assert.deepEqual(state.columns, ['age', 'sex=F', 'sex=M', 'bmi', 'systolic_bp', 'smoking=current', 'smoking=former', 'smoking=never', 'cholesterol']);
+  });
+
+  it('drops rows with a non-numeric regression target and counts them', () => {
+    const records = Array.from({ length: 30 }, (_, i) => ({ x: i, y: i === 3 ? 'high' : i === 4 ? '' : i * 2 }));
+    const { report, rows } = assessDataQuality(datasetFromRecords(records), { target: 'y', task: 'regression' });
+    assert.equal(report.dropped.unusableTarget, 2);
+    assert.equal(rows.length, 28);
+    assert.ok(!rows.includes(3) && !rows.includes(4));
+  });
+
+  it('can drop rows with missing values instead of imputing', async () => {
+    const dataset = await readCsvFile(fixturePath('messy-clinical.csv'));
+    const { report } = assessDataQuality(dataset, { target: 'readmitted', task: 'binary', missing: 'drop-rows' });
+    assert.ok(report.dropped.missingFeatures > 0);
+    assert.match(report.rules.imputation, /dropped/);
+  });
+
+  it('renders a plain-text report', async () => {
+    const text = renderQualityReport((await messy()).report);
+    assert.match(text, /Rows: 162 read, 157 usable/);
+    assert.match(text, /bmi\s+numeric\s+15/);
+    assert.match(text, /dropped: constant \(A\)/);
+    assert.match(text, /Class balance: no \d+ .*; positive class: yes/);
+  });
+
+  it('fingerprints the CSV bytes', async () => {
+    const dataset = await readCsvFile(fixturePath('messy-clinical.csv'));
+    assert.equal(dataset.sha256, sha256Hex(await readFile(fixturePath('messy-clinical.csv'))));
+  });
+});
+
+describe('bad files and options give clear errors', () => {
+  const fails = (code: string, pattern: RegExp) => (error: unknown) => {
+    assert.ok(error instanceof PipelineError, `expected a PipelineError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    assert.match(error.message, pattern);
+    return true;
+  };
+  const small = 'age,sex,outcome\n' + Array.from({ length: 30 }, (_, i) => `${30 + i},${i % 2 ? 'F' : 'M'},${i % 3 ? 'no' : 'yes'}`).join('\n');
+
+  it('an empty file', () => {
+    assert.throws(() => parseCsv('', 'empty.csv'), fails('BAD_DATA', /empty\.csv is empty/));
+    assert.throws(() => parseCsv('age,outcome\n', 'header-only.csv'), fails('BAD_DATA', /no data rows/));
+  });
+
+  it('a file without a header row', () => {
+    assert.throws(() => parseCsv('1,2,3\n4,5,6\n', 'numbers.csv'), fails('BAD_DATA', /no header row/));
+  });
+
+  it('a malformed file', () => {
+    assert.throws(() => parseCsv('a,b\n1,2,3\n', 'ragged.csv'), fails('BAD_DATA', /not valid CSV/));
+    assert.throws(() => parseCsv('a,a\n1,2\n', 'twice.csv'), fails('BAD_DATA', /more than once: a/));
+  });
+
+  it('a missing file', async () => {
+    await assert.rejects(readCsvFile('/nonexistent/data.csv'), fails('BAD_DATA', /Cannot read/));
+  });
+
+  it('an unknown target column, naming the columns there are', () => {
+    assert.throws(() => assessDataQuality(parseCsv(small), { target: 'death', task: 'binary' }), fails('BAD_OPTION', /"death" is not in .*age, sex, outcome/));
+  });
+
+  it('a bad task name', () => {
+    assert.throws(() => assessDataQuality(parseCsv(small), { target: 'outcome', task: 'clustering' as never }), fails('BAD_OPTION', /Unknown task "clustering"/));
+  });
+
+  it('no usable rows', () => {
+    const blanks = 'age,outcome\n' + Array.from({ length: 30 }, (_, i) => `${i},NA`).join('\n');
+    assert.throws(() => assessDataQuality(parseCsv(blanks), { target: 'outcome', task: 'binary' }), fails('BAD_DATA', /Only 0 usable row/));
+  });
+
+  it('too few rows to split', () => {
+    const few = 'age,outcome\n' + Array.from({ length: 10 }, (_, i) => `${i},${i % 2}`).join('\n');
+    assert.throws(() => assessDataQuality(parseCsv(few), { target: 'outcome', task: 'binary' }), fails('BAD_DATA', /at least 20 are needed/));
+  });
+
+  it('a single class', () => {
+    const single = 'age,outcome\n' + Array.from({ length: 30 }, (_, i) => `${i},no`).join('\n');
+    assert.throws(() => assessDataQuality(parseCsv(single), { target: 'outcome', task: 'binary' }), fails('BAD_DATA', /single class \("no"\)/));
+  });
+
+  it('three classes for a binary task', () => {
+    const three = 'age,outcome\n' + Array.from({ length: 30 }, (_, i) => `${i},${['a', 'b', 'c'][i % 3]}`).join('\n');
+    assert.throws(() => assessDataQuality(parseCsv(three), { target: 'outcome', task: 'binary' }), fails('BAD_DATA', /3 classes.*multiclass/));
+  });
+
+  it('an unknown positive class', () => {
+    assert.throws(() => assessDataQuality(parseCsv(small), { target: 'outcome', task: 'binary', positiveClass: 'dead' }), fails('BAD_OPTION', /"dead" is not a value/));
+  });
+
+  it('an image task with the wrong pixel count', () => {
+    const image = 'p0,p1,p2,label\n' + Array.from({ length: 30 }, (_, i) => `1,2,3,${i % 2}`).join('\n');
+    assert.throws(() => assessDataQuality(parseCsv(image), { target: 'label', task: 'image', image: { width: 2, height: 2 } }), fails('BAD_OPTION', /2x2 = 4 pixel columns, but 3/));
+    assert.throws(() => assessDataQuality(parseCsv(image), { target: 'label', task: 'image' }), fails('BAD_OPTION', /width and height/));
+  });
+
+  it('no usable feature column', () => {
+    const constant = 'patient_id,site,outcome\n' + Array.from({ length: 30 }, (_, i) => `${i},A,${i % 2}`).join('\n');
+    assert.throws(() => assessDataQuality(parseCsv(constant), { target: 'outcome', task: 'binary' }), fails('BAD_DATA', /No usable feature column/));
+  });
+});

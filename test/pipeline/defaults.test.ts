@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { buildModelCard, renderModelCardMarkdown } from '../../src/pipeline/card.ts';
+import { readCsvFile } from '../../src/pipeline/csv.ts';
+import { checkQualityBars, datasetsDir, defaultModels, readShippedModel } from '../../src/pipeline/defaults.ts';
+import { computeMetrics } from '../../src/pipeline/evaluate.ts';
+import { loadServingModel } from '../../src/pipeline/serving.ts';
+import { initTensorflow } from '../../src/pipeline/tensorflow.ts';
+
+before(async () => {
+  await initTensorflow();
+});
+
+describe('the shipped default models', () => {
+  for (const model of defaultModels) {
+    describe(model.name, () => {
+      it('meets its quality bars on the test split (stored metrics)', async () => {
+        const { result } = await readShippedModel(model.name);
+        for (const { bar, value, met } of checkQualityBars(model, result)) {
+          assert.ok(met, `${bar.metric} = ${value} misses its bar ${JSON.stringify(bar)}`);
+        }
+      });
+
+      it('loads, predicts its test split and reproduces the stored metrics', async () => {
+        const { result } = await readShippedModel(model.name);
+        const dataset = await readCsvFile(path.join(datasetsDir, model.dataset));
+        assert.equal(dataset.sha256, result.datasetSha256, 'the shipped CSV is the one the model was trained on');
+        const serving = await loadServingModel(result);
+        const testRows = result.split.test.map((row) => dataset.rows[row]!);
+        const inputs = result.image ? testRows.map((row) => result.features.map((f) => Number(row[f.name]))) : testRows;
+        const predictions = await serving.predict(inputs);
+        assert.equal(predictions.length, result.counts.test);
+        const outputs = await serving.outputs(serving.encode(inputs).rows);
+        const actual = testRows.map((row) => (result.classLabels ? result.classLabels.indexOf(String(row[result.target])) : Number(row[result.target])));
+        const target = { kind: result.task === 'binary' ? 'binary' : result.task === 'regression' ? 'regression' : 'multiclass', labels: result.classLabels, threshold: result.threshold ?? 0.5 } as const;
+        assert.deepEqual(computeMetrics(target, actual, outputs), result.evaluation.model.metrics);
+        const first = predictions[0]!;
+        if ('label' in first) assert.ok(result.classLabels!.includes(first.label));
+        else assert.ok(Number.isFinite(first.value));
+        serving.dispose();
+      });
+
+      it('has a model card with plots for classifiers', async () => {
+        const { result, card } = await readShippedModel(model.name);
+        assert.deepEqual(card, JSON.parse(JSON.stringify(buildModelCard(result, model.card))), 'the stored card is the card of the stored result');
+        assert.equal(card.data.sampleSize, result.counts.usableRows);
+        assert.ok(card.intendedUse.outOfScope.length > 0 && card.limitations.length > model.card.limitations.length);
+        const markdown = renderModelCardMarkdown(card);
+        for (const heading of ['Intended use', 'Outcome', 'Data', 'Model', 'Validation', 'Performance (test split)', 'Limitations']) {
+          assert.match(markdown, new RegExp(`^## ${heading.replace(/[()]/g, '\\$&')}$`, 'm'));
+        }
+        assert.match(markdown, /\| model \(95% CI\) \| baseline \(95% CI\) \|/);
+        if (result.classLabels) {
+          assert.match(card.plots.calibration!, /^<svg[^>]*>[\s\S]*<circle[\s\S]*<\/svg>$/);
+          assert.match(markdown, /!\[Calibration\]\(data:image\/svg\+xml;base64,/);
+        }
+        if (result.task === 'binary') assert.match(card.plots.roc!, /^<svg[\s\S]*<polyline[\s\S]*<\/svg>$/);
+        if (result.task === 'regression') assert.equal(card.plots.roc, null);
+      });
+    });
+  }
+
+  it('reports subgroups where the data has sex and age columns', async () => {
+    const { result, card } = await readShippedModel('diabetes-progression');
+    assert.deepEqual(result.evaluation.subgroups.map((s) => `${s.column} ${s.group}`), ['sex 1', 'sex 2', 'age <40', 'age 40-59', 'age ≥60']);
+    assert.equal(result.evaluation.subgroups.filter((s) => s.column === 'age').reduce((sum, s) => sum + s.n, 0), result.counts.test);
+    assert.match(renderModelCardMarkdown(card), /## Subgroups \(test split\)/);
+  });
+});

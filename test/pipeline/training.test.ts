@@ -1,0 +1,234 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { buildNetwork, type DenseArchitecture, defaultArchitectures } from '../../src/pipeline/architectures.ts';
+import { loadModelArtifact, saveModelArtifact } from '../../src/pipeline/artifact.ts';
+import { PipelineError } from '../../src/pipeline/errors.ts';
+import { parseFeatureSpec } from '../../src/pipeline/feature-spec.ts';
+import { explainPrediction } from '../../src/pipeline/explain.ts';
+import { deserializeTrainingResult, serializeTrainingResult, type TrainingResult, trainModel } from '../../src/pipeline/pipeline.ts';
+import { createRandom } from '../../src/pipeline/random.ts';
+import { loadServingModel } from '../../src/pipeline/serving.ts';
+import { initTensorflow, tf } from '../../src/pipeline/tensorflow.ts';
+import { convolveByMatMul, fitNetwork, type ProgressEvent, type TrainingData } from '../../src/pipeline/train.ts';
+import { fixturePath } from './helpers.ts';
+
+/** A learnable toy problem: the class is whether a weighted sum of five features is positive. */
+function toyData(rows: number, seed: number): TrainingData {
+  const random = createRandom(seed);
+  const x = Array.from({ length: rows }, () => Array.from({ length: 5 }, () => random.next() * 2 - 1));
+  return { x, y: x.map((row) => (row[0]! - 0.5 * row[1]! + 0.25 * row[2]! > 0 ? 1 : 0)) };
+}
+
+const settings = { epochs: 6, batchSize: 16, learningRate: 0.01, patience: 3, l2: 0.001 };
+const dense: DenseArchitecture = { kind: 'dense', hiddenUnits: [8, 4], dropout: 0.3 };
+
+async function trainedWeights(seed: number): Promise<number[][]> {
+  const model = buildNetwork(dense, { inputSize: 5, outputUnits: 1, outputActivation: 'sigmoid' }, seed);
+  await fitNetwork(model, toyData(120, 1), toyData(40, 2), { objective: 'binary', classes: 2, settings, seed });
+  const weights = model.getWeights().map((tensor) => Array.from(tensor.dataSync()));
+  model.dispose();
+  return weights;
+}
+
+const rawOutputs = (model: tf.LayersModel, x: number[][]) => tf.tidy(() => Array.from((model.predict(tf.tensor2d(x)) as tf.Tensor).dataSync()));
+
+before(async () => {
+  await initTensorflow();
+});
+
+describe('TensorFlow.js set-up', () => {
+  it('chooses a backend once and reports it', async () => {
+    const info = await initTensorflow();
+    assert.ok(['tensorflow', 'wasm', 'cpu'].includes(info.backend));
+    assert.equal(info.backend, tf.getBackend());
+    assert.equal(info.tfjsVersion, tf.version.tfjs);
+    assert.equal(await initTensorflow(), info);
+  });
+});
+
+describe('training', () => {
+  it('gives identical weights for the same seed, dropout included', async () => {
+    const first = await trainedWeights(7);
+    assert.deepEqual(await trainedWeights(7), first);
+    assert.notDeepEqual(await trainedWeights(8), first);
+  });
+
+  it('gives identical weights for the same seed with a convolutional network', async () => {
+    const random = createRandom(3);
+    const images: TrainingData = { x: Array.from({ length: 48 }, () => Array.from({ length: 36 }, () => random.next())), y: Array.from({ length: 48 }, (_, i) => i % 3) };
+    const run = async () => {
+      const model = buildNetwork({ kind: 'cnn', filters: [4, 8], kernelSize: 3, denseUnits: 8, dropout: 0.25 }, { inputSize: 36, outputUnits: 3, outputActivation: 'softmax', image: { width: 6, height: 6 } }, 5);
+      await fitNetwork(model, images, images, { objective: 'multiclass', classes: 3, settings: { ...settings, epochs: 2 }, seed: 5 });
+      const weights = model.getWeights().map((tensor) => Array.from(tensor.dataSync()));
+      model.dispose();
+      return weights;
+    };
+    assert.deepEqual(await run(), await run());
+  });
+
+  it('learns, stops early on the validation loss and reports every epoch', async () => {
+    const events: ProgressEvent[] = [];
+    const model = buildNetwork(defaultArchitectures.dense, { inputSize: 5, outputUnits: 1, outputActivation: 'sigmoid' }, 1);
+    const fit = await fitNetwork(model, toyData(300, 1), toyData(100, 2), {
+      objective: 'binary',
+      classes: 2,
+      settings: { epochs: 200, batchSize: 32, learningRate: 0.01, patience: 5, l2: 0 },
+      seed: 1,
+      onProgress: (event) => events.push(event),
+    });
+    model.dispose();
+    assert.equal(events.length, fit.epochsRun);
+    assert.deepEqual(Object.keys(events[0]!).sort(), ['epoch', 'epochs', 'loss', 'phase', 'valLoss', 'valMetric', 'valMetricName']);
+    assert.equal(events[0]!.valMetricName, 'accuracy');
+    assert.ok(fit.stoppedEarly && fit.epochsRun === fit.bestEpoch + 5, 'stops `patience` epochs after the best');
+    assert.ok(Math.min(...fit.history.map((h) => h.valLoss)) === fit.history[fit.bestEpoch - 1]!.valLoss);
+    assert.ok(fit.history[fit.bestEpoch - 1]!.valMetric > 0.9, `validation accuracy ${fit.history[fit.bestEpoch - 1]!.valMetric}`);
+  });
+
+  it('predicts regression targets in their own units', async () => {
+    const data = toyData(200, 4);
+    const target = (rows: number[][]) => rows.map((row) => 100 + 30 * row[0]! - 20 * row[1]!);
+    const model = buildNetwork(defaultArchitectures.linear, { inputSize: 5, outputUnits: 1, outputActivation: 'linear' }, 1);
+    await fitNetwork(model, { x: data.x, y: target(data.x) }, { x: data.x.slice(0, 50), y: target(data.x.slice(0, 50)) }, {
+      objective: 'regression',
+      classes: 1,
+      settings: { epochs: 300, batchSize: 32, learningRate: 0.05, patience: 20, l2: 0 },
+      seed: 1,
+    });
+    const [prediction] = rawOutputs(model, [[0.5, -0.5, 0, 0, 0]]);
+    model.dispose();
+    assert.ok(Math.abs(prediction! - 125) < 2, `expected about 125, got ${prediction}`);
+  });
+
+  it('convolves like tf.conv2d, with gradients on the active backend', () => {
+    const random = createRandom(9);
+    const values = (n: number) => Array.from({ length: n }, () => random.next() - 0.5);
+    for (const [size, channels, filters, kernel] of [
+      [8, 1, 4, 3],
+      [4, 3, 5, 3],
+      [5, 2, 3, 5],
+    ] as const) {
+      tf.tidy(() => {
+        const x = tf.tensor4d(values(2 * size * size * channels), [2, size, size, channels]);
+        const k = tf.tensor4d(values(kernel * kernel * channels * filters), [kernel, kernel, channels, filters]);
+        const bias = tf.tensor1d(values(filters));
+        const expected = tf.add(tf.conv2d(x, k, 1, 'same'), bias).dataSync();
+        const actual = convolveByMatMul(x, k, bias).dataSync();
+        actual.forEach((value, i) => assert.ok(Math.abs(value - expected[i]!) < 1e-5));
+        const gradient = tf.grad((kernelValues: tf.Tensor) => tf.sum(convolveByMatMul(x, kernelValues as tf.Tensor4D, bias)))(k);
+        assert.deepEqual(gradient.shape, k.shape);
+      });
+    }
+  });
+});
+
+describe('artifacts', () => {
+  it('a saved and reloaded network predicts exactly as before', async () => {
+    const model = buildNetwork(dense, { inputSize: 5, outputUnits: 1, outputActivation: 'sigmoid' }, 3);
+    await fitNetwork(model, toyData(100, 1), toyData(30, 2), { objective: 'binary', classes: 2, settings, seed: 3 });
+    const { artifact, weightsSha256 } = await saveModelArtifact(model);
+    const reloaded = await loadModelArtifact(artifact, weightsSha256);
+    const x = toyData(50, 5).x;
+    assert.deepEqual(rawOutputs(reloaded, x), rawOutputs(model, x));
+    assert.match(weightsSha256, /^[0-9a-f]{64}$/);
+    model.dispose();
+    reloaded.dispose();
+  });
+
+  it('refuses weights that do not match their checksum', async () => {
+    const model = buildNetwork(dense, { inputSize: 5, outputUnits: 1, outputActivation: 'sigmoid' }, 3);
+    const { artifact, weightsSha256 } = await saveModelArtifact(model);
+    model.dispose();
+    const tampered = { ...artifact, weightData: artifact.weightData.slice() };
+    tampered.weightData[0] = tampered.weightData[0]! ^ 1;
+    await assert.rejects(loadModelArtifact(tampered, weightsSha256), (error: unknown) => error instanceof PipelineError && error.code === 'BAD_ARTIFACT');
+  });
+});
+
+describe('a messy clinical CSV end to end', () => {
+  let result: TrainingResult;
+  const featureSpec = parseFeatureSpec({ features: { age: { unit: 'years', possibleRange: [0, 120] }, bmi: { unit: 'kg/m2', possibleRange: [10, 80] } } });
+
+  before(async () => {
+    result = await trainModel({ data: { csvPath: fixturePath('messy-clinical.csv') }, target: 'readmitted', task: 'binary', featureSpec, bootstrap: { resamples: 300 } });
+  });
+
+  it('trains, reports data quality and says whether it beats its baseline', () => {
+    assert.equal(result.quality.usableRows, 157);
+    assert.equal(result.counts.train + result.counts.validation + result.counts.test, 157);
+    const { verdict, statement } = result.evaluation.comparison;
+    const wording = { beats: /The model beats its baseline/, 'not-clearly-better': /does not clearly beat the baseline/, 'does-not-beat': /does not beat its baseline/ }[verdict];
+    assert.match(statement, wording);
+    assert.match(statement, /baseline \(logistic regression\) on AUROC/);
+    assert.deepEqual(result.evaluation.subgroups.map((s) => `${s.column} ${s.group}`), ['sex F', 'sex M', 'age <40', 'age 40-59', 'age ≥60']);
+    assert.equal(result.evaluation.subgroups.filter((s) => s.column === 'sex').reduce((sum, s) => sum + s.n, 0), result.counts.test);
+    const auroc = (result.evaluation.model.metrics as { auroc: number }).auroc;
+    assert.ok(auroc > 0.6, `the fixture carries signal; AUROC ${auroc}`);
+  });
+
+  it('records what a registry needs', () => {
+    const age = result.features.find((f) => f.name === 'age')!;
+    assert.equal(age.unit, 'years');
+    assert.deepEqual(age.possibleRange, { min: 0, max: 120 });
+    assert.ok(age.trainingRange!.min >= 25 && age.trainingRange!.max <= 90);
+    assert.deepEqual(result.features.find((f) => f.name === 'smoking')!.levels, ['current', 'former', 'never']);
+    assert.equal(result.positiveClass, 'yes');
+    assert.deepEqual(result.classLabels, ['no', 'yes']);
+    assert.equal(result.split.test.length, result.counts.test);
+    assert.ok(result.split.test.every((row) => !result.split.train.includes(row)));
+    assert.equal(result.training.seed, 42);
+    assert.ok(result.training.history.length > 0 && result.training.baselineHistory.length > 0);
+    assert.match(result.datasetSha256, /^[0-9a-f]{64}$/);
+  });
+
+  it('round-trips through JSON and serves the same predictions', async () => {
+    const restored = deserializeTrainingResult(JSON.parse(JSON.stringify(serializeTrainingResult(result))));
+    assert.deepEqual(restored.artifact.weightData, result.artifact.weightData);
+    const original = await loadServingModel(result);
+    const served = await loadServingModel(restored);
+    const cases = [
+      { age: 70, sex: 'M', bmi: 31, systolic_bp: 150, smoking: 'current', cholesterol: 6.1 },
+      { age: 45, sex: 'F', bmi: 'NA', systolic_bp: '', smoking: 'never', cholesterol: 4.2 },
+    ];
+    const predictions = await served.predict(cases);
+    assert.deepEqual(predictions, await original.predict(cases));
+    const first = predictions[0]! as { probabilities: Record<string, number>; label: string };
+    assert.ok(Math.abs(first.probabilities.yes! + first.probabilities.no! - 1) < 1e-6);
+    assert.equal(first.label, first.probabilities.yes! >= 0.5 ? 'yes' : 'no');
+    assert.deepEqual(predictions[1]!.warnings.map((w) => w.split(' ')[0]), ['bmi', 'systolic_bp']);
+    original.dispose();
+    served.dispose();
+  });
+
+  it('explains with one attribution per feature, one-hot columns summed', async () => {
+    const served = await loadServingModel(result);
+    const explanation = explainPrediction(served, { age: 80, sex: 'M', bmi: 35, systolic_bp: 160, smoking: 'current', cholesterol: 6.5 });
+    assert.deepEqual(explanation.attributions.map((a) => a.feature).sort(), ['age', 'bmi', 'cholesterol', 'sex', 'smoking', 'systolic_bp']);
+    const change = explanation.output - explanation.baselineOutput;
+    assert.ok(Math.abs(explanation.completenessGap) <= 0.05 * Math.abs(change) + 1e-4);
+    assert.match(explanation.attributions.find((a) => a.feature === 'smoking')!.text, /^smoking is "current" \(most common: "never"\), (raised|lowered) probability of yes by/);
+    served.dispose();
+  });
+
+  it('serves a batch exactly as one row at a time', async () => {
+    const served = await loadServingModel(result);
+    const cases = [30, 50, 70, 89].map((age) => ({ age, sex: 'F', bmi: 25, systolic_bp: 130, smoking: 'former', cholesterol: 5 }));
+    const { rows } = served.encode(cases);
+    const batch = await served.outputs(rows);
+    for (const [i, row] of rows.entries()) assert.deepEqual(await served.outputs([row]), [batch[i]]);
+    served.dispose();
+  });
+
+  it('refuses impossible and malformed inputs, and flags extrapolation', async () => {
+    const served = await loadServingModel(result);
+    const valid = { age: 60, sex: 'F', bmi: 25, systolic_bp: 130, smoking: 'never', cholesterol: 5 };
+    const badInput = (pattern: RegExp) => (error: unknown) => error instanceof PipelineError && error.code === 'BAD_INPUT' && pattern.test(error.message);
+    assert.throws(() => served.encode([{ ...valid, age: -3 }]), badInput(/age = -3 is impossible.*0 and 120 years/));
+    assert.throws(() => served.encode([{ ...valid, bmi: 'heavy' }]), badInput(/bmi must be a number/));
+    assert.throws(() => served.encode([[1, 2, 3]]), badInput(/named feature values/));
+    const [prediction] = await served.predict([{ ...valid, age: 110, smoking: 'vaping' }]);
+    assert.ok(prediction!.warnings.some((w) => /age = 110 is outside the training range/.test(w)));
+    assert.ok(prediction!.warnings.some((w) => /"vaping" was not seen in training/.test(w)));
+    served.dispose();
+  });
+});
