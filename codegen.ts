@@ -35,6 +35,13 @@ const config: CodegenConfig = {
           AuditEvent: '../generated/prisma/client.ts#AuditEvent as AuditEventModel',
           AuditEventConnection: '../graphql/paging.ts#Connection<AuditEventModel>',
           Principal: '../auth/principal.ts#Principal as PrincipalModel',
+          Model: '../generated/prisma/client.ts#Model as ModelModel',
+          ModelVersion: '../models/model.repository.ts#ModelVersionSummary',
+          TrainingJob: '../generated/prisma/client.ts#TrainingJob as TrainingJobModel',
+          Prediction: '../generated/prisma/client.ts#Prediction as PredictionModel',
+          CaseOutcome: '../generated/prisma/client.ts#CaseOutcome as CaseOutcomeModel',
+          ModelFeature: '../pipeline/index.ts#FeatureInfo',
+
         },
       },
     },

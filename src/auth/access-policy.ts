@@ -25,6 +25,8 @@ export const permissionTable = {
   'model.train': { data_scientist: 'all', admin: 'all' },
   'model.promote': { data_scientist: 'all', admin: 'all' },
   'model.monitor': { data_scientist: 'all', admin: 'all' },
+  // Training on platform data: de-identified rows, never shown to the caller.
+  'clinical.deidentified': { data_scientist: 'all', admin: 'all' },
 } as const satisfies Record<string, Partial<Record<Role, Reach>>>;
 
 export type Permission = keyof typeof permissionTable;

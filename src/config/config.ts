@@ -69,6 +69,11 @@ const settingsSchema = z.object({
   INTROSPECTION: booleanFlag.optional(),
   TRUSTED_DOCUMENTS: optionalText,
   METRICS_TOKEN: optionalText,
+  PREDICT_MAX_BATCH: z.coerce.number().int().min(1).max(1024).default(32),
+  PREDICT_MAX_WAIT_MS: z.coerce.number().min(0).max(5000).default(2),
+  PREDICT_MAX_QUEUE: z.coerce.number().int().min(1).max(100_000).default(512),
+  PREDICT_COHORT_MAX: z.coerce.number().int().min(1).max(1000).default(50),
+  DEFAULT_MODELS: booleanFlag.default(true),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -131,6 +136,17 @@ export interface Config {
   trustedDocuments: string | undefined;
   /** When set, /metrics asks for this bearer token. */
   metricsToken: string | undefined;
+  predictions: {
+    /** Most predictions in one tensor batch (1: batching off). */
+    maxBatch: number;
+    maxWaitMs: number;
+    /** Most predictions waiting per model version before new ones get UNAVAILABLE. */
+    maxQueue: number;
+    /** Most cases in one predictCohort call. */
+    cohortMax: number;
+  };
+  /** Install the shipped default models into an empty registry at start. */
+  defaultModels: boolean;
 }
 
 export class ConfigError extends Error {
@@ -185,6 +201,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     introspection: s.INTROSPECTION ?? !production,
     trustedDocuments: s.TRUSTED_DOCUMENTS ? path.resolve(s.TRUSTED_DOCUMENTS) : undefined,
     metricsToken: s.METRICS_TOKEN,
+    predictions: {
+      maxBatch: s.PREDICT_MAX_BATCH,
+      maxWaitMs: s.PREDICT_MAX_WAIT_MS,
+      maxQueue: s.PREDICT_MAX_QUEUE,
+      cohortMax: s.PREDICT_COHORT_MAX,
+    },
+    defaultModels: s.DEFAULT_MODELS,
   };
 }
 

@@ -20,7 +20,8 @@ export {
   writeShippedModel,
 } from './defaults.ts';
 export { PipelineError, type PipelineErrorCode } from './errors.ts';
-export { type Evaluation, type MetricSet } from './evaluate.ts';
+export { computeMetrics, type Evaluation, type EvaluationTarget, type MetricSet } from './evaluate.ts';
+export { evaluateOnDataset } from './external-validation.ts';
 export { completenessFlagged, explainPrediction, integratedGradients, type SaliencyMap, saliencyMap, type TabularExplanation } from './explain.ts';
 export { type FeatureSpec, parseFeatureSpec, readFeatureSpec } from './feature-spec.ts';
 export {

@@ -1,7 +1,7 @@
 import { badOption } from './errors.ts';
 import type { CleanValue, PreparedData } from './quality.ts';
 import { createRandom, shuffled } from './random.ts';
-import { frequencies, mean, median, standardDeviation } from './stats.ts';
+import { ascending, frequencies, mean, median, quantileSorted, standardDeviation } from './stats.ts';
 
 export interface SplitFractions {
   /** Share of rows held out to stop training early (and choose nothing else). */
@@ -31,6 +31,12 @@ export interface NumericTransform {
   /** The range seen in training. */
   min: number;
   max: number;
+  /**
+   * The training distribution in up to ten equal-count bins: inner edges
+   * (a value v falls in the first bin whose edge is >= v) and each bin's share.
+   * The reference for input drift (population stability index) in service.
+   */
+  bins: { edges: number[]; shares: number[] };
 }
 
 /** Levels of one text feature seen in the training split, one-hot encoded in this order. */
@@ -127,7 +133,24 @@ function fitNumeric(name: string, values: CleanValue[]): NumericTransform {
     std: spread > 0 ? spread : 1,
     min: present.length > 0 ? Math.min(...present) : middle,
     max: present.length > 0 ? Math.max(...present) : middle,
+    bins: distributionBins(present),
   };
+}
+
+/** Deciles of the training values as bin edges, with the share of training values in each bin. */
+export function distributionBins(values: readonly number[]): { edges: number[]; shares: number[] } {
+  const sorted = ascending(values);
+  if (sorted.length === 0) return { edges: [], shares: [1] };
+  const edges = [...new Set([1, 2, 3, 4, 5, 6, 7, 8, 9].map((decile) => quantileSorted(sorted, decile / 10)))];
+  const counts = new Array<number>(edges.length + 1).fill(0);
+  for (const value of sorted) counts[binOf(edges, value)]! += 1;
+  return { edges, shares: counts.map((count) => count / sorted.length) };
+}
+
+/** The bin of a value: the first whose upper edge is at or above it, else the last. */
+export function binOf(edges: readonly number[], value: number): number {
+  const index = edges.findIndex((edge) => value <= edge);
+  return index === -1 ? edges.length : index;
 }
 
 function fitCategorical(name: string, values: CleanValue[]): CategoricalTransform {

@@ -10,6 +10,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AuditLog } from '../audit/audit-log.ts';
+import { TrainingRunner } from '../models/training-runner.ts';
+import { ModelServer } from '../predictions/model-server.ts';
 import { authenticationHook } from '../auth/request-authentication.ts';
 import { createTokenVerifier } from '../auth/token-verifier.ts';
 import type { Config } from '../config/config.ts';
@@ -29,6 +31,8 @@ export interface App {
   http: FastifyInstance;
   auditLog: AuditLog;
   metrics: Metrics;
+  modelServer: ModelServer;
+  trainingRunner: TrainingRunner;
   /** Starts listening; resolves with the GraphQL endpoint's URL. */
   listen(): Promise<string>;
   /** Stops accepting requests, finishes those in flight and their audit records, then returns. */
@@ -67,6 +71,8 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     metrics.auditRecords.inc(records);
   });
   const verifier = await createTokenVerifier(config.auth, config.dataDir);
+  const modelServer = new ModelServer(db, config.predictions, metrics, log);
+  const trainingRunner = new TrainingRunner(db, config, auditLog, log);
   const armor = new ApolloArmor({
     maxDepth: { n: limits.maxDepth },
     costLimit: { maxCost: limits.maxCost },
@@ -101,9 +107,9 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   });
   await apollo.start();
 
-  registerHealthRoutes(http, db);
+  registerHealthRoutes(http, db, modelServer);
   metrics.register(http, config.metricsToken);
-  const deps = { config, db, auditLog, log };
+  const deps = { config, db, auditLog, log, modelServer, trainingRunner };
   const trusted = config.trustedDocuments ? trustedDocumentsHook(await loadTrustedDocuments(config.trustedDocuments)) : undefined;
   const isAuthenticated = (request: FastifyRequest) => request.authentication !== undefined && 'principal' in request.authentication;
   http.route({
@@ -138,6 +144,8 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     http,
     auditLog,
     metrics,
+    modelServer,
+    trainingRunner,
     async listen() {
       await http.listen({ port: config.port, host: config.host });
       const address = http.server.address();
@@ -145,7 +153,12 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
       return `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/graphql`;
     },
     async close() {
-      await http.close();
+      // New requests are refused from here; queued predictions and in-flight requests finish.
+      // Node closes only the keep-alive connections idle at this moment; the sweep closes the
+      // others as their last response goes out, instead of after the 72 s keep-alive timeout.
+      const sweep = setInterval(() => http.server.closeIdleConnections(), 50);
+      await Promise.all([http.close(), modelServer.drain()]).finally(() => clearInterval(sweep));
+      await trainingRunner.idle();
       await auditLog.drain();
       await redis?.quit().catch(() => {});
     },

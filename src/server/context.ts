@@ -17,8 +17,14 @@ import type { Config } from '../config/config.ts';
 import { ConsentRepository } from '../consent/consent.repository.ts';
 import { ConsentService } from '../consent/consent.service.ts';
 import type { Database } from '../db/database.ts';
+import { ModelRepository } from '../models/model.repository.ts';
+import { ModelService } from '../models/model.service.ts';
+import type { TrainingRunner } from '../models/training-runner.ts';
 import { PatientRepository } from '../patients/patient.repository.ts';
 import { PatientService } from '../patients/patient.service.ts';
+import type { ModelServer } from '../predictions/model-server.ts';
+import { PredictionRepository } from '../predictions/prediction.repository.ts';
+import { PredictionService } from '../predictions/prediction.service.ts';
 import type { RequestScope } from './request-scope.ts';
 
 /** What every resolver receives: who is asking, and the request's services, built fresh per request. */
@@ -32,6 +38,8 @@ export interface RequestContext {
   careTeams: CareTeamService;
   consent: ConsentService;
   audit: AuditService;
+  models: ModelService;
+  predictions: PredictionService;
 }
 
 /** The process-wide parts a request context is built from. */
@@ -40,6 +48,8 @@ export interface ContextDeps {
   db: Database;
   auditLog: AuditLog;
   log: Logger;
+  modelServer: ModelServer;
+  trainingRunner: TrainingRunner;
 }
 
 /** Audit metadata of an HTTP request: ids and a hash of the document, never its variables. */
@@ -76,15 +86,29 @@ export async function createRequestContext(deps: ContextDeps, request: FastifyRe
   const trail = new AuditTrail(auditLog, principal, meta);
   const scope: RequestScope = { prisma: db.prisma, config, access: new AccessPolicy(db.prisma, principal, trail), trail, log };
   const patients = new PatientService(new PatientRepository(scope), trail, config.maxPageSize);
+  const cases = new CaseService(new CaseRepository(scope), patients, trail);
+  const consent = new ConsentService(new ConsentRepository(scope), patients, trail);
+  const models = new ModelService(new ModelRepository(scope), scope, deps.trainingRunner, trail);
   return {
     requestId: request.id,
     log,
     principal,
     trail,
     patients,
-    cases: new CaseService(new CaseRepository(scope), patients, trail),
+    cases,
     careTeams: new CareTeamService(new CareTeamRepository(scope), patients, trail, config.breakGlassMinutes, config.maxPageSize),
-    consent: new ConsentService(new ConsentRepository(scope), patients, trail),
+    consent,
     audit: new AuditService(new AuditRepository(scope), config.maxPageSize),
+    models,
+    predictions: new PredictionService(
+      new PredictionRepository(scope),
+      cases,
+      patients,
+      consent,
+      models,
+      deps.modelServer,
+      trail,
+      config.predictions.cohortMax,
+    ),
   };
 }

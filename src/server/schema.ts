@@ -7,7 +7,9 @@ import { caseResolvers } from '../cases/case.resolvers.ts';
 import { consentResolvers } from '../consent/consent.resolvers.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 import { scalarResolvers } from '../graphql/scalars.ts';
+import { modelResolvers } from '../models/model.resolvers.ts';
 import { patientResolvers } from '../patients/patient.resolvers.ts';
+import { predictionResolvers } from '../predictions/prediction.resolvers.ts';
 
 /** schema.graphql at the repository root: the contract front ends code against, built by `npm run schema`. */
 export const contractPath = fileURLToPath(new URL('../../schema.graphql', import.meta.url));
@@ -24,4 +26,6 @@ export const resolvers: Resolvers[] = [
   careTeamResolvers,
   consentResolvers,
   auditResolvers,
+  modelResolvers,
+  predictionResolvers,
 ];

@@ -2,13 +2,18 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config.ts';
 import { openDatabase, type Database, type DatabaseKind } from '../db/database.ts';
 import { applyMigrations, pendingMigrations } from '../db/migrations.ts';
+import { AuditLog } from '../audit/audit-log.ts';
 import { loadDemoData } from '../demo/demo-data.ts';
-import { createApp } from './app.ts';
+import { installDefaultModels } from '../models/default-models.ts';
+import { initTensorflow } from '../pipeline/index.ts';
+import { type App, createApp } from './app.ts';
+import { systemScope } from './system-scope.ts';
 
 export interface RunningServer {
   url: string;
   databaseKind: DatabaseKind;
   db: Database;
+  app: App;
   /** Graceful stop: no new requests, in-flight ones finish, then the database closes (once, however often called). */
   stop(): Promise<void>;
 }
@@ -18,21 +23,30 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize });
   try {
     // The schema engine is only loaded when something is pending (it costs a second).
-    if (config.migrateOnStart && (await pendingMigrations(db.prisma)).length > 0) {
+    let pending = await pendingMigrations(db.prisma);
+    if (config.migrateOnStart && pending.length > 0) {
       const applied = await applyMigrations(db.adapterFactory);
       log.info({ applied }, 'migrations applied');
+      pending = [];
     }
-    if (config.demoData) {
-      const loaded = await loadDemoData(db.prisma);
-      if (loaded) log.info(loaded, 'demo data loaded into the empty database');
-    }
+    const tensorflow = await initTensorflow();
+    log.info(tensorflow, 'TensorFlow.js backend chosen');
+    // Without the current schema there is nothing to install into: serve /readyz (not ready) and wait for a migration.
+    if (pending.length > 0) log.warn({ pending }, 'migrations pending: default models and demo data are not loaded');
+    else await loadStartingData(db, config, log);
     const app = await createApp(config, db, log);
     const url = await app.listen();
+    // Production models load and run a few rows in the background; /readyz says when they are warm.
+    app.modelServer.warmUp().then(
+      (models) => log.info({ models }, 'production models warm'),
+      (error: Error) => log.error({ errorType: error.name, message: error.message }, 'model warm-up failed'),
+    );
     let stopped: Promise<void> | undefined;
     return {
       url,
       databaseKind: db.kind,
       db,
+      app,
       stop() {
         stopped ??= app.close().then(() => db.close());
         return stopped;
@@ -41,5 +55,18 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   } catch (error) {
     await db.close();
     throw error;
+  }
+}
+
+/** The shipped default models (into an empty registry) and the demo data (into an empty database), as configured. */
+async function loadStartingData(db: Database, config: Config, log: Logger): Promise<void> {
+  if (config.defaultModels) {
+    const scope = systemScope(db, config, new AuditLog(db.prisma, log), log, 'clinigraph', ['data_scientist']);
+    const installed = await installDefaultModels(scope);
+    if (installed.length) log.info({ installed }, 'default models installed in the registry');
+  }
+  if (config.demoData) {
+    const loaded = await loadDemoData(db.prisma);
+    if (loaded) log.info(loaded, 'demo data loaded into the empty database');
   }
 }

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { buildSchema } from 'graphql';
 import { contractPath } from '../../src/server/schema.ts';
 import { auditEvents } from '../support/audit.ts';
-import { createPatient, openCase } from '../support/fixtures.ts';
+import { caseWithObservations, createPatient, modelObservations, openCase } from '../support/fixtures.ts';
 import { errorCodes, startTestServer } from '../support/test-server.ts';
 import { type Identity, people } from '../support/tokens.ts';
 
@@ -14,7 +14,8 @@ import { type Identity, people } from '../support/tokens.ts';
  * hand (not read from the policy module), so it checks the policy rather than
  * repeating it; a test further down fails when an operation is missing here.
  */
-const api = await startTestServer();
+const api = await startTestServer({ DEFAULT_MODELS: 'true' });
+const { prisma } = api.server.db;
 type RoleName = 'admin' | 'clinician' | 'auditor' | 'dataScientist';
 const roleNames: RoleName[] = ['admin', 'clinician', 'auditor', 'dataScientist'];
 
@@ -27,6 +28,18 @@ interface Operation {
 
 const patient = (careTeam: Identity[] = [people.clinician]) => createPatient(api, {}, careTeam);
 const openCaseFor = async () => openCase(api, await patient());
+const predictableCase = async () => caseWithObservations(api, await modelObservations('breast-cancer', 1));
+const prediction = async () => {
+  const response = await api.as(people.clinician).gql('mutation($id: ID!) { predict(caseId: $id, model: "breast-cancer", explain: false) { id } }', { id: await predictableCase() });
+  return response.body.data!.predict.id as string;
+};
+/** A candidate version (a copy of the shipped breast-cancer model) to promote. */
+const candidateVersion = async () => {
+  const { id: _id, version: _version, stage: _stage, ...copy } = await prisma.modelVersion.findFirstOrThrow({ where: { model: { name: 'breast-cancer' } }, orderBy: { version: 'desc' } });
+  const latest = await prisma.modelVersion.count({ where: { modelId: copy.modelId } });
+  return (await prisma.modelVersion.create({ data: { ...copy, result: copy.result as object, cardText: copy.cardText as object, version: latest + 1 } })).id;
+};
+const smallCsv = `x,y\n${Array.from({ length: 40 }, (_, i) => `${i},${i % 2 ? 'a' : 'b'}`).join('\n')}\n`;
 
 const operations: Record<string, Operation> = {
   me: { document: '{ me { subject } }', variables: async () => ({}), allowed: roleNames },
@@ -90,6 +103,52 @@ const operations: Record<string, Operation> = {
   closeCase: { document: 'mutation($id: ID!) { closeCase(id: $id) { id } }', variables: async () => ({ id: await openCaseFor() }), allowed: ['clinician'] },
   addObservations: {
     document: 'mutation($id: ID!) { addObservations(caseId: $id, observations: [{ code: "heart_rate", value: 60 }]) { id } }',
+    variables: async () => ({ id: await openCaseFor() }),
+    allowed: ['clinician'],
+  },
+  models: { document: '{ models { name } }', variables: async () => ({}), allowed: roleNames },
+  model: { document: '{ model(name: "digits") { name } }', variables: async () => ({}), allowed: roleNames },
+  modelVersion: {
+    document: 'query($id: ID!) { modelVersion(id: $id) { version } }',
+    variables: async () => ({ id: (await prisma.modelVersion.findFirstOrThrow()).id }),
+    allowed: roleNames,
+  },
+  modelRuntime: { document: '{ modelRuntime { backend } }', variables: async () => ({}), allowed: roleNames },
+  trainingJob: {
+    document: 'query($id: ID!) { trainingJob(id: $id) { status } }',
+    variables: async () => ({ id: (await prisma.trainingJob.create({ data: { modelName: 'x', options: {}, requestedBy: 'test' } })).id }),
+    allowed: ['admin', 'dataScientist'],
+  },
+  trainModel: {
+    document: 'mutation($csv: String!) { trainModel(input: { name: "role-check", task: BINARY, target: "y", data: { csv: $csv }, maxEpochs: 2 }) { id } }',
+    variables: async () => ({ csv: smallCsv }),
+    allowed: ['admin', 'dataScientist'],
+  },
+  promoteModelVersion: {
+    document: 'mutation($id: ID!) { promoteModelVersion(id: $id, comment: "role check") { id } }',
+    variables: async () => ({ id: await candidateVersion() }),
+    allowed: ['admin', 'dataScientist'],
+  },
+  modelPerformance: { document: '{ modelPerformance(model: "digits") { predictions } }', variables: async () => ({}), allowed: ['admin', 'dataScientist'] },
+  prediction: { document: 'query($id: ID!) { prediction(id: $id) { label } }', variables: async () => ({ id: await prediction() }), allowed: ['clinician'] },
+  predict: {
+    document: 'mutation($id: ID!) { predict(caseId: $id, model: "breast-cancer", explain: false) { id } }',
+    variables: async () => ({ id: await predictableCase() }),
+    allowed: ['clinician'],
+  },
+  predictCohort: {
+    document: 'mutation($id: ID!) { predictCohort(caseIds: [$id], model: "breast-cancer") { prediction { id } error { code } } }',
+    variables: async () => ({ id: await predictableCase() }),
+    allowed: ['clinician'],
+  },
+  explainPrediction: { document: 'mutation($id: ID!) { explainPrediction(id: $id) { id } }', variables: async () => ({ id: await prediction() }), allowed: ['clinician'] },
+  reviewPrediction: {
+    document: 'mutation($id: ID!) { reviewPrediction(id: $id, decision: AGREE) { id } }',
+    variables: async () => ({ id: await prediction() }),
+    allowed: ['clinician'],
+  },
+  recordOutcome: {
+    document: 'mutation($id: ID!) { recordOutcome(caseId: $id, outcome: { target: "diagnosis", label: "benign" }) { target } }',
     variables: async () => ({ id: await openCaseFor() }),
     allowed: ['clinician'],
   },

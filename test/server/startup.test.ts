@@ -12,9 +12,9 @@ const database = await createTestDatabase({ empty: true });
 after(() => database.drop());
 const env = { DATA_DIR: database.dataDir, ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}) };
 
-/** What `npm run token -- --sub demo-admin --role admin` prints, for the server's development key. */
-async function adminToken() {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/token.ts', '--sub', 'demo-admin', '--role', 'admin'], {
+/** What `npm run token -- --sub <subject> --role <role>` prints, for the server's development key. */
+async function token(subject = 'demo-admin', role = 'admin') {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/token.ts', '--sub', subject, '--role', role], {
     cwd: fileURLToPath(new URL('../../', import.meta.url)),
     env: { PATH: process.env.PATH!, DATA_DIR: database.dataDir },
   });
@@ -24,21 +24,32 @@ async function adminToken() {
 async function demoPatients(url: string) {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${await adminToken()}` },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await token()}` },
     body: JSON.stringify({ query: '{ patients(first: 50) { totalCount edges { node { mrn familyName careTeam { clinicianSubject } } } } }' }),
   });
   return ((await response.json()) as any).data.patients;
 }
 
-it('starts on an empty database: migrates, loads the demo data once, is ready, and stops cleanly on SIGTERM', async () => {
+/** Polls /readyz until it answers 200 (the production models warm up after the server listens). */
+async function whenReady(url: string) {
+  for (let attempt = 0; attempt < 300; attempt++) {
+    const response = await fetch(new URL('/readyz', url));
+    if (response.status === 200) return response.json();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('not ready after 30 s');
+}
+
+it('starts on an empty database: migrates, installs the default models, loads the demo data once, is ready, and stops cleanly on SIGTERM', async () => {
   const first = await startChildServer(env);
-  const ready = await fetch(new URL('/readyz', first.url));
-  assert.equal(ready.status, 200);
-  assert.deepEqual(await ready.json(), {
+  after(() => first.stop());
+  assert.deepEqual(await whenReady(first.url), {
     status: 'ready',
     database: database.databaseUrl ? 'postgresql' : 'embedded',
     databaseReachable: true,
     pendingMigrations: [],
+    modelsWarm: true,
+    tensorflowBackend: 'wasm',
   });
   assert.equal((await fetch(new URL('/healthz', first.url))).status, 200);
   const patients = await demoPatients(first.url);
@@ -47,6 +58,14 @@ it('starts on an empty database: migrates, loads the demo data once, is ready, a
     assert.match(node.mrn, /^DEMO-/);
     assert.deepEqual(node.careTeam, [{ clinicianSubject: 'demo-clinician' }]);
   }
+  // The README's first prediction: the demo clinician asks the breast-cancer model about a demo case.
+  const clinician = { 'content-type': 'application/json', authorization: `Bearer ${await token('demo-clinician', 'clinician')}` };
+  const post = async (query: string) => ((await (await fetch(first.url, { method: 'POST', headers: clinician, body: JSON.stringify({ query }) })).json()) as any);
+  const cases = (await post('{ patientByMrn(mrn: "DEMO-0001") { cases { id title } } }')).data.patientByMrn.cases;
+  const breast = cases.find((episode: { title: string }) => episode.title.startsWith('Breast lump'));
+  const predicted = await post(`mutation { predict(caseId: "${breast.id}", model: "breast-cancer") { label explanation { summary } } }`);
+  assert.match(predicted.data.predict.label, /^(benign|malignant)$/);
+  assert.equal(predicted.data.predict.explanation.summary.length, 5);
   assert.equal(await first.stop('SIGTERM'), 0);
 
   // A restart keeps what is stored and does not load the demo data again.
@@ -68,6 +87,7 @@ it('reports not ready while migrations are pending, and refuses to start with a 
   after(() => server.stop());
   const ready = await fetch(new URL('/readyz', server.url));
   assert.equal(ready.status, 503);
+  assert.match(server.output(), /migrations pending: default models and demo data are not loaded/);
   const body = (await ready.json()) as { pendingMigrations: string[] };
   assert.ok(body.pendingMigrations.length > 0);
   await assert.rejects(startChildServer({ ...env, PORT: 'eighty' }), (error: Error) => {

@@ -44,3 +44,23 @@ export async function openCase(api: TestServer, patientId: string, title = 'Fixt
   assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
   return response.body.data!.openCase.id;
 }
+
+/** Observations (code, value, unit) of one row of a shipped data set, as a default model expects them. */
+export async function modelObservations(model: 'breast-cancer' | 'diabetes-progression', row: number) {
+  const { readShippedModel, readCsvFile, datasetsDir, defaultModel } = await import('../../src/pipeline/index.ts');
+  const { result } = await readShippedModel(model);
+  const dataset = await readCsvFile(`${datasetsDir}/${defaultModel(model).dataset}`);
+  const values = dataset.rows[row]!;
+  return result.features.map((feature) => ({ code: feature.name, value: Number(values[feature.name]), unit: feature.unit }));
+}
+
+/** Opens a case and records observations on it as the suite's clinician; returns the case id. */
+export async function caseWithObservations(api: TestServer, observations: Record<string, unknown>[], patientId?: string): Promise<string> {
+  const caseId = await openCase(api, patientId ?? (await createPatient(api)));
+  const response = await api.as(people.clinician).gql(
+    'mutation($id: ID!, $o: [ObservationInput!]!) { addObservations(caseId: $id, observations: $o) { id } }',
+    { id: caseId, o: observations },
+  );
+  assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+  return caseId;
+}

@@ -43,6 +43,8 @@ export async function startTestServer(env: Record<string, string> = {}, log?: Lo
     DATA_DIR: database.dataDir,
     DATABASE_POOL_SIZE: '5',
     DEMO_DATA: 'false',
+    // Most tests need no models; the prediction tests turn them on.
+    DEFAULT_MODELS: 'false',
     AUTH_PUBLIC_KEY: (await testKeys()).publicKeyPem,
     AUTH_ALGORITHMS: 'ES256',
     AUTH_ISSUER: testIssuer,

@@ -1,0 +1,178 @@
+#!/usr/bin/env tsx
+/**
+ * The model registry from the command line, on the same database as the
+ * server (DATA_DIR / DATABASE_URL; stop a server that uses the embedded
+ * database first: it admits one process at a time).
+ *
+ *   npm run train -- --data file.csv --target col --task binary --name my-model
+ *   npm run models -- list
+ *   npm run models -- evaluate my-model --data new.csv [--version 2]
+ *   npm run models -- promote my-model 2 --comment "validated on 2026 data"
+ *   npm run models -- card my-model [--version 2] [--out card.md]
+ */
+import 'dotenv/config';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { pino } from 'pino';
+import { AuditLog } from '../src/audit/audit-log.ts';
+import { loadConfig } from '../src/config/config.ts';
+import { openDatabase, type Database } from '../src/db/database.ts';
+import { pendingMigrations } from '../src/db/migrations.ts';
+import { ModelRepository } from '../src/models/model.repository.ts';
+import { placeholderCardText, trainingResultOf } from '../src/models/stored-version.ts';
+import {
+  buildModelCard,
+  type CardText,
+  evaluateOnDataset,
+  initTensorflow,
+  loadServingModel,
+  readCsvFile,
+  renderModelCardMarkdown,
+  renderQualityReport,
+  trainingProgressBar,
+  trainModel,
+  type TrainingResult,
+} from '../src/pipeline/index.ts';
+import { systemScope } from '../src/server/system-scope.ts';
+
+const integer = (value: string) => {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('expected a whole number');
+  return parsed;
+};
+
+/** Opens the configured database as the command-line user, runs the work, closes it. */
+async function withRegistry<T>(work: (registry: ModelRepository, db: Database) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+  try {
+    if ((await pendingMigrations(db.prisma)).length > 0) throw new Error('the database has pending migrations: run npm run db:migrate (or start the server) first');
+    const log = pino({ level: 'warn' });
+    const scope = systemScope(db, config, new AuditLog(db.prisma, log), log, `cli:${os.userInfo().username}`, ['data_scientist', 'admin']);
+    return await work(new ModelRepository(scope), db);
+  } finally {
+    await db.close();
+  }
+}
+
+async function versionOf(registry: ModelRepository, name: string, version: number | undefined) {
+  const model = await registry.findByName(name);
+  if (!model) throw new Error(`no model named ${name} (npm run models -- list)`);
+  const versions = await registry.versions(model.id);
+  const chosen = version === undefined ? versions.find((row) => row.stage === 'PRODUCTION') ?? versions[0] : versions.find((row) => row.version === version);
+  if (!chosen) throw new Error(`${name} has no version ${version ?? ''}`.trim());
+  return chosen;
+}
+
+const headline = (result: Pick<TrainingResult, 'evaluation'>) => {
+  const metrics = result.evaluation.model.metrics as unknown as Record<string, unknown>;
+  return result.evaluation.headline
+    .filter((name) => typeof metrics[name] === 'number')
+    .map((name) => `${name} ${(metrics[name] as number).toFixed(3)}`)
+    .join(', ');
+};
+
+const program = new Command('models').description('the clinigraph model registry');
+
+program
+  .command('train')
+  .description('train a model on a CSV file and add it to the registry as a candidate version')
+  .requiredOption('--data <file>', 'CSV file with a header row')
+  .requiredOption('--target <column>', 'the column to predict')
+  .addOption(new Option('--task <task>', 'what to predict').choices(['binary', 'multiclass', 'regression']).makeOptionMandatory())
+  .requiredOption('--name <name>', 'registry name of the model')
+  .option('--description <text>', 'what the model is for', '')
+  .option('--positive-class <label>', 'binary: the class called positive')
+  .option('--seed <n>', 'random seed', integer)
+  .option('--promote', 'make the new version the production version')
+  .action(async (options: { data: string; target: string; task: 'binary' | 'multiclass' | 'regression'; name: string; description: string; positiveClass?: string; seed?: number; promote?: boolean }) => {
+    if (!/^[a-z0-9][a-z0-9-]{1,62}$/.test(options.name)) throw new Error('--name: use 2 to 63 lower-case letters, digits and "-"');
+    const engine = await initTensorflow();
+    console.log(`TensorFlow.js ${engine.tfjsVersion} on the ${engine.backend} backend`);
+    const progress = trainingProgressBar(options.name);
+    const result = await trainModel({
+      data: { csvPath: options.data },
+      target: options.target,
+      task: options.task,
+      ...(options.positiveClass ? { positiveClass: options.positiveClass } : {}),
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      onProgress: progress.onProgress,
+    }).finally(progress.stop);
+    console.log(`\n${renderQualityReport(result.quality)}\n`);
+    console.log(`Test split (${result.counts.test} rows): ${headline(result)}`);
+    console.log(result.evaluation.comparison.statement);
+    const cardText: CardText = placeholderCardText(options.name, options.description, options.data);
+    const version = await withRegistry((registry) =>
+      registry.addVersion({ name: options.name, description: options.description }, result, cardText, options.promote ? { comment: 'promoted at training (CLI --promote)' } : undefined),
+    );
+    console.log(`Stored ${options.name} version ${version.version} (${version.stage}), id ${version.id}`);
+  });
+
+program
+  .command('list')
+  .description('models and their versions')
+  .action(() =>
+    withRegistry(async (registry) => {
+      for (const model of await registry.list()) {
+        console.log(`${model.name} (${model.task.toLowerCase()}, predicts ${model.target})`);
+        for (const version of await registry.versions(model.id)) {
+          console.log(`  v${version.version} ${version.stage.padEnd(10)} ${headline(version.result as unknown as TrainingResult)}  trained ${version.trainedAt.toISOString()} by ${version.trainedBy}`);
+        }
+      }
+    }),
+  );
+
+program
+  .command('evaluate')
+  .description('evaluate a version on new labelled data (external validation)')
+  .argument('<model>', 'model name')
+  .requiredOption('--data <file>', 'CSV file with the features and the outcome column')
+  .option('--version <n>', 'version (default: production)', integer)
+  .action((name: string, options: { data: string; version?: number }) =>
+    withRegistry(async (registry, db) => {
+      await initTensorflow();
+      const summary = await versionOf(registry, name, options.version);
+      const row = await db.prisma.modelVersion.findUniqueOrThrow({ where: { id: summary.id } });
+      const serving = await loadServingModel(trainingResultOf(row));
+      const { metrics, rowsUsed, rowsSkipped } = await evaluateOnDataset(serving, await readCsvFile(options.data));
+      console.log(`${name} v${summary.version} on ${options.data}: ${rowsUsed} rows used, ${rowsSkipped} skipped`);
+      console.log(JSON.stringify(metrics, null, 2));
+    }),
+  );
+
+program
+  .command('promote')
+  .description('make a version the production version (the previous one is archived)')
+  .argument('<model>', 'model name')
+  .argument('<version>', 'version number', integer)
+  .requiredOption('--comment <text>', 'why (kept with the version and in the audit log)')
+  .action((name: string, version: number, options: { comment: string }) =>
+    withRegistry(async (registry) => {
+      const chosen = await versionOf(registry, name, version);
+      if (chosen.stage === 'PRODUCTION') throw new Error(`${name} v${version} is already in production`);
+      await registry.promote(chosen, options.comment);
+      console.log(`${name} v${version} is now in production.`);
+    }),
+  );
+
+program
+  .command('card')
+  .description('print (or write) the model card as Markdown')
+  .argument('<model>', 'model name')
+  .option('--version <n>', 'version (default: production)', integer)
+  .option('--out <file>', 'write to this file instead of printing')
+  .action((name: string, options: { version?: number; out?: string }) =>
+    withRegistry(async (registry) => {
+      const version = await versionOf(registry, name, options.version);
+      const markdown = renderModelCardMarkdown(buildModelCard(version.result as unknown as TrainingResult, version.cardText as unknown as CardText, `v${version.version}`));
+      if (options.out) await writeFile(options.out, markdown);
+      else console.log(markdown);
+    }),
+  );
+
+program.parseAsync().catch((error: Error) => {
+  // Messages are written for users; stack traces are not.
+  console.error(`error: ${error.message}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,148 @@
+import DataLoader from 'dataloader';
+import { auditedTransaction } from '../audit/audited-transaction.ts';
+import { conflict } from '../errors/errors.ts';
+import type { Model, ModelVersion, TrainingJob } from '../generated/prisma/client.ts';
+import type { CardText, TrainingResult } from '../pipeline/index.ts';
+import type { RequestScope } from '../server/request-scope.ts';
+import { taskOf, versionColumns } from './stored-version.ts';
+
+/** A version without its weight bytes, for listing and describing (the bytes are only read to serve). */
+export type ModelVersionSummary = Omit<ModelVersion, 'weights'>;
+
+const withoutWeights = { weights: true } as const;
+
+/**
+ * The model registry as one request may read and change it: anyone signed in
+ * reads it (it holds no patient data); data scientists and admins train and
+ * promote, and those changes are audited.
+ */
+export class ModelRepository {
+  private readonly modelById: DataLoader<string, Model | null>;
+  private readonly versionsByModel: DataLoader<string, ModelVersionSummary[]>;
+  private readonly versionById: DataLoader<string, ModelVersionSummary | null>;
+
+  constructor(private readonly scope: RequestScope) {
+    const { prisma } = scope;
+    this.modelById = new DataLoader(async (ids) => {
+      const rows = await prisma.model.findMany({ where: { id: { in: [...ids] } } });
+      return ids.map((id) => rows.find((row) => row.id === id) ?? null);
+    });
+    this.versionsByModel = new DataLoader(async (modelIds) => {
+      const rows = await prisma.modelVersion.findMany({
+        where: { modelId: { in: [...modelIds] } },
+        omit: withoutWeights,
+        orderBy: { version: 'desc' },
+      });
+      for (const row of rows) this.versionById.prime(row.id, row);
+      return modelIds.map((id) => rows.filter((row) => row.modelId === id));
+    });
+    this.versionById = new DataLoader(async (ids) => {
+      const rows = await prisma.modelVersion.findMany({ where: { id: { in: [...ids] } }, omit: withoutWeights });
+      return ids.map((id) => rows.find((row) => row.id === id) ?? null);
+    });
+  }
+
+  list(): Promise<Model[]> {
+    this.scope.access.require('model.read', 'model.read');
+    return this.scope.prisma.model.findMany({ orderBy: { name: 'asc' } });
+  }
+
+  findByName(name: string): Promise<Model | null> {
+    this.scope.access.require('model.read', 'model.read');
+    return this.scope.prisma.model.findUnique({ where: { name } });
+  }
+
+  findById(id: string): Promise<Model | null> {
+    this.scope.access.require('model.read', 'model.read');
+    return this.modelById.load(id);
+  }
+
+  versions(modelId: string): Promise<ModelVersionSummary[]> {
+    this.scope.access.require('model.read', 'model.read');
+    return this.versionsByModel.load(modelId);
+  }
+
+  findVersion(id: string): Promise<ModelVersionSummary | null> {
+    this.scope.access.require('model.read', 'model.read');
+    return this.versionById.load(id);
+  }
+
+  async findVersionByNumber(modelId: string, version: number): Promise<ModelVersionSummary | null> {
+    this.scope.access.require('model.read', 'model.read');
+    return (await this.versionsByModel.load(modelId)).find((row) => row.version === version) ?? null;
+  }
+
+  /**
+   * Adds a trained version as the next version of the named model (made when
+   * it does not exist yet), as a CANDIDATE, or as PRODUCTION when asked (the
+   * shipped defaults).
+   * @throws CONFLICT when the name belongs to a model of another task or target
+   */
+  addVersion(
+    model: { name: string; description: string },
+    result: TrainingResult,
+    cardText: CardText,
+    production?: { comment: string },
+  ): Promise<ModelVersionSummary> {
+    this.scope.access.require('model.train', 'model.train');
+    const subject = this.scope.access.subject;
+    return auditedTransaction(
+      this.scope,
+      async (tx) => {
+        const existing = await tx.model.upsert({
+          where: { name: model.name },
+          create: { name: model.name, description: model.description, task: taskOf(result), target: result.target },
+          update: {},
+        });
+        if (existing.task !== taskOf(result) || existing.target !== result.target) {
+          throw conflict(`The model ${model.name} predicts ${existing.target} (${existing.task}); train under another name.`, { field: 'input.name' });
+        }
+        // Versions are numbered under a lock on the model, so two trainings cannot take the same number.
+        await tx.$queryRaw`SELECT id FROM "Model" WHERE id = ${existing.id}::uuid FOR UPDATE`;
+        const latest = await tx.modelVersion.findFirst({ where: { modelId: existing.id }, orderBy: { version: 'desc' }, select: { version: true } });
+        return tx.modelVersion.create({
+          data: {
+            modelId: existing.id,
+            version: (latest?.version ?? 0) + 1,
+            trainedBy: subject,
+            ...versionColumns(result, cardText),
+            ...(production ? { stage: 'PRODUCTION', promotedBy: subject, promotedAt: new Date(), promotionComment: production.comment } : {}),
+          },
+          omit: withoutWeights,
+        });
+      },
+      (version) => [{ action: 'model.train', outcome: 'SUCCESS', resourceType: 'ModelVersion', resourceIds: [version.id] }],
+    );
+  }
+
+  /** Makes a version its model's only production version; the previous one is archived. */
+  promote(version: ModelVersionSummary, comment: string): Promise<ModelVersionSummary> {
+    this.scope.access.require('model.promote', 'model.promote');
+    this.versionsByModel.clear(version.modelId);
+    this.versionById.clear(version.id);
+    return auditedTransaction(
+      this.scope,
+      async (tx) => {
+        await tx.$queryRaw`SELECT id FROM "Model" WHERE id = ${version.modelId}::uuid FOR UPDATE`;
+        await tx.modelVersion.updateMany({ where: { modelId: version.modelId, stage: 'PRODUCTION' }, data: { stage: 'ARCHIVED' } });
+        return tx.modelVersion.update({
+          where: { id: version.id },
+          data: { stage: 'PRODUCTION', promotedBy: this.scope.access.subject, promotedAt: new Date(), promotionComment: comment },
+          omit: withoutWeights,
+        });
+      },
+      (promoted) => [{ action: 'model.promote', outcome: 'SUCCESS', resourceType: 'ModelVersion', resourceIds: [promoted.id] }],
+    );
+  }
+
+  createJob(modelName: string, options: object): Promise<TrainingJob> {
+    this.scope.access.require('model.train', 'model.train');
+    return this.scope.prisma.trainingJob.create({ data: { modelName, options, requestedBy: this.scope.access.subject } });
+  }
+
+  /** A job, for whoever may train (jobs name data sources, so not everyone sees them). */
+  findJob(id: string): Promise<TrainingJob | null> {
+    this.scope.access.require('model.train', 'model.train');
+    return this.scope.prisma.trainingJob.findUnique({ where: { id } });
+  }
+}

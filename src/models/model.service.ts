@@ -1,0 +1,169 @@
+import { z } from 'zod';
+import { recordingFailure } from '../audit/audited-transaction.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
+import { badInput, codedError, conflict, ErrorCode, notFound } from '../errors/errors.ts';
+import type { Model, TrainingJob } from '../generated/prisma/client.ts';
+import type { TrainModelInput } from '../generated/graphql.ts';
+import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts';
+import {
+  assessDataQuality,
+  buildModelCard,
+  type CardText,
+  initTensorflow,
+  parseCsv,
+  PipelineError,
+  renderModelCardMarkdown,
+  type TrainingResult,
+  type TrainModelOptions,
+} from '../pipeline/index.ts';
+import type { RequestScope } from '../server/request-scope.ts';
+import type { ModelRepository, ModelVersionSummary } from './model.repository.ts';
+import { collectPlatformTrainingData } from './platform-training-data.ts';
+import { placeholderCardText } from './stored-version.ts';
+import type { TrainingRunner } from './training-runner.ts';
+
+const modelName = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'use 2 to 63 lower-case letters, digits and "-"' });
+
+const trainSchema = z
+  .object({
+    name: modelName,
+    description: boundedText(1000).nullish(),
+    task: z.enum(['BINARY', 'MULTICLASS', 'REGRESSION']),
+    target: boundedText(64),
+    data: z.object({ csv: z.string().nullish(), fromPlatform: z.boolean().nullish() }),
+    positiveClass: boundedText(64).nullish(),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).nullish(),
+    hiddenUnits: z.array(z.number().int().min(1).max(512)).min(1).max(4).nullish(),
+    maxEpochs: z.number().int().min(1).max(2000).nullish(),
+  })
+  .refine((input) => Boolean(input.data.csv) !== Boolean(input.data.fromPlatform), {
+    message: 'give exactly one data source: csv, or fromPlatform: true',
+    path: ['data'],
+  });
+
+/** The registry: models, versions and their cards, training jobs and promotions. */
+export class ModelService {
+  constructor(
+    private readonly models: ModelRepository,
+    private readonly scope: RequestScope,
+    private readonly runner: TrainingRunner,
+    private readonly trail: AuditTrail,
+  ) {}
+
+  list(): Promise<Model[]> {
+    return this.models.list();
+  }
+
+  get(name: string): Promise<Model | null> {
+    return this.models.findByName(name);
+  }
+
+  byId(id: string): Promise<Model | null> {
+    return this.models.findById(id);
+  }
+
+  versions(model: Model): Promise<ModelVersionSummary[]> {
+    return this.models.versions(model.id);
+  }
+
+  async productionVersion(model: Model): Promise<ModelVersionSummary | null> {
+    return (await this.models.versions(model.id)).find((version) => version.stage === 'PRODUCTION') ?? null;
+  }
+
+  version(id: string): Promise<ModelVersionSummary | null> {
+    return this.models.findVersion(parseId(id, 'id'));
+  }
+
+  job(id: string): Promise<TrainingJob | null> {
+    return this.models.findJob(parseId(id, 'id'));
+  }
+
+  async runtime() {
+    this.scope.access.require('model.read', 'model.read');
+    return initTensorflow();
+  }
+
+  /**
+   * The version a prediction should use: the given number, or the production version.
+   * @throws NOT_FOUND for an unknown model or version; CONFLICT for an archived version or no production version
+   */
+  async resolveForPrediction(name: string, versionNumber: number | null | undefined): Promise<ModelVersionSummary> {
+    const model = await this.models.findByName(name);
+    if (!model) throw notFound(`No model named ${name}. The models query lists them.`, { argument: 'model' });
+    if (versionNumber === null || versionNumber === undefined) {
+      const production = await this.productionVersion(model);
+      if (!production) throw conflict(`The model ${name} has no production version yet; name a version.`, { argument: 'version' });
+      return production;
+    }
+    const version = await this.models.findVersionByNumber(model.id, versionNumber);
+    if (!version) throw notFound(`The model ${name} has no version ${versionNumber}.`, { argument: 'version' });
+    if (version.stage === 'ARCHIVED') {
+      throw conflict(`Version ${versionNumber} of ${name} is archived; use the production version or a candidate.`, { argument: 'version' });
+    }
+    return version;
+  }
+
+  /** The card of a version, structured and as Markdown with its plots. */
+  card(version: ModelVersionSummary) {
+    const result = { ...(version.result as unknown as TrainingResult) };
+    const card = buildModelCard(result, version.cardText as unknown as CardText, `v${version.version}`);
+    return { json: card, markdown: renderModelCardMarkdown(card), rocSvg: card.plots.roc, calibrationSvg: card.plots.calibration };
+  }
+
+  /**
+   * Checks the data at once (so a file it cannot use is refused here, with the
+   * reason) and queues the training; the job reports progress and the result.
+   */
+  train(input: TrainModelInput): Promise<TrainingJob> {
+    return recordingFailure(this.trail, 'model.train', { resourceType: 'Model' }, async () => {
+      this.scope.access.require('model.train', 'model.train');
+      const parsed = parseInput(trainSchema, input);
+      const task = parsed.task.toLowerCase() as 'binary' | 'multiclass' | 'regression';
+      const data = parsed.data.csv ? { csvText: parsed.data.csv, source: 'uploaded CSV' } : { records: await collectPlatformTrainingData(this.scope, parsed.target), source: 'platform cases with recorded outcomes' };
+      const options: Omit<TrainModelOptions, 'onProgress'> = {
+        data,
+        target: parsed.target,
+        task,
+        ...(parsed.positiveClass ? { positiveClass: parsed.positiveClass } : {}),
+        ...(parsed.seed != null ? { seed: parsed.seed } : {}),
+        ...(parsed.hiddenUnits ? { architecture: { hiddenUnits: parsed.hiddenUnits } } : {}),
+        ...(parsed.maxEpochs ? { training: { epochs: parsed.maxEpochs } } : {}),
+      };
+      checkData(options);
+      const description = parsed.description ?? '';
+      const job = await this.models.createJob(parsed.name, { target: parsed.target, task, source: data.source, seed: parsed.seed ?? null });
+      this.runner.submit({
+        jobId: job.id,
+        model: { name: parsed.name, description },
+        options,
+        cardText: placeholderCardText(parsed.name, description, data.source),
+        requestedBy: this.scope.access.subject,
+      });
+      return job;
+    });
+  }
+
+  promote(id: string, comment: string): Promise<ModelVersionSummary> {
+    return recordingFailure(this.trail, 'model.promote', { resourceType: 'ModelVersion', resourceIds: isId(id) ? [id] : [] }, async () => {
+      this.scope.access.require('model.promote', 'model.promote');
+      const version = await this.models.findVersion(parseId(id, 'id'));
+      if (!version) throw notFound(`No model version with id ${id}.`, { argument: 'id' });
+      if (version.stage === 'PRODUCTION') throw conflict('This version is already in production.', { argument: 'id' });
+      return this.models.promote(version, parseInput(boundedText(500), comment, 'comment'));
+    });
+  }
+}
+
+/** Runs the data-quality step on the data now: a file it cannot use is the caller's to fix. */
+function checkData(options: Omit<TrainModelOptions, 'onProgress'>): void {
+  try {
+    const dataset = 'csvText' in options.data ? parseCsv(options.data.csvText, 'upload') : undefined;
+    if (dataset) assessDataQuality(dataset, { target: options.target, task: options.task, ...(options.positiveClass ? { positiveClass: options.positiveClass } : {}) });
+    else if ('records' in options.data && options.data.records.length === 0) {
+      throw new PipelineError('BAD_DATA', `No case in the platform has a recorded outcome for ${options.target}.`);
+    }
+  } catch (error) {
+    if (error instanceof PipelineError) throw badInput(error.message, { reason: error.code, field: 'input.data' });
+    throw codedError(ErrorCode.INTERNAL_SERVER_ERROR, 'The training data could not be checked.');
+  }
+}

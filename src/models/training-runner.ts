@@ -1,0 +1,120 @@
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.ts';
+import type { Database } from '../db/database.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import { deserializeTrainingResult, type CardText, type ProgressEvent, type TrainModelOptions } from '../pipeline/index.ts';
+import { systemScope } from '../server/system-scope.ts';
+import { ModelRepository } from './model.repository.ts';
+import type { TrainingWorkerMessage } from './training-worker.ts';
+
+export interface TrainingRequest {
+  jobId: string;
+  model: { name: string; description: string };
+  options: Omit<TrainModelOptions, 'onProgress'>;
+  cardText: CardText;
+  /** Who asked: the version is recorded as trained by them. */
+  requestedBy: string;
+}
+
+/**
+ * Worker threads do not inherit tsx's loader, so the worker starts from a
+ * small script that registers it and then imports the TypeScript worker.
+ */
+const workerBootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(
+  new URL('./training-worker.ts', import.meta.url).href,
+)}); })`;
+
+/** Progress is written to the job at most this often. */
+const progressIntervalMs = 500;
+
+/**
+ * Runs training jobs one at a time, each in a worker thread, writing progress
+ * to the job row (every replica can report it) and, at the end, the version
+ * to the registry or the failure to the job.
+ */
+export class TrainingRunner {
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly db: Database,
+    private readonly config: Config,
+    private readonly auditLog: AuditLog,
+    private readonly log: Logger,
+  ) {}
+
+  submit(request: TrainingRequest): void {
+    this.queue = this.queue.then(() => this.run(request)).catch((error) => {
+      this.log.error({ jobId: request.jobId, errorType: (error as Error).name }, 'training job bookkeeping failed');
+    });
+  }
+
+  /** Resolves when every submitted job has finished. */
+  idle(): Promise<void> {
+    return this.queue;
+  }
+
+  private async run(request: TrainingRequest): Promise<void> {
+    const jobs = this.db.prisma.trainingJob;
+    await jobs.update({ where: { id: request.jobId }, data: { status: 'RUNNING', startedAt: new Date() } });
+    const outcome = await this.train(request.options, (event) =>
+      jobs.update({ where: { id: request.jobId }, data: { progress: progressOf(event) } }).then(() => {}),
+    );
+    if ('error' in outcome) {
+      await jobs.update({ where: { id: request.jobId }, data: { status: 'FAILED', error: outcome.error, finishedAt: new Date() } });
+      return;
+    }
+    // The version is stored under the requester's name, with the same checks and audit as any write.
+    const scope = systemScope(this.db, this.config, this.auditLog, this.log, request.requestedBy, ['data_scientist']);
+    const version = await new ModelRepository(scope).addVersion(request.model, outcome.result, request.cardText).catch((error: Error) => error);
+    if (version instanceof Error) {
+      const message = (version as { extensions?: { code?: string } }).extensions?.code ? version.message : 'The trained version could not be stored.';
+      await jobs.update({ where: { id: request.jobId }, data: { status: 'FAILED', error: message, finishedAt: new Date() } });
+      return;
+    }
+    await jobs.update({ where: { id: request.jobId }, data: { status: 'SUCCEEDED', modelVersionId: version.id, finishedAt: new Date() } });
+  }
+
+  /** Trains in a worker; resolves with the result or an error text for the user. */
+  private train(options: Omit<TrainModelOptions, 'onProgress'>, report: (event: ProgressEvent) => Promise<void>) {
+    return new Promise<{ result: ReturnType<typeof deserializeTrainingResult> } | { error: string }>((resolve) => {
+      const worker = new Worker(workerBootstrap, { eval: true, workerData: options });
+      let lastReport = 0;
+      let settled = false;
+      const finish = (value: { result: ReturnType<typeof deserializeTrainingResult> } | { error: string }) => {
+        settled = true;
+        resolve(value);
+      };
+      worker.on('message', (message: TrainingWorkerMessage) => {
+        if (message.type === 'progress' && Date.now() - lastReport >= progressIntervalMs) {
+          lastReport = Date.now();
+          void report(message.event).catch(() => {});
+        } else if (message.type === 'result') {
+          finish({ result: deserializeTrainingResult(message.result) });
+        } else if (message.type === 'error') {
+          if (!message.userFacing) this.log.error({ message: message.message }, 'training failed unexpectedly');
+          finish({ error: message.userFacing ? message.message : 'Training failed unexpectedly; the server log has the details.' });
+        }
+      });
+      worker.on('error', (error) => {
+        this.log.error({ errorType: error.name }, 'training worker crashed');
+        if (!settled) finish({ error: 'Training failed unexpectedly; the server log has the details.' });
+      });
+      worker.on('exit', () => {
+        if (!settled) finish({ error: 'Training stopped before it finished.' });
+      });
+    });
+  }
+}
+
+function progressOf(event: ProgressEvent) {
+  return {
+    phase: event.phase,
+    epoch: event.epoch,
+    epochs: event.epochs,
+    loss: event.loss,
+    validationLoss: event.valLoss,
+    validationMetric: event.valMetric,
+    validationMetricName: event.valMetricName,
+  };
+}

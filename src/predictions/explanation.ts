@@ -1,0 +1,40 @@
+import { explainPrediction, type SaliencyMap, saliencyMap, type ServingModel, type TabularExplanation } from '../pipeline/index.ts';
+
+/** What a prediction stores as its explanation: attributions (tables) or a saliency map (images). */
+export type StoredExplanation = TabularExplanation | SaliencyMap;
+
+/**
+ * Explains a model's answer on one input: integrated gradients against a
+ * typical training case for tabular models, a gradient saliency map for image models.
+ */
+export function explain(serving: ServingModel, values: Record<string, number | string> | number[]): StoredExplanation {
+  return Array.isArray(values) ? saliencyMap(serving, values) : explainPrediction(serving, values);
+}
+
+/** The GraphQL view of a stored explanation. */
+export function explanationView(explanation: StoredExplanation) {
+  if (explanation.method === 'gradient-saliency') {
+    return {
+      method: explanation.method,
+      outputName: `probability of ${explanation.label}`,
+      output: explanation.probability,
+      baselineOutput: null,
+      attributions: [],
+      summary: [`Pixels with large positive values are where more ink would most raise the probability of ${explanation.label}.`],
+      completenessGap: null,
+      completenessFlagged: false,
+      saliency: { label: explanation.label, width: explanation.width, height: explanation.height, values: explanation.values.flat() },
+    };
+  }
+  return {
+    method: explanation.method,
+    outputName: explanation.outputName,
+    output: explanation.output,
+    baselineOutput: explanation.baselineOutput,
+    attributions: explanation.attributions,
+    summary: explanation.top,
+    completenessGap: explanation.completenessGap,
+    completenessFlagged: explanation.completenessFlagged,
+    saliency: null,
+  };
+}

@@ -1,0 +1,101 @@
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.ts';
+import { codedError, ErrorCode } from '../errors/errors.ts';
+import { trainingResultOf } from '../models/stored-version.ts';
+import { initTensorflow, loadServingModel, type Prediction, type ServingModel } from '../pipeline/index.ts';
+import type { Metrics } from '../server/metrics.ts';
+import { type BatchingOptions, InferenceBatcher } from './inference-batcher.ts';
+
+/** A version ready to serve: the model and the batcher in front of it. */
+export interface LoadedVersion {
+  versionId: string;
+  modelName: string;
+  serving: ServingModel;
+  batcher: InferenceBatcher<Prediction>;
+}
+
+/** Rows run through each production version before it counts as warm. */
+const warmUpRows = 4;
+
+/**
+ * Keeps model versions loaded in this process, one batcher each. Versions are
+ * loaded from the registry in the database on first use, so every replica
+ * serves exactly the stored artifact (its weights' SHA-256 is checked on load).
+ */
+export class ModelServer {
+  private readonly loaded = new Map<string, Promise<LoadedVersion>>();
+  private warm = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly batching: BatchingOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** True once every production version has been loaded and has run. */
+  get ready(): boolean {
+    return this.warm;
+  }
+
+  /** Loads (once) and returns a version. */
+  version(versionId: string): Promise<LoadedVersion> {
+    let loading = this.loaded.get(versionId);
+    if (!loading) {
+      loading = this.load(versionId);
+      this.loaded.set(versionId, loading);
+      loading.catch(() => this.loaded.delete(versionId));
+    }
+    return loading;
+  }
+
+  /**
+   * Loads every production version and runs a few rows through each, so the
+   * first real request does not pay for compilation (readiness waits for this).
+   */
+  async warmUp(): Promise<string[]> {
+    await initTensorflow();
+    const production = await this.db.prisma.modelVersion.findMany({ where: { stage: 'PRODUCTION' }, select: { id: true } });
+    const names: string[] = [];
+    for (const { id } of production) {
+      const version = await this.version(id);
+      const typical = version.serving.encode([typicalInput(version.serving)]).rows[0]!;
+      await Promise.all(Array.from({ length: warmUpRows }, () => version.batcher.infer(typical)));
+      names.push(version.modelName);
+    }
+    this.warm = true;
+    return names;
+  }
+
+  /** Finishes every queued prediction (graceful shutdown). */
+  async drain(): Promise<void> {
+    await Promise.all([...this.loaded.values()].map(async (loading) => (await loading.catch(() => undefined))?.batcher.drain()));
+  }
+
+  private async load(versionId: string): Promise<LoadedVersion> {
+    await initTensorflow();
+    const row = await this.db.prisma.modelVersion.findUnique({ where: { id: versionId }, include: { model: { select: { name: true } } } });
+    if (!row) throw codedError(ErrorCode.NOT_FOUND, `No model version with id ${versionId}.`);
+    const serving = await loadServingModel(trainingResultOf(row));
+    const modelName = row.model.name;
+    const batcher = new InferenceBatcher(
+      async (rows) => {
+        const started = performance.now();
+        const outputs = await serving.predictEncoded(rows);
+        this.metrics.inferenceDuration.observe({ model: modelName }, (performance.now() - started) / 1000);
+        return outputs;
+      },
+      this.batching,
+      (size) => this.metrics.batchSize.observe({ model: modelName }, size),
+    );
+    this.log.info({ model: modelName, version: row.version }, 'model version loaded');
+    return { versionId, modelName, serving, batcher };
+  }
+}
+
+/** A typical input of a model (its training means or pixel zeros), for warming it up. */
+function typicalInput(serving: ServingModel): Record<string, number | string> | number[] {
+  const { stored } = serving;
+  if (stored.image) return new Array<number>(stored.image.width * stored.image.height).fill(0);
+  return Object.fromEntries(serving.features.map((feature) => [feature.name, feature.typical]));
+}

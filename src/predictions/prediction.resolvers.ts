@@ -1,0 +1,60 @@
+import { notFound } from '../errors/errors.ts';
+import type { Resolvers } from '../generated/graphql.ts';
+import { explanationView, type StoredExplanation } from './explanation.ts';
+
+interface StoredOutput {
+  label?: string;
+  probabilities?: Record<string, number>;
+  value?: number;
+  outcomeLabel: string;
+  threshold: number | null;
+}
+interface StoredFlags {
+  outOfDistribution: string[];
+  warnings: string[];
+}
+
+const outputOf = (prediction: { output: unknown }) => prediction.output as StoredOutput;
+const flagsOf = (prediction: { qualityFlags: unknown }) => prediction.qualityFlags as StoredFlags;
+
+export const predictionResolvers: Resolvers = {
+  Query: {
+    prediction: (_, { id }, ctx) => ctx.predictions.get(id),
+    modelPerformance: (_, { model, version, from, to }, ctx) => ctx.predictions.performance(model, version, from, to),
+  },
+  Mutation: {
+    predict: (_, { caseId, model, version, explain }, ctx) => ctx.predictions.predict(caseId, model, version, explain ?? true),
+    predictCohort: (_, { caseIds, model, version }, ctx) => ctx.predictions.predictCohort(caseIds, model, version),
+    explainPrediction: (_, { id }, ctx) => ctx.predictions.explainStored(id),
+    reviewPrediction: (_, { id, decision, note }, ctx) => ctx.predictions.review(id, decision, note),
+    recordOutcome: (_, { caseId, outcome }, ctx) => ctx.predictions.recordOutcome(caseId, outcome),
+  },
+  Case: {
+    predictions: (episode, _, ctx) => ctx.predictions.forCase(episode),
+    outcomes: (episode, _, ctx) => ctx.predictions.outcomes(episode),
+  },
+  Prediction: {
+    case: async (prediction, _, ctx) => (await ctx.cases.get(prediction.caseId)) ?? Promise.reject(notFound('Case not found.')),
+    modelVersion: async (prediction, _, ctx) => (await ctx.models.version(prediction.modelVersionId)) ?? Promise.reject(notFound('Model version not found.')),
+    modelName: async (prediction, _, ctx) => {
+      const version = await ctx.models.version(prediction.modelVersionId);
+      return (version && (await ctx.models.byId(version.modelId))?.name) ?? 'unknown';
+    },
+    input: (prediction) => (prediction.input as { values: unknown }).values,
+    label: (prediction) => outputOf(prediction).label ?? null,
+    probabilities: (prediction) => {
+      const probabilities = outputOf(prediction).probabilities;
+      return probabilities ? Object.entries(probabilities).map(([label, probability]) => ({ label, probability })) : null;
+    },
+    value: (prediction) => outputOf(prediction).value ?? null,
+    outcomeLabel: (prediction) => outputOf(prediction).outcomeLabel,
+    threshold: (prediction) => outputOf(prediction).threshold,
+    outOfDistribution: (prediction) => flagsOf(prediction).outOfDistribution,
+    warnings: (prediction) => flagsOf(prediction).warnings,
+    explanation: (prediction) => (prediction.explanation ? explanationView(prediction.explanation as unknown as StoredExplanation) : null),
+    review: (prediction) =>
+      prediction.reviewDecision
+        ? { decision: prediction.reviewDecision, note: prediction.reviewNote, reviewedBy: prediction.reviewedBy!, reviewedAt: prediction.reviewedAt! }
+        : null,
+  },
+};

@@ -1,0 +1,168 @@
+import { z } from 'zod';
+import { recordingFailure } from '../audit/audited-transaction.ts';
+import type { AuditTrail } from '../audit/audit-trail.ts';
+import type { CaseService } from '../cases/case.service.ts';
+import type { ConsentService } from '../consent/consent.service.ts';
+import { badInput, ErrorCode, errorCode, notFound } from '../errors/errors.ts';
+import type { Case, CaseOutcome, Prediction, ReviewDecision } from '../generated/prisma/client.ts';
+import type { OutcomeInput } from '../generated/graphql.ts';
+import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts';
+import type { ModelService } from '../models/model.service.ts';
+import { PipelineError, type ServingModel, type TrainingResult } from '../pipeline/index.ts';
+import type { PatientService } from '../patients/patient.service.ts';
+import { explain } from './explanation.ts';
+import type { ModelServer } from './model-server.ts';
+import { performanceFigures } from './model-performance.ts';
+import { buildCaseInput } from './prediction-input.ts';
+import type { PredictionRepository } from './prediction.repository.ts';
+
+const modelName = boundedText(63);
+const versionNumber = z.number().int().min(1).nullish();
+const outcomeSchema = z
+  .object({ target: boundedText(64), label: boundedText(64).nullish(), value: z.number().finite().nullish() })
+  .refine((outcome) => (outcome.label == null) !== (outcome.value == null), { message: 'give exactly one of label or value' });
+
+const caseTarget = (caseId: string) => ({ resourceType: 'Case', resourceIds: isId(caseId) ? [caseId] : [] });
+
+/** The stored input of a prediction. */
+type InputValues = Record<string, number | string> | number[];
+
+/**
+ * Predictions as a service: builds a model's input from a case, runs it
+ * through the version's batcher, explains it, stores it with its input and
+ * flags; reviews, outcomes and live performance figures.
+ */
+export class PredictionService {
+  constructor(
+    private readonly predictions: PredictionRepository,
+    private readonly cases: CaseService,
+    private readonly patients: PatientService,
+    private readonly consent: ConsentService,
+    private readonly models: ModelService,
+    private readonly modelServer: ModelServer,
+    private readonly trail: AuditTrail,
+    private readonly cohortMax: number,
+  ) {}
+
+  get(id: string): Promise<Prediction | null> {
+    return this.predictions.findById(parseId(id, 'id'));
+  }
+
+  forCase(episode: Case): Promise<Prediction[]> {
+    return this.predictions.listForCase(episode);
+  }
+
+  outcomes(episode: Case): Promise<CaseOutcome[]> {
+    return this.predictions.outcomes(episode);
+  }
+
+  /** Runs a model on one case; see the predict mutation. */
+  predict(caseId: string, model: string, version: number | null | undefined, withExplanation = true): Promise<Prediction> {
+    return recordingFailure(this.trail, 'prediction.create', caseTarget(caseId), async () => {
+      const started = performance.now();
+      const episode = await this.cases.requireForWrite(caseId, 'caseId', 'prediction.create');
+      this.consent.requireAiConsent(await this.patients.requireExisting(episode.patientId));
+      const chosen = await this.models.resolveForPrediction(parseInput(modelName, model, 'model'), parseInput(versionNumber, version, 'version'));
+      const loaded = await this.modelServer.version(chosen.id);
+      const [observations, images] = await Promise.all([this.cases.observations(episode), this.cases.images(episode)]);
+      const input = buildCaseInput(loaded.serving.stored, observations, images);
+      const encoded = encodeOne(loaded.serving, input.values);
+      const modelStarted = performance.now();
+      const answer = await loaded.batcher.infer(encoded.row);
+      const modelMs = performance.now() - modelStarted;
+      const explanationStarted = performance.now();
+      const explanation = withExplanation ? explain(loaded.serving, input.values) : null;
+      const explanationMs = performance.now() - explanationStarted;
+      const { warnings: _warnings, ...output } = answer;
+      const { stored } = loaded.serving;
+      return this.predictions.create({
+        caseId: episode.id,
+        patientId: episode.patientId,
+        modelVersionId: chosen.id,
+        input: { values: input.values },
+        output: { ...output, outcomeLabel: stored.outcomeLabel, threshold: stored.threshold, timings: { modelMs, explanationMs } },
+        ...(explanation ? { explanation: explanation as object } : {}),
+        qualityFlags: { outOfDistribution: input.outOfDistribution, warnings: encoded.warnings },
+        latencyMs: performance.now() - started,
+      });
+    });
+  }
+
+  /** Runs a model on several cases at once; each gets its prediction or its coded error. */
+  async predictCohort(caseIds: string[], model: string, version: number | null | undefined) {
+    this.predictions.requireRoleToPredict();
+    if (caseIds.length === 0 || caseIds.length > this.cohortMax) {
+      throw badInput(`Give 1 to ${this.cohortMax} case ids.`, { argument: 'caseIds', max: this.cohortMax });
+    }
+    const settled = await Promise.allSettled(caseIds.map((caseId) => this.predict(caseId, model, version)));
+    return settled.map((result, i) => ({
+      caseId: caseIds[i]!,
+      prediction: result.status === 'fulfilled' ? result.value : null,
+      error: result.status === 'rejected' ? cohortError(result.reason) : null,
+    }));
+  }
+
+  /** Computes the explanation of an earlier prediction from its stored input, and stores it. */
+  explainStored(id: string): Promise<Prediction> {
+    return recordingFailure(this.trail, 'prediction.explain', { resourceType: 'Prediction', resourceIds: isId(id) ? [id] : [] }, async () => {
+      const prediction = await this.requireForWrite(id, 'prediction.explain');
+      if (prediction.explanation) return prediction;
+      const loaded = await this.modelServer.version(prediction.modelVersionId);
+      const values = (prediction.input as { values: InputValues }).values;
+      return this.predictions.setExplanation(prediction, explain(loaded.serving, values) as object);
+    });
+  }
+
+  review(id: string, decision: ReviewDecision, note: string | null | undefined): Promise<Prediction> {
+    return recordingFailure(this.trail, 'prediction.review', { resourceType: 'Prediction', resourceIds: isId(id) ? [id] : [] }, async () => {
+      const prediction = await this.requireForWrite(id, 'prediction.review');
+      return this.predictions.review(prediction, decision, parseInput(boundedText(1000).nullish(), note, 'note') ?? null);
+    });
+  }
+
+  recordOutcome(caseId: string, outcome: OutcomeInput): Promise<CaseOutcome> {
+    return recordingFailure(this.trail, 'outcome.record', caseTarget(caseId), async () => {
+      const episode = await this.cases.requireForWrite(caseId, 'caseId', 'outcome.record');
+      const parsed = parseInput(outcomeSchema, outcome, 'outcome');
+      return this.predictions.recordOutcome(episode, { target: parsed.target, label: parsed.label ?? null, value: parsed.value ?? null });
+    });
+  }
+
+  /** Live figures of a version (default: production) from its predictions in a period. */
+  async performance(model: string, version: number | null | undefined, from: Date | null | undefined, to: Date | null | undefined) {
+    const chosen = await this.models.resolveForPrediction(parseInput(modelName, model, 'model'), parseInput(versionNumber, version, 'version'));
+    const result = chosen.result as unknown as TrainingResult;
+    const rows = await this.predictions.forMonitoring(chosen.id, result.target, from ?? undefined, to ?? undefined);
+    return {
+      model,
+      version: chosen.version,
+      from: from ?? null,
+      to: to ?? null,
+      ...performanceFigures(result.task, result.preprocessing, rows.map((row) => ({ ...row, input: (row.input as { values: unknown }).values }))),
+    };
+  }
+
+  private async requireForWrite(id: string, action: string): Promise<Prediction> {
+    const prediction = await this.predictions.findById(parseId(id, 'id'), 'clinical.write', action);
+    if (!prediction) throw notFound(`No prediction with id ${id}.`, { argument: 'id' });
+    return prediction;
+  }
+}
+
+/** Encodes one input, turning the pipeline's refusals into coded errors. */
+function encodeOne(serving: ServingModel, values: InputValues): { row: number[]; warnings: string[] } {
+  try {
+    const encoded = serving.encode([values]);
+    return { row: encoded.rows[0]!, warnings: encoded.warnings[0]! };
+  } catch (error) {
+    if (error instanceof PipelineError) throw badInput(error.message, { reason: 'invalid-input' });
+    throw error;
+  }
+}
+
+function cohortError(reason: unknown) {
+  const code = errorCode(reason) ?? ErrorCode.INTERNAL_SERVER_ERROR;
+  const message = code === ErrorCode.INTERNAL_SERVER_ERROR ? 'Internal server error.' : (reason as Error).message;
+  return { code, message };
+}
+

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { after, it } from 'node:test';
+import { createTestDatabase } from '../support/test-database.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const database = await createTestDatabase();
+after(() => database.drop());
+const messy = path.join(root, 'test/pipeline/fixtures/messy-clinical.csv');
+
+/** Runs `npm run models -- <args>` (scripts/models.ts) on the test database. */
+async function models(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/models.ts', ...args], {
+      cwd: root,
+      env: { PATH: process.env.PATH!, DATA_DIR: database.dataDir, ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}) },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+it('trains from a CSV, printing the data-quality report and the evaluation, and stores a candidate', async () => {
+  const trained = await models('train', '--data', messy, '--target', 'readmitted', '--task', 'binary', '--name', 'readmission', '--seed', '11');
+  assert.equal(trained.code, 0, trained.stderr);
+  assert.match(trained.stdout, /missing value\(s\) in .* are imputed/);
+  assert.match(trained.stdout, /patient_id: dropped: its name marks an identifier/);
+  assert.match(trained.stdout, /Test split \(\d+ rows\): accuracy/);
+  assert.match(trained.stdout, /(does not clearly beat|beats|does not beat) its baseline/);
+  assert.match(trained.stdout, /Stored readmission version 1 \(CANDIDATE\)/);
+});
+
+it('lists, promotes, evaluates on new data and writes the model card', async () => {
+  const listed = await models('list');
+  assert.match(listed.stdout, /readmission \(binary, predicts readmitted\)\n {2}v1 CANDIDATE {2}accuracy/);
+  const promoted = await models('promote', 'readmission', '1', '--comment', 'pilot on ward 3');
+  assert.equal(promoted.code, 0, promoted.stderr);
+  assert.match((await models('list')).stdout, /v1 PRODUCTION/);
+  const evaluated = await models('evaluate', 'readmission', '--data', messy);
+  assert.equal(evaluated.code, 0, evaluated.stderr);
+  assert.match(evaluated.stdout, /readmission v1 on .*: \d+ rows used, \d+ skipped/);
+  assert.match(evaluated.stdout, /"auroc": 0\.\d+/);
+  const out = path.join(database.dataDir, 'card.md');
+  assert.equal((await models('card', 'readmission', '--out', out)).code, 0);
+  assert.match(await readFile(out, 'utf8'), /^# Model card: readmission \(v1\)/);
+});
+
+it('exits 1 with a clear message and no stack trace for bad files and options', async () => {
+  const cases: [string[], RegExp][] = [
+    [['train', '--data', '/nonexistent.csv', '--target', 'x', '--task', 'binary', '--name', 'nope'], /Cannot read the data file/],
+    [['train', '--data', messy, '--target', 'no_such_column', '--task', 'binary', '--name', 'nope'], /target column "no_such_column" is not in/],
+    [['train', '--data', messy, '--target', 'readmitted', '--task', 'clustering', '--name', 'nope'], /argument 'clustering' is invalid/],
+    [['promote', 'readmission', '7', '--comment', 'x'], /readmission has no version 7/],
+    [['evaluate', 'unknown-model', '--data', messy], /no model named unknown-model/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await models(...args);
+    assert.notEqual(result.code, 0, args.join(' '));
+    assert.match(result.stderr, message);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  }
+});

@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { datasetsDir, defaultModel, explainPrediction, loadServingModel, readCsvFile, readShippedModel, type ServingModel } from '../../src/pipeline/index.ts';
+import { caseWithObservations, createPatient, modelObservations, openCase } from '../support/fixtures.ts';
+import { errorCodes, startTestServer } from '../support/test-server.ts';
+import { people } from '../support/tokens.ts';
+
+const api = await startTestServer({ DEFAULT_MODELS: 'true' });
+const clinician = api.as(people.clinician);
+const { prisma } = api.server.db;
+
+const predictMutation = `mutation($caseId: ID!, $model: String!, $version: Int, $explain: Boolean) {
+  predict(caseId: $caseId, model: $model, version: $version, explain: $explain) {
+    id label value outcomeLabel threshold input outOfDistribution warnings latencyMs requestedBy
+    probabilities { label probability }
+    modelVersion { version stage }
+    explanation { method output baselineOutput completenessGap completenessFlagged summary attributions { feature attribution value typical } saliency { width height values label } }
+  }
+}`;
+
+async function predict(caseId: string, model: string, extra: Record<string, unknown> = {}) {
+  return clinician.gql(predictMutation, { caseId, model, ...extra });
+}
+
+/** The shipped model, loaded directly (no server), to compare with what the service answers. */
+const direct = new Map<string, ServingModel>();
+async function directModel(name: 'breast-cancer' | 'diabetes-progression' | 'digits') {
+  if (!direct.has(name)) direct.set(name, await loadServingModel((await readShippedModel(name)).result));
+  return direct.get(name)!;
+}
+
+const predictionCount = () => prisma.prediction.count();
+
+describe('predict on tabular models', () => {
+  it('answers what the model run directly on the same input answers, and stores the exact input', async () => {
+    const observations = await modelObservations('breast-cancer', 3);
+    const caseId = await caseWithObservations(api, observations);
+    const response = await predict(caseId, 'breast-cancer');
+    assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+    const prediction = response.body.data!.predict;
+    const model = await directModel('breast-cancer');
+    const input = Object.fromEntries(observations.map((o) => [o.code, o.value]));
+    const [expected] = await model.predict([input]);
+    assert.deepEqual(Object.fromEntries(prediction.probabilities.map((p: any) => [p.label, p.probability])), (expected as any).probabilities);
+    assert.equal(prediction.label, (expected as any).label);
+    assert.deepEqual(prediction.input, input);
+    assert.deepEqual(prediction.modelVersion, { version: 1, stage: 'PRODUCTION' });
+    assert.equal(prediction.outcomeLabel, 'malignancy probability');
+    assert.equal(prediction.requestedBy, people.clinician.sub);
+    assert.ok(prediction.latencyMs > 0);
+
+    // The stored snapshot reproduces the prediction exactly.
+    const stored = await prisma.prediction.findUniqueOrThrow({ where: { id: prediction.id } });
+    const [again] = await model.predict([(stored.input as { values: Record<string, number> }).values]);
+    assert.deepEqual((again as any).probabilities, (stored.output as any).probabilities);
+  });
+
+  it('explains with integrated gradients whose attributions add up to the change from a typical case', async () => {
+    const observations = await modelObservations('diabetes-progression', 10);
+    const caseId = await caseWithObservations(api, observations);
+    const prediction = (await predict(caseId, 'diabetes-progression')).body.data!.predict;
+    const explanation = prediction.explanation;
+    assert.equal(explanation.method, 'integrated-gradients');
+    const sum = explanation.attributions.reduce((total: number, a: any) => total + a.attribution, 0);
+    const change = explanation.output - explanation.baselineOutput;
+    assert.ok(Math.abs(sum - change - explanation.completenessGap) < 1e-6, 'gap = sum of attributions - output change');
+    assert.ok(Math.abs(explanation.completenessGap) <= 0.05 * Math.abs(change), `completeness within 5%: ${explanation.completenessGap} of ${change}`);
+    assert.equal(explanation.completenessFlagged, false);
+    assert.ok(Math.abs(explanation.output - prediction.value) < 1e-3, 'the explained output is the prediction');
+    assert.equal(explanation.attributions.length, observations.length);
+    assert.match(explanation.summary[0], /(above|below|at) typical .*(raised|lowered|did not change) predicted progression/);
+    // The same as the pipeline's own explanation of that input.
+    const reference = explainPrediction(await directModel('diabetes-progression'), prediction.input);
+    assert.equal(explanation.attributions[0].feature, reference.attributions[0]!.feature);
+  });
+
+  it('skips the explanation when asked, and computes it later on demand', async () => {
+    const caseId = await caseWithObservations(api, await modelObservations('breast-cancer', 7));
+    const prediction = (await predict(caseId, 'breast-cancer', { explain: false })).body.data!.predict;
+    assert.equal(prediction.explanation, null);
+    const later = await clinician.gql('mutation($id: ID!) { explainPrediction(id: $id) { explanation { method summary } } }', { id: prediction.id });
+    assert.equal(later.body.data!.explainPrediction.explanation.method, 'integrated-gradients');
+    assert.ok(later.body.data!.explainPrediction.explanation.summary.length > 0);
+  });
+
+  it('flags values that are possible but outside the training range, naming the features, and still predicts', async () => {
+    const observations = (await modelObservations('diabetes-progression', 5)).map((o) => (o.code === 'bmi' ? { ...o, value: 60 } : o));
+    const caseId = await caseWithObservations(api, observations);
+    const prediction = (await predict(caseId, 'diabetes-progression')).body.data!.predict;
+    assert.deepEqual(prediction.outOfDistribution, ['bmi']);
+    assert.equal(typeof prediction.value, 'number');
+  });
+
+  it('uses a named version, and lists predictions on the case', async () => {
+    const caseId = await caseWithObservations(api, await modelObservations('breast-cancer', 12));
+    const prediction = (await predict(caseId, 'breast-cancer', { version: 1 })).body.data!.predict;
+    const read = await clinician.gql('query($id: ID!) { case(id: $id) { predictions { id modelName } } }', { id: caseId });
+    assert.deepEqual(read.body.data!.case.predictions, [{ id: prediction.id, modelName: 'breast-cancer' }]);
+  });
+});
+
+describe('predict on the image model', () => {
+  it('classifies a held-out digit and returns a saliency map of the image’s size', async () => {
+    const { result } = await readShippedModel('digits');
+    const dataset = await readCsvFile(`${datasetsDir}/${defaultModel('digits').dataset}`);
+    const row = dataset.rows[result.split.test[0]!]!;
+    const pixels = result.features.map((feature) => Number(row[feature.name]));
+    const caseId = await openCase(api, await createPatient(api));
+    await clinician.gql('mutation($id: ID!, $image: CaseImageInput!) { addCaseImage(caseId: $id, image: $image) { id } }', {
+      id: caseId,
+      image: { code: 'digit-scan', width: 8, height: 8, pixels },
+    });
+    const prediction = (await predict(caseId, 'digits')).body.data!.predict;
+    assert.equal(prediction.label, String(row.label));
+    assert.equal(prediction.probabilities.length, 10);
+    const saliency = prediction.explanation.saliency;
+    assert.deepEqual([saliency.width, saliency.height, saliency.values.length, saliency.label], [8, 8, 64, prediction.label]);
+    assert.ok(saliency.values.some((value: number) => value !== 0));
+  });
+});
+
+describe('bad input gets a coded error and stores nothing', () => {
+  async function refused(caseId: string, model: string, code: string, pattern: RegExp, extra: Record<string, unknown> = {}) {
+    const before = await predictionCount();
+    const response = await predict(caseId, model, extra);
+    assert.deepEqual(errorCodes(response), [code], JSON.stringify(response.body.errors));
+    assert.match(response.body.errors![0]!.message, pattern);
+    assert.equal(await predictionCount(), before);
+    return response.body.errors![0]!;
+  }
+
+  it('lists the features a case is missing', async () => {
+    const observations = (await modelObservations('breast-cancer', 20)).filter((o) => !['mean_radius', 'worst_area'].includes(o.code));
+    const error = await refused(await caseWithObservations(api, observations), 'breast-cancer', 'BAD_USER_INPUT', /mean_radius, worst_area/);
+    assert.deepEqual(error.extensions!.missingFeatures, ['mean_radius', 'worst_area']);
+  });
+
+  it('refuses a value in the wrong unit, and one without the unit the model needs', async () => {
+    const inPounds = (await modelObservations('diabetes-progression', 21)).map((o) => (o.code === 'bmi' ? { ...o, unit: 'lb/in2' } : o));
+    await refused(await caseWithObservations(api, inPounds), 'diabetes-progression', 'BAD_USER_INPUT', /bmi must be recorded in kg\/m2.*lb\/in2/);
+    const unitless = (await modelObservations('diabetes-progression', 21)).map((o) => (o.code === 'bp' ? { code: o.code, value: o.value } : o));
+    await refused(await caseWithObservations(api, unitless), 'diabetes-progression', 'BAD_USER_INPUT', /bp must be recorded in mm\[Hg\].*without a unit/);
+  });
+
+  it('refuses a value of the wrong type', async () => {
+    const asText = (await modelObservations('breast-cancer', 22)).map((o) => (o.code === 'mean_texture' ? { code: o.code, text: 'coarse' } : o));
+    await refused(await caseWithObservations(api, asText), 'breast-cancer', 'BAD_USER_INPUT', /mean_texture must be a number/);
+  });
+
+  it('refuses a physiologically impossible value', async () => {
+    const impossible = (await modelObservations('diabetes-progression', 23)).map((o) => (o.code === 'age' ? { ...o, value: 250 } : o));
+    const error = await refused(await caseWithObservations(api, impossible), 'diabetes-progression', 'BAD_USER_INPUT', /age = 250 is not physiologically possible/);
+    assert.equal(error.extensions!.reason, 'impossible-value');
+  });
+
+  it('refuses an unknown model, an unknown version and an archived version', async () => {
+    const caseId = await caseWithObservations(api, await modelObservations('breast-cancer', 24));
+    await refused(caseId, 'crystal-ball', 'NOT_FOUND', /No model named crystal-ball/);
+    await refused(caseId, 'breast-cancer', 'NOT_FOUND', /no version 9/, { version: 9 });
+    await prisma.modelVersion.updateMany({ where: { model: { name: 'digits' } }, data: { stage: 'ARCHIVED' } });
+    try {
+      const imageCase = await openCase(api, await createPatient(api));
+      await refused(imageCase, 'digits', 'CONFLICT', /archived/, { version: 1 });
+      await refused(imageCase, 'digits', 'CONFLICT', /no production version/);
+    } finally {
+      await prisma.modelVersion.updateMany({ where: { model: { name: 'digits' } }, data: { stage: 'PRODUCTION' } });
+    }
+  });
+
+  it('refuses an image of the wrong size, and a case without an image', async () => {
+    const caseId = await openCase(api, await createPatient(api));
+    await refused(caseId, 'digits', 'BAD_USER_INPUT', /needs a 8x8 image; the case has none/);
+    await clinician.gql('mutation($id: ID!) { addCaseImage(caseId: $id, image: { code: "scan", width: 4, height: 4, pixels: [0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0] }) { id } }', { id: caseId });
+    await refused(caseId, 'digits', 'BAD_USER_INPUT', /needs a 8x8 image; the case has 4x4/);
+  });
+
+  it('refuses patients who withdrew consent to AI analysis, until they grant it again', async () => {
+    const patientId = await createPatient(api);
+    const caseId = await caseWithObservations(api, await modelObservations('breast-cancer', 25), patientId);
+    await clinician.gql('mutation($id: ID!) { recordAiConsent(patientId: $id, status: WITHDRAWN, note: "declined") { id } }', { id: patientId });
+    await refused(caseId, 'breast-cancer', 'CONSENT_REQUIRED', /withdrawn consent/);
+    await clinician.gql('mutation($id: ID!) { recordAiConsent(patientId: $id, status: GRANTED) { id } }', { id: patientId });
+    assert.equal((await predict(caseId, 'breast-cancer')).body.errors, undefined);
+  });
+
+  it('refuses clinicians outside the care team, by case and by prediction id, alike for unknown ids', async () => {
+    const caseId = await caseWithObservations(api, await modelObservations('breast-cancer', 26));
+    const outsider = api.as(people.otherClinician);
+    const before = await predictionCount();
+    const response = await outsider.gql(predictMutation, { caseId, model: 'breast-cancer' });
+    assert.deepEqual(errorCodes(response), ['FORBIDDEN']);
+    assert.equal(await predictionCount(), before);
+    const prediction = (await predict(caseId, 'breast-cancer')).body.data!.predict;
+    const byId = await outsider.gql('query($id: ID!) { prediction(id: $id) { label } }', { id: prediction.id });
+    const unknown = await outsider.gql('query($id: ID!) { prediction(id: $id) { label } }', { id: '00000000-0000-4000-8000-000000000abc' });
+    assert.deepEqual(errorCodes(byId), ['FORBIDDEN']);
+    assert.deepEqual(byId.body, unknown.body);
+  });
+});
+
+describe('predictCohort', () => {
+  it('predicts several cases at once, giving each its own result or coded error', async () => {
+    const good = await caseWithObservations(api, await modelObservations('breast-cancer', 30));
+    const incomplete = await caseWithObservations(api, (await modelObservations('breast-cancer', 31)).slice(0, 5));
+    const response = await clinician.gql('mutation($ids: [ID!]!) { predictCohort(caseIds: $ids, model: "breast-cancer") { caseId prediction { id label } error { code message } } }', {
+      ids: [good, incomplete],
+    });
+    const [first, second] = response.body.data!.predictCohort;
+    assert.equal(first.caseId, good);
+    assert.ok(first.prediction.id);
+    assert.equal(first.error, null);
+    assert.deepEqual([second.caseId, second.prediction, second.error.code], [incomplete, null, 'BAD_USER_INPUT']);
+    const tooMany = await clinician.gql('mutation($ids: [ID!]!) { predictCohort(caseIds: $ids, model: "breast-cancer") { caseId } }', { ids: Array(51).fill(good) });
+    assert.deepEqual(errorCodes(tooMany), ['BAD_USER_INPUT']);
+  });
+});
