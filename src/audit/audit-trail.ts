@@ -15,6 +15,8 @@ export class AuditTrail {
     private readonly auditLog: AuditLog,
     readonly actor: AuditActor,
     readonly meta: AuditRequestMeta,
+    /** False only where reads are deliberately not recorded (benchmarks measuring the audit's cost). */
+    private readonly recordReads = true,
   ) {}
 
   /**
@@ -23,6 +25,7 @@ export class AuditTrail {
    * are flagged).
    */
   read(action: string, resourceType: string, items: { id: string; patientId: string }[], breakGlass: ReadonlySet<string> = new Set()): void {
+    if (!this.recordReads) return;
     for (const flagged of [false, true]) {
       const part = items.filter((item) => breakGlass.has(item.patientId) === flagged);
       if (part.length === 0) continue;

@@ -74,6 +74,7 @@ const settingsSchema = z.object({
   PREDICT_MAX_QUEUE: z.coerce.number().int().min(1).max(100_000).default(512),
   PREDICT_COHORT_MAX: z.coerce.number().int().min(1).max(1000).default(50),
   DEFAULT_MODELS: booleanFlag.default(true),
+  AUDIT_READS: booleanFlag.default(true),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -147,6 +148,8 @@ export interface Config {
   };
   /** Install the shipped default models into an empty registry at start. */
   defaultModels: boolean;
+  /** Record reads in the audit log (only benchmarks turn this off; production refuses to). */
+  auditReads: boolean;
 }
 
 export class ConfigError extends Error {
@@ -172,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Production is never less strict than NODE_ENV suggests: either setting turns it on.
   const production = s.CLINIGRAPH_MODE === 'production' || (s.CLINIGRAPH_MODE === undefined && s.NODE_ENV === 'production');
   const auth = authConfig(s, production);
+  if (production && !s.AUDIT_READS) fail(['AUDIT_READS: production mode records every read of patient data; it cannot be turned off']);
   return {
     production,
     port: s.PORT,
@@ -208,6 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cohortMax: s.PREDICT_COHORT_MAX,
     },
     defaultModels: s.DEFAULT_MODELS,
+    auditReads: s.AUDIT_READS,
   };
 }
 

@@ -83,7 +83,7 @@ export async function createRequestContext(deps: ContextDeps, request: FastifyRe
   if ('error' in authentication) throw authentication.error;
   const { principal, meta } = authentication;
   const log = deps.log.child({ requestId: request.id });
-  const trail = new AuditTrail(auditLog, principal, meta);
+  const trail = new AuditTrail(auditLog, principal, meta, config.auditReads);
   const scope: RequestScope = { prisma: db.prisma, config, access: new AccessPolicy(db.prisma, principal, trail), trail, log };
   const patients = new PatientService(new PatientRepository(scope), trail, config.maxPageSize);
   const cases = new CaseService(new CaseRepository(scope), patients, trail);

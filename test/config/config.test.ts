@@ -56,6 +56,12 @@ describe('authentication settings', () => {
     assert.equal(production.demoData, false, 'no demo data in production unless asked');
   });
 
+  it('refuses to stop auditing reads in production mode', () => {
+    const production = { CLINIGRAPH_MODE: 'production', AUTH_JWKS_URL: 'https://idp.example/certs', AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'clinigraph' };
+    assert.throws(() => loadConfig({ ...production, AUDIT_READS: 'false' }), /AUDIT_READS/);
+    assert.equal(loadConfig({ AUDIT_READS: 'false' }).auditReads, false);
+  });
+
   it('refuses an HMAC secret shorter than 32 bytes, two key sources at once, and algorithms that do not fit the key', () => {
     assert.throws(() => loadConfig({ AUTH_HMAC_SECRET: 'short-secret' }), /at least 32 bytes/);
     assert.equal(loadConfig({ AUTH_HMAC_SECRET: 'x'.repeat(32) }).auth.algorithms.join(), 'HS256');
