@@ -7,11 +7,12 @@
 import 'dotenv/config';
 import { verifyAuditChain } from '../src/audit/chain-verification.ts';
 import { loadConfig } from '../src/config/config.ts';
-import { openDatabase } from '../src/db/database.ts';
+import { type Database, openDatabase } from '../src/db/database.ts';
 
-const config = loadConfig();
-const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
+let db: Database | undefined;
 try {
+  const config = loadConfig();
+  db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
   const result = await verifyAuditChain(db.prisma);
   if (result.intact) {
     console.log(`Audit chain intact: ${result.checkedCount} records checked. Head hash: ${result.headHash ?? '(empty log)'}`);
@@ -26,5 +27,5 @@ try {
   console.error(`error: ${(error as Error).message}`);
   process.exitCode = 1;
 } finally {
-  await db.close();
+  await db?.close();
 }

@@ -1,3 +1,4 @@
+import { isDatabaseUnavailable } from '../db/errors.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
 import type { RequestScope } from '../server/request-scope.ts';
 import type { AuditEntry } from './audit-record.ts';
@@ -35,7 +36,7 @@ export async function recordingFailure<T>(
   try {
     return await work();
   } catch (error) {
-    const code = (error as { extensions?: { code?: unknown } }).extensions?.code;
+    const code = isDatabaseUnavailable(error) ? 'UNAVAILABLE' : (error as { extensions?: { code?: unknown } }).extensions?.code;
     if (code !== 'FORBIDDEN') trail.failed(action, typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR', target);
     throw error;
   }

@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -29,6 +29,12 @@ export interface DatabaseOptions {
   databaseUrl: string | undefined;
   dataDir: string;
   poolSize: number;
+  /**
+   * PostgreSQL: statements, and transactions left idle, are ended by the
+   * server after this long, so a request the API gave up on does not keep
+   * working (or keep the audit chain's lock) behind its back.
+   */
+  statementTimeoutMs?: number;
 }
 
 /** The embedded database's files live here, under DATA_DIR. */
@@ -41,14 +47,61 @@ export const embeddedDataPath = (dataDir: string) => path.join(dataDir, 'pgdata'
  */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
-    const adapterFactory = new PrismaPg({ connectionString: options.databaseUrl, max: options.poolSize });
+    const timeouts = options.statementTimeoutMs
+      ? { options: `-c statement_timeout=${options.statementTimeoutMs} -c idle_in_transaction_session_timeout=${options.statementTimeoutMs}` }
+      : {};
+    // A connection attempt that gets no answer (network partition) fails after 5 s instead of waiting forever.
+    const adapterFactory = new PrismaPg({ connectionString: options.databaseUrl, max: options.poolSize, connectionTimeoutMillis: 5_000, ...timeouts });
     return wrap('postgresql', adapterFactory, async () => {});
   }
   const dir = embeddedDataPath(options.dataDir);
   await mkdir(dir, { recursive: true });
-  const pglite = new PGlite(dir);
-  await pglite.waitReady;
-  return wrap('embedded', new PrismaPGlite(pglite), () => pglite.close());
+  const unlock = await lockEmbeddedDatabase(dir);
+  try {
+    const pglite = new PGlite(dir);
+    await pglite.waitReady;
+    return wrap('embedded', new PrismaPGlite(pglite), () => pglite.close().finally(unlock));
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
+}
+
+/**
+ * PGlite does not lock its directory: a second process opening it (a second
+ * server, `npm run audit:verify` while the server runs) silently loses the
+ * first one's commits or leaves files that no longer open. This lock file
+ * refuses that. A lock left by a process that is gone (killed) is taken over.
+ */
+async function lockEmbeddedDatabase(dir: string): Promise<() => Promise<void>> {
+  const lockPath = path.join(dir, '..', 'pgdata.lock');
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const handle = await open(lockPath, 'wx');
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      return () => rm(lockPath, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number.parseInt(await readFile(lockPath, 'utf8').catch(() => ''), 10);
+      if (holder > 0 && holder !== process.pid && processIsAlive(holder)) {
+        throw new Error(
+          `The embedded database in ${dir} is in use by process ${holder}. It admits one process at a time: stop that process first, or use PostgreSQL (DATABASE_URL) to share a database.`,
+        );
+      }
+      await rm(lockPath, { force: true }); // stale: its process is gone
+    }
+  }
+  throw new Error(`Could not lock the embedded database in ${dir}.`);
+}
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function wrap(

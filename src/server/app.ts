@@ -22,7 +22,7 @@ import { registerHealthRoutes } from './health.ts';
 import { registerHttpErrorHandlers } from './http-errors.ts';
 import { Metrics } from './metrics.ts';
 import { auditFlushPlugin } from './plugins/audit-flush.ts';
-import { maskUnexpectedErrors } from './plugins/error-masking.ts';
+import { maskUnexpectedErrors, unavailableStatusPlugin } from './plugins/error-masking.ts';
 import { requestObserverPlugin } from './plugins/request-observer.ts';
 import { resolvers, typeDefs } from './schema.ts';
 import { loadTrustedDocuments, trustedDocumentsHook } from './trusted-documents.ts';
@@ -102,6 +102,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
       ApolloServerPluginCacheControlDisabled(),
       config.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
       auditFlushPlugin(),
+      unavailableStatusPlugin(),
       requestObserverPlugin(metrics, log),
     ],
   });
@@ -168,8 +169,10 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
 const timedOut = Symbol('timed out');
 
 /**
- * Answers TIMEOUT (HTTP 503) when a request runs longer than the limit. The
- * database bounds its own statements too, so abandoned work does not pile up.
+ * Answers TIMEOUT (HTTP 503) when a request runs longer than the limit.
+ * PostgreSQL ends statements running as long (statement_timeout), so
+ * abandoned work does not pile up; a write may still have committed just
+ * before, which the message says.
  */
 function withTimeout(handler: RouteHandlerMethod, ms: number): RouteHandlerMethod {
   return async function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
@@ -178,6 +181,8 @@ function withTimeout(handler: RouteHandlerMethod, ms: number): RouteHandlerMetho
     const result = await Promise.race([handler.call(this, request, reply), deadline]);
     clearTimeout(timer);
     if (result !== timedOut) return result;
-    return reply.code(503).send(errorBody(ErrorCode.TIMEOUT, `The request took longer than ${ms} ms and was stopped.`));
+    return reply
+      .code(503)
+      .send(errorBody(ErrorCode.TIMEOUT, `No answer within ${ms} ms. A change the request made may still have been saved: check before retrying.`));
   };
 }

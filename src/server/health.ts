@@ -4,6 +4,9 @@ import { pendingMigrations } from '../db/migrations.ts';
 import { initTensorflow } from '../pipeline/index.ts';
 import type { ModelServer } from '../predictions/model-server.ts';
 
+/** How long /readyz waits for the database before it answers "not ready". */
+const readinessTimeoutMs = 2_000;
+
 /**
  * Load-balancer probes. /healthz: the process answers. /readyz: the database
  * answers, every migration is applied and the production models are loaded
@@ -19,12 +22,24 @@ export function registerHealthRoutes(app: FastifyInstance, db: Database, models:
       modelsWarm: models.ready,
       tensorflowBackend: (await initTensorflow()).backend,
     };
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await db.prisma.$queryRaw`SELECT 1`;
-      checks.databaseReachable = true;
-      checks.pendingMigrations = await pendingMigrations(db.prisma);
+      // A database that does not answer (partition) must read as not ready now, not hang the probe.
+      const timeout = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error('readiness check timed out')), readinessTimeoutMs);
+      });
+      await Promise.race([
+        (async () => {
+          await db.prisma.$queryRaw`SELECT 1`;
+          checks.databaseReachable = true;
+          checks.pendingMigrations = await pendingMigrations(db.prisma);
+        })(),
+        timeout,
+      ]);
     } catch {
-      // reported below as not ready
+      checks.databaseReachable = false; // reported below as not ready
+    } finally {
+      clearTimeout(timer);
     }
     const ready = checks.databaseReachable && checks.pendingMigrations.length === 0 && checks.modelsWarm;
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', ...checks });

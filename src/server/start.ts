@@ -20,7 +20,12 @@ export interface RunningServer {
 
 /** Everything `npm start` does before it answers requests; tests start servers the same way. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize });
+  const db = await openDatabase({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.limits.requestTimeoutMs,
+  });
   try {
     // The schema engine is only loaded when something is pending (it costs a second).
     let pending = await pendingMigrations(db.prisma);

@@ -1,6 +1,8 @@
+import type { ApolloServerPlugin } from '@apollo/server';
 import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { Logger } from 'pino';
+import { isDatabaseUnavailable } from '../../db/errors.ts';
 import { ErrorCode } from '../../errors/errors.ts';
 
 /**
@@ -14,12 +16,26 @@ import { ErrorCode } from '../../errors/errors.ts';
 export function maskUnexpectedErrors(log: Logger, count: (code: string) => void = () => {}) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
-    count(typeof code === 'string' ? code : ErrorCode.INTERNAL_SERVER_ERROR);
     if (typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
+      count(code);
       const { stacktrace: _omit, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
     const cause = unwrapResolverError(error);
+    if (isDatabaseUnavailable(cause)) {
+      // Not a bug: the database is restarting or unreachable. Retryable, answered 503 (unavailableStatusPlugin).
+      count(ErrorCode.UNAVAILABLE);
+      log.warn(
+        { errorType: cause instanceof Error ? cause.name : typeof cause, prismaCode: (cause as { code?: unknown }).code, path: formatted.path },
+        'database unavailable while answering a GraphQL request',
+      );
+      return {
+        message: 'The database is unavailable. Try again shortly.',
+        ...(formatted.path ? { path: formatted.path } : {}),
+        extensions: { code: ErrorCode.UNAVAILABLE },
+      };
+    }
+    count(ErrorCode.INTERNAL_SERVER_ERROR);
     log.error(
       {
         errorType: cause instanceof Error ? cause.name : typeof cause,
@@ -34,5 +50,25 @@ export function maskUnexpectedErrors(log: Logger, count: (code: string) => void 
       ...(formatted.path ? { path: formatted.path } : {}),
       extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
     };
+  };
+}
+
+/**
+ * Answers HTTP 503 (with Retry-After) when an error of the response is
+ * UNAVAILABLE, so clients, proxies and load balancers see a retryable failure
+ * rather than a 200.
+ */
+export function unavailableStatusPlugin(): ApolloServerPlugin {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response }) {
+          if (response.body.kind !== 'single') return;
+          if (!(response.body.singleResult.errors ?? []).some((error) => error.extensions?.code === ErrorCode.UNAVAILABLE)) return;
+          response.http.status = 503;
+          response.http.headers.set('retry-after', '1');
+        },
+      };
+    },
   };
 }
