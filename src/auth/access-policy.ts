@@ -103,6 +103,23 @@ export class AccessPolicy {
   }
 
   /**
+   * Checks access to one record of a patient (a case, a prediction) looked up
+   * by id. For a care-team reach, a record that does not exist is refused
+   * exactly like one out of reach, so ids reveal nothing.
+   * @param patientId the record's patient, or undefined when no record has the id
+   * @returns the break-glass set (see requirePatients), or undefined for a missing record the caller may be told about
+   */
+  async requireRecord(permission: Permission, action: string, resourceType: string, id: string, patientId: string | undefined): Promise<Set<string> | undefined> {
+    this.require(permission, action);
+    if (patientId === undefined) {
+      if (this.reach(permission) === 'all') return undefined;
+      this.trail.denied(action, 'not-on-care-team', { resourceType, resourceIds: [id] });
+      throw outOfReach();
+    }
+    return this.requirePatients(permission, action, [patientId], resourceType, [id]);
+  }
+
+  /**
    * Prisma filter for lists: the patients this request may see for a
    * permission, so lists and their counts never include others.
    */

@@ -1,6 +1,5 @@
 import DataLoader from 'dataloader';
 import { auditedTransaction } from '../audit/audited-transaction.ts';
-import { outOfReach } from '../auth/access-policy.ts';
 import type { Case, CaseImage, Observation, Prisma } from '../generated/prisma/client.ts';
 import type { RequestScope } from '../server/request-scope.ts';
 
@@ -55,22 +54,13 @@ export class CaseRepository {
     });
   }
 
-  /**
-   * A case, when its patient is within reach. For a clinician an unknown case
-   * and another team's case are both FORBIDDEN, so ids reveal nothing.
-   */
+  /** A case, when its patient is within reach (for a clinician, an unknown case is FORBIDDEN too). */
   async findById(id: string, permission: 'clinical.read' | 'clinical.write' = 'clinical.read', action = 'case.read'): Promise<Case | null> {
-    const { access, trail } = this.scope;
-    access.require(permission, action);
+    this.scope.access.require(permission, action);
     const episode = await this.byId.load(id);
-    if (!episode) {
-      if (access.reach(permission) === 'all') return null;
-      trail.denied(action, 'not-on-care-team', { resourceType: 'Case', resourceIds: [id] });
-      throw outOfReach();
-    }
-    const breakGlass = await access.requirePatients(permission, action, [episode.patientId], 'Case', [id]);
+    const breakGlass = await this.scope.access.requireRecord(permission, action, 'Case', id, episode?.patientId);
     // A write that looks its case up is audited as that write, not as a read.
-    if (permission === 'clinical.read') trail.read('case.read', 'Case', [asItem(episode)], breakGlass);
+    if (episode && breakGlass && permission === 'clinical.read') this.scope.trail.read('case.read', 'Case', [asItem(episode)], breakGlass);
     return episode;
   }
 

@@ -1,6 +1,5 @@
 import DataLoader from 'dataloader';
 import { auditedTransaction } from '../audit/audited-transaction.ts';
-import { outOfReach } from '../auth/access-policy.ts';
 import type { Case, CaseOutcome, Prediction, Prisma, ReviewDecision } from '../generated/prisma/client.ts';
 import type { RequestScope } from '../server/request-scope.ts';
 
@@ -35,21 +34,12 @@ export class PredictionRepository {
     });
   }
 
-  /**
-   * A prediction, when its patient is within reach; for a clinician an
-   * unknown prediction and another team's are both FORBIDDEN.
-   */
+  /** A prediction, when its patient is within reach (for a clinician, an unknown one is FORBIDDEN too). */
   async findById(id: string, permission: 'clinical.read' | 'clinical.write' = 'clinical.read', action = 'prediction.read'): Promise<Prediction | null> {
-    const { access, trail } = this.scope;
-    access.require(permission, action);
+    this.scope.access.require(permission, action);
     const prediction = await this.byId.load(id);
-    if (!prediction) {
-      if (access.reach(permission) === 'all') return null;
-      trail.denied(action, 'not-on-care-team', { resourceType: 'Prediction', resourceIds: [id] });
-      throw outOfReach();
-    }
-    const breakGlass = await access.requirePatients(permission, action, [prediction.patientId], 'Prediction', [id]);
-    if (permission === 'clinical.read') trail.read('prediction.read', 'Prediction', [asItem(prediction)], breakGlass);
+    const breakGlass = await this.scope.access.requireRecord(permission, action, 'Prediction', id, prediction?.patientId);
+    if (prediction && breakGlass && permission === 'clinical.read') this.scope.trail.read('prediction.read', 'Prediction', [asItem(prediction)], breakGlass);
     return prediction;
   }
 

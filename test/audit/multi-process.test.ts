@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
 import { startChildServer } from '../support/child-server.ts';
 import { createTestDatabase } from '../support/test-database.ts';
-import { people, signToken, testAudience, testIssuer, testKeys } from '../support/tokens.ts';
+import { people, signToken } from '../support/tokens.ts';
+import { testServerEnv } from '../support/test-server.ts';
 
 // Two server processes can share a PostgreSQL database; the embedded database
 // belongs to one process by design, so this runs in the PostgreSQL pass.
@@ -11,15 +12,7 @@ const onPostgres = Boolean(process.env.DATABASE_URL);
 it('keeps one verifiable audit chain when two server processes write at once', { skip: !onPostgres && 'needs DATABASE_URL: PGlite is single-process' }, async () => {
   const database = await createTestDatabase();
   after(() => database.drop());
-  const env = {
-    DATABASE_URL: database.databaseUrl!,
-    DATA_DIR: database.dataDir,
-    DEMO_DATA: 'false',
-    AUTH_PUBLIC_KEY: (await testKeys()).publicKeyPem,
-    AUTH_ALGORITHMS: 'ES256',
-    AUTH_ISSUER: testIssuer,
-    AUTH_AUDIENCE: testAudience,
-  };
+  const env = { ...(await testServerEnv(database)) };
   const servers = await Promise.all([startChildServer(env), startChildServer(env)]);
   after(() => Promise.all(servers.map((server) => server.stop())));
   const admin = `Bearer ${await signToken(people.admin)}`;

@@ -6,7 +6,8 @@ import { after, it } from 'node:test';
 import { type ChildServer, startChildServer } from '../support/child-server.ts';
 import { openRaw } from '../support/raw-database.ts';
 import { createTestDatabase } from '../support/test-database.ts';
-import { type Identity, people, signToken, testAudience, testIssuer, testKeys } from '../support/tokens.ts';
+import { type Identity, people, signToken } from '../support/tokens.ts';
+import { testServerEnv } from '../support/test-server.ts';
 
 /*
  * The server process is killed with SIGKILL while concurrent writes are in
@@ -50,16 +51,9 @@ it(
       await database.drop();
     });
     const env: Record<string, string> = {
-      DATA_DIR: database.dataDir,
-      DEMO_DATA: 'false',
-      DEFAULT_MODELS: 'false',
-      AUTH_PUBLIC_KEY: (await testKeys()).publicKeyPem,
-      AUTH_ALGORITHMS: 'ES256',
-      AUTH_ISSUER: testIssuer,
-      AUTH_AUDIENCE: testAudience,
+      ...(await testServerEnv(database)),
       // The load below is far more than the default per-subject limit allows in a minute.
       RATE_LIMIT_PER_MINUTE: '100000',
-      ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
     };
     server = await startChildServer(env);
 

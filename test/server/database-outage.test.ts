@@ -7,7 +7,8 @@ import { type RunningServer, startServer } from '../../src/server/start.ts';
 import { openRaw, type RawDatabase } from '../support/raw-database.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
-import { type Identity, people, signToken, testAudience, testIssuer, testKeys } from '../support/tokens.ts';
+import { type Identity, people, signToken } from '../support/tokens.ts';
+import { testServerEnv } from '../support/test-server.ts';
 
 /*
  * PostgreSQL going away under load, without touching the shared server: the
@@ -84,16 +85,9 @@ if (onPostgres) {
   const target = new URL(database.databaseUrl!);
   proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
   const config = loadConfig({
-    PORT: '0',
-    DATA_DIR: database.dataDir,
+    ...(await testServerEnv(database)),
     DATABASE_URL: proxy.rewrite(database.databaseUrl!),
     DATABASE_POOL_SIZE: String(poolSize),
-    DEMO_DATA: 'false',
-    DEFAULT_MODELS: 'false',
-    AUTH_PUBLIC_KEY: (await testKeys()).publicKeyPem,
-    AUTH_ALGORITHMS: 'ES256',
-    AUTH_ISSUER: testIssuer,
-    AUTH_AUDIENCE: testAudience,
     RATE_LIMIT_PER_MINUTE: '1000000',
     REQUEST_TIMEOUT_MS: String(requestTimeoutMs),
   });

@@ -3,7 +3,8 @@ import { after, it } from 'node:test';
 import { startChildServer } from '../support/child-server.ts';
 import { modelObservations } from '../support/fixtures.ts';
 import { createTestDatabase } from '../support/test-database.ts';
-import { type Identity, people, signToken, testAudience, testIssuer, testKeys } from '../support/tokens.ts';
+import { type Identity, people, signToken } from '../support/tokens.ts';
+import { testServerEnv } from '../support/test-server.ts';
 
 // Replicas share one PostgreSQL; the embedded database belongs to one process, so this runs in the PostgreSQL pass.
 const onPostgres = Boolean(process.env.DATABASE_URL);
@@ -11,16 +12,7 @@ const onPostgres = Boolean(process.env.DATABASE_URL);
 it('serves the same data and the same model version from two replicas on one database', { skip: !onPostgres && 'needs DATABASE_URL: PGlite is single-process' }, async () => {
   const database = await createTestDatabase();
   after(() => database.drop());
-  const env = {
-    DATABASE_URL: database.databaseUrl!,
-    DATA_DIR: database.dataDir,
-    DEMO_DATA: 'false',
-    DEFAULT_MODELS: 'true',
-    AUTH_PUBLIC_KEY: (await testKeys()).publicKeyPem,
-    AUTH_ALGORITHMS: 'ES256',
-    AUTH_ISSUER: testIssuer,
-    AUTH_AUDIENCE: testAudience,
-  };
+  const env = { ...(await testServerEnv(database)), DEFAULT_MODELS: 'true' };
   // Both start at once on an empty registry: the default models are installed once, not twice.
   const [a, b] = await Promise.all([startChildServer(env), startChildServer(env)]);
   after(() => Promise.all([a.stop(), b.stop()]));

@@ -38,20 +38,7 @@ export interface TestServer {
  */
 export async function startTestServer(env: Record<string, string> = {}, log?: Logger): Promise<TestServer> {
   const database = await createTestDatabase();
-  const config = loadConfig({
-    PORT: '0',
-    DATA_DIR: database.dataDir,
-    DATABASE_POOL_SIZE: '5',
-    DEMO_DATA: 'false',
-    // Most tests need no models; the prediction tests turn them on.
-    DEFAULT_MODELS: 'false',
-    AUTH_PUBLIC_KEY: (await testKeys()).publicKeyPem,
-    AUTH_ALGORITHMS: 'ES256',
-    AUTH_ISSUER: testIssuer,
-    AUTH_AUDIENCE: testAudience,
-    ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
-    ...env,
-  });
+  const config = loadConfig({ ...(await testServerEnv(database)), DATABASE_POOL_SIZE: '5', ...env });
   const server = await startServer(config, log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
   after(async () => {
     await server.stop();
@@ -74,6 +61,25 @@ export async function startTestServer(env: Record<string, string> = {}, log?: Lo
       gql: async (query, variables, headers = {}) =>
         gql(query, variables, { authorization: `Bearer ${await signToken(identity)}`, ...headers }),
     }),
+  };
+}
+
+/**
+ * Settings of a test server (in process or a child process): its own
+ * database, tokens from the test identity provider, a free port, no demo
+ * data, and no default models (the prediction tests turn them on).
+ */
+export async function testServerEnv(database: Pick<TestDatabase, 'dataDir' | 'databaseUrl'>): Promise<Record<string, string>> {
+  return {
+    PORT: '0',
+    DATA_DIR: database.dataDir,
+    DEMO_DATA: 'false',
+    DEFAULT_MODELS: 'false',
+    AUTH_PUBLIC_KEY: (await testKeys()).publicKeyPem,
+    AUTH_ALGORITHMS: 'ES256',
+    AUTH_ISSUER: testIssuer,
+    AUTH_AUDIENCE: testAudience,
+    ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
   };
 }
 
