@@ -24,14 +24,15 @@ export class CaseRepository {
   private readonly imagesByCase: DataLoader<string, CaseImage[]>;
 
   constructor(private readonly scope: RequestScope) {
-    const { prisma } = scope;
+    // Records looked up by id (before writes, too) come from the primary; the lists around them may come from a replica.
+    const { prisma, replica } = scope;
     this.byId = new DataLoader(async (ids) => {
       const rows = await prisma.case.findMany({ where: { id: { in: [...ids] } } });
       const found = new Map(rows.map((row) => [row.id, row]));
       return ids.map((id) => found.get(id) ?? null);
     });
     this.byPatient = new DataLoader(async (patientIds) => {
-      const rows = await prisma.case.findMany({
+      const rows = await replica.case.findMany({
         where: { patientId: { in: [...patientIds] } },
         orderBy: [{ openedAt: 'desc' }, { id: 'asc' }],
       });
@@ -39,14 +40,14 @@ export class CaseRepository {
       return groupBy(patientIds, rows, (row) => row.patientId);
     });
     this.observationsByCase = new DataLoader(async (caseIds) => {
-      const rows = await prisma.observation.findMany({
+      const rows = await replica.observation.findMany({
         where: { caseId: { in: [...caseIds] } },
         orderBy: [{ observedAt: 'asc' }, { id: 'asc' }],
       });
       return groupBy(caseIds, rows, (row) => row.caseId);
     });
     this.imagesByCase = new DataLoader(async (caseIds) => {
-      const rows = await prisma.caseImage.findMany({
+      const rows = await replica.caseImage.findMany({
         where: { caseId: { in: [...caseIds] } },
         orderBy: [{ observedAt: 'asc' }, { id: 'asc' }],
       });
@@ -83,6 +84,22 @@ export class CaseRepository {
     const rows = await this.imagesByCase.load(episode.id);
     this.scope.trail.read('image.read', 'Case', [asItem(episode)], breakGlass);
     return rows;
+  }
+
+  /**
+   * A case's observations and images as they are now on the primary, for
+   * work that must not act on a replica's lagging copy (a prediction's input).
+   */
+  async currentInputs(episode: Case): Promise<{ observations: Observation[]; images: CaseImage[] }> {
+    const breakGlass = await this.scope.access.requirePatients('clinical.read', 'observation.read', [episode.patientId], 'Case', [episode.id]);
+    const where = { caseId: episode.id };
+    const order = [{ observedAt: 'asc' as const }, { id: 'asc' as const }];
+    const [observations, images] = await Promise.all([
+      this.scope.prisma.observation.findMany({ where, orderBy: order }),
+      this.scope.prisma.caseImage.findMany({ where, orderBy: order }),
+    ]);
+    this.scope.trail.read('observation.read', 'Case', [asItem(episode)], breakGlass);
+    return { observations, images };
   }
 
   async open(data: { patientId: string; title: string }): Promise<Case> {

@@ -84,6 +84,11 @@ export class CaseService {
     return this.cases.images(episode);
   }
 
+  /** Observations and images read from the primary database, for a prediction's input. */
+  currentInputs(episode: Case) {
+    return this.cases.currentInputs(episode);
+  }
+
   open(input: OpenCaseInput): Promise<Case> {
     return recordingFailure(this.trail, 'case.open', { resourceType: 'Patient' }, async () => {
       const data = parseInput(openCaseSchema, input);

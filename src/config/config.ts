@@ -33,6 +33,11 @@ const settingsSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL')
     .optional()
     .or(z.literal('').transform(() => undefined)),
+  DATABASE_READ_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   MIGRATE_ON_START: booleanFlag.default(true),
   DEMO_DATA: booleanFlag.optional(),
@@ -109,6 +114,8 @@ export interface Config {
   dataDir: string;
   /** PostgreSQL URL; undefined means the embedded database under dataDir. */
   databaseUrl: string | undefined;
+  /** A read replica of DATABASE_URL for read traffic that tolerates replication lag. */
+  databaseReadUrl: string | undefined;
   databasePoolSize: number;
   migrateOnStart: boolean;
   /** Load the fictitious demo patients on first start of an empty database. */
@@ -175,6 +182,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Production is never less strict than NODE_ENV suggests: either setting turns it on.
   const production = s.CLINIGRAPH_MODE === 'production' || (s.CLINIGRAPH_MODE === undefined && s.NODE_ENV === 'production');
   const auth = authConfig(s, production);
+  if (s.DATABASE_READ_URL && !s.DATABASE_URL) fail(['DATABASE_READ_URL: a read replica needs DATABASE_URL (the primary) as well']);
   if (production && !s.AUDIT_READS) fail(['AUDIT_READS: production mode records every read of patient data; it cannot be turned off']);
   return {
     production,
@@ -183,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: s.TRUST_PROXY,
     dataDir: path.resolve(s.DATA_DIR),
     databaseUrl: s.DATABASE_URL,
+    databaseReadUrl: s.DATABASE_READ_URL,
     databasePoolSize: s.DATABASE_POOL_SIZE,
     migrateOnStart: s.MIGRATE_ON_START,
     demoData: s.DEMO_DATA ?? !production,

@@ -17,6 +17,11 @@ export interface QueryEvent {
 export interface Database {
   kind: DatabaseKind;
   prisma: PrismaClient;
+  /**
+   * The client for read traffic that tolerates replication lag: a read
+   * replica when one is configured, else the same client as `prisma`.
+   */
+  replica: PrismaClient;
   /** The driver adapter factory the schema engine uses for migrations. */
   adapterFactory: SqlMigrationAwareDriverAdapterFactory;
   /** Registers a listener for every SQL statement the client sends (metrics, tests). */
@@ -27,6 +32,8 @@ export interface Database {
 export interface DatabaseOptions {
   /** PostgreSQL URL; undefined opens the embedded database under dataDir. */
   databaseUrl: string | undefined;
+  /** A read replica of databaseUrl (PostgreSQL only). */
+  databaseReadUrl?: string | undefined;
   dataDir: string;
   poolSize: number;
   /**
@@ -51,8 +58,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       ? { options: `-c statement_timeout=${options.statementTimeoutMs} -c idle_in_transaction_session_timeout=${options.statementTimeoutMs}` }
       : {};
     // A connection attempt that gets no answer (network partition) fails after 5 s instead of waiting forever.
-    const adapterFactory = new PrismaPg({ connectionString: options.databaseUrl, max: options.poolSize, connectionTimeoutMillis: 5_000, ...timeouts });
-    return wrap('postgresql', adapterFactory, async () => {});
+    const pool = (connectionString: string) => new PrismaPg({ connectionString, max: options.poolSize, connectionTimeoutMillis: 5_000, ...timeouts });
+    const replica = options.databaseReadUrl ? new PrismaClient({ adapter: pool(options.databaseReadUrl) }) : undefined;
+    return wrap('postgresql', pool(options.databaseUrl), async () => {
+      await replica?.$disconnect();
+    }, replica);
   }
   const dir = embeddedDataPath(options.dataDir);
   await mkdir(dir, { recursive: true });
@@ -108,6 +118,7 @@ function wrap(
   kind: DatabaseKind,
   adapterFactory: SqlMigrationAwareDriverAdapterFactory,
   closeDriver: () => Promise<void>,
+  replica?: PrismaClient,
 ): Database {
   const prisma = new PrismaClient({ adapter: adapterFactory, log: [{ emit: 'event', level: 'query' }] });
   const listeners = new Set<(event: QueryEvent) => void>();
@@ -117,6 +128,7 @@ function wrap(
   return {
     kind,
     prisma,
+    replica: replica ?? prisma,
     adapterFactory,
     onQuery(listener) {
       listeners.add(listener);

@@ -61,9 +61,9 @@ export class PatientRepository {
   }
 
   async list(filter: PatientListFilter, first: number, after?: KeysetPosition): Promise<Connection<Patient>> {
-    const { access, prisma, trail } = this.scope;
+    const { access, replica, trail } = this.scope;
     const where: Prisma.PatientWhereInput = { AND: [listWhere(filter), access.patientScope('patient.read', 'patient.read')] };
-    const rows = await prisma.patient.findMany({
+    const rows = await replica.patient.findMany({
       where: { AND: [where, afterPosition(after, 'createdAt')] },
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
       take: first + 1,
@@ -72,7 +72,7 @@ export class PatientRepository {
     for (const row of page) this.byId.prime(row.id, row);
     const ids = page.map((row) => row.id);
     trail.read('patient.read', 'Patient', page.map(asItem), await access.breakGlassAmong('patient.read', ids));
-    return toConnection(rows, first, after !== undefined, () => prisma.patient.count({ where }), (row) =>
+    return toConnection(rows, first, after !== undefined, () => replica.patient.count({ where }), (row) =>
       encodeCursor({ time: row.createdAt, id: row.id }),
     );
   }

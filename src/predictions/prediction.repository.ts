@@ -18,18 +18,19 @@ export class PredictionRepository {
   private readonly outcomesByCase: DataLoader<string, CaseOutcome[]>;
 
   constructor(private readonly scope: RequestScope) {
-    const { prisma } = scope;
+    // Records looked up by id (before writes, too) come from the primary; the lists around them may come from a replica.
+    const { prisma, replica } = scope;
     this.byId = new DataLoader(async (ids) => {
       const rows = await prisma.prediction.findMany({ where: { id: { in: [...ids] } } });
       return ids.map((id) => rows.find((row) => row.id === id) ?? null);
     });
     this.byCase = new DataLoader(async (caseIds) => {
-      const rows = await prisma.prediction.findMany({ where: { caseId: { in: [...caseIds] } }, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }] });
+      const rows = await replica.prediction.findMany({ where: { caseId: { in: [...caseIds] } }, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }] });
       for (const row of rows) this.byId.prime(row.id, row);
       return caseIds.map((id) => rows.filter((row) => row.caseId === id));
     });
     this.outcomesByCase = new DataLoader(async (caseIds) => {
-      const rows = await prisma.caseOutcome.findMany({ where: { caseId: { in: [...caseIds] } }, orderBy: { target: 'asc' } });
+      const rows = await replica.caseOutcome.findMany({ where: { caseId: { in: [...caseIds] } }, orderBy: { target: 'asc' } });
       return caseIds.map((id) => rows.filter((row) => row.caseId === id));
     });
   }

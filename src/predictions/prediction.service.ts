@@ -64,7 +64,7 @@ export class PredictionService {
       this.consent.requireAiConsent(await this.patients.requireExisting(episode.patientId));
       const chosen = await this.models.resolveForPrediction(parseInput(modelName, model, 'model'), parseInput(versionNumber, version, 'version'));
       const loaded = await this.modelServer.version(chosen.id);
-      const [observations, images] = await Promise.all([this.cases.observations(episode), this.cases.images(episode)]);
+      const { observations, images } = await this.cases.currentInputs(episode);
       const input = buildCaseInput(loaded.serving.stored, observations, images);
       const encoded = encodeOne(loaded.serving, input.values);
       const modelStarted = performance.now();

@@ -84,7 +84,7 @@ export async function createRequestContext(deps: ContextDeps, request: FastifyRe
   const { principal, meta } = authentication;
   const log = deps.log.child({ requestId: request.id });
   const trail = new AuditTrail(auditLog, principal, meta, config.auditReads);
-  const scope: RequestScope = { prisma: db.prisma, config, access: new AccessPolicy(db.prisma, principal, trail), trail, log };
+  const scope: RequestScope = { prisma: db.prisma, replica: db.replica, config, access: new AccessPolicy(db.prisma, principal, trail), trail, log };
   const patients = new PatientService(new PatientRepository(scope), trail, config.maxPageSize);
   const cases = new CaseService(new CaseRepository(scope), patients, trail);
   const consent = new ConsentService(new ConsentRepository(scope), patients, trail);

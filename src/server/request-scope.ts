@@ -11,6 +11,12 @@ import type { PrismaClient } from '../generated/prisma/client.ts';
  */
 export interface RequestScope {
   prisma: PrismaClient;
+  /**
+   * Lists and the clinical data read around them (cases, observations,
+   * images, predictions) may come from a read replica. Access decisions,
+   * writes and the audit log always use `prisma`, the primary.
+   */
+  replica: PrismaClient;
   config: Config;
   access: AccessPolicy;
   trail: AuditTrail;

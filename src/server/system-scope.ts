@@ -17,5 +17,5 @@ import type { RequestScope } from './request-scope.ts';
 export function systemScope(db: Database, config: Config, auditLog: AuditLog, log: Logger, subject: string, roles: Principal['roles']): RequestScope {
   const principal: Principal = { subject, roles, purposeOfUse: 'HSYSADMIN' };
   const trail = new AuditTrail(auditLog, principal, { requestId: null, operationName: null, queryHash: null, clientAddress: null, userAgent: null });
-  return { prisma: db.prisma, config, access: new AccessPolicy(db.prisma, principal, trail), trail, log };
+  return { prisma: db.prisma, replica: db.replica, config, access: new AccessPolicy(db.prisma, principal, trail), trail, log };
 }
