@@ -1,25 +1,10 @@
 import assert from 'node:assert/strict';
+import type { AuditRecord } from '../../src/audit/audit-record.ts';
 import type { TestServer } from './test-server.ts';
 import { people } from './tokens.ts';
 
-export interface AuditEventView {
-  sequence: string;
-  actorSubject: string;
-  actorRoles: string[];
-  action: string;
-  outcome: string;
-  resourceType: string | null;
-  resourceIds: string[];
-  patientIds: string[];
-  purposeOfUse: string;
-  breakGlass: boolean;
-  reason: string | null;
-  requestId: string | null;
-  operationName: string | null;
-  queryHash: string | null;
-  clientAddress: string | null;
-  userAgent: string | null;
-}
+/** An audit record as the API shows it (the sequence as a decimal string; no id, time or hashes). */
+export type AuditEventView = Omit<AuditRecord, 'id' | 'recordedAt'> & { sequence: string };
 
 const fields = `sequence actorSubject actorRoles action outcome resourceType resourceIds patientIds purposeOfUse
   breakGlass reason requestId operationName queryHash clientAddress userAgent`;
