@@ -2,7 +2,6 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
 import {
   bindMigrationAwareSqlAdapterFactory,
   type SqlDriverAdapter,
@@ -12,6 +11,7 @@ import * as engineModule from '@prisma/schema-engine-wasm/schema_engine_bg';
 import type { MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm/schema_engine_bg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { PrismaClient } from '../generated/prisma/client.ts';
+import { createPGlite } from './database.ts';
 
 /*
  * Migrations are driven by Prisma's schema engine compiled to WebAssembly
@@ -161,7 +161,7 @@ export async function detectSchemaDrift(
   schema?: string,
 ): Promise<SchemaDrift> {
   if (!migrated) {
-    const scratch = new PGlite();
+    const scratch = createPGlite();
     try {
       const adapterFactory = new PrismaPGlite(scratch);
       await applyMigrations(adapterFactory);

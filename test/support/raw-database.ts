@@ -1,9 +1,8 @@
-import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
-import { embeddedDataPath } from '../../src/db/database.ts';
+import { createPGlite, embeddedDataPath } from '../../src/db/database.ts';
 import type { TestDatabase } from './test-database.ts';
 
 /** A plain SQL handle and a Prisma adapter factory on a test database, for tests below the API. */
@@ -22,7 +21,7 @@ export async function openRaw(database: Pick<TestDatabase, 'databaseUrl' | 'data
       close: () => pool.end(),
     };
   }
-  const pglite = new PGlite(embeddedDataPath(database.dataDir));
+  const pglite = createPGlite(embeddedDataPath(database.dataDir));
   return {
     query: async <T>(sql: string, params?: unknown[]) => (await pglite.query<T>(sql, params)).rows,
     adapterFactory: new PrismaPGlite(pglite),

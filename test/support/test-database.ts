@@ -3,11 +3,10 @@ import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm } from 'node:fs/promi
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
-import { embeddedDataPath } from '../../src/db/database.ts';
+import { createPGlite, embeddedDataPath } from '../../src/db/database.ts';
 import { applyMigrations, migrationsDir } from '../../src/db/migrations.ts';
 
 /*
@@ -65,7 +64,7 @@ async function embeddedTemplate(): Promise<string> {
   if (await readdir(template).then(() => true, () => false)) return template;
   await mkdir(cacheDir, { recursive: true });
   const building = `${template}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  const pglite = new PGlite(building);
+  const pglite = createPGlite(building);
   await applyMigrations(new PrismaPGlite(pglite));
   await pglite.close();
   // Another test process may have finished first; either copy is as good.
