@@ -1,4 +1,4 @@
-import type { Dataset, RawValue } from './csv.ts';
+import type { Dataset } from './csv.ts';
 import { badData, badOption } from './errors.ts';
 import { ascending, formatNumber, frequencies, mean, quantileSorted, standardDeviation } from './stats.ts';
 import { type Cell, cellLevel, missingTokens, parseCell } from './values.ts';

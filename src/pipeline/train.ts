@@ -342,7 +342,7 @@ export function fitLeastSquares(model: tf.Sequential, train: TrainingData): void
   const columns = train.x[0]!.length;
   const ridge = 1e-4 * train.x.length;
   // Normal equations of [x, 1]: (X'X + ridge on the slopes) w = X'y.
-  const gram = Array.from({ length: columns + 1 }, (_, i) => new Array<number>(columns + 1).fill(0));
+  const gram = Array.from({ length: columns + 1 }, () => new Array<number>(columns + 1).fill(0));
   const moment = new Array<number>(columns + 1).fill(0);
   train.x.forEach((row, r) => {
     const extended = [...row, 1];
