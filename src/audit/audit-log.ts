@@ -74,7 +74,19 @@ export class AuditLog {
         for (const waiter of group) waiter.resolve();
       } catch (error) {
         this.log.error({ errorType: (error as Error).name, records: size }, 'audit append failed');
-        for (const waiter of group) waiter.reject(error);
+        if (group.length === 1) {
+          group[0]!.reject(error);
+          continue;
+        }
+        // One bad record must not fail everyone else's requests: retry each waiter on its own.
+        for (const waiter of group) {
+          try {
+            await this.prisma.$transaction((tx) => appendChained(tx, waiter.records), { maxWait: 10_000, timeout: 10_000 });
+            waiter.resolve();
+          } catch (alone) {
+            waiter.reject(alone);
+          }
+        }
       }
     }
     this.flushing = undefined;

@@ -61,21 +61,38 @@ export interface ChainedAuditRecord extends AuditRecord {
 /** The previousHash of the first record. */
 export const genesisHash = '0'.repeat(64);
 
+/**
+ * Text exactly as PostgreSQL stores it. It refuses U+0000 (the insert, and with
+ * it the record, would fail) and stores a lone UTF-16 surrogate as U+FFFD (the
+ * stored record would no longer match the hash computed here, and the chain
+ * would report tampering). Request metadata such as the operation name is the
+ * client's to choose, so every text field goes through this.
+ */
+export function storableText(text: string): string {
+  return text.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
+const storable = (text: string | null): string | null => (text === null ? null : storableText(text));
+
 export function auditRecord(entry: AuditEntry, actor: AuditActor, meta: AuditRequestMeta): AuditRecord {
   return {
     id: crypto.randomUUID(),
     recordedAt: new Date(),
-    actorSubject: actor.subject,
-    actorRoles: actor.roles,
-    action: entry.action,
+    actorSubject: storableText(actor.subject),
+    actorRoles: actor.roles.map(storableText),
+    action: storableText(entry.action),
     outcome: entry.outcome,
-    resourceType: entry.resourceType ?? null,
-    resourceIds: entry.resourceIds ?? [],
-    patientIds: entry.patientIds ?? [],
-    purposeOfUse: actor.purposeOfUse,
+    resourceType: storable(entry.resourceType ?? null),
+    resourceIds: (entry.resourceIds ?? []).map(storableText),
+    patientIds: (entry.patientIds ?? []).map(storableText),
+    purposeOfUse: storableText(actor.purposeOfUse),
     breakGlass: entry.breakGlass ?? false,
-    reason: entry.reason ?? null,
-    ...meta,
+    reason: storable(entry.reason ?? null),
+    requestId: storable(meta.requestId),
+    operationName: storable(meta.operationName),
+    queryHash: storable(meta.queryHash),
+    clientAddress: storable(meta.clientAddress),
+    userAgent: storable(meta.userAgent),
   };
 }
 

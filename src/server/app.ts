@@ -23,6 +23,9 @@ import { registerHttpErrorHandlers } from './http-errors.ts';
 import { Metrics } from './metrics.ts';
 import { auditFlushPlugin } from './plugins/audit-flush.ts';
 import { maskUnexpectedErrors, unavailableStatusPlugin } from './plugins/error-masking.ts';
+import { legacyJsonStatusPlugin } from './plugins/legacy-json-status.ts';
+import { wellFormedTextPlugin } from './plugins/well-formed-text.ts';
+import { noIntrospection } from './introspection.ts';
 import { requestObserverPlugin } from './plugins/request-observer.ts';
 import { resolvers, typeDefs } from './schema.ts';
 import { loadTrustedDocuments, trustedDocumentsHook } from './trusted-documents.ts';
@@ -86,14 +89,15 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   const apollo = new ApolloServer<RequestContext>({
     typeDefs,
     resolvers,
-    introspection: config.introspection,
+    // Apollo's own switch also refuses `__type(name:) { name }`; noIntrospection (below) refuses the rest.
+    introspection: true,
     includeStacktraceInErrorResponses: false,
     allowBatchedHttpRequests: false,
     parseOptions: { maxTokens: limits.maxTokens },
     csrfPrevention: true,
     // Trusted-documents mode must not let clients register new documents.
     ...(config.trustedDocuments ? { persistedQueries: false as const } : {}),
-    validationRules: armor.validationRules,
+    validationRules: [...(config.introspection ? [] : [noIntrospection]), ...armor.validationRules],
     formatError: maskUnexpectedErrors(log, (code) => metrics.errors.inc({ code })),
     plugins: [
       // graphql-armor's typings name Apollo's CommonJS build; the plugins are the same objects.
@@ -101,7 +105,9 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
       fastifyApolloDrainPlugin(http),
       ApolloServerPluginCacheControlDisabled(),
       config.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+      wellFormedTextPlugin(),
       auditFlushPlugin(),
+      legacyJsonStatusPlugin(),
       unavailableStatusPlugin(),
       requestObserverPlugin(metrics, log),
     ],

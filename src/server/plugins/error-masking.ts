@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '../../db/errors.ts';
@@ -15,6 +15,13 @@ import { ErrorCode } from '../../errors/errors.ts';
  */
 export function maskUnexpectedErrors(log: Logger, count: (code: string) => void = () => {}) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    // Apollo's own refusals of a malformed request (a persisted-query hash that does not match its
+    // query, an unsupported persisted-query version) carry an HTTP 4xx but no code: the client's mistake.
+    const status = error instanceof GraphQLError ? (error.extensions.http as { status?: number } | undefined)?.status : undefined;
+    if (error instanceof GraphQLError && error.extensions.code === undefined && !formatted.path && status !== undefined && status >= 400 && status < 500) {
+      count(ErrorCode.BAD_REQUEST);
+      return { message: formatted.message, extensions: { code: ErrorCode.BAD_REQUEST } };
+    }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && code !== ErrorCode.INTERNAL_SERVER_ERROR) {
       count(code);
