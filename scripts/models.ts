@@ -80,14 +80,28 @@ program
   .description('train a model on a CSV file and add it to the registry as a candidate version')
   .requiredOption('--data <file>', 'CSV file with a header row')
   .requiredOption('--target <column>', 'the column to predict')
-  .addOption(new Option('--task <task>', 'what to predict').choices(['binary', 'multiclass', 'regression']).makeOptionMandatory())
+  .addOption(new Option('--task <task>', 'what to predict').choices(['binary', 'multiclass', 'regression', 'image']).makeOptionMandatory())
+  .option('--width <pixels>', 'image task: image width (every column but the target is a pixel, row by row)', integer)
+  .option('--height <pixels>', 'image task: image height', integer)
   .requiredOption('--name <name>', 'registry name of the model')
   .option('--description <text>', 'what the model is for', '')
   .option('--positive-class <label>', 'binary: the class called positive')
   .option('--seed <n>', 'random seed', integer)
   .option('--promote', 'make the new version the production version')
-  .action(async (options: { data: string; target: string; task: 'binary' | 'multiclass' | 'regression'; name: string; description: string; positiveClass?: string; seed?: number; promote?: boolean }) => {
+  .action(async (options: {
+    data: string;
+    target: string;
+    task: 'binary' | 'multiclass' | 'regression' | 'image';
+    width?: number;
+    height?: number;
+    name: string;
+    description: string;
+    positiveClass?: string;
+    seed?: number;
+    promote?: boolean;
+  }) => {
     if (!/^[a-z0-9][a-z0-9-]{1,62}$/.test(options.name)) throw new Error('--name: use 2 to 63 lower-case letters, digits and "-"');
+    if ((options.task === 'image') !== Boolean(options.width && options.height)) throw new Error('--width and --height go with --task image, and it needs them');
     const engine = await initTensorflow();
     console.log(`TensorFlow.js ${engine.tfjsVersion} on the ${engine.backend} backend`);
     const progress = trainingProgressBar(options.name);
@@ -97,6 +111,7 @@ program
       task: options.task,
       ...(options.positiveClass ? { positiveClass: options.positiveClass } : {}),
       ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      ...(options.width && options.height ? { image: { width: options.width, height: options.height } } : {}),
       onProgress: progress.onProgress,
     }).finally(progress.stop);
     console.log(`\n${renderQualityReport(result.quality)}\n`);

@@ -28,13 +28,19 @@ const trainSchema = z
   .object({
     name: modelName,
     description: boundedText(1000).nullish(),
-    task: z.enum(['BINARY', 'MULTICLASS', 'REGRESSION']),
+    task: z.enum(['BINARY', 'MULTICLASS', 'REGRESSION', 'IMAGE']),
     target: boundedText(64),
     data: z.object({ csv: z.string().nullish(), fromPlatform: z.boolean().nullish() }),
     positiveClass: boundedText(64).nullish(),
     seed: z.number().int().min(0).max(2 ** 31 - 1).nullish(),
     hiddenUnits: z.array(z.number().int().min(1).max(512)).min(1).max(4).nullish(),
     maxEpochs: z.number().int().min(1).max(2000).nullish(),
+    imageWidth: z.number().int().min(1).max(64).nullish(),
+    imageHeight: z.number().int().min(1).max(64).nullish(),
+  })
+  .refine((input) => (input.task === 'IMAGE') === (input.imageWidth != null && input.imageHeight != null), {
+    message: 'image tasks need imageWidth and imageHeight (and only image tasks take them)',
+    path: ['imageWidth'],
   })
   .refine((input) => Boolean(input.data.csv) !== Boolean(input.data.fromPlatform), {
     message: 'give exactly one data source: csv, or fromPlatform: true',
@@ -118,7 +124,7 @@ export class ModelService {
     return recordingFailure(this.trail, 'model.train', { resourceType: 'Model' }, async () => {
       this.scope.access.require('model.train', 'model.train');
       const parsed = parseInput(trainSchema, input);
-      const task = parsed.task.toLowerCase() as 'binary' | 'multiclass' | 'regression';
+      const task = parsed.task.toLowerCase() as 'binary' | 'multiclass' | 'regression' | 'image';
       const data = parsed.data.csv ? { csvText: parsed.data.csv, source: 'uploaded CSV' } : { records: await collectPlatformTrainingData(this.scope, parsed.target), source: 'platform cases with recorded outcomes' };
       const options: Omit<TrainModelOptions, 'onProgress'> = {
         data,
@@ -126,6 +132,7 @@ export class ModelService {
         task,
         ...(parsed.positiveClass ? { positiveClass: parsed.positiveClass } : {}),
         ...(parsed.seed != null ? { seed: parsed.seed } : {}),
+        ...(parsed.imageWidth && parsed.imageHeight ? { image: { width: parsed.imageWidth, height: parsed.imageHeight } } : {}),
         ...(parsed.hiddenUnits ? { architecture: { hiddenUnits: parsed.hiddenUnits } } : {}),
         ...(parsed.maxEpochs ? { training: { epochs: parsed.maxEpochs } } : {}),
       };
@@ -158,7 +165,14 @@ export class ModelService {
 function checkData(options: Omit<TrainModelOptions, 'onProgress'>): void {
   try {
     const dataset = 'csvText' in options.data ? parseCsv(options.data.csvText, 'upload') : undefined;
-    if (dataset) assessDataQuality(dataset, { target: options.target, task: options.task, ...(options.positiveClass ? { positiveClass: options.positiveClass } : {}) });
+    if (dataset) {
+      assessDataQuality(dataset, {
+        target: options.target,
+        task: options.task,
+        ...(options.positiveClass ? { positiveClass: options.positiveClass } : {}),
+        ...(options.image ? { image: options.image } : {}),
+      });
+    }
     else if ('records' in options.data && options.data.records.length === 0) {
       throw new PipelineError('BAD_DATA', `No case in the platform has a recorded outcome for ${options.target}.`);
     }

@@ -78,6 +78,21 @@ describe('training through the API', () => {
     assert.equal(typeof version.metrics.comparison.statement, 'string');
   });
 
+  it('trains an image classifier from pixel columns', async () => {
+    const digits = (await readFile(fileURLToPath(new URL('../../datasets/digits.csv', import.meta.url)), 'utf8')).split('\n').slice(0, 301).join('\n');
+    const missingSize = await scientist.gql('mutation($csv: String!) { trainModel(input: { name: "tiny-digits", task: IMAGE, target: "label", data: { csv: $csv } }) { id } }', { csv: digits });
+    assert.deepEqual(errorCodes(missingSize), ['BAD_USER_INPUT']);
+    const started = await scientist.gql(
+      'mutation($csv: String!) { trainModel(input: { name: "tiny-digits", task: IMAGE, target: "label", data: { csv: $csv }, imageWidth: 8, imageHeight: 8, maxEpochs: 3 }) { id } }',
+      { csv: digits },
+    );
+    assert.equal(started.body.errors, undefined, JSON.stringify(started.body.errors));
+    const job = await waitForJob(started.body.data!.trainModel.id);
+    assert.equal(job.status, 'SUCCEEDED', job.error);
+    const version = (await scientist.gql('query($id: ID!) { modelVersion(id: $id) { imageWidth imageHeight classLabels model { task } } }', { id: job.modelVersion.id })).body.data!.modelVersion;
+    assert.deepEqual([version.imageWidth, version.imageHeight, version.classLabels.length, version.model.task], [8, 8, 10, 'IMAGE']);
+  });
+
   it('refuses a file it cannot use at once, with the reason, and stores nothing', async () => {
     const jobsBefore = await prisma.trainingJob.count();
     const attempts: [Record<string, unknown>, RegExp][] = [
