@@ -91,13 +91,21 @@ describe('predictions under concurrency', () => {
     const client = patient.as(people.clinician);
     const queued = Array.from({ length: 10 }, () => client.gql('mutation($id: ID!) { predict(caseId: $id, model: "breast-cancer", explain: false) { id label } }', { id: caseId }));
     await new Promise((resolve) => setTimeout(resolve, 1000));
+    const { db } = patient.server;
+    const close = db.close.bind(db);
+    let predictionsStoredAtClose = -1;
+    db.close = async () => {
+      predictionsStoredAtClose = await db.prisma.prediction.count();
+      await close();
+    };
     await patient.server.stop();
     const responses = await Promise.all(queued);
     for (const response of responses) {
       assert.equal(response.status, 200);
       assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
     }
-    assert.equal(await patient.server.db.prisma.prediction.count().catch(() => 'closed'), 'closed', 'the database is closed after the queue drained');
+    assert.equal(new Set(responses.map((response) => response.body.data!.predict.id)).size, 10);
+    assert.equal(predictionsStoredAtClose, 10, 'the database is closed after the queue drained, with every prediction stored');
     await assert.rejects(client.gql('{ me { subject } }'), 'the stopped server takes no new request');
   });
 });

@@ -85,19 +85,26 @@ describe('query limits', () => {
 
   it('stops a request that runs past the timeout with TIMEOUT, and recovers', async () => {
     // Hold the audit chain's lock for a while: the next request cannot append its reads, so it overruns.
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((resolve) => (locked = resolve));
     const held = api.server.db.prisma.$transaction(
       async (tx) => {
         await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(${0x636c6e67}::bigint)`;
-        await new Promise((resolve) => setTimeout(resolve, 2500));
+        locked();
+        // Short steps: PostgreSQL ends a transaction idle for as long as the request timeout.
+        for (let step = 0; step < 5; step++) {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          await tx.$queryRaw`SELECT 1 AS still_holding`;
+        }
       },
-      { timeout: 10_000 },
+      { maxWait: 10_000, timeout: 10_000 },
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const slow = await clinician.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId });
+    // Wait for the lock itself, not for a guess at how long taking it takes (a pool connection may be slow to open).
+    await lockTaken;
+    const slow = await clinician.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId }).finally(() => held);
     assert.equal(slow.status, 503);
     assert.deepEqual(errorCodes(slow), ['TIMEOUT']);
     assert.equal(slow.body.data, undefined);
-    await held;
     const after = await clinician.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId });
     assert.equal(after.body.errors, undefined);
   });
