@@ -96,6 +96,22 @@ describe('patients', () => {
     assert.deepEqual(seen, mrns);
   });
 
+  it('pages through patients registered at the same instant without skipping or repeating one (ties broken by id)', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await create({ familyName: 'Twin', mrn: `TW-${i}` })).id);
+    await api.server.db.prisma.patient.updateMany({ where: { id: { in: ids } }, data: { createdAt: new Date('2026-01-01T00:00:00.000Z') } });
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = (await admin.gql(`query($after: String) { patients(filter: { nameContains: "TWIN" }, first: 2, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }`, { after })).body
+        .data!.patients;
+      seen.push(...page.edges.map((edge: any) => edge.node.id));
+      if (!page.pageInfo.hasNextPage) break;
+      after = page.pageInfo.endCursor;
+    }
+    assert.deepEqual(seen, [...ids].sort());
+  });
+
   it('filters by exact MRN and by part of either name, case-insensitively', async () => {
     await create({ givenName: 'Marguerite', familyName: 'Filterby', mrn: 'F-1' });
     await create({ givenName: 'Otto', familyName: 'Marguerite-Smith', mrn: 'F-2' });
