@@ -1,0 +1,152 @@
+#!/usr/bin/env tsx
+/**
+ * A/B comparison of two copies of clinigraph (or two settings) on one
+ * benchmark scenario, in the same run, phases alternating A, B, A, B, ... so
+ * the shared machine's drifting load hits both alike. For checking a
+ * proposed server change before it is made: copy the project, change the
+ * copy, compare.
+ *
+ *   npx tsx bench/compare.ts --b /tmp/clinigraph-changed --scenario read
+ *   npx tsx bench/compare.ts --scenario predict --env-b PREDICT_MAX_BATCH=1 --rounds 5
+ *
+ * --a DIR, --b DIR     project copies the servers run from (default: this checkout); a copy
+ *                      needs src/, prisma/, models/, datasets/, schema.graphql and a node_modules
+ *                      (a symlink to this checkout's is fine)
+ * --env-a K=V, --env-b K=V   extra server settings (repeatable)
+ * --scenario           read (patient detail, 50 connections), read-1 (the same, 1 connection),
+ *                      predict (64 clients, explanations on), predict-noexplain,
+ *                      list-deep (the page after the middle of --patients patients, 2 clients)
+ * --rounds N (default 5), --seconds S (default 8), --patients N (default 200000), --profile DIR
+ */
+import { parseArgs } from 'node:util';
+import { encodeCursor } from '../src/graphql/paging.ts';
+import { createContext } from './lib/context.ts';
+import { gql, type LoadFigures, problems, runLoad } from './lib/load.ts';
+import { adminQuery, BenchDatabases } from './lib/postgres.ts';
+import { fmt, median, table } from './lib/report.ts';
+import { seedPredictionCases, seedReadPatient } from './lib/seed.ts';
+import { type ChildServer, clinigraphEnv, startChild, stopAllChildren, toggleProfile } from './lib/servers.ts';
+import { predictMutation } from './predict.ts';
+import { detailQuery } from './read.ts';
+import { seedPatients } from './seed-patients.ts';
+
+const { values } = parseArgs({
+  options: {
+    a: { type: 'string' },
+    b: { type: 'string' },
+    'env-a': { type: 'string', multiple: true, default: [] },
+    'env-b': { type: 'string', multiple: true, default: [] },
+    scenario: { type: 'string', default: 'read' },
+    rounds: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '8' },
+    patients: { type: 'string', default: '200000' },
+    profile: { type: 'string' },
+  },
+});
+const scenario = values.scenario!;
+if (!['read', 'read-1', 'predict', 'predict-noexplain', 'list-deep'].includes(scenario)) {
+  console.error(`unknown scenario ${scenario}`);
+  process.exit(2);
+}
+const rounds = Number(values.rounds);
+const seconds = Number(values.seconds);
+const envOf = (pairs: string[]) => Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+const databases = new BenchDatabases(process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
+const ctx = await createContext(
+  { short: false, loadSeconds: seconds, latencySeconds: seconds, warmSeconds: 2, readRounds: rounds, growthRounds: rounds, growthSmall: 0, growthLarge: 0, embedded: false, only: new Set(), profileDir: values.profile },
+  databases,
+);
+
+async function start(label: string, dir: string | undefined, env: Record<string, string>): Promise<ChildServer> {
+  // startClinigraph with a per-server project directory.
+  const server = await startChild(`${label}`, 'src/server/main.ts', env, ctx.profile(label), dir ?? undefined);
+  const readyz = server.url.replace(/\/graphql$/, '/readyz');
+  for (let i = 0; i < 600; i++) {
+    if ((await fetch(readyz).then((r) => r.status, () => 0)) === 200) return server;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${label} was not ready`);
+}
+
+const figures: Record<'A' | 'B', LoadFigures[]> = { A: [], B: [] };
+try {
+  const databaseUrl = await databases.create('compare');
+  const dataDir = await ctx.tempDir('compare');
+  const listDeep = scenario === 'list-deep';
+  const base = await clinigraphEnv({ databaseUrl, dataDir }, listDeep ? { DEFAULT_MODELS: 'false' } : {});
+  if (listDeep) await seedPatients(databaseUrl, Number(values.patients));
+  // One after the other: both would install the default models into the empty registry at once.
+  const a = await start('A', values.a, { ...base, ...envOf(values['env-a']!) });
+  const b = await start('B', values.b, { ...base, ...envOf(values['env-b']!) });
+  let body: string | (() => string);
+  let connections: number;
+  let token = ctx.tokens.clinician;
+  if (scenario.startsWith('read')) {
+    const patientId = await seedReadPatient(a.url, ctx.tokens, 'BENCH-READ-0001');
+    const theirs = await Promise.all([a, b].map((server) => gql(server.url, ctx.tokens.clinician, detailQuery, { id: patientId })));
+    if (JSON.stringify(theirs[0]) !== JSON.stringify(theirs[1])) problems.push('A and B answer the detail query differently');
+    body = JSON.stringify({ query: detailQuery, variables: { id: patientId }, operationName: 'PatientDetail' });
+    connections = scenario === 'read-1' ? 1 : 50;
+  } else if (scenario.startsWith('predict')) {
+    const caseIds = await seedPredictionCases(databaseUrl, ctx.tokens.clinicianSubject, 128);
+    let next = 0;
+    const explain = scenario === 'predict';
+    body = () => JSON.stringify({ query: predictMutation, variables: { caseId: caseIds[next++ % caseIds.length], explain }, operationName: 'Predict' });
+    connections = 64;
+  } else {
+    const count = Number(values.patients);
+    const middle = (await adminQuery(databaseUrl, `SELECT id, "createdAt" FROM "Patient" WHERE mrn = $1`, [`BENCH-${String(Math.floor(count / 2)).padStart(8, '0')}`])).rows[0];
+    body = JSON.stringify({
+      query: 'query ListDeep($after: String) { patients(first: 20, after: $after) { edges { node { id mrn } } pageInfo { endCursor } } }',
+      variables: { after: encodeCursor({ time: middle.createdAt, id: middle.id }) },
+    });
+    connections = 2;
+    token = ctx.tokens.admin;
+  }
+  const servers = { A: a, B: b };
+  const phase = (key: 'A' | 'B', secs: number, warmUp = false) =>
+    runLoad({ label: `${scenario} ${key}`, server: servers[key], connections, seconds: secs, body, headers: { authorization: `Bearer ${token}` }, warmUp, databaseUrl });
+  await phase('A', 2, true);
+  await phase('B', 2, true);
+  await Promise.all([toggleProfile(a), toggleProfile(b)]);
+  for (let round = 1; round <= rounds; round++) {
+    // ABBA order: neither always goes first.
+    for (const key of round % 2 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
+      const result = await phase(key, seconds);
+      figures[key].push(result);
+      console.log(`round ${round} ${key}: ${fmt.n(result.rps)} req/s, p50 ${fmt.ms(result.p50)}, p99 ${fmt.ms(result.p99)}, CPU ${fmt.n(result.serverCpuMsPerRequest)} ms/req, machine busy ${fmt.pct(result.machineBusy)}`);
+    }
+  }
+  await Promise.all([toggleProfile(a, scenario), toggleProfile(b, scenario)]);
+  const agg = (key: 'A' | 'B') => ({
+    rps: median(figures[key].map((f) => f.rps)),
+    p50: median(figures[key].map((f) => f.p50)),
+    p99: median(figures[key].map((f) => f.p99)),
+    cpu: median(figures[key].map((f) => f.serverCpuMsPerRequest)),
+  });
+  const [ra, rb] = [agg('A'), agg('B')];
+  const wins = figures.B.filter((f, i) => f.rps > figures.A[i]!.rps).length;
+  console.log(`\n${scenario}: A = ${values.a ?? 'this checkout'} ${values['env-a']!.join(' ')}; B = ${values.b ?? 'this checkout'} ${values['env-b']!.join(' ')}; median of ${rounds} rounds\n`);
+  console.log(
+    table(
+      ['', 'req/s', 'p50', 'p99', 'server CPU ms/req'],
+      [
+        ['A', fmt.n(ra.rps), fmt.ms(ra.p50), fmt.ms(ra.p99), fmt.n(ra.cpu)],
+        ['B', fmt.n(rb.rps), fmt.ms(rb.p50), fmt.ms(rb.p99), fmt.n(rb.cpu)],
+        ['B / A', fmt.x(rb.rps / ra.rps), fmt.x(rb.p50 / ra.p50), fmt.x(rb.p99 / ra.p99), fmt.x(rb.cpu / ra.cpu)],
+      ],
+    ),
+  );
+  console.log(`B had the higher throughput in ${wins} of ${rounds} rounds.`);
+} catch (error) {
+  problems.push(String((error as Error).stack ?? error));
+} finally {
+  await stopAllChildren();
+  await databases.dropAll();
+  await ctx.cleanup();
+}
+if (problems.length) {
+  console.error(`\nBROKEN:\n- ${problems.join('\n- ')}`);
+  process.exit(1);
+}
+process.exit(0);
