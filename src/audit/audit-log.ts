@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
+import { Prisma, type PrismaClient } from '../generated/prisma/client.ts';
 import { type AuditRecord, type ChainedAuditRecord, genesisHash, hashAuditRecord } from './audit-record.ts';
 
 /** Key of the PostgreSQL advisory lock that serializes appends across every server process. */
@@ -105,5 +105,24 @@ async function appendChained(tx: Prisma.TransactionClient, records: AuditRecord[
     previousHash = hashAuditRecord(link);
     return { ...link, hash: previousHash };
   });
-  await tx.auditEvent.createMany({ data: chained });
+  await insertRecords(tx, chained);
+}
+
+/** The audit table's columns, in the order a chained record lists them. */
+const columns: (keyof ChainedAuditRecord)[] = [
+  'sequence', 'id', 'recordedAt', 'actorSubject', 'actorRoles', 'action', 'outcome', 'resourceType', 'resourceIds', 'patientIds',
+  'purposeOfUse', 'breakGlass', 'reason', 'requestId', 'operationName', 'queryHash', 'clientAddress', 'userAgent', 'previousHash', 'hash',
+];
+const columnList = Prisma.raw(columns.map((column) => `"${column}"`).join(', '));
+
+/**
+ * Inserts a group in one statement with one JSON parameter. Prisma's
+ * createMany compiles a new query plan for every group size, which cost more
+ * CPU than the rest of the audit put together (BENCHMARKS.md, audit cost).
+ */
+async function insertRecords(tx: Prisma.TransactionClient, records: ChainedAuditRecord[]): Promise<void> {
+  const rows = JSON.stringify(records, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+  await tx.$executeRaw`
+    INSERT INTO "AuditEvent" (${columnList})
+    SELECT ${columnList} FROM jsonb_populate_recordset(NULL::"AuditEvent", ${rows}::jsonb)`;
 }
