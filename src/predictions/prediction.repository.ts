@@ -1,9 +1,16 @@
 import DataLoader from 'dataloader';
 import { auditedTransaction } from '../audit/audited-transaction.ts';
+import { notFound } from '../errors/errors.ts';
 import type { Case, CaseOutcome, Prediction, Prisma, ReviewDecision } from '../generated/prisma/client.ts';
 import type { RequestScope } from '../server/request-scope.ts';
 
-const asItem = (prediction: Prediction) => ({ id: prediction.id, patientId: prediction.patientId });
+const asItem = (prediction: Pick<Prediction, 'id' | 'patientId'>) => ({ id: prediction.id, patientId: prediction.patientId });
+
+/**
+ * A prediction as a case's list carries it: without its input snapshot and
+ * explanation, the bulk of the row, which `whole` loads when a client asks.
+ */
+export type PredictionRecord = Omit<Prediction, 'input' | 'explanation'> & Partial<Pick<Prediction, 'input' | 'explanation'>>;
 
 /** What a new prediction stores. */
 export type NewPrediction = Omit<Prisma.PredictionUncheckedCreateInput, 'id' | 'createdAt' | 'requestedBy'>;
@@ -14,7 +21,7 @@ export type NewPrediction = Omit<Prisma.PredictionUncheckedCreateInput, 'id' | '
  */
 export class PredictionRepository {
   private readonly byId: DataLoader<string, Prediction | null>;
-  private readonly byCase: DataLoader<string, Prediction[]>;
+  private readonly byCase: DataLoader<string, PredictionRecord[]>;
   private readonly outcomesByCase: DataLoader<string, CaseOutcome[]>;
 
   constructor(private readonly scope: RequestScope) {
@@ -25,8 +32,11 @@ export class PredictionRepository {
       return ids.map((id) => rows.find((row) => row.id === id) ?? null);
     });
     this.byCase = new DataLoader(async (caseIds) => {
-      const rows = await replica.prediction.findMany({ where: { caseId: { in: [...caseIds] } }, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }] });
-      for (const row of rows) this.byId.prime(row.id, row);
+      const rows = await replica.prediction.findMany({
+        omit: { input: true, explanation: true },
+        where: { caseId: { in: [...caseIds] } },
+        orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
+      });
       return caseIds.map((id) => rows.filter((row) => row.caseId === id));
     });
     this.outcomesByCase = new DataLoader(async (caseIds) => {
@@ -44,11 +54,19 @@ export class PredictionRepository {
     return prediction;
   }
 
-  async listForCase(episode: Case): Promise<Prediction[]> {
+  async listForCase(episode: Case): Promise<PredictionRecord[]> {
     const breakGlass = await this.scope.access.requirePatients('clinical.read', 'prediction.read', [episode.patientId], 'Case', [episode.id]);
     const rows = await this.byCase.load(episode.id);
     this.scope.trail.read('prediction.read', 'Prediction', rows.map(asItem), breakGlass);
     return rows;
+  }
+
+  /** The whole row of a prediction this request has read (and audited) already, through a list or by id. */
+  async whole(prediction: PredictionRecord): Promise<Prediction> {
+    if (prediction.input !== undefined && prediction.explanation !== undefined) return prediction as Prediction;
+    const row = await this.byId.load(prediction.id);
+    if (!row) throw notFound('Prediction not found.');
+    return row;
   }
 
   async outcomes(episode: Case): Promise<CaseOutcome[]> {

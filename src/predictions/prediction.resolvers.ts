@@ -40,7 +40,7 @@ export const predictionResolvers: Resolvers = {
       const version = await ctx.models.version(prediction.modelVersionId);
       return (version && (await ctx.models.byId(version.modelId))?.name) ?? 'unknown';
     },
-    input: (prediction) => (prediction.input as { values: unknown }).values,
+    input: async (prediction, _, ctx) => ((await ctx.predictions.whole(prediction)).input as { values: unknown }).values,
     label: (prediction) => outputOf(prediction).label ?? null,
     probabilities: (prediction) => {
       const probabilities = outputOf(prediction).probabilities;
@@ -51,7 +51,10 @@ export const predictionResolvers: Resolvers = {
     threshold: (prediction) => outputOf(prediction).threshold,
     outOfDistribution: (prediction) => flagsOf(prediction).outOfDistribution,
     warnings: (prediction) => flagsOf(prediction).warnings,
-    explanation: (prediction) => (prediction.explanation ? explanationView(prediction.explanation as unknown as StoredExplanation) : null),
+    explanation: async (prediction, _, ctx) => {
+      const { explanation } = await ctx.predictions.whole(prediction);
+      return explanation ? explanationView(explanation as unknown as StoredExplanation) : null;
+    },
     review: (prediction) =>
       prediction.reviewDecision
         ? { decision: prediction.reviewDecision, note: prediction.reviewNote, reviewedBy: prediction.reviewedBy!, reviewedAt: prediction.reviewedAt! }

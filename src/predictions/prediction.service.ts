@@ -14,7 +14,7 @@ import { explain } from './explanation.ts';
 import type { ModelServer } from './model-server.ts';
 import { performanceFigures } from './model-performance.ts';
 import { buildCaseInput } from './prediction-input.ts';
-import type { PredictionRepository } from './prediction.repository.ts';
+import type { PredictionRecord, PredictionRepository } from './prediction.repository.ts';
 
 const modelName = boundedText(63);
 const versionNumber = z.number().int().min(1).nullish();
@@ -48,8 +48,12 @@ export class PredictionService {
     return this.predictions.findById(parseId(id, 'id'));
   }
 
-  forCase(episode: Case): Promise<Prediction[]> {
+  forCase(episode: Case): Promise<PredictionRecord[]> {
     return this.predictions.listForCase(episode);
+  }
+
+  whole(prediction: PredictionRecord): Promise<Prediction> {
+    return this.predictions.whole(prediction);
   }
 
   outcomes(episode: Case): Promise<CaseOutcome[]> {

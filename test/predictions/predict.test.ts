@@ -91,11 +91,19 @@ describe('predict on tabular models', () => {
     assert.equal(typeof prediction.value, 'number');
   });
 
-  it('uses a named version, and lists predictions on the case', async () => {
+  it('uses a named version, and lists predictions on the case, with their input and explanation as when read by id', async () => {
     const caseId = await caseWithObservations(api, await modelObservations('breast-cancer', 12));
     const prediction = (await predict(caseId, 'breast-cancer', { version: 1 })).body.data!.predict;
     const read = await clinician.gql('query($id: ID!) { case(id: $id) { predictions { id modelName } } }', { id: caseId });
     assert.deepEqual(read.body.data!.case.predictions, [{ id: prediction.id, modelName: 'breast-cancer' }]);
+    // A case's list leaves the bulky parts out of its query and loads them by id when asked.
+    const parts = 'id input explanation { method summary attributions { feature attribution } }';
+    const listed = await clinician.gql(`query($id: ID!) { case(id: $id) { predictions { ${parts} } } }`, { id: caseId });
+    const byId = await clinician.gql(`query($id: ID!) { prediction(id: $id) { ${parts} } }`, { id: prediction.id });
+    assert.equal(listed.body.errors, undefined, JSON.stringify(listed.body.errors));
+    assert.equal(Object.keys(byId.body.data!.prediction.input).length, 30);
+    assert.ok(byId.body.data!.prediction.explanation.attributions.length > 0);
+    assert.deepEqual(listed.body.data!.case.predictions, [byId.body.data!.prediction]);
   });
 });
 
