@@ -336,7 +336,8 @@ it('network partition (open connections go silent, new ones unanswered): request
   // Nothing answers and nothing fails, so requests wait for the database until their own
   // timeout (TIMEOUT, HTTP 503); those started later wait until the database is back and succeed.
   checkOutage(partition, { failFastMs: requestTimeoutMs + 1_000, minRequestsWhileAway: 0 });
-  const endedWhileAway = partition.samples.filter((s) => s.endedAt > partition.downAt && s.endedAt <= partition.upAt);
+  // A request whose statements all ran just before the cut may still finish in its first moments: a grace of 1 s.
+  const endedWhileAway = partition.samples.filter((s) => s.endedAt > partition.downAt + 1_000 && s.endedAt <= partition.upAt);
   assert.ok(endedWhileAway.length > 0, 'requests timed out while the partition lasted');
   // TIMEOUT, or UNAVAILABLE where a connection attempt's own time limit ran out first.
   for (const s of endedWhileAway) assert.ok(s.status === 503 && s.codes.every((code) => code === 'TIMEOUT' || code === 'UNAVAILABLE'), `${s.kind}: ${s.status} ${s.text}`);
