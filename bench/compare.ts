@@ -25,7 +25,7 @@ import { gql, type LoadFigures, problems, runLoad } from './lib/load.ts';
 import { adminQuery, BenchDatabases } from './lib/postgres.ts';
 import { fmt, median, table } from './lib/report.ts';
 import { seedPredictionCases, seedReadPatient } from './lib/seed.ts';
-import { type ChildServer, clinigraphEnv, startChild, stopAllChildren, toggleProfile } from './lib/servers.ts';
+import { type ChildServer, clinigraphEnv, serverNodeFlags, startChild, stopAllChildren, toggleProfile } from './lib/servers.ts';
 import { predictMutation } from './predict.ts';
 import { detailQuery } from './read.ts';
 import { seedPatients } from './seed-patients.ts';
@@ -59,7 +59,7 @@ const ctx = await createContext(
 
 async function start(label: string, dir: string | undefined, env: Record<string, string>): Promise<ChildServer> {
   // startClinigraph with a per-server project directory.
-  const server = await startChild(`${label}`, 'src/server/main.ts', env, ctx.profile(label), dir ?? undefined);
+  const server = await startChild(`${label}`, 'src/server/main.ts', env, ctx.profile(label), dir ?? undefined, serverNodeFlags);
   const readyz = server.url.replace(/\/graphql$/, '/readyz');
   for (let i = 0; i < 600; i++) {
     if ((await fetch(readyz).then((r) => r.status, () => 0)) === 200) return server;
