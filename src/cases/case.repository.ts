@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import { auditedTransaction } from '../audit/audited-transaction.ts';
-import type { Case, CaseImage, Observation, Prisma } from '../generated/prisma/client.ts';
+import { type Case, type CaseImage, type Observation, Prisma } from '../generated/prisma/client.ts';
+import { casePredictionsJson, predictionRecordFromJson } from '../predictions/prediction.repository.ts';
 import type { RequestScope } from '../server/request-scope.ts';
 
 /** Groups rows by a key, in the order of the keys asked for (what a DataLoader batch returns). */
@@ -13,13 +14,42 @@ function groupBy<T>(keys: readonly string[], rows: T[], keyOf: (row: T) => strin
 const asItem = (episode: Case) => ({ id: episode.id, patientId: episode.patientId });
 
 /**
+ * What a case list brings along in its own statement: the children the client
+ * selected under it. A patient's detail (cases, their observations and
+ * predictions) is then one round trip instead of one per level.
+ */
+export interface CaseChildren {
+  observations: boolean;
+  predictions: boolean;
+}
+
+/** SQL: each case's observations (the case aliased `c`) as one JSON array, in the order lists use. */
+const caseObservationsJson = Prisma.sql`(
+  SELECT coalesce(json_agg(o ORDER BY o."observedAt", o.id), '[]') FROM "Observation" o WHERE o."caseId" = c.id)`;
+
+type JsonTimes<T, K extends keyof T> = Omit<T, K> & Record<K, string>;
+
+const observationFromJson = (json: JsonTimes<Observation, 'observedAt' | 'createdAt'>): Observation => ({
+  ...json,
+  observedAt: new Date(json.observedAt),
+  createdAt: new Date(json.createdAt),
+});
+
+/** A case row with the JSON arrays of its children, when asked for (NULL otherwise). */
+type CaseWithChildren = Case & {
+  observationsJson: JsonTimes<Observation, 'observedAt' | 'createdAt'>[] | null;
+  predictionsJson: Parameters<typeof predictionRecordFromJson>[0][] | null;
+};
+
+/**
  * Cases, their observations and images as one request may read and write
  * them. Clinical data: only clinicians on the patient's care team (or with
  * break-glass access) reach it; every read and write is audited.
  */
 export class CaseRepository {
   private readonly byId: DataLoader<string, Case | null>;
-  private readonly byPatient: DataLoader<string, Case[]>;
+  /** Cases by patient, one loader per combination of children brought along. */
+  private readonly byPatient = new Map<string, DataLoader<string, Case[]>>();
   private readonly observationsByCase: DataLoader<string, Observation[]>;
   private readonly imagesByCase: DataLoader<string, CaseImage[]>;
 
@@ -30,14 +60,6 @@ export class CaseRepository {
       const rows = await prisma.case.findMany({ where: { id: { in: [...ids] } } });
       const found = new Map(rows.map((row) => [row.id, row]));
       return ids.map((id) => found.get(id) ?? null);
-    });
-    this.byPatient = new DataLoader(async (patientIds) => {
-      const rows = await replica.case.findMany({
-        where: { patientId: { in: [...patientIds] } },
-        orderBy: [{ openedAt: 'desc' }, { id: 'asc' }],
-      });
-      for (const row of rows) this.byId.prime(row.id, row);
-      return groupBy(patientIds, rows, (row) => row.patientId);
     });
     this.observationsByCase = new DataLoader(async (caseIds) => {
       const rows = await replica.observation.findMany({
@@ -65,11 +87,37 @@ export class CaseRepository {
     return episode;
   }
 
-  async listForPatient(patientId: string): Promise<Case[]> {
+  /** A patient's cases, newest first, with the children a client selected loaded in the same statement. */
+  async listForPatient(patientId: string, children: CaseChildren): Promise<Case[]> {
     const breakGlass = await this.scope.access.requirePatients('clinical.read', 'case.read', [patientId]);
-    const cases = await this.byPatient.load(patientId);
+    const cases = await this.casesOf(children).load(patientId);
     this.scope.trail.read('case.read', 'Case', cases.map(asItem), breakGlass);
     return cases;
+  }
+
+  private casesOf(children: CaseChildren): DataLoader<string, Case[]> {
+    const key = `${children.observations}:${children.predictions}`;
+    let loader = this.byPatient.get(key);
+    if (!loader) this.byPatient.set(key, (loader = new DataLoader((patientIds) => this.loadCasesOf(patientIds, children))));
+    return loader;
+  }
+
+  /** Cases of patients with their selected children, handing the children to their loaders. */
+  private async loadCasesOf(patientIds: readonly string[], children: CaseChildren): Promise<Case[][]> {
+    const none = Prisma.sql`NULL`;
+    const rows = await this.scope.replica.$queryRaw<CaseWithChildren[]>`
+      SELECT c.*,
+        ${children.observations ? caseObservationsJson : none} AS "observationsJson",
+        ${children.predictions ? casePredictionsJson : none} AS "predictionsJson"
+      FROM "Case" c WHERE c."patientId" = ANY(${[...patientIds]}::uuid[])
+      ORDER BY c."openedAt" DESC, c.id`;
+    const cases = rows.map(({ observationsJson, predictionsJson, ...episode }) => {
+      this.byId.prime(episode.id, episode);
+      if (observationsJson) this.observationsByCase.prime(episode.id, observationsJson.map(observationFromJson));
+      if (predictionsJson) this.scope.preloaded.predictionsByCase.set(episode.id, predictionsJson.map(predictionRecordFromJson));
+      return episode;
+    });
+    return groupBy(patientIds, cases, (row) => row.patientId);
   }
 
   async observations(episode: Case): Promise<Observation[]> {

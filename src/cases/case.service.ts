@@ -6,7 +6,7 @@ import type { Case, CaseImage, Observation } from '../generated/prisma/client.ts
 import type { CaseImageInput, ObservationInput, OpenCaseInput } from '../generated/graphql.ts';
 import { boundedText, isId, notInFuture, parseId, parseInput } from '../graphql/validation.ts';
 import type { PatientService } from '../patients/patient.service.ts';
-import type { CaseRepository } from './case.repository.ts';
+import type { CaseChildren, CaseRepository } from './case.repository.ts';
 
 /** How many observations one addObservations call may carry. */
 export const maxObservationsPerCall = 500;
@@ -72,8 +72,8 @@ export class CaseService {
     return found;
   }
 
-  listForPatient(patientId: string): Promise<Case[]> {
-    return this.cases.listForPatient(patientId);
+  listForPatient(patientId: string, children: CaseChildren): Promise<Case[]> {
+    return this.cases.listForPatient(patientId, children);
   }
 
   observations(episode: Case): Promise<Observation[]> {

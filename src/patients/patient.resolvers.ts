@@ -1,4 +1,5 @@
 import type { Resolvers } from '../generated/graphql.ts';
+import { selectedFields } from '../graphql/selection.ts';
 
 export const patientResolvers: Resolvers = {
   Query: {
@@ -14,7 +15,10 @@ export const patientResolvers: Resolvers = {
   },
   Patient: {
     archived: (patient) => patient.archivedAt !== null,
-    cases: (patient, _, ctx) => ctx.cases.listForPatient(patient.id),
+    cases: (patient, _, ctx, info) => {
+      const selected = selectedFields(info);
+      return ctx.cases.listForPatient(patient.id, { observations: selected.has('observations'), predictions: selected.has('predictions') });
+    },
   },
   PatientConnection: {
     totalCount: (connection) => connection.totalCount(),

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { auditedTransaction } from '../audit/audited-transaction.ts';
 import { notFound } from '../errors/errors.ts';
-import type { Case, CaseOutcome, Prediction, Prisma, ReviewDecision } from '../generated/prisma/client.ts';
+import { type Case, type CaseOutcome, type Prediction, Prisma, type ReviewDecision } from '../generated/prisma/client.ts';
 import type { RequestScope } from '../server/request-scope.ts';
 
 const asItem = (prediction: Pick<Prediction, 'id' | 'patientId'>) => ({ id: prediction.id, patientId: prediction.patientId });
@@ -11,6 +11,27 @@ const asItem = (prediction: Pick<Prediction, 'id' | 'patientId'>) => ({ id: pred
  * explanation, the bulk of the row, which `whole` loads when a client asks.
  */
 export type PredictionRecord = Omit<Prediction, 'input' | 'explanation'> & Partial<Pick<Prediction, 'input' | 'explanation'>>;
+
+/** The columns of a PredictionRecord (naming the columns keeps PostgreSQL from reading the bulky ones at all). */
+const recordColumns = Prisma.raw(
+  Object.values(Prisma.PredictionScalarFieldEnum)
+    .filter((field) => field !== 'input' && field !== 'explanation')
+    .map((field) => `"${field}"`)
+    .join(', '),
+);
+
+/**
+ * SQL for a case list that brings its cases' predictions along (the case
+ * aliased `c`): each case's list, newest first, as one JSON array of records.
+ */
+export const casePredictionsJson = Prisma.sql`(
+  SELECT coalesce(json_agg(p ORDER BY p."createdAt" DESC, p.id), '[]')
+  FROM (SELECT ${recordColumns} FROM "Prediction" WHERE "caseId" = c.id) p)`;
+
+/** A record of casePredictionsJson's array, typed as Prisma reads it (its times were JSON strings). */
+export function predictionRecordFromJson(json: PredictionRecord & { createdAt: string; reviewedAt: string | null }): PredictionRecord {
+  return { ...json, createdAt: new Date(json.createdAt), reviewedAt: json.reviewedAt === null ? null : new Date(json.reviewedAt) };
+}
 
 /** What a new prediction stores. */
 export type NewPrediction = Omit<Prisma.PredictionUncheckedCreateInput, 'id' | 'createdAt' | 'requestedBy'>;
@@ -31,13 +52,15 @@ export class PredictionRepository {
       const rows = await prisma.prediction.findMany({ where: { id: { in: [...ids] } } });
       return ids.map((id) => rows.find((row) => row.id === id) ?? null);
     });
+    const { predictionsByCase } = scope.preloaded;
     this.byCase = new DataLoader(async (caseIds) => {
-      const rows = await replica.prediction.findMany({
+      const missing = caseIds.filter((id) => !predictionsByCase.has(id));
+      const rows = missing.length === 0 ? [] : await replica.prediction.findMany({
         omit: { input: true, explanation: true },
-        where: { caseId: { in: [...caseIds] } },
+        where: { caseId: { in: missing } },
         orderBy: [{ createdAt: 'desc' }, { id: 'asc' }],
       });
-      return caseIds.map((id) => rows.filter((row) => row.caseId === id));
+      return caseIds.map((id) => predictionsByCase.get(id) ?? rows.filter((row) => row.caseId === id));
     });
     this.outcomesByCase = new DataLoader(async (caseIds) => {
       const rows = await replica.caseOutcome.findMany({ where: { caseId: { in: [...caseIds] } }, orderBy: { target: 'asc' } });

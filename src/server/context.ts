@@ -25,7 +25,7 @@ import { PatientService } from '../patients/patient.service.ts';
 import type { ModelServer } from '../predictions/model-server.ts';
 import { PredictionRepository } from '../predictions/prediction.repository.ts';
 import { PredictionService } from '../predictions/prediction.service.ts';
-import type { RequestScope } from './request-scope.ts';
+import { nothingPreloaded, type RequestScope } from './request-scope.ts';
 
 /** What every resolver receives: who is asking, and the request's services, built fresh per request. */
 export interface RequestContext {
@@ -84,7 +84,7 @@ export async function createRequestContext(deps: ContextDeps, request: FastifyRe
   const { principal, meta } = authentication;
   const log = deps.log.child({ requestId: request.id });
   const trail = new AuditTrail(auditLog, principal, meta, config.auditReads);
-  const scope: RequestScope = { prisma: db.prisma, replica: db.replica, config, access: new AccessPolicy(db.prisma, principal, trail), trail, log };
+  const scope: RequestScope = { prisma: db.prisma, replica: db.replica, config, access: new AccessPolicy(db.prisma, principal, trail), trail, log, preloaded: nothingPreloaded() };
   const patients = new PatientService(new PatientRepository(scope), trail, config.maxPageSize);
   const cases = new CaseService(new CaseRepository(scope), patients, trail);
   const consent = new ConsentService(new ConsentRepository(scope), patients, trail);

@@ -3,6 +3,7 @@ import type { AuditTrail } from '../audit/audit-trail.ts';
 import type { AccessPolicy } from '../auth/access-policy.ts';
 import type { Config } from '../config/config.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
+import type { PredictionRecord } from '../predictions/prediction.repository.ts';
 
 /**
  * What the data-access layer of one request is built from. Only repositories
@@ -21,4 +22,16 @@ export interface RequestScope {
   access: AccessPolicy;
   trail: AuditTrail;
   log: Logger;
+  /**
+   * Rows one repository read for another in the same statement (a case list
+   * with the predictions the client selected under it), kept for this scope
+   * only; the other repository still checks access and audits what it returns.
+   */
+  preloaded: Preloaded;
 }
+
+export interface Preloaded {
+  predictionsByCase: Map<string, PredictionRecord[]>;
+}
+
+export const nothingPreloaded = (): Preloaded => ({ predictionsByCase: new Map() });

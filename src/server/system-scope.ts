@@ -5,7 +5,7 @@ import { AccessPolicy } from '../auth/access-policy.ts';
 import type { Principal } from '../auth/principal.ts';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
-import type { RequestScope } from './request-scope.ts';
+import { nothingPreloaded, type RequestScope } from './request-scope.ts';
 
 /**
  * A data-access scope for work no HTTP request carries (start-up, background
@@ -17,5 +17,5 @@ import type { RequestScope } from './request-scope.ts';
 export function systemScope(db: Database, config: Config, auditLog: AuditLog, log: Logger, subject: string, roles: Principal['roles']): RequestScope {
   const principal: Principal = { subject, roles, purposeOfUse: 'HSYSADMIN' };
   const trail = new AuditTrail(auditLog, principal, { requestId: null, operationName: null, queryHash: null, clientAddress: null, userAgent: null });
-  return { prisma: db.prisma, replica: db.replica, config, access: new AccessPolicy(db.prisma, principal, trail), trail, log };
+  return { prisma: db.prisma, replica: db.replica, config, access: new AccessPolicy(db.prisma, principal, trail), trail, log, preloaded: nothingPreloaded() };
 }

@@ -107,6 +107,47 @@ describe('predict on tabular models', () => {
   });
 });
 
+describe("a patient's detail", () => {
+  const caseFields = `id title status openedAt closedAt
+    observations { code value text unit observedAt }
+    predictions { id label value createdAt latencyMs requestedBy probabilities { label probability } review { decision note reviewedBy reviewedAt } modelName input }`;
+
+  async function statementsOf(query: string, variables: Record<string, unknown>) {
+    let statements = 0;
+    const stop = api.server.db.onQuery(() => statements++);
+    const response = await clinician.gql(query, variables);
+    stop();
+    assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+    return { statements, data: response.body.data! };
+  }
+
+  it('brings the cases, their observations and predictions in one statement, each as the case read by id has it', async () => {
+    const patientId = await createPatient(api);
+    const withPredictions = await openCase(api, patientId, 'Breast lump');
+    await clinician.gql(
+      `mutation($caseId: ID!, $observations: [ObservationInput!]!) { addObservations(caseId: $caseId, observations: $observations) { id } }`,
+      { caseId: withPredictions, observations: [...(await modelObservations('breast-cancer', 5)), { code: 'smoking_status', text: 'former', observedAt: '2026-01-02T08:00:00Z' }] },
+    );
+    const first = (await predict(withPredictions, 'breast-cancer', { explain: false })).body.data!.predict;
+    assert.equal((await predict(withPredictions, 'breast-cancer', { explain: false })).body.errors, undefined);
+    const reviewed = await clinician.gql('mutation($id: ID!) { reviewPrediction(id: $id, decision: AGREE, note: "fits") { id } }', { id: first.id });
+    assert.equal(reviewed.body.errors, undefined);
+    await openCase(api, patientId, 'Follow-up, nothing recorded yet');
+
+    const detail = await statementsOf(`query($id: ID!) { patient(id: $id) { cases { ${caseFields} } } }`, { id: patientId });
+    const cases = detail.data.patient.cases as { id: string; observations: unknown[]; predictions: unknown[] }[];
+    assert.deepEqual(cases.map((c) => [c.observations.length, c.predictions.length]), [[0, 0], [31, 2]]);
+    for (const episode of cases) {
+      const byId = await clinician.gql(`query($id: ID!) { case(id: $id) { ${caseFields} } }`, { id: episode.id });
+      assert.deepEqual(episode, byId.body.data!.case);
+    }
+    // Observations and predictions cost no statement of their own: as many as for the cases alone.
+    const casesOnly = await statementsOf('query($id: ID!) { patient(id: $id) { cases { id } } }', { id: patientId });
+    const withChildren = await statementsOf('query($id: ID!) { patient(id: $id) { cases { id observations { code } predictions { id } } } }', { id: patientId });
+    assert.equal(withChildren.statements, casesOnly.statements);
+  });
+});
+
 describe('predict on the image model', () => {
   it('classifies a held-out digit and returns a saliency map of the image’s size', async () => {
     const { result } = await readShippedModel('digits');
