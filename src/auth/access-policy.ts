@@ -150,20 +150,18 @@ export class AccessPolicy {
     this.access.clear(patientId);
   }
 
+  /** Care-team membership and active break-glass grants of these patients, in one statement (one round trip per request). */
   private async lookUpAccess(patientIds: readonly string[]): Promise<PatientAccess[]> {
-    const ids = [...patientIds];
-    const [members, grants] = await Promise.all([
-      this.prisma.careTeamMember.findMany({
-        where: { clinicianSubject: this.subject, patientId: { in: ids } },
-        select: { patientId: true },
-      }),
-      this.prisma.breakGlassGrant.findMany({
-        where: { clinicianSubject: this.subject, patientId: { in: ids }, expiresAt: { gt: new Date() } },
-        select: { patientId: true },
-      }),
-    ]);
-    const onTeam = new Set(members.map((row) => row.patientId));
-    const glass = new Set(grants.map((row) => row.patientId));
-    return ids.map((id) => (onTeam.has(id) ? 'care-team' : glass.has(id) ? 'break-glass' : 'none'));
+    const rows = await this.prisma.$queryRaw<{ patientId: string; onTeam: boolean; breakGlass: boolean }[]>`
+      SELECT p.id::text AS "patientId",
+        EXISTS (SELECT 1 FROM "CareTeamMember" m WHERE m."patientId" = p.id AND m."clinicianSubject" = ${this.subject}) AS "onTeam",
+        EXISTS (SELECT 1 FROM "BreakGlassGrant" g
+                WHERE g."patientId" = p.id AND g."clinicianSubject" = ${this.subject} AND g."expiresAt" > ${new Date()}) AS "breakGlass"
+      FROM unnest(${[...patientIds]}::uuid[]) AS p(id)`;
+    const byPatient = new Map(rows.map((row) => [row.patientId, row]));
+    return patientIds.map((id) => {
+      const row = byPatient.get(id);
+      return row?.onTeam ? 'care-team' : row?.breakGlass ? 'break-glass' : 'none';
+    });
   }
 }
