@@ -41,6 +41,7 @@ const { values } = parseArgs({
     json: { type: 'string' },
     embedded: { type: 'boolean' },
   },
+  allowNegative: true, // --no-embedded
 });
 const short = values.short || ['1', 'true', 'yes'].includes(process.env.BENCH_SHORT ?? '');
 const benchmarks = ['read', 'growth', 'predict', 'auth'];
