@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { createPatient, openCase } from '../support/fixtures.ts';
 import { errorCodes, type GraphQLResponse, startTestServer } from '../support/test-server.ts';
@@ -81,6 +82,34 @@ describe('query limits', () => {
     assert.equal(broken.status, 400);
     assert.deepEqual(broken.body.errors!.map((error) => error.extensions?.code), ['BAD_REQUEST']);
     assert.doesNotMatch(JSON.stringify(broken.body), /FST_|at .*\.js/);
+  });
+
+  it('reads the rest of a refused body before closing, so a client still sending it gets the coded answer, not a broken pipe', async () => {
+    // A raw socket sending a 3 MB body without waiting for an early answer: closing with the rest
+    // unread made the kernel reset the connection (EPIPE, no answer).
+    const size = 3_000_000;
+    const { hostname, port } = new URL(api.url);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const answer = await new Promise<{ writeError: string | undefined; text: string }>((resolve) => {
+        const socket = connect(Number(port), hostname);
+        const chunks: Buffer[] = [];
+        let writeError: string | undefined;
+        socket.on('data', (chunk) => chunks.push(chunk));
+        socket.on('error', (error: NodeJS.ErrnoException) => (writeError ??= error.code));
+        socket.on('close', () => resolve({ writeError, text: Buffer.concat(chunks).toString('utf8') }));
+        socket.write(`POST /graphql HTTP/1.1\r\nhost: ${hostname}\r\ncontent-type: application/json\r\ncontent-length: ${size}\r\n\r\n`);
+        // In 64 KiB pieces, letting the server (in this process) run in between, so it answers mid-body.
+        const piece = Buffer.alloc(64 * 1024, ' ');
+        const send = (left: number): void => {
+          if (left <= 0 || socket.destroyed) return void socket.end();
+          socket.write(piece.subarray(0, Math.min(left, piece.length)), () => setImmediate(send, left - piece.length));
+        };
+        send(size);
+      });
+      assert.equal(answer.writeError, undefined);
+      assert.match(answer.text, /^HTTP\/1\.1 413 /);
+      assert.match(answer.text, /"code":"PAYLOAD_TOO_LARGE"/);
+    }
   });
 
   it('stops a request that runs past the timeout with TIMEOUT, and recovers', async () => {
