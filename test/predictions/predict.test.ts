@@ -145,6 +145,13 @@ describe("a patient's detail", () => {
     const casesOnly = await statementsOf('query($id: ID!) { patient(id: $id) { cases { id } } }', { id: patientId });
     const withChildren = await statementsOf('query($id: ID!) { patient(id: $id) { cases { id observations { code } predictions { id } } } }', { id: patientId });
     assert.equal(withChildren.statements, casesOnly.statements);
+    // Also when the children are selected through fragments.
+    const throughFragments = await statementsOf(
+      'query($id: ID!) { patient(id: $id) { cases { ...Children } } } fragment Children on Case { id ... on Case { predictions { id } } observations { code } }',
+      { id: patientId },
+    );
+    assert.equal(throughFragments.statements, casesOnly.statements);
+    assert.deepEqual(throughFragments.data, withChildren.data);
   });
 });
 
