@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import { auditedTransaction } from '../audit/audited-transaction.ts';
+import type { JsonTimes } from '../db/json-rows.ts';
 import { type Case, type CaseImage, type Observation, Prisma } from '../generated/prisma/client.ts';
 import { casePredictionsJson, predictionRecordFromJson } from '../predictions/prediction.repository.ts';
 import type { RequestScope } from '../server/request-scope.ts';
@@ -26,8 +27,6 @@ export interface CaseChildren {
 /** SQL: each case's observations (the case aliased `c`) as one JSON array, in the order lists use. */
 const caseObservationsJson = Prisma.sql`(
   SELECT coalesce(json_agg(o ORDER BY o."observedAt", o.id), '[]') FROM "Observation" o WHERE o."caseId" = c.id)`;
-
-type JsonTimes<T, K extends keyof T> = Omit<T, K> & Record<K, string>;
 
 const observationFromJson = (json: JsonTimes<Observation, 'observedAt' | 'createdAt'>): Observation => ({
   ...json,

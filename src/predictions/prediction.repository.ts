@@ -1,5 +1,6 @@
 import DataLoader from 'dataloader';
 import { auditedTransaction } from '../audit/audited-transaction.ts';
+import type { JsonTimes } from '../db/json-rows.ts';
 import { notFound } from '../errors/errors.ts';
 import { type Case, type CaseOutcome, type Prediction, Prisma, type ReviewDecision } from '../generated/prisma/client.ts';
 import type { RequestScope } from '../server/request-scope.ts';
@@ -29,7 +30,7 @@ export const casePredictionsJson = Prisma.sql`(
   FROM (SELECT ${recordColumns} FROM "Prediction" WHERE "caseId" = c.id) p)`;
 
 /** A record of casePredictionsJson's array, typed as Prisma reads it (its times were JSON strings). */
-export function predictionRecordFromJson(json: PredictionRecord & { createdAt: string; reviewedAt: string | null }): PredictionRecord {
+export function predictionRecordFromJson(json: JsonTimes<PredictionRecord, 'createdAt' | 'reviewedAt'>): PredictionRecord {
   return { ...json, createdAt: new Date(json.createdAt), reviewedAt: json.reviewedAt === null ? null : new Date(json.reviewedAt) };
 }
 
