@@ -114,7 +114,7 @@ try {
     for (const key of round % 2 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
       const result = await phase(key, seconds);
       figures[key].push(result);
-      console.log(`round ${round} ${key}: ${fmt.n(result.rps)} req/s, p50 ${fmt.ms(result.p50)}, p99 ${fmt.ms(result.p99)}, CPU ${fmt.n(result.serverCpuMsPerRequest)} ms/req, machine busy ${fmt.pct(result.machineBusy)}`);
+      console.log(`round ${round} ${key}: ${fmt.n(result.rps)} req/s, p50 ${fmt.ms(result.p50)}, p99 ${fmt.ms(result.p99)}, CPU ${fmt.n(result.serverCpuMsPerRequest)} ms/req, PostgreSQL CPU ${fmt.n(result.postgresCpuMsPerRequest)} ms/req, machine busy ${fmt.pct(result.machineBusy)}`);
     }
   }
   await Promise.all([toggleProfile(a, scenario), toggleProfile(b, scenario)]);
@@ -123,17 +123,18 @@ try {
     p50: median(figures[key].map((f) => f.p50)),
     p99: median(figures[key].map((f) => f.p99)),
     cpu: median(figures[key].map((f) => f.serverCpuMsPerRequest)),
+    pgCpu: median(figures[key].map((f) => f.postgresCpuMsPerRequest)),
   });
   const [ra, rb] = [agg('A'), agg('B')];
   const wins = figures.B.filter((f, i) => f.rps > figures.A[i]!.rps).length;
   console.log(`\n${scenario}: A = ${values.a ?? 'this checkout'} ${values['env-a']!.join(' ')}; B = ${values.b ?? 'this checkout'} ${values['env-b']!.join(' ')}; median of ${rounds} rounds\n`);
   console.log(
     table(
-      ['', 'req/s', 'p50', 'p99', 'server CPU ms/req'],
+      ['', 'req/s', 'p50', 'p99', 'server CPU ms/req', 'PostgreSQL CPU ms/req'],
       [
-        ['A', fmt.n(ra.rps), fmt.ms(ra.p50), fmt.ms(ra.p99), fmt.n(ra.cpu)],
-        ['B', fmt.n(rb.rps), fmt.ms(rb.p50), fmt.ms(rb.p99), fmt.n(rb.cpu)],
-        ['B / A', fmt.x(rb.rps / ra.rps), fmt.x(rb.p50 / ra.p50), fmt.x(rb.p99 / ra.p99), fmt.x(rb.cpu / ra.cpu)],
+        ['A', fmt.n(ra.rps), fmt.ms(ra.p50), fmt.ms(ra.p99), fmt.n(ra.cpu), fmt.n(ra.pgCpu)],
+        ['B', fmt.n(rb.rps), fmt.ms(rb.p50), fmt.ms(rb.p99), fmt.n(rb.cpu), fmt.n(rb.pgCpu)],
+        ['B / A', fmt.x(rb.rps / ra.rps), fmt.x(rb.p50 / ra.p50), fmt.x(rb.p99 / ra.p99), fmt.x(rb.cpu / ra.cpu), fmt.x(rb.pgCpu / ra.pgCpu)],
       ],
     ),
   );

@@ -1,8 +1,8 @@
 import DataLoader from 'dataloader';
 import { auditedTransaction } from '../audit/audited-transaction.ts';
-import type { JsonTimes } from '../db/json-rows.ts';
+import { jsonRows } from '../db/json-rows.ts';
 import { type Case, type CaseImage, type Observation, Prisma } from '../generated/prisma/client.ts';
-import { casePredictionsJson, predictionRecordFromJson } from '../predictions/prediction.repository.ts';
+import { casePredictionsJson, predictionRecords } from '../predictions/prediction.repository.ts';
 import type { RequestScope } from '../server/request-scope.ts';
 
 /** Groups rows by a key, in the order of the keys asked for (what a DataLoader batch returns). */
@@ -24,21 +24,17 @@ export interface CaseChildren {
   predictions: boolean;
 }
 
+const observationRows = jsonRows<Observation>(Object.values(Prisma.ObservationScalarFieldEnum), ['observedAt', 'createdAt']);
+
 /** SQL: each case's observations (the case aliased `c`) as one JSON array, in the order lists use. */
 const caseObservationsJson = Prisma.sql`(
-  SELECT coalesce(json_agg(o ORDER BY o."observedAt", o.id), '[]') FROM "Observation" o WHERE o."caseId" = c.id)`;
+  SELECT coalesce(json_agg(${observationRows.array('o')} ORDER BY o."observedAt", o.id), '[]') FROM "Observation" o WHERE o."caseId" = c.id)`;
 
-const observationFromJson = (json: JsonTimes<Observation, 'observedAt' | 'createdAt'>): Observation => ({
-  ...json,
-  observedAt: new Date(json.observedAt),
-  createdAt: new Date(json.createdAt),
-});
+/** SQL: the case's own columns, named (a prepared `c.*` would fail once a migration adds a column). */
+const caseColumns = Prisma.raw(Object.values(Prisma.CaseScalarFieldEnum).map((column) => `c."${column}"`).join(', '));
 
 /** A case row with the JSON arrays of its children, when asked for (NULL otherwise). */
-type CaseWithChildren = Case & {
-  observationsJson: JsonTimes<Observation, 'observedAt' | 'createdAt'>[] | null;
-  predictionsJson: Parameters<typeof predictionRecordFromJson>[0][] | null;
-};
+type CaseWithChildren = Case & { observationsJson: unknown[][] | null; predictionsJson: unknown[][] | null };
 
 /**
  * Cases, their observations and images as one request may read and write
@@ -105,15 +101,15 @@ export class CaseRepository {
   private async loadCasesOf(patientIds: readonly string[], children: CaseChildren): Promise<Case[][]> {
     const none = Prisma.sql`NULL`;
     const rows = await this.scope.replica.$queryRaw<CaseWithChildren[]>`
-      SELECT c.*,
+      SELECT ${caseColumns},
         ${children.observations ? caseObservationsJson : none} AS "observationsJson",
         ${children.predictions ? casePredictionsJson : none} AS "predictionsJson"
       FROM "Case" c WHERE c."patientId" = ANY(${[...patientIds]}::uuid[])
       ORDER BY c."openedAt" DESC, c.id`;
     const cases = rows.map(({ observationsJson, predictionsJson, ...episode }) => {
       this.byId.prime(episode.id, episode);
-      if (observationsJson) this.observationsByCase.prime(episode.id, observationsJson.map(observationFromJson));
-      if (predictionsJson) this.scope.preloaded.predictionsByCase.set(episode.id, predictionsJson.map(predictionRecordFromJson));
+      if (observationsJson) this.observationsByCase.prime(episode.id, observationsJson.map(observationRows.decode));
+      if (predictionsJson) this.scope.preloaded.predictionsByCase.set(episode.id, predictionsJson.map(predictionRecords.decode));
       return episode;
     });
     return groupBy(patientIds, cases, (row) => row.patientId);

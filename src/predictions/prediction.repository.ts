@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import { auditedTransaction } from '../audit/audited-transaction.ts';
-import type { JsonTimes } from '../db/json-rows.ts';
+import { jsonRows } from '../db/json-rows.ts';
 import { notFound } from '../errors/errors.ts';
 import { type Case, type CaseOutcome, type Prediction, Prisma, type ReviewDecision } from '../generated/prisma/client.ts';
 import type { RequestScope } from '../server/request-scope.ts';
@@ -13,12 +13,10 @@ const asItem = (prediction: Pick<Prediction, 'id' | 'patientId'>) => ({ id: pred
  */
 export type PredictionRecord = Omit<Prediction, 'input' | 'explanation'> & Partial<Pick<Prediction, 'input' | 'explanation'>>;
 
-/** The columns of a PredictionRecord (naming the columns keeps PostgreSQL from reading the bulky ones at all). */
-const recordColumns = Prisma.raw(
-  Object.values(Prisma.PredictionScalarFieldEnum)
-    .filter((field) => field !== 'input' && field !== 'explanation')
-    .map((field) => `"${field}"`)
-    .join(', '),
+/** A case's predictions as JSON rows, their columns named (so PostgreSQL does not read the bulky ones at all). */
+export const predictionRecords = jsonRows<PredictionRecord>(
+  Object.values(Prisma.PredictionScalarFieldEnum).filter((field) => field !== 'input' && field !== 'explanation'),
+  ['createdAt', 'reviewedAt'],
 );
 
 /**
@@ -26,13 +24,8 @@ const recordColumns = Prisma.raw(
  * aliased `c`): each case's list, newest first, as one JSON array of records.
  */
 export const casePredictionsJson = Prisma.sql`(
-  SELECT coalesce(json_agg(p ORDER BY p."createdAt" DESC, p.id), '[]')
-  FROM (SELECT ${recordColumns} FROM "Prediction" WHERE "caseId" = c.id) p)`;
-
-/** A record of casePredictionsJson's array, typed as Prisma reads it (its times were JSON strings). */
-export function predictionRecordFromJson(json: JsonTimes<PredictionRecord, 'createdAt' | 'reviewedAt'>): PredictionRecord {
-  return { ...json, createdAt: new Date(json.createdAt), reviewedAt: json.reviewedAt === null ? null : new Date(json.reviewedAt) };
-}
+  SELECT coalesce(json_agg(${predictionRecords.array('p')} ORDER BY p."createdAt" DESC, p.id), '[]')
+  FROM "Prediction" p WHERE p."caseId" = c.id)`;
 
 /** What a new prediction stores. */
 export type NewPrediction = Omit<Prisma.PredictionUncheckedCreateInput, 'id' | 'createdAt' | 'requestedBy'>;

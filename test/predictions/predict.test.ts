@@ -153,6 +153,25 @@ describe("a patient's detail", () => {
     assert.equal(throughFragments.statements, casesOnly.statements);
     assert.deepEqual(throughFragments.data, withChildren.data);
   });
+
+  it('keeps answering while a migration adds columns to the tables it reads (statements stay prepared on the connections)', async () => {
+    const patientId = await createPatient(api);
+    await caseWithObservations(api, await modelObservations('breast-cancer', 2), patientId);
+    const query = `query($id: ID!) { patient(id: $id) { id cases { ${caseFields} } } }`;
+    // Several reads, so the pool's connections have prepared (and PostgreSQL has planned) the statements.
+    const before = await Promise.all(Array.from({ length: 4 }, () => clinician.gql(query, { id: patientId })));
+    const { prisma } = api.server.db;
+    await prisma.$executeRawUnsafe('ALTER TABLE "Case" ADD COLUMN "migrationProbe" integer');
+    await prisma.$executeRawUnsafe('ALTER TABLE "Observation" ADD COLUMN "migrationProbe" integer');
+    try {
+      const after = await Promise.all(Array.from({ length: 4 }, () => clinician.gql(query, { id: patientId })));
+      for (const response of [...before, ...after]) assert.deepEqual(response.body, before[0]!.body);
+      assert.equal(before[0]!.body.data!.patient.cases[0].observations.length, 30);
+    } finally {
+      await prisma.$executeRawUnsafe('ALTER TABLE "Case" DROP COLUMN "migrationProbe"');
+      await prisma.$executeRawUnsafe('ALTER TABLE "Observation" DROP COLUMN "migrationProbe"');
+    }
+  });
 });
 
 describe('predict on the image model', () => {
