@@ -93,8 +93,8 @@ export class AccessPolicy {
       throw forbidden(`Your role does not allow ${action}.`);
     }
     if (reach === 'all') return new Set();
-    const kinds = await this.access.loadMany(patientIds);
-    const refused = patientIds.filter((_, i) => kinds[i] === 'none' || kinds[i] instanceof Error);
+    const kinds = await this.accessTo(patientIds);
+    const refused = patientIds.filter((_, i) => kinds[i] === 'none');
     if (refused.length > 0) {
       this.trail.denied(action, 'not-on-care-team', { resourceType, resourceIds, patientIds: refused });
       throw outOfReach();
@@ -141,13 +141,26 @@ export class AccessPolicy {
   /** Which of these patients this request reaches only through break-glass (for flagging list reads). */
   async breakGlassAmong(permission: Permission, patientIds: string[]): Promise<Set<string>> {
     if (this.reach(permission) !== 'care-team' || patientIds.length === 0) return new Set();
-    const kinds = await this.access.loadMany(patientIds);
+    const kinds = await this.accessTo(patientIds);
     return new Set(patientIds.filter((_, i) => kinds[i] === 'break-glass'));
   }
 
   /** Forgets cached access (after this request changed a care team or opened break-glass). */
   forget(patientId: string): void {
     this.access.clear(patientId);
+  }
+
+  /**
+   * How this request reaches each patient. A failed lookup (the database
+   * unreachable, a statement timeout) is thrown as it is: it is no denial, so
+   * it is neither answered FORBIDDEN nor audited as one, and a read is never
+   * let through unflagged for want of its break-glass answer.
+   */
+  private async accessTo(patientIds: string[]): Promise<PatientAccess[]> {
+    const kinds = await this.access.loadMany(patientIds);
+    const failure = kinds.find((kind) => kind instanceof Error);
+    if (failure) throw failure;
+    return kinds as PatientAccess[];
   }
 
   /** Care-team membership and active break-glass grants of these patients, in one statement (one round trip per request). */

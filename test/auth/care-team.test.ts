@@ -68,6 +68,26 @@ describe('a clinician outside the care team', () => {
   });
 });
 
+describe('an access lookup that fails', () => {
+  it('is answered as the failure it is, not FORBIDDEN, and audited as no denial', async () => {
+    const { prisma } = api.server.db;
+    const document = 'query($id: ID!) { patient(id: $id) { familyName cases { id } } }';
+    const deniedBefore = await auditEvents(api, { actorSubject: people.clinician.sub, outcome: 'DENIED' });
+    // The care team's own clinician, whose access lookup now fails (its statement reads a table that is gone).
+    await prisma.$executeRawUnsafe('ALTER TABLE "BreakGlassGrant" RENAME TO "BreakGlassGrantAway"');
+    try {
+      const response = await carer.gql(document, { id: patientId });
+      assert.deepEqual(errorCodes(response), ['INTERNAL_SERVER_ERROR']);
+      assert.equal(response.body.data?.patient ?? null, null);
+      assert.doesNotMatch(JSON.stringify(response.body), /Guarded|BreakGlassGrant/);
+    } finally {
+      await prisma.$executeRawUnsafe('ALTER TABLE "BreakGlassGrantAway" RENAME TO "BreakGlassGrant"');
+    }
+    assert.deepEqual(await auditEvents(api, { actorSubject: people.clinician.sub, outcome: 'DENIED' }), deniedBefore);
+    assert.equal((await carer.gql(document, { id: patientId })).body.data!.patient.familyName, 'Guarded');
+  });
+});
+
 describe('break-glass', () => {
   const openGlass = (reason: string, id = patientId) =>
     outsider.gql('mutation($id: ID!, $reason: String!) { openBreakGlass(patientId: $id, reason: $reason) { id expiresAt active } }', { id, reason });
