@@ -21,6 +21,8 @@ declare module 'autocannon' {
     amount?: number;
     timeout?: number;
     pipelining?: number;
+    /** Requests a second over all connections, at most. */
+    overallRate?: number;
     bailout?: number;
     requests?: RequestSpec[];
     verifyBody?: (body: string) => boolean;

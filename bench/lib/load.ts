@@ -54,6 +54,8 @@ export interface LoadOptions {
   warmUp?: boolean;
   /** The server's PostgreSQL database: its sessions are sampled during the phase (see DatabaseSessions). */
   databaseUrl?: string | undefined;
+  /** Paced: at most this many requests a second over all connections (else each client sends as soon as it can). */
+  rate?: number | undefined;
 }
 
 /** Means of the server's PostgreSQL sessions over a phase, sampled every 100 ms from pg_stat_activity. */
@@ -73,7 +75,8 @@ export const problems: string[] = [];
 /**
  * Runs one closed-loop load phase with autocannon against a server on
  * loopback: `connections` clients each send the next request as soon as the
- * previous answer arrived. A response is a failure when it is not 2xx or
+ * previous answer arrived (or, paced by `rate`, no sooner than the rate
+ * allows). A response is a failure when it is not 2xx or
  * its body carries GraphQL `errors`.
  */
 export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
@@ -104,6 +107,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadFigures> {
     headers: { 'content-type': 'application/json', ...options.headers },
     requests: [request],
     verifyBody,
+    ...(options.rate ? { overallRate: options.rate } : {}),
   });
   // Completion times and latencies of every response, for the steady-state window.
   const done: number[] = [];
