@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { isUniqueViolation } from '../db/errors.ts';
 import { Prisma, type PrismaClient } from '../generated/prisma/client.ts';
 import { type AuditRecord, type ChainedAuditRecord, genesisHash, hashAuditRecord } from './audit-record.ts';
 
@@ -6,6 +7,12 @@ import { type AuditRecord, type ChainedAuditRecord, genesisHash, hashAuditRecord
 const chainLockKey = 0x636c6e67; // "clng"
 /** Records per standalone append transaction at most (a long queue is drained in several). */
 const maxGroupSize = 500;
+
+/** Where the chain ends: its last record's sequence and hash. */
+interface ChainHead {
+  sequence: bigint;
+  hash: string;
+}
 
 interface Waiter {
   records: AuditRecord[];
@@ -22,10 +29,20 @@ interface Waiter {
  * so data and its audit record commit or roll back together. Reads and
  * denials (append) are grouped: while one group commits, the next collects,
  * so concurrent requests share a transaction instead of queueing on the lock.
+ *
+ * A group goes in one statement when this process knows where the chain ends
+ * (it appended the last group itself): the statement takes the lock and
+ * inserts after that head, one round trip instead of five (begin, lock, read
+ * the head, insert, commit). If anyone appended since (a write, another
+ * process), the sequence numbers it chose are taken and the primary key
+ * refuses the whole statement, so the chain cannot fork; the group is then
+ * appended the full way, reading the head under the lock.
  */
 export class AuditLog {
   private queue: Waiter[] = [];
   private flushing: Promise<void> | undefined;
+  /** The head as this process's last group left it; unknown at first and after any refusal. */
+  private knownHead: ChainHead | undefined;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -66,10 +83,7 @@ export class AuditLog {
       }
       const started = performance.now();
       try {
-        await this.prisma.$transaction((tx) => appendChained(tx, group.flatMap((waiter) => waiter.records)), {
-          maxWait: 10_000,
-          timeout: 10_000,
-        });
+        await this.appendGroup(group.flatMap((waiter) => waiter.records));
         this.onAppend(size, performance.now() - started);
         for (const waiter of group) waiter.resolve();
       } catch (error) {
@@ -81,7 +95,7 @@ export class AuditLog {
         // One bad record must not fail everyone else's requests: retry each waiter on its own.
         for (const waiter of group) {
           try {
-            await this.prisma.$transaction((tx) => appendChained(tx, waiter.records), { maxWait: 10_000, timeout: 10_000 });
+            await this.appendGroup(waiter.records);
             waiter.resolve();
           } catch (alone) {
             waiter.reject(alone);
@@ -91,22 +105,51 @@ export class AuditLog {
     }
     this.flushing = undefined;
   }
+
+  /** Appends one group: after the known head in one statement, else the full way (see the class comment). */
+  private async appendGroup(records: AuditRecord[]): Promise<void> {
+    const head = this.knownHead;
+    this.knownHead = undefined;
+    if (head) {
+      const chained = chain(records, head);
+      try {
+        await insertRecords(this.prisma, chained, { takeLock: true });
+        this.knownHead = headOf(chained);
+        return;
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+      }
+    }
+    this.knownHead = await this.prisma.$transaction((tx) => appendChained(tx, records), { maxWait: 10_000, timeout: 10_000 });
+  }
 }
 
-async function appendChained(tx: Prisma.TransactionClient, records: AuditRecord[]): Promise<void> {
+/** Appends after the head read under the chain's lock (inside the caller's transaction); returns the new head. */
+async function appendChained(tx: Prisma.TransactionClient, records: AuditRecord[]): Promise<ChainHead> {
   await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(${chainLockKey}::bigint)`;
-  const [head] = await tx.$queryRaw<{ sequence: bigint; hash: string }[]>`
+  const [head] = await tx.$queryRaw<ChainHead[]>`
     SELECT sequence, hash FROM "AuditEvent" ORDER BY sequence DESC LIMIT 1`;
-  let sequence = head ? BigInt(head.sequence) : 0n;
+  const chained = chain(records, head && { sequence: BigInt(head.sequence), hash: head.hash });
+  await insertRecords(tx, chained);
+  return headOf(chained);
+}
+
+/** Numbers and links records after a head (none: the chain starts). */
+function chain(records: AuditRecord[], head: ChainHead | undefined): ChainedAuditRecord[] {
+  let sequence = head?.sequence ?? 0n;
   let previousHash = head?.hash ?? genesisHash;
-  const chained: ChainedAuditRecord[] = records.map((record) => {
+  return records.map((record) => {
     sequence += 1n;
     const link = { ...record, sequence, previousHash };
     previousHash = hashAuditRecord(link);
     return { ...link, hash: previousHash };
   });
-  await insertRecords(tx, chained);
 }
+
+const headOf = (chained: ChainedAuditRecord[]): ChainHead => {
+  const last = chained[chained.length - 1]!;
+  return { sequence: last.sequence, hash: last.hash };
+};
 
 /** The audit table's columns, in the order a chained record lists them. */
 const columns: (keyof ChainedAuditRecord)[] = [
@@ -120,9 +163,11 @@ const columnList = Prisma.raw(columns.map((column) => `"${column}"`).join(', '))
  * createMany compiles a new query plan for every group size, which cost more
  * CPU than the rest of the audit put together (BENCHMARKS.md, audit cost).
  */
-async function insertRecords(tx: Prisma.TransactionClient, records: ChainedAuditRecord[]): Promise<void> {
+async function insertRecords(db: Prisma.TransactionClient, records: ChainedAuditRecord[], options: { takeLock?: boolean } = {}): Promise<void> {
   const rows = JSON.stringify(records, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
-  await tx.$executeRaw`
+  // Taken before any row goes in, and held until the statement commits: an append reading the head under the lock sees these rows.
+  const lock = options.takeLock ? Prisma.sql`, (SELECT pg_advisory_xact_lock(${chainLockKey}::bigint)) AS "chainLock"` : Prisma.empty;
+  await db.$executeRaw`
     INSERT INTO "AuditEvent" (${columnList})
-    SELECT ${columnList} FROM jsonb_populate_recordset(NULL::"AuditEvent", ${rows}::jsonb)`;
+    SELECT ${columnList} FROM jsonb_populate_recordset(NULL::"AuditEvent", ${rows}::jsonb)${lock}`;
 }

@@ -1,6 +1,11 @@
-/** True when a Prisma error is a unique-constraint violation (P2002). */
+/**
+ * True when a Prisma error is a unique-constraint violation: P2002 from a
+ * typed query, or a raw query's (P2010) driver-adapter error of that kind.
+ */
 export function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'P2002';
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as { code?: unknown; meta?: { driverAdapterError?: { cause?: { kind?: unknown } } } };
+  return e.code === 'P2002' || (e.code === 'P2010' && e.meta?.driverAdapterError?.cause?.kind === 'UniqueConstraintViolation');
 }
 
 /** Prisma codes for "the database cannot be reached or dropped the connection". */

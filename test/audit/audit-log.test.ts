@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { AuditLog } from '../../src/audit/audit-log.ts';
+import { auditRecord } from '../../src/audit/audit-record.ts';
+import { verifyAuditChain } from '../../src/audit/chain-verification.ts';
 import { auditEvents } from '../support/audit.ts';
 import { createPatient, openCase } from '../support/fixtures.ts';
 import { errorCodes, startTestServer } from '../support/test-server.ts';
@@ -131,6 +135,37 @@ describe('the audit table', () => {
     // ... plus the record of this verification itself, appended after it ran.
     assert.equal(await prisma.auditEvent.count(), verification.checkedCount + 1);
     assert.match(verification.headHash, /^[0-9a-f]{64}$/);
+  });
+});
+
+describe('grouped appends', () => {
+  const record = (action: string) =>
+    auditRecord({ action, outcome: 'SUCCESS', resourceType: 'Patient', resourceIds: [patientId], patientIds: [patientId] }, { subject: 'dr-append', roles: ['clinician'], purposeOfUse: 'TREAT' }, { requestId: action, operationName: null, queryHash: null, clientAddress: null, userAgent: null });
+  async function statementsOf(work: () => Promise<void>): Promise<number> {
+    let statements = 0;
+    const stop = api.server.db.onQuery(() => statements++);
+    await work();
+    stop();
+    return statements;
+  }
+
+  it('go in one statement after the head this process knows, and the full way when someone else appended since', async () => {
+    const log = new AuditLog(prisma, pino({ level: 'silent' }));
+    const other = new AuditLog(prisma, pino({ level: 'silent' })); // another process, as far as the chain is concerned
+    // First group: the head is unknown, so lock, read it, insert, in a transaction.
+    assert.ok((await statementsOf(() => log.append([record('append.first')]))) > 1);
+    // Next groups: one statement each (lock and insert after the known head).
+    assert.equal(await statementsOf(() => log.append([record('append.second'), record('append.second')])), 1);
+    assert.equal(await statementsOf(() => log.append([record('append.third')])), 1);
+    // Someone else appends: the known head is stale, the primary key refuses the statement, the group goes the full way.
+    await other.append([record('append.elsewhere')]);
+    assert.ok((await statementsOf(() => log.append([record('append.after-elsewhere')]))) > 2);
+    assert.equal(await statementsOf(() => log.append([record('append.last')])), 1);
+
+    const rows = await prisma.auditEvent.findMany({ where: { actorSubject: 'dr-append' }, orderBy: { sequence: 'asc' } });
+    assert.deepEqual(rows.map((row) => row.action), ['append.first', 'append.second', 'append.second', 'append.third', 'append.elsewhere', 'append.after-elsewhere', 'append.last']);
+    const verification = await verifyAuditChain(prisma);
+    assert.deepEqual([verification.intact, verification.checkedCount], [true, await prisma.auditEvent.count()]);
   });
 });
 
