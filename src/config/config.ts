@@ -39,6 +39,7 @@ const settingsSchema = z.object({
     .optional()
     .or(z.literal('').transform(() => undefined)),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+  DATABASE_PREPARED_STATEMENTS: booleanFlag.default(true),
   MIGRATE_ON_START: booleanFlag.default(true),
   DEMO_DATA: booleanFlag.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -117,6 +118,8 @@ export interface Config {
   /** A read replica of DATABASE_URL for read traffic that tolerates replication lag. */
   databaseReadUrl: string | undefined;
   databasePoolSize: number;
+  /** Prepare each distinct statement once per connection (off behind a pooler that cannot keep them, e.g. PgBouncer < 1.21 in transaction mode). */
+  databasePreparedStatements: boolean;
   migrateOnStart: boolean;
   /** Load the fictitious demo patients on first start of an empty database. */
   demoData: boolean;
@@ -193,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: s.DATABASE_URL,
     databaseReadUrl: s.DATABASE_READ_URL,
     databasePoolSize: s.DATABASE_POOL_SIZE,
+    databasePreparedStatements: s.DATABASE_PREPARED_STATEMENTS,
     migrateOnStart: s.MIGRATE_ON_START,
     demoData: s.DEMO_DATA ?? !production,
     logLevel: s.LOG_LEVEL,

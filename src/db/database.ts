@@ -38,6 +38,8 @@ export interface DatabaseOptions {
   databaseReadUrl?: string | undefined;
   dataDir: string;
   poolSize: number;
+  /** PostgreSQL: prepare each distinct statement once per connection (see prepared-statements.ts); default true. */
+  preparedStatements?: boolean;
   /**
    * PostgreSQL: statements, and transactions left idle, are ended by the
    * server after this long, so a request the API gave up on does not keep
@@ -71,9 +73,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       : {};
     // A connection attempt that gets no answer (network partition) fails after 5 s instead of waiting forever.
     // The adapter's type says a name is always returned; node-postgres runs a statement without one unprepared.
-    const statementNameGenerator = preparedStatementNames() as (query: { sql: string }) => string;
+    const naming = options.preparedStatements === false ? {} : { statementNameGenerator: preparedStatementNames() as (query: { sql: string }) => string };
     const pool = (connectionString: string) =>
-      new PrismaPg({ connectionString, max: options.poolSize, connectionTimeoutMillis: 5_000, ...timeouts }, { statementNameGenerator });
+      new PrismaPg({ connectionString, max: options.poolSize, connectionTimeoutMillis: 5_000, ...timeouts }, naming);
     const replica = options.databaseReadUrl ? new PrismaClient({ adapter: pool(options.databaseReadUrl), errorFormat: 'minimal' }) : undefined;
     return wrap('postgresql', pool(options.databaseUrl), async () => {
       await replica?.$disconnect();

@@ -25,6 +25,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     databaseReadUrl: config.databaseReadUrl,
     dataDir: config.dataDir,
     poolSize: config.databasePoolSize,
+    preparedStatements: config.databasePreparedStatements,
     statementTimeoutMs: config.limits.requestTimeoutMs,
   });
   try {
