@@ -34,9 +34,9 @@ interface Waiter {
  * (it appended the last group itself): the statement takes the lock and
  * inserts after that head, one round trip instead of five (begin, lock, read
  * the head, insert, commit). If anyone appended since (a write, another
- * process), the sequence numbers it chose are taken and the primary key
- * refuses the whole statement, so the chain cannot fork; the group is then
- * appended the full way, reading the head under the lock.
+ * process), the statement inserts nothing (the head moved) or the primary
+ * key refuses it (the sequence numbers are taken), so the chain cannot fork;
+ * the group is then appended the full way, reading the head under the lock.
  */
 export class AuditLog {
   private queue: Waiter[] = [];
@@ -113,9 +113,10 @@ export class AuditLog {
     if (head) {
       const chained = chain(records, head);
       try {
-        await insertRecords(this.prisma, chained, { takeLock: true });
-        this.knownHead = headOf(chained);
-        return;
+        if ((await insertRecords(this.prisma, chained, { after: head })) === chained.length) {
+          this.knownHead = headOf(chained);
+          return;
+        }
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
       }
@@ -163,11 +164,21 @@ const columnList = Prisma.raw(columns.map((column) => `"${column}"`).join(', '))
  * createMany compiles a new query plan for every group size, which cost more
  * CPU than the rest of the audit put together (BENCHMARKS.md, audit cost).
  */
-async function insertRecords(db: Prisma.TransactionClient, records: ChainedAuditRecord[], options: { takeLock?: boolean } = {}): Promise<void> {
+async function insertRecords(db: Prisma.TransactionClient, records: ChainedAuditRecord[], options: { after?: ChainHead } = {}): Promise<number> {
   const rows = JSON.stringify(records, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
-  // Taken before any row goes in, and held until the statement commits: an append reading the head under the lock sees these rows.
-  const lock = options.takeLock ? Prisma.sql`, (SELECT pg_advisory_xact_lock(${chainLockKey}::bigint)) AS "chainLock"` : Prisma.empty;
-  await db.$executeRaw`
+  return db.$executeRaw`
     INSERT INTO "AuditEvent" (${columnList})
-    SELECT ${columnList} FROM jsonb_populate_recordset(NULL::"AuditEvent", ${rows}::jsonb)${lock}`;
+    SELECT ${columnList} FROM jsonb_populate_recordset(NULL::"AuditEvent", ${rows}::jsonb)${options.after ? afterKnownHead(options.after) : Prisma.empty}`;
 }
+
+/**
+ * SQL completing an insert after a head the process knows (no transaction
+ * around it): the chain's lock, taken before any row goes in and held until
+ * the statement commits, so an append reading the head under the lock sees
+ * these rows; and no rows at all when the head has moved on by the time the
+ * statement starts (the usual case when another process appended; one that
+ * commits while this statement waits for the lock makes the primary key refuse it).
+ */
+const afterKnownHead = (head: ChainHead) => Prisma.sql`
+    , (SELECT 1 FROM pg_advisory_xact_lock(${chainLockKey}::bigint)) AS "chainLock"
+    WHERE (SELECT max(sequence) FROM "AuditEvent") = ${head.sequence}`;
