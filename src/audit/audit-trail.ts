@@ -83,12 +83,12 @@ export class AuditTrail {
   private collect(entry: AuditEntry): void {
     const key = [entry.action, entry.outcome, entry.resourceType, entry.breakGlass ?? false, entry.reason].join('|');
     const existing = this.collected.get(key);
-    if (!existing) {
-      this.collected.set(key, { ...entry, resourceIds: [...(entry.resourceIds ?? [])], patientIds: [...(entry.patientIds ?? [])] });
-      return;
-    }
-    existing.resourceIds = union(existing.resourceIds!, entry.resourceIds ?? []);
-    existing.patientIds = union(existing.patientIds!, entry.patientIds ?? []);
+    // Each id once: ten cases of one patient are one patient id, not ten.
+    this.collected.set(key, {
+      ...(existing ?? entry),
+      resourceIds: union(existing?.resourceIds ?? [], entry.resourceIds ?? []),
+      patientIds: union(existing?.patientIds ?? [], entry.patientIds ?? []),
+    });
   }
 }
 

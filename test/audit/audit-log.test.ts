@@ -44,6 +44,18 @@ describe('audit records', () => {
     assert.deepEqual(records.find((r) => r.action === 'case.read')!.resourceIds, [caseId]);
   });
 
+  it('name each patient and resource once per record, however many of them a read returned', async () => {
+    const secondCaseId = await openCase(api, patientId, 'Follow-up');
+    const response = await carer.gql('query($id: ID!) { patient(id: $id) { cases { id observations { code } } } }', { id: patientId });
+    assert.equal(response.body.errors, undefined);
+    const records = await auditEvents(api, { actorSubject: people.clinician.sub }, 3);
+    const byAction = new Map(records.map((record) => [record.action, record]));
+    for (const action of ['case.read', 'observation.read']) {
+      assert.deepEqual(byAction.get(action)!.patientIds, [patientId], action);
+      assert.deepEqual([...byAction.get(action)!.resourceIds].sort(), [caseId, secondCaseId].sort(), action);
+    }
+  });
+
   it('take the purpose of use from the token before the header, default to TREAT, and refuse unknown codes', async () => {
     const token = await signToken(people.clinician, { claims: { purpose_of_use: 'ETREAT' } });
     await api.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId }, { authorization: `Bearer ${token}`, 'x-purpose-of-use': 'HRESCH' });
