@@ -69,6 +69,8 @@ export const genesisHash = '0'.repeat(64);
  * client's to choose, so every text field goes through this.
  */
 export function storableText(text: string): string {
+  // Most text (ids, hashes, addresses) has neither: one quick scan, no copy.
+  if (!/[\u0000\uD800-\uDFFF]/.test(text)) return text;
   return text.replace(/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
