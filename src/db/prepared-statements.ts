@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /** At most this many distinct statements are prepared on a connection; any beyond run unprepared. */
-export const preparedStatementLimit = 1_000;
+const preparedStatementLimit = 1_000;
 
 /**
  * Names statements for node-postgres (`@prisma/adapter-pg`'s
