@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { AuditLog } from '../audit/audit-log.ts';
 import { TrainingRunner } from '../models/training-runner.ts';
 import { ModelServer } from '../predictions/model-server.ts';
-import { authenticationHook } from '../auth/request-authentication.ts';
+import { authenticationHook, refusalAuditHook } from '../auth/request-authentication.ts';
 import { createTokenVerifier } from '../auth/token-verifier.ts';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
@@ -66,8 +66,9 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   registerHttpErrorHandlers(http, log);
   // Development keeps Apollo's explorer page working; production serves no page at all.
   await http.register(helmet, { contentSecurityPolicy: config.production ? undefined : false });
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { connectTimeout: 2000, maxRetriesPerRequest: 1 }) : undefined;
-  await http.register(rateLimit, { global: false, ...(redis ? { redis, nameSpace: 'clinigraph-rate:' } : {}) });
+  const redis = config.redisUrl ? sharedRateLimitStore(config.redisUrl, log) : undefined;
+  // Rate limits protect the service; an outage of their store must not take it down, so requests then go unlimited.
+  await http.register(rateLimit, { global: false, ...(redis ? { redis, nameSpace: 'clinigraph-rate:', skipOnError: true } : {}) });
 
   const auditLog = new AuditLog(db.prisma, log, (records, ms) => {
     metrics.auditAppendDuration.observe(ms / 1000);
@@ -124,7 +125,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     url: '/graphql',
     preHandler: [
       ...(trusted ? [trusted] : []),
-      authenticationHook(config.auth, verifier, auditLog, requestMeta),
+      authenticationHook(config.auth, verifier, requestMeta),
       // Counted per verified subject, or per client address for requests without a valid token.
       http.rateLimit({
         timeWindow: 60_000,
@@ -140,6 +141,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
           }),
         }),
       }),
+      refusalAuditHook(auditLog),
     ],
     handler: withTimeout(
       fastifyApolloHandler(apollo, { context: (request) => createRequestContext(deps, request) }) as RouteHandlerMethod,
@@ -167,9 +169,29 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
       await Promise.all([http.close(), modelServer.drain()]).finally(() => clearInterval(sweep));
       await trainingRunner.idle();
       await auditLog.drain();
-      await redis?.quit().catch(() => {});
+      // quit() waits for Redis; while Redis is away it fails, and only disconnect() stops the reconnecting.
+      await redis?.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+/**
+ * The Redis connection that shares rate limits between replicas. While Redis
+ * is away, a limit check fails at once instead of waiting in ioredis's queue,
+ * and the outage is logged once, not once a request.
+ */
+function sharedRateLimitStore(url: string, log: Logger): Redis {
+  const redis = new Redis(url, { connectTimeout: 2000, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  let reported = false;
+  redis.on('error', (error: Error) => {
+    if (!reported) log.warn({ errorType: error.name, message: error.message }, 'rate-limit store (Redis) unreachable: requests are not rate limited until it is back');
+    reported = true;
+  });
+  redis.on('ready', () => {
+    if (reported) log.info('rate-limit store (Redis) reachable again');
+    reported = false;
+  });
+  return redis;
 }
 
 const timedOut = Symbol('timed out');
