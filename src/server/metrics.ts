@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { errorBody, ErrorCode } from '../errors/errors.ts';
 
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -55,6 +56,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Clients name their operations, so only this many names become label values; later ones count as "other". */
+  static readonly maxOperationLabels = 200;
+  private readonly operationLabels = new Set<string>();
+
+  /** The label value for an operation name: itself while the set of names is small, else "other". */
+  operationLabel(name: string | null | undefined): string {
+    if (!name) return 'anonymous';
+    if (this.operationLabels.has(name)) return name;
+    if (this.operationLabels.size >= Metrics.maxOperationLabels || name.length > 100) return 'other';
+    this.operationLabels.add(name);
+    return name;
+  }
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'clinigraph_' });
   }
@@ -63,7 +77,7 @@ export class Metrics {
   register(http: FastifyInstance, token: string | undefined): void {
     http.get('/metrics', async (request, reply) => {
       if (token && request.headers.authorization !== `Bearer ${token}`) {
-        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'metrics token required' });
+        return reply.code(401).header('www-authenticate', 'Bearer').send(errorBody(ErrorCode.UNAUTHENTICATED, 'Metrics need the scraper token: send Authorization: Bearer <METRICS_TOKEN>.'));
       }
       return reply.header('content-type', this.registry.contentType).send(await this.registry.metrics());
     });

@@ -83,7 +83,9 @@ describe('predictions under concurrency', () => {
       assert.equal(response.body.data!.predict.value, (expected as { value: number }).value, `case ${i} got its own answer`);
     }
     const after = await batchCount();
-    assert.ok(after.batches - metricsBefore.batches < rows.length, `16 predictions ran in fewer batches (${after.batches - metricsBefore.batches})`);
+    const batches = after.batches - metricsBefore.batches;
+    assert.ok(batches > 0 && batches < rows.length, `16 predictions ran in fewer batches (${batches})`);
+    assert.equal(after.inferences - metricsBefore.inferences, batches, 'model inference latency is timed once per batch');
   });
 
   it('finish queued predictions when the server shuts down gracefully', async () => {
@@ -110,10 +112,10 @@ describe('predictions under concurrency', () => {
   });
 });
 
-/** Batches run for the diabetes model so far, from the server's own metrics. */
+/** Batches run and inference timings taken for the diabetes model so far, from the server's own metrics. */
 async function batchCount() {
   const text = await api.server.app.metrics.registry.metrics();
-  const match = /clinigraph_model_batch_size_count\{model="diabetes-progression"\} (\d+)/.exec(text);
-  return { batches: Number(match?.[1] ?? 0) };
+  const count = (metric: string) => Number(new RegExp(`${metric}_count\\{model="diabetes-progression"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  return { batches: count('clinigraph_model_batch_size'), inferences: count('clinigraph_model_inference_duration_seconds') };
 }
 

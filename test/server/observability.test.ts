@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/server/logger.ts';
+import { Metrics } from '../../src/server/metrics.ts';
 import { createPatient, openCase } from '../support/fixtures.ts';
 import { startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
@@ -40,7 +41,11 @@ describe('logs', () => {
 
 describe('metrics', () => {
   it('are served at /metrics only with the configured token', async () => {
-    assert.equal((await fetch(new URL('/metrics', api.url))).status, 401);
+    for (const authorization of [undefined, 'Bearer wrong']) {
+      const refused = await fetch(new URL('/metrics', api.url), { headers: authorization ? { authorization } : {} });
+      assert.equal(refused.status, 401);
+      assert.deepEqual(((await refused.json()) as { errors: { extensions: { code: string } }[] }).errors.map((error) => error.extensions.code), ['UNAUTHENTICATED']);
+    }
   });
 
   it('count requests by operation, errors by code, database time and audit appends', async () => {
@@ -54,5 +59,15 @@ describe('metrics', () => {
     assert.match(text, /clinigraph_audit_records_total [1-9]/);
     assert.match(text, /clinigraph_process_resident_memory_bytes/);
     assert.doesNotMatch(text, new RegExp(patientId));
+  });
+
+  it('keep the number of operation labels bounded, whatever names clients send', async () => {
+    const names = Array.from({ length: Metrics.maxOperationLabels + 50 }, (_, i) => `Made${i}`);
+    for (const name of names) await clinician.gql(`query ${name} { me { subject } }`);
+    const text = await api.server.app.metrics.registry.metrics();
+    const labels = new Set([...text.matchAll(/clinigraph_graphql_request_duration_seconds_count\{operation="([^"]*)"/g)].map((match) => match[1]));
+    const named = [...labels].filter((label) => label !== 'anonymous' && label !== 'other');
+    assert.equal(named.length, Metrics.maxOperationLabels);
+    assert.ok(labels.has('other') && labels.has('ReadChart') && !labels.has(names.at(-1)), 'the first names kept, the later ones counted as "other"');
   });
 });

@@ -21,7 +21,7 @@ export function requestObserverPlugin(metrics: Metrics, log: Logger): ApolloServ
           const seconds = (performance.now() - started) / 1000;
           const codes = (errors ?? []).map((error) => String(error.extensions?.code ?? 'INTERNAL_SERVER_ERROR'));
           const outcome = codes.length === 0 ? 'ok' : 'error';
-          metrics.requestDuration.observe({ operation: operationName ?? 'anonymous', type: operationType, outcome }, seconds);
+          metrics.requestDuration.observe({ operation: metrics.operationLabel(operationName), type: operationType, outcome }, seconds);
           (contextValue?.log ?? log).info(
             { operation: operationName ?? null, type: operationType, durationMs: Math.round(seconds * 1000), status: response.http.status ?? 200, errorCodes: codes },
             'graphql request',
