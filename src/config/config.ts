@@ -109,6 +109,8 @@ export interface AuthConfig {
 export interface Config {
   /** Production mode: strict security settings; see README "Production mode". */
   production: boolean;
+  /** Settings that are allowed but deserve a line in the start-up log. */
+  warnings: string[];
   port: number;
   host: string;
   trustProxy: boolean;
@@ -182,13 +184,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     fail(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
   }
   const s = parsed.data;
-  // Production is never less strict than NODE_ENV suggests: either setting turns it on.
+  // The explicit mode decides; unset, NODE_ENV=production is enough to turn production on.
   const production = s.CLINIGRAPH_MODE === 'production' || (s.CLINIGRAPH_MODE === undefined && s.NODE_ENV === 'production');
+  const warnings =
+    s.CLINIGRAPH_MODE === 'development' && s.NODE_ENV === 'production'
+      ? ['CLINIGRAPH_MODE=development overrides NODE_ENV=production: development key, introspection and demo data are allowed']
+      : [];
   const auth = authConfig(s, production);
   if (s.DATABASE_READ_URL && !s.DATABASE_URL) fail(['DATABASE_READ_URL: a read replica needs DATABASE_URL (the primary) as well']);
   if (production && !s.AUDIT_READS) fail(['AUDIT_READS: production mode records every read of patient data; it cannot be turned off']);
   return {
     production,
+    warnings,
     port: s.PORT,
     host: s.HOST,
     trustProxy: s.TRUST_PROXY,

@@ -20,6 +20,7 @@ export interface RunningServer {
 
 /** Everything `npm start` does before it answers requests; tests start servers the same way. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  for (const warning of config.warnings) log.warn(warning);
   const db = await openDatabase({
     databaseUrl: config.databaseUrl,
     databaseReadUrl: config.databaseReadUrl,

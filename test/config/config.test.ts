@@ -42,6 +42,13 @@ describe('authentication settings', () => {
     assert.deepEqual([config.auth.issuer, config.auth.audience], ['clinigraph-dev', 'clinigraph']);
   });
 
+  it('lets an explicit mode decide, NODE_ENV=production only when the mode is unset, and warns when they disagree', () => {
+    assert.equal(loadConfig({ NODE_ENV: 'production', CLINIGRAPH_MODE: 'development' }).production, false);
+    assert.match(loadConfig({ NODE_ENV: 'production', CLINIGRAPH_MODE: 'development' }).warnings.join(), /CLINIGRAPH_MODE=development overrides NODE_ENV=production/);
+    assert.deepEqual(loadConfig({}).warnings, []);
+    assert.throws(() => loadConfig({ NODE_ENV: 'production' }), /AUTH_/, 'NODE_ENV=production alone is production, with its checks');
+  });
+
   it('refuses to start in production with the development key or without explicit issuer and audience', () => {
     for (const mode of [{ CLINIGRAPH_MODE: 'production' }, { NODE_ENV: 'production' }]) {
       assert.throws(() => loadConfig(mode), (error: Error) => {
