@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { after, it } from 'node:test';
 import { startChildServer } from '../support/child-server.ts';
 import { modelObservations } from '../support/fixtures.ts';
@@ -47,4 +49,23 @@ it('serves the same data and the same model version from two replicas on one dat
   assert.deepEqual(onA.predict, onB.predict, 'both replicas answer with the same version and the same probabilities');
   const read = 'query($id: ID!) { case(id: $id) { predictions { id } observations { code } } }';
   assert.deepEqual(await call(a.url, people.clinician, read, { id: caseId }), await call(b.url, people.clinician, read, { id: caseId }));
+
+  // A version trained by one replica exists nowhere but in the database; promoted there, the other replica serves it next.
+  const csv = await readFile(fileURLToPath(new URL('../../datasets/wdbc.csv', import.meta.url)), 'utf8');
+  const input = { name: 'breast-cancer', task: 'BINARY', target: 'diagnosis', data: { csv }, positiveClass: 'malignant', seed: 7, maxEpochs: 20 };
+  const job = (await call(a.url, people.dataScientist, 'mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }', { input })).trainModel;
+  let trained: { status: string; error: string | null; modelVersion: { id: string; weightsSha256: string } | null } | undefined;
+  for (let attempt = 0; attempt < 600 && !['SUCCEEDED', 'FAILED'].includes(trained?.status ?? ''); attempt++) {
+    if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+    // Progress is read through the other replica: it lives in the database too.
+    trained = (await call(b.url, people.dataScientist, 'query($id: ID!) { trainingJob(id: $id) { status error modelVersion { id weightsSha256 } } }', { id: job.id })).trainingJob;
+  }
+  assert.equal(trained?.status, 'SUCCEEDED', trained?.error ?? 'the training job did not finish in 2 minutes');
+  const v2 = trained!.modelVersion!;
+  assert.notEqual(v2.weightsSha256, registryA.models.find((m: any) => m.name === 'breast-cancer').versions[0].weightsSha256);
+  await call(a.url, people.admin, 'mutation($id: ID!) { promoteModelVersion(id: $id, comment: "scale-out test") { id } }', { id: v2.id });
+  const [afterOnB, afterOnA] = [await call(b.url, people.clinician, predict, { id: caseId }), await call(a.url, people.clinician, predict, { id: caseId })];
+  assert.equal(afterOnB.predict.modelVersion.id, v2.id, 'the other replica predicts with the promoted version');
+  assert.deepEqual(afterOnB.predict, afterOnA.predict, 'from the same weights');
+  assert.notDeepEqual(afterOnB.predict.probabilities, onB.predict.probabilities, 'new weights, new probabilities');
 });
