@@ -9,7 +9,7 @@ import { people, signToken, testAudience, testIssuer, testKeys } from '../suppor
 
 /*
  * 10,000 generated malformed or hostile requests against one live server over
- * real HTTP (default configuration, rate limits out of the way): no crash, no
+ * real HTTP (production configuration, rate limits out of the way): no crash, no
  * response without an error code, no internals leaked. The requests come from
  * a seeded generator (test/support/fuzz-requests.ts), sent from a worker
  * thread 16 at a time. FUZZ_SEED runs another, equally reproducible, sequence;
@@ -21,7 +21,7 @@ const concurrency = 16;
 const indexes = process.env.FUZZ_ONLY ? process.env.FUZZ_ONLY.split(',').map(Number) : Array.from({ length: count }, (_, i) => i);
 const maxRssBytes = 1.5 * 1024 ** 3;
 
-const api = await startTestServer({ RATE_LIMIT_PER_MINUTE: '1000000', RATE_LIMIT_ANONYMOUS_PER_MINUTE: '1000000' });
+const api = await startTestServer({ CLINIGRAPH_MODE: 'production', RATE_LIMIT_PER_MINUTE: '1000000', RATE_LIMIT_ANONYMOUS_PER_MINUTE: '1000000' });
 const origin = new URL(api.url).origin;
 
 // Rows the requests point at: five patients on dr-carter's care team and one on dr-outsider's, each with an open case.

@@ -68,10 +68,17 @@ describe('query limits', () => {
     assert.ok(response.body.errors!.some((error) => /directive/i.test(error.message)));
   });
 
-  it('refuses batched operations', async () => {
-    const response = await raw(JSON.stringify([{ query: '{ me { subject } }' }, { query: '{ me { subject } }' }]));
-    assert.equal(response.status, 400);
-    assert.ok(response.body.errors?.[0]?.extensions?.code, JSON.stringify(response.body));
+  it('refuses a batching bomb without running any of it, and keeps answering others meanwhile', async () => {
+    const read = { query: 'query($id: ID!) { patient(id: $id) { id cases { id } } }', variables: { id: patientId } };
+    let response: Awaited<ReturnType<typeof raw>> | undefined;
+    const sql = await queriesDuring(async () => {
+      const [bombed, normal] = await Promise.all([raw(JSON.stringify(Array.from({ length: 500 }, () => read))), clinician.gql(read.query, read.variables)]);
+      response = bombed;
+      assert.equal(normal.body.errors, undefined);
+    });
+    assert.equal(response!.status, 400);
+    assert.deepEqual(response!.body.errors!.map((error) => error.extensions?.code), ['BAD_REQUEST'], JSON.stringify(response!.body));
+    assert.ok(sql < 15, `the batch ran no resolver (${sql} statements, the normal read's included)`);
   });
 
   it('refuses a body over the size limit with PAYLOAD_TOO_LARGE, and invalid JSON with BAD_REQUEST', async () => {
