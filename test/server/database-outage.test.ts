@@ -5,6 +5,7 @@ import { verifyAuditChain } from '../../src/audit/chain-verification.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { type RunningServer, startServer } from '../../src/server/start.ts';
 import { openRaw, type RawDatabase } from '../support/raw-database.ts';
+import { startPrivatePostgres } from '../support/private-postgres.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 import { type Identity, people, signToken } from '../support/tokens.ts';
@@ -12,9 +13,11 @@ import { testServerEnv } from '../support/test-server.ts';
 
 /*
  * PostgreSQL going away under load, without touching the shared server: the
- * test server reaches its database through a TCP proxy on loopback, which the
- * test takes down for a few seconds and brings back, while a bounded loop of
- * concurrent reads and writes runs. While the database is away, requests must
+ * test server's database lives on a PostgreSQL server of the test's own
+ * (initdb, its own port), which the test restarts for real, and is reached
+ * through a TCP proxy on loopback, which the test takes down for a few
+ * seconds and brings back for the other kinds of outage, while a bounded loop
+ * of concurrent reads and writes runs. While the database is away, requests must
  * fail quickly with a coded error (no hang beyond the request timeout, no
  * stack trace or internals); afterwards the server must recover by itself
  * within seconds, with every acknowledged write stored and the audit chain
@@ -23,6 +26,9 @@ import { testServerEnv } from '../support/test-server.ts';
 
 const onPostgres = Boolean(process.env.DATABASE_URL);
 const skip = !onPostgres && 'needs DATABASE_URL: the embedded database runs in process, it has no connection to lose';
+const ownServer = onPostgres ? await startPrivatePostgres() : undefined;
+const restartable = ownServer && 'url' in ownServer ? ownServer : undefined;
+const cannotRestart = skip || (!restartable && `cannot run a PostgreSQL server of its own to restart: ${ownServer && 'unavailable' in ownServer ? ownServer.unavailable : ''}`);
 
 /** Short, so a request stuck on the database is told apart from one that failed fast. */
 const requestTimeoutMs = 5_000;
@@ -81,7 +87,7 @@ let server: RunningServer | undefined;
 let direct: RawDatabase | undefined;
 const logs: Record<string, any>[] = [];
 if (onPostgres) {
-  database = await createTestDatabase();
+  database = await createTestDatabase(restartable ? { serverUrl: restartable.url } : {});
   const target = new URL(database.databaseUrl!);
   proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
   const config = loadConfig({
@@ -101,6 +107,7 @@ if (onPostgres) {
     await proxy!.close();
     await direct!.close();
     await database!.drop();
+    await restartable?.destroy();
   });
 }
 
@@ -144,9 +151,9 @@ const failedCreations = new Map<string, string>();
 /**
  * Runs the load (three patient writers, one observation writer, three readers
  * and a /readyz prober), takes the database away with `takeDown` for
- * `awayMs`, brings it back and watches until the server answers again.
+ * `awayMs`, brings it back with `bringUp` and watches until the server answers again.
  */
-async function runOutage(label: string, takeDown: () => Promise<void>, awayMs = outageMs): Promise<Scenario> {
+async function runOutage(label: string, takeDown: () => Promise<void>, awayMs = outageMs, bringUp = () => proxy!.up()): Promise<Scenario> {
   logs.length = 0;
   const { createPatient: patient } = await mustSucceed(people.admin, createPatient, { input: patientInput(`${label}-CARED`) });
   acknowledged.patients.set(patient.id, patient.mrn);
@@ -213,7 +220,7 @@ async function runOutage(label: string, takeDown: () => Promise<void>, awayMs = 
     downAt = performance.now();
     await sleep(awayMs);
   } finally {
-    await proxy!.up();
+    await bringUp();
     upAt = performance.now();
     // Watch the recovery (bounded), then keep the load on a little longer.
     const recovered = () => samples.some((s) => s.startedAt >= upAt && s.codes.length === 0 && s.status === 200);
@@ -298,24 +305,37 @@ function outageAnswers(scenario: Scenario) {
 }
 
 let restart: Scenario | undefined;
+let terminated: Scenario | undefined;
 let partitionScenario: Scenario | undefined;
 let dropped: Scenario | undefined;
 
-it('PostgreSQL restarting under load: coded errors while it is down, recovery by itself within seconds after', { skip, timeout: 120_000 }, async () => {
+async function waitUntilReady() {
   // Readiness can follow the start by a moment (background warm-up).
   let ready = await readyz();
   for (let i = 0; i < 300 && ready.status !== 200; i++) ready = await sleep(100).then(readyz);
   assert.equal(ready.status, 200, JSON.stringify(ready.body));
-  // A restart as the server does it (fast shutdown): every backend is told
-  // "terminating connection due to administrator command" (57P01) and closes,
-  // then connections are refused until the server is back.
-  restart = await runOutage('RESTART', async () => {
+}
+
+it('PostgreSQL restarted under load: coded errors while it is down, recovery by itself within seconds after', { skip: cannotRestart, timeout: 120_000 }, async () => {
+  await waitUntilReady();
+  // The server itself stopped (pg_ctl stop -m fast: every backend is told "terminating
+  // connection due to administrator command", 57P01, then connections are refused) and
+  // started again (pg_ctl start, which returns once it accepts connections).
+  restart = await runOutage('RESTART', () => restartable!.stop(), outageMs, () => restartable!.start());
+  checkOutage(restart, { failFastMs: fastFailMs, minRequestsWhileAway: 20 });
+});
+
+it('every backend terminated as a restart does, then connections refused: same answers, same recovery', { skip, timeout: 120_000 }, async () => {
+  await waitUntilReady();
+  // What a restart does, played through the proxy (where PostgreSQL cannot be restarted):
+  // the backends are terminated (57P01), then connections are refused until it is back.
+  terminated = await runOutage('TERMINATED', async () => {
     await proxy!.down('refuse', { keepOpen: true });
     await direct!.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
     await sleep(100);
     proxy!.dropConnections();
   });
-  checkOutage(restart, { failFastMs: fastFailMs, minRequestsWhileAway: 20 });
+  checkOutage(terminated, { failFastMs: fastFailMs, minRequestsWhileAway: 20 });
 });
 
 it('connections lost without a word (crash, network reset), then refused: same answers, same recovery', { skip, timeout: 120_000 }, async () => {
@@ -324,7 +344,7 @@ it('connections lost without a word (crash, network reset), then refused: same a
 });
 
 it('while the database is down, every request is answered UNAVAILABLE with HTTP 503', { skip }, () => {
-    for (const scenario of [restart, dropped]) {
+    for (const scenario of [terminated, dropped, ...(restartable ? [restart] : [])]) {
       assert.ok(scenario, 'the outage ran');
       for (const s of outageAnswers(scenario)) assert.deepEqual([s.status, s.codes], [503, ['UNAVAILABLE']], `${s.kind}: ${s.text}`);
     }
@@ -353,7 +373,7 @@ it('while the database does not answer at all, /readyz says "not ready" within s
 });
 
 it('keeps every acknowledged write, each with its one audit record, and an intact audit chain', { skip, timeout: 60_000 }, async () => {
-  assert.ok(restart && dropped, 'the outages ran');
+  assert.ok(terminated && dropped && (restart || !restartable), 'the outages ran');
   const patients = new Map(
     (await direct!.query<{ id: string; mrn: string }>(`SELECT id::text AS id, mrn FROM "Patient"`)).map((row) => [row.id, row.mrn]),
   );

@@ -15,6 +15,8 @@ export interface RawDatabase {
 export async function openRaw(database: Pick<TestDatabase, 'databaseUrl' | 'dataDir'>): Promise<RawDatabase> {
   if (database.databaseUrl) {
     const pool = new pg.Pool({ connectionString: database.databaseUrl, max: 2 });
+    // An idle connection lost to a database restart is replaced on the next query, not an uncaught error.
+    pool.on('error', () => {});
     return {
       query: async (sql, params) => (await pool.query(sql, params)).rows,
       adapterFactory: new PrismaPg(pool),

@@ -39,10 +39,11 @@ async function migrationsHash(): Promise<string> {
  * @param options.empty a database without any migration applied (as a new
  *   installation finds it), instead of a copy of the migrated template
  * @param options.embedded an embedded database even when DATABASE_URL is set
+ * @param options.serverUrl the PostgreSQL server to make it on instead of DATABASE_URL's
  */
-export async function createTestDatabase(options: { empty?: boolean; embedded?: boolean } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(options: { empty?: boolean; embedded?: boolean; serverUrl?: string } = {}): Promise<TestDatabase> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-test-'));
-  const serverUrl = options.embedded ? undefined : process.env.DATABASE_URL;
+  const serverUrl = options.embedded ? undefined : (options.serverUrl ?? process.env.DATABASE_URL);
   if (serverUrl) {
     const databaseUrl = await createPostgresDatabase(serverUrl, options.empty ?? false);
     return {
