@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { auditEvents } from '../support/audit.ts';
+import { freePort } from '../support/free-port.ts';
 import { errorCodes, type GraphQLResponse, startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
 
@@ -30,15 +30,6 @@ async function redisAnswers(url: string): Promise<boolean> {
   }
 }
 
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 // CI sets REDIS_URL, so there a missing Redis fails the shared-limit test instead of skipping it.
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const noRedis = !process.env.REDIS_URL && !(await redisAnswers(redisUrl)) && `no Redis answers at ${redisUrl} (start one, or set REDIS_URL)`;
@@ -49,7 +40,7 @@ const shared = { REDIS_URL: redisUrl, RATE_LIMIT_PER_MINUTE: '6' };
 const [first, second] = noRedis ? [] : await Promise.all([startTestServer(shared), startTestServer(shared)]);
 const redisAwayLog: { level: number; msg: string }[] = [];
 const redisAway = await startTestServer(
-  { REDIS_URL: `redis://127.0.0.1:${await closedPort()}`, RATE_LIMIT_PER_MINUTE: '2' },
+  { REDIS_URL: `redis://127.0.0.1:${await freePort()}`, RATE_LIMIT_PER_MINUTE: '2' },
   pino({ level: 'warn' }, { write: (line: string) => void redisAwayLog.push(JSON.parse(line)) }),
 );
 
