@@ -54,6 +54,8 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     trustProxy: config.trustProxy,
     bodyLimit: limits.maxBodyBytes,
     requestIdHeader: false,
+    // Fastify's own answer while closing has no error code; refuseWhileClosing (below) answers instead.
+    return503OnClosing: false,
     // A caller's own request id is kept when it is safe to echo into logs.
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
@@ -62,6 +64,10 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   });
   http.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  let closing = false;
+  http.addHook('onRequest', async (_request, reply) => {
+    if (closing) return refuseWhileClosing(reply);
   });
   registerHttpErrorHandlers(http, log);
   // Development keeps Apollo's explorer page working; production serves no page at all.
@@ -162,6 +168,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
       return `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/graphql`;
     },
     async close() {
+      closing = true;
       // New requests are refused from here; queued predictions and in-flight requests finish.
       // Node closes only the keep-alive connections idle at this moment; the sweep closes the
       // others as their last response goes out, instead of after the 72 s keep-alive timeout.
@@ -192,6 +199,19 @@ function sharedRateLimitStore(url: string, log: Logger): Redis {
     reported = false;
   });
   return redis;
+}
+
+/**
+ * Answers a request that arrives on an open connection after shutdown began
+ * (new connections are no longer accepted): UNAVAILABLE, HTTP 503, and the
+ * connection closed, so the client retries on another replica.
+ */
+function refuseWhileClosing(reply: FastifyReply): FastifyReply {
+  return reply
+    .code(503)
+    .header('connection', 'close')
+    .header('retry-after', '1')
+    .send(errorBody(ErrorCode.UNAVAILABLE, 'This server is shutting down. Retry: another replica (or this one, restarted) will answer.'));
 }
 
 const timedOut = Symbol('timed out');
