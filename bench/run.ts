@@ -3,11 +3,11 @@
  * clinigraph benchmarks (issues 3, 5 and 6): read path against a bare Apollo
  * baseline, audit cost, growth of the patient table, memory, predict
  * throughput with batching on and off, token verification and audit record
- * cost. See BENCHMARKS.md.
+ * cost, refusal of query bombs. See BENCHMARKS.md.
  *
  *   npm run bench                      full run (about 12 minutes on 2 cores)
  *   npm run bench -- --short           CI run (well under 3 minutes); BENCH_SHORT=1 does the same
- *   npm run bench -- --only read,predict   some of: read, growth, predict, auth
+ *   npm run bench -- --only read,predict   some of: read, growth, predict, auth, limits
  *   npm run bench -- --profile DIR     CPU profiles of the clinigraph servers into DIR (node --cpu-prof)
  *   npm run bench -- --json FILE       also write the figures against the targets as JSON
  *   npm run bench -- --embedded        also the read path on the embedded database in short mode (--no-embedded: not in a full run)
@@ -26,6 +26,7 @@ import { authBenchmark } from './auth.ts';
 import { growthBenchmark } from './growth.ts';
 import { createContext, type Settings } from './lib/context.ts';
 import { problems } from './lib/load.ts';
+import { limitsBenchmark } from './limits.ts';
 import { BenchDatabases, postgresAnswers } from './lib/postgres.ts';
 import { elapsedSeconds, fmt, log, table, verdicts } from './lib/report.ts';
 import { stopAllChildren } from './lib/servers.ts';
@@ -44,7 +45,7 @@ const { values } = parseArgs({
   allowNegative: true, // --no-embedded
 });
 const short = values.short || ['1', 'true', 'yes'].includes(process.env.BENCH_SHORT ?? '');
-const benchmarks = ['read', 'growth', 'predict', 'auth'];
+const benchmarks = ['read', 'growth', 'predict', 'auth', 'limits'];
 const only = new Set((values.only ?? benchmarks.join(',')).split(',').map((name) => name.trim()));
 for (const name of only) {
   if (!benchmarks.includes(name)) {
@@ -95,6 +96,7 @@ try {
       if (name === 'growth') await growthBenchmark(context);
       if (name === 'predict') await predictBenchmark(context);
       if (name === 'auth') await authBenchmark(context);
+      if (name === 'limits') await limitsBenchmark(context);
     } catch (error) {
       problems.push(`${name} benchmark failed: ${(error as Error).stack ?? error}`);
       console.error(`\n${name} benchmark failed:`, error);
