@@ -1,6 +1,6 @@
 import type { BenchContext } from './lib/context.ts';
 import { gql, problems } from './lib/load.ts';
-import { fmt, log, table, verdict } from './lib/report.ts';
+import { fmt, log, percentile, table, verdict } from './lib/report.ts';
 import { clinigraphEnv, isAlive, residentMiB, startClinigraph } from './lib/servers.ts';
 
 /** A read the care team's clinician may make: the patient, its cases and their observations. */
@@ -35,11 +35,6 @@ async function post(url: string, token: string, body: string): Promise<Timed> {
   const answer = (await response.json()) as { errors?: { extensions?: { code?: string } }[] };
   return { ms: performance.now() - started, codes: (answer.errors ?? []).map((error) => String(error.extensions?.code)) };
 }
-
-const percentile = (values: number[], q: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN;
-};
 
 /** Sends `body` over one connection, one request after another, for `seconds`; every answer must be `expect`. */
 async function loop(url: string, token: string, body: string, seconds: number, expect: (answer: Timed) => boolean, label: string): Promise<number[]> {
@@ -86,7 +81,7 @@ export async function limitsBenchmark(ctx: BenchContext): Promise<void> {
     const latencies = await loop(server.url, tokens.clinician, bomb.body, seconds, refused, bomb.name);
     log(`limits: ${bomb.name}: ${latencies.length} refused, p50 ${fmt.ms(percentile(latencies, 0.5))}, p99 ${fmt.ms(percentile(latencies, 0.99))}`);
     rows.push([bomb.name, `${Math.round(bomb.body.length / 1024)} KiB`, String(latencies.length), fmt.ms(percentile(latencies, 0.5)), fmt.ms(percentile(latencies, 0.99))]);
-    verdict('6 limits', `${bomb.name}: refused in p50 / p99`, `${fmt.ms(percentile(latencies, 0.5))} / ${fmt.ms(percentile(latencies, 0.99))}`, 'refused quickly (reported)', undefined);
+    verdict('7 limits', `${bomb.name}: refused in p50 / p99`, `${fmt.ms(percentile(latencies, 0.5))} / ${fmt.ms(percentile(latencies, 0.99))}`, 'refused quickly (reported)', undefined);
   }
 
   const alone = await loop(server.url, tokens.clinician, read, seconds * 2, answered, 'the patient read');
@@ -123,7 +118,7 @@ export async function limitsBenchmark(ctx: BenchContext): Promise<void> {
   console.log(`\nServer RSS after: ${fmt.mib(rss)}`);
   const slowdown = percentile(underBombs, 0.5) / percentile(alone, 0.5);
   verdict(
-    '6 limits',
+    '7 limits',
     'patient read p50 among 8 connections of depth bombs vs alone',
     `${fmt.ms(percentile(underBombs, 0.5))} vs ${fmt.ms(percentile(alone, 0.5))} (${fmt.x(slowdown)}; ${fmt.n(bombRate)} bombs refused a second)`,
     'keeps answering others (reported)',

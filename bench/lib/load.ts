@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import autocannon, { type RequestSpec } from 'autocannon';
 import pg from 'pg';
+import { percentile } from './report.ts';
 import { type ChildServer, cpuSeconds, isAlive, residentMiB } from './servers.ts';
 
 /** What one load phase measured. */
@@ -170,16 +171,14 @@ function steadyState(done: number[], latencies: number[], connections: number, p
   const count = done.length - first - 1;
   const steady = first >= 0 && window >= 0.3 * phaseMs && count >= 20;
   const picked = steady ? latencies.slice(first + 1) : latencies;
-  const sorted = [...picked].sort((a, b) => a - b);
-  const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN);
   return {
     rps: steady ? (count * 1000) / window : (done.length * 1000) / phaseMs,
     steady,
     rampSeconds: steady ? from / 1000 : 0,
-    p50: at(0.5),
-    p90: at(0.9),
-    p99: at(0.99),
-    mean: sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : NaN,
+    p50: percentile(picked, 0.5),
+    p90: percentile(picked, 0.9),
+    p99: percentile(picked, 0.99),
+    mean: picked.length ? picked.reduce((a, b) => a + b, 0) / picked.length : NaN,
   };
 }
 
