@@ -220,8 +220,9 @@ async function runOutage(label: string, takeDown: () => Promise<void>, awayMs = 
     downAt = performance.now();
     await sleep(awayMs);
   } finally {
-    await bringUp();
+    // From the moment it is being brought back: `pg_ctl start` returns only a while after the server accepts connections.
     upAt = performance.now();
+    await bringUp();
     // Watch the recovery (bounded), then keep the load on a little longer.
     const recovered = () => samples.some((s) => s.startedAt >= upAt && s.codes.length === 0 && s.status === 200);
     const readyAgain = () => probes.some((p) => p.startedAt >= upAt && p.status === 200);
@@ -262,7 +263,7 @@ function report(label: string, { samples, probes, downAt, upAt, firstSuccessAt, 
   console.log(`# ${label}: requests while the database was away: ${summarize(samples.filter((s) => s.startedAt >= downAt && s.endedAt <= upAt))}`);
   console.log(`# ${label}: requests after it came back: ${summarize(samples.filter((s) => s.startedAt >= upAt))}`);
   console.log(`# ${label}: /readyz while away: ${JSON.stringify(probes.filter((p) => p.startedAt >= downAt && p.startedAt < upAt).map((p) => `${p.status} in ${Math.round(p.endedAt - p.startedAt)} ms`))}`);
-  console.log(`# ${label}: recovery: first success ${ms(firstSuccessAt)} after the database came back, /readyz ready after ${ms(readyAgainAt)}`);
+  console.log(`# ${label}: recovery: first success ${ms(firstSuccessAt)} after bringing the database back began, /readyz ready after ${ms(readyAgainAt)}`);
   console.log(`# ${label}: server log: ${JSON.stringify(Object.fromEntries(inside))}`);
 }
 

@@ -50,10 +50,16 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres | { unavai
   if (account !== undefined) await chown(dir, account, account);
   const port = await freePort();
   const data = path.join(dir, 'data');
-  await pgCommand('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
   const options = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`;
   const start = async () => void (await pgCommand('pg_ctl', ['-D', data, '-o', options, '-l', path.join(dir, 'log'), '-w', '-t', '30', 'start']));
-  await start();
+  try {
+    await pgCommand('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
+    await start();
+  } catch (error) {
+    // Binaries that are there but do not work are a failure to see, not a reason to skip; the files go either way.
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     url: `postgresql://postgres@127.0.0.1:${port}/postgres`,
     start,
