@@ -15,6 +15,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
+import { systemScope } from '../src/access/scope.ts';
 import { AuditLog } from '../src/audit/audit-log.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { openDatabase, type Database } from '../src/db/database.ts';
@@ -34,7 +35,6 @@ import {
   trainModel,
   type TrainingResult,
 } from '../src/pipeline/index.ts';
-import { systemScope } from '../src/server/system-scope.ts';
 
 const integer = (value: string) => {
   const parsed = Number(value);
@@ -49,7 +49,7 @@ async function withRegistry<T>(work: (registry: ModelRepository, db: Database) =
   try {
     if ((await pendingMigrations(db.prisma)).length > 0) throw new Error('the database has pending migrations: run npm run db:migrate (or start the server) first');
     const log = pino({ level: 'warn' });
-    const scope = systemScope(db, config, new AuditLog(db.prisma, log), log, `cli:${os.userInfo().username}`, ['data_scientist', 'admin']);
+    const scope = systemScope({ db, config, auditLog: new AuditLog(db.prisma, log), log }, `cli:${os.userInfo().username}`, ['data_scientist', 'admin']);
     return await work(new ModelRepository(scope), db);
   } finally {
     await db.close();

@@ -2,7 +2,7 @@ import type { GraphQLError } from 'graphql';
 import { codedError, ErrorCode } from '../errors/errors.ts';
 import type { AuthConfig } from '../config/config.ts';
 import { claimAt, AuthenticationFailure, type TokenVerifier } from './token-verifier.ts';
-import { defaultPurposeOfUse, isPurposeOfUse, type Principal, purposesOfUse } from './principal.ts';
+import { defaultPurposeOfUse, isPurposeOfUse, type Principal, purposesOfUse } from '../access/principal.ts';
 
 /** HTTP headers a request may carry; only these two matter here. */
 export interface AuthHeaders {

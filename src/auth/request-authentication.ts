@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { type AuditRequestMeta } from '../audit/audit-record.ts';
-import { AuditTrail } from '../audit/audit-trail.ts';
+import { AuditTrail } from '../access/audit-trail.ts';
 import type { AuthConfig } from '../config/config.ts';
 import { authenticate, type AuthenticationResult } from './authenticate.ts';
 import type { TokenVerifier } from './token-verifier.ts';

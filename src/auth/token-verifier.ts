@@ -2,7 +2,7 @@ import { createPublicKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { AuthConfig } from '../config/config.ts';
 import { developmentKey } from './development-key.ts';
-import { isRole, type Role } from './principal.ts';
+import { isRole, type Role } from '../access/principal.ts';
 
 /**
  * Why a token was refused. Goes to the audit log only; the client is told

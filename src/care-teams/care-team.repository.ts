@@ -1,11 +1,16 @@
-import { auditedTransaction } from '../audit/audited-transaction.ts';
+import { type AccessRule, patientOwner } from '../access/owned-record-store.ts';
+import type { Scope } from '../access/scope.ts';
 import type { BreakGlassGrant, CareTeamMember, Prisma } from '../generated/prisma/client.ts';
 import { afterPosition, type Connection, encodeCursor, type KeysetPosition, toConnection } from '../graphql/paging.ts';
-import type { RequestScope } from '../server/request-scope.ts';
+
+export type { BreakGlassGrant, CareTeamMember };
+
+const manage = (action: 'careTeam.add' | 'careTeam.remove'): AccessRule => ({ permission: 'careTeam.manage', action, resourceType: 'CareTeamMember' });
+const memberId = (patientId: string, clinicianSubject: string) => `${patientId}/${clinicianSubject}`;
 
 /** Care-team membership and break-glass grants: who may reach which patient. */
 export class CareTeamRepository {
-  constructor(private readonly scope: RequestScope) {}
+  constructor(private readonly scope: Scope) {}
 
   async members(patientId: string): Promise<CareTeamMember[]> {
     await this.scope.access.requirePatients('patient.read', 'careTeam.read', [patientId]);
@@ -13,36 +18,36 @@ export class CareTeamRepository {
   }
 
   async add(patientId: string, clinicianSubject: string): Promise<void> {
-    await this.scope.access.requirePatients('careTeam.manage', 'careTeam.add', [patientId]);
-    await auditedTransaction(
-      this.scope,
+    await this.scope.records.write(
+      manage('careTeam.add'),
+      [patientOwner(patientId)],
       (tx) =>
         tx.careTeamMember.upsert({
           where: { patientId_clinicianSubject: { patientId, clinicianSubject } },
           create: { patientId, clinicianSubject, addedBy: this.scope.access.subject },
           update: {},
         }),
-      () => [memberEntry('careTeam.add', patientId, clinicianSubject)],
+      () => ({ resourceIds: [memberId(patientId, clinicianSubject)] }),
     );
     this.scope.access.forget(patientId);
   }
 
   async remove(patientId: string, clinicianSubject: string): Promise<void> {
-    await this.scope.access.requirePatients('careTeam.manage', 'careTeam.remove', [patientId]);
-    await auditedTransaction(
-      this.scope,
+    await this.scope.records.write(
+      manage('careTeam.remove'),
+      [patientOwner(patientId)],
       (tx) => tx.careTeamMember.deleteMany({ where: { patientId, clinicianSubject } }),
-      () => [memberEntry('careTeam.remove', patientId, clinicianSubject)],
+      () => ({ resourceIds: [memberId(patientId, clinicianSubject)] }),
     );
     this.scope.access.forget(patientId);
   }
 
   /** Opens a grant for the calling clinician; the audit record of the opening is itself flagged. */
   async openBreakGlass(patientId: string, reason: string, minutes: number): Promise<BreakGlassGrant> {
-    this.scope.access.require('breakGlass.open', 'breakGlass.open');
     const grantedAt = new Date();
-    const grant = await auditedTransaction(
-      this.scope,
+    const grant = await this.scope.records.write(
+      { permission: 'breakGlass.open', action: 'breakGlass.open', resourceType: 'BreakGlassGrant' },
+      [],
       (tx) =>
         tx.breakGlassGrant.create({
           data: {
@@ -53,16 +58,7 @@ export class CareTeamRepository {
             expiresAt: new Date(grantedAt.getTime() + minutes * 60_000),
           },
         }),
-      (created) => [
-        {
-          action: 'breakGlass.open',
-          outcome: 'SUCCESS',
-          resourceType: 'BreakGlassGrant',
-          resourceIds: [created.id],
-          patientIds: [patientId],
-          breakGlass: true,
-        },
-      ],
+      (created) => ({ resourceIds: [created.id], patientIds: [patientId], breakGlass: true }),
     );
     this.scope.access.forget(patientId);
     return grant;
@@ -89,14 +85,4 @@ export class CareTeamRepository {
       encodeCursor({ time: row.grantedAt, id: row.id }),
     );
   }
-}
-
-function memberEntry(action: string, patientId: string, clinicianSubject: string) {
-  return {
-    action,
-    outcome: 'SUCCESS' as const,
-    resourceType: 'CareTeamMember',
-    resourceIds: [`${patientId}/${clinicianSubject}`],
-    patientIds: [patientId],
-  };
 }

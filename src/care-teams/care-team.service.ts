@@ -1,10 +1,9 @@
-import { recordingFailure } from '../audit/audited-transaction.ts';
-import type { AuditTrail } from '../audit/audit-trail.ts';
-import type { BreakGlassGrant, CareTeamMember } from '../generated/prisma/client.ts';
+import { recordingFailure } from '../access/audited-transaction.ts';
+import type { AuditTrail } from '../access/audit-trail.ts';
 import { type Connection, decodeCursor, pageSize } from '../graphql/paging.ts';
 import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts';
 import type { PatientService } from '../patients/patient.service.ts';
-import type { CareTeamRepository } from './care-team.repository.ts';
+import type { BreakGlassGrant, CareTeamMember, CareTeamRepository } from './care-team.repository.ts';
 
 const clinicianSubject = boundedText(256);
 // A reason an auditor can judge later: a few words at least.

@@ -1,10 +1,10 @@
-import { recordingFailure } from '../audit/audited-transaction.ts';
-import type { AuditTrail } from '../audit/audit-trail.ts';
+import { recordingFailure } from '../access/audited-transaction.ts';
+import type { AuditTrail } from '../access/audit-trail.ts';
 import { codedError, ErrorCode } from '../errors/errors.ts';
-import type { ConsentRecord, ConsentStatus, Patient } from '../generated/prisma/client.ts';
 import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts';
+import type { Patient } from '../patients/patient.repository.ts';
 import type { PatientService } from '../patients/patient.service.ts';
-import type { ConsentRepository } from './consent.repository.ts';
+import type { ConsentRecord, ConsentRepository, ConsentStatus } from './consent.repository.ts';
 
 const note = boundedText(500).nullish();
 

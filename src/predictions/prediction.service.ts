@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { recordingFailure } from '../audit/audited-transaction.ts';
-import type { AuditTrail } from '../audit/audit-trail.ts';
+import { recordingFailure } from '../access/audited-transaction.ts';
+import type { Action } from '../access/permissions.ts';
+import type { AuditTrail } from '../access/audit-trail.ts';
+import type { Case } from '../cases/case.repository.ts';
 import type { CaseService } from '../cases/case.service.ts';
 import type { ConsentService } from '../consent/consent.service.ts';
 import { badInput, ErrorCode, errorCode, notFound } from '../errors/errors.ts';
-import type { Case, CaseOutcome, Prediction, ReviewDecision } from '../generated/prisma/client.ts';
 import type { OutcomeInput } from '../generated/graphql.ts';
 import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts';
 import type { ModelService } from '../models/model.service.ts';
@@ -14,7 +15,7 @@ import { explain } from './explanation.ts';
 import type { ModelServer } from './model-server.ts';
 import { performanceFigures } from './model-performance.ts';
 import { buildCaseInput } from './prediction-input.ts';
-import type { PredictionRecord, PredictionRepository } from './prediction.repository.ts';
+import type { CaseOutcome, Prediction, PredictionRecord, PredictionRepository, ReviewDecision } from './prediction.repository.ts';
 
 const modelName = boundedText(63);
 const versionNumber = z.number().int().min(1).nullish();
@@ -146,7 +147,7 @@ export class PredictionService {
     };
   }
 
-  private async requireForWrite(id: string, action: string): Promise<Prediction> {
+  private async requireForWrite(id: string, action: Action): Promise<Prediction> {
     const prediction = await this.predictions.findById(parseId(id, 'id'), 'clinical.write', action);
     if (!prediction) throw notFound(`No prediction with id ${id}.`, { argument: 'id' });
     return prediction;

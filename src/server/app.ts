@@ -10,6 +10,8 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AuditLog } from '../audit/audit-log.ts';
+import { type ScopeDeps, systemScope } from '../access/scope.ts';
+import { ModelRepository } from '../models/model.repository.ts';
 import { TrainingRunner } from '../models/training-runner.ts';
 import { ModelServer } from '../predictions/model-server.ts';
 import { authenticationHook, refusalAuditHook } from '../auth/request-authentication.ts';
@@ -81,8 +83,10 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     metrics.auditRecords.inc(records);
   });
   const verifier = await createTokenVerifier(config.auth, config.dataDir);
-  const modelServer = new ModelServer(db, config.predictions, metrics, log);
-  const trainingRunner = new TrainingRunner(db, config, auditLog, log);
+  const scopeDeps: ScopeDeps = { db, config, auditLog, log };
+  // Serving reads the registry (no patient data) in scopes of the server's own.
+  const modelServer = new ModelServer(() => new ModelRepository(systemScope(scopeDeps, 'clinigraph', ['data_scientist'])), config.predictions, metrics, log);
+  const trainingRunner = new TrainingRunner(scopeDeps);
   const armor = new ApolloArmor({
     maxDepth: { n: limits.maxDepth },
     costLimit: { maxCost: limits.maxCost },
@@ -123,7 +127,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
 
   registerHealthRoutes(http, db, modelServer);
   metrics.register(http, config.metricsToken);
-  const deps = { config, db, auditLog, log, modelServer, trainingRunner };
+  const deps = { ...scopeDeps, modelServer, trainingRunner };
   const trusted = config.trustedDocuments ? trustedDocumentsHook(await loadTrustedDocuments(config.trustedDocuments)) : undefined;
   const isAuthenticated = (request: FastifyRequest) => request.authentication !== undefined && 'principal' in request.authentication;
   http.route({

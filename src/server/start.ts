@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
+import { systemScope } from '../access/scope.ts';
 import type { Config } from '../config/config.ts';
 import { openDatabase, type Database, type DatabaseKind } from '../db/database.ts';
 import { applyMigrations, pendingMigrations } from '../db/migrations.ts';
 import { AuditLog } from '../audit/audit-log.ts';
-import { loadDemoData } from '../demo/demo-data.ts';
+import { loadDemoData } from '../demo/demo-data.repository.ts';
 import { installDefaultModels } from '../models/default-models.ts';
 import { initTensorflow } from '../pipeline/index.ts';
 import { type App, createApp } from './app.ts';
-import { systemScope } from './system-scope.ts';
 
 export interface RunningServer {
   url: string;
@@ -69,7 +69,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 /** The shipped default models (into an empty registry) and the demo data (into an empty database), as configured. */
 async function loadStartingData(db: Database, config: Config, log: Logger): Promise<void> {
   if (config.defaultModels) {
-    const scope = systemScope(db, config, new AuditLog(db.prisma, log), log, 'clinigraph', ['data_scientist']);
+    const scope = systemScope({ db, config, auditLog: new AuditLog(db.prisma, log), log }, 'clinigraph', ['data_scientist']);
     const installed = await installDefaultModels(scope);
     if (installed.length) log.info({ installed }, 'default models installed in the registry');
   }

@@ -1,11 +1,10 @@
 import { z } from 'zod';
-import type { AuditEvent } from '../generated/prisma/client.ts';
 import type { AuditEventFilter } from '../generated/graphql.ts';
 import { type Connection, decodeSequenceCursor, pageSize } from '../graphql/paging.ts';
 import { boundedText, parseId, parseInput } from '../graphql/validation.ts';
-import type { AuditEventQuery, AuditRepository } from './audit.repository.ts';
-import type { ChainVerification } from './chain-verification.ts';
-import { toFhirAuditEvent } from './fhir-audit-event.ts';
+import type { AuditEvent, AuditEventQuery, AuditRepository } from './audit.repository.ts';
+import type { ChainVerification } from '../audit/chain-verification.ts';
+import { toFhirAuditEvent } from '../audit/fhir-audit-event.ts';
 
 const filterSchema = z.object({
   actorSubject: boundedText(256).nullish(),

@@ -1,7 +1,9 @@
+import type { Scope } from '../access/scope.ts';
 import type { AuditEvent, AuditOutcome, Prisma } from '../generated/prisma/client.ts';
 import { type Connection, encodeSequenceCursor, toConnection } from '../graphql/paging.ts';
-import type { RequestScope } from '../server/request-scope.ts';
-import { type ChainVerification, verifyAuditChain } from './chain-verification.ts';
+import { type ChainVerification, verifyAuditChain } from '../audit/chain-verification.ts';
+
+export type { AuditEvent };
 
 export interface AuditEventQuery {
   actorSubject?: string | undefined;
@@ -18,10 +20,10 @@ export interface AuditEventQuery {
  * ids, so each read is itself audited.
  */
 export class AuditRepository {
-  constructor(private readonly scope: RequestScope) {}
+  constructor(private readonly scope: Scope) {}
 
   /** A page of records, newest first (descending) or oldest first (for exports). */
-  async list(query: AuditEventQuery, first: number, after: bigint | undefined, order: 'desc' | 'asc', action: string): Promise<Connection<AuditEvent>> {
+  async list(query: AuditEventQuery, first: number, after: bigint | undefined, order: 'desc' | 'asc', action: 'audit.read' | 'audit.export'): Promise<Connection<AuditEvent>> {
     const { access, prisma, trail } = this.scope;
     access.require('audit.read', action);
     const where = whereOf(query);
