@@ -91,7 +91,8 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     // it, like any syntax error, as GRAPHQL_PARSE_FAILED; armor's version would not.
     maxTokens: { enabled: false },
     maxDirectives: { n: limits.maxDirectives },
-    blockFieldSuggestion: { enabled: config.production },
+    // maskUnexpectedErrors hides suggestions instead, on every path (armor's misses enum values and variables).
+    blockFieldSuggestion: { enabled: false },
   }).protect();
   const apollo = new ApolloServer<RequestContext>({
     typeDefs,
@@ -105,7 +106,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     // Trusted-documents mode must not let clients register new documents.
     ...(config.trustedDocuments ? { persistedQueries: false as const } : {}),
     validationRules: [...(config.introspection ? [] : [noIntrospection]), ...armor.validationRules],
-    formatError: maskUnexpectedErrors(log, (code) => metrics.errors.inc({ code })),
+    formatError: maskUnexpectedErrors(log, (code) => metrics.errors.inc({ code }), config.production),
     plugins: [
       // graphql-armor's typings name Apollo's CommonJS build; the plugins are the same objects.
       ...(armor.plugins as unknown as ApolloServerPlugin<RequestContext>[]),
