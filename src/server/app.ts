@@ -64,6 +64,8 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   });
   http.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Any answer may carry patient data (GraphQL, exports, errors naming records): no browser or proxy may keep a copy.
+    reply.header('cache-control', 'no-store');
   });
   let closing = false;
   http.addHook('onRequest', async (_request, reply) => {
