@@ -58,13 +58,22 @@ describe('authentication settings', () => {
         return true;
       });
     }
-    const production = loadConfig({ CLINIGRAPH_MODE: 'production', AUTH_JWKS_URL: 'https://idp.example/certs', AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'clinigraph' });
+    const production = loadConfig({ CLINIGRAPH_MODE: 'production', AUTH_JWKS_URL: 'https://idp.example/certs', AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'clinigraph', METRICS_TOKEN: 'scrape' });
     assert.equal(production.production, true);
     assert.equal(production.demoData, false, 'no demo data in production unless asked');
   });
 
-  it('refuses to stop auditing reads in production mode', () => {
+  it('refuses to start in production without a metrics token, so /metrics is never open there', () => {
     const production = { CLINIGRAPH_MODE: 'production', AUTH_JWKS_URL: 'https://idp.example/certs', AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'clinigraph' };
+    for (const token of [undefined, '', '  ']) {
+      assert.throws(() => loadConfig({ ...production, ...(token === undefined ? {} : { METRICS_TOKEN: token }) }), /METRICS_TOKEN: required in production/);
+    }
+    assert.equal(loadConfig({ ...production, METRICS_TOKEN: 'scrape' }).metricsToken, 'scrape');
+    assert.equal(loadConfig({}).metricsToken, undefined, 'development may leave it open');
+  });
+
+  it('refuses to stop auditing reads in production mode', () => {
+    const production = { CLINIGRAPH_MODE: 'production', AUTH_JWKS_URL: 'https://idp.example/certs', AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'clinigraph', METRICS_TOKEN: 'scrape' };
     assert.throws(() => loadConfig({ ...production, AUDIT_READS: 'false' }), /AUDIT_READS/);
     assert.equal(loadConfig({ AUDIT_READS: 'false' }).auditReads, false);
   });
