@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'dotenv';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/config.ts';
 
@@ -19,6 +21,13 @@ it('reads PostgreSQL settings and flags', () => {
   assert.equal(config.migrateOnStart, false);
   assert.equal(config.demoData, false);
   assert.equal(loadConfig({ DATABASE_URL: '' }).databaseUrl, undefined);
+});
+
+it('.env.example, copied to .env, changes no default in either mode (no demo data in production)', () => {
+  const example = parse(readFileSync(new URL('../../.env.example', import.meta.url)));
+  const production = { CLINIGRAPH_MODE: 'production', AUTH_JWKS_URL: 'https://idp.example/certs', AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'clinigraph', METRICS_TOKEN: 'scrape' };
+  for (const mode of [{}, production]) assert.deepEqual(loadConfig({ ...example, ...mode }), loadConfig(mode));
+  assert.equal(loadConfig({ ...example, ...production }).demoData, false);
 });
 
 it('names every bad setting at once', () => {
