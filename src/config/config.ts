@@ -147,7 +147,7 @@ export interface Config {
   introspection: boolean;
   /** Path of a persisted-operation manifest: only those operations run. */
   trustedDocuments: string | undefined;
-  /** When set, /metrics asks for this bearer token. */
+  /** When set, /metrics asks for this bearer token; production requires it. */
   metricsToken: string | undefined;
   predictions: {
     /** Most predictions in one tensor batch (1: batching off). */
@@ -193,6 +193,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const auth = authConfig(s, production);
   if (s.DATABASE_READ_URL && !s.DATABASE_URL) fail(['DATABASE_READ_URL: a read replica needs DATABASE_URL (the primary) as well']);
   if (production && !s.AUDIT_READS) fail(['AUDIT_READS: production mode records every read of patient data; it cannot be turned off']);
+  // Metrics name operations, error rates and model versions: not for anyone who can reach the port.
+  if (production && !s.METRICS_TOKEN) fail(['METRICS_TOKEN: required in production mode (the scraper sends it as a bearer token); /metrics is never open']);
   return {
     production,
     warnings,

@@ -66,6 +66,8 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   });
   http.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Any answer may carry patient data (GraphQL, exports, errors naming records): no browser or proxy may keep a copy.
+    reply.header('cache-control', 'no-store');
   });
   let closing = false;
   http.addHook('onRequest', async (_request, reply) => {
@@ -95,7 +97,8 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     // it, like any syntax error, as GRAPHQL_PARSE_FAILED; armor's version would not.
     maxTokens: { enabled: false },
     maxDirectives: { n: limits.maxDirectives },
-    blockFieldSuggestion: { enabled: config.production },
+    // maskUnexpectedErrors hides suggestions instead, on every path (armor's misses enum values and variables).
+    blockFieldSuggestion: { enabled: false },
   }).protect();
   const apollo = new ApolloServer<RequestContext>({
     typeDefs,
@@ -109,7 +112,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     // Trusted-documents mode must not let clients register new documents.
     ...(config.trustedDocuments ? { persistedQueries: false as const } : {}),
     validationRules: [...(config.introspection ? [] : [noIntrospection]), ...armor.validationRules],
-    formatError: maskUnexpectedErrors(log, (code) => metrics.errors.inc({ code })),
+    formatError: maskUnexpectedErrors(log, (code) => metrics.errors.inc({ code }), config.production),
     plugins: [
       // graphql-armor's typings name Apollo's CommonJS build; the plugins are the same objects.
       ...(armor.plugins as unknown as ApolloServerPlugin<RequestContext>[]),

@@ -47,6 +47,23 @@ describe('production mode', () => {
     assert.equal(preflighted.status, 200);
   });
 
+  it('lets no browser or proxy keep a copy of any answer (Cache-Control: no-store)', async () => {
+    const id = (await admin.gql('mutation { createPatient(input: { mrn: "NS-1", givenName: "A", familyName: "B", birthDate: "1990-01-01", sex: MALE }) { id } }')).body.data!.createPatient.id;
+    const url = new URL(production.url);
+    url.searchParams.set('query', `{ patient(id: "${id}") { mrn } }`);
+    const read = await admin.gql('query($id: ID!) { patient(id: $id) { mrn familyName } }', { id });
+    assert.equal(read.body.data!.patient.mrn, 'NS-1');
+    const answers = [
+      read,
+      await admin.gql('{ patient(id: "not-an-id") { mrn } }'),
+      await production.gql('{ patients(first: 1) { totalCount } }'),
+      await fetch(url, { headers: { authorization: `Bearer ${await signToken(people.admin)}`, 'apollo-require-preflight': 'true' } }),
+      await fetch(new URL('/readyz', production.url)),
+      await fetch(new URL('/nowhere', production.url)),
+    ];
+    for (const [i, answer] of answers.entries()) assert.equal(answer.headers.get('cache-control'), 'no-store', `answer ${i}`);
+  });
+
   it('masks unexpected errors: no stack, no SQL, no message from inside', async () => {
     // Dropping a table the server reads from makes the next read fail inside the database layer.
     const { prisma } = production.server.db;
