@@ -15,7 +15,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
-import { systemScope } from '../src/access/scope.ts';
+import { runAsSystem } from '../src/access/scope.ts';
 import { AuditLog } from '../src/audit/audit-log.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { openDatabase, type Database } from '../src/db/database.ts';
@@ -49,8 +49,9 @@ async function withRegistry<T>(work: (registry: ModelRepository, db: Database) =
   try {
     if ((await pendingMigrations(db.prisma)).length > 0) throw new Error('the database has pending migrations: run npm run db:migrate (or start the server) first');
     const log = pino({ level: 'warn' });
-    const scope = systemScope({ db, config, auditLog: new AuditLog(db.prisma, log), log }, `cli:${os.userInfo().username}`, ['data_scientist', 'admin']);
-    return await work(new ModelRepository(scope), db);
+    return await runAsSystem({ db, config, auditLog: new AuditLog(db.prisma, log), log }, `cli:${os.userInfo().username}`, ['data_scientist', 'admin'], (scope) =>
+      work(new ModelRepository(scope), db),
+    );
   } finally {
     await db.close();
   }

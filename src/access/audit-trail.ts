@@ -75,6 +75,7 @@ export class AuditTrail {
   /** Appends everything collected; rejects if the audit log cannot take it. */
   async flush(): Promise<void> {
     const entries = [...this.collected.values()];
+    if (entries.length === 0) return;
     this.collected.clear();
     await this.auditLog.append(entries.map((entry) => this.record(entry)));
   }

@@ -30,6 +30,8 @@ export interface Written {
   reason?: string;
   /** Flags the record as break-glass whatever the access was (the opening of a grant). */
   breakGlass?: boolean;
+  /** Records the attempt as refused, for this reason, though the transaction commits (the same work either way). */
+  refused?: string;
 }
 
 /** The owner a patient id names. */
@@ -114,13 +116,14 @@ export class OwnedRecordStore {
       if (!stored) return [];
       const entry = {
         action: rule.action,
-        outcome: 'SUCCESS' as const,
+        outcome: stored.refused === undefined ? ('SUCCESS' as const) : ('DENIED' as const),
         resourceType: rule.resourceType,
         resourceIds: stored.resourceIds,
         patientIds: stored.patientIds ?? [...new Set(patientIds)],
         breakGlass: stored.breakGlass ?? patientIds.some((id) => breakGlass.has(id)),
       };
-      return [stored.reason === undefined ? entry : { ...entry, reason: stored.reason }];
+      const reason = stored.refused ?? stored.reason;
+      return [reason === undefined ? entry : { ...entry, reason }];
     });
   }
 }

@@ -81,12 +81,24 @@ export function openScope(deps: ScopeDeps, principal: Principal, meta: AuditRequ
 const systemMeta: AuditRequestMeta = { requestId: null, operationName: null, queryHash: null, clientAddress: null, userAgent: null };
 
 /**
- * A scope for work no HTTP request carries (start-up, background training
- * jobs, the command-line tools): the same repositories, access checks and
- * audit records, under a named operator.
+ * Runs work no HTTP request carries (start-up, background training jobs, the
+ * command-line tools) in a scope of its own: the same repositories, access
+ * checks and audit records, under a named operator. What the work read or was
+ * refused is appended when it ends, whether it succeeded or failed, as a
+ * request's is before its response leaves.
  * @param subject who the audit log names, e.g. `clinigraph` or `cli:alice`
  * @param roles what the work may do
+ * @throws what the work threw; else what appending its audit records threw
  */
-export function systemScope(deps: ScopeDeps, subject: string, roles: Role[]): Scope {
-  return openScope(deps, { subject, roles, purposeOfUse: 'HSYSADMIN' }, systemMeta);
+export async function runAsSystem<T>(deps: ScopeDeps, subject: string, roles: Role[], work: (scope: Scope) => Promise<T>): Promise<T> {
+  const scope = openScope(deps, { subject, roles, purposeOfUse: 'HSYSADMIN' }, systemMeta);
+  let result: T;
+  try {
+    result = await work(scope);
+  } catch (error) {
+    await scope.trail.flush().catch((flushError: Error) => deps.log.error({ errorType: flushError.name }, 'audit records of failed system work not written'));
+    throw error;
+  }
+  await scope.trail.flush();
+  return result;
 }

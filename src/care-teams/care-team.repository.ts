@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type AccessRule, patientOwner } from '../access/owned-record-store.ts';
 import type { Scope } from '../access/scope.ts';
 import type { BreakGlassGrant, CareTeamMember, Prisma } from '../generated/prisma/client.ts';
@@ -12,9 +13,10 @@ const memberId = (patientId: string, clinicianSubject: string) => `${patientId}/
 export class CareTeamRepository {
   constructor(private readonly scope: Scope) {}
 
-  async members(patientId: string): Promise<CareTeamMember[]> {
-    await this.scope.access.requirePatients('patient.read', 'careTeam.read', [patientId]);
-    return this.scope.prisma.careTeamMember.findMany({ where: { patientId }, orderBy: { addedAt: 'asc' } });
+  members(patientId: string): Promise<CareTeamMember[]> {
+    return this.scope.records.read({ permission: 'patient.read', action: 'careTeam.read', resourceType: 'Patient' }, patientOwner(patientId), () =>
+      this.scope.prisma.careTeamMember.findMany({ where: { patientId }, orderBy: { addedAt: 'asc' } }),
+    );
   }
 
   async add(patientId: string, clinicianSubject: string): Promise<void> {
@@ -42,26 +44,38 @@ export class CareTeamRepository {
     this.scope.access.forget(patientId);
   }
 
-  /** Opens a grant for the calling clinician; the audit record of the opening is itself flagged. */
+  /**
+   * Opens a grant for the calling clinician; the audit record of the opening
+   * is itself flagged. A patient id that names no active patient gets the same
+   * answer, from the same work (one statement, one audit record in the same
+   * transaction), so the answer reveals nothing: a grant that was not stored,
+   * recorded as refused, reaching no one.
+   */
   async openBreakGlass(patientId: string, reason: string, minutes: number): Promise<BreakGlassGrant> {
     const grantedAt = new Date();
-    const grant = await this.scope.records.write(
+    const asked: BreakGlassGrant = {
+      id: randomUUID(),
+      clinicianSubject: this.scope.access.subject,
+      patientId,
+      reason,
+      grantedAt,
+      expiresAt: new Date(grantedAt.getTime() + minutes * 60_000),
+    };
+    const stored = await this.scope.records.write(
       { permission: 'breakGlass.open', action: 'breakGlass.open', resourceType: 'BreakGlassGrant' },
       [],
-      (tx) =>
-        tx.breakGlassGrant.create({
-          data: {
-            clinicianSubject: this.scope.access.subject,
-            patientId,
-            reason,
-            grantedAt,
-            expiresAt: new Date(grantedAt.getTime() + minutes * 60_000),
-          },
-        }),
-      (created) => ({ resourceIds: [created.id], patientIds: [patientId], breakGlass: true }),
+      async (tx) => {
+        const rows = await tx.$queryRaw<{ id: string }[]>`
+          INSERT INTO "BreakGlassGrant" (id, "clinicianSubject", "patientId", reason, "grantedAt", "expiresAt")
+          SELECT ${asked.id}::uuid, ${asked.clinicianSubject}, p.id, ${reason}, ${grantedAt}, ${asked.expiresAt}
+          FROM "Patient" p WHERE p.id = ${patientId}::uuid AND p."archivedAt" IS NULL
+          RETURNING id::text`;
+        return rows.length === 1;
+      },
+      (opened) => ({ resourceIds: [asked.id], patientIds: [patientId], breakGlass: true, ...(opened ? {} : { refused: 'no-active-patient' }) }),
     );
-    this.scope.access.forget(patientId);
-    return grant;
+    if (stored) this.scope.access.forget(patientId);
+    return asked;
   }
 
   async grants(filter: { from?: Date; to?: Date; clinicianSubject?: string }, first: number, after?: KeysetPosition): Promise<Connection<BreakGlassGrant>> {

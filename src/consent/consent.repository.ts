@@ -8,9 +8,10 @@ export type { ConsentRecord, ConsentStatus };
 export class ConsentRepository {
   constructor(private readonly scope: Scope) {}
 
-  async history(patientId: string): Promise<ConsentRecord[]> {
-    await this.scope.access.requirePatients('patient.read', 'consent.read', [patientId]);
-    return this.scope.prisma.consentRecord.findMany({ where: { patientId }, orderBy: { recordedAt: 'desc' } });
+  history(patientId: string): Promise<ConsentRecord[]> {
+    return this.scope.records.read({ permission: 'patient.read', action: 'consent.read', resourceType: 'Patient' }, patientOwner(patientId), () =>
+      this.scope.prisma.consentRecord.findMany({ where: { patientId }, orderBy: { recordedAt: 'desc' } }),
+    );
   }
 
   record(patientId: string, status: ConsentStatus, note: string | null): Promise<Patient> {

@@ -29,14 +29,16 @@ export class ConsentService {
   }
 
   /**
-   * Refuses automated analysis of a patient who withdrew consent.
+   * Refuses automated analysis (a prediction, alone or in a cohort, or an
+   * explanation) of a patient who withdrew consent; training from platform
+   * data leaves their rows out where it reads them.
    * @throws CONSENT_REQUIRED
    */
   requireAiConsent(patient: Patient): void {
     if (patient.aiConsent !== 'GRANTED') {
       throw codedError(
         ErrorCode.CONSENT_REQUIRED,
-        'This patient has withdrawn consent to automated (AI) analysis of their data; no prediction can be made.',
+        'This patient has withdrawn consent to automated (AI) analysis of their data; no prediction or explanation can be made.',
         { patientId: patient.id },
       );
     }

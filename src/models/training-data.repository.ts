@@ -11,13 +11,14 @@ export class TrainingDataRepository {
    * the patient's age at the case's opening and administrative sex (so the
    * evaluation can report subgroups), and the outcome. De-identified: no ids,
    * names, dates or free text leave the database in these rows; the patients
-   * whose data was used are named in the audit log.
+   * whose data was used are named in the audit log. Patients who withdrew
+   * consent to automated analysis are left out.
    */
   async collect(target: string): Promise<RawRecord[]> {
     const { access, prisma, trail } = this.scope;
     access.require('clinical.deidentified', 'training.collect');
     const outcomes = await prisma.caseOutcome.findMany({
-      where: { target },
+      where: { target, case: { patient: { aiConsent: 'GRANTED' } } },
       select: {
         label: true,
         value: true,

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { type ScopeDeps, systemScope } from '../access/scope.ts';
+import { runAsSystem, type ScopeDeps } from '../access/scope.ts';
 import { deserializeTrainingResult, type CardText, type ProgressEvent, type TrainModelOptions } from '../pipeline/index.ts';
 import { type JobChange, ModelRepository } from './model.repository.ts';
 import type { TrainingWorkerMessage } from './training-worker.ts';
@@ -45,9 +45,12 @@ export class TrainingRunner {
     return this.queue;
   }
 
-  private async run(request: TrainingRequest): Promise<void> {
-    // The job's bookkeeping and the version are written under the requester's name, with the same checks and audit as any write.
-    const registry = new ModelRepository(systemScope(this.deps, request.requestedBy, ['data_scientist']));
+  /** The job's bookkeeping and the version are written under the requester's name, with the same checks and audit as any write. */
+  private run(request: TrainingRequest): Promise<void> {
+    return runAsSystem(this.deps, request.requestedBy, ['data_scientist'], (scope) => this.runIn(new ModelRepository(scope), request));
+  }
+
+  private async runIn(registry: ModelRepository, request: TrainingRequest): Promise<void> {
     const job = (change: JobChange) => registry.updateJob(request.jobId, change);
     await job({ status: 'RUNNING', startedAt: new Date() });
     const outcome = await this.train(request.options, (event) => job({ progress: progressOf(event) }));

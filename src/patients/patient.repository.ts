@@ -37,12 +37,6 @@ export class PatientRepository {
     return this.scope.records.read(readPatient, patientOwner(id), () => this.byId.load(id), (patient) => (patient ? [asItem(patient)] : []));
   }
 
-  /** Whether an active patient exists, for a clinician about to open break-glass access (reveals nothing else). */
-  async existsForBreakGlass(id: string): Promise<boolean> {
-    this.scope.access.require('breakGlass.open', 'breakGlass.open');
-    return (await this.scope.prisma.patient.count({ where: { id, archivedAt: null } })) === 1;
-  }
-
   /**
    * Looks the MRN up only among the patients this request may see, so for a
    * clinician an MRN outside their care team is indistinguishable from an

@@ -123,11 +123,6 @@ export class PatientService {
     if (patient.archivedAt) throw conflict('This patient record is archived and cannot be changed.', { id });
     return patient;
   }
-
-  /** Break-glass reaches beyond the care team, so it checks existence without reading the record. */
-  async requireExistsForBreakGlass(id: string): Promise<void> {
-    if (!(await this.patients.existsForBreakGlass(id))) throw notFound(`No active patient with id ${id}.`, { id });
-  }
 }
 
 const target = (id: string) => ({ resourceType: 'Patient', resourceIds: isId(id) ? [id] : [] });

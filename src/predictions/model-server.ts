@@ -32,8 +32,8 @@ export class ModelServer {
   private warm = false;
 
   constructor(
-    /** The registry, in a scope of the server's own (serving reads no patient data). */
-    private readonly registry: () => ModelRepository,
+    /** Runs work on the registry in a scope of the server's own (serving reads no patient data). */
+    private readonly withRegistry: <T>(work: (registry: ModelRepository) => Promise<T>) => Promise<T>,
     private readonly batching: BatchingOptions,
     private readonly metrics: InferenceMetrics,
     private readonly log: Logger,
@@ -62,7 +62,7 @@ export class ModelServer {
   async warmUp(): Promise<string[]> {
     await initTensorflow();
     const names: string[] = [];
-    for (const id of await this.registry().productionVersionIds()) {
+    for (const id of await this.withRegistry((registry) => registry.productionVersionIds())) {
       const version = await this.version(id);
       const typical = version.serving.encode([typicalInput(version.serving)]).rows[0]!;
       await Promise.all(Array.from({ length: warmUpRows }, () => version.batcher.infer(typical)));
@@ -79,7 +79,7 @@ export class ModelServer {
 
   private async load(versionId: string): Promise<LoadedVersion> {
     await initTensorflow();
-    const row = await this.registry().servable(versionId);
+    const row = await this.withRegistry((registry) => registry.servable(versionId));
     if (!row) throw codedError(ErrorCode.NOT_FOUND, `No model version with id ${versionId}.`);
     const serving = await loadServingModel(trainingResultOf(row));
     const modelName = row.model.name;

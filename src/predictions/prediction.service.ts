@@ -112,6 +112,7 @@ export class PredictionService {
   explainStored(id: string): Promise<Prediction> {
     return recordingFailure(this.trail, 'prediction.explain', { resourceType: 'Prediction', resourceIds: isId(id) ? [id] : [] }, async () => {
       const prediction = await this.requireForWrite(id, 'prediction.explain');
+      this.consent.requireAiConsent(await this.patients.requireExisting(prediction.patientId));
       if (prediction.explanation) return prediction;
       const loaded = await this.modelServer.version(prediction.modelVersionId);
       return this.predictions.setExplanation(prediction, explanationColumn(explain(loaded.serving, inputOf(prediction))));

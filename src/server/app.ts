@@ -10,7 +10,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { AuditLog } from '../audit/audit-log.ts';
-import { type ScopeDeps, systemScope } from '../access/scope.ts';
+import { runAsSystem, type ScopeDeps } from '../access/scope.ts';
 import { ModelRepository } from '../models/model.repository.ts';
 import { TrainingRunner } from '../models/training-runner.ts';
 import { ModelServer } from '../predictions/model-server.ts';
@@ -87,7 +87,12 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   const verifier = await createTokenVerifier(config.auth, config.dataDir);
   const scopeDeps: ScopeDeps = { db, config, auditLog, log };
   // Serving reads the registry (no patient data) in scopes of the server's own.
-  const modelServer = new ModelServer(() => new ModelRepository(systemScope(scopeDeps, 'clinigraph', ['data_scientist'])), config.predictions, metrics, log);
+  const modelServer = new ModelServer(
+    (work) => runAsSystem(scopeDeps, 'clinigraph', ['data_scientist'], (scope) => work(new ModelRepository(scope))),
+    config.predictions,
+    metrics,
+    log,
+  );
   const trainingRunner = new TrainingRunner(scopeDeps);
   const armor = new ApolloArmor({
     maxDepth: { n: limits.maxDepth },

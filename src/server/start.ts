@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { systemScope } from '../access/scope.ts';
+import { runAsSystem } from '../access/scope.ts';
 import type { Config } from '../config/config.ts';
 import { openDatabase, type Database, type DatabaseKind } from '../db/database.ts';
 import { applyMigrations, pendingMigrations } from '../db/migrations.ts';
@@ -69,8 +69,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 /** The shipped default models (into an empty registry) and the demo data (into an empty database), as configured. */
 async function loadStartingData(db: Database, config: Config, log: Logger): Promise<void> {
   if (config.defaultModels) {
-    const scope = systemScope({ db, config, auditLog: new AuditLog(db.prisma, log), log }, 'clinigraph', ['data_scientist']);
-    const installed = await installDefaultModels(scope);
+    const installed = await runAsSystem({ db, config, auditLog: new AuditLog(db.prisma, log), log }, 'clinigraph', ['data_scientist'], installDefaultModels);
     if (installed.length) log.info({ installed }, 'default models installed in the registry');
   }
   if (config.demoData) {
