@@ -36,4 +36,4 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
 # The deploy step before a new version serves: `docker compose run --rm migrate`, or
 # `docker run ... clinigraph npm run db:migrate` (MIGRATE_ON_START is off in this image).
 # bin/clinigraph execs Node, so `docker stop` (SIGTERM) is a graceful shutdown.
-CMD ["bin/clinigraph"]
+CMD ["/app/bin/clinigraph"]

@@ -29,6 +29,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# What this script performs must stay what the image does.
+grep -q '^RUN npm ci --omit=dev' "$root/Dockerfile" && grep -q 'MIGRATE_ON_START=false' "$root/Dockerfile" &&
+  grep -q '^CMD \["/app/bin/clinigraph"\]' "$root/Dockerfile" || die "the Dockerfile's runtime stage no longer matches this script"
+
 say "build stage: front-end build, if the project defines one"
 (cd "$root" && npm run build --if-present --silent)
 

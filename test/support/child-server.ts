@@ -49,9 +49,13 @@ export async function startChildServer(env: Record<string, string>, timeoutMs = 
     url,
     output: () => output,
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null) return child.exitCode;
+      // Killed by a signal, a process has no exit code, only a signal code.
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);
       const [code] = await once(child, 'exit');
+      // A process it left behind (a start command that did not pass the signal on) must not keep the test waiting on its output.
+      child.stdout!.destroy();
+      child.stderr!.destroy();
       return code as number | null;
     },
   };
