@@ -1,7 +1,8 @@
 import type { AuditLog } from '../audit/audit-log.ts';
-import { type AuditActor, type AuditEntry, type AuditRecord, type AuditRequestMeta, auditRecord } from '../audit/audit-record.ts';
+import { type AuditEntry, type AuditRecord, type AuditRequestMeta, auditRecord } from '../audit/audit-record.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
-import type { Action } from './permissions.ts';
+import { type Action, purposeOfUseFor } from './permissions.ts';
+import type { Principal } from './principal.ts';
 
 /** An audit entry whose action is one of the known ones. */
 export type TrailEntry = Omit<AuditEntry, 'action'> & { action: Action };
@@ -20,7 +21,7 @@ export class AuditTrail {
 
   constructor(
     private readonly auditLog: AuditLog,
-    readonly actor: AuditActor,
+    readonly actor: Principal,
     readonly meta: AuditRequestMeta,
     /** False only where reads are deliberately not recorded (benchmarks measuring the audit's cost). */
     private readonly recordReads = true,
@@ -85,7 +86,8 @@ export class AuditTrail {
   }
 
   private record(entry: TrailEntry): AuditRecord {
-    return auditRecord(entry, this.actor, this.meta);
+    const { subject, roles } = this.actor;
+    return auditRecord(entry, { subject, roles, purposeOfUse: purposeOfUseFor(this.actor, entry.action, entry.breakGlass) }, this.meta);
   }
 
   private collect(entry: TrailEntry): void {

@@ -108,9 +108,7 @@ export class OwnedRecordStore {
    */
   async write<T>(rule: AccessRule, owners: Owner[], write: (tx: Prisma.TransactionClient) => Promise<T>, written: (result: T) => Written | null): Promise<T> {
     const patientIds = owners.map((owner) => owner.patientId);
-    const breakGlass = owners.length === 0
-      ? (this.scope.access.require(rule.permission, rule.action), new Set<string>())
-      : await this.scope.access.requirePatients(rule.permission, rule.action, patientIds, owners[0]!.resourceType, owners.map((owner) => owner.id));
+    const breakGlass = await this.requireOwners(rule, owners);
     return auditedTransaction(this.scope, write, (result) => {
       const stored = written(result);
       if (!stored) return [];
@@ -125,5 +123,15 @@ export class OwnedRecordStore {
       const reason = stored.refused ?? stored.reason;
       return [reason === undefined ? entry : { ...entry, reason }];
     });
+  }
+
+  /** Checks the owners' patients (or the role alone, when there are none); returns those reached through break-glass. */
+  private async requireOwners(rule: AccessRule, owners: Owner[]): Promise<Set<string>> {
+    const { access } = this.scope;
+    if (owners.length === 0) {
+      access.require(rule.permission, rule.action);
+      return new Set();
+    }
+    return access.requirePatients(rule.permission, rule.action, owners.map((owner) => owner.patientId), owners[0]!.resourceType, owners.map((owner) => owner.id));
   }
 }

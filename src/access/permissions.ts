@@ -1,4 +1,4 @@
-import type { Role } from './principal.ts';
+import type { Principal, PurposeOfUse, Role } from './principal.ts';
 
 /** How far a role reaches for a permission: every patient, or only those it cares for. */
 export type Reach = 'all' | 'care-team';
@@ -66,3 +66,27 @@ export const actions = [
 ] as const;
 
 export type Action = (typeof actions)[number];
+
+/** The purpose each role's work serves when nobody stated one. */
+const purposeOfRole: Record<Role, PurposeOfUse> = { clinician: 'TREAT', admin: 'HOPERAT', auditor: 'HCOMPL', data_scientist: 'HRESCH' };
+
+/** Which of a principal's roles an action is taken in, first match first: the log's own actions are an auditor's, the registry's a data scientist's. */
+function rolesActingFor(action: Action | null): Role[] {
+  if (action?.startsWith('audit.') || action === 'breakGlass.list') return ['auditor', 'admin', 'clinician', 'data_scientist'];
+  if (action?.startsWith('model.') || action === 'training.collect') return ['data_scientist', 'admin', 'clinician', 'auditor'];
+  return ['clinician', 'admin', 'auditor', 'data_scientist'];
+}
+
+/**
+ * The purpose of use an audit record names: the one the token or the request
+ * stated, else emergency treatment for break-glass access, else the purpose of
+ * the role the action is taken in (auditors HCOMPL, data scientists HRESCH,
+ * admins HOPERAT, clinicians TREAT).
+ * @param action what is done, or null for the principal's purpose in general
+ */
+export function purposeOfUseFor(principal: Pick<Principal, 'roles' | 'purposeOfUse'>, action: Action | null, breakGlass = false): PurposeOfUse {
+  if (principal.purposeOfUse) return principal.purposeOfUse;
+  if (breakGlass) return 'ETREAT';
+  const role = rolesActingFor(action).find((candidate) => principal.roles.includes(candidate));
+  return role ? purposeOfRole[role] : 'TREAT';
+}

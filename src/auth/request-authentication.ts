@@ -42,7 +42,7 @@ export function refusalAuditHook(auditLog: AuditLog) {
     const authentication = request.authentication;
     if (!authentication || !('refusal' in authentication) || !authentication.refusal) return;
     const { reason, subject } = authentication.refusal;
-    const anonymous = { subject: subject ?? 'anonymous', roles: [], purposeOfUse: 'TREAT' as const };
+    const anonymous = { subject: subject ?? 'anonymous', roles: [], purposeOfUse: null };
     // The refusal stands even if the audit log cannot take it; no data is served either way.
     await new AuditTrail(auditLog, anonymous, authentication.meta).appendNow({ action: 'auth.authenticate', outcome: 'DENIED', reason }).catch(() => {});
   };

@@ -44,8 +44,6 @@ export interface App {
   close(): Promise<void>;
 }
 
-const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
-
 /** Wires HTTP (Fastify), GraphQL (Apollo Server), limits, authentication, audit, metrics and the probes around one database. */
 export async function createApp(config: Config, db: Database, log: Logger): Promise<App> {
   const { limits } = config;
@@ -58,11 +56,9 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     requestIdHeader: false,
     // Fastify's own answer while closing has no error code; refuseWhileClosing (below) answers instead.
     return503OnClosing: false,
-    // A caller's own request id is kept when it is safe to echo into logs.
-    genReqId: (request) => {
-      const given = request.headers['x-request-id'];
-      return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
-    },
+    // The server's own id always: one a caller chose could name two actors' requests alike in the audit log
+    // (the caller's is logged beside it as clientRequestId).
+    genReqId: () => randomUUID(),
   });
   http.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);

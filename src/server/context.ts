@@ -45,6 +45,14 @@ export interface ContextDeps extends ScopeDeps {
   trainingRunner: TrainingRunner;
 }
 
+const clientRequestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The request id a caller sent (`x-request-id`), when it is safe to log; it is never the request's own id. */
+export function clientRequestId(request: FastifyRequest): string | undefined {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && clientRequestIdPattern.test(given) ? given : undefined;
+}
+
 /** Audit metadata of an HTTP request: ids and a hash of the document, never its variables. */
 export function requestMeta(request: FastifyRequest): AuditRequestMeta {
   const params = (request.method === 'GET' ? request.query : request.body) as Record<string, unknown> | undefined;
@@ -75,7 +83,8 @@ export async function createRequestContext(deps: ContextDeps, request: FastifyRe
   if (!authentication) throw new GraphQLError('Request was not authenticated.');
   if ('error' in authentication) throw authentication.error;
   const { principal, meta } = authentication;
-  const log = deps.log.child({ requestId: request.id });
+  const clientId = clientRequestId(request);
+  const log = deps.log.child({ requestId: request.id, ...(clientId ? { clientRequestId: clientId } : {}) });
   const scope = openScope({ ...deps, log }, principal, meta);
   const { trail } = scope;
   const patients = new PatientService(new PatientRepository(scope), trail, config.maxPageSize);

@@ -34,7 +34,7 @@ describe('audit records', () => {
       assert.deepEqual(record.actorRoles, ['clinician']);
       assert.deepEqual(record.patientIds, [patientId]);
       assert.equal(record.purposeOfUse, 'COC');
-      assert.equal(record.requestId, 'chart-1');
+      assert.equal(record.requestId, response.headers.get('x-request-id'));
       assert.equal(record.operationName, 'ChartView');
       assert.equal(record.queryHash, createHash('sha256').update(document).digest('hex'));
       assert.equal(record.userAgent, 'ward-tablet/2.1');
@@ -42,6 +42,20 @@ describe('audit records', () => {
       assert.equal(record.breakGlass, false);
     }
     assert.deepEqual(records.find((r) => r.action === 'case.read')!.resourceIds, [caseId]);
+  });
+
+  it('name the server’s own request id, never one a client chose, so two actors’ records cannot share one', async () => {
+    const admin = api.as(people.admin);
+    const [first, second] = [
+      await carer.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId }, { 'x-request-id': 'shared-id' }),
+      await admin.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId }, { 'x-request-id': 'shared-id' }),
+    ];
+    const [carerRead] = await auditEvents(api, { actorSubject: people.clinician.sub, action: 'patient.read' }, 1);
+    const [adminRead] = await auditEvents(api, { actorSubject: people.admin.sub, action: 'patient.read' }, 1);
+    assert.equal(carerRead!.requestId, first.headers.get('x-request-id'));
+    assert.equal(adminRead!.requestId, second.headers.get('x-request-id'));
+    assert.notEqual(carerRead!.requestId, adminRead!.requestId);
+    assert.match(carerRead!.requestId!, /^[0-9a-f-]{36}$/);
   });
 
   it('name each patient and resource once per record, however many of them a read returned', async () => {
