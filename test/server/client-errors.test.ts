@@ -35,6 +35,8 @@ describe('enum values are not suggested in production', () => {
     ['ReviewDecision in a variable', 'mutation($d: ReviewDecision!) { reviewPrediction(id: "00000000-0000-4000-8000-000000000000", decision: $d) { id } }', { d: 'AGRE' }],
     ['AuditOutcome in a literal', '{ auditEvents(filter: { outcome: SUCCES }) { totalCount } }'],
     ['AuditOutcome in a variable', 'query($o: AuditOutcome) { auditEvents(filter: { outcome: $o }) { totalCount } }', { o: 'SUCCES' }],
+    ['an input field in a variable', 'query($f: PatientFilter) { patients(filter: $f) { totalCount } }', { f: { mrm: 'X' } }],
+    ['an argument', '{ patients(frist: 1) { totalCount } }'],
     ['a misspelt enum type name', 'query($o: AuditOutcom) { auditEvents(filter: { outcome: $o }) { totalCount } }', { o: 'SUCCESS' }],
   ];
   for (const [name, query, variables] of cases) {

@@ -79,14 +79,11 @@ export async function testServerEnv(database: Pick<TestDatabase, 'dataDir' | 'da
     AUTH_ALGORITHMS: 'ES256',
     AUTH_ISSUER: testIssuer,
     AUTH_AUDIENCE: testAudience,
-    // Production mode requires it; tests read metrics from the registry or send it.
-    METRICS_TOKEN: testMetricsToken,
+    // Production mode requires one; tests read metrics from the server's registry, or set their own token.
+    METRICS_TOKEN: 'test-metrics-token',
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
   };
 }
-
-/** The scraper token every test server asks for at /metrics. */
-export const testMetricsToken = 'test-metrics-token';
 
 /** The error codes of a response, in order. */
 export function errorCodes(response: GraphQLResponse): string[] {
