@@ -3,6 +3,9 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/config.ts';
 
+const productionAuth = { CLINIGRAPH_MODE: 'production', AUTH_JWKS_URL: 'https://idp.example/certs', AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'clinigraph' };
+const productionAudit = { AUDIT_SIGNING_KEY: 'PRIVATE+KEY+x+00000000+AQ==', AUDIT_CHECKPOINT_DIR: '/var/lib/clinigraph/checkpoints' };
+
 it('has defaults that run the embedded database under ./data on port 4000', () => {
   const config = loadConfig({});
   assert.equal(config.port, 4000);
@@ -58,14 +61,22 @@ describe('authentication settings', () => {
         return true;
       });
     }
-    const production = loadConfig({ CLINIGRAPH_MODE: 'production', AUTH_JWKS_URL: 'https://idp.example/certs', AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'clinigraph' });
+    const production = loadConfig({ ...productionAuth, ...productionAudit });
     assert.equal(production.production, true);
     assert.equal(production.demoData, false, 'no demo data in production unless asked');
   });
 
+  it('refuses to start in production without an audit checkpoint signing key and a witness directory', () => {
+    assert.throws(() => loadConfig(productionAuth), (error: Error) => {
+      assert.match(error.message, /AUDIT_SIGNING_KEY: production mode signs audit checkpoints/);
+      assert.match(error.message, /AUDIT_CHECKPOINT_DIR: production mode keeps a witness copy/);
+      return true;
+    });
+    assert.throws(() => loadConfig({ DATABASE_MIGRATION_URL: 'postgresql://owner@db/clinigraph' }), /DATABASE_MIGRATION_URL: the migration role is for PostgreSQL/);
+  });
+
   it('refuses to stop auditing reads in production mode', () => {
-    const production = { CLINIGRAPH_MODE: 'production', AUTH_JWKS_URL: 'https://idp.example/certs', AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'clinigraph' };
-    assert.throws(() => loadConfig({ ...production, AUDIT_READS: 'false' }), /AUDIT_READS/);
+    assert.throws(() => loadConfig({ ...productionAuth, ...productionAudit, AUDIT_READS: 'false' }), /AUDIT_READS/);
     assert.equal(loadConfig({ AUDIT_READS: 'false' }).auditReads, false);
   });
 

@@ -1,5 +1,7 @@
+import path from 'node:path';
 import { after } from 'node:test';
 import { type Logger, pino } from 'pino';
+import { generateSignerKey, parseSignerKey } from '../../src/audit/checkpoint.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { type RunningServer, startServer } from '../../src/server/start.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
@@ -79,9 +81,16 @@ export async function testServerEnv(database: Pick<TestDatabase, 'dataDir' | 'da
     AUTH_ALGORITHMS: 'ES256',
     AUTH_ISSUER: testIssuer,
     AUTH_AUDIENCE: testAudience,
+    AUDIT_SIGNING_KEY: testAuditKeys.signingKey,
+    AUDIT_PUBLIC_KEY: testAuditKeys.publicKey,
+    AUDIT_CHECKPOINT_DIR: path.join(database.dataDir, 'audit-checkpoints'),
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
   };
 }
+
+/** The audit log's checkpoint key of every test server of this process (the verifier key for `npm run audit:verify`). */
+const testAuditSigningKey = generateSignerKey('clinigraph-test/audit');
+export const testAuditKeys = { signingKey: testAuditSigningKey, publicKey: parseSignerKey(testAuditSigningKey).text };
 
 /** The error codes of a response, in order. */
 export function errorCodes(response: GraphQLResponse): string[] {
