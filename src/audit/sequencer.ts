@@ -55,17 +55,23 @@ export class TreeMismatchError extends Error {
  *
  * Which entries a batch may take (commit order is not arrival order): every
  * entry records the id of the transaction that inserted it (xid8, which never
- * wraps). A batch reads, in one snapshot, the snapshot's xmin (no transaction
- * older than it is still running, on the whole server) and the entries of
- * transactions older than xmin that follow the last one integrated, in the
- * order (transaction id, arrival number). All those transactions have ended,
- * so each of them is either visible to this snapshot with every entry it will
- * ever have, or rolled back; and no transaction that starts later can get an
- * id below xmin. So the order is total and final: no committed entry can
- * later appear before a position already given, and none is skipped. The
- * cost: an entry waits for every transaction that was running when it
- * committed (keep transactions short; idle-in-transaction sessions are ended
- * by the statement timeout).
+ * wraps). A batch reads, in one snapshot, a horizon and the entries of
+ * transactions below it that follow the last one integrated, in the order
+ * (transaction id, arrival number). The horizon is the snapshot's xmax, or
+ * lower, the oldest transaction still running in this snapshot that may be
+ * writing to this database (running transactions that pg_stat_activity
+ * shows connected to another database are left out, so another database's
+ * long transaction does not stall this log; one it cannot attribute, such as
+ * a prepared transaction or one that ended a moment ago, counts). Every
+ * transaction below the horizon has ended or belongs elsewhere, so each is
+ * either visible to this snapshot with every entry it will ever have, or
+ * rolled back; and no transaction that starts later can get an id below it.
+ * So the order is total and final: no committed entry can later appear
+ * before a position already given, and none is skipped. The cost: an entry
+ * waits for the transactions that were running in this database when it
+ * committed (keep them short; idle-in-transaction sessions are ended by the
+ * statement timeout). The server's role needs pg_read_all_stats to see other
+ * roles' transactions (README, "Database roles"); without it they count.
  *
  * The leaves, the completed nodes and the signed checkpoint of a batch are
  * inserted in one transaction, so the stored tree never holds a leaf that no
@@ -171,7 +177,7 @@ export class AuditSequencer {
     const batch = await this.session!.transaction(async (sql) => {
       const rows = await sql<Parameters<typeof decodeEntry>[0]>(
         `SELECT ${entryColumns} FROM "AuditEvent" e
-          WHERE e."transactionId" < (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint)
+          WHERE e."transactionId" < (${horizon})
             AND (e."transactionId", e.sequence) > ($1::bigint, $2::bigint)
           ORDER BY e."transactionId", e.sequence LIMIT $3::int`,
         [state.cursor.transactionId.toString(), state.cursor.sequence.toString(), this.options.batchSize],
@@ -220,6 +226,13 @@ export class AuditSequencer {
     }
   }
 }
+
+/** See the class comment: below this transaction id, every transaction that may write here has ended. */
+const horizon = `WITH snapshot AS (SELECT pg_current_snapshot() AS s)
+  SELECT LEAST(pg_snapshot_xmax(s)::text::bigint, (
+    SELECT min(running::text::bigint) FROM pg_snapshot_xip(s) AS running
+     WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.backend_xid = running::xid AND a.datname <> current_database())))
+  FROM snapshot`;
 
 /** The witness file's name in AUDIT_CHECKPOINT_DIR: every checkpoint, appended in order. */
 export const witnessFileName = 'audit-checkpoints.log';
