@@ -58,6 +58,8 @@ export const actions = [
   'audit.read',
   'audit.export',
   'audit.verify',
+  'audit.checkpoint',
+  'audit.prove',
   'model.read',
   'model.train',
   'model.promote',

@@ -9,9 +9,12 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { AuditLedger } from '../audit/audit-ledger.ts';
 import { AuditLog } from '../audit/audit-log.ts';
 import { runAsSystem, type ScopeDeps } from '../access/scope.ts';
 import { ModelRepository } from '../models/model.repository.ts';
+import { AuditSequencer } from '../audit/sequencer.ts';
+import { loadSigningKey, queryHashKey } from '../audit/signing-key.ts';
 import { TrainingRunner } from '../models/training-runner.ts';
 import { ModelServer } from '../predictions/model-server.ts';
 import { authenticationHook, refusalAuditHook } from '../auth/request-authentication.ts';
@@ -19,7 +22,7 @@ import { createTokenVerifier } from '../auth/token-verifier.ts';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import { errorBody, ErrorCode } from '../errors/errors.ts';
-import { createRequestContext, type RequestContext, requestMeta } from './context.ts';
+import { createRequestContext, type RequestContext, requestMetaWith } from './context.ts';
 import { registerHealthRoutes } from './health.ts';
 import { registerHttpErrorHandlers } from './http-errors.ts';
 import { Metrics } from './metrics.ts';
@@ -35,6 +38,8 @@ import { loadTrustedDocuments, trustedDocumentsHook } from './trusted-documents.
 export interface App {
   http: FastifyInstance;
   auditLog: AuditLog;
+  /** The transparency log over the audit entries: its sequencer, checkpoints and proofs. */
+  auditLedger: AuditLedger;
   metrics: Metrics;
   modelServer: ModelServer;
   trainingRunner: TrainingRunner;
@@ -76,9 +81,26 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   // Rate limits protect the service; an outage of their store must not take it down, so requests then go unlimited.
   await http.register(rateLimit, { global: false, ...(redis ? { redis, nameSpace: 'clinigraph-rate:', skipOnError: true } : {}) });
 
+  const signer = await loadSigningKey(config.audit.signingKey, config.dataDir);
+  const sequencer = new AuditSequencer(
+    db.prisma,
+    config.databaseUrl,
+    {
+      signer,
+      batchSize: config.audit.batchSize,
+      intervalMs: config.audit.integrationIntervalMs,
+      checkpointDir: config.audit.checkpointDir,
+      onBatch: (lagsMs) => {
+        for (const lag of lagsMs) metrics.auditIntegrationLag.observe(lag / 1000);
+      },
+    },
+    log,
+  );
+  const auditLedger = new AuditLedger(db.prisma, sequencer, signer);
   const auditLog = new AuditLog(db.prisma, log, (records, ms) => {
     metrics.auditAppendDuration.observe(ms / 1000);
     metrics.auditRecords.inc(records);
+    sequencer.noteAppended(records);
   });
   const verifier = await createTokenVerifier(config.auth, config.dataDir);
   const scopeDeps: ScopeDeps = { db, config, auditLog, log };
@@ -131,7 +153,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
 
   registerHealthRoutes(http, db, modelServer);
   metrics.register(http, config.metricsToken);
-  const deps = { ...scopeDeps, modelServer, trainingRunner };
+  const deps = { ...scopeDeps, auditLedger, modelServer, trainingRunner };
   const trusted = config.trustedDocuments ? trustedDocumentsHook(await loadTrustedDocuments(config.trustedDocuments)) : undefined;
   const isAuthenticated = (request: FastifyRequest) => request.authentication !== undefined && 'principal' in request.authentication;
   http.route({
@@ -139,7 +161,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     url: '/graphql',
     preHandler: [
       ...(trusted ? [trusted] : []),
-      authenticationHook(config.auth, verifier, requestMeta),
+      authenticationHook(config.auth, verifier, requestMetaWith(queryHashKey(signer))),
       // Counted per verified subject, or per client address for requests without a valid token.
       http.rateLimit({
         timeWindow: 60_000,
@@ -166,11 +188,13 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   return {
     http,
     auditLog,
+    auditLedger,
     metrics,
     modelServer,
     trainingRunner,
     async listen() {
       await http.listen({ port: config.port, host: config.host });
+      sequencer.start();
       const address = http.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       return `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/graphql`;
@@ -184,6 +208,8 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
       await Promise.all([http.close(), modelServer.drain()]).finally(() => clearInterval(sweep));
       await trainingRunner.idle();
       await auditLog.drain();
+      // The last entries are integrated and signed before the sequencer's lock is given up.
+      await sequencer.stop();
       // quit() waits for Redis; while Redis is away it fails, and only disconnect() stops the reconnecting.
       await redis?.quit().catch(() => redis.disconnect());
     },

@@ -1,9 +1,10 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import { AuditRepository } from '../audit-events/audit.repository.ts';
 import { AuditService } from '../audit-events/audit.service.ts';
+import type { AuditLedger } from '../audit/audit-ledger.ts';
 import type { AuditRequestMeta } from '../audit/audit-record.ts';
 import type { AuditTrail } from '../access/audit-trail.ts';
 import type { Principal } from '../access/principal.ts';
@@ -41,6 +42,7 @@ export interface RequestContext {
 
 /** The process-wide parts a request context is built from. */
 export interface ContextDeps extends ScopeDeps {
+  auditLedger: AuditLedger;
   modelServer: ModelServer;
   trainingRunner: TrainingRunner;
 }
@@ -53,8 +55,12 @@ export function clientRequestId(request: FastifyRequest): string | undefined {
   return typeof given === 'string' && clientRequestIdPattern.test(given) ? given : undefined;
 }
 
-/** Audit metadata of an HTTP request: ids and a hash of the document, never its variables. */
-export function requestMeta(request: FastifyRequest): AuditRequestMeta {
+/**
+ * Audit metadata of HTTP requests: ids and a keyed hash (HMAC-SHA256) of the
+ * document, never its variables. Keyed, because a document may hold an MRN
+ * inline, and a plain hash would give it back to anyone trying candidates.
+ */
+export const requestMetaWith = (queryHashKey: Buffer) => (request: FastifyRequest): AuditRequestMeta => {
   const params = (request.method === 'GET' ? request.query : request.body) as Record<string, unknown> | undefined;
   const query = typeof params?.query === 'string' ? params.query : undefined;
   // Apollo refines this once it has parsed the document; requests refused earlier keep this guess.
@@ -64,11 +70,11 @@ export function requestMeta(request: FastifyRequest): AuditRequestMeta {
   return {
     requestId: request.id,
     operationName,
-    queryHash: query === undefined ? null : createHash('sha256').update(query).digest('hex'),
+    queryHash: query === undefined ? null : createHmac('sha256', queryHashKey).update(query).digest('hex'),
     clientAddress: request.ip ?? null,
     userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 300) : null,
   };
-}
+};
 
 /**
  * Builds a request's services from its authentication (done by the route's
@@ -100,7 +106,7 @@ export async function createRequestContext(deps: ContextDeps, request: FastifyRe
     cases,
     careTeams: new CareTeamService(new CareTeamRepository(scope), patients, trail, config.breakGlassMinutes, config.maxPageSize),
     consent,
-    audit: new AuditService(new AuditRepository(scope), config.maxPageSize),
+    audit: new AuditService(new AuditRepository(scope, deps.auditLedger), config.maxPageSize),
     models,
     predictions: new PredictionService(
       new PredictionRepository(scope),
