@@ -18,7 +18,7 @@ const suggestion = / ?Did you mean [^?]*\?/g;
  * for Prisma's many-line messages, every other line that is not a frame can
  * quote SQL, stored values or the text a client sent.
  */
-export function stackFrames(error: unknown): string | undefined {
+function stackFrames(error: unknown): string | undefined {
   if (!(error instanceof Error) || !error.stack) return undefined;
   return error.stack
     .split('\n')
