@@ -33,6 +33,11 @@ const prediction = async () => {
   const response = await api.as(people.clinician).gql('mutation($id: ID!) { predict(caseId: $id, model: "breast-cancer", explain: false) { id } }', { id: await predictableCase() });
   return response.body.data!.predict.id as string;
 };
+/** The id of the log's first entry, once the sequencer has put everything committed into the tree. */
+const integratedEventId = async () => {
+  await api.server.app.auditLedger.sequencer.integrateAll();
+  return (await prisma.auditEvent.findFirstOrThrow({ orderBy: { sequence: 'asc' } })).id;
+};
 /** A candidate version (a copy of the shipped breast-cancer model) to promote. */
 const candidateVersion = async () => {
   const { id: _id, version: _version, stage: _stage, ...copy } = await prisma.modelVersion.findFirstOrThrow({ where: { model: { name: 'breast-cancer' } }, orderBy: { version: 'desc' } });
@@ -59,6 +64,20 @@ const operations: Record<string, Operation> = {
   auditEvents: { document: '{ auditEvents(first: 5) { totalCount } }', variables: async () => ({}), allowed: ['auditor'] },
   verifyAuditChain: { document: '{ verifyAuditChain { intact } }', variables: async () => ({}), allowed: ['auditor'] },
   exportAuditEvents: { document: '{ exportAuditEvents(first: 5) { count } }', variables: async () => ({}), allowed: ['auditor'] },
+  auditCheckpoint: { document: '{ auditCheckpoint }', variables: async () => ({}), allowed: ['auditor'] },
+  auditInclusionProof: {
+    document: 'query($id: ID!) { auditInclusionProof(eventId: $id) { leafIndex } }',
+    variables: async () => ({ id: await integratedEventId() }),
+    allowed: ['auditor'],
+  },
+  auditConsistencyProof: {
+    document: 'query($size: String!) { auditConsistencyProof(fromSize: $size) { toSize } }',
+    variables: async () => {
+      await integratedEventId();
+      return { size: (await api.server.app.auditLedger.checkpoint())!.size.toString() };
+    },
+    allowed: ['auditor'],
+  },
   createPatient: {
     document: 'mutation($input: CreatePatientInput!) { createPatient(input: $input) { id } }',
     variables: async () => ({ input: { mrn: `R-${Math.random().toString(36).slice(2)}`, givenName: 'R', familyName: 'Ole', birthDate: '1990-01-01', sex: 'OTHER' } }),
