@@ -13,10 +13,11 @@ type Reach = 'all' | 'care-team';
  * (plus patients under an active break-glass grant).
  */
 export const permissionTable = {
-  'patient.read': { admin: 'all', clinician: 'care-team' },
-  'patient.write': { admin: 'all' },
+  // An interface engine (integration) imports patients, cases and observations; it reads patients to match them, no clinical data.
+  'patient.read': { admin: 'all', clinician: 'care-team', integration: 'all' },
+  'patient.write': { admin: 'all', integration: 'all' },
   'clinical.read': { clinician: 'care-team' },
-  'clinical.write': { clinician: 'care-team' },
+  'clinical.write': { clinician: 'care-team', integration: 'all' },
   'consent.record': { admin: 'all', clinician: 'care-team' },
   'careTeam.manage': { admin: 'all' },
   'breakGlass.open': { clinician: 'all' },

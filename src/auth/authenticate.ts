@@ -58,5 +58,6 @@ export async function authenticate(headers: AuthHeaders, verifier: TokenVerifier
     return { error: codedError(ErrorCode.BAD_USER_INPUT, `X-Purpose-Of-Use must be one of ${purposesOfUse.join(', ')}.`, { http: { status: 400 } }) };
   }
   const purposeOfUse = isPurposeOfUse(claimed) ? claimed : requested && isPurposeOfUse(requested) ? requested : defaultPurposeOfUse;
-  return { principal: { subject: verified.subject, roles: verified.roles, purposeOfUse } };
+  const smartScopes = verified.smartScopes ? { smartScopes: verified.smartScopes } : {};
+  return { principal: { subject: verified.subject, roles: verified.roles, purposeOfUse, ...smartScopes } };
 }

@@ -1,5 +1,7 @@
+import type { SmartScope } from './smart-scopes.ts';
+
 /** The roles clinigraph knows; any other role a token carries is ignored. */
-export const roles = ['clinician', 'admin', 'auditor', 'data_scientist'] as const;
+export const roles = ['clinician', 'admin', 'auditor', 'data_scientist', 'integration'] as const;
 export type Role = (typeof roles)[number];
 
 /**
@@ -15,6 +17,8 @@ export interface Principal {
   subject: string;
   roles: Role[];
   purposeOfUse: PurposeOfUse;
+  /** SMART scopes the token carried (absent: no `scope` claim); they narrow what the FHIR API lets it do. */
+  smartScopes?: SmartScope[];
 }
 
 export function isRole(value: unknown): value is Role {

@@ -3,6 +3,7 @@ import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify, type JWTVerifyG
 import type { AuthConfig } from '../config/config.ts';
 import { developmentKey } from './development-key.ts';
 import { isRole, type Role } from './principal.ts';
+import { parseSmartScopes, rolesFromSmartScopes, type SmartScope } from './smart-scopes.ts';
 
 /**
  * Why a token was refused. Goes to the audit log only; the client is told
@@ -36,6 +37,8 @@ export interface VerifiedToken {
   roles: Role[];
   /** False when the configured roles claim is absent or not a list of strings. */
   hasRolesClaim: boolean;
+  /** SMART scopes of the `scope` claim, when the token has one. */
+  smartScopes: SmartScope[] | undefined;
   claims: JWTPayload;
 }
 
@@ -75,10 +78,14 @@ export async function createTokenVerifier(auth: AuthConfig, dataDir: string): Pr
       }
       const claimed = claimAt(payload, auth.rolesClaim);
       const listed = Array.isArray(claimed) && claimed.every((role) => typeof role === 'string');
+      const smartScopes = parseSmartScopes(payload.scope);
+      // Without a roles claim, SMART scopes name the role (README "FHIR R4").
+      const scopeRoles = !listed && smartScopes ? rolesFromSmartScopes(smartScopes) : [];
       return {
         subject: payload.sub,
-        roles: listed ? [...new Set((claimed as string[]).filter(isRole))] : [],
-        hasRolesClaim: listed,
+        roles: listed ? [...new Set((claimed as string[]).filter(isRole))] : scopeRoles,
+        hasRolesClaim: listed || scopeRoles.length > 0,
+        smartScopes,
         claims: payload,
       };
     },

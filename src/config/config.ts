@@ -81,6 +81,9 @@ const settingsSchema = z.object({
   PREDICT_COHORT_MAX: z.coerce.number().int().min(1).max(1000).default(50),
   DEFAULT_MODELS: booleanFlag.default(true),
   AUDIT_READS: booleanFlag.default(true),
+  FHIR_MRN_SYSTEM: optionalText,
+  FHIR_MAX_BUNDLE_BYTES: z.coerce.number().int().min(1024).max(200 * 1024 * 1024).default(32 * 1024 * 1024),
+  FHIR_IMPORT_TIMEOUT_MS: z.coerce.number().int().min(1000).max(30 * 60_000).default(120_000),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -162,6 +165,14 @@ export interface Config {
   defaultModels: boolean;
   /** Record reads in the audit log (only benchmarks turn this off; production refuses to). */
   auditReads: boolean;
+  fhir: {
+    /** Identifier system whose value is the MRN (besides identifiers typed MR). */
+    mrnSystem: string | undefined;
+    /** Largest Bundle POST /fhir/R4 accepts. */
+    maxBundleBytes: number;
+    /** How long one transaction Bundle may hold its database transaction. */
+    importTimeoutMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -233,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     defaultModels: s.DEFAULT_MODELS,
     auditReads: s.AUDIT_READS,
+    fhir: { mrnSystem: s.FHIR_MRN_SYSTEM, maxBundleBytes: s.FHIR_MAX_BUNDLE_BYTES, importTimeoutMs: s.FHIR_IMPORT_TIMEOUT_MS },
   };
 }
 
