@@ -28,6 +28,8 @@ export const permissionTable = {
   'model.monitor': { data_scientist: 'all', admin: 'all' },
   // Training on platform data: de-identified rows, never shown to the caller.
   'clinical.deidentified': { data_scientist: 'all', admin: 'all' },
+  // Bulk FHIR exports with names and MRNs: admins only, and only for operations (the FHIR routes check the purpose).
+  'clinical.export.identified': { admin: 'all' },
 } as const satisfies Record<string, Partial<Record<Role, Reach>>>;
 
 export type Permission = keyof typeof permissionTable;

@@ -84,6 +84,8 @@ const settingsSchema = z.object({
   FHIR_MRN_SYSTEM: optionalText,
   FHIR_MAX_BUNDLE_BYTES: z.coerce.number().int().min(1024).max(200 * 1024 * 1024).default(32 * 1024 * 1024),
   FHIR_IMPORT_TIMEOUT_MS: z.coerce.number().int().min(1000).max(30 * 60_000).default(120_000),
+  FHIR_EXPORT_PSEUDONYM_KEY: optionalText.refine((key) => key === undefined || Buffer.byteLength(key) >= 32, 'must be at least 32 bytes'),
+  FHIR_EXPORT_K: z.coerce.number().int().min(2).max(1000).default(5),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -172,6 +174,10 @@ export interface Config {
     maxBundleBytes: number;
     /** How long one transaction Bundle may hold its database transaction. */
     importTimeoutMs: number;
+    /** Secret of the keyed pseudonyms and date shifts of de-identified exports (unset: such exports are refused). */
+    pseudonymKey: string | undefined;
+    /** Smallest group of patients sharing quasi-identifiers that a de-identified export keeps. */
+    exportK: number;
   };
 }
 
@@ -244,7 +250,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     defaultModels: s.DEFAULT_MODELS,
     auditReads: s.AUDIT_READS,
-    fhir: { mrnSystem: s.FHIR_MRN_SYSTEM, maxBundleBytes: s.FHIR_MAX_BUNDLE_BYTES, importTimeoutMs: s.FHIR_IMPORT_TIMEOUT_MS },
+    fhir: {
+      mrnSystem: s.FHIR_MRN_SYSTEM,
+      maxBundleBytes: s.FHIR_MAX_BUNDLE_BYTES,
+      importTimeoutMs: s.FHIR_IMPORT_TIMEOUT_MS,
+      pseudonymKey: s.FHIR_EXPORT_PSEUDONYM_KEY,
+      exportK: s.FHIR_EXPORT_K,
+    },
   };
 }
 

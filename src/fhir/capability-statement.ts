@@ -42,8 +42,13 @@ export function capabilityStatement(baseUrl: string, software: { name: string; v
           description: 'Bearer JWT from the configured identity provider; roles from its roles claim, or from SMART v2 scopes (README "FHIR R4").',
         },
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
+        // FHIR Bulk Data $export (system level and Patient/$export): Patient, Encounter, Observation as NDJSON.
+        operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
         resource: [
-          resource('Patient', ['read', 'search-type'], [['identifier', 'token'], ['_count', 'token']], true),
+          {
+            ...resource('Patient', ['read', 'search-type'], [['identifier', 'token'], ['_count', 'token']], true),
+            operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }],
+          },
           resource('Encounter', ['read', 'search-type'], [['patient', 'reference'], ['subject', 'reference']], true),
           { type: 'EpisodeOfCare', conditionalCreate: true, conditionalUpdate: true },
           resource('Observation', ['search-type'], [['patient', 'reference'], ['subject', 'reference'], ['code', 'token'], ['date', 'date']], true),

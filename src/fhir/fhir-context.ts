@@ -3,7 +3,8 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import type { AuditRecord } from '../audit/audit-record.ts';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import { type ContextDeps, createRequestContext, type RequestContext } from '../server/context.ts';
-import { toFhirError } from './operation-outcome.ts';
+import { type ScopePermission, scopesAllow } from '../auth/smart-scopes.ts';
+import { fhirError, toFhirError } from './operation-outcome.ts';
 
 /**
  * The services of one FHIR request: exactly those a GraphQL request gets
@@ -76,4 +77,22 @@ function deferringAppends(auditLog: AuditLog, pending: AuditRecord[]): AuditLog 
     append: (records) => auditLog.append(records),
   };
   return Object.assign(Object.create(auditLog) as AuditLog, deferring);
+}
+
+/** SMART scopes, when the token carries them, narrow what the role allows; a refusal is audited. */
+export function requireScope(context: RequestContext, resourceType: string, permission: ScopePermission): void {
+  const scopes = context.principal.smartScopes;
+  if (!scopes || scopesAllow(scopes, resourceType, permission)) return;
+  context.trail.denied(`fhir.${permission === 'c' ? 'create' : permission === 'u' ? 'update' : permission === 'r' ? 'read' : 'search'}`, 'smart-scope', { resourceType });
+  throw fhirError(403, 'forbidden', `Your token's scopes do not allow ${permission} on ${resourceType}.`);
+}
+
+/** Appends what the request read; if the audit log cannot take it, the data is withheld (fail closed, as GraphQL does). */
+export async function flushReads(context: RequestContext): Promise<void> {
+  try {
+    await context.trail.flush();
+  } catch {
+    context.log.error('audit log unavailable: FHIR response withheld');
+    throw fhirError(503, 'transient', 'The audit log is unavailable, so the data is withheld. Try again shortly.');
+  }
 }

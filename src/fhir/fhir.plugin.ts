@@ -2,15 +2,17 @@ import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import { AccessPolicy, type Permission, permissionTable } from '../auth/access-policy.ts';
 import type { Principal } from '../auth/principal.ts';
-import { type ScopePermission, scopesAllow } from '../auth/smart-scopes.ts';
+import { scopesAllow } from '../auth/smart-scopes.ts';
 import type { AuditEntry } from '../audit/audit-record.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { ContextDeps, RequestContext } from '../server/context.ts';
 import { nothingPreloaded } from '../server/request-scope.ts';
 import { BundleImport, type EntryResult, type ImportEntry, parseImportBundle, type StoredEntry } from './bundle-import.ts';
+import { BulkExportRunner } from './bulk-export.ts';
 import { capabilityStatement } from './capability-statement.ts';
 import { CodeCatalog } from './code-catalog.ts';
-import { fhirRequestContext, inOneTransaction } from './fhir-context.ts';
+import { fhirRequestContext, flushReads, inOneTransaction, requireScope } from './fhir-context.ts';
+import { registerExportRoutes } from './fhir-export.routes.ts';
 import { FhirIdentifierRepository } from './fhir-identifier.repository.ts';
 import { FhirReads, type SearchParams, searchset } from './fhir-reads.ts';
 import { defaultMrnSystem } from './fhir-resources.ts';
@@ -36,8 +38,11 @@ type ReadableType = keyof typeof readable;
  * token audit of /graphql) and then uses the same services as GraphQL, so
  * access rules and audit records are the same. Errors are OperationOutcomes.
  */
-export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDeps, guard: preHandlerHookHandler[]): Promise<void> {
+export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDeps, guard: preHandlerHookHandler[]): Promise<BulkExportRunner> {
   const catalog = await CodeCatalog.load();
+  const exports = new BulkExportRunner(deps, catalog);
+  // A database not yet migrated has no job table; its jobs (none) wait for the next start.
+  await exports.resumeUnfinished().catch((error: unknown) => deps.log.warn({ errorType: (error as Error).name }, 'unfinished bulk exports not resumed'));
   const { fhir: settings, maxPageSize } = deps.config;
   const mrnSystem = settings.mrnSystem ?? defaultMrnSystem;
   guard = [...guard, refuseUnauthenticated];
@@ -69,6 +74,8 @@ export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDep
       api.get('/metadata', async (request, reply) =>
         reply.type(fhirJson).send(capabilityStatement(baseUrl(request), { name: 'clinigraph', version: process.env.npm_package_version ?? '0.1.0' })),
       );
+
+      registerExportRoutes(api, deps, guard, exports, baseUrl);
 
       api.post('/', { preHandler: guard, bodyLimit: settings.maxBundleBytes }, async (request, reply) => {
         const { type, entries } = parseImportBundle(request.body);
@@ -129,6 +136,7 @@ export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDep
     },
     { prefix: fhirBase },
   );
+  return exports;
 }
 
 /** Answers a refused token (401/403) before anything of the request is looked at. */
@@ -171,13 +179,6 @@ async function asAbsentWhenOutOfReach<T>(principal: Principal, permission: Permi
   }
 }
 
-/** SMART scopes, when the token carries them, narrow what the role allows; a refusal is audited. */
-function requireScope(context: RequestContext, resourceType: string, permission: ScopePermission): void {
-  const scopes = context.principal.smartScopes;
-  if (!scopes || scopesAllow(scopes, resourceType, permission)) return;
-  context.trail.denied(`fhir.${permission === 'c' ? 'create' : permission === 'u' ? 'update' : permission === 'r' ? 'read' : 'search'}`, 'smart-scope', { resourceType });
-  throw fhirError(403, 'forbidden', `Your token's scopes do not allow ${permission} on ${resourceType}.`);
-}
 
 function requireImportScopes(request: FastifyRequest, entries: ImportEntry[]): void {
   const authentication = request.authentication;
@@ -187,15 +188,6 @@ function requireImportScopes(request: FastifyRequest, entries: ImportEntry[]): v
   if (refused) throw fhirError(403, 'forbidden', `Your token's scopes do not allow ${refused.method === 'POST' ? 'creating' : 'updating'} ${refused.resource.resourceType}.`, `Bundle.entry[${refused.index}].request.method`);
 }
 
-/** Appends what the request read; if the audit log cannot take it, the data is withheld (fail closed, as GraphQL does). */
-async function flushReads(context: RequestContext): Promise<void> {
-  try {
-    await context.trail.flush();
-  } catch {
-    context.log.error('audit log unavailable: FHIR response withheld');
-    throw fhirError(503, 'transient', 'The audit log is unavailable, so the data is withheld. Try again shortly.');
-  }
-}
 
 /** One audit record of an import, next to the records of each write it made. */
 function importRecord(results: Map<number, EntryResult>): AuditEntry {

@@ -153,7 +153,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     ),
   });
 
-  await registerFhirRoutes(http, deps, [authenticationHook(config.auth, verifier, fhirRequestMeta), limitRate, refusalAuditHook(auditLog)]);
+  const fhirExports = await registerFhirRoutes(http, deps, [authenticationHook(config.auth, verifier, fhirRequestMeta), limitRate, refusalAuditHook(auditLog)]);
 
   return {
     http,
@@ -175,6 +175,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
       const sweep = setInterval(() => http.server.closeIdleConnections(), 50);
       await Promise.all([http.close(), modelServer.drain()]).finally(() => clearInterval(sweep));
       await trainingRunner.idle();
+      await fhirExports.idle();
       await auditLog.drain();
       // quit() waits for Redis; while Redis is away it fails, and only disconnect() stops the reconnecting.
       await redis?.quit().catch(() => redis.disconnect());
