@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/config.ts';
+import { startServer } from '../../src/server/start.ts';
 import type { BundleEntry } from '@medplum/fhirtypes';
-import { startTestServer } from '../support/test-server.ts';
+import { startTestServer, testServerEnv } from '../support/test-server.ts';
 import { type Identity, people, signToken } from '../support/tokens.ts';
 import { type EhrPatient, encounterEntry, hospitalMrnSystem, patientEntry, visitObservations } from './ehr-bundles.ts';
 import { fhirClient, type FhirResponse, interfaceEngine } from './fhir-client.ts';
 
-const api = await startTestServer({ FHIR_MRN_SYSTEM: hospitalMrnSystem, FHIR_EXPORT_PSEUDONYM_KEY: 'test-pseudonym-key-0123456789abcdef0123' });
+const settings = { FHIR_MRN_SYSTEM: hospitalMrnSystem, FHIR_EXPORT_PSEUDONYM_KEY: 'test-pseudonym-key-0123456789abcdef0123' };
+const api = await startTestServer(settings);
 const raw = { query: <T>(sql: string, params: unknown[] = []) => api.server.db.prisma.$queryRawUnsafe<T[]>(sql, ...params) };
 const scientist = fhirClient(api, people.dataScientist);
 const asyncHeaders = { prefer: 'respond-async' };
@@ -132,5 +136,25 @@ describe('FHIR bulk export', () => {
     assert.equal((await scientist(statusPath)).status, 404);
     const anonymous = await fhirClient(api)(statusPath);
     assert.equal(anonymous.status, 401);
+  });
+
+  // Last: it stops the suite's server.
+  it('runs a job a stopped server left unfinished when the next one starts', async () => {
+    const job = await api.server.db.prisma.fhirExportJob.create({
+      data: { level: 'system', types: ['Patient'], profile: 'deidentified', requestUrl: 'interrupted', requestedBy: people.dataScientist.sub, requestedRoles: ['data_scientist'], purposeOfUse: 'TREAT', status: 'RUNNING' },
+    });
+    await api.server.stop();
+    const restarted = await startServer(loadConfig({ ...(await testServerEnv(api.database)), ...settings }), pino({ level: 'silent' }));
+    after(() => restarted.stop());
+    const status = `${restarted.url.replace(/\/graphql$/, '/fhir/R4')}/$export-status/${job.id}`;
+    const headers = { authorization: `Bearer ${await signToken(people.dataScientist)}` };
+    let response = await fetch(status, { headers });
+    for (let i = 0; response.status === 202 && i < 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      response = await fetch(status, { headers });
+    }
+    assert.equal(response.status, 200);
+    const manifest = (await response.json()) as any;
+    assert.equal(manifest.output[0].count, 6);
   });
 });
