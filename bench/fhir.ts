@@ -9,12 +9,13 @@ const resourcesPerPatient = 8;
 const batchResources = 400;
 
 /**
- * Issue 13's import throughput: one transaction Bundle of 10,000 resources
- * (2,000 in short mode), the same number in batch Bundles of 400, and the
- * same records written through GraphQL (createPatient, openCase,
+ * Issue 13's import and export throughput: one transaction Bundle of 10,000
+ * resources (2,000 in short mode), the same number in batch Bundles of 400,
+ * and the same records written through GraphQL (createPatient, openCase,
  * addObservations per patient) by the same integration client in the same
- * run, each on a fresh PostgreSQL database. Requests are sequential, as an
- * interface engine sends them.
+ * run, each on a fresh PostgreSQL database; then a de-identified bulk
+ * $export of the imported records (kick-off, polling, every file
+ * downloaded). Requests are sequential, as an interface engine sends them.
  */
 export async function fhirBenchmark(ctx: BenchContext): Promise<void> {
   const resources = ctx.settings.short ? 2_000 : 10_000;
@@ -22,7 +23,11 @@ export async function fhirBenchmark(ctx: BenchContext): Promise<void> {
   const token = await signToken({ sub: 'bench-integration', roles: ['integration'] }, { expiresIn: 6 * 3600 });
   log(`fhir: ${resources} resources (${patients} patients) as one transaction, as batches of ${batchResources}, and as GraphQL writes`);
 
-  const transaction = await onFreshServer(ctx, 'transaction', (server) => timed(() => postBundle(server, token, ehrBundle('TX', patients))));
+  const scientist = await signToken({ sub: 'bench-scientist', roles: ['data_scientist'] }, { expiresIn: 6 * 3600 });
+  const { transaction, exported } = await onFreshServer(ctx, 'transaction', async (server) => ({
+    transaction: await timed(() => postBundle(server, token, ehrBundle('TX', patients))),
+    exported: await timedExport(server, scientist),
+  }));
   const batches = await onFreshServer(ctx, 'batch', (server) =>
     timed(async () => {
       for (const bundle of split(ehrBundle('BA', patients), batchResources)) await postBundle(server, token, bundle);
@@ -39,16 +44,18 @@ export async function fhirBenchmark(ctx: BenchContext): Promise<void> {
         [`one transaction Bundle of ${resources}`, fmt.n(transaction), fmt.n(rate(transaction)), `${fmt.n(graphql / transaction)}x`],
         [`batch Bundles of ${batchResources}`, fmt.n(batches), fmt.n(rate(batches)), `${fmt.n(graphql / batches)}x`],
         [`GraphQL: createPatient, openCase, addObservations per patient`, fmt.n(graphql), fmt.n(rate(graphql)), '1x'],
+        [`de-identified bulk $export of the same records (${exported.resources} resources)`, fmt.n(exported.seconds), fmt.n(exported.resources / exported.seconds), `${fmt.n(graphql / exported.seconds)}x`],
       ],
     ),
   );
   verdict('13 fhir', `transaction of ${resources} resources`, `${fmt.n(rate(transaction))} resources/s (${fmt.n(graphql / transaction)}x GraphQL)`, '(reported)', undefined);
+  verdict('13 fhir', 'de-identified $export', `${fmt.n(exported.resources / exported.seconds)} resources/s (${fmt.n(graphql / exported.seconds)}x GraphQL writes)`, '(reported)', undefined);
   verdict('13 fhir', `batches of ${batchResources}`, `${fmt.n(rate(batches))} resources/s (${fmt.n(graphql / batches)}x GraphQL)`, '(reported)', undefined);
 }
 
 async function onFreshServer<T>(ctx: BenchContext, name: string, work: (server: ChildServer) => Promise<T>): Promise<T> {
   const databaseUrl = await ctx.databases.create(`fhir_${name}`);
-  const env = await clinigraphEnv({ databaseUrl, dataDir: await ctx.tempDir(`fhir-${name}`) }, { DEFAULT_MODELS: 'false', REQUEST_TIMEOUT_MS: '300000' });
+  const env = await clinigraphEnv({ databaseUrl, dataDir: await ctx.tempDir(`fhir-${name}`) }, { DEFAULT_MODELS: 'false', REQUEST_TIMEOUT_MS: '300000', FHIR_EXPORT_PSEUDONYM_KEY: 'bench-pseudonym-key-0123456789abcdef012345', FHIR_EXPORT_K: '1' });
   const server = await startClinigraph(`fhir-${name}`, env, ctx.profile(`fhir-${name}`));
   try {
     return await work(server);
@@ -72,6 +79,24 @@ async function postBundle(server: ChildServer, token: string, bundle: Bundle): P
   const body = (await response.json()) as Bundle;
   const refused = body.entry?.filter((entry) => !entry.response?.status.startsWith('20')) ?? [];
   if (response.status !== 200 || refused.length) throw new Error(`import answered ${response.status}: ${JSON.stringify(body).slice(0, 400)}`);
+}
+
+/** Kicks off a de-identified export, polls it to its manifest and downloads every file; the seconds and the resources exported. */
+async function timedExport(server: ChildServer, token: string): Promise<{ seconds: number; resources: number }> {
+  const base = server.url.replace(/\/graphql$/, '/fhir/R4');
+  const headers = { authorization: `Bearer ${token}` };
+  const started = performance.now();
+  const kickOff = await fetch(`${base}/$export`, { headers: { ...headers, prefer: 'respond-async' } });
+  if (kickOff.status !== 202) throw new Error(`export kick-off answered ${kickOff.status}: ${await kickOff.text()}`);
+  const status = kickOff.headers.get('content-location')!;
+  let poll = await fetch(status, { headers });
+  while (poll.status === 202) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    poll = await fetch(status, { headers });
+  }
+  const manifest = (await poll.json()) as { output: { url: string; count: number }[] };
+  for (const output of manifest.output) await (await fetch(output.url, { headers })).text();
+  return { seconds: (performance.now() - started) / 1000, resources: manifest.output.reduce((sum, output) => sum + output.count, 0) };
 }
 
 /** Splits a Bundle into batch Bundles of about `size` resources, never splitting one patient's resources. */

@@ -8,7 +8,7 @@ import { nothingPreloaded } from '../server/request-scope.ts';
 import type { CodeCatalog } from './code-catalog.ts';
 import { deidentifiedEncounter, deidentifiedObservation, deidentifiedPatient, kAnonymous, Pseudonymizer } from './deidentify.ts';
 import { type ExportFile, type ExportProfile, type ExportReport, FhirExportRepository } from './fhir-export.repository.ts';
-import { toFhirEncounter, toFhirObservation, toFhirPatient } from './fhir-resources.ts';
+import { defaultMrnSystem, toFhirEncounter, toFhirObservation, toFhirPatient } from './fhir-resources.ts';
 
 /** Resource types a bulk export holds, in the order it writes them. */
 export const exportTypes = ['Patient', 'Encounter', 'Observation'] as const;
@@ -86,7 +86,7 @@ export class BulkExportRunner {
   /** How each record is written for the profile. */
   private writer(profile: ExportProfile) {
     const { catalog } = this;
-    const mrnSystem = this.deps.config.fhir.mrnSystem ?? 'urn:clinigraph:mrn';
+    const mrnSystem = this.deps.config.fhir.mrnSystem ?? defaultMrnSystem;
     if (profile === 'identified') {
       return {
         patient: (patient: Patient) => toFhirPatient(patient, mrnSystem),

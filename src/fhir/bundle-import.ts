@@ -4,6 +4,7 @@ import type { ObservationInput } from '../generated/graphql.ts';
 import type { RequestContext } from '../server/context.ts';
 import { type CodeCatalog, loincSystem, toFeatureUnit } from './code-catalog.ts';
 import { type FhirIdentifierRepository, identifierKey, type ResourceIdentifier } from './fhir-identifier.repository.ts';
+import { defaultMrnSystem } from './fhir-resources.ts';
 import { type FhirError, fhirError, toFhirError } from './operation-outcome.ts';
 import { validate } from './validation.ts';
 
@@ -147,7 +148,7 @@ export class BundleImport {
       return this.linked('Patient', patient.id, patient.id, links, '200 OK');
     }
     if (entry.targetId) throw fhirError(404, 'not-found', `No patient with id ${entry.targetId}.`, `Bundle.entry[${entry.index}].request.url`);
-    const patient = await this.context.patients.create({ mrn: input.mrn.value, ...input.fields } as Parameters<RequestContext['patients']['create']>[0]);
+    const patient = await this.context.patients.create({ mrn: input.mrn.value, ...input.fields });
     return this.linked('Patient', patient.id, patient.id, links, '201 Created');
   }
 
@@ -190,7 +191,7 @@ export class BundleImport {
     const isMrn = (id: Identifier) => (this.mrnSystem && id.system === this.mrnSystem) || id.type?.coding?.some((c) => c.code === 'MR' && (!c.system || c.system === v2IdentifierTypes));
     const mrn = identifiers?.find((id) => isMrn(id) && id.value);
     if (!mrn?.value) throw fhirError(422, 'required', `The patient needs a medical record number: an identifier typed MR${this.mrnSystem ? ` or in ${this.mrnSystem}` : ''}.`, 'Patient.identifier');
-    return { system: mrn.system ?? this.mrnSystem ?? 'urn:clinigraph:mrn', value: mrn.value };
+    return { system: mrn.system ?? this.mrnSystem ?? defaultMrnSystem, value: mrn.value };
   }
 
   private async encounter(entry: ImportEntry): Promise<EntryResult> {

@@ -6,7 +6,7 @@ import { datasetsDir, defaultModels, readFeatureSpec } from '../pipeline/index.t
 export const loincSystem = 'http://loinc.org';
 export const ucumSystem = 'http://unitsofmeasure.org';
 /** Codes of observations no model feature names: the stored code, as a coding. */
-export const localObservationSystem = 'urn:clinigraph:observation-code';
+const localObservationSystem = 'urn:clinigraph:observation-code';
 
 /** A model feature as FHIR observations carry it. */
 export interface FeatureCode {

@@ -14,8 +14,8 @@ import { toFhirEncounter, toFhirObservation } from './fhir-resources.ts';
  * quasi-identifiers (age band, sex, 3-digit ZIP) suppressed.
  */
 
-export const pseudonymSystem = 'urn:clinigraph:pseudonym';
-export const ageBandUrl = 'urn:clinigraph:fhir:StructureDefinition:age-band';
+const pseudonymSystem = 'urn:clinigraph:pseudonym';
+const ageBandUrl = 'urn:clinigraph:fhir:StructureDefinition:age-band';
 const maxShiftDays = 180;
 const dayMs = 86_400_000;
 
@@ -61,7 +61,7 @@ export function zip3(address: string | null): string {
 }
 
 /** The quasi-identifiers k-anonymity is measured over. */
-export function quasiIdentifiers(patient: Patient, today: Date): string {
+function quasiIdentifiers(patient: Patient, today: Date): string {
   return [ageBand(ageOn(patient.birthDate, today)), patient.sex, zip3(patient.address)].join('|');
 }
 

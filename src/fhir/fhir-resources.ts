@@ -12,9 +12,9 @@ import { type CodeCatalog, ucumSystem } from './code-catalog.ts';
 /** Identifier system of MRNs this server writes when FHIR_MRN_SYSTEM is not set. */
 export const defaultMrnSystem = 'urn:clinigraph:mrn';
 /** The extension carrying a prediction's largest feature attributions (README "FHIR R4"). */
-export const explanationExtensionUrl = 'urn:clinigraph:fhir:StructureDefinition:explanation-feature';
+const explanationExtensionUrl = 'urn:clinigraph:fhir:StructureDefinition:explanation-feature';
 /** Identifier system of a model version's weight digest. */
-export const weightsDigestSystem = 'urn:clinigraph:weights-sha256';
+const weightsDigestSystem = 'urn:clinigraph:weights-sha256';
 const v2IdentifierTypes = 'http://terminology.hl7.org/CodeSystem/v2-0203';
 const topFeatures = 5;
 

@@ -18,7 +18,7 @@ import { FhirReads, type SearchParams, searchset } from './fhir-reads.ts';
 import { defaultMrnSystem } from './fhir-resources.ts';
 import { FhirError, fhirError, operationOutcome, toFhirError } from './operation-outcome.ts';
 
-export const fhirBase = '/fhir/R4';
+const fhirBase = '/fhir/R4';
 const fhirJson = 'application/fhir+json';
 
 /** What each readable type needs: the permission (GraphQL's), and how a read or search runs. */

@@ -34,7 +34,7 @@ function relocate(path: string, prefix: string, resourceType: string | undefined
 }
 
 /** One error issue. */
-export function issue(code: IssueType, diagnostics: string, expression?: string): OperationOutcomeIssue {
+function issue(code: IssueType, diagnostics: string, expression?: string): OperationOutcomeIssue {
   return { severity: 'error', code, diagnostics, ...(expression ? { expression: [expression] } : {}) };
 }
 
