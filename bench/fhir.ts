@@ -55,7 +55,7 @@ export async function fhirBenchmark(ctx: BenchContext): Promise<void> {
 
 async function onFreshServer<T>(ctx: BenchContext, name: string, work: (server: ChildServer) => Promise<T>): Promise<T> {
   const databaseUrl = await ctx.databases.create(`fhir_${name}`);
-  const env = await clinigraphEnv({ databaseUrl, dataDir: await ctx.tempDir(`fhir-${name}`) }, { DEFAULT_MODELS: 'false', REQUEST_TIMEOUT_MS: '300000', FHIR_EXPORT_PSEUDONYM_KEY: 'bench-pseudonym-key-0123456789abcdef012345', FHIR_EXPORT_K: '1' });
+  const env = await clinigraphEnv({ databaseUrl, dataDir: await ctx.tempDir(`fhir-${name}`) }, { DEFAULT_MODELS: 'false', REQUEST_TIMEOUT_MS: '300000', FHIR_EXPORT_PSEUDONYM_KEY: 'bench-pseudonym-key-0123456789abcdef012345' });
   const server = await startClinigraph(`fhir-${name}`, env, ctx.profile(`fhir-${name}`));
   try {
     return await work(server);
