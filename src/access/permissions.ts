@@ -9,10 +9,11 @@ export type Reach = 'all' | 'care-team';
  * (plus patients under an active break-glass grant).
  */
 export const permissionTable = {
-  'patient.read': { admin: 'all', clinician: 'care-team' },
-  'patient.write': { admin: 'all' },
+  // An interface engine (integration) imports patients, cases and observations; it reads patients to match them, no clinical data.
+  'patient.read': { admin: 'all', clinician: 'care-team', integration: 'all' },
+  'patient.write': { admin: 'all', integration: 'all' },
   'clinical.read': { clinician: 'care-team' },
-  'clinical.write': { clinician: 'care-team' },
+  'clinical.write': { clinician: 'care-team', integration: 'all' },
   'consent.record': { admin: 'all', clinician: 'care-team' },
   'careTeam.manage': { admin: 'all' },
   'breakGlass.open': { clinician: 'all' },
@@ -23,6 +24,8 @@ export const permissionTable = {
   'model.monitor': { data_scientist: 'all', admin: 'all' },
   // Training on platform data: de-identified rows, never shown to the caller.
   'clinical.deidentified': { data_scientist: 'all', admin: 'all' },
+  // Bulk FHIR exports with names and MRNs: admins only, and only for operations (the FHIR routes check the purpose).
+  'clinical.export.identified': { admin: 'all' },
 } as const satisfies Record<string, Partial<Record<Role, Reach>>>;
 
 export type Permission = keyof typeof permissionTable;
@@ -65,12 +68,21 @@ export const actions = [
   'model.promote',
   'model.monitor',
   'training.collect',
+  'fhir.read',
+  'fhir.search',
+  'fhir.create',
+  'fhir.update',
+  'fhir.import',
+  'fhir.export',
+  'fhir.export.request',
+  'fhir.export.download',
+  'fhir.export.cancel',
 ] as const;
 
 export type Action = (typeof actions)[number];
 
 /** The purpose each role's work serves when nobody stated one. */
-const purposeOfRole: Record<Role, PurposeOfUse> = { clinician: 'TREAT', admin: 'HOPERAT', auditor: 'HCOMPL', data_scientist: 'HRESCH' };
+const purposeOfRole: Record<Role, PurposeOfUse> = { clinician: 'TREAT', admin: 'HOPERAT', auditor: 'HCOMPL', data_scientist: 'HRESCH', integration: 'HOPERAT' };
 
 /** Which of a principal's roles an action is taken in, first match first: the log's own actions are an auditor's, the registry's a data scientist's. */
 function rolesActingFor(action: Action | null): Role[] {

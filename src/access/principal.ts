@@ -1,5 +1,7 @@
+import type { SmartScope } from './smart-scopes.ts';
+
 /** The roles clinigraph knows; any other role a token carries is ignored. */
-export const roles = ['clinician', 'admin', 'auditor', 'data_scientist'] as const;
+export const roles = ['clinician', 'admin', 'auditor', 'data_scientist', 'integration'] as const;
 export type Role = (typeof roles)[number];
 
 /** Why data is accessed (HL7 v3 PurposeOfUse codes). */
@@ -12,6 +14,8 @@ export interface Principal {
   roles: Role[];
   /** The purpose the token or the request stated; null when both are silent (see purposeOfUseFor). */
   purposeOfUse: PurposeOfUse | null;
+  /** SMART scopes the token carried (absent: no `scope` claim); they narrow what the FHIR API lets it do. */
+  smartScopes?: SmartScope[];
 }
 
 export function isRole(value: unknown): value is Role {

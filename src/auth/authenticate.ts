@@ -59,5 +59,6 @@ export async function authenticate(headers: AuthHeaders, verifier: TokenVerifier
   }
   // Neither stated: each audit record names the purpose of the role and action (purposeOfUseFor).
   const purposeOfUse = isPurposeOfUse(claimed) ? claimed : requested && isPurposeOfUse(requested) ? requested : null;
-  return { principal: { subject: verified.subject, roles: verified.roles, purposeOfUse } };
+  const smartScopes = verified.smartScopes ? { smartScopes: verified.smartScopes } : {};
+  return { principal: { subject: verified.subject, roles: verified.roles, purposeOfUse, ...smartScopes } };
 }

@@ -4,6 +4,7 @@ import type { AuthConfig } from '../config/config.ts';
 import { isStorableText } from '../db/storable-text.ts';
 import { developmentKey } from './development-key.ts';
 import { isRole, type Role } from '../access/principal.ts';
+import { parseSmartScopes, rolesFromSmartScopes, type SmartScope } from '../access/smart-scopes.ts';
 
 /**
  * Why a token was refused. Goes to the audit log only; the client is told
@@ -37,6 +38,8 @@ export interface VerifiedToken {
   roles: Role[];
   /** False when the configured roles claim is absent or not a list of strings. */
   hasRolesClaim: boolean;
+  /** SMART scopes of the `scope` claim, when the token has one. */
+  smartScopes: SmartScope[] | undefined;
   claims: JWTPayload;
 }
 
@@ -77,10 +80,14 @@ export async function createTokenVerifier(auth: AuthConfig, dataDir: string): Pr
       }
       const claimed = claimAt(payload, auth.rolesClaim);
       const listed = Array.isArray(claimed) && claimed.every((role) => typeof role === 'string');
+      const smartScopes = parseSmartScopes(payload.scope);
+      // Without a roles claim, SMART scopes name the role (README "FHIR R4").
+      const scopeRoles = !listed && smartScopes ? rolesFromSmartScopes(smartScopes) : [];
       return {
         subject: payload.sub,
-        roles: listed ? [...new Set((claimed as string[]).filter(isRole))] : [],
-        hasRolesClaim: listed,
+        roles: listed ? [...new Set((claimed as string[]).filter(isRole))] : scopeRoles,
+        hasRolesClaim: listed || scopeRoles.length > 0,
+        smartScopes,
         claims: payload,
       };
     },

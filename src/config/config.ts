@@ -90,6 +90,11 @@ const settingsSchema = z.object({
   AUDIT_CHECKPOINT_DIR: optionalText,
   AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
   AUDIT_INTEGRATION_INTERVAL_MS: z.coerce.number().int().min(10).max(1000).default(250),
+  FHIR_MRN_SYSTEM: optionalText,
+  FHIR_MAX_BUNDLE_BYTES: z.coerce.number().int().min(1024).max(200 * 1024 * 1024).default(32 * 1024 * 1024),
+  FHIR_IMPORT_TIMEOUT_MS: z.coerce.number().int().min(1000).max(30 * 60_000).default(120_000),
+  FHIR_EXPORT_PSEUDONYM_KEY: optionalText.refine((key) => key === undefined || Buffer.byteLength(key) >= 32, 'must be at least 32 bytes'),
+  FHIR_EXPORT_K: z.coerce.number().int().min(2).max(1000).default(5),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -177,6 +182,18 @@ export interface Config {
    */
   databaseMigrationUrl: string | undefined;
   audit: AuditConfig;
+  fhir: {
+    /** Identifier system whose value is the MRN (besides identifiers typed MR). */
+    mrnSystem: string | undefined;
+    /** Largest Bundle POST /fhir/R4 accepts. */
+    maxBundleBytes: number;
+    /** How long one transaction Bundle may hold its database transaction. */
+    importTimeoutMs: number;
+    /** Secret of the keyed pseudonyms and date shifts of de-identified exports (unset: such exports are refused). */
+    pseudonymKey: string | undefined;
+    /** Smallest group of patients sharing quasi-identifiers that a de-identified export keeps. */
+    exportK: number;
+  };
 }
 
 export interface AuditConfig {
@@ -273,6 +290,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       checkpointDir: path.resolve(s.AUDIT_CHECKPOINT_DIR ?? path.join(s.DATA_DIR, 'audit-checkpoints')),
       batchSize: s.AUDIT_BATCH_SIZE,
       integrationIntervalMs: s.AUDIT_INTEGRATION_INTERVAL_MS,
+    },
+    fhir: {
+      mrnSystem: s.FHIR_MRN_SYSTEM,
+      maxBundleBytes: s.FHIR_MAX_BUNDLE_BYTES,
+      importTimeoutMs: s.FHIR_IMPORT_TIMEOUT_MS,
+      pseudonymKey: s.FHIR_EXPORT_PSEUDONYM_KEY,
+      exportK: s.FHIR_EXPORT_K,
     },
   };
 }

@@ -11,6 +11,12 @@ const featureSchema = z.object({
   unit: z.string().nullable().default(null),
   /** Values outside are physiologically impossible: serving refuses them. */
   possibleRange: range.nullable().optional(),
+  /**
+   * The clinical code FHIR observations of this feature carry (LOINC where one
+   * exists, a local code otherwise), and the unit as a UCUM code when `unit`
+   * is not written in UCUM: imports match observations to features by it.
+   */
+  code: z.object({ system: z.string().min(1), code: z.string().min(1), display: z.string().optional(), ucum: z.string().optional() }).optional(),
 });
 
 const specSchema = z.object({

@@ -22,6 +22,8 @@ import { createTokenVerifier } from '../auth/token-verifier.ts';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import { errorBody, ErrorCode } from '../errors/errors.ts';
+import { registerFhirRoutes } from '../fhir/fhir.plugin.ts';
+import { fhirRequestMeta } from '../fhir/fhir-request-meta.ts';
 import { createRequestContext, type RequestContext, requestMetaWith } from './context.ts';
 import { registerHealthRoutes } from './health.ts';
 import { registerHttpErrorHandlers } from './http-errors.ts';
@@ -156,34 +158,32 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   const deps = { ...scopeDeps, auditLedger, modelServer, trainingRunner };
   const trusted = config.trustedDocuments ? trustedDocumentsHook(await loadTrustedDocuments(config.trustedDocuments)) : undefined;
   const isAuthenticated = (request: FastifyRequest) => request.authentication !== undefined && 'principal' in request.authentication;
+  // Counted per verified subject, or per client address for requests without a valid token (GraphQL and FHIR alike).
+  const limitRate = http.rateLimit({
+    timeWindow: 60_000,
+    max: (request) => (isAuthenticated(request) ? limits.ratePerMinute : limits.anonymousRatePerMinute),
+    keyGenerator: (request) => {
+      const auth = request.authentication;
+      return auth && 'principal' in auth ? `sub:${auth.principal.subject}` : `ip:${request.ip}`;
+    },
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: 429,
+      ...errorBody(ErrorCode.RATE_LIMITED, `Too many requests: at most ${context.max} a minute. Retry after ${context.after}.`, {
+        retryAfterSeconds: Math.ceil(context.ttl / 1000),
+      }),
+    }),
+  });
   http.route({
     method: ['GET', 'POST'],
     url: '/graphql',
-    preHandler: [
-      ...(trusted ? [trusted] : []),
-      authenticationHook(config.auth, verifier, requestMetaWith(queryHashKey(signer))),
-      // Counted per verified subject, or per client address for requests without a valid token.
-      http.rateLimit({
-        timeWindow: 60_000,
-        max: (request) => (isAuthenticated(request) ? limits.ratePerMinute : limits.anonymousRatePerMinute),
-        keyGenerator: (request) => {
-          const auth = request.authentication;
-          return auth && 'principal' in auth ? `sub:${auth.principal.subject}` : `ip:${request.ip}`;
-        },
-        errorResponseBuilder: (_request, context) => ({
-          statusCode: 429,
-          ...errorBody(ErrorCode.RATE_LIMITED, `Too many requests: at most ${context.max} a minute. Retry after ${context.after}.`, {
-            retryAfterSeconds: Math.ceil(context.ttl / 1000),
-          }),
-        }),
-      }),
-      refusalAuditHook(auditLog),
-    ],
+    preHandler: [...(trusted ? [trusted] : []), authenticationHook(config.auth, verifier, requestMetaWith(queryHashKey(signer))), limitRate, refusalAuditHook(auditLog)],
     handler: withTimeout(
       fastifyApolloHandler(apollo, { context: (request) => createRequestContext(deps, request) }) as RouteHandlerMethod,
       limits.requestTimeoutMs,
     ),
   });
+
+  const fhirExports = await registerFhirRoutes(http, deps, [authenticationHook(config.auth, verifier, fhirRequestMeta), limitRate, refusalAuditHook(auditLog)]);
 
   return {
     http,
@@ -207,6 +207,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
       const sweep = setInterval(() => http.server.closeIdleConnections(), 50);
       await Promise.all([http.close(), modelServer.drain()]).finally(() => clearInterval(sweep));
       await trainingRunner.idle();
+      await fhirExports.idle();
       await auditLog.drain();
       // The last entries are integrated and signed before the sequencer's lock is given up.
       await sequencer.stop();

@@ -8,7 +8,7 @@ import type { AuditLedger } from '../audit/audit-ledger.ts';
 import type { AuditRequestMeta } from '../audit/audit-record.ts';
 import type { AuditTrail } from '../access/audit-trail.ts';
 import type { Principal } from '../access/principal.ts';
-import { openScope, type ScopeDeps } from '../access/scope.ts';
+import { openScope, type Scope, type ScopeDeps } from '../access/scope.ts';
 import { CareTeamRepository } from '../care-teams/care-team.repository.ts';
 import { CareTeamService } from '../care-teams/care-team.service.ts';
 import { CaseRepository } from '../cases/case.repository.ts';
@@ -31,6 +31,8 @@ export interface RequestContext {
   log: Logger;
   principal: Principal;
   trail: AuditTrail;
+  /** The request's data-access scope, for repositories of interfaces other than GraphQL (FHIR). */
+  scope: Scope;
   patients: PatientService;
   cases: CaseService;
   careTeams: CareTeamService;
@@ -102,6 +104,7 @@ export async function createRequestContext(deps: ContextDeps, request: FastifyRe
     log,
     principal,
     trail,
+    scope,
     patients,
     cases,
     careTeams: new CareTeamService(new CareTeamRepository(scope), patients, trail, config.breakGlassMinutes, config.maxPageSize),

@@ -16,8 +16,10 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Each top-level folder of src/ and its layer: higher numbers may import lower ones. */
 const layers: Record<string, number> = {
+  // The HTTP interfaces: GraphQL (Apollo, per-request contexts) and FHIR, which serves the same per-request services.
   server: 5,
-  ...Object.fromEntries(['auth', 'patients', 'cases', 'care-teams', 'consent', 'predictions', 'models', 'audit-events', 'demo', 'fhir'].map((domain) => [domain, 4])),
+  fhir: 5,
+  ...Object.fromEntries(['auth', 'patients', 'cases', 'care-teams', 'consent', 'predictions', 'models', 'audit-events', 'demo'].map((domain) => [domain, 4])),
   access: 3,
   audit: 2,
   db: 1,

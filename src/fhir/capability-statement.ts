@@ -1,0 +1,61 @@
+import type { CapabilityStatement, CapabilityStatementRestResource } from '@medplum/fhirtypes';
+
+type Interaction = 'read' | 'search-type';
+
+/** One resource type as this server serves it: interactions, search parameters, conditional writes. */
+function resource(
+  type: CapabilityStatementRestResource['type'],
+  interactions: Interaction[],
+  searchParams: [name: string, type: 'token' | 'reference' | 'date'][],
+  importable: boolean,
+): CapabilityStatementRestResource {
+  return {
+    type,
+    interaction: interactions.map((code) => ({ code })),
+    ...(searchParams.length ? { searchParam: searchParams.map(([name, kind]) => ({ name, type: kind })) } : {}),
+    ...(importable ? { conditionalCreate: true, conditionalUpdate: true, updateCreate: false, versioning: 'no-version' as const } : {}),
+  };
+}
+
+/**
+ * What /fhir/R4 supports, exactly: imports of Patient, Encounter,
+ * EpisodeOfCare and Observation in transaction and batch Bundles (with
+ * conditional create and update), the reads and searches below, and
+ * predictions as RiskAssessment with their model version as Device.
+ */
+export function capabilityStatement(baseUrl: string, software: { name: string; version: string }): CapabilityStatement {
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: '2026-12-01',
+    kind: 'instance',
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json', 'json'],
+    software,
+    implementation: { description: 'clinigraph FHIR R4 API', url: baseUrl },
+    rest: [
+      {
+        mode: 'server',
+        security: {
+          cors: false,
+          service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
+          description: 'Bearer JWT from the configured identity provider; roles from its roles claim, or from SMART v2 scopes (README "FHIR R4").',
+        },
+        interaction: [{ code: 'transaction' }, { code: 'batch' }],
+        // FHIR Bulk Data $export (system level and Patient/$export): Patient, Encounter, Observation as NDJSON.
+        operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
+        resource: [
+          {
+            ...resource('Patient', ['read', 'search-type'], [['identifier', 'token'], ['_count', 'token']], true),
+            operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }],
+          },
+          resource('Encounter', ['read', 'search-type'], [['patient', 'reference'], ['subject', 'reference']], true),
+          { type: 'EpisodeOfCare', conditionalCreate: true, conditionalUpdate: true },
+          resource('Observation', ['search-type'], [['patient', 'reference'], ['subject', 'reference'], ['code', 'token'], ['date', 'date']], true),
+          resource('RiskAssessment', ['read', 'search-type'], [['subject', 'reference'], ['patient', 'reference']], false),
+          resource('Device', ['read'], [], false),
+        ],
+      },
+    ],
+  };
+}

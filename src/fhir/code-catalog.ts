@@ -1,0 +1,101 @@
+import ucum from '@lhncbc/ucum-lhc';
+import type { Coding, Quantity } from '@medplum/fhirtypes';
+import path from 'node:path';
+import { datasetsDir, defaultModels, readFeatureSpec } from '../pipeline/index.ts';
+
+export const loincSystem = 'http://loinc.org';
+export const ucumSystem = 'http://unitsofmeasure.org';
+/** Codes of observations no model feature names: the stored code, as a coding. */
+const localObservationSystem = 'urn:clinigraph:observation-code';
+
+/** A model feature as FHIR observations carry it. */
+export interface FeatureCode {
+  /** The feature's name: what observations are stored under, what models read. */
+  feature: string;
+  coding: Coding;
+  /** The unit the model expects, as the feature specification writes it (null: none). */
+  unit: string | null;
+  /** The same unit in UCUM, when it has one: what other units are converted to. */
+  ucum: string | null;
+}
+
+const ucumUtils = ucum.UcumLhcUtils.getInstance();
+
+/** A stored value in the feature's unit, or why the value's unit cannot be converted to it. */
+export type Converted = { value: number; unit: string | null } | { refused: string };
+
+/**
+ * The codes of the shipped models' features (their feature specifications),
+ * so that imported observations are stored under the feature a model reads,
+ * whichever of their codings names it, in the unit the model expects.
+ */
+export class CodeCatalog {
+  private readonly byCoding = new Map<string, FeatureCode>();
+  private readonly byFeature = new Map<string, FeatureCode>();
+
+  constructor(features: FeatureCode[]) {
+    for (const feature of features) {
+      this.byCoding.set(key(feature.coding.system, feature.coding.code), feature);
+      this.byFeature.set(feature.feature, feature);
+    }
+  }
+
+  /** Reads the feature specifications of the shipped models. */
+  static async load(): Promise<CodeCatalog> {
+    const features: FeatureCode[] = [];
+    for (const model of defaultModels) {
+      const spec = await readFeatureSpec(path.join(datasetsDir, model.featureSpec));
+      for (const [feature, info] of Object.entries(spec.features)) {
+        if (!info.code) continue;
+        const { system, code, display, ucum: ucumUnit } = info.code;
+        features.push({ feature, coding: { system, code, ...(display ? { display } : {}) }, unit: info.unit, ucum: ucumUnit ?? asUcum(info.unit) });
+      }
+    }
+    return new CodeCatalog(features);
+  }
+
+  /** The feature one of these codings names, if any. */
+  match(codings: Coding[] | undefined): FeatureCode | undefined {
+    return (codings ?? []).map((coding) => this.byCoding.get(key(coding.system, coding.code))).find((found) => found !== undefined);
+  }
+
+  /** The UCUM code of a stored unit (the feature's, when the unit is written otherwise). */
+  ucumOf(storedCode: string, unit: string): string {
+    const feature = this.byFeature.get(storedCode);
+    return feature?.unit === unit && feature.ucum ? feature.ucum : unit;
+  }
+
+  /** The coding an observation stored under this code is read back with. */
+  codingOf(storedCode: string): Coding {
+    return this.byFeature.get(storedCode)?.coding ?? { system: localObservationSystem, code: storedCode };
+  }
+}
+
+const key = (system: string | undefined, code: string | undefined) => `${system ?? ''}|${code ?? ''}`;
+
+/** The unit itself when it is valid UCUM, else null. */
+function asUcum(unit: string | null): string | null {
+  return unit !== null && ucumUtils.validateUnitString(unit).status === 'valid' ? unit : null;
+}
+
+/**
+ * A quantity in the feature's unit: UCUM units commensurable with it are
+ * converted by the UCUM library; a unit that is not, or that is not UCUM and
+ * not the feature's own, is refused with the reason.
+ */
+export function toFeatureUnit(quantity: Quantity, feature: FeatureCode): Converted {
+  const value = quantity.value!;
+  const given = quantity.system === ucumSystem || (quantity.code && !quantity.system) ? quantity.code : undefined;
+  if (feature.unit === null) return { value, unit: given ?? quantity.unit ?? null };
+  if (given === undefined) {
+    if (quantity.unit === feature.unit) return { value, unit: feature.unit };
+    return { refused: `${feature.feature} is recorded in ${feature.unit}; give the quantity's unit as a UCUM code (system ${ucumSystem}).` };
+  }
+  if (given === feature.ucum || given === feature.unit) return { value, unit: feature.unit };
+  if (!feature.ucum) return { refused: `${feature.feature} is recorded in ${feature.unit}, which has no UCUM equivalent: send it in ${feature.unit}.` };
+  const converted = ucumUtils.convertUnitTo(given, value, feature.ucum);
+  if (converted.status !== 'succeeded' || converted.toVal === null) {
+    return { refused: `${given} cannot be converted to ${feature.ucum} (${feature.feature}): ${converted.msg.join(' ') || 'the units are not commensurable'}` };
+  }
+  return { value: converted.toVal, unit: feature.unit };
+}

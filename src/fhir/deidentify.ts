@@ -1,0 +1,141 @@
+import { createHmac } from 'node:crypto';
+import type { Encounter, Observation as FhirObservation, Patient as FhirPatient } from '@medplum/fhirtypes';
+import type { Case, Observation } from '../cases/case.repository.ts';
+import type { Patient } from '../patients/patient.repository.ts';
+import type { CodeCatalog } from './code-catalog.ts';
+import { toFhirEncounter, toFhirObservation } from './fhir-resources.ts';
+
+/*
+ * The Safe Harbor profile of bulk exports (45 CFR 164.514(b)(2)): names,
+ * telecom, addresses, free text and every other direct identifier removed;
+ * MRNs and ids replaced by keyed pseudonyms (HMAC-SHA256 with a secret key,
+ * the same in every export, so cohorts can be followed); dates shifted by a
+ * per-patient keyed offset (the same in every export of that patient); ages
+ * over 89 grouped as 90+; groups of fewer than k patients sharing the
+ * quasi-identifiers (age band, sex, 3-digit ZIP) suppressed.
+ */
+
+const pseudonymSystem = 'urn:clinigraph:pseudonym';
+const ageBandUrl = 'urn:clinigraph:fhir:StructureDefinition:age-band';
+const maxShiftDays = 180;
+const dayMs = 86_400_000;
+
+/** Keyed pseudonyms and date shifts under one secret key. */
+export class Pseudonymizer {
+  constructor(private readonly key: string) {}
+
+  /** A stable pseudonym of an identifier of a kind (patient id, MRN, case id, ...). */
+  pseudonym(kind: string, value: string): string {
+    return createHmac('sha256', this.key).update(`${kind}\u0000${value}`).digest('hex').slice(0, 32);
+  }
+
+  /** The patient's date offset in days: keyed, never zero, within ±180. */
+  shiftDays(patientId: string): number {
+    const n = createHmac('sha256', this.key).update(`date-shift\u0000${patientId}`).digest().readUInt32BE(0);
+    const days = (n % (2 * maxShiftDays)) - maxShiftDays;
+    return days >= 0 ? days + 1 : days;
+  }
+
+  shift(date: Date, patientId: string): Date {
+    return new Date(date.getTime() + this.shiftDays(patientId) * dayMs);
+  }
+}
+
+/** Completed years between a birth date and a day. */
+export function ageOn(birthDate: Date, day: Date): number {
+  let age = day.getUTCFullYear() - birthDate.getUTCFullYear();
+  const before = day.getUTCMonth() < birthDate.getUTCMonth() || (day.getUTCMonth() === birthDate.getUTCMonth() && day.getUTCDate() < birthDate.getUTCDate());
+  if (before) age -= 1;
+  return age;
+}
+
+/** Five-year age bands, with everyone over 89 in one band (Safe Harbor). */
+export function ageBand(age: number): string {
+  if (age > 89) return '90+';
+  const low = Math.floor(age / 5) * 5;
+  return `${low}-${low + 4}`;
+}
+
+/** The first three digits of the ZIP code in an address, when it has a five-digit one. */
+export function zip3(address: string | null): string {
+  return /\b(\d{3})\d{2}(?:-\d{4})?\b/.exec(address ?? '')?.[1] ?? '*';
+}
+
+/** The quasi-identifiers k-anonymity is measured over. */
+function quasiIdentifiers(patient: Patient, today: Date): string {
+  return [ageBand(ageOn(patient.birthDate, today)), patient.sex, zip3(patient.address)].join('|');
+}
+
+export interface KAnonymity {
+  k: number;
+  /** Groups of patients sharing the quasi-identifiers, and the smallest kept. */
+  groups: number;
+  smallestKeptGroup: number | null;
+  patientsKept: number;
+  patientsSuppressed: number;
+}
+
+/** Keeps the patients in groups of at least k sharing the quasi-identifiers; the others are suppressed. */
+export function kAnonymous(patients: Patient[], k: number, today: Date): { kept: Patient[]; report: KAnonymity } {
+  const groups = new Map<string, Patient[]>();
+  for (const patient of patients) {
+    const key = quasiIdentifiers(patient, today);
+    groups.set(key, [...(groups.get(key) ?? []), patient]);
+  }
+  const keptGroups = [...groups.values()].filter((group) => group.length >= k);
+  const kept = keptGroups.flat();
+  return {
+    kept,
+    report: {
+      k,
+      groups: groups.size,
+      smallestKeptGroup: keptGroups.length ? Math.min(...keptGroups.map((group) => group.length)) : null,
+      patientsKept: kept.length,
+      patientsSuppressed: patients.length - kept.length,
+    },
+  };
+}
+
+/** A patient with nothing but pseudonyms, sex, the shifted birth date (none over 89) and the age band. */
+export function deidentifiedPatient(patient: Patient, p: Pseudonymizer, today: Date): FhirPatient {
+  const age = ageOn(patient.birthDate, today);
+  return {
+    resourceType: 'Patient',
+    id: p.pseudonym('Patient', patient.id),
+    identifier: [{ system: pseudonymSystem, value: p.pseudonym('MRN', patient.mrn) }],
+    gender: ({ FEMALE: 'female', MALE: 'male', OTHER: 'other', UNKNOWN: 'unknown' } as const)[patient.sex],
+    ...(age > 89 ? {} : { birthDate: p.shift(patient.birthDate, patient.id).toISOString().slice(0, 10) }),
+    extension: [{ url: ageBandUrl, valueString: ageBand(age) }],
+  };
+}
+
+/** An encounter with pseudonymous ids, shifted period, and no title (free text). */
+export function deidentifiedEncounter(episode: Case, p: Pseudonymizer): Encounter {
+  const shifted = (date: Date) => p.shift(date, episode.patientId).toISOString();
+  const { type: _title, ...encounter } = toFhirEncounter(episode);
+  return {
+    ...encounter,
+    id: p.pseudonym('Case', episode.id),
+    subject: { reference: `Patient/${p.pseudonym('Patient', episode.patientId)}` },
+    period: { start: shifted(episode.openedAt), ...(episode.closedAt ? { end: shifted(episode.closedAt) } : {}) },
+  };
+}
+
+const codedText = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** An observation with pseudonymous ids and shifted time; free-text values (which may name people) are dropped. */
+export function deidentifiedObservation(observation: Observation, episode: Case, catalog: CodeCatalog, p: Pseudonymizer): FhirObservation {
+  const text = observation.text !== null && !codedText.test(observation.text) ? null : observation.text;
+  const resource = toFhirObservation({ ...observation, text }, episode, catalog);
+  if (observation.value === null && text === null) {
+    delete resource.valueString;
+    resource.dataAbsentReason = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'masked' }] };
+  }
+  return {
+    ...resource,
+    id: p.pseudonym('Observation', observation.id),
+    subject: { reference: `Patient/${p.pseudonym('Patient', episode.patientId)}` },
+    encounter: { reference: `Encounter/${p.pseudonym('Case', episode.id)}` },
+    effectiveDateTime: p.shift(observation.observedAt, episode.patientId).toISOString(),
+  };
+}

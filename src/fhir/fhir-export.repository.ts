@@ -1,0 +1,134 @@
+import { auditedTransaction } from '../access/audited-transaction.ts';
+import { type Permission, purposeOfUseFor } from '../access/permissions.ts';
+import type { Case, FhirExportJob, Observation, Patient, Prisma } from '../generated/prisma/client.ts';
+
+export type { FhirExportJob };
+import type { Scope } from '../access/scope.ts';
+import type { KAnonymity } from './deidentify.ts';
+
+export type ExportProfile = 'deidentified' | 'identified';
+
+/** What an export of a profile needs: identified data only for admins (the route also checks the purpose). */
+export const exportPermission = (profile: ExportProfile): Permission => (profile === 'identified' ? 'clinical.export.identified' : 'clinical.deidentified');
+
+export interface NewExportJob {
+  level: string;
+  types: string[];
+  since: Date | null;
+  profile: ExportProfile;
+  requestUrl: string;
+}
+
+/** What the manifest reports beside the files: the profile and, de-identified, the k-anonymity figures. */
+export interface ExportReport {
+  profile: ExportProfile;
+  kAnonymity?: KAnonymity;
+}
+
+export interface ExportFile {
+  type: string;
+  count: number;
+  ndjson: string;
+}
+
+/**
+ * Bulk export jobs and the data they read, as one requester may: every job
+ * belongs to the subject that asked for it, reading the data needs the
+ * profile's permission, and requests, completions and cancellations are
+ * audited with their profile, filters and counts.
+ */
+export class FhirExportRepository {
+  constructor(private readonly scope: Scope) {}
+
+  createJob(job: NewExportJob): Promise<FhirExportJob> {
+    const { access } = this.scope;
+    access.require(exportPermission(job.profile), 'fhir.export');
+    const principal = access.principal;
+    return auditedTransaction(
+      this.scope,
+      (tx) => tx.fhirExportJob.create({ data: { ...job, requestedBy: principal.subject, requestedRoles: principal.roles, purposeOfUse: purposeOfUseFor(principal, 'fhir.export.request') } }),
+      (created) => [{ action: 'fhir.export.request', outcome: 'SUCCESS', resourceType: 'FhirExportJob', resourceIds: [created.id], reason: describe(created) }],
+    );
+  }
+
+  /** The caller's own job (another subject's reads as absent). */
+  findJob(id: string): Promise<FhirExportJob | null> {
+    return this.scope.prisma.fhirExportJob.findFirst({ where: { id, requestedBy: this.scope.access.subject } });
+  }
+
+  /** The files of the caller's completed job, without their contents (for the manifest). */
+  manifestFiles(jobId: string): Promise<Omit<ExportFile, 'ndjson'>[]> {
+    return this.scope.prisma.fhirExportFile.findMany({ where: { jobId, job: { requestedBy: this.scope.access.subject } }, select: { type: true, count: true }, orderBy: { type: 'asc' } });
+  }
+
+  /** One file of the caller's completed job; the download is audited. */
+  async file(jobId: string, type: string): Promise<ExportFile | null> {
+    const found = await this.scope.prisma.fhirExportFile.findFirst({ where: { jobId, type, job: { requestedBy: this.scope.access.subject, status: 'COMPLETED' } } });
+    if (found) this.scope.trail.note({ action: 'fhir.export.download', resourceType: 'FhirExportJob', resourceIds: [jobId], reason: `type=${type}` });
+    return found;
+  }
+
+  /** Cancels a job and deletes its files; false when it is not the caller's. */
+  async cancel(id: string): Promise<boolean> {
+    const job = await this.findJob(id);
+    if (!job) return false;
+    await auditedTransaction(
+      this.scope,
+      async (tx) => {
+        await tx.fhirExportFile.deleteMany({ where: { jobId: id } });
+        await tx.fhirExportJob.update({ where: { id }, data: { status: 'CANCELLED', finishedAt: new Date() } });
+      },
+      () => [{ action: 'fhir.export.cancel', outcome: 'SUCCESS', resourceType: 'FhirExportJob', resourceIds: [id] }],
+    );
+    return true;
+  }
+
+  /** Marks a job running, unless it was cancelled meanwhile. */
+  async markRunning(id: string, progress: string): Promise<boolean> {
+    const { count } = await this.scope.prisma.fhirExportJob.updateMany({ where: { id, status: { in: ['QUEUED', 'RUNNING'] } }, data: { status: 'RUNNING', progress } });
+    return count === 1;
+  }
+
+  /** Stores the files and the report, and audits the export with the patients it holds (nothing if it was cancelled meanwhile). */
+  complete(job: FhirExportJob, files: ExportFile[], report: ExportReport, patientIds: string[]): Promise<boolean> {
+    return auditedTransaction(
+      this.scope,
+      async (tx) => {
+        const { count } = await tx.fhirExportJob.updateMany({ where: { id: job.id, status: 'RUNNING' }, data: { status: 'COMPLETED', progress: 'done', report: report as unknown as Prisma.InputJsonObject, finishedAt: new Date() } });
+        if (count === 1) await tx.fhirExportFile.createMany({ data: files.map((file) => ({ ...file, jobId: job.id })) });
+        return count === 1;
+      },
+      (completed) =>
+        completed
+          ? [{ action: 'fhir.export', outcome: 'SUCCESS', resourceType: 'FhirExportJob', resourceIds: [job.id], patientIds, reason: `${describe(job)} counts=${files.map((f) => `${f.type}:${f.count}`).join(',')}` }]
+          : [],
+    );
+  }
+
+  async fail(job: FhirExportJob, error: string): Promise<void> {
+    await this.scope.prisma.fhirExportJob.updateMany({ where: { id: job.id, status: { in: ['QUEUED', 'RUNNING'] } }, data: { status: 'FAILED', error, finishedAt: new Date() } });
+    this.scope.trail.failed('fhir.export', error, { resourceType: 'FhirExportJob', resourceIds: [job.id] });
+  }
+
+  /** Active patients (changed since `since`, when given), for an export of the profile. */
+  patients(profile: ExportProfile, since: Date | null): Promise<Patient[]> {
+    this.scope.access.require(exportPermission(profile), 'fhir.export');
+    return this.scope.prisma.patient.findMany({ where: { archivedAt: null, ...(since ? { updatedAt: { gte: since } } : {}) }, orderBy: { createdAt: 'asc' } });
+  }
+
+  cases(profile: ExportProfile, patientIds: string[], since: Date | null): Promise<Case[]> {
+    this.scope.access.require(exportPermission(profile), 'fhir.export');
+    const changed = since ? { OR: [{ openedAt: { gte: since } }, { closedAt: { gte: since } }] } : {};
+    return this.scope.prisma.case.findMany({ where: { patientId: { in: patientIds }, ...changed }, orderBy: { openedAt: 'asc' } });
+  }
+
+  observations(profile: ExportProfile, caseIds: string[], since: Date | null): Promise<Observation[]> {
+    this.scope.access.require(exportPermission(profile), 'fhir.export');
+    return this.scope.prisma.observation.findMany({ where: { caseId: { in: caseIds }, ...(since ? { createdAt: { gte: since } } : {}) }, orderBy: [{ observedAt: 'asc' }, { id: 'asc' }] });
+  }
+}
+
+/** The profile and filters of a job, for its audit records (no clinical values). */
+function describe(job: Pick<FhirExportJob, 'profile' | 'level' | 'types' | 'since'>): string {
+  return `profile=${job.profile} level=${job.level} types=${job.types.join(',')}${job.since ? ` since=${job.since.toISOString()}` : ''}`;
+}

@@ -1,0 +1,90 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
+import type { ContextDeps, RequestContext } from '../server/context.ts';
+import { type BulkExportRunner, exportTypes } from './bulk-export.ts';
+import { fhirRequestContext, flushReads, requireScope } from './fhir-context.ts';
+import { type ExportProfile, FhirExportRepository } from './fhir-export.repository.ts';
+import { fhirError, operationOutcome, toFhirError } from './operation-outcome.ts';
+
+const ndjsonFormats = new Set(['application/fhir+ndjson', 'application/ndjson', 'ndjson']);
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * FHIR Bulk Data export (https://hl7.org/fhir/uv/bulkdata/export.html):
+ * kick-off at `$export` and `Patient/$export` (Prefer: respond-async, 202 and
+ * Content-Location), polling of `$export-status/{id}` (202 with X-Progress,
+ * then 200 with the manifest), DELETE to cancel, NDJSON files at
+ * `$export-file/{id}/{type}` for the requester's token only. Data scientists
+ * get the de-identified profile; admins asking for operations (HOPERAT) get
+ * identified data.
+ */
+export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, guard: preHandlerHookHandler[], runner: BulkExportRunner, baseUrl: (request: FastifyRequest) => string): void {
+  const kickOff = (level: string) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const query = request.query as Record<string, string | undefined>;
+    if (!/respond-async/.test(String(request.headers.prefer ?? ''))) throw fhirError(400, 'invalid', 'A bulk export runs asynchronously: send Prefer: respond-async.', 'Prefer');
+    if (query._outputFormat && !ndjsonFormats.has(query._outputFormat)) throw fhirError(400, 'not-supported', 'Exports are written as application/fhir+ndjson.', '_outputFormat');
+    const types = query._type ? query._type.split(',').map((type) => type.trim()) : [...exportTypes];
+    const unknown = types.find((type) => !(exportTypes as readonly string[]).includes(type));
+    if (unknown) throw fhirError(400, 'not-supported', `${unknown} is not exported; export some of ${exportTypes.join(', ')}.`, '_type');
+    const since = query._since ? new Date(query._since) : null;
+    if (since && Number.isNaN(since.getTime())) throw fhirError(400, 'invalid', '_since must be an instant, e.g. 2026-01-01T00:00:00Z.', '_since');
+    const context = await fhirRequestContext(deps, request);
+    for (const type of types) requireScope(context, type, 'r');
+    const { principal } = context;
+    const profile: ExportProfile = principal.roles.includes('admin') && principal.purposeOfUse === 'HOPERAT' ? 'identified' : 'deidentified';
+    if (profile === 'deidentified' && !deps.config.fhir.pseudonymKey) {
+      throw fhirError(503, 'not-supported', 'De-identified exports need FHIR_EXPORT_PSEUDONYM_KEY to be set.');
+    }
+    const requestUrl = `${baseUrl(request)}${request.url.slice(request.url.indexOf('/R4') + 3)}`;
+    const job = await exportsOf(context)
+      .createJob({ level, types, since, profile, requestUrl })
+      .catch((error: unknown) => {
+        throw toFhirError(error);
+      });
+    await flushReads(context);
+    runner.start(job);
+    return reply
+      .code(202)
+      .header('content-location', `${baseUrl(request)}/$export-status/${job.id}`)
+      .type('application/fhir+json')
+      .send(operationOutcome([{ severity: 'information', code: 'informational', diagnostics: `Export ${job.id} started (${job.profile}).` }]));
+  };
+  api.get('/$export', { preHandler: guard }, kickOff('system'));
+  api.get('/Patient/$export', { preHandler: guard }, kickOff('Patient'));
+
+  api.get<{ Params: { id: string } }>('/$export-status/:id', { preHandler: guard }, async (request, reply) => {
+    const context = await fhirRequestContext(deps, request);
+    const exports = exportsOf(context);
+    const job = uuid.test(request.params.id) ? await exports.findJob(request.params.id) : null;
+    if (!job || job.status === 'CANCELLED') throw fhirError(404, 'not-found', `No export ${request.params.id} of yours.`);
+    if (job.status === 'QUEUED' || job.status === 'RUNNING') return reply.code(202).header('x-progress', job.progress ?? 'queued').header('retry-after', '1').send();
+    if (job.status === 'FAILED') throw fhirError(500, 'exception', job.error ?? 'The export failed.');
+    const files = await exports.manifestFiles(job.id);
+    return reply.type('application/json').send({
+      transactionTime: job.createdAt.toISOString(),
+      request: job.requestUrl,
+      requiresAccessToken: true,
+      output: files.map((file) => ({ type: file.type, url: `${baseUrl(request)}/$export-file/${job.id}/${file.type}`, count: file.count })),
+      error: [],
+      extension: { 'urn:clinigraph:export-report': job.report },
+    });
+  });
+
+  api.delete<{ Params: { id: string } }>('/$export-status/:id', { preHandler: guard }, async (request, reply) => {
+    const context = await fhirRequestContext(deps, request);
+    const cancelled = uuid.test(request.params.id) && (await exportsOf(context).cancel(request.params.id));
+    if (!cancelled) throw fhirError(404, 'not-found', `No export ${request.params.id} of yours.`);
+    return reply.code(202).send();
+  });
+
+  api.get<{ Params: { id: string; type: string } }>('/$export-file/:id/:type', { preHandler: guard }, async (request, reply) => {
+    const context = await fhirRequestContext(deps, request);
+    const file = uuid.test(request.params.id) ? await exportsOf(context).file(request.params.id, request.params.type) : null;
+    if (!file) throw fhirError(404, 'not-found', 'No such export file of yours.');
+    await flushReads(context);
+    return reply.type('application/fhir+ndjson').send(file.ndjson);
+  });
+}
+
+function exportsOf(context: RequestContext): FhirExportRepository {
+  return new FhirExportRepository(context.scope);
+}

@@ -1,0 +1,173 @@
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Observation } from '../cases/case.repository.ts';
+import type { RequestContext } from '../server/context.ts';
+import type { CodeCatalog } from './code-catalog.ts';
+import type { FhirIdentifierRepository } from './fhir-identifier.repository.ts';
+import { type PredictionView, toDevice, toFhirEncounter, toFhirObservation, toFhirPatient, toRiskAssessment } from './fhir-resources.ts';
+import { fhirError } from './operation-outcome.ts';
+
+/** A search's parameters as the query string gave them. */
+export type SearchParams = Record<string, string | undefined>;
+
+const noChildren = { observations: false, predictions: false };
+
+/**
+ * Reads and searches through the request's services: the same access
+ * checks, care teams and read audit records as GraphQL. A record out of
+ * reach reads as absent (the route answers 404 for both).
+ */
+export class FhirReads {
+  constructor(
+    private readonly context: RequestContext,
+    private readonly identifiers: FhirIdentifierRepository,
+    private readonly catalog: CodeCatalog,
+    private readonly mrnSystem: string,
+  ) {}
+
+  async patient(id: string): Promise<Resource | null> {
+    const patient = await this.context.patients.get(id);
+    return patient && toFhirPatient(patient, this.mrnSystem);
+  }
+
+  async encounter(id: string): Promise<Resource | null> {
+    const episode = await this.context.cases.get(id);
+    return episode && toFhirEncounter(episode);
+  }
+
+  async riskAssessment(id: string): Promise<Resource | null> {
+    const prediction = await this.context.predictions.get(id);
+    if (!prediction) return null;
+    const episode = await this.context.cases.get(prediction.caseId);
+    return toRiskAssessment(await this.predictionView(prediction, await this.context.cases.observations(episode!)));
+  }
+
+  async device(id: string): Promise<Resource | null> {
+    const version = await this.context.models.version(id);
+    const model = version && (await this.context.models.byId(version.modelId));
+    return version && model ? toDevice(model, version) : null;
+  }
+
+  /** Patient?identifier=system|value (or a bare MRN): a patient out of reach matches nothing. */
+  async searchPatients(params: SearchParams): Promise<Resource[]> {
+    const search = params.identifier;
+    if (!search) throw fhirError(400, 'not-supported', 'Search patients by identifier=system|value.', 'identifier');
+    const [system, value] = search.includes('|') ? [search.slice(0, search.indexOf('|')), search.slice(search.indexOf('|') + 1)] : [undefined, search];
+    const linked = system ? (await this.identifiers.find('patient.read', 'patient.read', [{ resourceType: 'Patient', system, value }])).values().next().value : undefined;
+    const isMrn = !system || system === this.mrnSystem;
+    const patient = linked ? await this.context.patients.get(linked.targetId) : isMrn ? await this.context.patients.getByMrn(value) : null;
+    return patient ? [toFhirPatient(patient, this.mrnSystem)] : [];
+  }
+
+  async searchEncounters(params: SearchParams): Promise<Resource[]> {
+    const cases = await this.context.cases.listForPatient(patientParam(params, 'patient', 'subject'), noChildren);
+    return cases.map(toFhirEncounter);
+  }
+
+  /** Observation?patient=...&code=[system|]code&date=[ge|le|gt|lt|eq]date, oldest first. */
+  async searchObservations(params: SearchParams): Promise<Resource[]> {
+    const cases = await this.context.cases.listForPatient(patientParam(params, 'patient', 'subject'), { observations: true, predictions: false });
+    const matchesCode = codeFilter(params.code);
+    const matchesDate = dateFilter(params.date);
+    const resources: Resource[] = [];
+    for (const episode of cases) {
+      for (const observation of await this.context.cases.observations(episode)) {
+        if (matchesCode(this.catalog.codingOf(observation.code)) && matchesDate(observation.observedAt)) resources.push(toFhirObservation(observation, episode, this.catalog));
+      }
+    }
+    return resources;
+  }
+
+  async searchRiskAssessments(params: SearchParams): Promise<Resource[]> {
+    const cases = await this.context.cases.listForPatient(patientParam(params, 'subject', 'patient'), { observations: true, predictions: true });
+    const resources: Resource[] = [];
+    for (const episode of cases) {
+      const observations = await this.context.cases.observations(episode);
+      for (const record of await this.context.predictions.forCase(episode)) {
+        resources.push(toRiskAssessment(await this.predictionView(await this.context.predictions.whole(record), observations)));
+      }
+    }
+    return resources;
+  }
+
+  private async predictionView(prediction: PredictionView['prediction'], observations: Observation[]): Promise<PredictionView> {
+    const version = await this.context.models.version(prediction.modelVersionId);
+    const model = await this.context.models.byId(version!.modelId);
+    return { prediction, model: model!, version: version!, basis: basisOf(prediction, observations) };
+  }
+}
+
+/** The observations a prediction's input came from: for each input feature, the latest recorded before the prediction. */
+function basisOf(prediction: PredictionView['prediction'], observations: Observation[]): Observation[] {
+  const values = (prediction.input as { values?: unknown }).values;
+  if (!values || Array.isArray(values)) return [];
+  const used = new Map<string, Observation>();
+  for (const observation of observations) {
+    if (!(observation.code in (values as object)) || observation.createdAt > prediction.createdAt) continue;
+    const seen = used.get(observation.code);
+    if (!seen || seen.observedAt <= observation.observedAt) used.set(observation.code, observation);
+  }
+  return [...used.values()];
+}
+
+/** The patient id a search names (`patient=ID` or `patient=Patient/ID`). */
+function patientParam(params: SearchParams, ...names: string[]): string {
+  const name = names.find((n) => params[n]);
+  const value = name ? params[name]! : undefined;
+  if (!value) throw fhirError(400, 'required', `Give ${names[0]}=Patient/{id}.`, names[0]);
+  return value.replace(/^Patient\//, '');
+}
+
+function codeFilter(param: string | undefined): (coding: { system?: string; code?: string }) => boolean {
+  if (!param) return () => true;
+  const wanted = param.split(',').map((token) => (token.includes('|') ? { system: token.slice(0, token.indexOf('|')), code: token.slice(token.indexOf('|') + 1) } : { system: undefined, code: token }));
+  return (coding) => wanted.some((w) => w.code === coding.code && (w.system === undefined || w.system === coding.system));
+}
+
+const datePrefixes = { eq: 0, ge: 1, le: 2, gt: 3, lt: 4 } as const;
+
+/** date=[prefix]YYYY-MM-DD[Thh:mm:ssZ]; a bare day compares the whole day. */
+function dateFilter(param: string | undefined): (time: Date) => boolean {
+  if (!param) return () => true;
+  const match = /^(eq|ge|le|gt|lt)?(\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:\d{2}))?)$/.exec(param);
+  if (!match) throw fhirError(400, 'invalid', 'date must be [eq|ge|le|gt|lt]YYYY-MM-DD or a dateTime with zone.', 'date');
+  const prefix = (match[1] ?? 'eq') as keyof typeof datePrefixes;
+  const start = new Date(match[2]!.length === 10 ? `${match[2]}T00:00:00Z` : match[2]!).getTime();
+  const end = match[2]!.length === 10 ? start + 86_400_000 : start + 1;
+  return (time) => {
+    const t = time.getTime();
+    switch (prefix) {
+      case 'eq':
+        return t >= start && t < end;
+      case 'ge':
+        return t >= start;
+      case 'gt':
+        return t >= end;
+      case 'le':
+        return t < end;
+      case 'lt':
+        return t < start;
+    }
+  };
+}
+
+/** A searchset page: `_count` entries from `_offset`, with the total and paging links. */
+export function searchset(resources: Resource[], url: URL, params: SearchParams, maxPageSize: number): Bundle {
+  const count = Math.min(Math.max(Number.parseInt(params._count ?? '20', 10) || 20, 1), maxPageSize);
+  const offset = Math.max(Number.parseInt(params._offset ?? '0', 10) || 0, 0);
+  const page = resources.slice(offset, offset + count);
+  const link = (relation: string, at: number) => {
+    const next = new URL(url);
+    next.searchParams.set('_count', String(count));
+    next.searchParams.set('_offset', String(at));
+    return { relation, url: next.toString() };
+  };
+  const base = url.origin + url.pathname.replace(/\/[A-Za-z]+$/, '');
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    total: resources.length,
+    link: [link('self', offset), ...(offset + count < resources.length ? [link('next', offset + count)] : []), ...(offset > 0 ? [link('previous', Math.max(offset - count, 0))] : [])],
+    entry: page.map((resource) => ({ fullUrl: `${base}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' as const } })),
+  };
+}
+

@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/config.ts';
+import { startServer } from '../../src/server/start.ts';
+import type { BundleEntry } from '@medplum/fhirtypes';
+import { startTestServer, testServerEnv } from '../support/test-server.ts';
+import { type Identity, people, signToken } from '../support/tokens.ts';
+import { type EhrPatient, encounterEntry, hospitalMrnSystem, patientEntry, visitObservations } from './ehr-bundles.ts';
+import { fhirClient, type FhirResponse, interfaceEngine } from './fhir-client.ts';
+
+const settings = { FHIR_MRN_SYSTEM: hospitalMrnSystem, FHIR_EXPORT_PSEUDONYM_KEY: 'test-pseudonym-key-0123456789abcdef0123' };
+const api = await startTestServer(settings);
+const raw = { query: <T>(sql: string, params: unknown[] = []) => api.server.db.prisma.$queryRawUnsafe<T[]>(sql, ...params) };
+const scientist = fhirClient(api, people.dataScientist);
+const asyncHeaders = { prefer: 'respond-async' };
+
+/** Six women of 45 to 49 in ZIP 021xx (a group of 6), and two people alone in their group (one over 89): k = 5 keeps the six. */
+const cohort: EhrPatient[] = [
+  ...Array.from({ length: 6 }, (_, i) => ({ mrn: `EXP-${i}`, given: `Ingrid${i}`, family: `Sorensen${i}`, birthDate: `1979-0${i + 1}-1${i}`, gender: 'female' as const, postalCode: '02139' })),
+  { mrn: 'EXP-OLD', given: 'Methuselah', family: 'Ancient', birthDate: '1931-02-03', gender: 'male', postalCode: '02139' },
+  { mrn: 'EXP-YOUNG', given: 'Zoe', family: 'Youngblood', birthDate: '2001-07-08', gender: 'female', postalCode: '94110' },
+];
+
+async function importCohort() {
+  const entry: BundleEntry[] = [];
+  cohort.forEach((person, i) => {
+    const patient = patientEntry(person);
+    const visit = encounterEntry(patient.fullUrl!, `EXP-V${i}`);
+    entry.push(patient, visit, ...visitObservations(patient.fullUrl!, visit.fullUrl!, `EXP-${i}`));
+  });
+  const response = await fhirClient(api, interfaceEngine)('', { body: { resourceType: 'Bundle', type: 'transaction', entry } });
+  assert.equal(response.status, 200, JSON.stringify(response.body));
+}
+
+/** Kicks an export off and polls it to its manifest. */
+async function exportAll(client: ReturnType<typeof fhirClient>, path = '/$export', headers: Record<string, string> = {}) {
+  const kickOff = await client(path, { headers: { ...asyncHeaders, ...headers } });
+  assert.equal(kickOff.status, 202, JSON.stringify(kickOff.body));
+  const status = kickOff.headers.get('content-location')!;
+  const statusPath = status.slice(status.indexOf('/$export-status'));
+  let poll: FhirResponse;
+  for (let i = 0; ; i++) {
+    poll = await client(statusPath);
+    if (poll.status !== 202) break;
+    assert.ok(poll.headers.get('x-progress'));
+    assert.ok(i < 200, 'the export did not finish');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(poll.status, 200, JSON.stringify(poll.body));
+  return { manifest: poll.body, statusPath };
+}
+
+/** An NDJSON file of a manifest, fetched with the identity's token (files require one). */
+async function download(identity: Identity, url: string, headers: Record<string, string> = {}): Promise<string[]> {
+  const response = await fetch(url, { headers: { authorization: `Bearer ${await signToken(identity)}`, ...headers } });
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type')!, /application\/fhir\+ndjson/);
+  return (await response.text()).split('\n').filter(Boolean);
+}
+
+await importCohort();
+
+describe('FHIR bulk export', () => {
+  it('gives a data scientist a de-identified export: no names, MRNs, exact birth dates or addresses, k-anonymous, audited', async () => {
+    const { manifest } = await exportAll(scientist);
+    assert.equal(manifest.requiresAccessToken, true);
+    assert.deepEqual(manifest.output.map((o: any) => o.type).sort(), ['Encounter', 'Observation', 'Patient']);
+    const report = manifest.extension['urn:clinigraph:export-report'];
+    assert.equal(report.profile, 'deidentified');
+    assert.deepEqual(report.kAnonymity, { k: 5, groups: 3, smallestKeptGroup: 6, patientsKept: 6, patientsSuppressed: 2 });
+    assert.equal(manifest.output.find((o: any) => o.type === 'Patient').count, 6);
+
+    const secrets = cohort.flatMap((person) => [person.given, person.family, person.mrn, `PI${person.mrn}`, person.birthDate, person.postalCode]).concat(['Harbour Road', 'Springfield', '+1 555 0100', 'Diabetes follow-up']);
+    let lines = 0;
+    for (const output of manifest.output) {
+      const file = await download(people.dataScientist, output.url);
+      assert.equal(file.length, output.count);
+      for (const line of file) {
+        lines++;
+        JSON.parse(line);
+        for (const secret of secrets) assert.ok(!line.includes(secret), `${output.type} line holds ${secret}`);
+      }
+    }
+    assert.ok(lines >= 6 + 6 + 36);
+    assert.equal((await fetch(manifest.output[0].url)).status, 401);
+    const patients = (await download(people.dataScientist, manifest.output.find((o: any) => o.type === 'Patient').url)).map((line) => JSON.parse(line));
+    assert.ok(patients.every((p) => p.extension[0].valueString === '45-49' && p.identifier[0].system === 'urn:clinigraph:pseudonym'));
+
+    // Pseudonyms and date shifts are stable across exports: cohorts can be followed.
+    const again = await exportAll(scientist);
+    const patientsAgain = (await download(people.dataScientist, again.manifest.output.find((o: any) => o.type === 'Patient').url)).map((line) => JSON.parse(line));
+    assert.deepEqual(patientsAgain, patients);
+
+    const [requested] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'fhir.export.request' AND "actorSubject" = $1 AND reason LIKE 'profile=deidentified%'`, [people.dataScientist.sub]);
+    assert.equal(requested!.n, 2);
+    const [exported] = await raw.query<{ reason: string; patients: number }>(`SELECT reason, cardinality("patientIds") AS patients FROM "AuditEvent" WHERE action = 'fhir.export' AND "actorSubject" = $1 LIMIT 1`, [people.dataScientist.sub]);
+    assert.equal(exported!.patients, 6);
+    assert.match(exported!.reason, /counts=.*Patient:6/);
+  });
+
+  it('gives identified data only to an admin asking for operations, and refuses other roles', async () => {
+    const admin = fhirClient(api, people.admin);
+    const { manifest } = await exportAll(admin, '/Patient/$export?_type=Patient', { 'x-purpose-of-use': 'HOPERAT' });
+    assert.equal(manifest.extension['urn:clinigraph:export-report'].profile, 'identified');
+    assert.deepEqual(manifest.output.map((o: any) => o.type), ['Patient']);
+    const lines = await download(people.admin, manifest.output[0].url, { 'x-purpose-of-use': 'HOPERAT' });
+    assert.equal(lines.length, 8);
+    assert.ok(lines.some((line) => line.includes('EXP-OLD')));
+
+    for (const who of [people.clinician, people.auditor, interfaceEngine]) {
+      const refused = await fhirClient(api, who)('/$export', { headers: asyncHeaders });
+      assert.equal(refused.status, 403, who.sub);
+      assert.equal(refused.body.resourceType, 'OperationOutcome');
+    }
+    // Another subject's job reads as absent, and its files too.
+    const kickOff = await scientist('/$export', { headers: asyncHeaders });
+    const statusPath = kickOff.headers.get('content-location')!.replace(/^.*\/fhir\/R4/, '');
+    assert.equal((await admin(statusPath)).status, 404);
+  });
+
+  it('answers bad kick-offs with an OperationOutcome naming the parameter, and DELETE cancels', async () => {
+    const noPrefer = await scientist('/$export');
+    assert.equal(noPrefer.status, 400);
+    assert.deepEqual(noPrefer.body.issue[0].expression, ['Prefer']);
+    const badType = await scientist('/$export?_type=Medication', { headers: asyncHeaders });
+    assert.deepEqual(badType.body.issue[0].expression, ['_type']);
+    const badSince = await scientist('/$export?_since=yesterday', { headers: asyncHeaders });
+    assert.deepEqual(badSince.body.issue[0].expression, ['_since']);
+    const since = await exportAll(scientist, `/$export?_since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`);
+    assert.ok(since.manifest.output.every((o: any) => o.count === 0));
+
+    const kickOff = await scientist('/$export', { headers: asyncHeaders });
+    const statusPath = kickOff.headers.get('content-location')!.replace(/^.*\/fhir\/R4/, '');
+    assert.equal((await scientist(statusPath, { method: 'DELETE' })).status, 202);
+    assert.equal((await scientist(statusPath)).status, 404);
+    const anonymous = await fhirClient(api)(statusPath);
+    assert.equal(anonymous.status, 401);
+  });
+
+  // Last: it stops the suite's server.
+  it('runs a job a stopped server left unfinished when the next one starts', async () => {
+    const job = await api.server.db.prisma.fhirExportJob.create({
+      data: { level: 'system', types: ['Patient'], profile: 'deidentified', requestUrl: 'interrupted', requestedBy: people.dataScientist.sub, requestedRoles: ['data_scientist'], purposeOfUse: 'TREAT', status: 'RUNNING' },
+    });
+    await api.server.stop();
+    const restarted = await startServer(loadConfig({ ...(await testServerEnv(api.database)), ...settings }), pino({ level: 'silent' }));
+    after(() => restarted.stop());
+    const status = `${restarted.url.replace(/\/graphql$/, '/fhir/R4')}/$export-status/${job.id}`;
+    const headers = { authorization: `Bearer ${await signToken(people.dataScientist)}` };
+    let response = await fetch(status, { headers });
+    for (let i = 0; response.status === 202 && i < 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      response = await fetch(status, { headers });
+    }
+    assert.equal(response.status, 200);
+    const manifest = (await response.json()) as any;
+    assert.equal(manifest.output[0].count, 6);
+  });
+});

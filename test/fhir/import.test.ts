@@ -1,0 +1,211 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { startTestServer } from '../support/test-server.ts';
+import { people } from '../support/tokens.ts';
+import { ehrBundle, ehrPatient, encounterEntry, hospitalMrnSystem, observationEntry, patientEntry } from './ehr-bundles.ts';
+import { fhirClient, interfaceEngine } from './fhir-client.ts';
+
+const api = await startTestServer({ FHIR_MRN_SYSTEM: hospitalMrnSystem });
+// The server's own client: the embedded database takes no second connection.
+const raw = { query: <T>(sql: string, params: unknown[] = []) => api.server.db.prisma.$queryRawUnsafe<T[]>(sql, ...params) };
+const engine = fhirClient(api, interfaceEngine);
+
+async function counts() {
+  const [row] = await raw.query<{ patients: number; cases: number; observations: number; links: number }>(`
+    SELECT (SELECT count(*)::int FROM "Patient") AS patients, (SELECT count(*)::int FROM "Case") AS cases,
+           (SELECT count(*)::int FROM "Observation") AS observations, (SELECT count(*)::int FROM "FhirIdentifier") AS links`);
+  return row!;
+}
+
+describe('FHIR import', () => {
+  it('answers the CapabilityStatement without a token, and errors as OperationOutcomes', async () => {
+    const anonymous = fhirClient(api);
+    const metadata = await anonymous('/metadata');
+    assert.equal(metadata.status, 200);
+    assert.match(metadata.headers.get('content-type')!, /^application\/fhir\+json/);
+    assert.equal(metadata.body.resourceType, 'CapabilityStatement');
+    assert.equal(metadata.body.fhirVersion, '4.0.1');
+    const types = metadata.body.rest[0].resource.map((r: { type: string }) => r.type);
+    assert.deepEqual(types, ['Patient', 'Encounter', 'EpisodeOfCare', 'Observation', 'RiskAssessment', 'Device']);
+
+    const unauthenticated = await anonymous('', { body: ehrBundle('anon', 1) });
+    assert.equal(unauthenticated.status, 401);
+    assert.equal(unauthenticated.body.resourceType, 'OperationOutcome');
+    assert.equal(unauthenticated.headers.get('www-authenticate'), 'Bearer');
+    const unknown = await engine('/Medication/1');
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.resourceType, 'OperationOutcome');
+    const notJson = await engine('', { body: '{"resourceType": "Bundle",' });
+    assert.equal(notJson.status, 400);
+    assert.equal(notJson.body.resourceType, 'OperationOutcome');
+    assert.doesNotMatch(JSON.stringify(notJson.body), /at .*\.ts:\d+/);
+  });
+
+  it('stores an EHR transaction: patients by MRN, encounters as cases, observations matched to features and converted to their units', async () => {
+    const before = await counts();
+    const bundle = ehrBundle('TX', 2);
+    const response = await engine('', { body: bundle });
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    assert.equal(response.body.type, 'transaction-response');
+    assert.equal(response.body.entry.length, bundle.entry!.length);
+    const statuses = response.body.entry.map((e: any) => e.response.status);
+    // The HDL result has only a dataAbsentReason: answered, not stored.
+    assert.deepEqual(statuses.slice(0, 8), ['201 Created', '201 Created', '201 Created', '201 Created', '201 Created', '201 Created', '201 Created', '200 OK']);
+    assert.match(response.body.entry[0].response.location, /^Patient\/[0-9a-f-]{36}$/);
+    assert.match(response.body.entry[1].response.location, /^Encounter\/[0-9a-f-]{36}$/);
+    assert.match(response.body.entry[7].response.outcome.issue[0].diagnostics, /dataAbsentReason/);
+
+    const after = await counts();
+    assert.equal(after.patients - before.patients, 2);
+    assert.equal(after.cases - before.cases, 2);
+    // bmi, cholesterol, glucose, two blood-pressure components, smoking status: 6 rows a visit.
+    assert.equal(after.observations - before.observations, 12);
+    const patientId = response.body.entry[0].response.location.split('/')[1];
+    const [patient] = await raw.query<any>(`SELECT mrn, "givenName", "familyName", "birthDate"::text AS "birthDate", sex, address FROM "Patient" WHERE id = $1`, [patientId]);
+    const person = ehrPatient('TX', 0);
+    assert.deepEqual(
+      { ...patient },
+      { mrn: person.mrn, givenName: person.given, familyName: person.family, birthDate: person.birthDate, sex: 'FEMALE', address: `12 Harbour Road, Springfield, MA, ${person.postalCode}, US` },
+    );
+    const rows = await raw.query<any>(
+      `SELECT o.code, o.value, o.text, o.unit FROM "Observation" o JOIN "Case" c ON c.id = o."caseId" WHERE c."patientId" = $1 ORDER BY o.code`,
+      [patientId],
+    );
+    assert.deepEqual(rows.map((row) => ({ ...row })), [
+      { code: '72166-2', value: null, text: '8517006', unit: null },
+      { code: '8462-4', value: 84, text: null, unit: 'mm[Hg]' },
+      { code: '8480-6', value: 132, text: null, unit: 'mm[Hg]' },
+      { code: 'bmi', value: 27.4, text: null, unit: 'kg/m2' },
+      // 1.92 g/L converted by the UCUM library.
+      { code: 's1_tc', value: 192, text: null, unit: 'mg/dL' },
+      { code: 's6_glu', value: 101, text: null, unit: 'mg/dL' },
+    ]);
+    const [audited] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'fhir.import' AND outcome = 'SUCCESS' AND $1 = ANY("patientIds")`, [patientId]);
+    assert.equal(audited!.n, 1);
+    const [created] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'patient.create' AND "actorSubject" = $1 AND $2 = ANY("patientIds")`, [interfaceEngine.sub, patientId]);
+    assert.equal(created!.n, 1);
+
+    // The same Bundle again: every entry found, nothing written.
+    const again = await engine('', { body: bundle });
+    assert.equal(again.status, 200);
+    assert.ok(again.body.entry.every((e: any) => e.response.status === '200 OK'), JSON.stringify(again.body.entry.map((e: any) => e.response.status)));
+    assert.deepEqual(again.body.entry.slice(0, 7).map((e: any) => e.response.location), response.body.entry.slice(0, 7).map((e: any) => e.response.location));
+    assert.deepEqual(await counts(), after);
+    const [updates] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'patient.update' AND $1 = ANY("patientIds")`, [patientId]);
+    assert.equal(updates!.n, 0);
+  });
+
+  it('updates a patient conditionally when the EHR sends a change', async () => {
+    const person = ehrPatient('UPD', 0);
+    const first = patientEntry(person);
+    assert.equal((await engine('', { body: { resourceType: 'Bundle', type: 'transaction', entry: [first] } })).status, 200);
+    const moved = patientEntry({ ...person, family: 'Married-Name' });
+    const response = await engine('', { body: { resourceType: 'Bundle', type: 'transaction', entry: [moved] } });
+    assert.equal(response.body.entry[0].response.status, '200 OK');
+    const [row] = await raw.query<{ familyName: string }>(`SELECT "familyName" FROM "Patient" WHERE mrn = $1`, [person.mrn]);
+    assert.equal(row!.familyName, 'Married-Name');
+  });
+
+  it('stores nothing of a transaction with one bad entry, and names the entry and element', async () => {
+    const before = await counts();
+    const bundle = ehrBundle('BAD', 2);
+    // Cholesterol in kilograms cannot become mg/dL.
+    const cholesterol = bundle.entry![11]!.resource as any;
+    assert.equal(cholesterol.code.coding[0].code, '2093-3');
+    cholesterol.valueQuantity = { value: 2, unit: 'kg', system: 'http://unitsofmeasure.org', code: 'kg' };
+    const response = await engine('', { body: bundle });
+    assert.equal(response.status, 422);
+    assert.equal(response.body.resourceType, 'OperationOutcome');
+    assert.deepEqual(response.body.issue[0].expression, ['Bundle.entry[11].resource.valueQuantity.code']);
+    assert.match(response.body.issue[0].diagnostics, /kg cannot be converted to mg\/dL/);
+    assert.deepEqual(await counts(), before);
+    const [failed] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'fhir.import' AND outcome = 'ERROR' AND "actorSubject" = $1`, [interfaceEngine.sub]);
+    assert.ok(failed!.n >= 1);
+  });
+
+  it('refuses resources the FHIR validator rejects, naming the element, before anything is stored', async () => {
+    const before = await counts();
+    const bundle = ehrBundle('INVALID', 1);
+    (bundle.entry![0]!.resource as any).birthDate = '1980-13-45';
+    (bundle.entry![3]!.resource as any).valueQuantity = { value: 'high' };
+    const response = await engine('', { body: bundle });
+    assert.equal(response.status, 422);
+    const paths = response.body.issue.flatMap((i: any) => i.expression);
+    assert.ok(paths.includes('Bundle.entry[0].resource.birthDate'), JSON.stringify(paths));
+    assert.deepEqual(await counts(), before);
+
+    const notBundle = await engine('', { body: { resourceType: 'Patient' } });
+    assert.equal(notBundle.status, 400);
+    const history = await engine('', { body: { resourceType: 'Bundle', type: 'history', entry: [] } });
+    assert.equal(history.status, 400);
+    assert.deepEqual(history.body.issue[0].expression, ['Bundle.type']);
+    const withoutMrn = ehrBundle('NOMRN', 1);
+    (withoutMrn.entry![0]!.resource as any).identifier = [{ system: 'urn:other', value: 'x' }];
+    const refused = await engine('', { body: withoutMrn });
+    assert.equal(refused.status, 422);
+    assert.deepEqual(refused.body.issue[0].expression, ['Bundle.entry[0].resource.identifier']);
+  });
+
+  it('processes a batch entry by entry: a bad entry is refused, the others stored', async () => {
+    const person = ehrPatient('BATCH', 0);
+    const patient = patientEntry(person);
+    const conditionalRef = `Patient?identifier=${hospitalMrnSystem}|${person.mrn}`;
+    const visit = encounterEntry(conditionalRef, 'BATCH-V0');
+    const bad = observationEntry(conditionalRef, visit.fullUrl!, 'BATCH-bad', { code: { coding: [{ system: 'http://loinc.org', code: '39156-5' }] }, valueQuantity: { value: 20, unit: 'mmol/L', system: 'http://unitsofmeasure.org', code: 'mmol/L' } });
+    const response = await engine('', { body: { resourceType: 'Bundle', type: 'batch', entry: [patient, visit, bad] } });
+    assert.equal(response.status, 200);
+    assert.equal(response.body.type, 'batch-response');
+    assert.deepEqual(response.body.entry.map((e: any) => e.response.status), ['201 Created', '201 Created', '422']);
+    assert.deepEqual(response.body.entry[2].response.outcome.issue[0].expression, ['Bundle.entry[2].resource.valueQuantity.code']);
+  });
+
+  it('imports a Bundle of 1,000 resources in one transaction', async () => {
+    const before = await counts();
+    const bundle = ehrBundle('BIG', 125);
+    assert.equal(bundle.entry!.length, 1000);
+    const response = await engine('', { body: bundle });
+    assert.equal(response.status, 200, JSON.stringify(response.body).slice(0, 500));
+    const after = await counts();
+    assert.deepEqual([after.patients - before.patients, after.cases - before.cases, after.observations - before.observations], [125, 125, 750]);
+  });
+});
+
+describe('FHIR import: who may', () => {
+  it('refuses roles that may not write what the Bundle holds, and stores nothing', async () => {
+    const before = await counts();
+    for (const who of [people.dataScientist, people.auditor, people.clinician]) {
+      const response = await fhirClient(api, who)('', { body: ehrBundle(`ROLE-${who.sub}`, 1) });
+      assert.equal(response.status, 403, who.sub);
+      assert.equal(response.body.resourceType, 'OperationOutcome');
+    }
+    assert.deepEqual(await counts(), before);
+  });
+
+  it('lets an integration read back the patients it imported, and nothing clinical', async () => {
+    const response = await engine('', { body: ehrBundle('READBACK', 1) });
+    const patientId = response.body.entry[0].response.location.split('/')[1];
+    const encounterId = response.body.entry[1].response.location.split('/')[1];
+    const read = await engine(`/Patient/${patientId}`);
+    assert.equal(read.status, 200);
+    assert.equal(read.body.identifier[0].value, ehrPatient('READBACK', 0).mrn);
+    for (const path of [`/Encounter/${encounterId}`, `/Observation?patient=${patientId}`, `/RiskAssessment?subject=Patient/${patientId}`]) {
+      const refused = await engine(path);
+      assert.equal(refused.status, 403, path);
+      assert.equal(refused.body.resourceType, 'OperationOutcome');
+    }
+    const graphql = await api.as(interfaceEngine).gql('{ auditEvents(first: 1) { totalCount } }');
+    assert.equal(graphql.body.errors?.[0]?.extensions?.code, 'FORBIDDEN');
+  });
+
+  it('takes SMART Backend Services tokens: system scopes without a roles claim make an integration, and scopes narrow', async () => {
+    const backend = fhirClient(api, { sub: 'backend-service', roles: [] }, { roles: undefined, scope: 'system/Patient.cu system/Encounter.cu system/Observation.cu' });
+    const imported = await backend('', { body: ehrBundle('SMART', 1) });
+    assert.equal(imported.status, 200, JSON.stringify(imported.body));
+    const patientOnly = fhirClient(api, { sub: 'backend-patients', roles: [] }, { roles: undefined, scope: 'system/Patient.cu' });
+    const narrowed = await patientOnly('', { body: ehrBundle('SMART2', 1) });
+    assert.equal(narrowed.status, 403);
+    assert.deepEqual(narrowed.body.issue[0].expression, ['Bundle.entry[1].request.method']);
+    const patientScopes = fhirClient(api, { sub: 'patient-app', roles: [] }, { roles: undefined, scope: 'patient/*.rs' });
+    assert.equal((await patientScopes('/Patient?identifier=x')).status, 403);
+  });
+});

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { BundleEntry } from '@medplum/fhirtypes';
+import { validate } from '../../src/fhir/validation.ts';
+import { modelObservations } from '../support/fixtures.ts';
+import { startTestServer } from '../support/test-server.ts';
+import { people } from '../support/tokens.ts';
+import { ehrPatient, encounterEntry, hospitalMrnSystem, observationEntry, patientEntry } from './ehr-bundles.ts';
+import { fhirClient, interfaceEngine } from './fhir-client.ts';
+
+const api = await startTestServer({ DEFAULT_MODELS: 'true', FHIR_MRN_SYSTEM: hospitalMrnSystem });
+const engine = fhirClient(api, interfaceEngine);
+const clinician = fhirClient(api, people.clinician);
+const outsider = fhirClient(api, people.otherClinician);
+const raw = { query: <T>(sql: string, params: unknown[] = []) => api.server.db.prisma.$queryRawUnsafe<T[]>(sql, ...params) };
+
+/** Imports a patient with one visit carrying a breast-cancer model's 30 features (local codes), puts the suite's clinician on the care team. */
+async function importedCase(key: string) {
+  const person = patientEntry(ehrPatient(key, 0));
+  const visit = encounterEntry(person.fullUrl!, `${key}-V`);
+  const features = await modelObservations('breast-cancer', 0);
+  const observations: BundleEntry[] = features.map((feature, i) =>
+    observationEntry(person.fullUrl!, visit.fullUrl!, `${key}-${feature.code}`, {
+      code: { coding: [{ system: 'urn:clinigraph:feature', code: feature.code }] },
+      valueQuantity: { value: feature.value },
+      effectiveDateTime: `2026-03-0${1 + (i % 3)}T10:00:00Z`,
+    }),
+  );
+  const response = await engine('', { body: { resourceType: 'Bundle', type: 'transaction', entry: [person, visit, ...observations] } });
+  assert.equal(response.status, 200, JSON.stringify(response.body));
+  const patientId = response.body.entry[0].response.location.split('/')[1] as string;
+  const caseId = response.body.entry[1].response.location.split('/')[1] as string;
+  const added = await api.as(people.admin).gql('mutation($id: ID!, $sub: String!) { addCareTeamMember(patientId: $id, clinicianSubject: $sub) { clinicianSubject } }', { id: patientId, sub: people.clinician.sub });
+  assert.equal(added.body.errors, undefined);
+  return { patientId, caseId };
+}
+
+describe('FHIR reads and searches', () => {
+  it('reads a patient on the care team, and answers 404 alike for one out of reach, one absent and a malformed id', async () => {
+    const { patientId } = await importedCase('READ');
+    const read = await clinician(`/Patient/${patientId}`);
+    assert.equal(read.status, 200);
+    assert.equal(read.body.resourceType, 'Patient');
+    assert.equal(read.body.name[0].family, ehrPatient('READ', 0).family);
+    validate(read.body);
+    const outOfReach = await outsider(`/Patient/${patientId}`);
+    const absent = await outsider('/Patient/00000000-0000-4000-8000-000000000000');
+    const malformed = await outsider('/Patient/not-an-id');
+    for (const response of [outOfReach, absent, malformed]) {
+      assert.equal(response.status, 404);
+      assert.equal(response.body.resourceType, 'OperationOutcome');
+    }
+    assert.equal(outOfReach.body.issue[0].diagnostics.replace(patientId, 'ID'), absent.body.issue[0].diagnostics.replace('00000000-0000-4000-8000-000000000000', 'ID'));
+
+    // The read is audited like a GraphQL read, naming the FHIR interaction; the refusal too.
+    const [audited] = await raw.query<{ operationName: string }>(`SELECT "operationName" FROM "AuditEvent" WHERE action = 'patient.read' AND "actorSubject" = $1 AND $2 = ANY("patientIds") AND outcome = 'SUCCESS'`, [people.clinician.sub, patientId]);
+    assert.equal(audited!.operationName, `FHIR GET /fhir/R4/Patient/${patientId}`);
+    const [denied] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE "actorSubject" = $1 AND outcome = 'DENIED' AND $2 = ANY("patientIds")`, [people.otherClinician.sub, patientId]);
+    assert.equal(denied!.n, 1);
+
+    const byMrn = await clinician(`/Patient?identifier=${encodeURIComponent(`${hospitalMrnSystem}|${ehrPatient('READ', 0).mrn}`)}`);
+    assert.equal(byMrn.body.total, 1);
+    assert.equal(byMrn.body.entry[0].resource.id, patientId);
+    const notForOutsider = await outsider(`/Patient?identifier=${encodeURIComponent(`${hospitalMrnSystem}|${ehrPatient('READ', 0).mrn}`)}`);
+    assert.equal(notForOutsider.status, 200);
+    assert.equal(notForOutsider.body.total, 0);
+  });
+
+  it('searches observations by patient, code and date, with _count and paging links', async () => {
+    const { patientId, caseId } = await importedCase('SEARCH');
+    const all = await clinician(`/Observation?patient=${patientId}&_count=100`);
+    assert.equal(all.body.total, 30);
+    const byCode = await clinician(`/Observation?patient=${patientId}&code=urn:clinigraph:feature|mean_radius`);
+    assert.equal(byCode.body.total, 1);
+    assert.equal(byCode.body.entry[0].resource.encounter.reference, `Encounter/${caseId}`);
+    validate(byCode.body.entry[0].resource);
+    const byDate = await clinician(`/Observation?patient=${patientId}&date=2026-03-02`);
+    assert.equal(byDate.body.total, 10);
+    const from = await clinician(`/Observation?patient=${patientId}&date=ge2026-03-02`);
+    assert.equal(from.body.total, 20);
+    const page = await clinician(`/Observation?patient=${patientId}&_count=12`);
+    assert.equal(page.body.entry.length, 12);
+    const next = page.body.link.find((l: any) => l.relation === 'next').url as string;
+    const second = await clinician(next.slice(next.indexOf('/Observation')));
+    assert.equal(second.body.entry.length, 12);
+    assert.ok(second.body.link.some((l: any) => l.relation === 'previous'));
+    const encounters = await clinician(`/Encounter?patient=${patientId}`);
+    assert.equal(encounters.body.total, 1);
+    assert.equal((await outsider(`/Observation?patient=${patientId}`)).body.total, 0);
+    const badDate = await clinician(`/Observation?patient=${patientId}&date=yesterday`);
+    assert.equal(badDate.status, 400);
+    assert.deepEqual(badDate.body.issue[0].expression, ['date']);
+  });
+
+  it('reads a prediction back as a RiskAssessment naming the model version (a Device), which the FHIR validator accepts', async () => {
+    const { patientId, caseId } = await importedCase('RISK');
+    const predicted = await api.as(people.clinician).gql('mutation($id: ID!) { predict(caseId: $id, model: "breast-cancer") { id modelVersion { id version weightsSha256 } } }', { id: caseId });
+    assert.equal(predicted.body.errors, undefined, JSON.stringify(predicted.body.errors));
+    const { id, modelVersion } = predicted.body.data!.predict;
+    const search = await clinician(`/RiskAssessment?subject=Patient/${patientId}`);
+    assert.equal(search.body.total, 1);
+    const risk = search.body.entry[0].resource;
+    validate(risk);
+    assert.equal(risk.id, id);
+    assert.equal(risk.subject.reference, `Patient/${patientId}`);
+    assert.equal(risk.encounter.reference, `Encounter/${caseId}`);
+    assert.equal(risk.performer.reference, `Device/${modelVersion.id}`);
+    assert.equal(risk.method.coding[0].code, 'breast-cancer');
+    assert.equal(risk.basis.length, 30);
+    const probabilities = risk.prediction.map((p: any) => p.probabilityDecimal);
+    assert.ok(Math.abs(probabilities.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-6);
+    assert.equal(risk.extension.length, 5);
+    assert.ok(risk.extension.every((e: any) => e.url === 'urn:clinigraph:fhir:StructureDefinition:explanation-feature'));
+    assert.deepEqual((await clinician(`/RiskAssessment/${id}`)).body, risk);
+
+    const device = await clinician(`/Device/${modelVersion.id}`);
+    assert.equal(device.status, 200);
+    validate(device.body);
+    assert.equal(device.body.deviceName[0].name, 'breast-cancer');
+    assert.equal(device.body.version[0].value, String(modelVersion.version));
+    assert.equal(device.body.identifier[0].value, modelVersion.weightsSha256);
+
+    assert.equal((await outsider(`/RiskAssessment/${id}`)).status, 404);
+    assert.equal((await outsider(`/RiskAssessment?subject=Patient/${patientId}`)).body.total, 0);
+  });
+
+  it('narrows a clinician by the SMART scopes the token carries', async () => {
+    const { patientId } = await importedCase('SCOPE');
+    const patientsOnly = fhirClient(api, people.clinician, { scope: 'user/Patient.rs' });
+    assert.equal((await patientsOnly(`/Patient/${patientId}`)).status, 200);
+    const refused = await patientsOnly(`/Observation?patient=${patientId}`);
+    assert.equal(refused.status, 403);
+    const scopeOnly = fhirClient(api, { sub: people.clinician.sub, roles: [] }, { roles: undefined, scope: 'user/*.rs' });
+    assert.equal((await scopeOnly(`/Observation?patient=${patientId}`)).body.total, 30);
+  });
+});
