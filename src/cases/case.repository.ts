@@ -4,7 +4,6 @@ import { ByIdWithinReach } from '../access/by-id-within-reach.ts';
 import type { Scope } from '../access/scope.ts';
 import { jsonRows } from '../db/json-rows.ts';
 import { type Case, type CaseImage, type Observation, Prisma } from '../generated/prisma/client.ts';
-import { casePredictionsJson, predictionRecords, preloadedPredictions } from '../predictions/prediction.repository.ts';
 
 export type { Case, CaseImage, Observation };
 
@@ -35,6 +34,17 @@ const observationRows = jsonRows<Observation>(Object.values(Prisma.ObservationSc
 const caseObservationsJson = Prisma.sql`(
   SELECT coalesce(json_agg(${observationRows.array('o')} ORDER BY o."observedAt", o.id), '[]') FROM "Observation" o WHERE o."caseId" = c.id)`;
 
+/**
+ * A list of another domain that a case list reads along in its own statement
+ * (a case's predictions): its SQL as one JSON array per case (the case
+ * aliased `c`), and where the rows go for that domain's repository, which
+ * still checks access and audits what it hands out.
+ */
+export interface CaseChildList {
+  sql: Prisma.Sql;
+  keep(caseId: string, rows: unknown[][]): void;
+}
+
 /** SQL: the case's own columns, named (a prepared `c.*` would fail once a migration adds a column). */
 const caseColumns = Prisma.raw(Object.values(Prisma.CaseScalarFieldEnum).map((column) => `c."${column}"`).join(', '));
 
@@ -53,7 +63,10 @@ export class CaseRepository {
   private readonly observationsByCase: DataLoader<string, Observation[]>;
   private readonly imagesByCase: DataLoader<string, CaseImage[]>;
 
-  constructor(private readonly scope: Scope) {
+  constructor(
+    private readonly scope: Scope,
+    private readonly predictions: CaseChildList,
+  ) {
     // Records looked up by id (before writes, too) come from the primary; the lists around them may come from a replica.
     const { prisma, replica } = scope;
     this.byId = new ByIdWithinReach((ids, within) => prisma.case.findMany({ where: { id: { in: ids }, patient: within } }));
@@ -97,15 +110,14 @@ export class CaseRepository {
     const rows = await this.scope.replica.$queryRaw<CaseWithChildren[]>`
       SELECT ${caseColumns},
         ${children.observations ? caseObservationsJson : none} AS "observationsJson",
-        ${children.predictions ? casePredictionsJson : none} AS "predictionsJson"
+        ${children.predictions ? this.predictions.sql : none} AS "predictionsJson"
       FROM "Case" c WHERE c."patientId" = ANY(${[...patientIds]}::uuid[])
       ORDER BY c."openedAt" DESC, c.id`;
-    const preloaded = this.scope.local(preloadedPredictions);
     const cases = rows.map(({ observationsJson, predictionsJson, ...episode }) => {
       // These cases' patients were checked for reading before this load, so the reading loader may keep them.
       this.byId.prime('clinical.read', episode);
       if (observationsJson) this.observationsByCase.prime(episode.id, observationsJson.map(observationRows.decode));
-      if (predictionsJson) preloaded.set(episode.id, predictionsJson.map(predictionRecords.decode));
+      if (predictionsJson) this.predictions.keep(episode.id, predictionsJson);
       return episode;
     });
     return groupBy(patientIds, cases, (row) => row.patientId);

@@ -2,9 +2,10 @@ import DataLoader from 'dataloader';
 import { type AccessRule, type Owner } from '../access/owned-record-store.ts';
 import { ByIdWithinReach } from '../access/by-id-within-reach.ts';
 import type { Scope, ScopeSlot } from '../access/scope.ts';
+import type { Case, CaseChildList } from '../cases/case.repository.ts';
 import { jsonRows } from '../db/json-rows.ts';
 import { notFound } from '../errors/errors.ts';
-import { type Case, type CaseOutcome, type Prediction, Prisma, type ReviewDecision } from '../generated/prisma/client.ts';
+import { type CaseOutcome, type Prediction, Prisma, type ReviewDecision } from '../generated/prisma/client.ts';
 
 export type { CaseOutcome, Prediction, ReviewDecision };
 
@@ -29,12 +30,18 @@ export const predictionRecords = jsonRows<PredictionRecord>(
  * SQL for a case list that brings its cases' predictions along (the case
  * aliased `c`): each case's list, newest first, as one JSON array of records.
  */
-export const casePredictionsJson = Prisma.sql`(
+const casePredictionsJson = Prisma.sql`(
   SELECT coalesce(json_agg(${predictionRecords.array('p')} ORDER BY p."createdAt" DESC, p.id), '[]')
   FROM "Prediction" p WHERE p."caseId" = c.id)`;
 
 /** A case list's predictions, read in the list's own statement, for this scope's prediction repository to hand out. */
-export const preloadedPredictions: ScopeSlot<Map<string, PredictionRecord[]>> = { create: () => new Map() };
+const preloadedPredictions: ScopeSlot<Map<string, PredictionRecord[]>> = { create: () => new Map() };
+
+/** The predictions a case list of this scope reads along (see CaseRepository). */
+export const casePredictions = (scope: Scope): CaseChildList => ({
+  sql: casePredictionsJson,
+  keep: (caseId, rows) => scope.local(preloadedPredictions).set(caseId, rows.map(predictionRecords.decode)),
+});
 
 /** What a new prediction stores. */
 export type NewPrediction = Omit<Prisma.PredictionUncheckedCreateInput, 'id' | 'createdAt' | 'requestedBy'>;
