@@ -1,8 +1,7 @@
 import { isDatabaseUnavailable } from '../db/errors.ts';
-import type { Prisma } from '../generated/prisma/client.ts';
+import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import type { AuditTrail, TrailEntry, TrailTarget } from './audit-trail.ts';
 import type { Action } from './permissions.ts';
-import type { Scope } from './scope.ts';
 
 /**
  * Runs a write and appends its audit records in the same database
@@ -10,7 +9,7 @@ import type { Scope } from './scope.ts';
  * @param describe the audit entries for what the write did
  */
 export function auditedTransaction<T>(
-  scope: Pick<Scope, 'prisma' | 'trail'>,
+  scope: { prisma: PrismaClient; trail: AuditTrail },
   write: (tx: Prisma.TransactionClient) => Promise<T>,
   describe: (result: T) => TrailEntry[],
 ): Promise<T> {

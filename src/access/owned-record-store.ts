@@ -1,8 +1,8 @@
-import type { Prisma } from '../generated/prisma/client.ts';
-import { outOfReach } from './access-policy.ts';
+import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
+import { type AccessPolicy, outOfReach } from './access-policy.ts';
+import type { AuditTrail } from './audit-trail.ts';
 import { auditedTransaction } from './audited-transaction.ts';
 import type { Action, Permission } from './permissions.ts';
-import type { Scope } from './scope.ts';
 
 /** What one read or write of patient-owned rows is: the permission it needs, the action and resource type the audit log names. */
 export interface AccessRule {
@@ -44,7 +44,7 @@ export const patientOwner = (patientId: string): Owner => ({ resourceType: 'Pati
  * without the others (as Medplum's Repository does for FHIR resources).
  */
 export class OwnedRecordStore {
-  constructor(private readonly scope: Pick<Scope, 'prisma' | 'access' | 'trail'>) {}
+  constructor(private readonly scope: { prisma: PrismaClient; access: AccessPolicy; trail: AuditTrail }) {}
 
   /**
    * Reads what belongs to one owner (a patient's cases, a case's observations).

@@ -1,10 +1,9 @@
 import DataLoader from 'dataloader';
 import { type AccessRule, type Owner, patientOwner } from '../access/owned-record-store.ts';
-import type { Permission } from '../access/permissions.ts';
+import { ByIdWithinReach } from '../access/by-id-within-reach.ts';
 import type { Scope } from '../access/scope.ts';
 import { jsonRows } from '../db/json-rows.ts';
 import { type Case, type CaseImage, type Observation, Prisma } from '../generated/prisma/client.ts';
-import { casePredictionsJson, predictionRecords, preloadedPredictions } from '../predictions/prediction.repository.ts';
 
 export type { Case, CaseImage, Observation };
 
@@ -35,6 +34,17 @@ const observationRows = jsonRows<Observation>(Object.values(Prisma.ObservationSc
 const caseObservationsJson = Prisma.sql`(
   SELECT coalesce(json_agg(${observationRows.array('o')} ORDER BY o."observedAt", o.id), '[]') FROM "Observation" o WHERE o."caseId" = c.id)`;
 
+/**
+ * A list of another domain that a case list reads along in its own statement
+ * (a case's predictions): its SQL as one JSON array per case (the case
+ * aliased `c`), and where the rows go for that domain's repository, which
+ * still checks access and audits what it hands out.
+ */
+export interface CaseChildList {
+  sql: Prisma.Sql;
+  keep(caseId: string, rows: unknown[][]): void;
+}
+
 /** SQL: the case's own columns, named (a prepared `c.*` would fail once a migration adds a column). */
 const caseColumns = Prisma.raw(Object.values(Prisma.CaseScalarFieldEnum).map((column) => `c."${column}"`).join(', '));
 
@@ -47,16 +57,19 @@ type CaseWithChildren = Case & { observationsJson: unknown[][] | null; predictio
  * break-glass access) reach it; every read and write is audited.
  */
 export class CaseRepository {
-  /** Cases by id among the patients within reach, one loader per permission (the access filter is part of the statement). */
-  private readonly byIdWithin = new Map<Permission, DataLoader<string, Case | null>>();
+  private readonly byId: ByIdWithinReach<Case>;
   /** Cases by patient, one loader per combination of children brought along. */
   private readonly byPatient = new Map<string, DataLoader<string, Case[]>>();
   private readonly observationsByCase: DataLoader<string, Observation[]>;
   private readonly imagesByCase: DataLoader<string, CaseImage[]>;
 
-  constructor(private readonly scope: Scope) {
+  constructor(
+    private readonly scope: Scope,
+    private readonly predictions: CaseChildList,
+  ) {
     // Records looked up by id (before writes, too) come from the primary; the lists around them may come from a replica.
-    const { replica } = scope;
+    const { prisma, replica } = scope;
+    this.byId = new ByIdWithinReach((ids, within) => prisma.case.findMany({ where: { id: { in: ids }, patient: within } }));
     this.observationsByCase = new DataLoader(async (caseIds) => {
       const rows = await replica.observation.findMany({
         where: { caseId: { in: [...caseIds] } },
@@ -76,24 +89,7 @@ export class CaseRepository {
   /** A case, when its patient is within reach (for a clinician, an unknown case is FORBIDDEN too). */
   findById(id: string, permission: 'clinical.read' | 'clinical.write' = 'clinical.read', action: AccessRule['action'] = 'case.read'): Promise<Case | null> {
     // A write that looks its case up is audited as that write, not as a read.
-    return this.scope.records.find(rule(permission, action, 'Case'), [id], (within) => this.byIdAmong(permission, within).load(id), asItem, permission === 'clinical.read');
-  }
-
-  private byIdAmong(permission: Permission, within: Prisma.PatientWhereInput): DataLoader<string, Case | null> {
-    let loader = this.byIdWithin.get(permission);
-    if (!loader) {
-      loader = new DataLoader(async (ids) => {
-        const rows = await this.scope.prisma.case.findMany({ where: { id: { in: [...ids] }, patient: within } });
-        return ids.map((id) => rows.find((row) => row.id === id) ?? null);
-      });
-      this.byIdWithin.set(permission, loader);
-    }
-    return loader;
-  }
-
-  /** Forgets a case read before a change, so this scope reads it anew. */
-  private forget(id: string): void {
-    for (const loader of this.byIdWithin.values()) loader.clear(id);
+    return this.scope.records.find(rule(permission, action, 'Case'), [id], (within) => this.byId.load(permission, within, id), asItem, permission === 'clinical.read');
   }
 
   /** A patient's cases, newest first, with the children a client selected loaded in the same statement. */
@@ -114,15 +110,14 @@ export class CaseRepository {
     const rows = await this.scope.replica.$queryRaw<CaseWithChildren[]>`
       SELECT ${caseColumns},
         ${children.observations ? caseObservationsJson : none} AS "observationsJson",
-        ${children.predictions ? casePredictionsJson : none} AS "predictionsJson"
+        ${children.predictions ? this.predictions.sql : none} AS "predictionsJson"
       FROM "Case" c WHERE c."patientId" = ANY(${[...patientIds]}::uuid[])
       ORDER BY c."openedAt" DESC, c.id`;
-    const preloaded = this.scope.local(preloadedPredictions);
     const cases = rows.map(({ observationsJson, predictionsJson, ...episode }) => {
-      // These cases' patients were checked before this load, so each known loader may keep them.
-      for (const loader of this.byIdWithin.values()) loader.prime(episode.id, episode);
+      // These cases' patients were checked for reading before this load, so the reading loader may keep them.
+      this.byId.prime('clinical.read', episode);
       if (observationsJson) this.observationsByCase.prime(episode.id, observationsJson.map(observationRows.decode));
-      if (predictionsJson) preloaded.set(episode.id, predictionsJson.map(predictionRecords.decode));
+      if (predictionsJson) this.predictions.keep(episode.id, predictionsJson);
       return episode;
     });
     return groupBy(patientIds, cases, (row) => row.patientId);
@@ -160,7 +155,7 @@ export class CaseRepository {
 
   /** Closes an open case; returns null when it was not open (checked and changed in one statement). */
   async close(episode: Case): Promise<Case | null> {
-    this.forget(episode.id);
+    this.byId.forget(episode.id);
     const closed = await this.scope.records.write(
       rule('clinical.write', 'case.close', 'Case'),
       [caseOwner(episode)],

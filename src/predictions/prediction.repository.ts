@@ -1,10 +1,11 @@
 import DataLoader from 'dataloader';
 import { type AccessRule, type Owner } from '../access/owned-record-store.ts';
-import type { Permission } from '../access/permissions.ts';
+import { ByIdWithinReach } from '../access/by-id-within-reach.ts';
 import type { Scope, ScopeSlot } from '../access/scope.ts';
+import type { Case, CaseChildList } from '../cases/case.repository.ts';
 import { jsonRows } from '../db/json-rows.ts';
 import { notFound } from '../errors/errors.ts';
-import { type Case, type CaseOutcome, type Prediction, Prisma, type ReviewDecision } from '../generated/prisma/client.ts';
+import { type CaseOutcome, type Prediction, Prisma, type ReviewDecision } from '../generated/prisma/client.ts';
 
 export type { CaseOutcome, Prediction, ReviewDecision };
 
@@ -29,12 +30,18 @@ export const predictionRecords = jsonRows<PredictionRecord>(
  * SQL for a case list that brings its cases' predictions along (the case
  * aliased `c`): each case's list, newest first, as one JSON array of records.
  */
-export const casePredictionsJson = Prisma.sql`(
+const casePredictionsJson = Prisma.sql`(
   SELECT coalesce(json_agg(${predictionRecords.array('p')} ORDER BY p."createdAt" DESC, p.id), '[]')
   FROM "Prediction" p WHERE p."caseId" = c.id)`;
 
 /** A case list's predictions, read in the list's own statement, for this scope's prediction repository to hand out. */
-export const preloadedPredictions: ScopeSlot<Map<string, PredictionRecord[]>> = { create: () => new Map() };
+const preloadedPredictions: ScopeSlot<Map<string, PredictionRecord[]>> = { create: () => new Map() };
+
+/** The predictions a case list of this scope reads along (see CaseRepository). */
+export const casePredictions = (scope: Scope): CaseChildList => ({
+  sql: casePredictionsJson,
+  keep: (caseId, rows) => scope.local(preloadedPredictions).set(caseId, rows.map(predictionRecords.decode)),
+});
 
 /** What a new prediction stores. */
 export type NewPrediction = Omit<Prisma.PredictionUncheckedCreateInput, 'id' | 'createdAt' | 'requestedBy'>;
@@ -46,8 +53,7 @@ export type NewPrediction = Omit<Prisma.PredictionUncheckedCreateInput, 'id' | '
 export class PredictionRepository {
   /** Whole rows of predictions this scope read already (through a list or by id). */
   private readonly byId: DataLoader<string, Prediction | null>;
-  /** Predictions by id among the patients within reach, one loader per permission (the access filter is part of the statement). */
-  private readonly byIdWithin = new Map<Permission, DataLoader<string, Prediction | null>>();
+  private readonly byIdWithin: ByIdWithinReach<Prediction>;
   private readonly byCase: DataLoader<string, PredictionRecord[]>;
   private readonly outcomesByCase: DataLoader<string, CaseOutcome[]>;
 
@@ -58,6 +64,7 @@ export class PredictionRepository {
       const rows = await prisma.prediction.findMany({ where: { id: { in: [...ids] } } });
       return ids.map((id) => rows.find((row) => row.id === id) ?? null);
     });
+    this.byIdWithin = new ByIdWithinReach((ids, within) => prisma.prediction.findMany({ where: { id: { in: ids }, case: { patient: within } } }));
     const predictionsByCase = scope.local(preloadedPredictions);
     this.byCase = new DataLoader(async (caseIds) => {
       const missing = caseIds.filter((id) => !predictionsByCase.has(id));
@@ -77,26 +84,14 @@ export class PredictionRepository {
   /** A prediction, when its patient is within reach (for a clinician, an unknown one is FORBIDDEN too). */
   async findById(id: string, permission: 'clinical.read' | 'clinical.write' = 'clinical.read', action: AccessRule['action'] = 'prediction.read'): Promise<Prediction | null> {
     // A write that looks its prediction up is audited as that write, not as a read.
-    const prediction = await this.scope.records.find(rule(permission, action, 'Prediction'), [id], (within) => this.byIdAmong(permission, within).load(id), asItem, permission === 'clinical.read');
+    const prediction = await this.scope.records.find(rule(permission, action, 'Prediction'), [id], (within) => this.byIdWithin.load(permission, within, id), asItem, permission === 'clinical.read');
     if (prediction) this.byId.prime(prediction.id, prediction);
     return prediction;
   }
 
-  private byIdAmong(permission: Permission, within: Prisma.PatientWhereInput): DataLoader<string, Prediction | null> {
-    let loader = this.byIdWithin.get(permission);
-    if (!loader) {
-      loader = new DataLoader(async (ids) => {
-        const rows = await this.scope.prisma.prediction.findMany({ where: { id: { in: [...ids] }, case: { patient: within } } });
-        return ids.map((id) => rows.find((row) => row.id === id) ?? null);
-      });
-      this.byIdWithin.set(permission, loader);
-    }
-    return loader;
-  }
-
   private forget(id: string): void {
     this.byId.clear(id);
-    for (const loader of this.byIdWithin.values()) loader.clear(id);
+    this.byIdWithin.forget(id);
   }
 
   listForCase(episode: Case): Promise<PredictionRecord[]> {

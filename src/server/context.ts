@@ -22,7 +22,7 @@ import type { TrainingRunner } from '../models/training-runner.ts';
 import { PatientRepository } from '../patients/patient.repository.ts';
 import { PatientService } from '../patients/patient.service.ts';
 import type { ModelServer } from '../predictions/model-server.ts';
-import { PredictionRepository } from '../predictions/prediction.repository.ts';
+import { casePredictions, PredictionRepository } from '../predictions/prediction.repository.ts';
 import { PredictionService } from '../predictions/prediction.service.ts';
 
 /** What every resolver receives: who is asking, and the request's services, built fresh per request. */
@@ -96,7 +96,7 @@ export async function createRequestContext(deps: ContextDeps, request: FastifyRe
   const scope = openScope({ ...deps, log }, principal, meta);
   const { trail } = scope;
   const patients = new PatientService(new PatientRepository(scope), trail, config.maxPageSize);
-  const cases = new CaseService(new CaseRepository(scope), patients, trail);
+  const cases = new CaseService(new CaseRepository(scope, casePredictions(scope)), patients, trail);
   const consent = new ConsentService(new ConsentRepository(scope), patients, trail);
   const models = new ModelService(new ModelRepository(scope), new TrainingDataRepository(scope), scope.access, deps.trainingRunner, trail);
   return {
