@@ -125,8 +125,13 @@ export class OwnedRecordStore {
     });
   }
 
-  /** Checks the owners' patients (or the role alone, when there are none); returns those reached through break-glass. */
-  private async requireOwners(rule: AccessRule, owners: Owner[]): Promise<Set<string>> {
+  /**
+   * Checks the owners' patients (or the role alone, when there are none)
+   * without reading or writing, for lookups a write depends on (the records
+   * an imported identifier names); returns those reached through break-glass.
+   * @throws FORBIDDEN, after recording the denial, when a patient is out of reach
+   */
+  async requireOwners(rule: AccessRule, owners: Owner[]): Promise<Set<string>> {
     const { access } = this.scope;
     if (owners.length === 0) {
       access.require(rule.permission, rule.action);

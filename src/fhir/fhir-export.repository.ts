@@ -1,5 +1,5 @@
-import { auditedTransaction } from '../access/audited-transaction.ts';
-import { type Permission, purposeOfUseFor } from '../access/permissions.ts';
+import type { AccessRule } from '../access/owned-record-store.ts';
+import { type Action, type Permission, purposeOfUseFor } from '../access/permissions.ts';
 import type { Case, FhirExportJob, Observation, Patient, Prisma } from '../generated/prisma/client.ts';
 
 export type { FhirExportJob };
@@ -9,6 +9,9 @@ import type { KAnonymity } from './deidentify.ts';
 export type ExportProfile = 'deidentified' | 'identified';
 
 /** What an export of a profile needs: identified data only for admins (the route also checks the purpose). */
+/** A stored job's profile: anything but 'identified' is held to the de-identified profile's permission. */
+const profileOf = (job: Pick<FhirExportJob, 'profile'>): ExportProfile => (job.profile === 'identified' ? 'identified' : 'deidentified');
+
 export const exportPermission = (profile: ExportProfile): Permission => (profile === 'identified' ? 'clinical.export.identified' : 'clinical.deidentified');
 
 export interface NewExportJob {
@@ -41,13 +44,12 @@ export class FhirExportRepository {
   constructor(private readonly scope: Scope) {}
 
   createJob(job: NewExportJob): Promise<FhirExportJob> {
-    const { access } = this.scope;
-    access.require(exportPermission(job.profile), 'fhir.export');
-    const principal = access.principal;
-    return auditedTransaction(
-      this.scope,
+    const principal = this.scope.access.principal;
+    return this.scope.records.write(
+      exportRule(job.profile, 'fhir.export.request'),
+      [],
       (tx) => tx.fhirExportJob.create({ data: { ...job, requestedBy: principal.subject, requestedRoles: principal.roles, purposeOfUse: purposeOfUseFor(principal, 'fhir.export.request') } }),
-      (created) => [{ action: 'fhir.export.request', outcome: 'SUCCESS', resourceType: 'FhirExportJob', resourceIds: [created.id], reason: describe(created) }],
+      (created) => ({ resourceIds: [created.id], reason: describe(created) }),
     );
   }
 
@@ -72,13 +74,14 @@ export class FhirExportRepository {
   async cancel(id: string): Promise<boolean> {
     const job = await this.findJob(id);
     if (!job) return false;
-    await auditedTransaction(
-      this.scope,
+    await this.scope.records.write(
+      exportRule(profileOf(job), 'fhir.export.cancel'),
+      [],
       async (tx) => {
         await tx.fhirExportFile.deleteMany({ where: { jobId: id } });
         await tx.fhirExportJob.update({ where: { id }, data: { status: 'CANCELLED', finishedAt: new Date() } });
       },
-      () => [{ action: 'fhir.export.cancel', outcome: 'SUCCESS', resourceType: 'FhirExportJob', resourceIds: [id] }],
+      () => ({ resourceIds: [id] }),
     );
     return true;
   }
@@ -91,17 +94,15 @@ export class FhirExportRepository {
 
   /** Stores the files and the report, and audits the export with the patients it holds (nothing if it was cancelled meanwhile). */
   complete(job: FhirExportJob, files: ExportFile[], report: ExportReport, patientIds: string[]): Promise<boolean> {
-    return auditedTransaction(
-      this.scope,
+    return this.scope.records.write(
+      exportRule(profileOf(job), 'fhir.export'),
+      [],
       async (tx) => {
         const { count } = await tx.fhirExportJob.updateMany({ where: { id: job.id, status: 'RUNNING' }, data: { status: 'COMPLETED', progress: 'done', report: report as unknown as Prisma.InputJsonObject, finishedAt: new Date() } });
         if (count === 1) await tx.fhirExportFile.createMany({ data: files.map((file) => ({ ...file, jobId: job.id })) });
         return count === 1;
       },
-      (completed) =>
-        completed
-          ? [{ action: 'fhir.export', outcome: 'SUCCESS', resourceType: 'FhirExportJob', resourceIds: [job.id], patientIds, reason: `${describe(job)} counts=${files.map((f) => `${f.type}:${f.count}`).join(',')}` }]
-          : [],
+      (completed) => (completed ? { resourceIds: [job.id], patientIds, reason: `${describe(job)} counts=${files.map((f) => `${f.type}:${f.count}`).join(',')}` } : null),
     );
   }
 
@@ -126,6 +127,11 @@ export class FhirExportRepository {
     this.scope.access.require(exportPermission(profile), 'fhir.export');
     return this.scope.prisma.observation.findMany({ where: { caseId: { in: caseIds }, ...(since ? { createdAt: { gte: since } } : {}) }, orderBy: [{ observedAt: 'asc' }, { id: 'asc' }] });
   }
+}
+
+/** The audit and access terms of an export's writes: the profile's permission, the job as the resource. */
+function exportRule(profile: ExportProfile, action: Action): AccessRule {
+  return { permission: exportPermission(profile), action, resourceType: 'FhirExportJob' };
 }
 
 /** The profile and filters of a job, for its audit records (no clinical values). */

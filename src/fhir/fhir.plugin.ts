@@ -82,7 +82,8 @@ export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDep
         const run = (chosen: ImportEntry[]) =>
           inOneTransaction(deps, request, { timeoutMs: settings.importTimeoutMs, action: 'fhir.import' }, async (context) => {
             const results = await new BundleImport(context, identifierRepository(context), catalog, settings.mrnSystem, stored).run(chosen);
-            await context.trail.within(context.scope.prisma, [importRecord(results)]);
+            // Each stored resource's own record commits with it; this summary of the Bundle goes with the request's reads.
+            context.trail.note(importRecord(results));
             return results;
           });
         if (type === 'transaction') {
@@ -187,11 +188,10 @@ function requireImportScopes(request: FastifyRequest, entries: ImportEntry[]): v
 
 
 /** One audit record of an import, next to the records of each write it made. */
-function importRecord(results: Map<number, EntryResult>): TrailEntry {
+function importRecord(results: Map<number, EntryResult>): Omit<TrailEntry, 'outcome'> {
   const stored = [...results.values()];
   return {
     action: 'fhir.import',
-    outcome: 'SUCCESS',
     resourceType: 'Bundle',
     resourceIds: [...new Set(stored.flatMap((result) => (result.location ? [result.location.split('/')[1]!] : [])))],
     patientIds: [...new Set(stored.flatMap((result) => (result.patientId ? [result.patientId] : [])))],
