@@ -2,7 +2,8 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { PrismaClient } from '../generated/prisma/client.ts';
+import type { SqlDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import { PrismaClient } from '../generated/prisma/client.ts';
 import { canonicalAuditRecord } from './audit-record.ts';
 import { decodeEntry, entryColumns, latestCheckpoint, prismaSql, readNodes, type Sql, storedTreeSize } from './audit-tree.ts';
 import { signCheckpoint, type SignerKey } from './checkpoint.ts';
@@ -87,7 +88,8 @@ export class AuditSequencer {
   private stopped = false;
 
   constructor(
-    private readonly prisma: PrismaClient,
+    /** The embedded database's adapter: the sequencer's own client over it, whose statements no request metric counts. */
+    private readonly adapterFactory: SqlDriverAdapterFactory,
     /** PostgreSQL URL for the sequencer's own session; undefined on the embedded database. */
     private readonly databaseUrl: string | undefined,
     private readonly options: SequencerOptions,
@@ -153,7 +155,7 @@ export class AuditSequencer {
 
   /** Takes the sequencer's lock if it is free, then loads the tree. */
   private async elect(): Promise<boolean> {
-    this.session ??= this.databaseUrl ? await postgresSession(this.databaseUrl) : prismaSession(this.prisma);
+    this.session ??= this.databaseUrl ? await postgresSession(this.databaseUrl) : prismaSession(this.adapterFactory);
     if (this.databaseUrl) {
       const [row] = await this.session.sql<{ held: boolean }>(`SELECT pg_try_advisory_lock($1::bigint) AS held`, [sequencerLockKey]);
       if (!row?.held) return false;
@@ -290,10 +292,12 @@ async function postgresSession(url: string): Promise<Session> {
   };
 }
 
-function prismaSession(prisma: PrismaClient): Session {
+/** The embedded database: the one process is the sequencer, on a client of its own over the same database. */
+function prismaSession(adapter: SqlDriverAdapterFactory): Session {
+  const prisma = new PrismaClient({ adapter, errorFormat: 'minimal' });
   return {
     sql: prismaSql(prisma),
     transaction: (work) => prisma.$transaction((tx) => work(prismaSql(tx)), { maxWait: 10_000, timeout: 30_000 }),
-    close: async () => {},
+    close: () => prisma.$disconnect(),
   };
 }

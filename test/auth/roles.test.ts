@@ -59,6 +59,23 @@ const operations: Record<string, Operation> = {
   auditEvents: { document: '{ auditEvents(first: 5) { totalCount } }', variables: async () => ({}), allowed: ['auditor'] },
   verifyAuditChain: { document: '{ verifyAuditChain { intact } }', variables: async () => ({}), allowed: ['auditor'] },
   exportAuditEvents: { document: '{ exportAuditEvents(first: 5) { count } }', variables: async () => ({}), allowed: ['auditor'] },
+  auditCheckpoint: { document: '{ auditCheckpoint }', variables: async () => ({}), allowed: ['auditor'] },
+  auditInclusionProof: {
+    document: 'query($id: ID!) { auditInclusionProof(eventId: $id) { leafIndex } }',
+    variables: async () => {
+      await api.server.app.auditLedger.settle();
+      return { id: (await api.server.db.prisma.auditEvent.findFirstOrThrow({ orderBy: { sequence: 'asc' } })).id };
+    },
+    allowed: ['auditor'],
+  },
+  auditConsistencyProof: {
+    document: 'query($size: String!) { auditConsistencyProof(fromSize: $size) { toSize } }',
+    variables: async () => {
+      await api.server.app.auditLedger.settle();
+      return { size: (await api.server.db.prisma.auditCheckpoint.findFirstOrThrow({ orderBy: { treeSize: 'asc' } })).treeSize.toString() };
+    },
+    allowed: ['auditor'],
+  },
   createPatient: {
     document: 'mutation($input: CreatePatientInput!) { createPatient(input: $input) { id } }',
     variables: async () => ({ input: { mrn: `R-${Math.random().toString(36).slice(2)}`, givenName: 'R', familyName: 'Ole', birthDate: '1990-01-01', sex: 'OTHER' } }),
