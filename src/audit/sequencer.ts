@@ -86,6 +86,8 @@ export class AuditSequencer {
   private running: Promise<void> | undefined;
   private appendedSinceBatch = 0;
   private stopped = false;
+  /** The last failure logged: a database that stays away, or a tampered tree, is logged once, not every interval. */
+  private lastFailure: string | undefined;
 
   constructor(
     /** The embedded database's adapter: the sequencer's own client over it, whose statements no request metric counts. */
@@ -146,9 +148,13 @@ export class AuditSequencer {
       if (!this.state && !(await this.elect())) return;
       // A full batch means more may be waiting: go on at once.
       while ((await this.integrateBatch()) === this.options.batchSize);
+      this.lastFailure = undefined;
     } catch (error) {
-      const tampered = error instanceof TreeMismatchError;
-      this.log.error({ errorType: (error as Error).name, message: tampered ? (error as Error).message : undefined }, 'audit sequencer batch failed');
+      // Only the sequencer's own messages are logged: a database error's text may hold values.
+      const message = error instanceof TreeMismatchError ? error.message : undefined;
+      const failure = `${(error as Error).name}:${message}`;
+      if (failure !== this.lastFailure) this.log.error({ errorType: (error as Error).name, message }, 'audit sequencer batch failed');
+      this.lastFailure = failure;
       await this.resign();
     }
   }
