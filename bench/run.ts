@@ -7,7 +7,8 @@
  *
  *   npm run bench                      full run (about 12 minutes on 2 cores)
  *   npm run bench -- --short           CI run (well under 3 minutes); BENCH_SHORT=1 does the same
- *   npm run bench -- --only read,predict   some of: read, growth, predict, auth, limits, fhir
+ *   npm run bench -- --only read,predict   some of: read, growth, predict, auth, limits, fhir, ledger
+ *   BENCH_BASELINE_ROOT=../main npm run bench -- --only ledger   audited writes before (that checkout) and after (this one)
  *   npm run bench -- --profile DIR     CPU profiles of the clinigraph servers into DIR (node --cpu-prof)
  *   npm run bench -- --json FILE       also write the figures against the targets as JSON
  *   npm run bench -- --embedded        also the read path on the embedded database in short mode (--no-embedded: not in a full run)
@@ -32,6 +33,7 @@ import { BenchDatabases, postgresAnswers } from './lib/postgres.ts';
 import { elapsedSeconds, fmt, log, table, verdicts } from './lib/report.ts';
 import { stopAllChildren } from './lib/servers.ts';
 import { machineDescription, sourceDescription } from './lib/machine.ts';
+import { ledgerBenchmark } from './ledger.ts';
 import { predictBenchmark } from './predict.ts';
 import { readBenchmark } from './read.ts';
 
@@ -46,7 +48,7 @@ const { values } = parseArgs({
   allowNegative: true, // --no-embedded
 });
 const short = values.short || ['1', 'true', 'yes'].includes(process.env.BENCH_SHORT ?? '');
-const benchmarks = ['read', 'growth', 'predict', 'auth', 'limits', 'fhir'];
+const benchmarks = ['read', 'growth', 'predict', 'auth', 'limits', 'fhir', 'ledger'];
 const only = new Set((values.only ?? benchmarks.join(',')).split(',').map((name) => name.trim()));
 for (const name of only) {
   if (!benchmarks.includes(name)) {
@@ -99,6 +101,7 @@ try {
       if (name === 'auth') await authBenchmark(context);
       if (name === 'limits') await limitsBenchmark(context);
       if (name === 'fhir') await fhirBenchmark(context);
+      if (name === 'ledger') await ledgerBenchmark(context);
     } catch (error) {
       problems.push(`${name} benchmark failed: ${(error as Error).stack ?? error}`);
       console.error(`\n${name} benchmark failed:`, error);

@@ -32,6 +32,14 @@ export class BenchDatabases {
     return this.url(name);
   }
 
+  /** A new database without any migration: the server given it applies its own at start (another checkout's, e.g.). */
+  async createEmpty(suffix: string): Promise<string> {
+    const name = `${this.run}_${suffix}`;
+    await adminQuery(this.serverUrl, `CREATE DATABASE "${name}"`);
+    this.made.push(name);
+    return this.url(name);
+  }
+
   /** Drops every database this run made (the template too). */
   async dropAll(): Promise<string[]> {
     const dropped: string[] = [];

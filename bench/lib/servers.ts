@@ -169,8 +169,8 @@ export async function clinigraphEnv(database: { databaseUrl?: string | undefined
 }
 
 /** Starts `src/server/main.ts` (what `npm start` runs) and waits until /readyz says the models are warm. */
-export async function startClinigraph(name: string, env: Record<string, string>, profile?: Profiling): Promise<ChildServer> {
-  const server = await startChild(name, 'src/server/main.ts', env, profile, serverRoot, serverNodeFlags);
+export async function startClinigraph(name: string, env: Record<string, string>, profile?: Profiling, cwd = serverRoot): Promise<ChildServer> {
+  const server = await startChild(name, 'src/server/main.ts', env, profile, cwd, serverNodeFlags);
   const readyz = server.url.replace(/\/graphql$/, '/readyz');
   const deadline = Date.now() + 120_000;
   for (;;) {

@@ -2,7 +2,8 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { PrismaClient } from '../generated/prisma/client.ts';
+import type { SqlDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import { PrismaClient } from '../generated/prisma/client.ts';
 import { canonicalAuditRecord } from './audit-record.ts';
 import { decodeEntry, entryColumns, latestCheckpoint, prismaSql, readNodes, type Sql, storedTreeSize } from './audit-tree.ts';
 import { signCheckpoint, type SignerKey } from './checkpoint.ts';
@@ -85,9 +86,12 @@ export class AuditSequencer {
   private running: Promise<void> | undefined;
   private appendedSinceBatch = 0;
   private stopped = false;
+  /** The last failure logged: a database that stays away, or a tampered tree, is logged once, not every interval. */
+  private lastFailure: string | undefined;
 
   constructor(
-    private readonly prisma: PrismaClient,
+    /** The embedded database's adapter: the sequencer's own client over it, whose statements no request metric counts. */
+    private readonly adapterFactory: SqlDriverAdapterFactory,
     /** PostgreSQL URL for the sequencer's own session; undefined on the embedded database. */
     private readonly databaseUrl: string | undefined,
     private readonly options: SequencerOptions,
@@ -144,16 +148,20 @@ export class AuditSequencer {
       if (!this.state && !(await this.elect())) return;
       // A full batch means more may be waiting: go on at once.
       while ((await this.integrateBatch()) === this.options.batchSize);
+      this.lastFailure = undefined;
     } catch (error) {
-      const tampered = error instanceof TreeMismatchError;
-      this.log.error({ errorType: (error as Error).name, message: tampered ? (error as Error).message : undefined }, 'audit sequencer batch failed');
+      // Only the sequencer's own messages are logged: a database error's text may hold values.
+      const message = error instanceof TreeMismatchError ? error.message : undefined;
+      const failure = `${(error as Error).name}:${message}`;
+      if (failure !== this.lastFailure) this.log.error({ errorType: (error as Error).name, message }, 'audit sequencer batch failed');
+      this.lastFailure = failure;
       await this.resign();
     }
   }
 
   /** Takes the sequencer's lock if it is free, then loads the tree. */
   private async elect(): Promise<boolean> {
-    this.session ??= this.databaseUrl ? await postgresSession(this.databaseUrl) : prismaSession(this.prisma);
+    this.session ??= this.databaseUrl ? await postgresSession(this.databaseUrl) : prismaSession(this.adapterFactory);
     if (this.databaseUrl) {
       const [row] = await this.session.sql<{ held: boolean }>(`SELECT pg_try_advisory_lock($1::bigint) AS held`, [sequencerLockKey]);
       if (!row?.held) return false;
@@ -290,10 +298,12 @@ async function postgresSession(url: string): Promise<Session> {
   };
 }
 
-function prismaSession(prisma: PrismaClient): Session {
+/** The embedded database: the one process is the sequencer, on a client of its own over the same database. */
+function prismaSession(adapter: SqlDriverAdapterFactory): Session {
+  const prisma = new PrismaClient({ adapter, errorFormat: 'minimal' });
   return {
     sql: prismaSql(prisma),
     transaction: (work) => prisma.$transaction((tx) => work(prismaSql(tx)), { maxWait: 10_000, timeout: 30_000 }),
-    close: async () => {},
+    close: () => prisma.$disconnect(),
   };
 }

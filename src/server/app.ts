@@ -85,7 +85,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
 
   const signer = await loadSigningKey(config.audit.signingKey, config.dataDir);
   const sequencer = new AuditSequencer(
-    db.prisma,
+    db.adapterFactory,
     config.databaseUrl,
     {
       signer,

@@ -33,11 +33,6 @@ const prediction = async () => {
   const response = await api.as(people.clinician).gql('mutation($id: ID!) { predict(caseId: $id, model: "breast-cancer", explain: false) { id } }', { id: await predictableCase() });
   return response.body.data!.predict.id as string;
 };
-/** The id of the log's first entry, once the sequencer has put everything committed into the tree. */
-const integratedEventId = async () => {
-  await api.server.app.auditLedger.sequencer.integrateAll();
-  return (await prisma.auditEvent.findFirstOrThrow({ orderBy: { sequence: 'asc' } })).id;
-};
 /** A candidate version (a copy of the shipped breast-cancer model) to promote. */
 const candidateVersion = async () => {
   const { id: _id, version: _version, stage: _stage, ...copy } = await prisma.modelVersion.findFirstOrThrow({ where: { model: { name: 'breast-cancer' } }, orderBy: { version: 'desc' } });
@@ -67,14 +62,17 @@ const operations: Record<string, Operation> = {
   auditCheckpoint: { document: '{ auditCheckpoint }', variables: async () => ({}), allowed: ['auditor'] },
   auditInclusionProof: {
     document: 'query($id: ID!) { auditInclusionProof(eventId: $id) { leafIndex } }',
-    variables: async () => ({ id: await integratedEventId() }),
+    variables: async () => {
+      await api.server.app.auditLedger.settle();
+      return { id: (await api.server.db.prisma.auditEvent.findFirstOrThrow({ orderBy: { sequence: 'asc' } })).id };
+    },
     allowed: ['auditor'],
   },
   auditConsistencyProof: {
     document: 'query($size: String!) { auditConsistencyProof(fromSize: $size) { toSize } }',
     variables: async () => {
-      await integratedEventId();
-      return { size: (await api.server.app.auditLedger.checkpoint())!.size.toString() };
+      await api.server.app.auditLedger.settle();
+      return { size: (await api.server.db.prisma.auditCheckpoint.findFirstOrThrow({ orderBy: { treeSize: 'asc' } })).treeSize.toString() };
     },
     allowed: ['auditor'],
   },
