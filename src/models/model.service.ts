@@ -19,7 +19,7 @@ import {
 import type { RequestScope } from '../server/request-scope.ts';
 import type { ModelRepository, ModelVersionSummary } from './model.repository.ts';
 import { collectPlatformTrainingData } from './platform-training-data.ts';
-import { placeholderCardText } from './stored-version.ts';
+import { placeholderCardText, trainingResultOf } from './stored-version.ts';
 import type { TrainingRunner } from './training-runner.ts';
 
 const modelName = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'use 2 to 63 lower-case letters, digits and "-"' });
@@ -90,10 +90,10 @@ export class ModelService {
   }
 
   /**
-   * The version a prediction should use: the given number, or the production version.
-   * @throws NOT_FOUND for an unknown model or version; CONFLICT for an archived version or no production version
+   * A version by model name: the given number, or the production version.
+   * @throws NOT_FOUND for an unknown model or version; CONFLICT when no number is given and none is in production
    */
-  async resolveForPrediction(name: string, versionNumber: number | null | undefined): Promise<ModelVersionSummary> {
+  async resolveVersion(name: string, versionNumber: number | null | undefined): Promise<ModelVersionSummary> {
     const model = await this.models.findByName(name);
     if (!model) throw notFound(`No model named ${name}. The models query lists them.`, { argument: 'model' });
     if (versionNumber === null || versionNumber === undefined) {
@@ -103,10 +103,42 @@ export class ModelService {
     }
     const version = await this.models.findVersionByNumber(model.id, versionNumber);
     if (!version) throw notFound(`The model ${name} has no version ${versionNumber}.`, { argument: 'version' });
+    return version;
+  }
+
+  /**
+   * The version a prediction should use: the given number, or the production version.
+   * @throws NOT_FOUND for an unknown model or version; CONFLICT for an archived version or no production version
+   */
+  async resolveForPrediction(name: string, versionNumber: number | null | undefined): Promise<ModelVersionSummary> {
+    const version = await this.resolveVersion(name, versionNumber);
     if (version.stage === 'ARCHIVED') {
       throw conflict(`Version ${versionNumber} of ${name} is archived; use the production version or a candidate.`, { argument: 'version' });
     }
     return version;
+  }
+
+  /** The training result of a version with its weights, to serve or evaluate it. */
+  async trainingResult(version: ModelVersionSummary): Promise<TrainingResult> {
+    const weights = await this.models.findWeights(version.id);
+    if (!weights) throw notFound(`No model version with id ${version.id}.`, { argument: 'id' });
+    return trainingResultOf({ result: version.result, weights });
+  }
+
+  /**
+   * A registry name as trainModel accepts it.
+   * @throws BAD_USER_INPUT naming the rule
+   */
+  checkModelName(name: string): string {
+    return parseInput(modelName, name, 'name');
+  }
+
+  /**
+   * Stores a version trained outside a job (the command line), under the same
+   * name rule as trainModel; as the production version when a comment says why.
+   */
+  addTrainedVersion(model: { name: string; description: string }, result: TrainingResult, cardText: CardText, promotionComment?: string): Promise<ModelVersionSummary> {
+    return this.models.addVersion({ name: this.checkModelName(model.name), description: model.description }, result, cardText, promotionComment ? { comment: promotionComment } : undefined);
   }
 
   /** The card of a version, structured and as Markdown with its plots. */
@@ -126,10 +158,13 @@ export class ModelService {
       const parsed = parseInput(trainSchema, input);
       const task = parsed.task.toLowerCase() as 'binary' | 'multiclass' | 'regression' | 'image';
       const data = parsed.data.csv ? { csvText: parsed.data.csv, source: 'uploaded CSV' } : { records: await collectPlatformTrainingData(this.scope, parsed.target), source: 'platform cases with recorded outcomes' };
+      // Platform rows are patients' own: no published range may be one patient's exact value.
+      const hideExtremes = !parsed.data.csv;
       const options: Omit<TrainModelOptions, 'onProgress'> = {
         data,
         target: parsed.target,
         task,
+        hideExtremes,
         ...(parsed.positiveClass ? { positiveClass: parsed.positiveClass } : {}),
         ...(parsed.seed != null ? { seed: parsed.seed } : {}),
         ...(parsed.imageWidth && parsed.imageHeight ? { image: { width: parsed.imageWidth, height: parsed.imageHeight } } : {}),

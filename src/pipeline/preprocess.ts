@@ -1,7 +1,7 @@
 import { badOption } from './errors.ts';
-import type { CleanValue, PreparedData } from './quality.ts';
+import type { CleanValue, PreparedData, RangeQuantiles } from './quality.ts';
 import { createRandom, shuffled } from './random.ts';
-import { ascending, frequencies, mean, median, quantileSorted, standardDeviation } from './stats.ts';
+import { ascending, frequencies, mean, quantileSorted, standardDeviation } from './stats.ts';
 
 export interface SplitFractions {
   /** Share of rows held out to stop training early (and choose nothing else). */
@@ -111,7 +111,7 @@ export function fitPreprocessing(prepared: PreparedData, train: readonly number[
   const column = (index: number) => train.map((position) => prepared.values[position]![index]!);
   if (prepared.image) return fitImage(prepared, prepared.image, train, pixelScale);
   const features = prepared.features.map((feature, index) =>
-    feature.kind === 'numeric' ? fitNumeric(feature.name, column(index)) : fitCategorical(feature.name, column(index)),
+    feature.kind === 'numeric' ? fitNumeric(feature.name, column(index), prepared.rangeQuantiles) : fitCategorical(feature.name, column(index)),
   );
   const columns = features.flatMap((feature) =>
     feature.kind === 'numeric' ? [feature.name] : feature.levels.map((level) => `${feature.name}=${level}`),
@@ -119,10 +119,10 @@ export function fitPreprocessing(prepared: PreparedData, train: readonly number[
   return { kind: 'tabular', features, columns };
 }
 
-function fitNumeric(name: string, values: CleanValue[]): NumericTransform {
-  const present = values.filter((value): value is number => typeof value === 'number');
+function fitNumeric(name: string, values: CleanValue[], [lowQuantile, highQuantile]: RangeQuantiles): NumericTransform {
+  const sorted = ascending(values.filter((value): value is number => typeof value === 'number'));
   // A feature missing from every training row carries nothing; it encodes as 0 (its mean).
-  const middle = present.length > 0 ? median(present) : 0;
+  const middle = sorted.length > 0 ? quantileSorted(sorted, 0.5) : 0;
   const filled = values.map((value) => (typeof value === 'number' ? value : middle));
   const spread = standardDeviation(filled);
   return {
@@ -131,9 +131,9 @@ function fitNumeric(name: string, values: CleanValue[]): NumericTransform {
     median: middle,
     mean: mean(filled),
     std: spread > 0 ? spread : 1,
-    min: present.length > 0 ? Math.min(...present) : middle,
-    max: present.length > 0 ? Math.max(...present) : middle,
-    bins: distributionBins(present),
+    min: sorted.length > 0 ? quantileSorted(sorted, lowQuantile) : middle,
+    max: sorted.length > 0 ? quantileSorted(sorted, highQuantile) : middle,
+    bins: distributionBins(sorted),
   };
 }
 

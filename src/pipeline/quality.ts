@@ -26,6 +26,11 @@ export interface QualityOptions {
   duplicates?: 'drop' | 'keep';
   /** Text columns with at most this many levels are one-hot encoded, others dropped (default 10). */
   maxCategoryLevels?: number;
+  /**
+   * Report and store ranges as 1st and 99th percentiles instead of minimum
+   * and maximum, which are one person's exact values (set for platform data).
+   */
+  hideExtremes?: boolean;
 }
 
 export type MissingPolicy = 'impute' | 'drop-rows';
@@ -107,7 +112,11 @@ export interface PreparedData {
   targets: number[];
   /** Image tasks: the image size (the features are its pixels in row-major order). */
   image: { width: number; height: number } | null;
+  /** The quantiles published as a range's ends: [0, 1] (minimum and maximum), or [0.01, 0.99] when extremes are hidden. */
+  rangeQuantiles: RangeQuantiles;
 }
+
+export type RangeQuantiles = readonly [number, number];
 
 export const minimumRows = 20;
 const maxClasses = 50;
@@ -127,6 +136,8 @@ const identifierName = /^(id|.*[_\s-]id|mrn|identifier|record.?(no|number))$/i;
 export function assessDataQuality(dataset: Dataset, options: QualityOptions): PreparedData {
   checkOptions(dataset, options);
   const notes: string[] = [];
+  const rangeQuantiles = rangeQuantilesOf(options);
+  if (options.hideExtremes) notes.push('Ranges (min, max) are the 1st and 99th percentiles: a minimum or maximum would publish one person\'s exact value.');
   const featureColumns = chooseFeatureColumns(dataset, options);
   const targetCells = dataset.rows.map((row) => parseCell(row[options.target]));
   const cells = new Map(featureColumns.map((name) => [name, dataset.rows.map((row) => parseCell(row[name]))]));
@@ -175,7 +186,12 @@ export function assessDataQuality(dataset: Dataset, options: QualityOptions): Pr
     labels: target.labels,
     targets: rows.map((i) => target.encode(targetCells[i]!)),
     image,
+    rangeQuantiles,
   };
+}
+
+function rangeQuantilesOf(options: QualityOptions): RangeQuantiles {
+  return options.hideExtremes ? [0.01, 0.99] : [0, 1];
 }
 
 /** Drops rows with an unusable target, images with an unusable pixel, and (by default) duplicates. */
@@ -205,7 +221,7 @@ function planFeatures(featureColumns: string[], rows: number[], cells: Map<strin
   if (options.task === 'image') {
     return { columns: [describeImage(featureColumns, rows, cells, options.image!)], features: featureColumns.map((name) => ({ name, kind: 'numeric' })) };
   }
-  const columns = featureColumns.map((name) => describeColumn(name, rows.map((i) => cells.get(name)![i]!), options.maxCategoryLevels ?? 10));
+  const columns = featureColumns.map((name) => describeColumn(name, rows.map((i) => cells.get(name)![i]!), options.maxCategoryLevels ?? 10, rangeQuantilesOf(options)));
   const features = columns
     .filter((column) => column.role === 'feature')
     .map((column): FeaturePlan => ({ name: column.name, kind: column.type === 'numeric' ? 'numeric' : 'categorical' }));
@@ -300,7 +316,7 @@ function findDuplicates(rows: number[], columns: Cell[][]): Map<number, number> 
   return duplicates;
 }
 
-function describeColumn(name: string, cells: Cell[], maxLevels: number): ColumnReport {
+function describeColumn(name: string, cells: Cell[], maxLevels: number, rangeQuantiles: RangeQuantiles): ColumnReport {
   const present = cells.filter((cell) => cell.kind !== 'missing');
   const numbers = present.flatMap((cell) => (cell.kind === 'number' ? [cell.value] : []));
   const levelCounts = frequencies(present.map((cell) => String(cell.value)));
@@ -314,7 +330,7 @@ function describeColumn(name: string, cells: Cell[], maxLevels: number): ColumnR
     return { ...base, ...nothing, type: numeric ? 'numeric' : 'categorical', role: 'dropped', treatment: 'dropped: its name marks an identifier, which must not predict' };
   }
   if (numeric) {
-    const { summary, outliers } = numericSummary(numbers);
+    const { summary, outliers } = numericSummary(numbers, rangeQuantiles);
     return { ...base, summary, outliers, levels: null, type: 'numeric', role: 'feature', treatment: 'standardized (mean and standard deviation of the training split)' };
   }
   const levels = levelCounts.slice(0, 20).map(({ value, count }) => ({ level: value, count }));
@@ -329,7 +345,7 @@ function describeColumn(name: string, cells: Cell[], maxLevels: number): ColumnR
 
 const nothing = { summary: null, outliers: null, levels: null };
 
-function numericSummary(values: number[]): { summary: NumericSummary; outliers: number } {
+function numericSummary(values: number[], [lowQuantile, highQuantile]: RangeQuantiles = [0, 1]): { summary: NumericSummary; outliers: number } {
   const sorted = ascending(values);
   const q1 = quantileSorted(sorted, 0.25);
   const q3 = quantileSorted(sorted, 0.75);
@@ -337,8 +353,8 @@ function numericSummary(values: number[]): { summary: NumericSummary; outliers: 
   const high = q3 + 1.5 * (q3 - q1);
   return {
     summary: {
-      min: sorted[0]!,
-      max: sorted[sorted.length - 1]!,
+      min: quantileSorted(sorted, lowQuantile),
+      max: quantileSorted(sorted, highQuantile),
       mean: mean(values),
       median: quantileSorted(sorted, 0.5),
       std: standardDeviation(values),
@@ -360,7 +376,7 @@ interface TargetFacts {
 function summarizeTarget(cells: Cell[], options: QualityOptions, notes: string[]): TargetFacts {
   if (options.task === 'regression') {
     const values = cells.map((cell) => (cell.kind === 'number' ? cell.value : Number.NaN));
-    const { summary } = numericSummary(values);
+    const { summary } = numericSummary(values, rangeQuantilesOf(options));
     if (summary.min === summary.max) throw badData(`The target "${options.target}" has the same value (${summary.min}) in every usable row: there is nothing to predict.`);
     return { labels: null, positiveClass: null, classBalance: null, summary, encode: (cell) => (cell.kind === 'number' ? cell.value : Number.NaN) };
   }

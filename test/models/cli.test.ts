@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -14,10 +15,14 @@ const messy = path.join(root, 'test/pipeline/fixtures/messy-clinical.csv');
 
 /** Runs `npm run models -- <args>` (scripts/models.ts) on the test database. */
 async function models(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return modelsOn({ DATA_DIR: database.dataDir, ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}) }, ...args);
+}
+
+async function modelsOn(databaseEnv: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/models.ts', ...args], {
       cwd: root,
-      env: { PATH: process.env.PATH!, DATA_DIR: database.dataDir, ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}) },
+      env: { PATH: process.env.PATH!, ...databaseEnv },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -57,12 +62,36 @@ it('exits 1 with a clear message and no stack trace for bad files and options', 
     [['train', '--data', messy, '--target', 'no_such_column', '--task', 'binary', '--name', 'nope'], /target column "no_such_column" is not in/],
     [['train', '--data', messy, '--target', 'readmitted', '--task', 'clustering', '--name', 'nope'], /argument 'clustering' is invalid/],
     [['promote', 'readmission', '7', '--comment', 'x'], /readmission has no version 7/],
-    [['evaluate', 'unknown-model', '--data', messy], /no model named unknown-model/],
+    [['evaluate', 'unknown-model', '--data', messy], /no model named unknown-model/i],
+    [['train', '--data', messy, '--target', 'readmitted', '--task', 'binary', '--name', 'Bad Name'], /use 2 to 63 lower-case letters/],
   ];
   for (const [args, message] of cases) {
     const result = await models(...args);
     assert.notEqual(result.code, 0, args.join(' '));
     assert.match(result.stderr, message);
     assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
+it('follows the registry service: no production version means naming one, not the newest', async () => {
+  const trained = await models('train', '--data', messy, '--target', 'readmitted', '--task', 'binary', '--name', 'unpromoted', '--seed', '3');
+  assert.equal(trained.code, 0, trained.stderr);
+  const card = await models('card', 'unpromoted');
+  assert.equal(card.code, 1);
+  assert.match(card.stderr, /unpromoted has no production version yet; name a version/);
+  assert.match((await models('card', 'unpromoted', '--version', '1')).stdout, /^# Model card: unpromoted \(v1\)/);
+  const again = await models('promote', 'readmission', '1', '--comment', 'twice');
+  assert.match(again.stderr, /already in production/);
+});
+
+it('checks that the database is migrated before it trains, not after', async () => {
+  const empty = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-unmigrated-'));
+  try {
+    const result = await modelsOn({ DATA_DIR: empty }, 'train', '--data', messy, '--target', 'readmitted', '--task', 'binary', '--name', 'early');
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /pending migrations/);
+    assert.doesNotMatch(result.stdout, /TensorFlow\.js|Test split/, 'no training ran');
+  } finally {
+    await rm(empty, { recursive: true, force: true });
   }
 });

@@ -139,8 +139,15 @@ describe('training through the API', () => {
     assert.equal(started.body.errors, undefined, JSON.stringify(started.body.errors));
     const job = await waitForJob(started.body.data!.trainModel.id);
     assert.equal(job.status, 'SUCCEEDED', job.error);
-    const features = (await scientist.gql(`query($id: ID!) { modelVersion(id: $id) { features { name } } }`, { id: job.modelVersion.id })).body.data!.modelVersion.features.map((f: any) => f.name);
-    assert.deepEqual(features.sort(), ['age', 'marker_a', 'marker_b', 'sex']);
+    const version = (await scientist.gql(`query($id: ID!) { modelVersion(id: $id) { features { name trainingMin trainingMax } dataQuality } }`, { id: job.modelVersion.id })).body.data!.modelVersion;
+    assert.deepEqual(version.features.map((f: any) => f.name).sort(), ['age', 'marker_a', 'marker_b', 'sex']);
+    // No published range is one patient's exact value: percentiles (1st, 99th), not the minimum and maximum.
+    const recorded = Array.from({ length: 60 }, (_, i) => (i * 37) % 100);
+    const markerA = version.features.find((f: any) => f.name === 'marker_a');
+    assert.ok(markerA.trainingMax < Math.max(...recorded) && markerA.trainingMin > Math.min(...recorded), JSON.stringify(markerA));
+    assert.ok(!recorded.includes(markerA.trainingMax) && !recorded.includes(markerA.trainingMin), JSON.stringify(markerA));
+    const reported = version.dataQuality.columns.find((c: any) => c.name === 'marker_a').summary;
+    assert.ok(!recorded.includes(reported.max) && !recorded.includes(reported.min), JSON.stringify(reported));
     const [collect] = (await api.as(people.auditor).gql('{ auditEvents(first: 1, filter: { action: "training.collect" }) { edges { node { actorSubject patientIds reason } } } }')).body.data!.auditEvents.edges;
     assert.deepEqual(collect.node.actorSubject, people.dataScientist.sub);
     assert.deepEqual(collect.node.reason, 'relapse');
