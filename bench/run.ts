@@ -7,7 +7,7 @@
  *
  *   npm run bench                      full run (about 12 minutes on 2 cores)
  *   npm run bench -- --short           CI run (well under 3 minutes); BENCH_SHORT=1 does the same
- *   npm run bench -- --only read,predict   some of: read, growth, predict, auth, limits
+ *   npm run bench -- --only read,predict   some of: read, growth, predict, auth, limits, training
  *   npm run bench -- --profile DIR     CPU profiles of the clinigraph servers into DIR (node --cpu-prof)
  *   npm run bench -- --json FILE       also write the figures against the targets as JSON
  *   npm run bench -- --embedded        also the read path on the embedded database in short mode (--no-embedded: not in a full run)
@@ -33,6 +33,7 @@ import { stopAllChildren } from './lib/servers.ts';
 import { machineDescription, sourceDescription } from './lib/machine.ts';
 import { predictBenchmark } from './predict.ts';
 import { readBenchmark } from './read.ts';
+import { trainingBenchmark } from './training.ts';
 
 const { values } = parseArgs({
   options: {
@@ -45,7 +46,7 @@ const { values } = parseArgs({
   allowNegative: true, // --no-embedded
 });
 const short = values.short || ['1', 'true', 'yes'].includes(process.env.BENCH_SHORT ?? '');
-const benchmarks = ['read', 'growth', 'predict', 'auth', 'limits'];
+const benchmarks = ['read', 'growth', 'predict', 'auth', 'limits', 'training'];
 const only = new Set((values.only ?? benchmarks.join(',')).split(',').map((name) => name.trim()));
 for (const name of only) {
   if (!benchmarks.includes(name)) {
@@ -97,6 +98,7 @@ try {
       if (name === 'predict') await predictBenchmark(context);
       if (name === 'auth') await authBenchmark(context);
       if (name === 'limits') await limitsBenchmark(context);
+      if (name === 'training') await trainingBenchmark(context);
     } catch (error) {
       problems.push(`${name} benchmark failed: ${(error as Error).stack ?? error}`);
       console.error(`\n${name} benchmark failed:`, error);

@@ -29,12 +29,15 @@ import {
   initTensorflow,
   loadServingModel,
   readCsvFile,
+  readFeatureSpec,
   renderQualityReport,
   trainingProgressBar,
   trainModel,
   type TrainingResult,
 } from '../src/pipeline/index.ts';
 import { systemScope } from '../src/server/system-scope.ts';
+
+const columnList = (value: string) => value.split(',').map((name) => name.trim()).filter(Boolean);
 
 const integer = (value: string) => {
   const parsed = Number(value);
@@ -83,6 +86,11 @@ program
   .option('--description <text>', 'what the model is for', '')
   .option('--positive-class <label>', 'binary: the class called positive')
   .option('--seed <n>', 'random seed', integer)
+  .option('--features <spec.json>', 'feature specification: each column\'s unit (UCUM), type and possible range (see README)')
+  .option('--exclude <columns>', 'comma-separated columns to leave out (a leak, an identifier)', columnList)
+  .option('--accept-leak <columns>', 'comma-separated columns flagged as probable leaks that are known before the outcome', columnList)
+  .option('--drop-duplicates', 'drop rows identical to an earlier row (default: report and keep them)')
+  .addOption(new Option('--missing <policy>', 'missing feature values').choices(['impute', 'drop-rows']).default('impute'))
   .option('--promote', 'make the new version the production version')
   .action(async (options: {
     data: string;
@@ -94,12 +102,18 @@ program
     description: string;
     positiveClass?: string;
     seed?: number;
+    features?: string;
+    exclude?: string[];
+    acceptLeak?: string[];
+    dropDuplicates?: boolean;
+    missing: 'impute' | 'drop-rows';
     promote?: boolean;
   }) => {
     if ((options.task === 'image') !== Boolean(options.width && options.height)) throw new Error('--width and --height go with --task image, and it needs them');
     // The database is checked (reachable, migrated) and the name validated before the long part, not after it.
     await withRegistry(async (models) => {
       models.checkModelName(options.name);
+      const featureSpec = options.features ? await readFeatureSpec(options.features) : undefined;
       const engine = await initTensorflow();
       console.log(`TensorFlow.js ${engine.tfjsVersion} on the ${engine.backend} backend`);
       const progress = trainingProgressBar(options.name);
@@ -110,6 +124,11 @@ program
         ...(options.positiveClass ? { positiveClass: options.positiveClass } : {}),
         ...(options.seed !== undefined ? { seed: options.seed } : {}),
         ...(options.width && options.height ? { image: { width: options.width, height: options.height } } : {}),
+        ...(featureSpec ? { featureSpec } : {}),
+        ...(options.exclude ? { exclude: options.exclude } : {}),
+        ...(options.acceptLeak ? { acceptLeaks: options.acceptLeak } : {}),
+        duplicates: options.dropDuplicates ? 'drop' : 'keep',
+        missing: options.missing,
         onProgress: progress.onProgress,
       }).finally(progress.stop);
       console.log(`\n${renderQualityReport(result.quality)}\n`);

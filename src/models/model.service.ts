@@ -9,8 +9,10 @@ import {
   assessDataQuality,
   buildModelCard,
   type CardText,
+  type FeatureSpec,
   initTensorflow,
   parseCsv,
+  parseFeatureSpec,
   PipelineError,
   renderModelCardMarkdown,
   type TrainingResult,
@@ -37,6 +39,10 @@ const trainSchema = z
     maxEpochs: z.number().int().min(1).max(2000).nullish(),
     imageWidth: z.number().int().min(1).max(64).nullish(),
     imageHeight: z.number().int().min(1).max(64).nullish(),
+    features: z.unknown().nullish(),
+    exclude: z.array(boundedText(64)).max(200).nullish(),
+    acceptLeaks: z.array(boundedText(64)).max(200).nullish(),
+    dropDuplicates: z.boolean().nullish(),
   })
   .refine((input) => (input.task === 'IMAGE') === (input.imageWidth != null && input.imageHeight != null), {
     message: 'image tasks need imageWidth and imageHeight (and only image tasks take them)',
@@ -170,6 +176,10 @@ export class ModelService {
         ...(parsed.imageWidth && parsed.imageHeight ? { image: { width: parsed.imageWidth, height: parsed.imageHeight } } : {}),
         ...(parsed.hiddenUnits ? { architecture: { hiddenUnits: parsed.hiddenUnits } } : {}),
         ...(parsed.maxEpochs ? { training: { epochs: parsed.maxEpochs } } : {}),
+        ...(parsed.features != null ? { featureSpec: featureSpecOf(parsed.features) } : {}),
+        ...(parsed.exclude ? { exclude: parsed.exclude } : {}),
+        ...(parsed.acceptLeaks ? { acceptLeaks: parsed.acceptLeaks } : {}),
+        duplicates: parsed.dropDuplicates ? 'drop' : 'keep',
       };
       checkData(options);
       const description = parsed.description ?? '';
@@ -196,18 +206,21 @@ export class ModelService {
   }
 }
 
+/** The feature specification given to trainModel, checked; a bad one is the caller's to fix. */
+function featureSpecOf(value: unknown): FeatureSpec {
+  try {
+    return parseFeatureSpec(value);
+  } catch (error) {
+    if (error instanceof PipelineError) throw badInput(error.message, { field: 'input.features' });
+    throw error;
+  }
+}
+
 /** Runs the data-quality step on the data now: a file it cannot use is the caller's to fix. */
 function checkData(options: Omit<TrainModelOptions, 'onProgress'>): void {
   try {
     const dataset = 'csvText' in options.data ? parseCsv(options.data.csvText, 'upload') : undefined;
-    if (dataset) {
-      assessDataQuality(dataset, {
-        target: options.target,
-        task: options.task,
-        ...(options.positiveClass ? { positiveClass: options.positiveClass } : {}),
-        ...(options.image ? { image: options.image } : {}),
-      });
-    }
+    if (dataset) assessDataQuality(dataset, options);
     else if ('records' in options.data && options.data.records.length === 0) {
       throw new PipelineError('BAD_DATA', `No case in the platform has a recorded outcome for ${options.target}.`);
     }

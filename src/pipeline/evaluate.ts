@@ -23,7 +23,7 @@ import {
   rocCurve,
   specificityOf,
 } from './metrics.ts';
-import { mean } from './stats.ts';
+import { groupPositions, mean } from './stats.ts';
 import { parseCell } from './values.ts';
 
 /** What the outputs mean: binary rows are [p(positive)], multiclass rows a probability per class, regression rows [value]. */
@@ -339,11 +339,7 @@ export function subgroupOf(variable: SubgroupColumn['variable'], value: RawValue
 }
 
 function subgroupResults(column: SubgroupColumn, input: EvaluationInput, all: number[]): SubgroupResult[] {
-  const groups = new Map<string, number[]>();
-  for (const i of all) {
-    const group = subgroupOf(column.variable, column.values[i]);
-    groups.set(group, [...(groups.get(group) ?? []), i]);
-  }
+  const groups = groupPositions(all.map((i) => subgroupOf(column.variable, column.values[i])));
   const order = column.variable === 'age' ? ['<40', '40-59', '≥60', 'missing'] : [...groups.keys()].sort();
   return order
     .filter((group) => groups.has(group))

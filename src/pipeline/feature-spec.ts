@@ -11,6 +11,13 @@ const featureSchema = z.object({
   unit: z.string().nullable().default(null),
   /** Values outside are physiologically impossible: serving refuses them. */
   possibleRange: range.nullable().optional(),
+  /** How the column enters the model: a number, categories (one-hot), or two categories; inferred from the data when absent. */
+  type: z.enum(['numeric', 'categorical', 'binary']).optional(),
+  /**
+   * Training data outside possibleRange (a 0 where 0 is impossible, a value in another unit): `refuse` (default) stops
+   * training and names the column; `missing` treats such values as missing (e.g. a 0 that a source wrote for "not measured").
+   */
+  impossible: z.enum(['refuse', 'missing']).default('refuse'),
 });
 
 const specSchema = z.object({
@@ -22,8 +29,10 @@ const specSchema = z.object({
   features: z.record(z.string(), featureSchema).default({}),
 });
 
-/** What is known about a data set's columns beyond the data: labels, units, possible ranges. */
+/** What is known about a data set's columns beyond the data: labels, units, types, possible ranges. */
 export type FeatureSpec = z.infer<typeof specSchema>;
+/** What the specification says of one column. */
+export type ColumnSpec = FeatureSpec['features'][string];
 
 /**
  * Checks a feature specification.

@@ -1,10 +1,11 @@
 import { type Architecture, buildNetwork, type ConvArchitecture, defaultArchitectures, type DenseArchitecture, describeNetwork, type NetworkShape } from './architectures.ts';
 import { loadModelArtifact, type ModelArtifact, saveModelArtifact } from './artifact.ts';
-import { type Dataset, datasetFromRecords, parseCsv, type RawRecord, readCsvFile } from './csv.ts';
+import { cellAt, type Dataset, rawValueOf, datasetFromRecords, parseCsv, type RawRecord, readCsvFile } from './csv.ts';
+import type { Matrix } from './matrix.ts';
 import { badOption, PipelineError } from './errors.ts';
 import { type Evaluation, type EvaluationTarget, evaluate, type SubgroupColumn } from './evaluate.ts';
 import type { FeatureSpec } from './feature-spec.ts';
-import { type DataSplit, defaultSplit, encodeRow, fitPreprocessing, type PreprocessingState, type SplitFractions, splitStrata, stratifiedSplit } from './preprocess.ts';
+import { type DataSplit, defaultSplit, encodeRows, fitPreprocessing, type PreprocessingState, type SplitFractions, splitStrata, stratifiedSplit } from './preprocess.ts';
 import { assessDataQuality, type DataQualityReport, type ImageOptions, type PreparedData, type QualityOptions } from './quality.ts';
 import type { FeatureInfo, StoredModel } from './serving.ts';
 import { mean } from './stats.ts';
@@ -17,8 +18,6 @@ export type DataSource = { csvPath: string } | { csvText: string; source?: strin
 export interface TrainModelOptions extends Omit<QualityOptions, 'image'> {
   data: DataSource;
   image?: ImageOptions & { pixelScale?: number };
-  /** Labels, units and possible ranges of the columns. */
-  featureSpec?: FeatureSpec;
   /** Binary: the probability of the positive class at or above which it is predicted (default 0.5). */
   threshold?: number;
   split?: Partial<SplitFractions>;
@@ -81,6 +80,36 @@ export const defaultTraining = {
   linear: { epochs: 300, batchSize: 32, learningRate: 0.01, patience: 20, l2: 0.0001 },
 } satisfies Record<string, TrainingSettings>;
 
+/** Large data sets: an epoch is at most this many batches of at most maxBatchSize rows. */
+const maxStepsPerEpoch = 250;
+const maxBatchSize = 1024;
+
+/** Large data sets: epochs without a better validation loss before stopping (each epoch is 250 batches, not a pass). */
+const largePatience = 10;
+
+/**
+ * How a network of this kind trains on this many rows by default: its usual
+ * settings for small data sets; for large ones a batch that grows with the
+ * data (up to 1024 rows), and when even that needs more than 250 batches a
+ * pass, epochs of 250 batches with a patience of 10, so that a file of a
+ * million rows trains in minutes and early stopping checks often.
+ */
+export function trainingDefaults(kind: keyof typeof defaultTraining, trainRows: number): TrainingSettings {
+  const usual = defaultTraining[kind];
+  const batchSize = Math.min(maxBatchSize, Math.max(usual.batchSize, Math.ceil(trainRows / maxStepsPerEpoch)));
+  if (trainRows <= batchSize * maxStepsPerEpoch) return { ...usual, batchSize };
+  return { ...usual, batchSize, stepsPerEpoch: maxStepsPerEpoch, patience: Math.min(usual.patience, largePatience) };
+}
+
+/**
+ * Bootstrap resamples by default: 1000, fewer for test sets above 10,000
+ * rows (never below 200), whose intervals are narrow and whose resamples are
+ * costly; the card states the number used.
+ */
+function defaultResamples(testRows: number): number {
+  return Math.max(200, Math.min(1000, Math.round(1e7 / testRows)));
+}
+
 /**
  * The whole pipeline: collect the rows, check their quality, split and
  * preprocess them (fitted on training rows only), train the network and its
@@ -99,13 +128,12 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
   const fractions = { ...defaultSplit, ...options.split };
   const split = stratifiedSplit(splitStrata(prepared), fractions, seed);
   const state = fitPreprocessing(prepared, split.train, options.image?.pixelScale);
-  const rows = prepared.values.map((values) => encodeRow(state, values));
-  const part = (positions: number[]): TrainingData => ({ x: positions.map((p) => rows[p]!), y: positions.map((p) => prepared.targets[p]!) });
+  const part = (positions: number[]): TrainingData => ({ x: encodeRows(state, prepared.values, positions), y: positions.map((p) => prepared.targets[p]!) });
   const objective: Objective = options.task === 'binary' ? 'binary' : options.task === 'regression' ? 'regression' : 'multiclass';
   const shape = networkShape(objective, prepared, state);
   const architecture = chooseArchitecture(options);
-  const settings = { ...defaultTraining[architecture.kind], ...options.training };
-  const baselineSettings = { ...defaultTraining.linear, ...options.baselineTraining };
+  const settings = { ...trainingDefaults(architecture.kind, split.train.length), ...options.training };
+  const baselineSettings = { ...trainingDefaults('linear', split.train.length), ...options.baselineTraining };
   const classes = prepared.labels?.length ?? 1;
 
   const started = performance.now();
@@ -124,6 +152,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
     });
     const baselineDone = performance.now();
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
+    const train = part(split.train);
     const test = part(split.test);
     const evaluation = evaluate({
       target: { kind: objective, labels: prepared.labels, threshold: options.threshold ?? 0.5 } satisfies EvaluationTarget,
@@ -131,11 +160,11 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
       // The figures describe the saved artifact, exactly as it will be served.
       model: await predictWith(await loadModelArtifact(artifact), test.x),
       baseline: await predictWith(baseline, test.x),
-      trivial: test.x.map(() => trivialOutput(objective, part(split.train).y, classes)),
+      trivial: new Array(test.x.rows).fill(trivialOutput(objective, train.y, classes)),
       baselineDescription: baselineDescriptions[objective],
       trivialDescription: objective === 'regression' ? 'the training mean for everyone' : 'the training class shares for everyone',
       subgroupColumns: subgroupColumns(dataset, prepared, split.test),
-      bootstrap: { resamples: options.bootstrap?.resamples ?? 1000, level: options.bootstrap?.level ?? 0.95, seed },
+      bootstrap: { resamples: options.bootstrap?.resamples ?? defaultResamples(split.test.length), level: options.bootstrap?.level ?? 0.95, seed },
     });
     const durationMs = { model: modelDone - started, baseline: baselineDone - modelDone, evaluation: performance.now() - baselineDone };
     return {
@@ -216,14 +245,22 @@ function chooseArchitecture(options: TrainModelOptions): Architecture {
   return { ...defaultArchitectures[kind], ...options.architecture } as Architecture;
 }
 
-async function predictWith(model: tf.LayersModel, x: number[][]): Promise<number[][]> {
-  const output = tf.tidy(() => model.predict(tf.tensor2d(x, [x.length, x[0]!.length])) as tf.Tensor);
-  try {
-    return (await output.array()) as number[][];
-  } finally {
-    output.dispose();
+/** Outputs for every row, predicted in batches so that no intermediate tensor grows with the data. */
+async function predictWith(model: tf.LayersModel, x: Matrix): Promise<number[][]> {
+  const outputs: number[][] = [];
+  for (let start = 0; start < x.rows; start += predictionBatch) {
+    const rows = Math.min(predictionBatch, x.rows - start);
+    const output = tf.tidy(() => model.predict(tf.tensor2d(x.values.subarray(start * x.columns, (start + rows) * x.columns), [rows, x.columns])) as tf.Tensor);
+    try {
+      for (const row of (await output.array()) as number[][]) outputs.push(row);
+    } finally {
+      output.dispose();
+    }
   }
+  return outputs;
 }
+
+const predictionBatch = 8192;
 
 /** Predicts the training prevalence (binary), class shares (multiclass) or mean (regression) for everyone. */
 function trivialOutput(objective: Objective, trainY: number[], classes: number): number[] {
@@ -240,7 +277,8 @@ function subgroupColumns(dataset: Dataset, prepared: PreparedData, test: number[
   return subgroupNames.flatMap(([variable, pattern]) => {
     const column = dataset.columns.find((name) => pattern.test(name) && name !== prepared.report.target);
     if (!column) return [];
-    return [{ variable, column, values: test.map((position) => dataset.rows[prepared.rows[position]!]![column]) }];
+    const cells = dataset.data.get(column)!;
+    return [{ variable, column, values: test.map((position) => rawValueOf(cellAt(cells, prepared.rows[position]!))) }];
   });
 }
 

@@ -37,8 +37,11 @@ it('trains from a CSV, printing the data-quality report and the evaluation, and 
   assert.match(trained.stdout, /missing value\(s\) in .* are imputed/);
   assert.match(trained.stdout, /patient_id: dropped: its name marks an identifier/);
   assert.match(trained.stdout, /Test split \(\d+ rows\): accuracy/);
-  assert.match(trained.stdout, /(does not clearly beat|beats|does not beat) its baseline/);
+  assert.match(trained.stdout, /(does not clearly beat|beats|does not beat) (its|the) baseline/);
   assert.match(trained.stdout, /Stored readmission version 1 \(CANDIDATE\)/);
+  // Not a terminal here: progress comes as plain lines.
+  assert.match(trained.stdout, /^readmission model: epoch \d+\/\d+, loss [\d.]+, val loss [\d.]+/m);
+  assert.match(trained.stdout, /^readmission baseline: epoch \d+\/\d+/m);
 });
 
 it('lists, promotes, evaluates on new data and writes the model card', async () => {
@@ -94,4 +97,19 @@ it('checks that the database is migrated before it trains, not after', async () 
   } finally {
     await rm(empty, { recursive: true, force: true });
   }
+});
+
+it('refuses a probable leak naming the column, and trains with it excluded and a feature specification', async () => {
+  const birthWeight = path.join(root, 'test/pipeline/fixtures/birth-weight.csv');
+  const leak = await models('train', '--data', birthWeight, '--target', 'low', '--task', 'binary', '--name', 'low-birth-weight');
+  assert.equal(leak.code, 1);
+  assert.match(leak.stderr, /Probable target leak: "bwt" \(AUROC 1\.000\)/);
+  const spec = path.join(root, 'test/pipeline/fixtures/birth-weight.features.json');
+  const trained = await models('train', '--data', birthWeight, '--target', 'low', '--task', 'binary', '--name', 'low-birth-weight', '--exclude', 'bwt', '--features', spec, '--positive-class', 'yes');
+  assert.equal(trained.code, 0, trained.stderr);
+  assert.match(trained.stdout, /PatientNumber .*dropped: an identifier by its content/);
+  const card = await models('card', 'low-birth-weight', '--version', '1');
+  assert.match(card.stdout, /\| lwt \(mother's weight at last menstrual period\) \| \[lb_av\] \| .* \| 60 to 400 \|/);
+  const badSpec = await models('train', '--data', birthWeight, '--target', 'low', '--task', 'binary', '--name', 'low-birth-weight', '--features', birthWeight);
+  assert.match(badSpec.stderr, /feature specification .* is not valid JSON/);
 });

@@ -65,7 +65,7 @@ describe('the registry on a new installation', () => {
 describe('training through the API', () => {
   it('trains on an uploaded CSV in the background, reporting progress, and stores a candidate with its data-quality report', async () => {
     const started = await scientist.gql('mutation($input: TrainModelInput!) { trainModel(input: $input) { id status modelName requestedBy } }', {
-      input: { name: 'readmission', description: 'Readmission risk (test data)', task: 'BINARY', target: 'readmitted', data: { csv: messyCsv }, seed: 7, maxEpochs: 30 },
+      input: { name: 'readmission', description: 'Readmission risk (test data)', task: 'BINARY', target: 'readmitted', data: { csv: messyCsv }, seed: 7, maxEpochs: 30, features: { features: { age: { unit: 'a', type: 'numeric', possibleRange: [0, 120] } } } },
     });
     assert.equal(started.body.errors, undefined, JSON.stringify(started.body.errors));
     assert.deepEqual([started.body.data!.trainModel.status, started.body.data!.trainModel.requestedBy], ['QUEUED', people.dataScientist.sub]);
@@ -76,6 +76,9 @@ describe('training through the API', () => {
     assert.deepEqual([version.version, version.stage, version.seed, version.trainedBy], [1, 'CANDIDATE', 7, people.dataScientist.sub]);
     assert.ok(version.dataQuality.notes.some((note: string) => /missing value/.test(note)));
     assert.equal(typeof version.metrics.comparison.statement, 'string');
+    // The feature specification is stored with the version (and enforced at prediction, as for the shipped models).
+    const features = (await scientist.gql('query($id: ID!) { modelVersion(id: $id) { features { name unit possibleMin possibleMax } } }', { id: version.id })).body.data!.modelVersion.features;
+    assert.deepEqual(features.find((f: any) => f.name === 'age'), { name: 'age', unit: 'a', possibleMin: 0, possibleMax: 120 });
   });
 
   it('trains an image classifier from pixel columns', async () => {
@@ -106,6 +109,20 @@ describe('training through the API', () => {
         input: { name: 'bad-data', task: 'BINARY', target: 'readmitted', data },
       });
       assert.deepEqual(errorCodes(response), ['BAD_USER_INPUT'], JSON.stringify(data));
+      assert.match(response.body.errors![0]!.message, pattern);
+    }
+    const birthWeight = await readFile(fileURLToPath(new URL('../pipeline/fixtures/birth-weight.csv', import.meta.url)), 'utf8');
+    const refusals: [Record<string, unknown>, RegExp][] = [
+      [{}, /Probable target leak: "bwt" \(AUROC 1\.000\)/],
+      [{ exclude: ['bwt'], features: { features: { lwt: { possibleRange: [200, 400] } } } }, /value\(s\) of "lwt" lie outside its possible range 200 to 400/],
+      [{ exclude: ['bwt'], features: { features: { lwt: { possibleRange: [400, 200] } } } }, /feature specification is invalid at features\.lwt\.possibleRange/],
+      [{ exclude: ['no_such_column'] }, /exclude names columns that are not features/],
+    ];
+    for (const [extra, pattern] of refusals) {
+      const response = await scientist.gql('mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }', {
+        input: { name: 'low-birth-weight', task: 'BINARY', target: 'low', data: { csv: birthWeight }, ...extra },
+      });
+      assert.deepEqual(errorCodes(response), ['BAD_USER_INPUT'], JSON.stringify(extra));
       assert.match(response.body.errors![0]!.message, pattern);
     }
     assert.equal(await prisma.trainingJob.count(), jobsBefore);

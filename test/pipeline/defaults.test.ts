@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { buildModelCard, renderModelCardMarkdown } from '../../src/pipeline/card.ts';
-import { readCsvFile } from '../../src/pipeline/csv.ts';
+import { readCsvFile, recordAt } from '../../src/pipeline/csv.ts';
 import { checkQualityBars, datasetsDir, defaultModels, readShippedModel } from '../../src/pipeline/defaults.ts';
 import { computeMetrics } from '../../src/pipeline/evaluate.ts';
 import { loadServingModel } from '../../src/pipeline/serving.ts';
@@ -27,7 +27,7 @@ describe('the shipped default models', () => {
         const dataset = await readCsvFile(path.join(datasetsDir, model.dataset));
         assert.equal(dataset.sha256, result.datasetSha256, 'the shipped CSV is the one the model was trained on');
         const serving = await loadServingModel(result);
-        const testRows = result.split.test.map((row) => dataset.rows[row]!);
+        const testRows = result.split.test.map((row) => recordAt(dataset, row));
         const inputs = result.image ? testRows.map((row) => result.features.map((f) => Number(row[f.name]))) : testRows;
         const predictions = await serving.predict(inputs);
         assert.equal(predictions.length, result.counts.test);

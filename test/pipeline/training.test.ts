@@ -6,6 +6,7 @@ import { PipelineError } from '../../src/pipeline/errors.ts';
 import { parseFeatureSpec } from '../../src/pipeline/feature-spec.ts';
 import { explainPrediction } from '../../src/pipeline/explain.ts';
 import { deserializeTrainingResult, serializeTrainingResult, type TrainingResult, trainModel } from '../../src/pipeline/pipeline.ts';
+import { matrixFromRows } from '../../src/pipeline/matrix.ts';
 import { createRandom } from '../../src/pipeline/random.ts';
 import { loadServingModel } from '../../src/pipeline/serving.ts';
 import { initTensorflow, tf } from '../../src/pipeline/tensorflow.ts';
@@ -13,10 +14,14 @@ import { convolveByMatMul, fitNetwork, type ProgressEvent, type TrainingData } f
 import { fixturePath } from './helpers.ts';
 
 /** A learnable toy problem: the class is whether a weighted sum of five features is positive. */
-function toyData(rows: number, seed: number): TrainingData {
+function toyRows(rows: number, seed: number): number[][] {
   const random = createRandom(seed);
-  const x = Array.from({ length: rows }, () => Array.from({ length: 5 }, () => random.next() * 2 - 1));
-  return { x, y: x.map((row) => (row[0]! - 0.5 * row[1]! + 0.25 * row[2]! > 0 ? 1 : 0)) };
+  return Array.from({ length: rows }, () => Array.from({ length: 5 }, () => random.next() * 2 - 1));
+}
+
+function toyData(rows: number, seed: number): TrainingData {
+  const x = toyRows(rows, seed);
+  return { x: matrixFromRows(x), y: x.map((row) => (row[0]! - 0.5 * row[1]! + 0.25 * row[2]! > 0 ? 1 : 0)) };
 }
 
 const settings = { epochs: 6, batchSize: 16, learningRate: 0.01, patience: 3, l2: 0.001 };
@@ -55,7 +60,7 @@ describe('training', () => {
 
   it('gives identical weights for the same seed with a convolutional network', async () => {
     const random = createRandom(3);
-    const images: TrainingData = { x: Array.from({ length: 48 }, () => Array.from({ length: 36 }, () => random.next())), y: Array.from({ length: 48 }, (_, i) => i % 3) };
+    const images: TrainingData = { x: matrixFromRows(Array.from({ length: 48 }, () => Array.from({ length: 36 }, () => random.next()))), y: Array.from({ length: 48 }, (_, i) => i % 3) };
     const run = async () => {
       const model = buildNetwork({ kind: 'cnn', filters: [4, 8], kernelSize: 3, denseUnits: 8, dropout: 0.25 }, { inputSize: 36, outputUnits: 3, outputActivation: 'softmax', image: { width: 6, height: 6 } }, 5);
       await fitNetwork(model, images, images, { objective: 'multiclass', classes: 3, settings: { ...settings, epochs: 2 }, seed: 5 });
@@ -86,10 +91,10 @@ describe('training', () => {
   });
 
   it('predicts regression targets in their own units', async () => {
-    const data = toyData(200, 4);
+    const x = toyRows(200, 4);
     const target = (rows: number[][]) => rows.map((row) => 100 + 30 * row[0]! - 20 * row[1]!);
     const model = buildNetwork(defaultArchitectures.linear, { inputSize: 5, outputUnits: 1, outputActivation: 'linear' }, 1);
-    await fitNetwork(model, { x: data.x, y: target(data.x) }, { x: data.x.slice(0, 50), y: target(data.x.slice(0, 50)) }, {
+    await fitNetwork(model, { x: matrixFromRows(x), y: target(x) }, { x: matrixFromRows(x.slice(0, 50)), y: target(x.slice(0, 50)) }, {
       objective: 'regression',
       classes: 1,
       settings: { epochs: 300, batchSize: 32, learningRate: 0.05, patience: 20, l2: 0 },
@@ -128,7 +133,7 @@ describe('artifacts', () => {
     await fitNetwork(model, toyData(100, 1), toyData(30, 2), { objective: 'binary', classes: 2, settings, seed: 3 });
     const { artifact, weightsSha256 } = await saveModelArtifact(model);
     const reloaded = await loadModelArtifact(artifact, weightsSha256);
-    const x = toyData(50, 5).x;
+    const x = toyRows(50, 5);
     assert.deepEqual(rawOutputs(reloaded, x), rawOutputs(model, x));
     assert.match(weightsSha256, /^[0-9a-f]{64}$/);
     model.dispose();
@@ -154,8 +159,8 @@ describe('a messy clinical CSV end to end', () => {
   });
 
   it('trains, reports data quality and says whether it beats its baseline', () => {
-    assert.equal(result.quality.usableRows, 157);
-    assert.equal(result.counts.train + result.counts.validation + result.counts.test, 157);
+    assert.equal(result.quality.usableRows, 159);
+    assert.equal(result.counts.train + result.counts.validation + result.counts.test, 159);
     const { verdict, statement } = result.evaluation.comparison;
     const wording = { beats: /The model beats its baseline/, 'not-clearly-better': /does not clearly beat the baseline/, 'does-not-beat': /does not beat its baseline/ }[verdict];
     assert.match(statement, wording);

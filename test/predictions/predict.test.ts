@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { datasetsDir, defaultModel, explainPrediction, loadServingModel, readCsvFile, readShippedModel, type ServingModel } from '../../src/pipeline/index.ts';
+import { datasetsDir, defaultModel, explainPrediction, loadServingModel, readCsvFile, readShippedModel, recordAt, type ServingModel } from '../../src/pipeline/index.ts';
 import { caseWithObservations, createPatient, modelObservations, openCase } from '../support/fixtures.ts';
 import { errorCodes, startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
@@ -178,7 +178,7 @@ describe('predict on the image model', () => {
   it('classifies a held-out digit and returns a saliency map of the image’s size', async () => {
     const { result } = await readShippedModel('digits');
     const dataset = await readCsvFile(`${datasetsDir}/${defaultModel('digits').dataset}`);
-    const row = dataset.rows[result.split.test[0]!]!;
+    const row = recordAt(dataset, result.split.test[0]!);
     const pixels = result.features.map((feature) => Number(row[feature.name]));
     const caseId = await openCase(api, await createPatient(api));
     await clinician.gql('mutation($id: ID!, $image: CaseImageInput!) { addCaseImage(caseId: $id, image: $image) { id } }', {
