@@ -25,9 +25,11 @@ import { placeholderCardText } from '../src/models/stored-version.ts';
 import { TrainingRunner } from '../src/models/training-runner.ts';
 import {
   type CardText,
+  type CrossValidationOptions,
   evaluateOnDataset,
   initTensorflow,
   loadServingModel,
+  parseCrossValidation,
   readCsvFile,
   readFeatureSpec,
   renderQualityReport,
@@ -36,6 +38,14 @@ import {
   type TrainingResult,
 } from '../src/pipeline/index.ts';
 import { systemScope } from '../src/server/system-scope.ts';
+
+const crossValidation = (value: string) => {
+  try {
+    return parseCrossValidation(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+};
 
 const columnList = (value: string) => value.split(',').map((name) => name.trim()).filter(Boolean);
 
@@ -89,6 +99,8 @@ program
   .option('--features <spec.json>', 'feature specification: each column\'s unit (UCUM), type and possible range (see README)')
   .option('--exclude <columns>', 'comma-separated columns to leave out (a leak, an identifier)', columnList)
   .option('--accept-leak <columns>', 'comma-separated columns flagged as probable leaks that are known before the outcome', columnList)
+  .option('--group <column>', 'the column naming each row\'s patient: a patient\'s rows never sit on both sides of a split or fold')
+  .option('--cv <k|kxr>', 'also cross-validate: k folds (5), or k folds repeated r times (5x5); reports each metric\'s mean and spread', crossValidation)
   .option('--drop-duplicates', 'drop rows identical to an earlier row (default: report and keep them)')
   .addOption(new Option('--missing <policy>', 'missing feature values').choices(['impute', 'drop-rows']).default('impute'))
   .option('--promote', 'make the new version the production version')
@@ -106,6 +118,8 @@ program
     exclude?: string[];
     acceptLeak?: string[];
     dropDuplicates?: boolean;
+    group?: string;
+    cv?: CrossValidationOptions;
     missing: 'impute' | 'drop-rows';
     promote?: boolean;
   }) => {
@@ -128,12 +142,15 @@ program
         ...(options.exclude ? { exclude: options.exclude } : {}),
         ...(options.acceptLeak ? { acceptLeaks: options.acceptLeak } : {}),
         duplicates: options.dropDuplicates ? 'drop' : 'keep',
+        ...(options.group ? { group: options.group } : {}),
+        ...(options.cv ? { crossValidation: options.cv } : {}),
         missing: options.missing,
         onProgress: progress.onProgress,
       }).finally(progress.stop);
       console.log(`\n${renderQualityReport(result.quality)}\n`);
       console.log(`Test split (${result.counts.test} rows): ${headline(result)}`);
       console.log(result.evaluation.comparison.statement);
+      if (result.crossValidation) console.log(result.crossValidation.statement);
       const cardText: CardText = placeholderCardText(options.name, options.description, options.data);
       const version = await models.addTrainedVersion({ name: options.name, description: options.description }, result, cardText, options.promote ? 'promoted at training (CLI --promote)' : undefined);
       console.log(`Stored ${options.name} version ${version.version} (${version.stage}), id ${version.id}`);

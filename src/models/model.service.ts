@@ -9,8 +9,8 @@ import {
   assessDataQuality,
   buildModelCard,
   type CardText,
-  type FeatureSpec,
   initTensorflow,
+  parseCrossValidation,
   parseCsv,
   parseFeatureSpec,
   PipelineError,
@@ -43,6 +43,8 @@ const trainSchema = z
     exclude: z.array(boundedText(64)).max(200).nullish(),
     acceptLeaks: z.array(boundedText(64)).max(200).nullish(),
     dropDuplicates: z.boolean().nullish(),
+    group: boundedText(64).nullish(),
+    crossValidation: z.string().regex(/^\d+(x\d+)?$/, { message: 'use k or k x repeats, such as 5 or 5x5' }).nullish(),
   })
   .refine((input) => (input.task === 'IMAGE') === (input.imageWidth != null && input.imageHeight != null), {
     message: 'image tasks need imageWidth and imageHeight (and only image tasks take them)',
@@ -176,10 +178,12 @@ export class ModelService {
         ...(parsed.imageWidth && parsed.imageHeight ? { image: { width: parsed.imageWidth, height: parsed.imageHeight } } : {}),
         ...(parsed.hiddenUnits ? { architecture: { hiddenUnits: parsed.hiddenUnits } } : {}),
         ...(parsed.maxEpochs ? { training: { epochs: parsed.maxEpochs } } : {}),
-        ...(parsed.features != null ? { featureSpec: featureSpecOf(parsed.features) } : {}),
+        ...(parsed.features != null ? { featureSpec: optionOf(() => parseFeatureSpec(parsed.features), 'input.features') } : {}),
         ...(parsed.exclude ? { exclude: parsed.exclude } : {}),
         ...(parsed.acceptLeaks ? { acceptLeaks: parsed.acceptLeaks } : {}),
         duplicates: parsed.dropDuplicates ? 'drop' : 'keep',
+        ...(parsed.group ? { group: parsed.group } : {}),
+        ...(parsed.crossValidation ? { crossValidation: optionOf(() => parseCrossValidation(parsed.crossValidation!), 'input.crossValidation') } : {}),
       };
       checkData(options);
       const description = parsed.description ?? '';
@@ -206,12 +210,12 @@ export class ModelService {
   }
 }
 
-/** The feature specification given to trainModel, checked; a bad one is the caller's to fix. */
-function featureSpecOf(value: unknown): FeatureSpec {
+/** An option parsed by the pipeline; a bad one is the caller's to fix. */
+function optionOf<T>(parse: () => T, field: string): T {
   try {
-    return parseFeatureSpec(value);
+    return parse();
   } catch (error) {
-    if (error instanceof PipelineError) throw badInput(error.message, { field: 'input.features' });
+    if (error instanceof PipelineError) throw badInput(error.message, { field });
     throw error;
   }
 }

@@ -6,6 +6,7 @@
  * subgroups, baseline comparison and limitations.
  */
 import type { Intervals, MetricSet } from './evaluate.ts';
+import type { CrossValidationResult, FoldSpread } from './cross-validation.ts';
 import type { TrainingResult } from './pipeline.ts';
 import { calibrationSvg, rocCurveSvg, svgDataUri } from './plots.ts';
 import { formatNumber } from './stats.ts';
@@ -67,6 +68,8 @@ export interface ModelCard {
     dataQualityNotes: string[];
   };
   validation: { method: string; split: { train: number; validation: number; test: number } };
+  /** Mean and spread of each metric across cross-validation folds, when it was run. */
+  crossValidation?: CrossValidationResult;
   performance: {
     headline: HeadlineFigure[];
     model: MetricSet;
@@ -126,9 +129,10 @@ export function buildModelCard(result: TrainingResult, text: CardText, version: 
       dataQualityNotes: quality.notes,
     },
     validation: {
-      method: `Internal validation on one random split of the data, stratified by ${result.split.stratifiedBy} (seed ${result.split.seed}): training ${counts.train} rows, validation ${counts.validation} rows (early stopping only), held-out test ${counts.test} rows (all figures below). Preprocessing statistics were fitted on the training rows only.`,
+      method: `Internal validation on one random split of the data, stratified by ${result.split.stratifiedBy}${result.split.groupedBy ? `, whole groups of ${result.split.groupedBy} to one side (no group's rows in two splits)` : ''} (seed ${result.split.seed}): training ${counts.train} rows, validation ${counts.validation} rows (early stopping only), held-out test ${counts.test} rows (all figures below). Preprocessing statistics were fitted on the training rows only.`,
       split: { train: counts.train, validation: counts.validation, test: counts.test },
     },
+    ...(result.crossValidation ? { crossValidation: result.crossValidation } : {}),
     performance: {
       headline: evaluation.headline.map((metric) => ({
         metric,
@@ -259,6 +263,20 @@ export function renderModelCardMarkdown(card: ModelCard): string {
     `Weights SHA-256 \`${details.weightsSha256}\`; data set SHA-256 \`${details.datasetSha256}\`.`,
   );
   section('Validation', card.validation.method);
+  if (card.crossValidation) {
+    const cv = card.crossValidation;
+    const spread = (value: FoldSpread | null) => (value ? `${fmt(value.mean)} ± ${fmt(value.sd)} (${fmt(value.min)} to ${fmt(value.max)})` : 'n/a');
+    section(
+      'Cross-validation',
+      cv.procedure,
+      '',
+      '| metric | model: mean ± SD (range) | baseline: mean ± SD (range) |',
+      '| --- | --- | --- |',
+      ...Object.entries(cv.metrics).map(([metric, { model, baseline }]) => `| ${metric} | ${spread(model)} | ${spread(baseline)} |`),
+      '',
+      cv.statement,
+    );
+  }
   section(
     'Performance (test split)',
     '| metric | model (95% CI) | baseline (95% CI) |',

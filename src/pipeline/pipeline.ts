@@ -5,7 +5,8 @@ import type { Matrix } from './matrix.ts';
 import { badOption, PipelineError } from './errors.ts';
 import { type Evaluation, type EvaluationTarget, evaluate, type SubgroupColumn } from './evaluate.ts';
 import type { FeatureSpec } from './feature-spec.ts';
-import { type DataSplit, defaultSplit, encodeRows, fitPreprocessing, type PreprocessingState, type SplitFractions, splitStrata, stratifiedSplit } from './preprocess.ts';
+import { checkCrossValidation, type CrossValidationOptions, type CrossValidationResult, crossValidate } from './cross-validation.ts';
+import { type DataSplit, defaultSplit, encodeRows, fitPreprocessing, groupedSplit, type PreprocessingState, type SplitFractions, splitStrata, stratifiedSplit } from './preprocess.ts';
 import { assessDataQuality, type DataQualityReport, type ImageOptions, type PreparedData, type QualityOptions } from './quality.ts';
 import type { FeatureInfo, StoredModel } from './serving.ts';
 import { mean } from './stats.ts';
@@ -30,6 +31,8 @@ export interface TrainModelOptions extends Omit<QualityOptions, 'image'> {
   bootstrap?: { resamples?: number; level?: number };
   /** The output in words for explanations and cards, e.g. "malignancy probability". */
   outcomeLabel?: string;
+  /** Also estimate performance by (repeated) k-fold cross-validation, reported as mean and spread across folds. */
+  crossValidation?: CrossValidationOptions;
   onProgress?: ProgressCallback;
 }
 
@@ -56,8 +59,8 @@ export interface TrainingResult extends StoredModel {
   };
   datasetSha256: string;
   datasetSource: string;
-  /** Original row indices (0 = first data row of the source) of each split. */
-  split: { fractions: SplitFractions; seed: number; stratifiedBy: string; train: number[]; validation: number[]; test: number[] };
+  /** Original row indices (0 = first data row of the source) of each split; groupedBy names the column whose groups never straddle splits. */
+  split: { fractions: SplitFractions; seed: number; stratifiedBy: string; groupedBy?: string; train: number[]; validation: number[]; test: number[] };
   counts: {
     rowsRead: number;
     usableRows: number;
@@ -70,6 +73,8 @@ export interface TrainingResult extends StoredModel {
   };
   quality: DataQualityReport;
   evaluation: Evaluation;
+  /** Present when cross-validation was asked for. */
+  crossValidation?: CrossValidationResult;
 }
 
 export const defaultSeed = 42;
@@ -126,36 +131,40 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
   const dataset = await loadData(options.data);
   const prepared = assessDataQuality(dataset, options);
   const fractions = { ...defaultSplit, ...options.split };
-  const split = stratifiedSplit(splitStrata(prepared), fractions, seed);
-  const state = fitPreprocessing(prepared, split.train, options.image?.pixelScale);
-  const part = (positions: number[]): TrainingData => ({ x: encodeRows(state, prepared.values, positions), y: positions.map((p) => prepared.targets[p]!) });
+  const strata = splitStrata(prepared);
+  const split = prepared.groups ? groupedSplit(prepared.groups, strata, fractions, seed) : stratifiedSplit(strata, fractions, seed);
   const objective: Objective = options.task === 'binary' ? 'binary' : options.task === 'regression' ? 'regression' : 'multiclass';
-  const shape = networkShape(objective, prepared, state);
+  const target: EvaluationTarget = { kind: objective, labels: prepared.labels, threshold: options.threshold ?? 0.5 };
   const architecture = chooseArchitecture(options);
-  const settings = { ...trainingDefaults(architecture.kind, split.train.length), ...options.training };
-  const baselineSettings = { ...trainingDefaults('linear', split.train.length), ...options.baselineTraining };
-  const classes = prepared.labels?.length ?? 1;
 
-  const started = performance.now();
-  const network = buildNetwork(architecture, shape, seed);
-  const baseline = buildNetwork(defaultArchitectures.linear, shape, seed + 1000);
+  const crossValidation = options.crossValidation
+    ? await crossValidate(
+        options.crossValidation,
+        target,
+        prepared.groups ?? prepared.rows.map(String),
+        strata,
+        options.group ?? null,
+        seed,
+        async (foldSplit, { repeat, fold }) => {
+          const fitted = await fitPair(prepared, foldSplit, objective, architecture, options, seed + 1 + repeat * 100 + fold, false);
+          try {
+            return { actual: fitted.test.y, model: await predictWith(fitted.network, fitted.test.x), baseline: await predictWith(fitted.baseline, fitted.test.x) };
+          } finally {
+            fitted.dispose();
+          }
+        },
+        baselineDescriptions[objective],
+      )
+    : null;
+
+  const fitted = await fitPair(prepared, split, objective, architecture, options, seed, true);
+  const { network, baseline, state, train, test, fit, baselineFit, settings, baselineSettings } = fitted;
   try {
-    const fit = await fitNetwork(network, part(split.train), part(split.validation), { objective, classes, settings, seed, onProgress: options.onProgress });
-    const modelDone = performance.now();
-    const baselineFit = await fitBaseline(baseline, part(split.train), part(split.validation), {
-      objective,
-      classes,
-      settings: baselineSettings,
-      seed: seed + 1,
-      phase: 'baseline',
-      onProgress: options.onProgress,
-    });
-    const baselineDone = performance.now();
+    const evaluationStarted = performance.now();
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
-    const train = part(split.train);
-    const test = part(split.test);
+    const classes = prepared.labels?.length ?? 1;
     const evaluation = evaluate({
-      target: { kind: objective, labels: prepared.labels, threshold: options.threshold ?? 0.5 } satisfies EvaluationTarget,
+      target,
       actual: test.y,
       // The figures describe the saved artifact, exactly as it will be served.
       model: await predictWith(await loadModelArtifact(artifact), test.x),
@@ -166,7 +175,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
       subgroupColumns: subgroupColumns(dataset, prepared, split.test),
       bootstrap: { resamples: options.bootstrap?.resamples ?? defaultResamples(split.test.length), level: options.bootstrap?.level ?? 0.95, seed },
     });
-    const durationMs = { model: modelDone - started, baseline: baselineDone - modelDone, evaluation: performance.now() - baselineDone };
+    const durationMs = { ...fitted.durationMs, evaluation: performance.now() - evaluationStarted };
     return {
       formatVersion: 1,
       trainedAt: new Date().toISOString(),
@@ -187,14 +196,77 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
       training: trainingRecord(seed, settings, baselineSettings, engine, fit, baselineFit, durationMs),
       datasetSha256: dataset.sha256,
       datasetSource: dataset.source,
-      split: { fractions, seed, stratifiedBy: prepared.labels ? 'class' : 'quintile of the target', ...originalRows(prepared, split) },
+      split: {
+        fractions,
+        seed,
+        stratifiedBy: prepared.labels ? 'class' : 'quintile of the target',
+        ...(options.group ? { groupedBy: options.group } : {}),
+        ...originalRows(prepared, split),
+      },
       counts: counts(prepared, split),
       quality: prepared.report,
       evaluation,
+      ...(crossValidation ? { crossValidation } : {}),
     };
   } finally {
+    fitted.dispose();
+  }
+}
+
+/** A network and its baseline trained on one split, with the split's encoded rows. */
+interface FittedPair {
+  state: PreprocessingState;
+  network: tf.Sequential;
+  baseline: tf.Sequential;
+  train: TrainingData;
+  validation: TrainingData;
+  test: TrainingData;
+  fit: FitResult;
+  baselineFit: FitResult;
+  settings: TrainingSettings;
+  baselineSettings: TrainingSettings;
+  durationMs: { model: number; baseline: number };
+  dispose(): void;
+}
+
+/**
+ * Fits the preprocessing on the split's training rows, then trains the
+ * network and its baseline with early stopping on its validation rows.
+ * @param report whether progress goes to options.onProgress (the final model) or not (cross-validation folds)
+ */
+async function fitPair(
+  prepared: PreparedData,
+  split: DataSplit,
+  objective: Objective,
+  architecture: Architecture,
+  options: TrainModelOptions,
+  seed: number,
+  report: boolean,
+): Promise<FittedPair> {
+  const state = fitPreprocessing(prepared, split.train, options.image?.pixelScale);
+  const part = (positions: number[]): TrainingData => ({ x: encodeRows(state, prepared.values, positions), y: positions.map((p) => prepared.targets[p]!) });
+  const [train, validation, test] = [part(split.train), part(split.validation), part(split.test)];
+  const shape = networkShape(objective, prepared, state);
+  const settings = { ...trainingDefaults(architecture.kind, split.train.length), ...options.training };
+  const baselineSettings = { ...trainingDefaults('linear', split.train.length), ...options.baselineTraining };
+  const classes = prepared.labels?.length ?? 1;
+  const onProgress = report ? options.onProgress : undefined;
+  const network = buildNetwork(architecture, shape, seed);
+  const baseline = buildNetwork(defaultArchitectures.linear, shape, seed + 1000);
+  const dispose = () => {
     network.dispose();
     baseline.dispose();
+  };
+  try {
+    const started = performance.now();
+    const fit = await fitNetwork(network, train, validation, { objective, classes, settings, seed, ...(onProgress ? { onProgress } : {}) });
+    const modelDone = performance.now();
+    const baselineFit = await fitBaseline(baseline, train, validation, { objective, classes, settings: baselineSettings, seed: seed + 1, phase: 'baseline', ...(onProgress ? { onProgress } : {}) });
+    const durationMs = { model: modelDone - started, baseline: performance.now() - modelDone };
+    return { state, network, baseline, train, validation, test, fit, baselineFit, settings, baselineSettings, durationMs, dispose };
+  } catch (error) {
+    dispose();
+    throw error;
   }
 }
 
@@ -217,6 +289,7 @@ const baselineDescriptions: Record<Objective, string> = {
 function checkOptions(options: TrainModelOptions): void {
   if (options.threshold !== undefined && !(options.threshold > 0 && options.threshold < 1)) throw badOption('threshold must lie between 0 and 1.');
   if (options.seed !== undefined && !Number.isInteger(options.seed)) throw badOption('seed must be an integer.');
+  if (options.crossValidation) checkCrossValidation(options.crossValidation);
   const { resamples = 1000, level = 0.95 } = options.bootstrap ?? {};
   if (!Number.isInteger(resamples) || resamples < 1 || !(level > 0 && level < 1)) {
     throw badOption('bootstrap resamples must be a positive integer and level between 0 and 1.');

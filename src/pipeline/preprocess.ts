@@ -79,6 +79,73 @@ export function stratifiedSplit(strata: readonly number[], fractions: SplitFract
   return split;
 }
 
+/**
+ * Splits rows by group (a patient's rows all land in one split), stratified by
+ * each group's first row, with a seeded shuffle of the groups (see allocateGroups).
+ * @param groups one key per row (e.g. the patient id)
+ * @param strata one stratum per row
+ */
+export function groupedSplit(groups: readonly string[], strata: readonly number[], fractions: SplitFractions, seed: number): DataSplit {
+  checkFractions(fractions);
+  const [test, validation, train] = allocateGroups(groups, strata, [fractions.test, fractions.validation], seed);
+  return { train: train!, validation: validation!, test: test! };
+}
+
+/**
+ * Deals whole groups into buckets: per stratum, groups in a seeded order fill
+ * the first bucket until it holds its share of the stratum's rows, then the
+ * next; the last bucket takes the rest.
+ * @param shares the shares of all buckets but the last
+ * @returns the rows of each bucket, ascending
+ */
+export function allocateGroups(groups: readonly string[], strata: readonly number[], shares: readonly number[], seed: number): number[][] {
+  const random = createRandom(seed);
+  const buckets = Array.from({ length: shares.length + 1 }, () => [] as number[]);
+  const bounds = shares.map((_, k) => shares.slice(0, k + 1).reduce((sum, share) => sum + share, 0));
+  for (const members of groupsByStratum(groups, strata).values()) {
+    const total = members.reduce((sum, rows) => sum + rows.length, 0);
+    let taken = 0;
+    for (const rows of shuffled(members, random)) {
+      const bucket = bounds.findIndex((bound) => taken < total * bound);
+      for (const row of rows) buckets[bucket === -1 ? shares.length : bucket]!.push(row);
+      taken += rows.length;
+    }
+  }
+  for (const bucket of buckets) bucket.sort((a, b) => a - b);
+  return buckets;
+}
+
+/**
+ * Assigns rows to k folds by group, stratified: each stratum's groups, in a
+ * seeded order, go round the folds, so a group's rows share one fold.
+ * @returns the fold (0..k-1) of each row
+ */
+export function assignFolds(groups: readonly string[], strata: readonly number[], folds: number, seed: number): number[] {
+  const random = createRandom(seed);
+  const fold = new Array<number>(groups.length).fill(0);
+  let next = 0;
+  for (const members of groupsByStratum(groups, strata).values()) {
+    for (const rows of shuffled(members, random)) {
+      for (const row of rows) fold[row] = next;
+      next = (next + 1) % folds;
+    }
+  }
+  return fold;
+}
+
+/** The rows of each group, groups collected per stratum (a group's stratum: its first row's), strata in ascending order. */
+function groupsByStratum(groups: readonly string[], strata: readonly number[]): Map<number, number[][]> {
+  const rowsOf = groupPositions(groups);
+  const byStratum = new Map<number, number[][]>();
+  for (const rows of rowsOf.values()) {
+    const stratum = strata[rows[0]!]!;
+    const members = byStratum.get(stratum);
+    if (members) members.push(rows);
+    else byStratum.set(stratum, [rows]);
+  }
+  return new Map([...byStratum].sort(([a], [b]) => a - b));
+}
+
 function checkFractions({ validation, test }: SplitFractions): void {
   const valid = (share: number) => Number.isFinite(share) && share > 0 && share < 0.5;
   if (!valid(validation) || !valid(test) || validation + test > 0.6) {

@@ -31,6 +31,8 @@ export interface QualityOptions {
   duplicates?: 'drop' | 'keep';
   /** Types, units and possible ranges of columns; values outside a possible range are refused or treated as missing, as it says. */
   featureSpec?: FeatureSpec;
+  /** The column naming each row's patient (or other unit): splits keep a group's rows on one side; not a feature. */
+  group?: string;
   /** Columns to leave out (a leak, an identifier the checks missed, a column recorded after the outcome). */
   exclude?: string[];
   /** Columns flagged as probable leaks that are known before the outcome and may train (reported, not refused). */
@@ -143,6 +145,8 @@ export interface PreparedData {
   targets: number[];
   /** Image tasks: the image size (the features are its pixels in row-major order). */
   image: { width: number; height: number } | null;
+  /** Per usable row, its group (the group column's value) when rows are grouped; null otherwise. */
+  groups: string[] | null;
   /** The quantiles published as a range's ends: [0, 1] (minimum and maximum), or [0.01, 0.99] when extremes are hidden. */
   rangeQuantiles: RangeQuantiles;
 }
@@ -232,6 +236,7 @@ export function assessDataQuality(dataset: Dataset, options: QualityOptions): Pr
     values,
     labels: target.labels,
     targets,
+    groups: options.group ? groupKeys(dataset.data.get(options.group)!, rows) : null,
     image,
     rangeQuantiles,
   };
@@ -302,6 +307,11 @@ function checkNotes(checks: DataChecks, options: QualityOptions): string[] {
     notes.push(`Warning: the smallest class is ${(checks.minorityShare * 100).toFixed(1)}% of the rows: accuracy flatters, look at recall, AUPRC and the threshold.`);
   }
   return notes;
+}
+
+/** Each row's group; a row without one is a group of its own. */
+function groupKeys(column: DataColumn, rows: readonly number[]): string[] {
+  return rows.map((i) => cellLevel(cellAt(column, i)) ?? `\u0000row ${i}`);
 }
 
 function rangeQuantilesOf(options: QualityOptions): RangeQuantiles {
@@ -400,7 +410,7 @@ function checkOptions(dataset: Dataset, options: QualityOptions): void {
   }
   const maxLevels = options.maxCategoryLevels ?? 10;
   if (!Number.isInteger(maxLevels) || maxLevels < 2) throw badOption('maxCategoryLevels must be an integer of at least 2.');
-  for (const [option, names] of [['exclude', options.exclude], ['acceptLeaks', options.acceptLeaks]] as const) {
+  for (const [option, names] of [['exclude', options.exclude], ['acceptLeaks', options.acceptLeaks], ['group', options.group === undefined ? [] : [options.group]]] as const) {
     const unknown = (names ?? []).filter((name) => !dataset.columns.includes(name) || name === options.target);
     if (unknown.length > 0) throw badOption(`${option} names columns that are not features of ${dataset.source}: ${unknown.join(', ')}.`, { columns: unknown });
   }
@@ -456,6 +466,7 @@ function describeColumn(name: string, column: DataColumn, rows: readonly number[
   const base = { name, count: present, missing, distinct, notes: [] as string[] };
   const dropped = (type: ColumnReport['type'], treatment: string): ColumnReport => ({ ...base, ...nothing, type, role: 'dropped', treatment });
   if (options.exclude?.includes(name)) return dropped(numeric ? 'numeric' : 'categorical', 'dropped: excluded by the user');
+  if (options.group === name) return dropped(numeric ? 'numeric' : 'categorical', 'dropped: groups the rows for splitting (one group\'s rows stay on one side), not a feature');
   if (present === 0) return dropped('empty', 'dropped: every value is missing');
   if (distinct === 1) return dropped('constant', `dropped: constant (${sorted ? String(sorted[0]) : levelCounts![0]!.value})`);
   if (identifierName.test(name)) return dropped(numeric ? 'numeric' : 'categorical', 'dropped: its name marks an identifier, which must not predict');

@@ -3,7 +3,11 @@ import { before, describe, it } from 'node:test';
 import { buildNetwork, type DenseArchitecture, defaultArchitectures } from '../../src/pipeline/architectures.ts';
 import { loadModelArtifact, saveModelArtifact } from '../../src/pipeline/artifact.ts';
 import { PipelineError } from '../../src/pipeline/errors.ts';
+import { buildModelCard, renderModelCardMarkdown } from '../../src/pipeline/card.ts';
+import { parseCrossValidation } from '../../src/pipeline/cross-validation.ts';
 import { parseFeatureSpec } from '../../src/pipeline/feature-spec.ts';
+import { assignFolds } from '../../src/pipeline/preprocess.ts';
+import { placeholderCardText } from '../../src/models/stored-version.ts';
 import { explainPrediction } from '../../src/pipeline/explain.ts';
 import { deserializeTrainingResult, serializeTrainingResult, type TrainingResult, trainModel } from '../../src/pipeline/pipeline.ts';
 import { matrixFromRows } from '../../src/pipeline/matrix.ts';
@@ -235,5 +239,61 @@ describe('a messy clinical CSV end to end', () => {
     assert.ok(prediction!.warnings.some((w) => /age = 110 is outside the training range/.test(w)));
     assert.ok(prediction!.warnings.some((w) => /"vaping" was not seen in training/.test(w)));
     served.dispose();
+  });
+});
+
+describe('honest estimates: grouped splits and cross-validation', () => {
+  // 60 patients with 3 visits each; the outcome follows x, and a patient's visits resemble each other.
+  const records = Array.from({ length: 180 }, (_, i) => {
+    const patient = Math.floor(i / 3);
+    const x = ((patient * 37) % 60) / 10 + (i % 3) * 0.1;
+    return { patient: `P${patient}`, x, noise: (i * 13) % 7, outcome: x + ((patient * 7) % 11) / 2.5 > 5 ? 'yes' : 'no' };
+  });
+  const patientOf = (row: number) => records[row]!.patient;
+  const placeholderCard = placeholderCardText('grouped', '', 'records');
+  let result: TrainingResult;
+
+  before(async () => {
+    result = await trainModel({
+      data: { records },
+      target: 'outcome',
+      task: 'binary',
+      group: 'patient',
+      crossValidation: { folds: 3, repeats: 2 },
+      training: { epochs: 15, patience: 5 },
+      baselineTraining: { epochs: 15, patience: 5 },
+      bootstrap: { resamples: 50 },
+    });
+  });
+
+  it('keeps each patient on one side of the split, and the grouping column out of the features', () => {
+    const sides = [result.split.train, result.split.validation, result.split.test].map((rows) => new Set(rows.map(patientOf)));
+    for (const [a, b] of [[0, 1], [0, 2], [1, 2]] as const) assert.deepEqual([...sides[a]!].filter((p) => sides[b]!.has(p)), []);
+    assert.equal(result.split.groupedBy, 'patient');
+    assert.deepEqual(result.features.map((f) => f.name), ['x', 'noise']);
+  });
+
+  it('reports each metric as mean and spread across 3 folds x 2 repeats, beside the test-split figures', () => {
+    const cv = result.crossValidation!;
+    assert.deepEqual([cv.folds, cv.repeats, cv.groupedBy], [3, 2, 'patient']);
+    const auroc = cv.metrics.auroc!;
+    assert.equal(auroc.model!.folds, 6);
+    assert.ok(auroc.model!.sd >= 0 && auroc.model!.min <= auroc.model!.mean && auroc.model!.mean <= auroc.model!.max && auroc.model!.max <= 1);
+    assert.match(cv.statement, /^3-fold cross-validation, repeated 2 times, folds by patient .*: AUROC 0\.\d{3} ± 0\.\d{3} \(SD over 6 folds\) for the model/);
+    const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCard));
+    assert.match(markdown, /## Cross-validation\n\n3-fold cross-validation, repeated 2 times/);
+    assert.match(markdown, /\| auroc \| 0\.\d{3} ± 0\.\d{3} \(0\.\d{3} to [01]\.\d{3}\) \|/);
+    assert.match(markdown, /whole groups of patient to one side/);
+  });
+
+  it('puts a group in one fold, folds of even size', () => {
+    const groups = records.map((r) => r.patient);
+    const folds = assignFolds(groups, groups.map(() => 0), 4, 1);
+    const foldOf = new Map<string, Set<number>>();
+    groups.forEach((group, row) => foldOf.set(group, (foldOf.get(group) ?? new Set()).add(folds[row]!)));
+    assert.ok([...foldOf.values()].every((set) => set.size === 1));
+    assert.deepEqual([0, 1, 2, 3].map((fold) => folds.filter((f) => f === fold).length), [45, 45, 45, 45]);
+    assert.throws(() => parseCrossValidation('5y'), /5 or 5x5/);
+    assert.deepEqual(parseCrossValidation('5x5'), { folds: 5, repeats: 5 });
   });
 });
