@@ -26,15 +26,18 @@ import { TrainingRunner } from '../src/models/training-runner.ts';
 import {
   type CardText,
   type CrossValidationOptions,
+  describeConformal,
   evaluateOnDataset,
   initTensorflow,
   loadServingModel,
   parseCrossValidation,
+  parseThresholdRule,
   readCsvFile,
   readFeatureSpec,
   renderQualityReport,
   trainingProgressBar,
   trainModel,
+  type ThresholdRule,
   type TrainingResult,
 } from '../src/pipeline/index.ts';
 import { systemScope } from '../src/server/system-scope.ts';
@@ -42,6 +45,14 @@ import { systemScope } from '../src/server/system-scope.ts';
 const crossValidation = (value: string) => {
   try {
     return parseCrossValidation(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+};
+
+const thresholdRule = (value: string) => {
+  try {
+    return parseThresholdRule(value);
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
@@ -101,6 +112,8 @@ program
   .option('--accept-leak <columns>', 'comma-separated columns flagged as probable leaks that are known before the outcome', columnList)
   .option('--group <column>', 'the column naming each row\'s patient: a patient\'s rows never sit on both sides of a split or fold')
   .option('--cv <k|kxr>', 'also cross-validate: k folds (5), or k folds repeated r times (5x5); reports each metric\'s mean and spread', crossValidation)
+  .option('--threshold <rule>', 'binary decision threshold: youden, sensitivity=0.9 (chosen on the validation split) or a probability such as 0.5', thresholdRule)
+  .option('--coverage <p>', 'nominal coverage of the conformal prediction sets and intervals (default 0.9)', Number)
   .option('--drop-duplicates', 'drop rows identical to an earlier row (default: report and keep them)')
   .addOption(new Option('--missing <policy>', 'missing feature values').choices(['impute', 'drop-rows']).default('impute'))
   .option('--promote', 'make the new version the production version')
@@ -120,6 +133,8 @@ program
     dropDuplicates?: boolean;
     group?: string;
     cv?: CrossValidationOptions;
+    threshold?: ThresholdRule;
+    coverage?: number;
     missing: 'impute' | 'drop-rows';
     promote?: boolean;
   }) => {
@@ -144,6 +159,8 @@ program
         duplicates: options.dropDuplicates ? 'drop' : 'keep',
         ...(options.group ? { group: options.group } : {}),
         ...(options.cv ? { crossValidation: options.cv } : {}),
+        ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
+        ...(options.coverage !== undefined ? { coverage: options.coverage } : {}),
         missing: options.missing,
         onProgress: progress.onProgress,
       }).finally(progress.stop);
@@ -151,6 +168,8 @@ program
       console.log(`Test split (${result.counts.test} rows): ${headline(result)}`);
       console.log(result.evaluation.comparison.statement);
       if (result.crossValidation) console.log(result.crossValidation.statement);
+      if (result.thresholdRule) console.log(`Threshold: ${result.thresholdRule}`);
+      if (result.conformal) console.log(describeConformal(result.conformal));
       const cardText: CardText = placeholderCardText(options.name, options.description, options.data);
       const version = await models.addTrainedVersion({ name: options.name, description: options.description }, result, cardText, options.promote ? 'promoted at training (CLI --promote)' : undefined);
       console.log(`Stored ${options.name} version ${version.version} (${version.stage}), id ${version.id}`);

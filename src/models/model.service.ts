@@ -13,6 +13,7 @@ import {
   parseCrossValidation,
   parseCsv,
   parseFeatureSpec,
+  parseThresholdRule,
   PipelineError,
   renderModelCardMarkdown,
   type TrainingResult,
@@ -44,6 +45,8 @@ const trainSchema = z
     acceptLeaks: z.array(boundedText(64)).max(200).nullish(),
     dropDuplicates: z.boolean().nullish(),
     group: boundedText(64).nullish(),
+    threshold: boundedText(32).nullish(),
+    coverage: z.number().gt(0).lt(1).nullish(),
     crossValidation: z.string().regex(/^\d+(x\d+)?$/, { message: 'use k or k x repeats, such as 5 or 5x5' }).nullish(),
   })
   .refine((input) => (input.task === 'IMAGE') === (input.imageWidth != null && input.imageHeight != null), {
@@ -183,6 +186,8 @@ export class ModelService {
         ...(parsed.acceptLeaks ? { acceptLeaks: parsed.acceptLeaks } : {}),
         duplicates: parsed.dropDuplicates ? 'drop' : 'keep',
         ...(parsed.group ? { group: parsed.group } : {}),
+        ...(parsed.threshold ? { threshold: optionOf(() => parseThresholdRule(parsed.threshold!), 'input.threshold') } : {}),
+        ...(parsed.coverage != null ? { coverage: parsed.coverage } : {}),
         ...(parsed.crossValidation ? { crossValidation: optionOf(() => parseCrossValidation(parsed.crossValidation!), 'input.crossValidation') } : {}),
       };
       checkData(options);

@@ -10,6 +10,7 @@ import type { CrossValidationResult, FoldSpread } from './cross-validation.ts';
 import type { TrainingResult } from './pipeline.ts';
 import { calibrationSvg, rocCurveSvg, svgDataUri } from './plots.ts';
 import { formatNumber } from './stats.ts';
+import { describeConformal } from './uncertainty.ts';
 
 /** What people must write: the data cannot say what a model is for. */
 export interface CardText {
@@ -53,7 +54,7 @@ export interface ModelCard {
     datasetSha256: string;
   };
   intendedUse: { primary: string; users: string; outOfScope: string[] };
-  outcome: { target: string; definition: string; classes: string[] | null; positiveClass: string | null; threshold: number | null };
+  outcome: { target: string; definition: string; classes: string[] | null; positiveClass: string | null; threshold: number | null; thresholdRule: string | null };
   data: {
     source: string;
     file: string;
@@ -77,6 +78,8 @@ export interface ModelCard {
     trivial: MetricSet;
     comparison: string;
     trivialComparison: string;
+    /** Split-conformal sets or intervals and their measured test coverage, in words. */
+    uncertainty: string | null;
     definitions: Record<string, string>;
   };
   subgroups: { group: string; n: number; events: number | null; figures: Record<string, number | null>; notes: string[] }[];
@@ -114,7 +117,7 @@ export function buildModelCard(result: TrainingResult, text: CardText, version: 
       datasetSha256: result.datasetSha256,
     },
     intendedUse: { primary: text.intendedUse, users: text.intendedUsers, outOfScope: text.outOfScope },
-    outcome: { target: result.target, definition: text.outcomeDefinition, classes: result.classLabels, positiveClass: result.positiveClass, threshold: result.threshold },
+    outcome: { target: result.target, definition: text.outcomeDefinition, classes: result.classLabels, positiveClass: result.positiveClass, threshold: result.threshold, thresholdRule: result.thresholdRule ?? null },
     data: {
       source: text.dataSource,
       file: result.datasetSource,
@@ -146,6 +149,7 @@ export function buildModelCard(result: TrainingResult, text: CardText, version: 
       trivial: evaluation.trivial.metrics,
       comparison: evaluation.comparison.statement,
       trivialComparison: evaluation.comparison.trivialStatement,
+      uncertainty: result.conformal ? describeConformal(result.conformal) : null,
       definitions: evaluation.definitions,
     },
     subgroups: evaluation.subgroups.map((subgroup) => ({
@@ -235,7 +239,7 @@ export function renderModelCardMarkdown(card: ModelCard): string {
   section(
     'Outcome',
     `Target column \`${card.outcome.target}\`: ${card.outcome.definition}`,
-    ...(card.outcome.classes ? ['', `Classes: ${card.outcome.classes.join(', ')}${card.outcome.positiveClass ? `; positive class **${card.outcome.positiveClass}**, predicted at a probability of ${card.outcome.threshold} or more` : ''}.`] : []),
+    ...(card.outcome.classes ? ['', `Classes: ${card.outcome.classes.join(', ')}${card.outcome.positiveClass ? `; positive class **${card.outcome.positiveClass}**, predicted at a probability of ${formatNumber(card.outcome.threshold!, 4)} or more${card.outcome.thresholdRule ? ` (threshold ${card.outcome.thresholdRule})` : ''}` : ''}.`] : []),
   );
   section(
     'Data',
@@ -287,6 +291,7 @@ export function renderModelCardMarkdown(card: ModelCard): string {
     '',
     performance.trivialComparison,
     '',
+    ...(performance.uncertainty ? [performance.uncertainty, ''] : []),
     `All model metrics: ${figures(performance.model)}.`,
     '',
     ...bullets(Object.entries(performance.definitions).map(([name, definition]) => `${name}: ${definition}`)),

@@ -39,4 +39,5 @@ export { trainingProgressBar } from './progress-bar.ts';
 export { assessDataQuality, type DataQualityReport, renderQualityReport, type Task } from './quality.ts';
 export { type FeatureInfo, loadServingModel, type ModelInput, type Prediction, type ServingModel, type StoredModel } from './serving.ts';
 export { initTensorflow, type TensorflowInfo, tf } from './tensorflow.ts';
+export { type Conformal, describeConformal, parseThresholdRule, type ThresholdRule } from './uncertainty.ts';
 export { type ProgressCallback, type ProgressEvent, type TrainingSettings } from './train.ts';

@@ -9,6 +9,7 @@ import { checkCrossValidation, type CrossValidationOptions, type CrossValidation
 import { type DataSplit, defaultSplit, encodeRows, fitPreprocessing, groupedSplit, type PreprocessingState, type SplitFractions, splitStrata, stratifiedSplit } from './preprocess.ts';
 import { assessDataQuality, type DataQualityReport, type ImageOptions, type PreparedData, type QualityOptions } from './quality.ts';
 import type { FeatureInfo, StoredModel } from './serving.ts';
+import { checkedRule, chooseThreshold, defaultCoverage, fitConformal, measureConformal, type ThresholdRule } from './uncertainty.ts';
 import { mean } from './stats.ts';
 import { initTensorflow, tf } from './tensorflow.ts';
 import { type EpochRecord, fitLeastSquares, type FitOptions, type FitResult, fitNetwork, type Objective, type ProgressCallback, type TrainingData, type TrainingSettings } from './train.ts';
@@ -19,8 +20,13 @@ export type DataSource = { csvPath: string } | { csvText: string; source?: strin
 export interface TrainModelOptions extends Omit<QualityOptions, 'image'> {
   data: DataSource;
   image?: ImageOptions & { pixelScale?: number };
-  /** Binary: the probability of the positive class at or above which it is predicted (default 0.5). */
-  threshold?: number;
+  /**
+   * Binary: the probability of the positive class at or above which it is predicted: a number (default 0.5),
+   * `youden`, or `{ sensitivity: 0.9 }`, the rules chosen on the validation split.
+   */
+  threshold?: ThresholdRule;
+  /** Nominal coverage of the split-conformal prediction sets and intervals (default 0.9). */
+  coverage?: number;
   split?: Partial<SplitFractions>;
   /** Seeds the split, the initial weights, the shuffling, dropout and the bootstrap (default 42). */
   seed?: number;
@@ -75,6 +81,8 @@ export interface TrainingResult extends StoredModel {
   evaluation: Evaluation;
   /** Present when cross-validation was asked for. */
   crossValidation?: CrossValidationResult;
+  /** Binary: how the threshold was chosen, in words. */
+  thresholdRule: string | null;
 }
 
 export const defaultSeed = 42;
@@ -134,13 +142,14 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
   const strata = splitStrata(prepared);
   const split = prepared.groups ? groupedSplit(prepared.groups, strata, fractions, seed) : stratifiedSplit(strata, fractions, seed);
   const objective: Objective = options.task === 'binary' ? 'binary' : options.task === 'regression' ? 'regression' : 'multiclass';
-  const target: EvaluationTarget = { kind: objective, labels: prepared.labels, threshold: options.threshold ?? 0.5 };
+  const fixedThreshold = typeof options.threshold === 'number' ? options.threshold : 0.5;
+  const cvTarget: EvaluationTarget = { kind: objective, labels: prepared.labels, threshold: fixedThreshold };
   const architecture = chooseArchitecture(options);
 
   const crossValidation = options.crossValidation
     ? await crossValidate(
         options.crossValidation,
-        target,
+        cvTarget,
         prepared.groups ?? prepared.rows.map(String),
         strata,
         options.group ?? null,
@@ -163,11 +172,17 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
     const evaluationStarted = performance.now();
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
     const classes = prepared.labels?.length ?? 1;
+    // The figures describe the saved artifact, exactly as it will be served; threshold and conformal quantile come from validation.
+    const saved = await loadModelArtifact(artifact);
+    const [validationOutputs, testOutputs] = [await predictWith(saved, fitted.validation.x), await predictWith(saved, test.x)];
+    saved.dispose();
+    const chosen = objective === 'binary' ? chooseThreshold(options.threshold ?? fixedThreshold, fitted.validation.y, validationOutputs.map((row) => row[0]!)) : null;
+    const target: EvaluationTarget = { kind: objective, labels: prepared.labels, threshold: chosen?.threshold ?? fixedThreshold };
+    const conformal = measureConformal(fitConformal(objective, validationOutputs, fitted.validation.y, options.coverage ?? defaultCoverage), objective, testOutputs, test.y);
     const evaluation = evaluate({
       target,
       actual: test.y,
-      // The figures describe the saved artifact, exactly as it will be served.
-      model: await predictWith(await loadModelArtifact(artifact), test.x),
+      model: testOutputs,
       baseline: await predictWith(baseline, test.x),
       trivial: new Array(test.x.rows).fill(trivialOutput(objective, train.y, classes)),
       baselineDescription: baselineDescriptions[objective],
@@ -184,7 +199,9 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
       outcomeLabel: options.outcomeLabel ?? defaultOutcomeLabel(options, prepared),
       classLabels: prepared.labels,
       positiveClass: prepared.report.positiveClass,
-      threshold: objective === 'binary' ? (options.threshold ?? 0.5) : null,
+      threshold: chosen?.threshold ?? null,
+      thresholdRule: chosen?.rule ?? null,
+      conformal,
       image: prepared.image,
       features: featureInfo(state, options.featureSpec),
       unitsNote: options.featureSpec?.unitsNote ?? null,
@@ -287,7 +304,8 @@ const baselineDescriptions: Record<Objective, string> = {
 };
 
 function checkOptions(options: TrainModelOptions): void {
-  if (options.threshold !== undefined && !(options.threshold > 0 && options.threshold < 1)) throw badOption('threshold must lie between 0 and 1.');
+  if (options.threshold !== undefined) checkedRule(options.threshold);
+  if (options.coverage !== undefined && !(options.coverage > 0 && options.coverage < 1)) throw badOption('coverage must lie between 0 and 1.');
   if (options.seed !== undefined && !Number.isInteger(options.seed)) throw badOption('seed must be an integer.');
   if (options.crossValidation) checkCrossValidation(options.crossValidation);
   const { resamples = 1000, level = 0.95 } = options.bootstrap ?? {};

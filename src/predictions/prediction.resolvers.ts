@@ -6,6 +6,7 @@ interface StoredOutput {
   label?: string;
   probabilities?: Record<string, number>;
   value?: number;
+  conformal?: { coverage: number; set?: string[]; lower?: number; upper?: number };
   outcomeLabel: string;
   threshold: number | null;
 }
@@ -47,6 +48,7 @@ export const predictionResolvers: Resolvers = {
       return probabilities ? Object.entries(probabilities).map(([label, probability]) => ({ label, probability })) : null;
     },
     value: (prediction) => outputOf(prediction).value ?? null,
+    conformal: (prediction) => outputOf(prediction).conformal ?? null,
     outcomeLabel: (prediction) => outputOf(prediction).outcomeLabel,
     threshold: (prediction) => outputOf(prediction).threshold,
     outOfDistribution: (prediction) => flagsOf(prediction).outOfDistribution,

@@ -84,7 +84,7 @@ export class PredictionService {
         patientId: episode.patientId,
         modelVersionId: chosen.id,
         input: { values: input.values },
-        output: { ...output, outcomeLabel: stored.outcomeLabel, threshold: stored.threshold, timings: { modelMs, explanationMs } },
+        output: { ...output, outcomeLabel: stored.outcomeLabel, threshold: stored.threshold, timings: { modelMs, explanationMs } } as object,
         ...(explanation ? { explanation: explanation as object } : {}),
         qualityFlags: { outOfDistribution: input.outOfDistribution, warnings: encoded.warnings },
         latencyMs: performance.now() - started,

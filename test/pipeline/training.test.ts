@@ -260,6 +260,8 @@ describe('honest estimates: grouped splits and cross-validation', () => {
       task: 'binary',
       group: 'patient',
       crossValidation: { folds: 3, repeats: 2 },
+      threshold: { sensitivity: 0.8 },
+      coverage: 0.8,
       training: { epochs: 15, patience: 5 },
       baselineTraining: { epochs: 15, patience: 5 },
       bootstrap: { resamples: 50 },
@@ -284,6 +286,23 @@ describe('honest estimates: grouped splits and cross-validation', () => {
     assert.match(markdown, /## Cross-validation\n\n3-fold cross-validation, repeated 2 times/);
     assert.match(markdown, /\| auroc \| 0\.\d{3} ± 0\.\d{3} \(0\.\d{3} to [01]\.\d{3}\) \|/);
     assert.match(markdown, /whole groups of patient to one side/);
+  });
+
+  it('chooses the threshold on validation by the stated rule, and carries conformal sets with their measured coverage', async () => {
+    assert.match(result.thresholdRule!, /^the highest threshold with sensitivity at least 0\.8 on the validation split: /);
+    assert.equal((result.evaluation.model.metrics as { threshold: number }).threshold, result.threshold);
+    const conformal = result.conformal!;
+    assert.deepEqual([conformal.kind, conformal.coverage, conformal.calibrationRows], ['set', 0.8, result.counts.validation]);
+    assert.ok(conformal.test!.coverage >= 0 && conformal.test!.coverage <= 1 && conformal.test!.meanSetSize! >= 1);
+    const served = await loadServingModel(result);
+    const [prediction] = await served.predict([{ x: 3, noise: 2 }]);
+    const set = (prediction as { conformal: { coverage: number; set: string[] } }).conformal;
+    assert.equal(set.coverage, 0.8);
+    assert.ok(set.set.length >= 1 && set.set.every((label) => result.classLabels!.includes(label)));
+    served.dispose();
+    const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCard));
+    assert.match(markdown, /Prediction sets at 80% nominal coverage \(split-conformal, calibrated on the \d+ validation rows.*measured coverage on the test split 0\.\d{3}/);
+    assert.match(markdown, /\(threshold the highest threshold with sensitivity at least 0\.8/);
   });
 
   it('puts a group in one fold, folds of even size', () => {
