@@ -26,6 +26,7 @@ import { TrainingRunner } from '../src/models/training-runner.ts';
 import {
   type CardText,
   type CrossValidationOptions,
+  describeCalibration,
   describeConformal,
   evaluateOnDataset,
   initTensorflow,
@@ -114,6 +115,7 @@ program
   .option('--cv <k|kxr>', 'also cross-validate: k folds (5), or k folds repeated r times (5x5); reports each metric\'s mean and spread', crossValidation)
   .option('--threshold <rule>', 'binary decision threshold: youden, sensitivity=0.9 (chosen on the validation split) or a probability such as 0.5', thresholdRule)
   .option('--coverage <p>', 'nominal coverage of the conformal prediction sets and intervals (default 0.9)', Number)
+  .option('--no-calibrate', 'keep the network\'s probabilities as trained (default: recalibrate them on the validation split)')
   .option('--drop-duplicates', 'drop rows identical to an earlier row (default: report and keep them)')
   .addOption(new Option('--missing <policy>', 'missing feature values').choices(['impute', 'drop-rows']).default('impute'))
   .option('--promote', 'make the new version the production version')
@@ -135,6 +137,7 @@ program
     cv?: CrossValidationOptions;
     threshold?: ThresholdRule;
     coverage?: number;
+    calibrate: boolean;
     missing: 'impute' | 'drop-rows';
     promote?: boolean;
   }) => {
@@ -161,6 +164,7 @@ program
         ...(options.cv ? { crossValidation: options.cv } : {}),
         ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
         ...(options.coverage !== undefined ? { coverage: options.coverage } : {}),
+        calibrate: options.calibrate,
         missing: options.missing,
         onProgress: progress.onProgress,
       }).finally(progress.stop);
@@ -169,6 +173,7 @@ program
       console.log(result.evaluation.comparison.statement);
       if (result.crossValidation) console.log(result.crossValidation.statement);
       if (result.thresholdRule) console.log(`Threshold: ${result.thresholdRule}`);
+      if (result.calibration) console.log(describeCalibration(result.calibration));
       if (result.conformal) console.log(describeConformal(result.conformal));
       const cardText: CardText = placeholderCardText(options.name, options.description, options.data);
       const version = await models.addTrainedVersion({ name: options.name, description: options.description }, result, cardText, options.promote ? 'promoted at training (CLI --promote)' : undefined);

@@ -11,6 +11,8 @@ import type { TrainingResult } from './pipeline.ts';
 import { calibrationSvg, rocCurveSvg, svgDataUri } from './plots.ts';
 import { formatNumber } from './stats.ts';
 import { describeConformal } from './uncertainty.ts';
+import { describeCalibration } from './calibration.ts';
+import { describeAutoencoder } from './autoencoder.ts';
 
 /** What people must write: the data cannot say what a model is for. */
 export interface CardText {
@@ -80,6 +82,10 @@ export interface ModelCard {
     trivialComparison: string;
     /** Split-conformal sets or intervals and their measured test coverage, in words. */
     uncertainty: string | null;
+    /** Classifiers: the recalibration and the test ECE before and after, in words. */
+    calibration: string | null;
+    /** Tabular models: the autoencoder's out-of-distribution check and how many test rows it flags. */
+    outOfDistribution: string | null;
     definitions: Record<string, string>;
   };
   subgroups: { group: string; n: number; events: number | null; figures: Record<string, number | null>; notes: string[] }[];
@@ -150,6 +156,8 @@ export function buildModelCard(result: TrainingResult, text: CardText, version: 
       comparison: evaluation.comparison.statement,
       trivialComparison: evaluation.comparison.trivialStatement,
       uncertainty: result.conformal ? describeConformal(result.conformal) : null,
+      calibration: result.calibration ? describeCalibration(result.calibration) : null,
+      outOfDistribution: result.autoencoder ? describeAutoencoder(result.autoencoder) : null,
       definitions: evaluation.definitions,
     },
     subgroups: evaluation.subgroups.map((subgroup) => ({
@@ -291,7 +299,9 @@ export function renderModelCardMarkdown(card: ModelCard): string {
     '',
     performance.trivialComparison,
     '',
+    ...(performance.calibration ? [performance.calibration, ''] : []),
     ...(performance.uncertainty ? [performance.uncertainty, ''] : []),
+    ...(performance.outOfDistribution ? [performance.outOfDistribution, ''] : []),
     `All model metrics: ${figures(performance.model)}.`,
     '',
     ...bullets(Object.entries(performance.definitions).map(([name, definition]) => `${name}: ${definition}`)),

@@ -14,6 +14,9 @@ export interface LeakSuspect {
   value: number;
 }
 
+/** Larger data sets are judged on an even sample of this many rows (a leak shows in any sample). */
+const maxCheckedRows = 100_000;
+
 /** At or above these, one column alone predicts the target almost perfectly: a probable leak. */
 export const leakThresholds = { AUROC: 0.98, accuracy: 0.98, 'R²': 0.95 } as const;
 
@@ -30,13 +33,14 @@ export interface LeakTarget {
  * (categories); for multiclass targets the accuracy of predicting each value's
  * (or value bin's) most frequent class; for regression the larger of the
  * squared correlation and the share of variance explained by value bins,
- * which also catches non-linear functions.
+ * which also catches non-linear functions. Above 100,000 rows, every k-th row.
  * @param column per usable row: a number, a level, or null when missing
  * @returns null when too few rows have a value to judge
  */
 export function singleColumnStrength(name: string, column: ArrayLike<number | string | null>, target: LeakTarget): LeakSuspect | null {
+  const every = Math.max(1, Math.ceil(column.length / maxCheckedRows));
   const present: number[] = [];
-  for (let i = 0; i < column.length; i++) if (column[i] !== null && !(typeof column[i] === 'number' && Number.isNaN(column[i]))) present.push(i);
+  for (let i = 0; i < column.length; i += every) if (column[i] !== null && !(typeof column[i] === 'number' && Number.isNaN(column[i]))) present.push(i);
   if (present.length < 20) return null;
   const numeric = present.every((i) => typeof column[i] === 'number');
   const groups = numeric ? quantileBins(present.map((i) => column[i] as number), binCount(present.length)) : present.map((i) => String(column[i]));

@@ -5,6 +5,7 @@
 export { type Architecture, type ConvArchitecture, type DenseArchitecture, defaultArchitectures } from './architectures.ts';
 export { loadModelArtifact, type ModelArtifact, saveModelArtifact } from './artifact.ts';
 export { buildModelCard, type CardText, type ModelCard, renderModelCardMarkdown } from './card.ts';
+export { type Calibration, describeCalibration } from './calibration.ts';
 export { type CrossValidationOptions, type CrossValidationResult, parseCrossValidation } from './cross-validation.ts';
 export { type Dataset, datasetFromRecords, parseCsv, type RawRecord, type RawValue, readCsvFile, recordAt, sha256Hex } from './csv.ts';
 export {

@@ -3,7 +3,9 @@ import { loadModelArtifact, type ModelArtifact, saveModelArtifact } from './arti
 import { cellAt, type Dataset, rawValueOf, datasetFromRecords, parseCsv, type RawRecord, readCsvFile } from './csv.ts';
 import type { Matrix } from './matrix.ts';
 import { badOption, PipelineError } from './errors.ts';
-import { type Evaluation, type EvaluationTarget, evaluate, type SubgroupColumn } from './evaluate.ts';
+import { type Autoencoder, fitAutoencoder, measureAutoencoder } from './autoencoder.ts';
+import { type Calibration, fitPlatt, fitTemperature, foldCalibration } from './calibration.ts';
+import { computeMetrics, type Evaluation, type EvaluationTarget, evaluate, type SubgroupColumn } from './evaluate.ts';
 import type { FeatureSpec } from './feature-spec.ts';
 import { checkCrossValidation, type CrossValidationOptions, type CrossValidationResult, crossValidate } from './cross-validation.ts';
 import { type DataSplit, defaultSplit, encodeRows, fitPreprocessing, groupedSplit, type PreprocessingState, type SplitFractions, splitStrata, stratifiedSplit } from './preprocess.ts';
@@ -27,6 +29,8 @@ export interface TrainModelOptions extends Omit<QualityOptions, 'image'> {
   threshold?: ThresholdRule;
   /** Nominal coverage of the split-conformal prediction sets and intervals (default 0.9). */
   coverage?: number;
+  /** Classifiers: recalibrate the probabilities on the validation split (Platt scaling, or temperature for several classes); default true. */
+  calibrate?: boolean;
   split?: Partial<SplitFractions>;
   /** Seeds the split, the initial weights, the shuffling, dropout and the bootstrap (default 42). */
   seed?: number;
@@ -83,6 +87,10 @@ export interface TrainingResult extends StoredModel {
   crossValidation?: CrossValidationResult;
   /** Binary: how the threshold was chosen, in words. */
   thresholdRule: string | null;
+  /** Classifiers: the recalibration fitted on the validation split and folded into the network, with the test ECE before and after. */
+  calibration: Calibration | null;
+  /** Tabular models: the out-of-distribution autoencoder fitted on the training inputs. */
+  autoencoder: Autoencoder | null;
 }
 
 export const defaultSeed = 42;
@@ -170,6 +178,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
   const { network, baseline, state, train, test, fit, baselineFit, settings, baselineSettings } = fitted;
   try {
     const evaluationStarted = performance.now();
+    const calibration = options.calibrate === false ? null : await recalibrate(network, objective, prepared.labels, fitted.validation, test);
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
     const classes = prepared.labels?.length ?? 1;
     // The figures describe the saved artifact, exactly as it will be served; threshold and conformal quantile come from validation.
@@ -178,6 +187,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
     saved.dispose();
     const chosen = objective === 'binary' ? chooseThreshold(options.threshold ?? fixedThreshold, fitted.validation.y, validationOutputs.map((row) => row[0]!)) : null;
     const target: EvaluationTarget = { kind: objective, labels: prepared.labels, threshold: chosen?.threshold ?? fixedThreshold };
+    const autoencoder = state.kind === 'tabular' ? measureAutoencoder(await fitAutoencoder(train.x, seed + 2), test.x) : null;
     const conformal = measureConformal(fitConformal(objective, validationOutputs, fitted.validation.y, options.coverage ?? defaultCoverage), objective, testOutputs, test.y);
     const evaluation = evaluate({
       target,
@@ -202,6 +212,8 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
       threshold: chosen?.threshold ?? null,
       thresholdRule: chosen?.rule ?? null,
       conformal,
+      calibration,
+      autoencoder,
       image: prepared.image,
       features: featureInfo(state, options.featureSpec),
       unitsNote: options.featureSpec?.unitsNote ?? null,
@@ -228,6 +240,24 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
   } finally {
     fitted.dispose();
   }
+}
+
+/**
+ * Recalibrates a classifier on the validation split and folds the result into
+ * its output layer; measures the test split's calibration error before and after.
+ * @returns null for regression, or when the validation split holds one class only
+ */
+async function recalibrate(network: tf.Sequential, objective: Objective, labels: string[] | null, validation: TrainingData, test: TrainingData): Promise<Calibration | null> {
+  if (objective === 'regression' || new Set(validation.y).size < 2) return null;
+  const ece = async () => {
+    const metrics = computeMetrics({ kind: objective, labels, threshold: 0.5 }, test.y, await predictWith(network, test.x)) as { ece: number };
+    return metrics.ece;
+  };
+  const before = await ece();
+  const outputs = await predictWith(network, validation.x);
+  const parameters = objective === 'binary' ? fitPlatt(outputs.map((row) => row[0]!), validation.y) : fitTemperature(outputs, validation.y);
+  foldCalibration(network, parameters);
+  return { ...parameters, validationRows: validation.y.length, ece: { before, after: await ece() } };
 }
 
 /** A network and its baseline trained on one split, with the split's encoded rows. */

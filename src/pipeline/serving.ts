@@ -6,6 +6,7 @@ import { encodeRow, type PreprocessingState } from './preprocess.ts';
 import type { CleanValue, Task } from './quality.ts';
 import { tf } from './tensorflow.ts';
 import { type Conformal, predictionSetIndices } from './uncertainty.ts';
+import { type Autoencoder, noveltyWarning } from './autoencoder.ts';
 import { parseCell } from './values.ts';
 
 /** One model input as the registry describes it. */
@@ -41,6 +42,8 @@ export interface StoredModel {
   weightsSha256: string;
   /** Split-conformal calibration (absent in versions trained before it existed). */
   conformal?: Conformal;
+  /** Tabular models: the out-of-distribution autoencoder (absent in versions trained before it existed). */
+  autoencoder?: Autoencoder | null;
 }
 
 /** Raw inputs of one case: values by feature name, or an image's pixels (flat row-major, or rows of pixels). */
@@ -158,7 +161,10 @@ export function encodeInput(stored: StoredModel, input: ModelInput): { row: numb
   const image = stored.image !== null;
   const raw = Array.isArray(input) ? pixelValues(stored, input as readonly number[] | readonly number[][]) : (input as Record<string, RawValue>);
   const values = stored.features.map((feature) => checkValue(feature, raw[feature.name], image, warnings));
-  return { row: encodeRow(stored.preprocessing, values), warnings };
+  const row = encodeRow(stored.preprocessing, values);
+  const novelty = stored.autoencoder ? noveltyWarning(stored.autoencoder, row) : null;
+  if (novelty) warnings.push(novelty);
+  return { row, warnings };
 }
 
 function pixelValues(stored: StoredModel, input: readonly number[] | readonly number[][]): Record<string, RawValue> {

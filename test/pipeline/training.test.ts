@@ -303,6 +303,25 @@ describe('honest estimates: grouped splits and cross-validation', () => {
     const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCard));
     assert.match(markdown, /Prediction sets at 80% nominal coverage \(split-conformal, calibrated on the \d+ validation rows.*measured coverage on the test split 0\.\d{3}/);
     assert.match(markdown, /\(threshold the highest threshold with sensitivity at least 0\.8/);
+    // Probabilities recalibrated on validation (Platt scaling folded into the network), ECE before and after on the test split.
+    assert.equal(result.calibration!.method, 'platt');
+    assert.equal(result.calibration!.validationRows, result.counts.validation);
+    assert.match(markdown, /Probabilities recalibrated by Platt scaling .* Expected calibration error on the test split: 0\.\d{3} before, 0\.\d{3} after\./);
+  });
+
+  it('fits an autoencoder on the training inputs and flags an input unlike them, in the prediction and its explanation', async () => {
+    const autoencoder = result.autoencoder!;
+    assert.equal(autoencoder.inputs, result.preprocessing.columns.length);
+    assert.ok(autoencoder.threshold > 0 && autoencoder.test!.rows === result.counts.test);
+    const served = await loadServingModel(result);
+    // Each value is possible, but x and noise far from anything seen together in training.
+    const [usual, unusual] = await served.predict([{ x: 3, noise: 3 }, { x: 40, noise: -30 }]);
+    assert.ok(!usual!.warnings.some((w) => /out-of-distribution score/.test(w)), usual!.warnings.join('; '));
+    assert.ok(unusual!.warnings.some((w) => /unlike the training data: out-of-distribution score \d+\.\d\d \(autoencoder reconstruction error/.test(w)), unusual!.warnings.join('; '));
+    assert.ok(explainPrediction(served, { x: 40, noise: -30 }).warnings.some((w) => /out-of-distribution score/.test(w)));
+    served.dispose();
+    const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCard));
+    assert.match(markdown, /Out-of-distribution check: an autoencoder \(8 → 4 → 8\) .* It flags \d+ of the \d+ test rows/);
   });
 
   it('puts a group in one fold, folds of even size', () => {
