@@ -8,7 +8,7 @@
 import type { Intervals, MetricSet } from './evaluate.ts';
 import type { CrossValidationResult, FoldSpread } from './cross-validation.ts';
 import type { TrainingResult } from './pipeline.ts';
-import { calibrationSvg, rocCurveSvg, svgDataUri } from './plots.ts';
+import { calibrationSvg, predictedObservedSvg, residualsSvg, rocCurveSvg, svgDataUri } from './plots.ts';
 import { formatNumber } from './stats.ts';
 import { describeConformal } from './uncertainty.ts';
 import { describeCalibration } from './calibration.ts';
@@ -92,7 +92,7 @@ export interface ModelCard {
   limitations: string[];
   ethicalConsiderations: string[];
   /** Standalone SVG documents (classifiers only). */
-  plots: { roc: string | null; calibration: string | null };
+  plots: { roc: string | null; calibration: string | null; predictedObserved?: string; residuals?: string };
 }
 
 /**
@@ -231,7 +231,16 @@ function plots(result: TrainingResult): ModelCard['plots'] {
           result.task === 'binary' ? 'Calibration (test split)' : 'Calibration of the top class (test split)',
         )
       : null,
+    ...(curves.scatter ? regressionPlots(result, curves.scatter, baseline.description) : {}),
   };
+}
+
+function regressionPlots(result: TrainingResult, scatter: NonNullable<TrainingResult['evaluation']['curves']['scatter']>, baselineName: string) {
+  const series = [
+    { name: 'model', observed: scatter.observed, predicted: scatter.model },
+    { name: baselineName, observed: scatter.observed, predicted: scatter.baseline },
+  ];
+  return { predictedObserved: predictedObservedSvg(series, result.target), residuals: residualsSvg(series, result.target) };
 }
 
 /**
@@ -306,9 +315,13 @@ export function renderModelCardMarkdown(card: ModelCard): string {
     '',
     ...bullets(Object.entries(performance.definitions).map(([name, definition]) => `${name}: ${definition}`)),
   );
-  if (card.plots.roc || card.plots.calibration) {
-    section('Plots', ...[card.plots.roc && `![ROC curve](${svgDataUri(card.plots.roc)})`, card.plots.calibration && `![Calibration](${svgDataUri(card.plots.calibration)})`].filter((line): line is string => Boolean(line)));
-  }
+  const plotLines = [
+    card.plots.roc && `![ROC curve](${svgDataUri(card.plots.roc)})`,
+    card.plots.calibration && `![Calibration](${svgDataUri(card.plots.calibration)})`,
+    card.plots.predictedObserved && `![Predicted against observed](${svgDataUri(card.plots.predictedObserved)})`,
+    card.plots.residuals && `![Residuals](${svgDataUri(card.plots.residuals)})`,
+  ].filter((line): line is string => Boolean(line));
+  if (plotLines.length > 0) section('Plots', ...plotLines);
   if (card.subgroups.length > 0) {
     const metrics = Object.keys(card.subgroups[0]!.figures);
     section(

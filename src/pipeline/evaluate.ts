@@ -104,6 +104,8 @@ export interface Evaluation {
   curves: {
     roc: { model: RocPoint[]; baseline: RocPoint[] } | null;
     calibration: { model: CalibrationBin[]; baseline: CalibrationBin[] } | null;
+    /** Regression: observed and predicted values of (up to 500, evenly spaced) test rows, for plots. */
+    scatter?: { observed: number[]; model: number[]; baseline: number[] };
   };
   definitions: Record<string, string>;
 }
@@ -129,6 +131,7 @@ export interface EvaluationInput {
 }
 
 const calibrationBinCount = 10;
+const maxScatterPoints = 500;
 
 /**
  * Evaluates test-split predictions: metrics, bootstrap intervals of the
@@ -365,7 +368,11 @@ function subgroupResults(column: SubgroupColumn, input: EvaluationInput, all: nu
 }
 
 function curves(target: EvaluationTarget, actual: number[], input: EvaluationInput): Evaluation['curves'] {
-  if (target.kind === 'regression') return { roc: null, calibration: null };
+  if (target.kind === 'regression') {
+    const every = Math.max(1, Math.ceil(actual.length / maxScatterPoints));
+    const rows = actual.map((_, i) => i).filter((i) => i % every === 0);
+    return { roc: null, calibration: null, scatter: { observed: pick(actual, rows), model: rows.map((i) => input.model[i]![0]!), baseline: rows.map((i) => input.baseline[i]![0]!) } };
+  }
   if (target.kind === 'binary') {
     const scores = (outputs: number[][]) => outputs.map((row) => row[0]!);
     return {

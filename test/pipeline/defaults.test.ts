@@ -56,7 +56,11 @@ describe('the shipped default models', () => {
           assert.match(markdown, /!\[Calibration\]\(data:image\/svg\+xml;base64,/);
         }
         if (result.task === 'binary') assert.match(card.plots.roc!, /^<svg[\s\S]*<polyline[\s\S]*<\/svg>$/);
-        if (result.task === 'regression') assert.equal(card.plots.roc, null);
+        if (result.task === 'regression') {
+          assert.equal(card.plots.roc, null);
+          assert.match(card.plots.predictedObserved!, /^<svg[\s\S]*Predicted against observed[\s\S]*<circle[\s\S]*<\/svg>$/);
+          assert.match(markdown, /!\[Residuals\]\(data:image\/svg\+xml;base64,/);
+        }
       });
     });
   }
