@@ -34,7 +34,7 @@ const config: CodegenConfig = {
           ConsentRecord: '../generated/prisma/client.ts#ConsentRecord as ConsentRecordModel',
           AuditEvent: '../generated/prisma/client.ts#AuditEvent as AuditEventModel',
           AuditEventConnection: '../graphql/paging.ts#Connection<AuditEventModel>',
-          Principal: '../auth/principal.ts#Principal as PrincipalModel',
+          Principal: '../access/principal.ts#Principal as PrincipalModel',
           Model: '../generated/prisma/client.ts#Model as ModelModel',
           ModelVersion: '../models/model.repository.ts#ModelVersionSummary',
           TrainingJob: '../generated/prisma/client.ts#TrainingJob as TrainingJobModel',

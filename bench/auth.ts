@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { auditRecord, genesisHash, hashAuditRecord } from '../src/audit/audit-record.ts';
+import { auditRecord, canonicalAuditRecord } from '../src/audit/audit-record.ts';
+import { leafHash } from '../src/audit/merkle.ts';
 import { createTokenVerifier } from '../src/auth/token-verifier.ts';
 import { loadConfig } from '../src/config/config.ts';
 import type { BenchContext } from './lib/context.ts';
@@ -18,7 +19,7 @@ async function microsPerCall(iterations: number, work: (i: number) => unknown): 
  * Issue 3's per-request cost of authentication and audit, in process (no
  * HTTP, no database): verifying the request's bearer token as the server
  * does (ES256, issuer, audience, exp and sub required), and building and
- * hashing one audit record into the chain. The database side of the audit
+ * hashing one audit record into its Merkle leaf. The database side of the audit
  * (the grouped append) is in the read benchmark's audit on/off figures.
  */
 export async function authBenchmark(ctx: BenchContext): Promise<void> {
@@ -32,10 +33,9 @@ export async function authBenchmark(ctx: BenchContext): Promise<void> {
   const meta = { requestId: randomUUID(), operationName: 'PatientDetail', queryHash: 'f'.repeat(64), clientAddress: '127.0.0.1', userAgent: 'bench' };
   const caseIds = Array.from({ length: 10 }, () => randomUUID());
   const patientIds = [randomUUID()];
-  let previousHash = genesisHash;
-  const recordMicros = await microsPerCall(iterations, (i) => {
+  const recordMicros = await microsPerCall(iterations, () => {
     const record = auditRecord({ action: 'case.read', outcome: 'SUCCESS', resourceType: 'Case', resourceIds: caseIds, patientIds }, actor, meta);
-    previousHash = hashAuditRecord({ ...record, sequence: BigInt(i + 1), previousHash });
+    return leafHash(canonicalAuditRecord(record));
   });
 
   console.log('\n### Authentication and audit record, per call, in process\n');

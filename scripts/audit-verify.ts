@@ -1,31 +1,66 @@
 #!/usr/bin/env tsx
 /**
- * Walks the audit log's hash chain in the configured database and reports the
- * first altered record, or that the chain is intact (exit code 0), with the
- * number of records checked and the head hash to keep elsewhere.
+ * Verifies the audit log in a database it does not trust, with the log's
+ * public key and, best, a checkpoint kept elsewhere earlier
+ * (`npm run audit:checkpoint -- --out FILE`):
+ *
+ *   npm run audit:verify -- [--checkpoint FILE] [--public-key FILE]
+ *
+ * Checks the kept checkpoint's signature, that the database's tree is
+ * consistent with it (nothing before it altered, removed or reordered, no
+ * rollback to an older backup), the database's newest checkpoint's
+ * signature, and every entry's content against its leaf. Exit 0: intact;
+ * 1: the first inconsistency, named; 2: it could not verify (no database,
+ * no key). Reads DATABASE_URL (or the embedded database in DATA_DIR) and
+ * AUDIT_PUBLIC_KEY from the environment, never the server's configuration:
+ * an auditor holds no server secret.
  */
 import 'dotenv/config';
-import { verifyAuditChain } from '../src/audit/chain-verification.ts';
-import { loadConfig } from '../src/config/config.ts';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Command } from 'commander';
+import { prismaSql } from '../src/audit/audit-tree.ts';
+import { type Checkpoint, CheckpointError, openCheckpoint } from '../src/audit/checkpoint.ts';
+import { verifyAuditLog } from '../src/audit/log-verification.ts';
+import { loadVerifierKey } from '../src/audit/signing-key.ts';
 import { type Database, openDatabase } from '../src/db/database.ts';
 
+const options = new Command('audit:verify')
+  .option('--checkpoint <file>', 'a signed checkpoint kept outside the database')
+  .option('--public-key <file>', "the log's verifier key (default: AUDIT_PUBLIC_KEY, or the development key in DATA_DIR)")
+  .parse()
+  .opts<{ checkpoint?: string; publicKey?: string }>();
+
+const dataDir = path.resolve(process.env.DATA_DIR || './data');
 let db: Database | undefined;
 try {
-  const config = loadConfig();
-  db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
-  const result = await verifyAuditChain(db.prisma);
+  const key = await loadVerifierKey({ file: options.publicKey, text: process.env.AUDIT_PUBLIC_KEY, dataDir });
+  let kept: Checkpoint | undefined;
+  if (options.checkpoint) {
+    try {
+      kept = openCheckpoint(await readFile(options.checkpoint, 'utf8'), key);
+    } catch (error) {
+      if (!(error instanceof CheckpointError)) throw error;
+      console.error(`Audit log NOT VERIFIED: the kept checkpoint ${options.checkpoint}: ${error.message}`);
+      process.exit(1);
+    }
+  }
+  db = await openDatabase({ databaseUrl: process.env.DATABASE_URL || undefined, dataDir, poolSize: 2 });
+  const result = await verifyAuditLog(prismaSql(db.prisma), key, kept);
   if (result.intact) {
-    console.log(`Audit chain intact: ${result.checkedCount} records checked. Head hash: ${result.headHash ?? '(empty log)'}`);
-  } else {
-    console.error(
-      `Audit chain BROKEN at sequence ${result.firstInvalidSequence}: ${result.problem}. ` +
-        `${result.checkedCount} of ${result.totalCount} records verified before it.`,
+    const queued = result.totalCount - result.checkedCount;
+    console.log(
+      `Audit log intact: ${result.checkedCount} records checked against the tree of ${result.treeSize} signed by ${key.name}` +
+        (queued ? ` (${queued} newer entries queued for integration)` : '') +
+        (kept ? `; consistent with the kept checkpoint of ${kept.size} entries.` : '.'),
     );
-    process.exitCode = 2;
+  } else {
+    console.error(`Audit log INCONSISTENT (${result.problem}): ${result.message}. ${result.checkedCount} entries verified before it.`);
+    process.exitCode = 1;
   }
 } catch (error) {
   console.error(`error: ${(error as Error).message}`);
-  process.exitCode = 1;
+  process.exitCode = 2;
 } finally {
   await db?.close();
 }

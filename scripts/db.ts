@@ -7,17 +7,23 @@
  */
 import 'dotenv/config';
 import { Command } from 'commander';
+import { pino } from 'pino';
 import { loadConfig } from '../src/config/config.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { applyMigrations, createMigration, detectSchemaDrift } from '../src/db/migrations.ts';
+import { asMigrationRole } from '../src/server/start.ts';
 
 const program = new Command('db').description('clinigraph database migrations');
 
 program
   .command('migrate')
-  .description('apply pending migrations to DATABASE_URL, or to the embedded database in DATA_DIR')
+  .description('apply pending migrations to DATABASE_URL (as DATABASE_MIGRATION_URL when set), or to the embedded database in DATA_DIR')
   .action(async () => {
     const config = loadConfig();
+    if (config.databaseMigrationUrl && config.databaseUrl) {
+      await asMigrationRole(config.databaseMigrationUrl, config.databaseUrl, true, pino({ level: 'info' }));
+      return;
+    }
     const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
     try {
       const applied = await applyMigrations(db.adapterFactory);

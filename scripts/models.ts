@@ -15,6 +15,7 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
+import { runAsSystem } from '../src/access/scope.ts';
 import { AuditLog } from '../src/audit/audit-log.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { openDatabase } from '../src/db/database.ts';
@@ -22,6 +23,7 @@ import { pendingMigrations } from '../src/db/migrations.ts';
 import { ModelRepository } from '../src/models/model.repository.ts';
 import { ModelService } from '../src/models/model.service.ts';
 import { placeholderCardText } from '../src/models/stored-version.ts';
+import { TrainingDataRepository } from '../src/models/training-data.repository.ts';
 import { TrainingRunner } from '../src/models/training-runner.ts';
 import {
   type CardText,
@@ -41,7 +43,6 @@ import {
   type ThresholdRule,
   type TrainingResult,
 } from '../src/pipeline/index.ts';
-import { systemScope } from '../src/server/system-scope.ts';
 
 const crossValidation = (value: string) => {
   try {
@@ -78,9 +79,10 @@ async function withRegistry<T>(work: (models: ModelService) => Promise<T>): Prom
   try {
     if ((await pendingMigrations(db.prisma)).length > 0) throw new Error('the database has pending migrations: run npm run db:migrate (or start the server) first');
     const log = pino({ level: 'warn' });
-    const auditLog = new AuditLog(db.prisma, log);
-    const scope = systemScope(db, config, auditLog, log, `cli:${os.userInfo().username}`, ['data_scientist', 'admin']);
-    return await work(new ModelService(new ModelRepository(scope), scope, new TrainingRunner(db, config, auditLog, log), scope.trail));
+    const deps = { db, config, auditLog: new AuditLog(db.prisma, log), log };
+    return await runAsSystem(deps, `cli:${os.userInfo().username}`, ['data_scientist', 'admin'], (scope) =>
+      work(new ModelService(new ModelRepository(scope), new TrainingDataRepository(scope), scope.access, new TrainingRunner(deps), scope.trail)),
+    );
   } finally {
     await db.close();
   }

@@ -8,7 +8,7 @@
 import 'dotenv/config';
 import { Command, Option } from 'commander';
 import { developmentKey, mintDevelopmentToken } from '../src/auth/development-key.ts';
-import { purposesOfUse, roles, type Role } from '../src/auth/principal.ts';
+import { purposesOfUse, roles, type Role } from '../src/access/principal.ts';
 import { ConfigError, loadConfig } from '../src/config/config.ts';
 
 const program = new Command('token')

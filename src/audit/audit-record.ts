@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { AuditOutcome } from '../generated/prisma/client.ts';
 
 /** What the code that touched patient data says about it. */
@@ -51,16 +50,6 @@ export interface AuditRecord {
   userAgent: string | null;
 }
 
-/** A record in the chain: its position, the hash of the record before it, and its own hash. */
-export interface ChainedAuditRecord extends AuditRecord {
-  sequence: bigint;
-  previousHash: string;
-  hash: string;
-}
-
-/** The previousHash of the first record. */
-export const genesisHash = '0'.repeat(64);
-
 /**
  * Text exactly as PostgreSQL stores it. It refuses U+0000 (the insert, and with
  * it the record, would fail) and stores a lone UTF-16 surrogate as U+FFFD (the
@@ -99,32 +88,33 @@ export function auditRecord(entry: AuditEntry, actor: AuditActor, meta: AuditReq
 }
 
 /**
- * SHA-256 over the canonical encoding of a record: a JSON array of every field
- * in a fixed order (sequence as a decimal string, time as ISO 8601 with
- * milliseconds), ending with the previous record's hash. Any change to a
- * field, or to the link, changes the hash.
+ * The canonical encoding of a record, the content of its Merkle leaf: a JSON
+ * array of every field in a fixed order (time as ISO 8601 with milliseconds,
+ * as stored), after a tag naming the format. Any change to a field changes
+ * the leaf. The record's place in the log is not part of it: that is the
+ * leaf's position in the tree.
  */
-export function hashAuditRecord(record: Omit<ChainedAuditRecord, 'hash'>): string {
-  const canonical = JSON.stringify([
-    record.sequence.toString(),
-    record.id,
-    record.recordedAt.toISOString(),
-    record.actorSubject,
-    record.actorRoles,
-    record.action,
-    record.outcome,
-    record.resourceType,
-    record.resourceIds,
-    record.patientIds,
-    record.purposeOfUse,
-    record.breakGlass,
-    record.reason,
-    record.requestId,
-    record.operationName,
-    record.queryHash,
-    record.clientAddress,
-    record.userAgent,
-    record.previousHash,
-  ]);
-  return createHash('sha256').update(canonical).digest('hex');
+export function canonicalAuditRecord(record: AuditRecord): Buffer {
+  return Buffer.from(
+    JSON.stringify([
+      'clinigraph-audit/1',
+      record.id,
+      record.recordedAt.toISOString(),
+      record.actorSubject,
+      record.actorRoles,
+      record.action,
+      record.outcome,
+      record.resourceType,
+      record.resourceIds,
+      record.patientIds,
+      record.purposeOfUse,
+      record.breakGlass,
+      record.reason,
+      record.requestId,
+      record.operationName,
+      record.queryHash,
+      record.clientAddress,
+      record.userAgent,
+    ]),
+  );
 }

@@ -1,4 +1,6 @@
 import type { AuditEvent } from '../generated/prisma/client.ts';
+import { canonicalAuditRecord } from './audit-record.ts';
+import { leafHash } from './merkle.ts';
 
 /*
  * The audit log as FHIR R4 AuditEvent resources (http://hl7.org/fhir/R4/auditevent.html),
@@ -53,11 +55,10 @@ export function toFhirAuditEvent(event: AuditEvent): Record<string, unknown> {
     ],
     extension: [
       { url: 'urn:clinigraph:audit-sequence', valueString: event.sequence.toString() },
-      { url: 'urn:clinigraph:audit-hash', valueString: event.hash },
-      { url: 'urn:clinigraph:audit-previous-hash', valueString: event.previousHash },
+      { url: 'urn:clinigraph:audit-leaf-hash', valueString: leafHash(canonicalAuditRecord(event)).toString('hex') },
       ...(event.requestId ? [{ url: 'urn:clinigraph:request-id', valueString: event.requestId }] : []),
       ...(event.operationName ? [{ url: 'urn:clinigraph:graphql-operation', valueString: event.operationName }] : []),
-      ...(event.queryHash ? [{ url: 'urn:clinigraph:graphql-document-sha256', valueString: event.queryHash }] : []),
+      ...(event.queryHash ? [{ url: 'urn:clinigraph:graphql-document-hmac-sha256', valueString: event.queryHash }] : []),
       ...(event.userAgent ? [{ url: 'urn:clinigraph:user-agent', valueString: event.userAgent }] : []),
     ],
   };

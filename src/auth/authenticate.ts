@@ -2,7 +2,7 @@ import type { GraphQLError } from 'graphql';
 import { codedError, ErrorCode } from '../errors/errors.ts';
 import type { AuthConfig } from '../config/config.ts';
 import { claimAt, AuthenticationFailure, type TokenVerifier } from './token-verifier.ts';
-import { defaultPurposeOfUse, isPurposeOfUse, type Principal, purposesOfUse } from './principal.ts';
+import { isPurposeOfUse, type Principal, purposesOfUse } from '../access/principal.ts';
 
 /** HTTP headers a request may carry; only these two matter here. */
 export interface AuthHeaders {
@@ -57,6 +57,7 @@ export async function authenticate(headers: AuthHeaders, verifier: TokenVerifier
   if (requested && !isPurposeOfUse(requested)) {
     return { error: codedError(ErrorCode.BAD_USER_INPUT, `X-Purpose-Of-Use must be one of ${purposesOfUse.join(', ')}.`, { http: { status: 400 } }) };
   }
-  const purposeOfUse = isPurposeOfUse(claimed) ? claimed : requested && isPurposeOfUse(requested) ? requested : defaultPurposeOfUse;
+  // Neither stated: each audit record names the purpose of the role and action (purposeOfUseFor).
+  const purposeOfUse = isPurposeOfUse(claimed) ? claimed : requested && isPurposeOfUse(requested) ? requested : null;
   return { principal: { subject: verified.subject, roles: verified.roles, purposeOfUse } };
 }

@@ -2,7 +2,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { webcrypto } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
-import type { Role } from './principal.ts';
+import type { Role } from '../access/principal.ts';
 
 /*
  * A local ES256 key for development only: the server verifies with it when no

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { AuditLog } from '../audit/audit-log.ts';
 import { type AuditRequestMeta } from '../audit/audit-record.ts';
-import { AuditTrail } from '../audit/audit-trail.ts';
+import { AuditTrail } from '../access/audit-trail.ts';
 import type { AuthConfig } from '../config/config.ts';
 import { authenticate, type AuthenticationResult } from './authenticate.ts';
 import type { TokenVerifier } from './token-verifier.ts';
@@ -42,7 +42,7 @@ export function refusalAuditHook(auditLog: AuditLog) {
     const authentication = request.authentication;
     if (!authentication || !('refusal' in authentication) || !authentication.refusal) return;
     const { reason, subject } = authentication.refusal;
-    const anonymous = { subject: subject ?? 'anonymous', roles: [], purposeOfUse: 'TREAT' as const };
+    const anonymous = { subject: subject ?? 'anonymous', roles: [], purposeOfUse: null };
     // The refusal stands even if the audit log cannot take it; no data is served either way.
     await new AuditTrail(auditLog, anonymous, authentication.meta).appendNow({ action: 'auth.authenticate', outcome: 'DENIED', reason }).catch(() => {});
   };

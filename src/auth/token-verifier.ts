@@ -1,8 +1,9 @@
 import { createPublicKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { AuthConfig } from '../config/config.ts';
+import { isStorableText } from '../db/storable-text.ts';
 import { developmentKey } from './development-key.ts';
-import { isRole, type Role } from './principal.ts';
+import { isRole, type Role } from '../access/principal.ts';
 
 /**
  * Why a token was refused. Goes to the audit log only; the client is told
@@ -70,7 +71,8 @@ export async function createTokenVerifier(auth: AuthConfig, dataDir: string): Pr
       } catch (error) {
         throw new AuthenticationFailure(failureReason(error));
       }
-      if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) {
+      // A subject no text column can store would fail at its first audit record, as a server error.
+      if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256 || !isStorableText(payload.sub)) {
         throw new AuthenticationFailure('missing-claim');
       }
       const claimed = claimAt(payload, auth.rolesClaim);

@@ -1,71 +1,81 @@
-import { auditedTransaction } from '../audit/audited-transaction.ts';
+import { randomUUID } from 'node:crypto';
+import { type AccessRule, patientOwner } from '../access/owned-record-store.ts';
+import type { Scope } from '../access/scope.ts';
 import type { BreakGlassGrant, CareTeamMember, Prisma } from '../generated/prisma/client.ts';
 import { afterPosition, type Connection, encodeCursor, type KeysetPosition, toConnection } from '../graphql/paging.ts';
-import type { RequestScope } from '../server/request-scope.ts';
+
+export type { BreakGlassGrant, CareTeamMember };
+
+const manage = (action: 'careTeam.add' | 'careTeam.remove'): AccessRule => ({ permission: 'careTeam.manage', action, resourceType: 'CareTeamMember' });
+const memberId = (patientId: string, clinicianSubject: string) => `${patientId}/${clinicianSubject}`;
 
 /** Care-team membership and break-glass grants: who may reach which patient. */
 export class CareTeamRepository {
-  constructor(private readonly scope: RequestScope) {}
+  constructor(private readonly scope: Scope) {}
 
-  async members(patientId: string): Promise<CareTeamMember[]> {
-    await this.scope.access.requirePatients('patient.read', 'careTeam.read', [patientId]);
-    return this.scope.prisma.careTeamMember.findMany({ where: { patientId }, orderBy: { addedAt: 'asc' } });
+  members(patientId: string): Promise<CareTeamMember[]> {
+    return this.scope.records.read({ permission: 'patient.read', action: 'careTeam.read', resourceType: 'Patient' }, patientOwner(patientId), () =>
+      this.scope.prisma.careTeamMember.findMany({ where: { patientId }, orderBy: { addedAt: 'asc' } }),
+    );
   }
 
   async add(patientId: string, clinicianSubject: string): Promise<void> {
-    await this.scope.access.requirePatients('careTeam.manage', 'careTeam.add', [patientId]);
-    await auditedTransaction(
-      this.scope,
+    await this.scope.records.write(
+      manage('careTeam.add'),
+      [patientOwner(patientId)],
       (tx) =>
         tx.careTeamMember.upsert({
           where: { patientId_clinicianSubject: { patientId, clinicianSubject } },
           create: { patientId, clinicianSubject, addedBy: this.scope.access.subject },
           update: {},
         }),
-      () => [memberEntry('careTeam.add', patientId, clinicianSubject)],
+      () => ({ resourceIds: [memberId(patientId, clinicianSubject)] }),
     );
     this.scope.access.forget(patientId);
   }
 
   async remove(patientId: string, clinicianSubject: string): Promise<void> {
-    await this.scope.access.requirePatients('careTeam.manage', 'careTeam.remove', [patientId]);
-    await auditedTransaction(
-      this.scope,
+    await this.scope.records.write(
+      manage('careTeam.remove'),
+      [patientOwner(patientId)],
       (tx) => tx.careTeamMember.deleteMany({ where: { patientId, clinicianSubject } }),
-      () => [memberEntry('careTeam.remove', patientId, clinicianSubject)],
+      () => ({ resourceIds: [memberId(patientId, clinicianSubject)] }),
     );
     this.scope.access.forget(patientId);
   }
 
-  /** Opens a grant for the calling clinician; the audit record of the opening is itself flagged. */
+  /**
+   * Opens a grant for the calling clinician; the audit record of the opening
+   * is itself flagged. A patient id that names no active patient gets the same
+   * answer, from the same work (one statement, one audit record in the same
+   * transaction), so the answer reveals nothing: a grant that was not stored,
+   * recorded as refused, reaching no one.
+   */
   async openBreakGlass(patientId: string, reason: string, minutes: number): Promise<BreakGlassGrant> {
-    this.scope.access.require('breakGlass.open', 'breakGlass.open');
     const grantedAt = new Date();
-    const grant = await auditedTransaction(
-      this.scope,
-      (tx) =>
-        tx.breakGlassGrant.create({
-          data: {
-            clinicianSubject: this.scope.access.subject,
-            patientId,
-            reason,
-            grantedAt,
-            expiresAt: new Date(grantedAt.getTime() + minutes * 60_000),
-          },
-        }),
-      (created) => [
-        {
-          action: 'breakGlass.open',
-          outcome: 'SUCCESS',
-          resourceType: 'BreakGlassGrant',
-          resourceIds: [created.id],
-          patientIds: [patientId],
-          breakGlass: true,
-        },
-      ],
+    const asked: BreakGlassGrant = {
+      id: randomUUID(),
+      clinicianSubject: this.scope.access.subject,
+      patientId,
+      reason,
+      grantedAt,
+      expiresAt: new Date(grantedAt.getTime() + minutes * 60_000),
+    };
+    const stored = await this.scope.records.write(
+      { permission: 'breakGlass.open', action: 'breakGlass.open', resourceType: 'BreakGlassGrant' },
+      [],
+      async (tx) => {
+        const rows = await tx.$queryRaw<{ id: string }[]>`
+          INSERT INTO "BreakGlassGrant" (id, "clinicianSubject", "patientId", reason, "grantedAt", "expiresAt")
+          SELECT ${asked.id}::uuid, ${asked.clinicianSubject}, p.id, ${reason}, ${grantedAt}, ${asked.expiresAt}
+          FROM "Patient" p WHERE p.id = ${patientId}::uuid AND p."archivedAt" IS NULL
+          RETURNING id::text`;
+        return rows.length === 1;
+      },
+      (opened) => ({ resourceIds: [asked.id], patientIds: [patientId], breakGlass: true, ...(opened ? {} : { refused: 'no-active-patient' }) }),
     );
-    this.scope.access.forget(patientId);
-    return grant;
+    if (stored) this.scope.access.forget(patientId);
+    return asked;
   }
 
   async grants(filter: { from?: Date; to?: Date; clinicianSubject?: string }, first: number, after?: KeysetPosition): Promise<Connection<BreakGlassGrant>> {
@@ -89,14 +99,4 @@ export class CareTeamRepository {
       encodeCursor({ time: row.grantedAt, id: row.id }),
     );
   }
-}
-
-function memberEntry(action: string, patientId: string, clinicianSubject: string) {
-  return {
-    action,
-    outcome: 'SUCCESS' as const,
-    resourceType: 'CareTeamMember',
-    resourceIds: [`${patientId}/${clinicianSubject}`],
-    patientIds: [patientId],
-  };
 }

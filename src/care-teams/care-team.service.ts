@@ -1,14 +1,18 @@
-import { recordingFailure } from '../audit/audited-transaction.ts';
-import type { AuditTrail } from '../audit/audit-trail.ts';
-import type { BreakGlassGrant, CareTeamMember } from '../generated/prisma/client.ts';
+import { recordingFailure } from '../access/audited-transaction.ts';
+import type { AuditTrail } from '../access/audit-trail.ts';
 import { type Connection, decodeCursor, pageSize } from '../graphql/paging.ts';
 import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts';
 import type { PatientService } from '../patients/patient.service.ts';
-import type { CareTeamRepository } from './care-team.repository.ts';
+import type { BreakGlassGrant, CareTeamMember, CareTeamRepository } from './care-team.repository.ts';
 
 const clinicianSubject = boundedText(256);
-// A reason an auditor can judge later: a few words at least.
-const breakGlassReason = boundedText(1000).min(10, { message: 'give a reason of at least 10 characters' });
+/** The distinct words of a text: runs of two or more letters, other than one letter repeated. */
+const wordsOf = (text: string) => new Set((text.toLowerCase().match(/\p{L}{2,}/gu) ?? []).filter((word) => !/^(\p{L})\1*$/u.test(word)));
+
+// A reason an auditor can judge later: a few words at least, not a key held down.
+const breakGlassReason = boundedText(1000)
+  .min(10, { message: 'give a reason of at least 10 characters' })
+  .refine((text) => wordsOf(text).size >= 3, { message: 'give the reason in words (at least three different words), e.g. "unconscious patient in the emergency room"' });
 
 /** Care teams (managed by admins) and break-glass access (opened by clinicians). */
 export class CareTeamService {
@@ -44,7 +48,6 @@ export class CareTeamService {
     return recordingFailure(this.trail, 'breakGlass.open', target(patientId), async () => {
       const id = parseId(patientId, 'patientId');
       const justification = parseInput(breakGlassReason, reason, 'reason');
-      await this.patients.requireExistsForBreakGlass(id);
       return this.careTeams.openBreakGlass(id, justification, this.breakGlassMinutes);
     });
   }

@@ -1,9 +1,12 @@
 import DataLoader from 'dataloader';
-import { auditedTransaction } from '../audit/audited-transaction.ts';
+import { type AccessRule, type Owner, patientOwner } from '../access/owned-record-store.ts';
+import type { Permission } from '../access/permissions.ts';
+import type { Scope } from '../access/scope.ts';
 import { jsonRows } from '../db/json-rows.ts';
 import { type Case, type CaseImage, type Observation, Prisma } from '../generated/prisma/client.ts';
-import { casePredictionsJson, predictionRecords } from '../predictions/prediction.repository.ts';
-import type { RequestScope } from '../server/request-scope.ts';
+import { casePredictionsJson, predictionRecords, preloadedPredictions } from '../predictions/prediction.repository.ts';
+
+export type { Case, CaseImage, Observation };
 
 /** Groups rows by a key, in the order of the keys asked for (what a DataLoader batch returns). */
 function groupBy<T>(keys: readonly string[], rows: T[], keyOf: (row: T) => string): T[][] {
@@ -13,6 +16,8 @@ function groupBy<T>(keys: readonly string[], rows: T[], keyOf: (row: T) => strin
 }
 
 const asItem = (episode: Case) => ({ id: episode.id, patientId: episode.patientId });
+const caseOwner = (episode: Case): Owner => ({ resourceType: 'Case', id: episode.id, patientId: episode.patientId });
+const rule = (permission: 'clinical.read' | 'clinical.write', action: AccessRule['action'], resourceType: string): AccessRule => ({ permission, action, resourceType });
 
 /**
  * What a case list brings along in its own statement: the children the client
@@ -42,20 +47,16 @@ type CaseWithChildren = Case & { observationsJson: unknown[][] | null; predictio
  * break-glass access) reach it; every read and write is audited.
  */
 export class CaseRepository {
-  private readonly byId: DataLoader<string, Case | null>;
+  /** Cases by id among the patients within reach, one loader per permission (the access filter is part of the statement). */
+  private readonly byIdWithin = new Map<Permission, DataLoader<string, Case | null>>();
   /** Cases by patient, one loader per combination of children brought along. */
   private readonly byPatient = new Map<string, DataLoader<string, Case[]>>();
   private readonly observationsByCase: DataLoader<string, Observation[]>;
   private readonly imagesByCase: DataLoader<string, CaseImage[]>;
 
-  constructor(private readonly scope: RequestScope) {
+  constructor(private readonly scope: Scope) {
     // Records looked up by id (before writes, too) come from the primary; the lists around them may come from a replica.
-    const { prisma, replica } = scope;
-    this.byId = new DataLoader(async (ids) => {
-      const rows = await prisma.case.findMany({ where: { id: { in: [...ids] } } });
-      const found = new Map(rows.map((row) => [row.id, row]));
-      return ids.map((id) => found.get(id) ?? null);
-    });
+    const { replica } = scope;
     this.observationsByCase = new DataLoader(async (caseIds) => {
       const rows = await replica.observation.findMany({
         where: { caseId: { in: [...caseIds] } },
@@ -73,21 +74,31 @@ export class CaseRepository {
   }
 
   /** A case, when its patient is within reach (for a clinician, an unknown case is FORBIDDEN too). */
-  async findById(id: string, permission: 'clinical.read' | 'clinical.write' = 'clinical.read', action = 'case.read'): Promise<Case | null> {
-    this.scope.access.require(permission, action);
-    const episode = await this.byId.load(id);
-    const breakGlass = await this.scope.access.requireRecord(permission, action, 'Case', id, episode?.patientId);
+  findById(id: string, permission: 'clinical.read' | 'clinical.write' = 'clinical.read', action: AccessRule['action'] = 'case.read'): Promise<Case | null> {
     // A write that looks its case up is audited as that write, not as a read.
-    if (episode && breakGlass && permission === 'clinical.read') this.scope.trail.read('case.read', 'Case', [asItem(episode)], breakGlass);
-    return episode;
+    return this.scope.records.find(rule(permission, action, 'Case'), [id], (within) => this.byIdAmong(permission, within).load(id), asItem, permission === 'clinical.read');
+  }
+
+  private byIdAmong(permission: Permission, within: Prisma.PatientWhereInput): DataLoader<string, Case | null> {
+    let loader = this.byIdWithin.get(permission);
+    if (!loader) {
+      loader = new DataLoader(async (ids) => {
+        const rows = await this.scope.prisma.case.findMany({ where: { id: { in: [...ids] }, patient: within } });
+        return ids.map((id) => rows.find((row) => row.id === id) ?? null);
+      });
+      this.byIdWithin.set(permission, loader);
+    }
+    return loader;
+  }
+
+  /** Forgets a case read before a change, so this scope reads it anew. */
+  private forget(id: string): void {
+    for (const loader of this.byIdWithin.values()) loader.clear(id);
   }
 
   /** A patient's cases, newest first, with the children a client selected loaded in the same statement. */
-  async listForPatient(patientId: string, children: CaseChildren): Promise<Case[]> {
-    const breakGlass = await this.scope.access.requirePatients('clinical.read', 'case.read', [patientId]);
-    const cases = await this.casesOf(children).load(patientId);
-    this.scope.trail.read('case.read', 'Case', cases.map(asItem), breakGlass);
-    return cases;
+  listForPatient(patientId: string, children: CaseChildren): Promise<Case[]> {
+    return this.scope.records.read(rule('clinical.read', 'case.read', 'Case'), patientOwner(patientId), () => this.casesOf(children).load(patientId), (cases) => cases.map(asItem));
   }
 
   private casesOf(children: CaseChildren): DataLoader<string, Case[]> {
@@ -106,58 +117,53 @@ export class CaseRepository {
         ${children.predictions ? casePredictionsJson : none} AS "predictionsJson"
       FROM "Case" c WHERE c."patientId" = ANY(${[...patientIds]}::uuid[])
       ORDER BY c."openedAt" DESC, c.id`;
+    const preloaded = this.scope.local(preloadedPredictions);
     const cases = rows.map(({ observationsJson, predictionsJson, ...episode }) => {
-      this.byId.prime(episode.id, episode);
+      // These cases' patients were checked before this load, so each known loader may keep them.
+      for (const loader of this.byIdWithin.values()) loader.prime(episode.id, episode);
       if (observationsJson) this.observationsByCase.prime(episode.id, observationsJson.map(observationRows.decode));
-      if (predictionsJson) this.scope.preloaded.predictionsByCase.set(episode.id, predictionsJson.map(predictionRecords.decode));
+      if (predictionsJson) preloaded.set(episode.id, predictionsJson.map(predictionRecords.decode));
       return episode;
     });
     return groupBy(patientIds, cases, (row) => row.patientId);
   }
 
-  async observations(episode: Case): Promise<Observation[]> {
-    const breakGlass = await this.scope.access.requirePatients('clinical.read', 'observation.read', [episode.patientId], 'Case', [episode.id]);
-    const rows = await this.observationsByCase.load(episode.id);
-    this.scope.trail.read('observation.read', 'Case', [asItem(episode)], breakGlass);
-    return rows;
+  observations(episode: Case): Promise<Observation[]> {
+    return this.scope.records.read(rule('clinical.read', 'observation.read', 'Case'), caseOwner(episode), () => this.observationsByCase.load(episode.id));
   }
 
-  async images(episode: Case): Promise<CaseImage[]> {
-    const breakGlass = await this.scope.access.requirePatients('clinical.read', 'image.read', [episode.patientId], 'Case', [episode.id]);
-    const rows = await this.imagesByCase.load(episode.id);
-    this.scope.trail.read('image.read', 'Case', [asItem(episode)], breakGlass);
-    return rows;
+  images(episode: Case): Promise<CaseImage[]> {
+    return this.scope.records.read(rule('clinical.read', 'image.read', 'Case'), caseOwner(episode), () => this.imagesByCase.load(episode.id));
   }
 
   /**
    * A case's observations and images as they are now on the primary, for
    * work that must not act on a replica's lagging copy (a prediction's input).
    */
-  async currentInputs(episode: Case): Promise<{ observations: Observation[]; images: CaseImage[] }> {
-    const breakGlass = await this.scope.access.requirePatients('clinical.read', 'observation.read', [episode.patientId], 'Case', [episode.id]);
+  currentInputs(episode: Case): Promise<{ observations: Observation[]; images: CaseImage[] }> {
     const where = { caseId: episode.id };
     const order = [{ observedAt: 'asc' as const }, { id: 'asc' as const }];
-    const [observations, images] = await Promise.all([
-      this.scope.prisma.observation.findMany({ where, orderBy: order }),
-      this.scope.prisma.caseImage.findMany({ where, orderBy: order }),
-    ]);
-    this.scope.trail.read('observation.read', 'Case', [asItem(episode)], breakGlass);
-    return { observations, images };
+    return this.scope.records.read(rule('clinical.read', 'observation.read', 'Case'), caseOwner(episode), async () => {
+      const [observations, images] = await Promise.all([
+        this.scope.prisma.observation.findMany({ where, orderBy: order }),
+        this.scope.prisma.caseImage.findMany({ where, orderBy: order }),
+      ]);
+      return { observations, images };
+    });
   }
 
-  async open(data: { patientId: string; title: string }): Promise<Case> {
-    const breakGlass = await this.scope.access.requirePatients('clinical.write', 'case.open', [data.patientId]);
-    return auditedTransaction(this.scope, (tx) => tx.case.create({ data }), (episode) => [
-      caseEntry('case.open', episode, breakGlass),
-    ]);
+  open(data: { patientId: string; title: string }): Promise<Case> {
+    return this.scope.records.write(rule('clinical.write', 'case.open', 'Case'), [patientOwner(data.patientId)], (tx) => tx.case.create({ data }), (episode) => ({
+      resourceIds: [episode.id],
+    }));
   }
 
   /** Closes an open case; returns null when it was not open (checked and changed in one statement). */
   async close(episode: Case): Promise<Case | null> {
-    const breakGlass = await this.scope.access.requirePatients('clinical.write', 'case.close', [episode.patientId], 'Case', [episode.id]);
-    this.byId.clear(episode.id);
-    const closed = await auditedTransaction(
-      this.scope,
+    this.forget(episode.id);
+    const closed = await this.scope.records.write(
+      rule('clinical.write', 'case.close', 'Case'),
+      [caseOwner(episode)],
       async (tx) => {
         const { count } = await tx.case.updateMany({
           where: { id: episode.id, status: 'OPEN' },
@@ -165,32 +171,26 @@ export class CaseRepository {
         });
         return count === 1 ? tx.case.findUniqueOrThrow({ where: { id: episode.id } }) : null;
       },
-      (result) => (result ? [caseEntry('case.close', result, breakGlass)] : []),
+      (result) => (result ? { resourceIds: [result.id] } : null),
     );
-    if (closed) this.byId.prime(closed.id, closed);
     return closed;
   }
 
   /** Adds observations all or none; null when the case is not open. */
-  async addObservations(episode: Case, observations: Omit<Prisma.ObservationCreateManyInput, 'caseId'>[]): Promise<Observation[] | null> {
-    const breakGlass = await this.scope.access.requirePatients('clinical.write', 'observation.create', [episode.patientId], 'Case', [episode.id]);
+  addObservations(episode: Case, observations: Omit<Prisma.ObservationCreateManyInput, 'caseId'>[]): Promise<Observation[] | null> {
     this.observationsByCase.clear(episode.id);
     return this.whileOpen(
+      rule('clinical.write', 'observation.create', 'Observation'),
       episode,
       (tx) => tx.observation.createManyAndReturn({ data: observations.map((row) => ({ ...row, caseId: episode.id })) }),
-      (rows) => ({ action: 'observation.create', resourceType: 'Observation', resourceIds: rows.map((row) => row.id), breakGlass }),
+      (rows) => rows.map((row) => row.id),
     );
   }
 
   /** Adds an image; null when the case is not open. */
-  async addImage(episode: Case, image: Omit<Prisma.CaseImageCreateManyInput, 'caseId'>): Promise<CaseImage | null> {
-    const breakGlass = await this.scope.access.requirePatients('clinical.write', 'image.create', [episode.patientId], 'Case', [episode.id]);
+  addImage(episode: Case, image: Omit<Prisma.CaseImageCreateManyInput, 'caseId'>): Promise<CaseImage | null> {
     this.imagesByCase.clear(episode.id);
-    return this.whileOpen(
-      episode,
-      (tx) => tx.caseImage.create({ data: { ...image, caseId: episode.id } }),
-      (row) => ({ action: 'image.create', resourceType: 'CaseImage', resourceIds: [row.id], breakGlass }),
-    );
+    return this.whileOpen(rule('clinical.write', 'image.create', 'CaseImage'), episode, (tx) => tx.caseImage.create({ data: { ...image, caseId: episode.id } }), (row) => [row.id]);
   }
 
   /**
@@ -198,34 +198,21 @@ export class CaseRepository {
    * a concurrent close cannot slip between the check and the write; the audit
    * record commits with it.
    */
-  private async whileOpen<T>(
+  private whileOpen<T>(
+    access: AccessRule,
     episode: Case,
     write: (tx: Prisma.TransactionClient) => Promise<T>,
-    describe: (result: T) => { action: string; resourceType: string; resourceIds: string[]; breakGlass: Set<string> },
+    stored: (result: T) => string[],
   ): Promise<T | null> {
-    return auditedTransaction(
-      this.scope,
+    return this.scope.records.write(
+      access,
+      [caseOwner(episode)],
       async (tx) => {
         const [open] = await tx.$queryRaw<{ id: string }[]>`
           SELECT id FROM "Case" WHERE id = ${episode.id}::uuid AND status = 'OPEN' FOR UPDATE`;
         return open ? write(tx) : null;
       },
-      (result) => {
-        if (result === null) return [];
-        const { breakGlass, ...entry } = describe(result);
-        return [{ ...entry, outcome: 'SUCCESS', patientIds: [episode.patientId], breakGlass: breakGlass.has(episode.patientId) }];
-      },
+      (result) => (result === null ? null : { resourceIds: stored(result) }),
     );
   }
-}
-
-function caseEntry(action: string, episode: Case, breakGlass: Set<string>) {
-  return {
-    action,
-    outcome: 'SUCCESS' as const,
-    resourceType: 'Case',
-    resourceIds: [episode.id],
-    patientIds: [episode.patientId],
-    breakGlass: breakGlass.has(episode.patientId),
-  };
 }

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { recordingFailure } from '../audit/audited-transaction.ts';
-import type { AuditTrail } from '../audit/audit-trail.ts';
+import { recordingFailure } from '../access/audited-transaction.ts';
+import type { Action } from '../access/permissions.ts';
+import type { AuditTrail } from '../access/audit-trail.ts';
 import { conflict, notFound } from '../errors/errors.ts';
-import type { Case, CaseImage, Observation } from '../generated/prisma/client.ts';
 import type { CaseImageInput, ObservationInput, OpenCaseInput } from '../generated/graphql.ts';
 import { boundedText, isId, notInFuture, parseId, parseInput } from '../graphql/validation.ts';
 import type { PatientService } from '../patients/patient.service.ts';
-import type { CaseChildren, CaseRepository } from './case.repository.ts';
+import type { Case, CaseChildren, CaseImage, CaseRepository, Observation } from './case.repository.ts';
 
 /** How many observations one addObservations call may carry. */
 export const maxObservationsPerCall = 500;
@@ -66,7 +66,7 @@ export class CaseService {
   }
 
   /** The case, which must exist and be within reach for the given write. */
-  async requireForWrite(id: string, argument: string, action: string): Promise<Case> {
+  async requireForWrite(id: string, argument: string, action: Action): Promise<Case> {
     const found = await this.cases.findById(parseId(id, argument), 'clinical.write', action);
     if (!found) throw notFound(`No case with id ${id}.`, { argument });
     return found;

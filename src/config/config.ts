@@ -38,6 +38,11 @@ const settingsSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL')
     .optional()
     .or(z.literal('').transform(() => undefined)),
+  DATABASE_MIGRATION_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
   DATABASE_PREPARED_STATEMENTS: booleanFlag.default(true),
   MIGRATE_ON_START: booleanFlag.default(true),
@@ -81,6 +86,10 @@ const settingsSchema = z.object({
   PREDICT_COHORT_MAX: z.coerce.number().int().min(1).max(1000).default(50),
   DEFAULT_MODELS: booleanFlag.default(true),
   AUDIT_READS: booleanFlag.default(true),
+  AUDIT_SIGNING_KEY: optionalText,
+  AUDIT_CHECKPOINT_DIR: optionalText,
+  AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
+  AUDIT_INTEGRATION_INTERVAL_MS: z.coerce.number().int().min(10).max(1000).default(250),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -147,7 +156,7 @@ export interface Config {
   introspection: boolean;
   /** Path of a persisted-operation manifest: only those operations run. */
   trustedDocuments: string | undefined;
-  /** When set, /metrics asks for this bearer token. */
+  /** When set, /metrics asks for this bearer token; production requires it. */
   metricsToken: string | undefined;
   predictions: {
     /** Most predictions in one tensor batch (1: batching off). */
@@ -162,6 +171,21 @@ export interface Config {
   defaultModels: boolean;
   /** Record reads in the audit log (only benchmarks turn this off; production refuses to). */
   auditReads: boolean;
+  /**
+   * PostgreSQL URL of the role that owns the tables and runs migrations;
+   * DATABASE_URL (the server's own role) when unset.
+   */
+  databaseMigrationUrl: string | undefined;
+  audit: AuditConfig;
+}
+
+export interface AuditConfig {
+  /** Ed25519 signer key of the checkpoints (signed-note text); undefined: a development key in DATA_DIR. */
+  signingKey: string | undefined;
+  /** Where every checkpoint is appended outside the database (the witness file's folder). */
+  checkpointDir: string;
+  batchSize: number;
+  integrationIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -193,6 +217,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const auth = authConfig(s, production);
   if (s.DATABASE_READ_URL && !s.DATABASE_URL) fail(['DATABASE_READ_URL: a read replica needs DATABASE_URL (the primary) as well']);
   if (production && !s.AUDIT_READS) fail(['AUDIT_READS: production mode records every read of patient data; it cannot be turned off']);
+  // Metrics name operations, error rates and model versions: not for anyone who can reach the port.
+  if (production && !s.METRICS_TOKEN) fail(['METRICS_TOKEN: required in production mode (the scraper sends it as a bearer token); /metrics is never open']);
+  if (s.DATABASE_MIGRATION_URL && !s.DATABASE_URL) fail(['DATABASE_MIGRATION_URL: the migration role is for PostgreSQL; set DATABASE_URL (the server\'s role) as well']);
+  if (production) {
+    const audit = [
+      ...(s.AUDIT_SIGNING_KEY ? [] : ['AUDIT_SIGNING_KEY: production mode signs audit checkpoints with a key of its own (npm run audit:keygen makes one)']),
+      ...(s.AUDIT_CHECKPOINT_DIR ? [] : ['AUDIT_CHECKPOINT_DIR: production mode keeps a witness copy of every audit checkpoint outside the database']),
+    ];
+    if (audit.length) fail(audit);
+  }
   return {
     production,
     warnings,
@@ -233,6 +267,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     defaultModels: s.DEFAULT_MODELS,
     auditReads: s.AUDIT_READS,
+    databaseMigrationUrl: s.DATABASE_MIGRATION_URL,
+    audit: {
+      signingKey: s.AUDIT_SIGNING_KEY,
+      checkpointDir: path.resolve(s.AUDIT_CHECKPOINT_DIR ?? path.join(s.DATA_DIR, 'audit-checkpoints')),
+      batchSize: s.AUDIT_BATCH_SIZE,
+      integrationIntervalMs: s.AUDIT_INTEGRATION_INTERVAL_MS,
+    },
   };
 }
 

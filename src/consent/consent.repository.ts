@@ -1,36 +1,29 @@
-import { auditedTransaction } from '../audit/audited-transaction.ts';
+import { patientOwner } from '../access/owned-record-store.ts';
+import type { Scope } from '../access/scope.ts';
 import type { ConsentRecord, ConsentStatus, Patient } from '../generated/prisma/client.ts';
-import type { RequestScope } from '../server/request-scope.ts';
+
+export type { ConsentRecord, ConsentStatus };
 
 /** Consent choices about AI analysis: the current one on the patient, the history beside it. */
 export class ConsentRepository {
-  constructor(private readonly scope: RequestScope) {}
+  constructor(private readonly scope: Scope) {}
 
-  async history(patientId: string): Promise<ConsentRecord[]> {
-    await this.scope.access.requirePatients('patient.read', 'consent.read', [patientId]);
-    return this.scope.prisma.consentRecord.findMany({ where: { patientId }, orderBy: { recordedAt: 'desc' } });
+  history(patientId: string): Promise<ConsentRecord[]> {
+    return this.scope.records.read({ permission: 'patient.read', action: 'consent.read', resourceType: 'Patient' }, patientOwner(patientId), () =>
+      this.scope.prisma.consentRecord.findMany({ where: { patientId }, orderBy: { recordedAt: 'desc' } }),
+    );
   }
 
-  async record(patientId: string, status: ConsentStatus, note: string | null): Promise<Patient> {
-    const breakGlass = await this.scope.access.requirePatients('consent.record', 'consent.record', [patientId]);
+  record(patientId: string, status: ConsentStatus, note: string | null): Promise<Patient> {
     const recordedAt = new Date();
-    return auditedTransaction(
-      this.scope,
+    return this.scope.records.write(
+      { permission: 'consent.record', action: 'consent.record', resourceType: 'Patient' },
+      [patientOwner(patientId)],
       async (tx) => {
         await tx.consentRecord.create({ data: { patientId, status, note, recordedBy: this.scope.access.subject, recordedAt } });
         return tx.patient.update({ where: { id: patientId }, data: { aiConsent: status, aiConsentUpdatedAt: recordedAt } });
       },
-      () => [
-        {
-          action: 'consent.record',
-          outcome: 'SUCCESS',
-          resourceType: 'Patient',
-          resourceIds: [patientId],
-          patientIds: [patientId],
-          reason: status,
-          breakGlass: breakGlass.has(patientId),
-        },
-      ],
+      () => ({ resourceIds: [patientId], reason: status }),
     );
   }
 }

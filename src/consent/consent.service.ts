@@ -1,10 +1,10 @@
-import { recordingFailure } from '../audit/audited-transaction.ts';
-import type { AuditTrail } from '../audit/audit-trail.ts';
+import { recordingFailure } from '../access/audited-transaction.ts';
+import type { AuditTrail } from '../access/audit-trail.ts';
 import { codedError, ErrorCode } from '../errors/errors.ts';
-import type { ConsentRecord, ConsentStatus, Patient } from '../generated/prisma/client.ts';
 import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts';
+import type { Patient } from '../patients/patient.repository.ts';
 import type { PatientService } from '../patients/patient.service.ts';
-import type { ConsentRepository } from './consent.repository.ts';
+import type { ConsentRecord, ConsentRepository, ConsentStatus } from './consent.repository.ts';
 
 const note = boundedText(500).nullish();
 
@@ -29,14 +29,16 @@ export class ConsentService {
   }
 
   /**
-   * Refuses automated analysis of a patient who withdrew consent.
+   * Refuses automated analysis (a prediction, alone or in a cohort, or an
+   * explanation) of a patient who withdrew consent; training from platform
+   * data leaves their rows out where it reads them.
    * @throws CONSENT_REQUIRED
    */
   requireAiConsent(patient: Patient): void {
     if (patient.aiConsent !== 'GRANTED') {
       throw codedError(
         ErrorCode.CONSENT_REQUIRED,
-        'This patient has withdrawn consent to automated (AI) analysis of their data; no prediction can be made.',
+        'This patient has withdrawn consent to automated (AI) analysis of their data; no prediction or explanation can be made.',
         { patientId: patient.id },
       );
     }

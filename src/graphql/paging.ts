@@ -1,4 +1,5 @@
 import { badInput } from '../errors/errors.ts';
+import { isId } from './validation.ts';
 
 /** A Relay connection; totalCount is a function so the count query runs only when asked for. */
 export interface Connection<T> {
@@ -20,12 +21,20 @@ export function encodeCursor(position: KeysetPosition): string {
 const invalidCursor = () =>
   badInput('The `after` cursor is not one this API issued; pass an endCursor from a previous page.', { argument: 'after' });
 
-/** Reads a cursor this API issued; anything else is a BAD_USER_INPUT. */
+/** Times the API stores (and so issues cursors for) lie in these years; PostgreSQL refuses some JavaScript dates outside them. */
+const cursorYears = { min: 1, max: 9999 };
+
+/**
+ * Reads a cursor this API issued; anything else is a BAD_USER_INPUT. Each
+ * part is checked against what its column can hold, so a forged cursor
+ * never reaches the database (where it would fail as a server error).
+ */
 export function decodeCursor(cursor: string): KeysetPosition {
   try {
     const [time, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
     const date = new Date(String(time));
-    if (typeof id === 'string' && typeof time === 'string' && !Number.isNaN(date.getTime())) return { time: date, id };
+    const year = date.getUTCFullYear();
+    if (typeof id === 'string' && isId(id) && typeof time === 'string' && year >= cursorYears.min && year <= cursorYears.max) return { time: date, id };
   } catch {
     // fall through to the coded error
   }
@@ -35,10 +44,14 @@ export function decodeCursor(cursor: string): KeysetPosition {
 /** A cursor over a bigint sequence (the audit log's). */
 export const encodeSequenceCursor = (sequence: bigint) => Buffer.from(`seq:${sequence}`).toString('base64url');
 
+/** The largest value of PostgreSQL's int8 (bigint), the sequence column's type. */
+const maxSequence = 2n ** 63n - 1n;
+
 export function decodeSequenceCursor(cursor: string): bigint {
   const match = /^seq:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  if (!match) throw invalidCursor();
-  return BigInt(match[1]!);
+  const sequence = match ? BigInt(match[1]!) : undefined;
+  if (sequence === undefined || sequence > maxSequence) throw invalidCursor();
+  return sequence;
 }
 
 /** Checks a requested page size against the configured maximum. */

@@ -1,5 +1,5 @@
 import { defaultModels, readShippedModel } from '../pipeline/index.ts';
-import type { RequestScope } from '../server/request-scope.ts';
+import type { Scope } from '../access/scope.ts';
 import { ModelRepository } from './model.repository.ts';
 
 /**
@@ -8,7 +8,7 @@ import { ModelRepository } from './model.repository.ts';
  * or a second replica, changes nothing).
  * @returns the names installed now
  */
-export async function installDefaultModels(scope: RequestScope): Promise<string[]> {
+export async function installDefaultModels(scope: Scope): Promise<string[]> {
   const registry = new ModelRepository(scope);
   const installed: string[] = [];
   for (const model of defaultModels) {

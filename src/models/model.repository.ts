@@ -1,10 +1,11 @@
 import DataLoader from 'dataloader';
-import { auditedTransaction } from '../audit/audited-transaction.ts';
+import type { Scope } from '../access/scope.ts';
 import { conflict } from '../errors/errors.ts';
-import type { Model, ModelVersion, TrainingJob } from '../generated/prisma/client.ts';
+import type { Model, ModelVersion, Prisma, TrainingJob } from '../generated/prisma/client.ts';
 import type { CardText, TrainingResult } from '../pipeline/index.ts';
-import type { RequestScope } from '../server/request-scope.ts';
 import { taskOf, versionColumns } from './stored-version.ts';
+
+export type { Model, TrainingJob };
 
 /** A version without its weight bytes, for listing and describing (the bytes are only read to serve). */
 export type ModelVersionSummary = Omit<ModelVersion, 'weights'>;
@@ -21,7 +22,7 @@ export class ModelRepository {
   private readonly versionsByModel: DataLoader<string, ModelVersionSummary[]>;
   private readonly versionById: DataLoader<string, ModelVersionSummary | null>;
 
-  constructor(private readonly scope: RequestScope) {
+  constructor(private readonly scope: Scope) {
     const { prisma } = scope;
     this.modelById = new DataLoader(async (ids) => {
       const rows = await prisma.model.findMany({ where: { id: { in: [...ids] } } });
@@ -91,10 +92,10 @@ export class ModelRepository {
     cardText: CardText,
     production?: { comment: string },
   ): Promise<ModelVersionSummary> {
-    this.scope.access.require('model.train', 'model.train');
     const subject = this.scope.access.subject;
-    return auditedTransaction(
-      this.scope,
+    return this.scope.records.write(
+      { permission: 'model.train', action: 'model.train', resourceType: 'ModelVersion' },
+      [],
       async (tx) => {
         const existing = await tx.model.upsert({
           where: { name: model.name },
@@ -118,17 +119,17 @@ export class ModelRepository {
           omit: withoutWeights,
         });
       },
-      (version) => [{ action: 'model.train', outcome: 'SUCCESS', resourceType: 'ModelVersion', resourceIds: [version.id] }],
+      (version) => ({ resourceIds: [version.id] }),
     );
   }
 
   /** Makes a version its model's only production version; the previous one is archived. */
   promote(version: ModelVersionSummary, comment: string): Promise<ModelVersionSummary> {
-    this.scope.access.require('model.promote', 'model.promote');
     this.versionsByModel.clear(version.modelId);
     this.versionById.clear(version.id);
-    return auditedTransaction(
-      this.scope,
+    return this.scope.records.write(
+      { permission: 'model.promote', action: 'model.promote', resourceType: 'ModelVersion' },
+      [],
       async (tx) => {
         await tx.$queryRaw`SELECT id FROM "Model" WHERE id = ${version.modelId}::uuid FOR UPDATE`;
         await tx.modelVersion.updateMany({ where: { modelId: version.modelId, stage: 'PRODUCTION' }, data: { stage: 'ARCHIVED' } });
@@ -138,7 +139,7 @@ export class ModelRepository {
           omit: withoutWeights,
         });
       },
-      (promoted) => [{ action: 'model.promote', outcome: 'SUCCESS', resourceType: 'ModelVersion', resourceIds: [promoted.id] }],
+      (promoted) => ({ resourceIds: [promoted.id] }),
     );
   }
 
@@ -152,4 +153,25 @@ export class ModelRepository {
     this.scope.access.require('model.train', 'model.train');
     return this.scope.prisma.trainingJob.findUnique({ where: { id } });
   }
+
+  /** Records where a job is: started, its progress, its end (the training runner's bookkeeping). */
+  async updateJob(id: string, change: JobChange): Promise<void> {
+    this.scope.access.require('model.train', 'model.train');
+    await this.scope.prisma.trainingJob.update({ where: { id }, data: change });
+  }
+
+  /** The ids of the production versions (the model server warms them up). */
+  async productionVersionIds(): Promise<string[]> {
+    this.scope.access.require('model.read', 'model.read');
+    return (await this.scope.prisma.modelVersion.findMany({ where: { stage: 'PRODUCTION' }, select: { id: true } })).map((row) => row.id);
+  }
+
+  /** A version with its weight bytes and its model's name, for serving. */
+  servable(id: string): Promise<(ModelVersion & { model: { name: string } }) | null> {
+    this.scope.access.require('model.read', 'model.read');
+    return this.scope.prisma.modelVersion.findUnique({ where: { id }, include: { model: { select: { name: true } } } });
+  }
 }
+
+/** A change of a training job's state. */
+export type JobChange = Pick<Prisma.TrainingJobUpdateInput, 'status' | 'startedAt' | 'finishedAt' | 'error' | 'modelVersionId'> & { progress?: object };

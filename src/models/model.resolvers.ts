@@ -1,8 +1,6 @@
 import { notFound } from '../errors/errors.ts';
 import type { Resolvers } from '../generated/graphql.ts';
-import type { TrainingResult } from '../pipeline/index.ts';
-
-const resultOf = (version: { result: unknown }) => version.result as TrainingResult;
+import { storedResultOf as resultOf } from './stored-version.ts';
 
 export const modelResolvers: Resolvers = {
   Query: {

@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { recordingFailure } from '../audit/audited-transaction.ts';
-import type { AuditTrail } from '../audit/audit-trail.ts';
+import { recordingFailure } from '../access/audited-transaction.ts';
+import type { AuditTrail } from '../access/audit-trail.ts';
 import { badInput, codedError, conflict, ErrorCode, notFound } from '../errors/errors.ts';
-import type { Model, TrainingJob } from '../generated/prisma/client.ts';
 import type { TrainModelInput } from '../generated/graphql.ts';
 import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts';
 import {
@@ -19,10 +18,10 @@ import {
   type TrainingResult,
   type TrainModelOptions,
 } from '../pipeline/index.ts';
-import type { RequestScope } from '../server/request-scope.ts';
-import type { ModelRepository, ModelVersionSummary } from './model.repository.ts';
-import { collectPlatformTrainingData } from './platform-training-data.ts';
-import { placeholderCardText, trainingResultOf } from './stored-version.ts';
+import type { AccessPolicy } from '../access/access-policy.ts';
+import type { Model, ModelRepository, ModelVersionSummary, TrainingJob } from './model.repository.ts';
+import { cardTextOf, placeholderCardText, storedResultOf, trainingResultOf } from './stored-version.ts';
+import type { TrainingDataRepository } from './training-data.repository.ts';
 import type { TrainingRunner } from './training-runner.ts';
 
 const modelName = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'use 2 to 63 lower-case letters, digits and "-"' });
@@ -62,7 +61,8 @@ const trainSchema = z
 export class ModelService {
   constructor(
     private readonly models: ModelRepository,
-    private readonly scope: RequestScope,
+    private readonly trainingData: TrainingDataRepository,
+    private readonly access: AccessPolicy,
     private readonly runner: TrainingRunner,
     private readonly trail: AuditTrail,
   ) {}
@@ -96,7 +96,7 @@ export class ModelService {
   }
 
   async runtime() {
-    this.scope.access.require('model.read', 'model.read');
+    this.access.require('model.read', 'model.read');
     return initTensorflow();
   }
 
@@ -154,8 +154,7 @@ export class ModelService {
 
   /** The card of a version, structured and as Markdown with its plots. */
   card(version: ModelVersionSummary) {
-    const result = { ...(version.result as unknown as TrainingResult) };
-    const card = buildModelCard(result, version.cardText as unknown as CardText, `v${version.version}`);
+    const card = buildModelCard(storedResultOf(version), cardTextOf(version), `v${version.version}`);
     return { json: card, markdown: renderModelCardMarkdown(card), rocSvg: card.plots.roc, calibrationSvg: card.plots.calibration };
   }
 
@@ -165,10 +164,10 @@ export class ModelService {
    */
   train(input: TrainModelInput): Promise<TrainingJob> {
     return recordingFailure(this.trail, 'model.train', { resourceType: 'Model' }, async () => {
-      this.scope.access.require('model.train', 'model.train');
+      this.access.require('model.train', 'model.train');
       const parsed = parseInput(trainSchema, input);
       const task = parsed.task.toLowerCase() as 'binary' | 'multiclass' | 'regression' | 'image';
-      const data = parsed.data.csv ? { csvText: parsed.data.csv, source: 'uploaded CSV' } : { records: await collectPlatformTrainingData(this.scope, parsed.target), source: 'platform cases with recorded outcomes' };
+      const data = parsed.data.csv ? { csvText: parsed.data.csv, source: 'uploaded CSV' } : { records: await this.trainingData.collect(parsed.target), source: 'platform cases with recorded outcomes' };
       // Platform rows are patients' own: no published range may be one patient's exact value.
       const hideExtremes = !parsed.data.csv;
       const options: Omit<TrainModelOptions, 'onProgress'> = {
@@ -198,7 +197,7 @@ export class ModelService {
         model: { name: parsed.name, description },
         options,
         cardText: placeholderCardText(parsed.name, description, data.source),
-        requestedBy: this.scope.access.subject,
+        requestedBy: this.access.subject,
       });
       return job;
     });
@@ -206,7 +205,7 @@ export class ModelService {
 
   promote(id: string, comment: string): Promise<ModelVersionSummary> {
     return recordingFailure(this.trail, 'model.promote', { resourceType: 'ModelVersion', resourceIds: isId(id) ? [id] : [] }, async () => {
-      this.scope.access.require('model.promote', 'model.promote');
+      this.access.require('model.promote', 'model.promote');
       const version = await this.models.findVersion(parseId(id, 'id'));
       if (!version) throw notFound(`No model version with id ${id}.`, { argument: 'id' });
       if (version.stage === 'PRODUCTION') throw conflict('This version is already in production.', { argument: 'id' });

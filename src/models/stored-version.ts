@@ -1,12 +1,16 @@
-import type { CardText, SerializedTrainingResult, TrainingResult } from '../pipeline/index.ts';
+import type { ModelTask } from '../generated/graphql.ts';
+import type { CardText, ModelArtifact, SerializedTrainingResult, TrainingResult } from '../pipeline/index.ts';
 import { serializeTrainingResult } from '../pipeline/index.ts';
-import type { ModelTask, ModelVersion } from '../generated/prisma/client.ts';
 
 /*
- * How a trained version lives in the database: the pipeline's serialized
- * training result (JSON) beside its weight bytes, so every replica loads the
- * same artifact from the registry.
+ * The one codec of ModelVersion's JSON columns: the pipeline's training
+ * result without its weight bytes (`result`, JSON) beside the bytes
+ * (`weights`), so every replica loads the same artifact from the registry,
+ * and the card's text (`cardText`).
  */
+
+/** What `ModelVersion.result` holds: a training result whose artifact has no weights (they are in `weights`). */
+export type StoredTrainingResult = Omit<TrainingResult, 'artifact'> & { artifact: Omit<ModelArtifact, 'weightData'> };
 
 /** The registry's task for a pipeline task. */
 export const taskOf = (result: Pick<TrainingResult, 'task'>): ModelTask => result.task.toUpperCase() as ModelTask;
@@ -15,8 +19,9 @@ export const taskOf = (result: Pick<TrainingResult, 'task'>): ModelTask => resul
 export function versionColumns(result: TrainingResult, cardText: CardText) {
   const { artifact, ...rest } = serializeTrainingResult(result);
   const { weightDataBase64: _bytes, ...artifactWithoutWeights } = artifact;
+  const stored: Omit<SerializedTrainingResult, 'artifact'> & { artifact: StoredTrainingResult['artifact'] } = { ...rest, artifact: artifactWithoutWeights };
   return {
-    result: { ...rest, artifact: artifactWithoutWeights } as object,
+    result: stored as object,
     weights: Buffer.from(result.artifact.weightData),
     weightsSha256: result.weightsSha256,
     datasetSha256: result.datasetSha256,
@@ -28,12 +33,20 @@ export function versionColumns(result: TrainingResult, cardText: CardText) {
   };
 }
 
-/** The training result of a stored version, weights included. */
-export function trainingResultOf(version: Pick<ModelVersion, 'result' | 'weights'>): TrainingResult {
-  const stored = version.result as unknown as Omit<SerializedTrainingResult, 'artifact'> & {
-    artifact: Omit<TrainingResult['artifact'], 'weightData'>;
-  };
-  return { ...stored, artifact: { ...stored.artifact, weightData: new Uint8Array(version.weights) } } as TrainingResult;
+/** The stored training result of a version (what its card, features and metrics come from); it holds no weights. */
+export function storedResultOf(version: { result: unknown }): StoredTrainingResult {
+  return version.result as StoredTrainingResult;
+}
+
+/** The card text a version was stored with. */
+export function cardTextOf(version: { cardText: unknown }): CardText {
+  return version.cardText as CardText;
+}
+
+/** The whole training result of a stored version, weights included (what serving loads). */
+export function trainingResultOf(version: { result: unknown; weights: Uint8Array }): TrainingResult {
+  const stored = storedResultOf(version);
+  return { ...stored, artifact: { ...stored.artifact, weightData: new Uint8Array(version.weights) } };
 }
 
 /** Card text for a model trained without one: plain statements of what is not known. */

@@ -1,11 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import type { Logger } from 'pino';
-import type { Config } from '../config/config.ts';
-import type { Database } from '../db/database.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
+import { runAsSystem, type ScopeDeps } from '../access/scope.ts';
 import { deserializeTrainingResult, type CardText, type ProgressEvent, type TrainModelOptions } from '../pipeline/index.ts';
-import { systemScope } from '../server/system-scope.ts';
-import { ModelRepository } from './model.repository.ts';
+import { type JobChange, ModelRepository } from './model.repository.ts';
 import type { TrainingWorkerMessage } from './training-worker.ts';
 
 export interface TrainingRequest {
@@ -36,16 +32,11 @@ const progressIntervalMs = 500;
 export class TrainingRunner {
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(
-    private readonly db: Database,
-    private readonly config: Config,
-    private readonly auditLog: AuditLog,
-    private readonly log: Logger,
-  ) {}
+  constructor(private readonly deps: ScopeDeps) {}
 
   submit(request: TrainingRequest): void {
     this.queue = this.queue.then(() => this.run(request)).catch((error) => {
-      this.log.error({ jobId: request.jobId, errorType: (error as Error).name }, 'training job bookkeeping failed');
+      this.deps.log.error({ jobId: request.jobId, errorType: (error as Error).name }, 'training job bookkeeping failed');
     });
   }
 
@@ -54,25 +45,26 @@ export class TrainingRunner {
     return this.queue;
   }
 
-  private async run(request: TrainingRequest): Promise<void> {
-    const jobs = this.db.prisma.trainingJob;
-    await jobs.update({ where: { id: request.jobId }, data: { status: 'RUNNING', startedAt: new Date() } });
-    const outcome = await this.train(request.options, (event) =>
-      jobs.update({ where: { id: request.jobId }, data: { progress: progressOf(event) } }).then(() => {}),
-    );
+  /** The job's bookkeeping and the version are written under the requester's name, with the same checks and audit as any write. */
+  private run(request: TrainingRequest): Promise<void> {
+    return runAsSystem(this.deps, request.requestedBy, ['data_scientist'], (scope) => this.runIn(new ModelRepository(scope), request));
+  }
+
+  private async runIn(registry: ModelRepository, request: TrainingRequest): Promise<void> {
+    const job = (change: JobChange) => registry.updateJob(request.jobId, change);
+    await job({ status: 'RUNNING', startedAt: new Date() });
+    const outcome = await this.train(request.options, (event) => job({ progress: progressOf(event) }));
     if ('error' in outcome) {
-      await jobs.update({ where: { id: request.jobId }, data: { status: 'FAILED', error: outcome.error, finishedAt: new Date() } });
+      await job({ status: 'FAILED', error: outcome.error, finishedAt: new Date() });
       return;
     }
-    // The version is stored under the requester's name, with the same checks and audit as any write.
-    const scope = systemScope(this.db, this.config, this.auditLog, this.log, request.requestedBy, ['data_scientist']);
-    const version = await new ModelRepository(scope).addVersion(request.model, outcome.result, request.cardText).catch((error: Error) => error);
+    const version = await registry.addVersion(request.model, outcome.result, request.cardText).catch((error: Error) => error);
     if (version instanceof Error) {
       const message = (version as { extensions?: { code?: string } }).extensions?.code ? version.message : 'The trained version could not be stored.';
-      await jobs.update({ where: { id: request.jobId }, data: { status: 'FAILED', error: message, finishedAt: new Date() } });
+      await job({ status: 'FAILED', error: message, finishedAt: new Date() });
       return;
     }
-    await jobs.update({ where: { id: request.jobId }, data: { status: 'SUCCEEDED', modelVersionId: version.id, finishedAt: new Date() } });
+    await job({ status: 'SUCCEEDED', modelVersionId: version.id, finishedAt: new Date() });
   }
 
   /** Trains in a worker; resolves with the result or an error text for the user. */
@@ -92,12 +84,12 @@ export class TrainingRunner {
         } else if (message.type === 'result') {
           finish({ result: deserializeTrainingResult(message.result) });
         } else if (message.type === 'error') {
-          if (!message.userFacing) this.log.error({ message: message.message }, 'training failed unexpectedly');
+          if (!message.userFacing) this.deps.log.error({ message: message.message }, 'training failed unexpectedly');
           finish({ error: message.userFacing ? message.message : 'Training failed unexpectedly; the server log has the details.' });
         }
       });
       worker.on('error', (error) => {
-        this.log.error({ errorType: error.name }, 'training worker crashed');
+        this.deps.log.error({ errorType: error.name }, 'training worker crashed');
         if (!settled) finish({ error: 'Training failed unexpectedly; the server log has the details.' });
       });
       worker.on('exit', () => {

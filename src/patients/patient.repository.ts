@@ -1,9 +1,10 @@
 import DataLoader from 'dataloader';
-import { auditedTransaction } from '../audit/audited-transaction.ts';
-import { outOfReach } from '../auth/access-policy.ts';
+import { type AccessRule, patientOwner } from '../access/owned-record-store.ts';
+import type { Scope } from '../access/scope.ts';
 import type { Patient, Prisma } from '../generated/prisma/client.ts';
 import { afterPosition, type Connection, encodeCursor, type KeysetPosition, toConnection } from '../graphql/paging.ts';
-import type { RequestScope } from '../server/request-scope.ts';
+
+export type { Patient };
 
 export interface PatientListFilter {
   nameContains?: string | undefined;
@@ -13,6 +14,9 @@ export interface PatientListFilter {
 
 const asItem = (patient: Patient) => ({ id: patient.id, patientId: patient.id });
 
+const readPatient: AccessRule = { permission: 'patient.read', action: 'patient.read', resourceType: 'Patient' };
+const writePatient = (action: 'patient.create' | 'patient.update' | 'patient.archive' | 'patient.merge'): AccessRule => ({ permission: 'patient.write', action, resourceType: 'Patient' });
+
 /**
  * Patients as one request may read and write them: every method checks the
  * access policy first and records what it returned or changed in the audit
@@ -21,7 +25,7 @@ const asItem = (patient: Patient) => ({ id: patient.id, patientId: patient.id })
 export class PatientRepository {
   private readonly byId: DataLoader<string, Patient | null>;
 
-  constructor(private readonly scope: RequestScope) {
+  constructor(private readonly scope: Scope) {
     this.byId = new DataLoader(async (ids) => {
       const rows = await scope.prisma.patient.findMany({ where: { id: { in: [...ids] } } });
       const found = new Map(rows.map((row) => [row.id, row]));
@@ -29,17 +33,8 @@ export class PatientRepository {
     });
   }
 
-  async findById(id: string): Promise<Patient | null> {
-    const breakGlass = await this.scope.access.requirePatients('patient.read', 'patient.read', [id]);
-    const patient = await this.byId.load(id);
-    if (patient) this.scope.trail.read('patient.read', 'Patient', [asItem(patient)], breakGlass);
-    return patient;
-  }
-
-  /** Whether an active patient exists, for a clinician about to open break-glass access (reveals nothing else). */
-  async existsForBreakGlass(id: string): Promise<boolean> {
-    this.scope.access.require('breakGlass.open', 'breakGlass.open');
-    return (await this.scope.prisma.patient.count({ where: { id, archivedAt: null } })) === 1;
+  findById(id: string): Promise<Patient | null> {
+    return this.scope.records.read(readPatient, patientOwner(id), () => this.byId.load(id), (patient) => (patient ? [asItem(patient)] : []));
   }
 
   /**
@@ -48,60 +43,52 @@ export class PatientRepository {
    * unknown one (both FORBIDDEN).
    */
   async findByMrn(mrn: string): Promise<Patient | null> {
-    const { access, prisma, trail } = this.scope;
-    const patient = await prisma.patient.findFirst({ where: { AND: [{ mrn }, access.patientScope('patient.read', 'patient.read')] } });
-    if (!patient) {
-      if (access.reach('patient.read') === 'all') return null;
-      trail.denied('patient.read', 'not-on-care-team', { resourceType: 'Patient' });
-      throw outOfReach();
-    }
-    this.byId.prime(patient.id, patient);
-    trail.read('patient.read', 'Patient', [asItem(patient)], await access.breakGlassAmong('patient.read', [patient.id]));
+    const patient = await this.scope.records.find(readPatient, [], (within) => this.scope.prisma.patient.findFirst({ where: { AND: [{ mrn }, within] } }), asItem);
+    if (patient) this.byId.prime(patient.id, patient);
     return patient;
   }
 
   async list(filter: PatientListFilter, first: number, after?: KeysetPosition): Promise<Connection<Patient>> {
-    const { access, replica, trail } = this.scope;
-    const where: Prisma.PatientWhereInput = { AND: [listWhere(filter), access.patientScope('patient.read', 'patient.read')] };
-    const rows = await replica.patient.findMany({
-      where: { AND: [where, afterPosition(after, 'createdAt')] },
-      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-      take: first + 1,
-    });
-    const page = rows.slice(0, first);
-    for (const row of page) this.byId.prime(row.id, row);
-    const ids = page.map((row) => row.id);
-    trail.read('patient.read', 'Patient', page.map(asItem), await access.breakGlassAmong('patient.read', ids));
+    const { replica, records } = this.scope;
+    let where: Prisma.PatientWhereInput = listWhere(filter);
+    const rows = await records.list(
+      readPatient,
+      (within) => {
+        where = { AND: [where, within] };
+        return replica.patient.findMany({ where: { AND: [where, afterPosition(after, 'createdAt')] }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], take: first + 1 });
+      },
+      (found) => found.slice(0, first).map(asItem),
+    );
+    for (const row of rows.slice(0, first)) this.byId.prime(row.id, row);
     return toConnection(rows, first, after !== undefined, () => replica.patient.count({ where }), (row) =>
       encodeCursor({ time: row.createdAt, id: row.id }),
     );
   }
 
   create(data: Prisma.PatientCreateInput): Promise<Patient> {
-    this.scope.access.require('patient.write', 'patient.create');
-    return auditedTransaction(this.scope, (tx) => tx.patient.create({ data }), (patient) => [
-      { action: 'patient.create', outcome: 'SUCCESS', resourceType: 'Patient', resourceIds: [patient.id], patientIds: [patient.id] },
-    ]);
+    return this.scope.records.write(writePatient('patient.create'), [], (tx) => tx.patient.create({ data }), (patient) => ({
+      resourceIds: [patient.id],
+      patientIds: [patient.id],
+    }));
   }
 
-  /** Changes a patient record; `action` names the change in the audit log (patient.update, patient.archive). */
-  async update(id: string, data: Prisma.PatientUpdateInput, action: string): Promise<Patient> {
-    await this.scope.access.requirePatients('patient.write', action, [id]);
+  /** Changes a patient record; `action` names the change in the audit log. */
+  update(id: string, data: Prisma.PatientUpdateInput, action: 'patient.update' | 'patient.archive'): Promise<Patient> {
     this.byId.clear(id);
-    return auditedTransaction(this.scope, (tx) => tx.patient.update({ where: { id }, data }), (patient) => [
-      { action, outcome: 'SUCCESS', resourceType: 'Patient', resourceIds: [patient.id], patientIds: [patient.id] },
-    ]);
+    return this.scope.records.write(writePatient(action), [patientOwner(id)], (tx) => tx.patient.update({ where: { id }, data }), (patient) => ({
+      resourceIds: [patient.id],
+    }));
   }
 
   /**
    * Merges a duplicate record into the surviving one: cases and care-team
    * memberships move over, the duplicate is archived and points at the survivor.
    */
-  async merge(duplicateId: string, survivorId: string): Promise<Patient> {
-    await this.scope.access.requirePatients('patient.write', 'patient.merge', [duplicateId, survivorId]);
+  merge(duplicateId: string, survivorId: string): Promise<Patient> {
     this.byId.clearAll();
-    return auditedTransaction(
-      this.scope,
+    return this.scope.records.write(
+      writePatient('patient.merge'),
+      [patientOwner(duplicateId), patientOwner(survivorId)],
       async (tx) => {
         await tx.case.updateMany({ where: { patientId: duplicateId }, data: { patientId: survivorId } });
         const members = await tx.careTeamMember.findMany({ where: { patientId: duplicateId } });
@@ -113,15 +100,7 @@ export class PatientRepository {
         await tx.patient.update({ where: { id: duplicateId }, data: { archivedAt: new Date(), mergedIntoId: survivorId } });
         return tx.patient.findUniqueOrThrow({ where: { id: survivorId } });
       },
-      () => [
-        {
-          action: 'patient.merge',
-          outcome: 'SUCCESS',
-          resourceType: 'Patient',
-          resourceIds: [duplicateId, survivorId],
-          patientIds: [duplicateId, survivorId],
-        },
-      ],
+      () => ({ resourceIds: [duplicateId, survivorId] }),
     );
   }
 }

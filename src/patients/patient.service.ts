@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { conflict, notFound } from '../errors/errors.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import type { Patient } from '../generated/prisma/client.ts';
 import type {
   CreatePatientInput,
   PatientFilter,
@@ -9,9 +8,9 @@ import type {
 } from '../generated/graphql.ts';
 import { type Connection, decodeCursor, pageSize } from '../graphql/paging.ts';
 import { boundedText, isId, notInFuture, parseId, parseInput } from '../graphql/validation.ts';
-import { recordingFailure } from '../audit/audited-transaction.ts';
-import type { AuditTrail } from '../audit/audit-trail.ts';
-import type { PatientRepository } from './patient.repository.ts';
+import { recordingFailure } from '../access/audited-transaction.ts';
+import type { AuditTrail } from '../access/audit-trail.ts';
+import type { Patient, PatientRepository } from './patient.repository.ts';
 
 const earliestBirthDate = new Date('1900-01-01T00:00:00Z');
 
@@ -123,11 +122,6 @@ export class PatientService {
     const patient = await this.requireExisting(id);
     if (patient.archivedAt) throw conflict('This patient record is archived and cannot be changed.', { id });
     return patient;
-  }
-
-  /** Break-glass reaches beyond the care team, so it checks existence without reading the record. */
-  async requireExistsForBreakGlass(id: string): Promise<void> {
-    if (!(await this.patients.existsForBreakGlass(id))) throw notFound(`No active patient with id ${id}.`, { id });
   }
 }
 

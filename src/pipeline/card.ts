@@ -95,13 +95,16 @@ export interface ModelCard {
   plots: { roc: string | null; calibration: string | null; predictedObserved?: string; residuals?: string };
 }
 
+/** What a card is made from: a training result, its weights not needed (a registry keeps them apart). */
+export type CardSource = Omit<TrainingResult, 'artifact'>;
+
 /**
  * Builds the card of a trained version.
  * @param result the trained version
  * @param text what the data cannot tell: intended use, outcome definition, source, limitations
  * @param version the registry's version name, if any
  */
-export function buildModelCard(result: TrainingResult, text: CardText, version: string | null = null): ModelCard {
+export function buildModelCard(result: CardSource, text: CardText, version: string | null = null): ModelCard {
   const { evaluation, counts, quality } = result;
   const headlineOf = (intervals: Intervals, name: string) => {
     const interval = intervals[name];
@@ -177,7 +180,7 @@ function metricOf(metrics: MetricSet, name: string): number | null {
   return (metrics as unknown as Record<string, number | null>)[name] ?? null;
 }
 
-function predictors(result: TrainingResult): ModelCard['data']['predictors'] {
+function predictors(result: CardSource): ModelCard['data']['predictors'] {
   if (result.image) {
     const { width, height } = result.image;
     const first = result.features[0];
@@ -193,7 +196,7 @@ function predictors(result: TrainingResult): ModelCard['data']['predictors'] {
   }));
 }
 
-function missingData(result: TrainingResult): string {
+function missingData(result: CardSource): string {
   const { quality } = result;
   const missingCells = quality.columns.filter((column) => column.role !== 'target').reduce((sum, column) => sum + column.missing, 0);
   const dropped = quality.dropped;
@@ -204,7 +207,7 @@ function missingData(result: TrainingResult): string {
   ].join(' ');
 }
 
-function automaticLimitations(result: TrainingResult): string[] {
+function automaticLimitations(result: CardSource): string[] {
   const { counts, evaluation } = result;
   const limitations = [
     'Validated internally only (a random split of one data set): performance in another hospital, period or population is unknown until it is validated externally.',
@@ -221,7 +224,7 @@ function automaticLimitations(result: TrainingResult): string[] {
   return limitations;
 }
 
-function plots(result: TrainingResult): ModelCard['plots'] {
+function plots(result: CardSource): ModelCard['plots'] {
   const { curves, baseline } = result.evaluation;
   return {
     roc: curves.roc ? rocCurveSvg([{ name: 'model', points: curves.roc.model }, { name: baseline.description, points: curves.roc.baseline }]) : null,
@@ -235,7 +238,7 @@ function plots(result: TrainingResult): ModelCard['plots'] {
   };
 }
 
-function regressionPlots(result: TrainingResult, scatter: NonNullable<TrainingResult['evaluation']['curves']['scatter']>, baselineName: string) {
+function regressionPlots(result: CardSource, scatter: NonNullable<CardSource['evaluation']['curves']['scatter']>, baselineName: string) {
   const series = [
     { name: 'model', observed: scatter.observed, predicted: scatter.model },
     { name: baselineName, observed: scatter.observed, predicted: scatter.baseline },

@@ -1,11 +1,11 @@
 import { binOf, type PreprocessingState } from '../pipeline/preprocess.ts';
+import { type InputValues, labelOf, type StoredOutput, valueOf } from './stored-prediction.ts';
 
 /** One served prediction as monitoring sees it. */
 export interface MonitoredPrediction {
-  /** The stored input snapshot (values by feature). */
-  input: unknown;
-  /** The stored output: { label } for classifiers, { value } for regression. */
-  output: unknown;
+  /** The stored input snapshot. */
+  input: InputValues;
+  output: StoredOutput;
   reviewDecision: 'AGREE' | 'DISAGREE' | null;
   outcome: { label: string | null; value: number | null } | null;
 }
@@ -46,9 +46,9 @@ export function populationStabilityIndex(expected: readonly number[], actual: re
 const driftLevel = (psi: number): FeatureDrift['level'] => (psi < 0.1 ? 'stable' : psi < 0.25 ? 'moderate' : 'shifted');
 
 /** Input drift of each tabular feature against its training distribution. */
-export function inputDrift(state: PreprocessingState, inputs: readonly unknown[]): FeatureDrift[] {
+export function inputDrift(state: PreprocessingState, inputs: readonly InputValues[]): FeatureDrift[] {
   if (state.kind !== 'tabular' || inputs.length === 0) return [];
-  const records = inputs.filter((input): input is Record<string, unknown> => typeof input === 'object' && input !== null && !Array.isArray(input));
+  const records = inputs.filter((input): input is Record<string, number | string> => !Array.isArray(input));
   return state.features.map((feature) => {
     const values = records.map((record) => record[feature.name]);
     let expected: number[];
@@ -79,13 +79,13 @@ export function performanceFigures(task: string, state: PreprocessingState, rows
   let rmse: number | null = null;
   if (task === 'regression') {
     const pairs = withOutcome
-      .map((row) => [(row.output as { value?: number }).value, row.outcome!.value] as const)
+      .map((row) => [valueOf(row.output), row.outcome!.value] as const)
       .filter((pair): pair is readonly [number, number] => typeof pair[0] === 'number' && typeof pair[1] === 'number');
     if (pairs.length > 0) rmse = Math.sqrt(pairs.reduce((sum, [p, y]) => sum + (p - y) ** 2, 0) / pairs.length);
   } else {
     const labelled = withOutcome.filter((row) => row.outcome!.label !== null);
     if (labelled.length > 0) {
-      accuracy = labelled.filter((row) => (row.output as { label?: string }).label === row.outcome!.label).length / labelled.length;
+      accuracy = labelled.filter((row) => labelOf(row.output) === row.outcome!.label).length / labelled.length;
     }
   }
   return {

@@ -1,10 +1,15 @@
 import type { Logger } from 'pino';
-import type { Database } from '../db/database.ts';
 import { codedError, ErrorCode } from '../errors/errors.ts';
+import type { ModelRepository } from '../models/model.repository.ts';
 import { trainingResultOf } from '../models/stored-version.ts';
 import { initTensorflow, loadServingModel, type Prediction, type ServingModel } from '../pipeline/index.ts';
-import type { Metrics } from '../server/metrics.ts';
 import { type BatchingOptions, InferenceBatcher } from './inference-batcher.ts';
+
+/** The figures the model server reports (the server's Prometheus histograms). */
+export interface InferenceMetrics {
+  inferenceDuration: { observe(labels: { model: string }, seconds: number): void };
+  batchSize: { observe(labels: { model: string }, size: number): void };
+}
 
 /** A version ready to serve: the model and the batcher in front of it. */
 export interface LoadedVersion {
@@ -27,9 +32,10 @@ export class ModelServer {
   private warm = false;
 
   constructor(
-    private readonly db: Database,
+    /** Runs work on the registry in a scope of the server's own (serving reads no patient data). */
+    private readonly withRegistry: <T>(work: (registry: ModelRepository) => Promise<T>) => Promise<T>,
     private readonly batching: BatchingOptions,
-    private readonly metrics: Metrics,
+    private readonly metrics: InferenceMetrics,
     private readonly log: Logger,
   ) {}
 
@@ -55,9 +61,8 @@ export class ModelServer {
    */
   async warmUp(): Promise<string[]> {
     await initTensorflow();
-    const production = await this.db.prisma.modelVersion.findMany({ where: { stage: 'PRODUCTION' }, select: { id: true } });
     const names: string[] = [];
-    for (const { id } of production) {
+    for (const id of await this.withRegistry((registry) => registry.productionVersionIds())) {
       const version = await this.version(id);
       const typical = version.serving.encode([typicalInput(version.serving)]).rows[0]!;
       await Promise.all(Array.from({ length: warmUpRows }, () => version.batcher.infer(typical)));
@@ -74,7 +79,7 @@ export class ModelServer {
 
   private async load(versionId: string): Promise<LoadedVersion> {
     await initTensorflow();
-    const row = await this.db.prisma.modelVersion.findUnique({ where: { id: versionId }, include: { model: { select: { name: true } } } });
+    const row = await this.withRegistry((registry) => registry.servable(versionId));
     if (!row) throw codedError(ErrorCode.NOT_FOUND, `No model version with id ${versionId}.`);
     const serving = await loadServingModel(trainingResultOf(row));
     const modelName = row.model.name;

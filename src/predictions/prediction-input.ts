@@ -1,5 +1,5 @@
 import { badInput } from '../errors/errors.ts';
-import type { CaseImage, Observation } from '../generated/prisma/client.ts';
+import type { CaseImage, Observation } from '../cases/case.repository.ts';
 import type { FeatureInfo, StoredModel } from '../pipeline/index.ts';
 
 /** A model's input built from a case, with what is unusual about it. */

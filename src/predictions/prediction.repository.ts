@@ -1,11 +1,17 @@
 import DataLoader from 'dataloader';
-import { auditedTransaction } from '../audit/audited-transaction.ts';
+import { type AccessRule, type Owner } from '../access/owned-record-store.ts';
+import type { Permission } from '../access/permissions.ts';
+import type { Scope, ScopeSlot } from '../access/scope.ts';
 import { jsonRows } from '../db/json-rows.ts';
 import { notFound } from '../errors/errors.ts';
 import { type Case, type CaseOutcome, type Prediction, Prisma, type ReviewDecision } from '../generated/prisma/client.ts';
-import type { RequestScope } from '../server/request-scope.ts';
+
+export type { CaseOutcome, Prediction, ReviewDecision };
 
 const asItem = (prediction: Pick<Prediction, 'id' | 'patientId'>) => ({ id: prediction.id, patientId: prediction.patientId });
+const caseOwner = (episode: Pick<Case, 'id' | 'patientId'>): Owner => ({ resourceType: 'Case', id: episode.id, patientId: episode.patientId });
+const predictionOwner = (prediction: Prediction): Owner => ({ resourceType: 'Prediction', id: prediction.id, patientId: prediction.patientId });
+const rule = (permission: 'clinical.read' | 'clinical.write', action: AccessRule['action'], resourceType: string): AccessRule => ({ permission, action, resourceType });
 
 /**
  * A prediction as a case's list carries it: without its input snapshot and
@@ -27,6 +33,9 @@ export const casePredictionsJson = Prisma.sql`(
   SELECT coalesce(json_agg(${predictionRecords.array('p')} ORDER BY p."createdAt" DESC, p.id), '[]')
   FROM "Prediction" p WHERE p."caseId" = c.id)`;
 
+/** A case list's predictions, read in the list's own statement, for this scope's prediction repository to hand out. */
+export const preloadedPredictions: ScopeSlot<Map<string, PredictionRecord[]>> = { create: () => new Map() };
+
 /** What a new prediction stores. */
 export type NewPrediction = Omit<Prisma.PredictionUncheckedCreateInput, 'id' | 'createdAt' | 'requestedBy'>;
 
@@ -35,18 +44,21 @@ export type NewPrediction = Omit<Prisma.PredictionUncheckedCreateInput, 'id' | '
  * clinical data of patients within reach, every read and write audited.
  */
 export class PredictionRepository {
+  /** Whole rows of predictions this scope read already (through a list or by id). */
   private readonly byId: DataLoader<string, Prediction | null>;
+  /** Predictions by id among the patients within reach, one loader per permission (the access filter is part of the statement). */
+  private readonly byIdWithin = new Map<Permission, DataLoader<string, Prediction | null>>();
   private readonly byCase: DataLoader<string, PredictionRecord[]>;
   private readonly outcomesByCase: DataLoader<string, CaseOutcome[]>;
 
-  constructor(private readonly scope: RequestScope) {
+  constructor(private readonly scope: Scope) {
     // Records looked up by id (before writes, too) come from the primary; the lists around them may come from a replica.
     const { prisma, replica } = scope;
     this.byId = new DataLoader(async (ids) => {
       const rows = await prisma.prediction.findMany({ where: { id: { in: [...ids] } } });
       return ids.map((id) => rows.find((row) => row.id === id) ?? null);
     });
-    const { predictionsByCase } = scope.preloaded;
+    const predictionsByCase = scope.local(preloadedPredictions);
     this.byCase = new DataLoader(async (caseIds) => {
       const missing = caseIds.filter((id) => !predictionsByCase.has(id));
       const rows = missing.length === 0 ? [] : await replica.prediction.findMany({
@@ -63,19 +75,32 @@ export class PredictionRepository {
   }
 
   /** A prediction, when its patient is within reach (for a clinician, an unknown one is FORBIDDEN too). */
-  async findById(id: string, permission: 'clinical.read' | 'clinical.write' = 'clinical.read', action = 'prediction.read'): Promise<Prediction | null> {
-    this.scope.access.require(permission, action);
-    const prediction = await this.byId.load(id);
-    const breakGlass = await this.scope.access.requireRecord(permission, action, 'Prediction', id, prediction?.patientId);
-    if (prediction && breakGlass && permission === 'clinical.read') this.scope.trail.read('prediction.read', 'Prediction', [asItem(prediction)], breakGlass);
+  async findById(id: string, permission: 'clinical.read' | 'clinical.write' = 'clinical.read', action: AccessRule['action'] = 'prediction.read'): Promise<Prediction | null> {
+    // A write that looks its prediction up is audited as that write, not as a read.
+    const prediction = await this.scope.records.find(rule(permission, action, 'Prediction'), [id], (within) => this.byIdAmong(permission, within).load(id), asItem, permission === 'clinical.read');
+    if (prediction) this.byId.prime(prediction.id, prediction);
     return prediction;
   }
 
-  async listForCase(episode: Case): Promise<PredictionRecord[]> {
-    const breakGlass = await this.scope.access.requirePatients('clinical.read', 'prediction.read', [episode.patientId], 'Case', [episode.id]);
-    const rows = await this.byCase.load(episode.id);
-    this.scope.trail.read('prediction.read', 'Prediction', rows.map(asItem), breakGlass);
-    return rows;
+  private byIdAmong(permission: Permission, within: Prisma.PatientWhereInput): DataLoader<string, Prediction | null> {
+    let loader = this.byIdWithin.get(permission);
+    if (!loader) {
+      loader = new DataLoader(async (ids) => {
+        const rows = await this.scope.prisma.prediction.findMany({ where: { id: { in: [...ids] }, case: { patient: within } } });
+        return ids.map((id) => rows.find((row) => row.id === id) ?? null);
+      });
+      this.byIdWithin.set(permission, loader);
+    }
+    return loader;
+  }
+
+  private forget(id: string): void {
+    this.byId.clear(id);
+    for (const loader of this.byIdWithin.values()) loader.clear(id);
+  }
+
+  listForCase(episode: Case): Promise<PredictionRecord[]> {
+    return this.scope.records.read(rule('clinical.read', 'prediction.read', 'Prediction'), caseOwner(episode), () => this.byCase.load(episode.id), (rows) => rows.map(asItem));
   }
 
   /** The whole row of a prediction this request has read (and audited) already, through a list or by id. */
@@ -86,11 +111,8 @@ export class PredictionRepository {
     return row;
   }
 
-  async outcomes(episode: Case): Promise<CaseOutcome[]> {
-    const breakGlass = await this.scope.access.requirePatients('clinical.read', 'outcome.read', [episode.patientId], 'Case', [episode.id]);
-    const rows = await this.outcomesByCase.load(episode.id);
-    this.scope.trail.read('outcome.read', 'Case', [{ id: episode.id, patientId: episode.patientId }], breakGlass);
-    return rows;
+  outcomes(episode: Case): Promise<CaseOutcome[]> {
+    return this.scope.records.read(rule('clinical.read', 'outcome.read', 'Case'), caseOwner(episode), () => this.outcomesByCase.load(episode.id));
   }
 
   /** Checks the role for making predictions (before work on many cases starts). */
@@ -100,63 +122,54 @@ export class PredictionRepository {
 
   /** Stores a prediction on a case of a patient within reach. */
   async create(data: NewPrediction): Promise<Prediction> {
-    const breakGlass = await this.scope.access.requirePatients('clinical.write', 'prediction.create', [data.patientId], 'Case', [data.caseId]);
-    const created = await auditedTransaction(
-      this.scope,
+    const created = await this.scope.records.write(
+      rule('clinical.write', 'prediction.create', 'Prediction'),
+      [caseOwner({ id: data.caseId, patientId: data.patientId })],
       (tx) => tx.prediction.create({ data: { ...data, requestedBy: this.scope.access.subject } }),
-      (row) => [entry('prediction.create', row, breakGlass.has(row.patientId))],
+      (row) => ({ resourceIds: [row.id] }),
     );
     this.byId.prime(created.id, created);
     return created;
   }
 
-  async setExplanation(prediction: Prediction, explanation: object): Promise<Prediction> {
-    const breakGlass = await this.scope.access.requirePatients('clinical.write', 'prediction.explain', [prediction.patientId], 'Prediction', [prediction.id]);
-    this.byId.clear(prediction.id);
-    return auditedTransaction(
-      this.scope,
+  setExplanation(prediction: Prediction, explanation: object): Promise<Prediction> {
+    this.forget(prediction.id);
+    return this.scope.records.write(
+      rule('clinical.write', 'prediction.explain', 'Prediction'),
+      [predictionOwner(prediction)],
       (tx) => tx.prediction.update({ where: { id: prediction.id }, data: { explanation } }),
-      (row) => [entry('prediction.explain', row, breakGlass.has(row.patientId))],
+      (row) => ({ resourceIds: [row.id] }),
     );
   }
 
-  async review(prediction: Prediction, decision: ReviewDecision, note: string | null): Promise<Prediction> {
-    const breakGlass = await this.scope.access.requirePatients('clinical.write', 'prediction.review', [prediction.patientId], 'Prediction', [prediction.id]);
-    this.byId.clear(prediction.id);
-    return auditedTransaction(
-      this.scope,
+  review(prediction: Prediction, decision: ReviewDecision, note: string | null): Promise<Prediction> {
+    this.forget(prediction.id);
+    return this.scope.records.write(
+      rule('clinical.write', 'prediction.review', 'Prediction'),
+      [predictionOwner(prediction)],
       (tx) =>
         tx.prediction.update({
           where: { id: prediction.id },
           data: { reviewDecision: decision, reviewNote: note, reviewedBy: this.scope.access.subject, reviewedAt: new Date() },
         }),
-      (row) => [{ ...entry('prediction.review', row, breakGlass.has(row.patientId)), reason: decision }],
+      (row) => ({ resourceIds: [row.id], reason: decision }),
     );
   }
 
   /** Records (or corrects) the truth about a case for one target. */
-  async recordOutcome(episode: Case, outcome: { target: string; label: string | null; value: number | null }): Promise<CaseOutcome> {
-    const breakGlass = await this.scope.access.requirePatients('clinical.write', 'outcome.record', [episode.patientId], 'Case', [episode.id]);
+  recordOutcome(episode: Case, outcome: { target: string; label: string | null; value: number | null }): Promise<CaseOutcome> {
     this.outcomesByCase.clear(episode.id);
     const data = { ...outcome, recordedBy: this.scope.access.subject, recordedAt: new Date() };
-    return auditedTransaction(
-      this.scope,
+    return this.scope.records.write(
+      rule('clinical.write', 'outcome.record', 'CaseOutcome'),
+      [caseOwner(episode)],
       (tx) =>
         tx.caseOutcome.upsert({
           where: { caseId_target: { caseId: episode.id, target: outcome.target } },
           create: { caseId: episode.id, patientId: episode.patientId, ...data },
           update: data,
         }),
-      (row) => [
-        {
-          action: 'outcome.record',
-          outcome: 'SUCCESS',
-          resourceType: 'CaseOutcome',
-          resourceIds: [row.id],
-          patientIds: [episode.patientId],
-          breakGlass: breakGlass.has(episode.patientId),
-        },
-      ],
+      (row) => ({ resourceIds: [row.id] }),
     );
   }
 
@@ -173,15 +186,4 @@ export class PredictionRepository {
     this.scope.trail.note({ action: 'model.monitor', resourceType: 'ModelVersion', resourceIds: [versionId] });
     return rows.map((row) => ({ input: row.input, output: row.output, reviewDecision: row.reviewDecision, outcome: row.case.outcomes[0] ?? null }));
   }
-}
-
-function entry(action: string, prediction: Prediction, breakGlass: boolean) {
-  return {
-    action,
-    outcome: 'SUCCESS' as const,
-    resourceType: 'Prediction',
-    resourceIds: [prediction.id],
-    patientIds: [prediction.patientId],
-    breakGlass,
-  };
 }

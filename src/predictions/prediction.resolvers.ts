@@ -1,22 +1,7 @@
 import { notFound } from '../errors/errors.ts';
 import type { Resolvers } from '../generated/graphql.ts';
-import { explanationView, type StoredExplanation } from './explanation.ts';
-
-interface StoredOutput {
-  label?: string;
-  probabilities?: Record<string, number>;
-  value?: number;
-  conformal?: { coverage: number; set?: string[]; lower?: number; upper?: number };
-  outcomeLabel: string;
-  threshold: number | null;
-}
-interface StoredFlags {
-  outOfDistribution: string[];
-  warnings: string[];
-}
-
-const outputOf = (prediction: { output: unknown }) => prediction.output as StoredOutput;
-const flagsOf = (prediction: { qualityFlags: unknown }) => prediction.qualityFlags as StoredFlags;
+import { explanationView } from './explanation.ts';
+import { explanationOf, flagsOf, inputOf, labelOf, outputOf, valueOf } from './stored-prediction.ts';
 
 export const predictionResolvers: Resolvers = {
   Query: {
@@ -41,21 +26,21 @@ export const predictionResolvers: Resolvers = {
       const version = await ctx.models.version(prediction.modelVersionId);
       return (version && (await ctx.models.byId(version.modelId))?.name) ?? 'unknown';
     },
-    input: async (prediction, _, ctx) => ((await ctx.predictions.whole(prediction)).input as { values: unknown }).values,
-    label: (prediction) => outputOf(prediction).label ?? null,
+    input: async (prediction, _, ctx) => inputOf(await ctx.predictions.whole(prediction)),
+    label: (prediction) => labelOf(outputOf(prediction)),
     probabilities: (prediction) => {
-      const probabilities = outputOf(prediction).probabilities;
-      return probabilities ? Object.entries(probabilities).map(([label, probability]) => ({ label, probability })) : null;
+      const output = outputOf(prediction);
+      return 'probabilities' in output ? Object.entries(output.probabilities).map(([label, probability]) => ({ label, probability })) : null;
     },
-    value: (prediction) => outputOf(prediction).value ?? null,
+    value: (prediction) => valueOf(outputOf(prediction)),
     conformal: (prediction) => outputOf(prediction).conformal ?? null,
     outcomeLabel: (prediction) => outputOf(prediction).outcomeLabel,
     threshold: (prediction) => outputOf(prediction).threshold,
     outOfDistribution: (prediction) => flagsOf(prediction).outOfDistribution,
     warnings: (prediction) => flagsOf(prediction).warnings,
     explanation: async (prediction, _, ctx) => {
-      const { explanation } = await ctx.predictions.whole(prediction);
-      return explanation ? explanationView(explanation as unknown as StoredExplanation) : null;
+      const explanation = explanationOf(await ctx.predictions.whole(prediction));
+      return explanation ? explanationView(explanation) : null;
     },
     review: (prediction) =>
       prediction.reviewDecision

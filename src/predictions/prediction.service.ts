@@ -1,20 +1,23 @@
 import { z } from 'zod';
-import { recordingFailure } from '../audit/audited-transaction.ts';
-import type { AuditTrail } from '../audit/audit-trail.ts';
+import { recordingFailure } from '../access/audited-transaction.ts';
+import type { Action } from '../access/permissions.ts';
+import type { AuditTrail } from '../access/audit-trail.ts';
+import type { Case } from '../cases/case.repository.ts';
 import type { CaseService } from '../cases/case.service.ts';
 import type { ConsentService } from '../consent/consent.service.ts';
 import { badInput, ErrorCode, errorCode, notFound } from '../errors/errors.ts';
-import type { Case, CaseOutcome, Prediction, ReviewDecision } from '../generated/prisma/client.ts';
 import type { OutcomeInput } from '../generated/graphql.ts';
 import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts';
 import type { ModelService } from '../models/model.service.ts';
-import { PipelineError, type ServingModel, type TrainingResult } from '../pipeline/index.ts';
+import { storedResultOf } from '../models/stored-version.ts';
+import { PipelineError, type ServingModel } from '../pipeline/index.ts';
 import type { PatientService } from '../patients/patient.service.ts';
 import { explain } from './explanation.ts';
 import type { ModelServer } from './model-server.ts';
 import { performanceFigures } from './model-performance.ts';
 import { buildCaseInput } from './prediction-input.ts';
-import type { PredictionRecord, PredictionRepository } from './prediction.repository.ts';
+import { explanationColumn, type InputValues, inputOf, outputOf, predictionColumns } from './stored-prediction.ts';
+import type { CaseOutcome, Prediction, PredictionRecord, PredictionRepository, ReviewDecision } from './prediction.repository.ts';
 
 const modelName = boundedText(63);
 const versionNumber = z.number().int().min(1).nullish();
@@ -23,9 +26,6 @@ const outcomeSchema = z
   .refine((outcome) => (outcome.label == null) !== (outcome.value == null), { message: 'give exactly one of label or value' });
 
 const caseTarget = (caseId: string) => ({ resourceType: 'Case', resourceIds: isId(caseId) ? [caseId] : [] });
-
-/** The stored input of a prediction. */
-type InputValues = Record<string, number | string> | number[];
 
 /**
  * Predictions as a service: builds a model's input from a case, runs it
@@ -83,10 +83,12 @@ export class PredictionService {
         caseId: episode.id,
         patientId: episode.patientId,
         modelVersionId: chosen.id,
-        input: { values: input.values },
-        output: { ...output, outcomeLabel: stored.outcomeLabel, threshold: stored.threshold, timings: { modelMs, explanationMs } } as object,
-        ...(explanation ? { explanation: explanation as object } : {}),
-        qualityFlags: { outOfDistribution: input.outOfDistribution, warnings: encoded.warnings },
+        ...predictionColumns({
+          values: input.values,
+          output: { ...output, outcomeLabel: stored.outcomeLabel, threshold: stored.threshold, timings: { modelMs, explanationMs } },
+          flags: { outOfDistribution: input.outOfDistribution, warnings: encoded.warnings },
+          explanation,
+        }),
         latencyMs: performance.now() - started,
       });
     });
@@ -110,10 +112,10 @@ export class PredictionService {
   explainStored(id: string): Promise<Prediction> {
     return recordingFailure(this.trail, 'prediction.explain', { resourceType: 'Prediction', resourceIds: isId(id) ? [id] : [] }, async () => {
       const prediction = await this.requireForWrite(id, 'prediction.explain');
+      this.consent.requireAiConsent(await this.patients.requireExisting(prediction.patientId));
       if (prediction.explanation) return prediction;
       const loaded = await this.modelServer.version(prediction.modelVersionId);
-      const values = (prediction.input as { values: InputValues }).values;
-      return this.predictions.setExplanation(prediction, explain(loaded.serving, values) as object);
+      return this.predictions.setExplanation(prediction, explanationColumn(explain(loaded.serving, inputOf(prediction))));
     });
   }
 
@@ -135,18 +137,18 @@ export class PredictionService {
   /** Live figures of a version (default: production) from its predictions in a period. */
   async performance(model: string, version: number | null | undefined, from: Date | null | undefined, to: Date | null | undefined) {
     const chosen = await this.models.resolveForPrediction(parseInput(modelName, model, 'model'), parseInput(versionNumber, version, 'version'));
-    const result = chosen.result as unknown as TrainingResult;
+    const result = storedResultOf(chosen);
     const rows = await this.predictions.forMonitoring(chosen.id, result.target, from ?? undefined, to ?? undefined);
     return {
       model,
       version: chosen.version,
       from: from ?? null,
       to: to ?? null,
-      ...performanceFigures(result.task, result.preprocessing, rows.map((row) => ({ ...row, input: (row.input as { values: unknown }).values }))),
+      ...performanceFigures(result.task, result.preprocessing, rows.map((row) => ({ ...row, input: inputOf(row), output: outputOf(row) }))),
     };
   }
 
-  private async requireForWrite(id: string, action: string): Promise<Prediction> {
+  private async requireForWrite(id: string, action: Action): Promise<Prediction> {
     const prediction = await this.predictions.findById(parseId(id, 'id'), 'clinical.write', action);
     if (!prediction) throw notFound(`No prediction with id ${id}.`, { argument: 'id' });
     return prediction;

@@ -9,7 +9,12 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { AuditLedger } from '../audit/audit-ledger.ts';
 import { AuditLog } from '../audit/audit-log.ts';
+import { runAsSystem, type ScopeDeps } from '../access/scope.ts';
+import { ModelRepository } from '../models/model.repository.ts';
+import { AuditSequencer } from '../audit/sequencer.ts';
+import { loadSigningKey, queryHashKey } from '../audit/signing-key.ts';
 import { TrainingRunner } from '../models/training-runner.ts';
 import { ModelServer } from '../predictions/model-server.ts';
 import { authenticationHook, refusalAuditHook } from '../auth/request-authentication.ts';
@@ -17,7 +22,7 @@ import { createTokenVerifier } from '../auth/token-verifier.ts';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import { errorBody, ErrorCode } from '../errors/errors.ts';
-import { createRequestContext, type RequestContext, requestMeta } from './context.ts';
+import { createRequestContext, type RequestContext, requestMetaWith } from './context.ts';
 import { registerHealthRoutes } from './health.ts';
 import { registerHttpErrorHandlers } from './http-errors.ts';
 import { Metrics } from './metrics.ts';
@@ -33,6 +38,8 @@ import { loadTrustedDocuments, trustedDocumentsHook } from './trusted-documents.
 export interface App {
   http: FastifyInstance;
   auditLog: AuditLog;
+  /** The transparency log over the audit entries: its sequencer, checkpoints and proofs. */
+  auditLedger: AuditLedger;
   metrics: Metrics;
   modelServer: ModelServer;
   trainingRunner: TrainingRunner;
@@ -41,8 +48,6 @@ export interface App {
   /** Stops accepting requests, finishes those in flight and their audit records, then returns. */
   close(): Promise<void>;
 }
-
-const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Wires HTTP (Fastify), GraphQL (Apollo Server), limits, authentication, audit, metrics and the probes around one database. */
 export async function createApp(config: Config, db: Database, log: Logger): Promise<App> {
@@ -56,14 +61,14 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     requestIdHeader: false,
     // Fastify's own answer while closing has no error code; refuseWhileClosing (below) answers instead.
     return503OnClosing: false,
-    // A caller's own request id is kept when it is safe to echo into logs.
-    genReqId: (request) => {
-      const given = request.headers['x-request-id'];
-      return typeof given === 'string' && requestIdPattern.test(given) ? given : randomUUID();
-    },
+    // The server's own id always: one a caller chose could name two actors' requests alike in the audit log
+    // (the caller's is logged beside it as clientRequestId).
+    genReqId: () => randomUUID(),
   });
   http.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Any answer may carry patient data (GraphQL, exports, errors naming records): no browser or proxy may keep a copy.
+    reply.header('cache-control', 'no-store');
   });
   let closing = false;
   http.addHook('onRequest', async (_request, reply) => {
@@ -76,13 +81,37 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   // Rate limits protect the service; an outage of their store must not take it down, so requests then go unlimited.
   await http.register(rateLimit, { global: false, ...(redis ? { redis, nameSpace: 'clinigraph-rate:', skipOnError: true } : {}) });
 
+  const signer = await loadSigningKey(config.audit.signingKey, config.dataDir);
+  const sequencer = new AuditSequencer(
+    db.prisma,
+    config.databaseUrl,
+    {
+      signer,
+      batchSize: config.audit.batchSize,
+      intervalMs: config.audit.integrationIntervalMs,
+      checkpointDir: config.audit.checkpointDir,
+      onBatch: (lagsMs) => {
+        for (const lag of lagsMs) metrics.auditIntegrationLag.observe(lag / 1000);
+      },
+    },
+    log,
+  );
+  const auditLedger = new AuditLedger(db.prisma, sequencer, signer);
   const auditLog = new AuditLog(db.prisma, log, (records, ms) => {
     metrics.auditAppendDuration.observe(ms / 1000);
     metrics.auditRecords.inc(records);
+    sequencer.noteAppended(records);
   });
   const verifier = await createTokenVerifier(config.auth, config.dataDir);
-  const modelServer = new ModelServer(db, config.predictions, metrics, log);
-  const trainingRunner = new TrainingRunner(db, config, auditLog, log);
+  const scopeDeps: ScopeDeps = { db, config, auditLog, log };
+  // Serving reads the registry (no patient data) in scopes of the server's own.
+  const modelServer = new ModelServer(
+    (work) => runAsSystem(scopeDeps, 'clinigraph', ['data_scientist'], (scope) => work(new ModelRepository(scope))),
+    config.predictions,
+    metrics,
+    log,
+  );
+  const trainingRunner = new TrainingRunner(scopeDeps);
   const armor = new ApolloArmor({
     maxDepth: { n: limits.maxDepth },
     costLimit: { maxCost: limits.maxCost },
@@ -91,7 +120,8 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     // it, like any syntax error, as GRAPHQL_PARSE_FAILED; armor's version would not.
     maxTokens: { enabled: false },
     maxDirectives: { n: limits.maxDirectives },
-    blockFieldSuggestion: { enabled: config.production },
+    // maskUnexpectedErrors hides suggestions instead, on every path (armor's misses enum values and variables).
+    blockFieldSuggestion: { enabled: false },
   }).protect();
   const apollo = new ApolloServer<RequestContext>({
     typeDefs,
@@ -105,7 +135,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     // Trusted-documents mode must not let clients register new documents.
     ...(config.trustedDocuments ? { persistedQueries: false as const } : {}),
     validationRules: [...(config.introspection ? [] : [noIntrospection]), ...armor.validationRules],
-    formatError: maskUnexpectedErrors(log, (code) => metrics.errors.inc({ code })),
+    formatError: maskUnexpectedErrors(log, (code) => metrics.errors.inc({ code }), config.production),
     plugins: [
       // graphql-armor's typings name Apollo's CommonJS build; the plugins are the same objects.
       ...(armor.plugins as unknown as ApolloServerPlugin<RequestContext>[]),
@@ -123,7 +153,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
 
   registerHealthRoutes(http, db, modelServer);
   metrics.register(http, config.metricsToken);
-  const deps = { config, db, auditLog, log, modelServer, trainingRunner };
+  const deps = { ...scopeDeps, auditLedger, modelServer, trainingRunner };
   const trusted = config.trustedDocuments ? trustedDocumentsHook(await loadTrustedDocuments(config.trustedDocuments)) : undefined;
   const isAuthenticated = (request: FastifyRequest) => request.authentication !== undefined && 'principal' in request.authentication;
   http.route({
@@ -131,7 +161,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     url: '/graphql',
     preHandler: [
       ...(trusted ? [trusted] : []),
-      authenticationHook(config.auth, verifier, requestMeta),
+      authenticationHook(config.auth, verifier, requestMetaWith(queryHashKey(signer))),
       // Counted per verified subject, or per client address for requests without a valid token.
       http.rateLimit({
         timeWindow: 60_000,
@@ -158,11 +188,13 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   return {
     http,
     auditLog,
+    auditLedger,
     metrics,
     modelServer,
     trainingRunner,
     async listen() {
       await http.listen({ port: config.port, host: config.host });
+      sequencer.start();
       const address = http.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       return `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}/graphql`;
@@ -176,6 +208,8 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
       await Promise.all([http.close(), modelServer.drain()]).finally(() => clearInterval(sweep));
       await trainingRunner.idle();
       await auditLog.drain();
+      // The last entries are integrated and signed before the sequencer's lock is given up.
+      await sequencer.stop();
       // quit() waits for Redis; while Redis is away it fails, and only disconnect() stops the reconnecting.
       await redis?.quit().catch(() => redis.disconnect());
     },

@@ -1,31 +1,29 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
-import { AuditRepository } from '../audit/audit.repository.ts';
-import { AuditService } from '../audit/audit.service.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
+import { AuditRepository } from '../audit-events/audit.repository.ts';
+import { AuditService } from '../audit-events/audit.service.ts';
+import type { AuditLedger } from '../audit/audit-ledger.ts';
 import type { AuditRequestMeta } from '../audit/audit-record.ts';
-import { AuditTrail } from '../audit/audit-trail.ts';
-import { AccessPolicy } from '../auth/access-policy.ts';
-import type { Principal } from '../auth/principal.ts';
+import type { AuditTrail } from '../access/audit-trail.ts';
+import type { Principal } from '../access/principal.ts';
+import { openScope, type ScopeDeps } from '../access/scope.ts';
 import { CareTeamRepository } from '../care-teams/care-team.repository.ts';
 import { CareTeamService } from '../care-teams/care-team.service.ts';
 import { CaseRepository } from '../cases/case.repository.ts';
 import { CaseService } from '../cases/case.service.ts';
-import type { Config } from '../config/config.ts';
 import { ConsentRepository } from '../consent/consent.repository.ts';
 import { ConsentService } from '../consent/consent.service.ts';
-import type { Database } from '../db/database.ts';
 import { ModelRepository } from '../models/model.repository.ts';
 import { ModelService } from '../models/model.service.ts';
+import { TrainingDataRepository } from '../models/training-data.repository.ts';
 import type { TrainingRunner } from '../models/training-runner.ts';
 import { PatientRepository } from '../patients/patient.repository.ts';
 import { PatientService } from '../patients/patient.service.ts';
 import type { ModelServer } from '../predictions/model-server.ts';
 import { PredictionRepository } from '../predictions/prediction.repository.ts';
 import { PredictionService } from '../predictions/prediction.service.ts';
-import { nothingPreloaded, type RequestScope } from './request-scope.ts';
 
 /** What every resolver receives: who is asking, and the request's services, built fresh per request. */
 export interface RequestContext {
@@ -43,17 +41,26 @@ export interface RequestContext {
 }
 
 /** The process-wide parts a request context is built from. */
-export interface ContextDeps {
-  config: Config;
-  db: Database;
-  auditLog: AuditLog;
-  log: Logger;
+export interface ContextDeps extends ScopeDeps {
+  auditLedger: AuditLedger;
   modelServer: ModelServer;
   trainingRunner: TrainingRunner;
 }
 
-/** Audit metadata of an HTTP request: ids and a hash of the document, never its variables. */
-export function requestMeta(request: FastifyRequest): AuditRequestMeta {
+const clientRequestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The request id a caller sent (`x-request-id`), when it is safe to log; it is never the request's own id. */
+export function clientRequestId(request: FastifyRequest): string | undefined {
+  const given = request.headers['x-request-id'];
+  return typeof given === 'string' && clientRequestIdPattern.test(given) ? given : undefined;
+}
+
+/**
+ * Audit metadata of HTTP requests: ids and a keyed hash (HMAC-SHA256) of the
+ * document, never its variables. Keyed, because a document may hold an MRN
+ * inline, and a plain hash would give it back to anyone trying candidates.
+ */
+export const requestMetaWith = (queryHashKey: Buffer) => (request: FastifyRequest): AuditRequestMeta => {
   const params = (request.method === 'GET' ? request.query : request.body) as Record<string, unknown> | undefined;
   const query = typeof params?.query === 'string' ? params.query : undefined;
   // Apollo refines this once it has parsed the document; requests refused earlier keep this guess.
@@ -63,11 +70,11 @@ export function requestMeta(request: FastifyRequest): AuditRequestMeta {
   return {
     requestId: request.id,
     operationName,
-    queryHash: query === undefined ? null : createHash('sha256').update(query).digest('hex'),
+    queryHash: query === undefined ? null : createHmac('sha256', queryHashKey).update(query).digest('hex'),
     clientAddress: request.ip ?? null,
     userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 300) : null,
   };
-}
+};
 
 /**
  * Builds a request's services from its authentication (done by the route's
@@ -77,18 +84,19 @@ export function requestMeta(request: FastifyRequest): AuditRequestMeta {
  * @throws the authentication's coded error when the token was refused
  */
 export async function createRequestContext(deps: ContextDeps, request: FastifyRequest): Promise<RequestContext> {
-  const { config, db, auditLog } = deps;
+  const { config } = deps;
   const authentication = request.authentication;
   if (!authentication) throw new GraphQLError('Request was not authenticated.');
   if ('error' in authentication) throw authentication.error;
   const { principal, meta } = authentication;
-  const log = deps.log.child({ requestId: request.id });
-  const trail = new AuditTrail(auditLog, principal, meta, config.auditReads);
-  const scope: RequestScope = { prisma: db.prisma, replica: db.replica, config, access: new AccessPolicy(db.prisma, principal, trail), trail, log, preloaded: nothingPreloaded() };
+  const clientId = clientRequestId(request);
+  const log = deps.log.child({ requestId: request.id, ...(clientId ? { clientRequestId: clientId } : {}) });
+  const scope = openScope({ ...deps, log }, principal, meta);
+  const { trail } = scope;
   const patients = new PatientService(new PatientRepository(scope), trail, config.maxPageSize);
   const cases = new CaseService(new CaseRepository(scope), patients, trail);
   const consent = new ConsentService(new ConsentRepository(scope), patients, trail);
-  const models = new ModelService(new ModelRepository(scope), scope, deps.trainingRunner, trail);
+  const models = new ModelService(new ModelRepository(scope), new TrainingDataRepository(scope), scope.access, deps.trainingRunner, trail);
   return {
     requestId: request.id,
     log,
@@ -98,7 +106,7 @@ export async function createRequestContext(deps: ContextDeps, request: FastifyRe
     cases,
     careTeams: new CareTeamService(new CareTeamRepository(scope), patients, trail, config.breakGlassMinutes, config.maxPageSize),
     consent,
-    audit: new AuditService(new AuditRepository(scope), config.maxPageSize),
+    audit: new AuditService(new AuditRepository(scope, deps.auditLedger), config.maxPageSize),
     models,
     predictions: new PredictionService(
       new PredictionRepository(scope),

@@ -36,6 +36,12 @@ export class Metrics {
     buckets: latencyBuckets,
     registers: [this.registry],
   });
+  readonly auditIntegrationLag = new Histogram({
+    name: 'clinigraph_audit_integration_lag_seconds',
+    help: 'From an audit entry being recorded to its inclusion in a signed checkpoint',
+    buckets: latencyBuckets,
+    registers: [this.registry],
+  });
   readonly auditRecords = new Counter({
     name: 'clinigraph_audit_records_total',
     help: 'Audit records appended',

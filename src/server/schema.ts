@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { auditResolvers } from '../audit/audit.resolvers.ts';
+import { auditResolvers } from '../audit-events/audit.resolvers.ts';
 import { authResolvers } from '../auth/auth.resolvers.ts';
 import { careTeamResolvers } from '../care-teams/care-team.resolvers.ts';
 import { caseResolvers } from '../cases/case.resolvers.ts';

@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
-import type { Config } from '../config/config.ts';
+import { runAsSystem } from '../access/scope.ts';
+import { auditTablesWritableByOwner, grantServerRole, roleOf } from '../audit/database-roles.ts';
+import { type Config, ConfigError } from '../config/config.ts';
 import { openDatabase, type Database, type DatabaseKind } from '../db/database.ts';
 import { applyMigrations, pendingMigrations } from '../db/migrations.ts';
 import { AuditLog } from '../audit/audit-log.ts';
-import { loadDemoData } from '../demo/demo-data.ts';
+import { loadDemoData } from '../demo/demo-data.repository.ts';
 import { installDefaultModels } from '../models/default-models.ts';
 import { initTensorflow } from '../pipeline/index.ts';
 import { type App, createApp } from './app.ts';
-import { systemScope } from './system-scope.ts';
 
 export interface RunningServer {
   url: string;
@@ -31,11 +32,21 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
   try {
     // The schema engine is only loaded when something is pending (it costs a second).
+    const twoRoles = Boolean(config.databaseMigrationUrl && config.databaseUrl);
+    if (twoRoles) await asMigrationRole(config.databaseMigrationUrl!, config.databaseUrl!, config.migrateOnStart, log);
     let pending = await pendingMigrations(db.prisma);
-    if (config.migrateOnStart && pending.length > 0) {
-      const applied = await applyMigrations(db.adapterFactory);
-      log.info({ applied }, 'migrations applied');
+    if (!twoRoles && config.migrateOnStart && pending.length > 0) {
+      log.info({ applied: await applyMigrations(db.adapterFactory) }, 'migrations applied');
       pending = [];
+    }
+    if (config.production && db.kind === 'postgresql') {
+      const writable = await auditTablesWritableByOwner(db.prisma);
+      if (writable.length > 0) {
+        throw new ConfigError(
+          `DATABASE_URL: the server's role owns (or is superuser over) the audit tables ${writable.join(', ')}, so it could rewrite them; ` +
+            'production mode runs the server as a role that may only INSERT and SELECT them: set DATABASE_MIGRATION_URL to the owner (README, "Database roles")',
+        );
+      }
     }
     const tensorflow = await initTensorflow();
     log.info(tensorflow, 'TensorFlow.js backend chosen');
@@ -66,11 +77,25 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   }
 }
 
+/**
+ * As the migration role (DATABASE_MIGRATION_URL, the tables' owner): applies
+ * pending migrations when asked, then grants the server's role its rights
+ * (at every start, so they follow the tables).
+ */
+export async function asMigrationRole(migrationUrl: string, serverUrl: string, applyPending: boolean, log: Logger): Promise<void> {
+  const owner = await openDatabase({ databaseUrl: migrationUrl, dataDir: '.', poolSize: 1 });
+  try {
+    if (applyPending && (await pendingMigrations(owner.prisma)).length > 0) log.info({ applied: await applyMigrations(owner.adapterFactory) }, 'migrations applied by the migration role');
+    await grantServerRole(owner.prisma, roleOf(serverUrl));
+  } finally {
+    await owner.close();
+  }
+}
+
 /** The shipped default models (into an empty registry) and the demo data (into an empty database), as configured. */
 async function loadStartingData(db: Database, config: Config, log: Logger): Promise<void> {
   if (config.defaultModels) {
-    const scope = systemScope(db, config, new AuditLog(db.prisma, log), log, 'clinigraph', ['data_scientist']);
-    const installed = await installDefaultModels(scope);
+    const installed = await runAsSystem({ db, config, auditLog: new AuditLog(db.prisma, log), log }, 'clinigraph', ['data_scientist'], installDefaultModels);
     if (installed.length) log.info({ installed }, 'default models installed in the registry');
   }
   if (config.demoData) {

@@ -92,10 +92,13 @@ describe('break-glass', () => {
   const openGlass = (reason: string, id = patientId) =>
     outsider.gql('mutation($id: ID!, $reason: String!) { openBreakGlass(patientId: $id, reason: $reason) { id expiresAt active } }', { id, reason });
 
-  it('needs a written reason', async () => {
-    assert.deepEqual(errorCodes(await openGlass('')), ['BAD_USER_INPUT']);
-    assert.deepEqual(errorCodes(await openGlass('urgent')), ['BAD_USER_INPUT']);
-    assert.deepEqual(errorCodes(await openGlass('Unconscious, no relatives reachable', unknownId)), ['NOT_FOUND']);
+  it('needs a reason in words', async () => {
+    for (const reason of ['', 'urgent', 'aaaaaaaaaa', 'aaaa aaaa aaaa', 'xx yy zz qq rr', 'asdf asdf asdf', '1234567890 42 7', 'ok ok ok ok ok ok']) {
+      const response = await openGlass(reason);
+      assert.deepEqual(errorCodes(response), ['BAD_USER_INPUT'], `refuses ${JSON.stringify(reason)}`);
+      assert.equal(response.body.errors![0]!.extensions!.argument, 'reason');
+    }
+    assert.equal(await api.server.db.prisma.breakGlassGrant.count(), 0);
   });
 
   it('opens access for the configured time, flags every audit record it produces, and shows up for auditors', async () => {
@@ -144,6 +147,42 @@ describe('break-glass', () => {
   it('is for clinicians only', async () => {
     const response = await api.as(people.dataScientist).gql('mutation($id: ID!) { openBreakGlass(patientId: $id, reason: "I would like to see this") { id } }', { id: patientId });
     assert.deepEqual(errorCodes(response), ['FORBIDDEN']);
+  });
+
+  it('answers an unknown patient id as it answers a patient it opens, from the same work, and tells auditors which it was', async () => {
+    const otherId = await createPatient(api, { familyName: 'Elsewhere' });
+    const document = 'mutation($id: ID!, $reason: String!) { openBreakGlass(patientId: $id, reason: $reason) { patientId clinicianSubject reason active } }';
+    const attempt = async (id: string) => {
+      let statements = 0;
+      const stop = api.server.db.onQuery(() => statements++);
+      const response = await outsider.gql(document, { id, reason: 'Collapsed in the waiting room, no history' });
+      stop();
+      return { statements, response };
+    };
+    const known = await attempt(otherId);
+    const unknown = await attempt(unknownId);
+    assert.equal(known.response.body.errors, undefined);
+    assert.deepEqual(unknown.response.body, { data: { openBreakGlass: { ...known.response.body.data!.openBreakGlass, patientId: unknownId } } });
+    assert.equal(unknown.response.status, known.response.status);
+    assert.equal(unknown.statements, known.statements, 'as many SQL statements for an unknown id as for a patient');
+    // The unknown id reaches no one, and the audit log says so.
+    assert.deepEqual(errorCodes(await outsider.gql('query($id: ID!) { patient(id: $id) { id } }', { id: unknownId })), ['FORBIDDEN']);
+    assert.equal((await outsider.gql('query($id: ID!) { patient(id: $id) { familyName } }', { id: otherId })).body.data!.patient.familyName, 'Elsewhere');
+    const [refused] = await auditEvents(api, { action: 'breakGlass.open', patientId: unknownId });
+    assert.deepEqual([refused?.outcome, refused?.reason, refused?.breakGlass], ['DENIED', 'no-active-patient', true]);
+    const [opened] = await auditEvents(api, { action: 'breakGlass.open', patientId: otherId });
+    assert.equal(opened?.outcome, 'SUCCESS');
+  });
+});
+
+describe('reads of who cares for a patient and of their consent history', () => {
+  it('are audited, with the patient, as any read of their record', async () => {
+    const response = await carer.gql('query($id: ID!) { patient(id: $id) { careTeam { clinicianSubject } consentHistory { status } } }', { id: patientId });
+    assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+    for (const action of ['careTeam.read', 'consent.read']) {
+      const [record] = await auditEvents(api, { actorSubject: people.clinician.sub, action }, 1);
+      assert.deepEqual([record?.outcome, record?.resourceType, record?.patientIds], ['SUCCESS', 'Patient', [patientId]], action);
+    }
   });
 });
 

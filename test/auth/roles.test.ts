@@ -184,11 +184,25 @@ describe('role matrix', () => {
     });
   }
 
-  it('shows an admin demographics but not clinical data (nested cases are FORBIDDEN)', async () => {
+  it('shows an admin demographics but not clinical data (nested cases are FORBIDDEN and null, the rest survives)', async () => {
     const id = await patient();
     await openCase(api, id);
+    const { mrn } = (await api.as(people.admin).gql('query($id: ID!) { patient(id: $id) { mrn } }', { id })).body.data!.patient;
     const response = await api.as(people.admin).gql('query($id: ID!) { patient(id: $id) { mrn cases { id } } }', { id });
     assert.deepEqual(errorCodes(response), ['FORBIDDEN']);
-    assert.deepEqual(response.body.data, { patient: null });
+    assert.deepEqual(response.body.data, { patient: { mrn, cases: null } });
+  });
+
+  it('keeps an admin\'s whole page of patients when each one\'s cases are out of reach', async () => {
+    const ids = [await patient(), await patient()];
+    for (const id of ids) await openCase(api, id);
+    const response = await api.as(people.admin).gql('{ me { subject } patients(first: 100) { totalCount edges { node { id cases { id } } } } }');
+    const { me, patients } = response.body.data!;
+    assert.equal(me.subject, people.admin.sub);
+    const nodes = patients.edges.map((edge: { node: { id: string; cases: unknown } }) => edge.node);
+    assert.equal(nodes.length, patients.totalCount);
+    for (const id of ids) assert.deepEqual(nodes.find((node: { id: string }) => node.id === id), { id, cases: null });
+    assert.ok(errorCodes(response).length >= 2 && errorCodes(response).every((code) => code === 'FORBIDDEN'));
+    assert.deepEqual(response.body.errors![0]!.path!.slice(-1), ['cases']);
   });
 });

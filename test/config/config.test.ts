@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parse } from 'dotenv';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/config.ts';
+
+const productionAuth = { CLINIGRAPH_MODE: 'production', AUTH_JWKS_URL: 'https://idp.example/certs', AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'clinigraph', METRICS_TOKEN: 'scrape' };
+const productionAudit = { AUDIT_SIGNING_KEY: 'PRIVATE+KEY+x+00000000+AQ==', AUDIT_CHECKPOINT_DIR: '/var/lib/clinigraph/checkpoints' };
 
 it('has defaults that run the embedded database under ./data on port 4000', () => {
   const config = loadConfig({});
@@ -19,6 +24,13 @@ it('reads PostgreSQL settings and flags', () => {
   assert.equal(config.migrateOnStart, false);
   assert.equal(config.demoData, false);
   assert.equal(loadConfig({ DATABASE_URL: '' }).databaseUrl, undefined);
+});
+
+it('.env.example, copied to .env, changes no default in either mode (no demo data in production)', () => {
+  const example = parse(readFileSync(new URL('../../.env.example', import.meta.url)));
+  const production = { ...productionAuth, ...productionAudit };
+  for (const mode of [{}, production]) assert.deepEqual(loadConfig({ ...example, ...mode }), loadConfig(mode));
+  assert.equal(loadConfig({ ...example, ...production }).demoData, false);
 });
 
 it('names every bad setting at once', () => {
@@ -58,14 +70,31 @@ describe('authentication settings', () => {
         return true;
       });
     }
-    const production = loadConfig({ CLINIGRAPH_MODE: 'production', AUTH_JWKS_URL: 'https://idp.example/certs', AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'clinigraph' });
+    const production = loadConfig({ ...productionAuth, ...productionAudit });
     assert.equal(production.production, true);
     assert.equal(production.demoData, false, 'no demo data in production unless asked');
   });
 
+  it('refuses to start in production without a metrics token, so /metrics is never open there', () => {
+    const production = { ...productionAuth, ...productionAudit, METRICS_TOKEN: undefined };
+    for (const token of [undefined, '', '  ']) {
+      assert.throws(() => loadConfig({ ...production, ...(token === undefined ? {} : { METRICS_TOKEN: token }) }), /METRICS_TOKEN: required in production/);
+    }
+    assert.equal(loadConfig({ ...production, METRICS_TOKEN: 'scrape' }).metricsToken, 'scrape');
+    assert.equal(loadConfig({}).metricsToken, undefined, 'development may leave it open');
+  });
+
+  it('refuses to start in production without an audit checkpoint signing key and a witness directory', () => {
+    assert.throws(() => loadConfig(productionAuth), (error: Error) => {
+      assert.match(error.message, /AUDIT_SIGNING_KEY: production mode signs audit checkpoints/);
+      assert.match(error.message, /AUDIT_CHECKPOINT_DIR: production mode keeps a witness copy/);
+      return true;
+    });
+    assert.throws(() => loadConfig({ DATABASE_MIGRATION_URL: 'postgresql://owner@db/clinigraph' }), /DATABASE_MIGRATION_URL: the migration role is for PostgreSQL/);
+  });
+
   it('refuses to stop auditing reads in production mode', () => {
-    const production = { CLINIGRAPH_MODE: 'production', AUTH_JWKS_URL: 'https://idp.example/certs', AUTH_ISSUER: 'https://idp.example', AUTH_AUDIENCE: 'clinigraph' };
-    assert.throws(() => loadConfig({ ...production, AUDIT_READS: 'false' }), /AUDIT_READS/);
+    assert.throws(() => loadConfig({ ...productionAuth, ...productionAudit, AUDIT_READS: 'false' }), /AUDIT_READS/);
     assert.equal(loadConfig({ AUDIT_READS: 'false' }).auditReads, false);
   });
 

@@ -148,7 +148,7 @@ describe('training through the API', () => {
           patientId: patient.id,
           title: 'platform case',
           observations: { create: [{ code: 'marker_a', value: score }, { code: 'marker_b', value: (i * 13) % 50 }] },
-          outcomes: { create: { patientId: patient.id, target: 'relapse', label: (score > 50) !== (i % 7 === 0) ? 'yes' : 'no', recordedBy: 'test' } },
+          outcomes: { create: { target: 'relapse', label: (score > 50) !== (i % 7 === 0) ? 'yes' : 'no', recordedBy: 'test' } },
         },
       });
     }

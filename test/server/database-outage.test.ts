@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
 import { pino } from 'pino';
-import { verifyAuditChain } from '../../src/audit/chain-verification.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { type RunningServer, startServer } from '../../src/server/start.ts';
 import { openRaw, type RawDatabase } from '../support/raw-database.ts';
@@ -404,7 +403,7 @@ it('keeps every acknowledged write, each with its one audit record, and an intac
   assert.equal(viaApi.verifyAuditChain.intact, true, JSON.stringify(viaApi));
   assert.equal(viaApi.verifyAuditChain.checkedCount, viaApi.verifyAuditChain.totalCount);
   // What `npm run audit:verify` runs, against the table's own row count (nothing writes now).
-  const verified = await verifyAuditChain(server!.db.prisma);
+  const verified = await server!.app.auditLedger.verify();
   const [{ count }] = (await direct!.query<{ count: number }>(`SELECT count(*)::int AS count FROM "AuditEvent"`)) as [{ count: number }];
   assert.equal(verified.intact, true, JSON.stringify(verified, (_key, value) => (typeof value === 'bigint' ? String(value) : value)));
   assert.equal(verified.checkedCount, count);

@@ -26,10 +26,12 @@ describe('logs', () => {
     await clinician.gql('query ReadChart($id: ID!) { patient(id: $id) { familyName } }', { id: patientId }, { 'x-request-id': 'log-check-1' });
     await clinician.gql('query Broken { patient(id: "nope") { id } }', {}, { 'x-request-id': 'log-check-2' });
     const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-    const read = entries.find((entry) => entry.requestId === 'log-check-1' && entry.msg === 'graphql request');
+    // The server names each request with an id of its own; a caller's id is logged beside it.
+    const read = entries.find((entry) => entry.clientRequestId === 'log-check-1' && entry.msg === 'graphql request');
+    assert.match(String(read?.requestId), /^[0-9a-f-]{36}$/);
     assert.deepEqual([read?.operation, read?.type, read?.errorCodes], ['ReadChart', 'query', []]);
     assert.equal(typeof read?.durationMs, 'number');
-    const broken = entries.find((entry) => entry.requestId === 'log-check-2' && entry.msg === 'graphql request');
+    const broken = entries.find((entry) => entry.clientRequestId === 'log-check-2' && entry.msg === 'graphql request');
     assert.deepEqual(broken?.errorCodes, ['BAD_USER_INPUT']);
   });
 

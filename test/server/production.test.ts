@@ -47,18 +47,34 @@ describe('production mode', () => {
     assert.equal(preflighted.status, 200);
   });
 
+  it('lets no browser or proxy keep a copy of any answer (Cache-Control: no-store)', async () => {
+    const id = (await admin.gql('mutation { createPatient(input: { mrn: "NS-1", givenName: "A", familyName: "B", birthDate: "1990-01-01", sex: MALE }) { id } }')).body.data!.createPatient.id;
+    const url = new URL(production.url);
+    url.searchParams.set('query', `{ patient(id: "${id}") { mrn } }`);
+    const read = await admin.gql('query($id: ID!) { patient(id: $id) { mrn familyName } }', { id });
+    assert.equal(read.body.data!.patient.mrn, 'NS-1');
+    const answers = [
+      read,
+      await admin.gql('{ patient(id: "not-an-id") { mrn } }'),
+      await production.gql('{ patients(first: 1) { totalCount } }'),
+      await fetch(url, { headers: { authorization: `Bearer ${await signToken(people.admin)}`, 'apollo-require-preflight': 'true' } }),
+      await fetch(new URL('/readyz', production.url)),
+      await fetch(new URL('/nowhere', production.url)),
+    ];
+    for (const [i, answer] of answers.entries()) assert.equal(answer.headers.get('cache-control'), 'no-store', `answer ${i}`);
+  });
+
   it('masks unexpected errors: no stack, no SQL, no message from inside', async () => {
     // Dropping a table the server reads from makes the next read fail inside the database layer.
-    const { prisma } = production.server.db;
     const id = (await admin.gql('mutation { createPatient(input: { mrn: "P-1", givenName: "A", familyName: "B", birthDate: "1990-01-01", sex: MALE }) { id } }')).body.data!.createPatient.id;
-    await prisma.$executeRawUnsafe('ALTER TABLE "CareTeamMember" RENAME TO "CareTeamMemberMoved"');
+    await production.asOwner('ALTER TABLE "CareTeamMember" RENAME TO "CareTeamMemberMoved"');
     try {
       const response = await admin.gql('query($id: ID!) { patient(id: $id) { careTeam { clinicianSubject } } }', { id });
       assert.deepEqual(errorCodes(response), ['INTERNAL_SERVER_ERROR']);
       const body = JSON.stringify(response.body);
       assert.doesNotMatch(body, /CareTeamMember\b|relation|SELECT|prisma|\.ts:\d+|stack/i);
     } finally {
-      await prisma.$executeRawUnsafe('ALTER TABLE "CareTeamMemberMoved" RENAME TO "CareTeamMember"');
+      await production.asOwner('ALTER TABLE "CareTeamMemberMoved" RENAME TO "CareTeamMember"');
     }
   });
 });

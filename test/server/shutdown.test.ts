@@ -25,11 +25,11 @@ async function request(query: string, variables: Record<string, unknown> = {}): 
 }
 
 it('finishes a request in flight, answers one arriving on an open connection UNAVAILABLE (503), and accepts no new connection', async () => {
-  // The in-flight read cannot append its audit records while this transaction holds the chain's lock.
+  // The in-flight read cannot append its audit records while this transaction blocks inserts into the audit log.
   let locked!: () => void;
   const lockTaken = new Promise<void>((resolve) => (locked = resolve));
   const held = api.server.db.prisma.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(${0x636c6e67}::bigint)`;
+    await tx.$executeRaw`LOCK TABLE "AuditEvent" IN SHARE MODE`;
     locked();
     await new Promise((resolve) => setTimeout(resolve, 1_500));
   });

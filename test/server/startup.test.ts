@@ -66,7 +66,9 @@ it('starts on an empty database: migrates, installs the default models, loads th
   const predicted = await post(`mutation { predict(caseId: "${breast.id}", model: "breast-cancer") { label explanation { summary } } }`);
   assert.match(predicted.data.predict.label, /^(benign|malignant)$/);
   assert.equal(predicted.data.predict.explanation.summary.length, 5);
+  // SIGTERM to the documented start command's process (as a service manager or container sends it) is a graceful stop of the server itself.
   assert.equal(await first.stop('SIGTERM'), 0);
+  await assert.rejects(fetch(new URL('/healthz', first.url)), 'nothing listens after the stop');
 
   // A restart keeps what is stored and does not load the demo data again.
   const second = await startChildServer(env);

@@ -15,12 +15,13 @@ export interface ChildServer {
 }
 
 /**
- * Runs `npm start`'s entry point (src/server/main.ts) as its own process, the
- * way a user starts it, and waits until it prints its URL.
+ * Runs the documented start command (`bin/clinigraph`, which `npm start`
+ * calls and the container runs) as its own process, the way an operator
+ * starts it, and waits until it prints its URL. Signals reach the server itself.
  * @param env settings for the process, on top of a clean environment
  */
 export async function startChildServer(env: Record<string, string>, timeoutMs = 120_000): Promise<ChildServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+  const child = spawn('bin/clinigraph', [], {
     cwd: root,
     env: { PATH: process.env.PATH, PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -48,9 +49,13 @@ export async function startChildServer(env: Record<string, string>, timeoutMs = 
     url,
     output: () => output,
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null) return child.exitCode;
+      // Killed by a signal, a process has no exit code, only a signal code.
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill(signal);
       const [code] = await once(child, 'exit');
+      // A process it left behind (a start command that did not pass the signal on) must not keep the test waiting on its output.
+      child.stdout!.destroy();
+      child.stderr!.destroy();
       return code as number | null;
     },
   };

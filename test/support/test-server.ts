@@ -1,5 +1,8 @@
+import path from 'node:path';
 import { after } from 'node:test';
+import pg from 'pg';
 import { type Logger, pino } from 'pino';
+import { generateSignerKey, parseSignerKey } from '../../src/audit/checkpoint.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { type RunningServer, startServer } from '../../src/server/start.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
@@ -26,6 +29,8 @@ export interface TestServer {
   gql: Gql;
   /** A client that sends a freshly signed bearer token for this identity. */
   as(identity: Identity): { gql: Gql };
+  /** Runs SQL as the tables' owner (in production mode on PostgreSQL the server's own role is not the owner). */
+  asOwner(sql: string): Promise<void>;
 }
 
 /**
@@ -38,7 +43,9 @@ export interface TestServer {
  */
 export async function startTestServer(env: Record<string, string> = {}, log?: Logger): Promise<TestServer> {
   const database = await createTestDatabase();
-  const config = loadConfig({ ...(await testServerEnv(database)), DATABASE_POOL_SIZE: '5', ...env });
+  // Production mode refuses a server role that owns the audit tables: the server logs in as a role of its own.
+  const roles = env.CLINIGRAPH_MODE === 'production' && database.databaseUrl ? await twoRoles(database.databaseUrl) : {};
+  const config = loadConfig({ ...(await testServerEnv(database)), DATABASE_POOL_SIZE: '5', ...roles, ...env });
   const server = await startServer(config, log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
   after(async () => {
     await server.stop();
@@ -57,6 +64,12 @@ export async function startTestServer(env: Record<string, string> = {}, log?: Lo
     server,
     database,
     gql,
+    async asOwner(sql) {
+      if (!database.databaseUrl) return void (await server.db.prisma.$executeRawUnsafe(sql));
+      const owner = new pg.Client({ connectionString: database.databaseUrl });
+      await owner.connect();
+      await owner.query(sql).finally(() => owner.end());
+    },
     as: (identity) => ({
       gql: async (query, variables, headers = {}) =>
         gql(query, variables, { authorization: `Bearer ${await signToken(identity)}`, ...headers }),
@@ -79,9 +92,36 @@ export async function testServerEnv(database: Pick<TestDatabase, 'dataDir' | 'da
     AUTH_ALGORITHMS: 'ES256',
     AUTH_ISSUER: testIssuer,
     AUTH_AUDIENCE: testAudience,
+    // Production mode requires one; tests read metrics from the server's registry, or set their own token.
+    METRICS_TOKEN: 'test-metrics-token',
+    AUDIT_SIGNING_KEY: testAuditKeys.signingKey,
+    AUDIT_PUBLIC_KEY: testAuditKeys.publicKey,
+    AUDIT_CHECKPOINT_DIR: path.join(database.dataDir, 'audit-checkpoints'),
     ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}),
   };
 }
+
+/** A PostgreSQL role for servers that must not own the tables; the test database's own (owner) URL migrates. */
+export const testServerRole = 'clinigraph_test_server';
+
+/** Settings for two roles on a test database: the server as testServerRole, migrations as the database's owner. */
+export async function twoRoles(ownerUrl: string): Promise<Record<string, string>> {
+  const owner = new pg.Client({ connectionString: ownerUrl });
+  await owner.connect();
+  try {
+    // Roles belong to the whole server; test processes running at once may create it together.
+    await owner.query(`DO $$ BEGIN CREATE ROLE ${testServerRole} LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`);
+  } finally {
+    await owner.end();
+  }
+  const serverUrl = new URL(ownerUrl);
+  serverUrl.username = testServerRole;
+  return { DATABASE_URL: serverUrl.toString(), DATABASE_MIGRATION_URL: ownerUrl };
+}
+
+/** The audit log's checkpoint key of every test server of this process (the verifier key for `npm run audit:verify`). */
+const testAuditSigningKey = generateSignerKey('clinigraph-test/audit');
+export const testAuditKeys = { signingKey: testAuditSigningKey, publicKey: parseSignerKey(testAuditSigningKey).text };
 
 /** The error codes of a response, in order. */
 export function errorCodes(response: GraphQLResponse): string[] {

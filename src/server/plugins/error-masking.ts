@@ -6,14 +6,45 @@ import { isDatabaseUnavailable } from '../../db/errors.ts';
 import { ErrorCode } from '../../errors/errors.ts';
 
 /**
+ * graphql-js's hints ("Did you mean the enum value "FEMALE" or "MALE"?", or a
+ * field, argument or type name), which it appends to validation and
+ * variable-coercion messages alike; they reveal the schema that turning
+ * introspection off hides.
+ */
+const suggestion = / ?Did you mean [^?]*\?/g;
+
+/**
+ * The frames of an error's stack without its message: the first line and,
+ * for Prisma's many-line messages, every other line that is not a frame can
+ * quote SQL, stored values or the text a client sent.
+ */
+function stackFrames(error: unknown): string | undefined {
+  if (!(error instanceof Error) || !error.stack) return undefined;
+  return error.stack
+    .split('\n')
+    .filter((line) => /^\s+at /.test(line))
+    .join('\n');
+}
+
+/**
  * Builds Apollo's formatError: coded errors reach the client as they are;
  * anything else (a bug, a database failure) is logged with its stack and
  * answered with a generic INTERNAL_SERVER_ERROR, so no stack trace, SQL or
  * value ever leaves the server. The log line carries no message text, which
  * for database errors can quote stored values.
  * @param count called with each error's code (metrics)
+ * @param hideSuggestions drop graphql-js's "Did you mean ...?" hints from every message (production)
  */
-export function maskUnexpectedErrors(log: Logger, count: (code: string) => void = () => {}) {
+export function maskUnexpectedErrors(log: Logger, count: (code: string) => void = () => {}, hideSuggestions = false) {
+  const format = maskErrors(log, count);
+  if (!hideSuggestions) return format;
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const masked = format(formatted, error);
+    return { ...masked, message: masked.message.replace(suggestion, '') };
+  };
+}
+
+function maskErrors(log: Logger, count: (code: string) => void) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     // Apollo's own refusals of a malformed request (a persisted-query hash that does not match its
     // query, an unsupported persisted-query version) carry an HTTP 4xx but no code: the client's mistake.
@@ -47,7 +78,7 @@ export function maskUnexpectedErrors(log: Logger, count: (code: string) => void 
       {
         errorType: cause instanceof Error ? cause.name : typeof cause,
         prismaCode: (cause as { code?: unknown } | null)?.code,
-        stack: cause instanceof Error ? cause.stack?.split('\n').slice(1).join('\n') : undefined,
+        stack: stackFrames(cause),
         path: formatted.path,
       },
       'unexpected error while answering a GraphQL request',

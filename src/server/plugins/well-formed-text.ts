@@ -1,9 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { type DocumentNode, visit } from 'graphql';
+import { unstorableText as unstorable } from '../../db/storable-text.ts';
 import { codedError, ErrorCode } from '../../errors/errors.ts';
-
-/** U+0000 (PostgreSQL text cannot hold it) or a UTF-16 surrogate without its pair (not Unicode text at all). */
-const unstorable = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** The path of the first string in a JSON value that holds unstorable text, walked without recursion (variables can nest deeply). */
 function findInValue(value: unknown, root: string): string | undefined {

@@ -1,6 +1,14 @@
+import type { AuditLog } from '../audit/audit-log.ts';
+import { type AuditEntry, type AuditRecord, type AuditRequestMeta, auditRecord } from '../audit/audit-record.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
-import type { AuditLog } from './audit-log.ts';
-import { type AuditActor, type AuditEntry, type AuditRecord, type AuditRequestMeta, auditRecord } from './audit-record.ts';
+import { type Action, purposeOfUseFor } from './permissions.ts';
+import type { Principal } from './principal.ts';
+
+/** An audit entry whose action is one of the known ones. */
+export type TrailEntry = Omit<AuditEntry, 'action'> & { action: Action };
+
+/** What a denial or failure names. */
+export type TrailTarget = Pick<AuditEntry, 'resourceType' | 'resourceIds' | 'patientIds'>;
 
 /**
  * The audit side of one request. Reads, denials and failed attempts are
@@ -9,11 +17,11 @@ import { type AuditActor, type AuditEntry, type AuditRecord, type AuditRequestMe
  * append inside their own transaction through `within`.
  */
 export class AuditTrail {
-  private readonly collected = new Map<string, AuditEntry>();
+  private readonly collected = new Map<string, TrailEntry>();
 
   constructor(
     private readonly auditLog: AuditLog,
-    readonly actor: AuditActor,
+    readonly actor: Principal,
     readonly meta: AuditRequestMeta,
     /** False only where reads are deliberately not recorded (benchmarks measuring the audit's cost). */
     private readonly recordReads = true,
@@ -24,7 +32,7 @@ export class AuditTrail {
    * record (two when some patients were reached through break-glass, so those
    * are flagged).
    */
-  read(action: string, resourceType: string, items: { id: string; patientId: string }[], breakGlass: ReadonlySet<string> = new Set()): void {
+  read(action: Action, resourceType: string, items: { id: string; patientId: string }[], breakGlass: ReadonlySet<string> = new Set()): void {
     if (!this.recordReads) return;
     for (const flagged of [false, true]) {
       const part = items.filter((item) => breakGlass.has(item.patientId) === flagged);
@@ -41,33 +49,34 @@ export class AuditTrail {
   }
 
   /** Notes any other successful access (e.g. an auditor reading the log). */
-  note(entry: Omit<AuditEntry, 'outcome'>): void {
+  note(entry: Omit<TrailEntry, 'outcome'>): void {
     this.collect({ ...entry, outcome: 'SUCCESS' });
   }
 
   /** Notes a refused access. */
-  denied(action: string, reason: string, target: Pick<AuditEntry, 'resourceType' | 'resourceIds' | 'patientIds'> = {}): void {
+  denied(action: Action, reason: string, target: TrailTarget = {}): void {
     this.collect({ action, outcome: 'DENIED', reason, ...target });
   }
 
   /** Notes a write that was attempted and failed (nothing of it was stored). */
-  failed(action: string, reason: string, target: Pick<AuditEntry, 'resourceType' | 'resourceIds' | 'patientIds'> = {}): void {
+  failed(action: Action, reason: string, target: TrailTarget = {}): void {
     this.collect({ action, outcome: 'ERROR', reason, ...target });
   }
 
   /** Appends write records inside the write's own transaction. */
-  within(tx: Prisma.TransactionClient, entries: AuditEntry[]): Promise<void> {
+  within(tx: Prisma.TransactionClient, entries: TrailEntry[]): Promise<void> {
     return this.auditLog.appendWithin(tx, entries.map((entry) => this.record(entry)));
   }
 
   /** Appends an entry on its own, now (used where no request will finish normally, e.g. refused tokens). */
-  appendNow(entry: AuditEntry): Promise<void> {
+  appendNow(entry: TrailEntry): Promise<void> {
     return this.auditLog.append([this.record(entry)]);
   }
 
   /** Appends everything collected; rejects if the audit log cannot take it. */
   async flush(): Promise<void> {
     const entries = [...this.collected.values()];
+    if (entries.length === 0) return;
     this.collected.clear();
     await this.auditLog.append(entries.map((entry) => this.record(entry)));
   }
@@ -76,11 +85,12 @@ export class AuditTrail {
     return this.collected.size;
   }
 
-  private record(entry: AuditEntry): AuditRecord {
-    return auditRecord(entry, this.actor, this.meta);
+  private record(entry: TrailEntry): AuditRecord {
+    const { subject, roles } = this.actor;
+    return auditRecord(entry, { subject, roles, purposeOfUse: purposeOfUseFor(this.actor, entry.action, entry.breakGlass) }, this.meta);
   }
 
-  private collect(entry: AuditEntry): void {
+  private collect(entry: TrailEntry): void {
     const key = [entry.action, entry.outcome, entry.resourceType, entry.breakGlass ?? false, entry.reason].join('|');
     const existing = this.collected.get(key);
     // Each id once: ten cases of one patient are one patient id, not ten.

@@ -2,19 +2,16 @@
 export const roles = ['clinician', 'admin', 'auditor', 'data_scientist'] as const;
 export type Role = (typeof roles)[number];
 
-/**
- * Why data is accessed (HL7 v3 PurposeOfUse codes). TREAT is the default;
- * break-glass access is recorded with its own flag.
- */
+/** Why data is accessed (HL7 v3 PurposeOfUse codes). */
 export const purposesOfUse = ['TREAT', 'ETREAT', 'COC', 'HOPERAT', 'HQUALIMP', 'HRESCH', 'PUBHLTH', 'HSYSADMIN', 'HCOMPL'] as const;
 export type PurposeOfUse = (typeof purposesOfUse)[number];
-export const defaultPurposeOfUse: PurposeOfUse = 'TREAT';
 
 /** Who is asking, as verified from their token. */
 export interface Principal {
   subject: string;
   roles: Role[];
-  purposeOfUse: PurposeOfUse;
+  /** The purpose the token or the request stated; null when both are silent (see purposeOfUseFor). */
+  purposeOfUse: PurposeOfUse | null;
 }
 
 export function isRole(value: unknown): value is Role {

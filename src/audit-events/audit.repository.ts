@@ -1,7 +1,11 @@
+import type { Scope } from '../access/scope.ts';
 import type { AuditEvent, AuditOutcome, Prisma } from '../generated/prisma/client.ts';
 import { type Connection, encodeSequenceCursor, toConnection } from '../graphql/paging.ts';
-import type { RequestScope } from '../server/request-scope.ts';
-import { type ChainVerification, verifyAuditChain } from './chain-verification.ts';
+import { badInput, notFound } from '../errors/errors.ts';
+import { type AuditLedger, type ConsistencyProof, type InclusionProof, ProofUnavailable } from '../audit/audit-ledger.ts';
+import type { LogVerification } from '../audit/log-verification.ts';
+
+export type { AuditEvent };
 
 export interface AuditEventQuery {
   actorSubject?: string | undefined;
@@ -18,10 +22,13 @@ export interface AuditEventQuery {
  * ids, so each read is itself audited.
  */
 export class AuditRepository {
-  constructor(private readonly scope: RequestScope) {}
+  constructor(
+    private readonly scope: Scope,
+    private readonly ledger: AuditLedger,
+  ) {}
 
   /** A page of records, newest first (descending) or oldest first (for exports). */
-  async list(query: AuditEventQuery, first: number, after: bigint | undefined, order: 'desc' | 'asc', action: string): Promise<Connection<AuditEvent>> {
+  async list(query: AuditEventQuery, first: number, after: bigint | undefined, order: 'desc' | 'asc', action: 'audit.read' | 'audit.export'): Promise<Connection<AuditEvent>> {
     const { access, prisma, trail } = this.scope;
     access.require('audit.read', action);
     const where = whereOf(query);
@@ -41,12 +48,38 @@ export class AuditRepository {
     return toConnection(rows, first, after !== undefined, () => prisma.auditEvent.count({ where }), (row) => encodeSequenceCursor(row.sequence));
   }
 
-  async verify(): Promise<ChainVerification> {
+  async verify(): Promise<LogVerification> {
     this.scope.access.require('audit.read', 'audit.verify');
-    const result = await verifyAuditChain(this.scope.prisma);
+    const result = await this.ledger.verify();
     this.scope.trail.note({ action: 'audit.verify', resourceType: 'AuditEvent', reason: result.intact ? 'intact' : result.problem ?? undefined });
     return result;
   }
+
+  async checkpoint(): Promise<string | null> {
+    this.scope.access.require('audit.read', 'audit.checkpoint');
+    const checkpoint = await this.ledger.checkpoint();
+    this.scope.trail.note({ action: 'audit.checkpoint', resourceType: 'AuditCheckpoint', resourceIds: checkpoint ? [checkpoint.size.toString()] : [] });
+    return checkpoint?.note ?? null;
+  }
+
+  async inclusionProof(eventId: string, treeSize: bigint | undefined): Promise<InclusionProof> {
+    this.scope.access.require('audit.read', 'audit.prove');
+    const proof = await this.ledger.inclusionProof(eventId, treeSize).catch(codedProofError);
+    this.scope.trail.note({ action: 'audit.prove', resourceType: 'AuditEvent', resourceIds: [eventId] });
+    return proof;
+  }
+
+  async consistencyProof(fromSize: bigint, toSize: bigint | undefined): Promise<ConsistencyProof> {
+    this.scope.access.require('audit.read', 'audit.prove');
+    const proof = await this.ledger.consistencyProof(fromSize, toSize).catch(codedProofError);
+    this.scope.trail.note({ action: 'audit.prove', resourceType: 'AuditCheckpoint', resourceIds: [proof.fromSize.toString(), proof.toSize.toString()] });
+    return proof;
+  }
+}
+
+function codedProofError(error: unknown): never {
+  if (!(error instanceof ProofUnavailable)) throw error;
+  throw error.reason === 'unknown-entry' ? notFound(error.message) : badInput(error.message, { reason: error.reason });
 }
 
 function whereOf(query: AuditEventQuery): Prisma.AuditEventWhereInput {

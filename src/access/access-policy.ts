@@ -1,35 +1,9 @@
 import DataLoader from 'dataloader';
-import type { AuditTrail } from '../audit/audit-trail.ts';
 import { codedError, ErrorCode } from '../errors/errors.ts';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
+import type { AuditTrail } from './audit-trail.ts';
+import { type Action, type Permission, permissionTable, type Reach } from './permissions.ts';
 import type { Principal, Role } from './principal.ts';
-
-/** How far a role reaches for a permission: every patient, or only those it cares for. */
-type Reach = 'all' | 'care-team';
-
-/**
- * The one table of who may do what (README "Roles"). Patient-scoped
- * permissions reach either every patient or only the clinician's care team
- * (plus patients under an active break-glass grant).
- */
-export const permissionTable = {
-  'patient.read': { admin: 'all', clinician: 'care-team' },
-  'patient.write': { admin: 'all' },
-  'clinical.read': { clinician: 'care-team' },
-  'clinical.write': { clinician: 'care-team' },
-  'consent.record': { admin: 'all', clinician: 'care-team' },
-  'careTeam.manage': { admin: 'all' },
-  'breakGlass.open': { clinician: 'all' },
-  'audit.read': { auditor: 'all' },
-  'model.read': { clinician: 'all', admin: 'all', auditor: 'all', data_scientist: 'all' },
-  'model.train': { data_scientist: 'all', admin: 'all' },
-  'model.promote': { data_scientist: 'all', admin: 'all' },
-  'model.monitor': { data_scientist: 'all', admin: 'all' },
-  // Training on platform data: de-identified rows, never shown to the caller.
-  'clinical.deidentified': { data_scientist: 'all', admin: 'all' },
-} as const satisfies Record<string, Partial<Record<Role, Reach>>>;
-
-export type Permission = keyof typeof permissionTable;
 
 /** How this request reaches one patient. */
 type PatientAccess = 'care-team' | 'break-glass' | 'none';
@@ -74,7 +48,7 @@ export class AccessPolicy {
   }
 
   /** Checks the role only (for operations on no particular patient). */
-  require(permission: Permission, action: string): void {
+  require(permission: Permission, action: Action): void {
     if (!this.reach(permission)) {
       this.trail.denied(action, 'role');
       throw forbidden(`Your role does not allow ${action}.`);
@@ -86,7 +60,7 @@ export class AccessPolicy {
    * @returns the ids reached only through break-glass (their audit records are flagged)
    * @throws FORBIDDEN, after recording the denial, when any patient is out of reach
    */
-  async requirePatients(permission: Permission, action: string, patientIds: string[], resourceType = 'Patient', resourceIds = patientIds): Promise<Set<string>> {
+  async requirePatients(permission: Permission, action: Action, patientIds: string[], resourceType = 'Patient', resourceIds = patientIds): Promise<Set<string>> {
     const reach = this.reach(permission);
     if (!reach) {
       this.trail.denied(action, 'role', { resourceType, resourceIds, patientIds });
@@ -103,27 +77,10 @@ export class AccessPolicy {
   }
 
   /**
-   * Checks access to one record of a patient (a case, a prediction) looked up
-   * by id. For a care-team reach, a record that does not exist is refused
-   * exactly like one out of reach, so ids reveal nothing.
-   * @param patientId the record's patient, or undefined when no record has the id
-   * @returns the break-glass set (see requirePatients), or undefined for a missing record the caller may be told about
-   */
-  async requireRecord(permission: Permission, action: string, resourceType: string, id: string, patientId: string | undefined): Promise<Set<string> | undefined> {
-    this.require(permission, action);
-    if (patientId === undefined) {
-      if (this.reach(permission) === 'all') return undefined;
-      this.trail.denied(action, 'not-on-care-team', { resourceType, resourceIds: [id] });
-      throw outOfReach();
-    }
-    return this.requirePatients(permission, action, [patientId], resourceType, [id]);
-  }
-
-  /**
    * Prisma filter for lists: the patients this request may see for a
    * permission, so lists and their counts never include others.
    */
-  patientScope(permission: Permission, action: string): Prisma.PatientWhereInput {
+  patientScope(permission: Permission, action: Action): Prisma.PatientWhereInput {
     const reach = this.reach(permission);
     if (!reach) {
       this.trail.denied(action, 'role');

@@ -1,7 +1,8 @@
 import { isDatabaseUnavailable } from '../db/errors.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
-import type { RequestScope } from '../server/request-scope.ts';
-import type { AuditEntry } from './audit-record.ts';
+import type { AuditTrail, TrailEntry, TrailTarget } from './audit-trail.ts';
+import type { Action } from './permissions.ts';
+import type { Scope } from './scope.ts';
 
 /**
  * Runs a write and appends its audit records in the same database
@@ -9,9 +10,9 @@ import type { AuditEntry } from './audit-record.ts';
  * @param describe the audit entries for what the write did
  */
 export function auditedTransaction<T>(
-  scope: Pick<RequestScope, 'prisma' | 'trail'>,
+  scope: Pick<Scope, 'prisma' | 'trail'>,
   write: (tx: Prisma.TransactionClient) => Promise<T>,
-  describe: (result: T) => AuditEntry[],
+  describe: (result: T) => TrailEntry[],
 ): Promise<T> {
   return scope.prisma.$transaction(
     async (tx) => {
@@ -28,9 +29,9 @@ export function auditedTransaction<T>(
  * (denials are recorded where they happen), records the failed attempt.
  */
 export async function recordingFailure<T>(
-  trail: RequestScope['trail'],
-  action: string,
-  target: Pick<AuditEntry, 'resourceType' | 'resourceIds' | 'patientIds'>,
+  trail: AuditTrail,
+  action: Action,
+  target: TrailTarget,
   work: () => Promise<T>,
 ): Promise<T> {
   try {

@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import type { AuditEvent } from '../generated/prisma/client.ts';
 import type { AuditEventFilter } from '../generated/graphql.ts';
 import { type Connection, decodeSequenceCursor, pageSize } from '../graphql/paging.ts';
+import { badInput } from '../errors/errors.ts';
 import { boundedText, parseId, parseInput } from '../graphql/validation.ts';
-import type { AuditEventQuery, AuditRepository } from './audit.repository.ts';
-import type { ChainVerification } from './chain-verification.ts';
-import { toFhirAuditEvent } from './fhir-audit-event.ts';
+import type { AuditEvent, AuditEventQuery, AuditRepository } from './audit.repository.ts';
+import type { ConsistencyProof, InclusionProof } from '../audit/audit-ledger.ts';
+import type { LogVerification } from '../audit/log-verification.ts';
+import { toFhirAuditEvent } from '../audit/fhir-audit-event.ts';
 
 const filterSchema = z.object({
   actorSubject: boundedText(256).nullish(),
@@ -28,8 +29,20 @@ export class AuditService {
     return this.audit.list(this.query(filter), pageSize(first, this.maxPageSize), after ? decodeSequenceCursor(after) : undefined, 'desc', 'audit.read');
   }
 
-  verify(): Promise<ChainVerification> {
+  verify(): Promise<LogVerification> {
     return this.audit.verify();
+  }
+
+  checkpoint(): Promise<string | null> {
+    return this.audit.checkpoint();
+  }
+
+  inclusionProof(eventId: string, treeSize: string | null | undefined): Promise<InclusionProof> {
+    return this.audit.inclusionProof(parseId(eventId, 'eventId'), optionalTreeSize(treeSize, 'treeSize'));
+  }
+
+  consistencyProof(fromSize: string, toSize: string | null | undefined): Promise<ConsistencyProof> {
+    return this.audit.consistencyProof(treeSizeOf(fromSize, 'fromSize'), optionalTreeSize(toSize, 'toSize'));
   }
 
   /** A page of FHIR R4 AuditEvent NDJSON, oldest first, so a SIEM can follow the log with `after`. */
@@ -56,3 +69,11 @@ export class AuditService {
     };
   }
 }
+
+/** A tree size argument: a decimal string (sizes may outgrow 32-bit integers). */
+function treeSizeOf(value: string, field: string): bigint {
+  if (!/^(0|[1-9][0-9]{0,17})$/.test(value)) throw badInput(`${field} must be a tree size (a decimal number).`, { field });
+  return BigInt(value);
+}
+
+const optionalTreeSize = (value: string | null | undefined, field: string) => (value == null ? undefined : treeSizeOf(value, field));

@@ -1,0 +1,26 @@
+/**
+ * npm's postinstall. A development install (or a container's build stage) has
+ * the generators, Prisma and GraphQL Code Generator, and writes src/generated/
+ * with them. A production-only install (`npm ci --omit=dev`) has neither: it
+ * skips generation and uses the src/generated/ the build stage made, so the
+ * install itself succeeds.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const generators = ['prisma', 'graphql-codegen'];
+
+if (generators.every((bin) => existsSync(`${root}node_modules/.bin/${bin}`))) {
+  const generate = spawnSync('npm', ['run', 'generate'], { cwd: root, stdio: 'inherit' });
+  process.exit(generate.status ?? 1);
+}
+if (existsSync(`${root}src/generated/prisma/client.ts`)) {
+  console.log('clinigraph: production install, code generation skipped (src/generated/ comes from the build stage).');
+} else {
+  console.warn(
+    'clinigraph: src/generated/ is missing and the generators are not installed (npm ci --omit=dev).\n' +
+      'The server cannot start without it: run `npm ci` (with dev dependencies) first, or copy src/generated/ from a build stage.',
+  );
+}

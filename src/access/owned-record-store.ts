@@ -1,0 +1,137 @@
+import type { Prisma } from '../generated/prisma/client.ts';
+import { outOfReach } from './access-policy.ts';
+import { auditedTransaction } from './audited-transaction.ts';
+import type { Action, Permission } from './permissions.ts';
+import type { Scope } from './scope.ts';
+
+/** What one read or write of patient-owned rows is: the permission it needs, the action and resource type the audit log names. */
+export interface AccessRule {
+  permission: Permission;
+  action: Action;
+  resourceType: string;
+}
+
+/** A record that belongs to a patient (the patient itself, a case, a prediction), as access checks and audit records name it. */
+export interface Owned {
+  id: string;
+  patientId: string;
+}
+
+/** The record whose patient an operation checks, with its type for the denial record. */
+export interface Owner extends Owned {
+  resourceType: string;
+}
+
+/** What a write stored, for its audit record; null when it stored nothing (and so records nothing). */
+export interface Written {
+  resourceIds: string[];
+  /** The patients of what was stored, when they are not the owners' (a new patient). */
+  patientIds?: string[];
+  reason?: string;
+  /** Flags the record as break-glass whatever the access was (the opening of a grant). */
+  breakGlass?: boolean;
+  /** Records the attempt as refused, for this reason, though the transaction commits (the same work either way). */
+  refused?: string;
+}
+
+/** The owner a patient id names. */
+export const patientOwner = (patientId: string): Owner => ({ resourceType: 'Patient', id: patientId, patientId });
+
+/**
+ * Patient-owned rows as one scope may read, list and write them: each method
+ * checks the access policy, runs the query (a write in a transaction) and
+ * records the audit entry, in one place, so a repository cannot do one
+ * without the others (as Medplum's Repository does for FHIR resources).
+ */
+export class OwnedRecordStore {
+  constructor(private readonly scope: Pick<Scope, 'prisma' | 'access' | 'trail'>) {}
+
+  /**
+   * Reads what belongs to one owner (a patient's cases, a case's observations).
+   * @param returned what the audit record names (default: the owner)
+   * @throws FORBIDDEN, after recording the denial, when the owner's patient is out of reach
+   */
+  async read<T>(rule: AccessRule, owner: Owner, load: () => Promise<T>, returned: (result: T) => Owned[] = () => [owner]): Promise<T> {
+    const breakGlass = await this.scope.access.requirePatients(rule.permission, rule.action, [owner.patientId], owner.resourceType, [owner.id]);
+    const result = await load();
+    this.scope.trail.read(rule.action, rule.resourceType, returned(result), breakGlass);
+    return result;
+  }
+
+  /**
+   * Finds one record among those within reach, by a query that takes the
+   * access filter into its own statement: a record that does not exist and
+   * one out of reach cost the same work and get the same answer.
+   * @param resourceIds what a denial record names (never an MRN)
+   * @param query the query, given the filter of the patients within reach
+   * @param owned how the audit record names the row found
+   * @param audit whether finding it is a read to record (a write that looks its record up is recorded as that write)
+   * @returns the record, or null where the caller may learn it is absent (a reach over every patient)
+   * @throws FORBIDDEN, after recording the denial, when it is absent or out of a care-team reach
+   */
+  async find<T>(
+    rule: AccessRule,
+    resourceIds: string[],
+    query: (within: Prisma.PatientWhereInput) => Promise<T | null>,
+    owned: (row: T) => Owned,
+    audit = true,
+  ): Promise<T | null> {
+    const { access, trail } = this.scope;
+    const row = await query(access.patientScope(rule.permission, rule.action));
+    if (row === null) {
+      if (access.reach(rule.permission) === 'all') return null;
+      trail.denied(rule.action, 'not-on-care-team', { resourceType: rule.resourceType, resourceIds });
+      throw outOfReach();
+    }
+    const item = owned(row);
+    if (audit) trail.read(rule.action, rule.resourceType, [item], await access.breakGlassAmong(rule.permission, [item.patientId]));
+    return row;
+  }
+
+  /**
+   * Lists records of the patients within reach: the query gets the access
+   * filter, so lists and their counts never include others.
+   */
+  async list<T>(rule: AccessRule, query: (within: Prisma.PatientWhereInput) => Promise<T[]>, returned: (rows: T[]) => Owned[]): Promise<T[]> {
+    const { access, trail } = this.scope;
+    const rows = await query(access.patientScope(rule.permission, rule.action));
+    const items = returned(rows);
+    trail.read(rule.action, rule.resourceType, items, await access.breakGlassAmong(rule.permission, [...new Set(items.map((item) => item.patientId))]));
+    return rows;
+  }
+
+  /**
+   * Writes rows of the owners' patients (none: a role check only, as for a new
+   * patient) in one transaction with the audit record of what it stored, flagged
+   * when the access came through break-glass.
+   * @throws FORBIDDEN, after recording the denial, when a patient is out of reach
+   */
+  async write<T>(rule: AccessRule, owners: Owner[], write: (tx: Prisma.TransactionClient) => Promise<T>, written: (result: T) => Written | null): Promise<T> {
+    const patientIds = owners.map((owner) => owner.patientId);
+    const breakGlass = await this.requireOwners(rule, owners);
+    return auditedTransaction(this.scope, write, (result) => {
+      const stored = written(result);
+      if (!stored) return [];
+      const entry = {
+        action: rule.action,
+        outcome: stored.refused === undefined ? ('SUCCESS' as const) : ('DENIED' as const),
+        resourceType: rule.resourceType,
+        resourceIds: stored.resourceIds,
+        patientIds: stored.patientIds ?? [...new Set(patientIds)],
+        breakGlass: stored.breakGlass ?? patientIds.some((id) => breakGlass.has(id)),
+      };
+      const reason = stored.refused ?? stored.reason;
+      return [reason === undefined ? entry : { ...entry, reason }];
+    });
+  }
+
+  /** Checks the owners' patients (or the role alone, when there are none); returns those reached through break-glass. */
+  private async requireOwners(rule: AccessRule, owners: Owner[]): Promise<Set<string>> {
+    const { access } = this.scope;
+    if (owners.length === 0) {
+      access.require(rule.permission, rule.action);
+      return new Set();
+    }
+    return access.requirePatients(rule.permission, rule.action, owners.map((owner) => owner.patientId), owners[0]!.resourceType, owners.map((owner) => owner.id));
+  }
+}

@@ -1,0 +1,116 @@
+import type { Prisma } from '../generated/prisma/client.ts';
+import type { AuditRecord } from './audit-record.ts';
+import { consistencyProof, type Hash, hashFromNodes, inclusionProof, nodeKey, nodesNeeded } from './merkle.ts';
+
+/*
+ * Reads of the stored tree (AuditLeaf, AuditTreeNode, AuditCheckpoint) in
+ * plain SQL, so the same queries run on a Prisma client (server, PGlite) and
+ * on a node-postgres connection (the sequencer's own session). Every value is
+ * cast in SQL to text, boolean, array or bytea, so both drivers hand back
+ * the same shapes.
+ */
+
+/** Runs one SQL statement with positional parameters ($1, $2, …) and returns its rows. */
+export type Sql = <T>(text: string, values?: unknown[]) => Promise<T[]>;
+
+export const prismaSql =
+  (db: Prisma.TransactionClient): Sql =>
+  <T>(text: string, values: unknown[] = []) =>
+    db.$queryRawUnsafe<T[]>(text, ...values);
+
+/** An entry as stored, with its arrival number and inserting transaction. */
+export interface StoredEntry extends AuditRecord {
+  sequence: bigint;
+  transactionId: bigint;
+}
+
+/** SQL columns of an entry `e`, in the shapes decodeEntry reads. */
+export const entryColumns = `e.sequence::text AS sequence, e."transactionId"::text AS "transactionId", e.id::text AS id,
+  to_char(e."recordedAt" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "recordedAt",
+  e."actorSubject", e."actorRoles", e.action, e.outcome::text AS outcome, e."resourceType", e."resourceIds", e."patientIds",
+  e."purposeOfUse", e."breakGlass", e.reason, e."requestId", e."operationName", e."queryHash", e."clientAddress", e."userAgent"`;
+
+type EntryRow = Omit<StoredEntry, 'sequence' | 'transactionId' | 'recordedAt'> & { sequence: string; transactionId: string; recordedAt: string };
+
+export function decodeEntry(row: EntryRow): StoredEntry {
+  return {
+    ...row,
+    sequence: BigInt(row.sequence),
+    transactionId: BigInt(row.transactionId),
+    recordedAt: new Date(row.recordedAt),
+    actorRoles: row.actorRoles ?? [],
+    resourceIds: row.resourceIds ?? [],
+    patientIds: row.patientIds ?? [],
+  };
+}
+
+/** An integrated entry and its place in the tree. */
+export interface Leaf {
+  position: bigint;
+  entry: StoredEntry;
+  /** The leaf hash the database stores for it (not trusted by the verifier: compared). */
+  storedHash: Hash | undefined;
+}
+
+/** Integrated entries from `position` on, in tree order. */
+export async function readLeaves(sql: Sql, from: bigint, limit: number): Promise<Leaf[]> {
+  const rows = await sql<EntryRow & { position: string; hash: Uint8Array | null }>(
+    `SELECT l.position::text AS position, n.hash, ${entryColumns}
+       FROM "AuditLeaf" l
+       JOIN "AuditEvent" e ON e.sequence = l."eventSequence"
+       LEFT JOIN "AuditTreeNode" n ON n.level = 0 AND n.index = l.position
+      WHERE l.position >= $1::bigint ORDER BY l.position LIMIT $2::int`,
+    [from.toString(), limit],
+  );
+  return rows.map(({ position, hash, ...entry }) => ({
+    position: BigInt(position),
+    entry: decodeEntry(entry),
+    storedHash: hash ? Buffer.from(hash) : undefined,
+  }));
+}
+
+/** Stored hashes of perfect subtrees, keyed `level/index`. */
+export async function readNodes(sql: Sql, nodes: { level: number; index: bigint }[]): Promise<Map<string, Hash>> {
+  if (nodes.length === 0) return new Map();
+  const rows = await sql<{ level: number; index: string; hash: Uint8Array }>(
+    `SELECT n.level::int AS level, n.index::text AS index, n.hash
+       FROM "AuditTreeNode" n JOIN jsonb_to_recordset($1::jsonb) AS want(level smallint, "index" bigint)
+         ON n.level = want.level AND n.index = want.index`,
+    [JSON.stringify(nodes.map((node) => ({ level: node.level, index: node.index.toString() })))],
+  );
+  return new Map(rows.map((row) => [nodeKey(row.level, BigInt(row.index)), Buffer.from(row.hash)]));
+}
+
+export interface StoredCheckpoint {
+  size: bigint;
+  root: Hash;
+  note: string;
+  createdAt: Date;
+}
+
+/** The newest checkpoint the database holds (its signature is checked by whoever reads it). */
+export async function latestCheckpoint(sql: Sql): Promise<StoredCheckpoint | undefined> {
+  const [row] = await sql<{ size: string; root: Uint8Array; note: string; createdAt: string }>(
+    `SELECT "treeSize"::text AS size, "rootHash" AS root, note, to_char("createdAt" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt"
+       FROM "AuditCheckpoint" ORDER BY "treeSize" DESC LIMIT 1`,
+  );
+  return row && { size: BigInt(row.size), root: Buffer.from(row.root), note: row.note, createdAt: new Date(row.createdAt) };
+}
+
+/** Leaves in the stored tree (the highest position plus one). */
+export async function storedTreeSize(sql: Sql): Promise<bigint> {
+  const [row] = await sql<{ size: string }>(`SELECT COALESCE(max(position) + 1, 0)::text AS size FROM "AuditLeaf"`);
+  return BigInt(row!.size);
+}
+
+/** Runs a proof against stored nodes: one query for every node it needs. */
+async function prove(sql: Sql, proof: (hashOf: (start: bigint, end: bigint) => Hash) => Hash[]): Promise<Hash[]> {
+  const nodes = await readNodes(sql, nodesNeeded(proof));
+  return proof(hashFromNodes(nodes));
+}
+
+/** RFC 9162 inclusion proof of the leaf at `position` in the tree of `size` leaves. */
+export const storedInclusionProof = (sql: Sql, position: bigint, size: bigint) => prove(sql, (hashOf) => inclusionProof(position, size, hashOf));
+
+/** RFC 9162 consistency proof from the tree of `from` leaves to the tree of `to` leaves. */
+export const storedConsistencyProof = (sql: Sql, from: bigint, to: bigint) => prove(sql, (hashOf) => consistencyProof(from, to, hashOf));

@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { after, describe, it } from 'node:test';
+import pg from 'pg';
+import { pino } from 'pino';
+import { openCheckpoint, parseVerifierKey } from '../../src/audit/checkpoint.ts';
+import { leafHash, verifyConsistency, verifyInclusion } from '../../src/audit/merkle.ts';
+import { witnessFileName } from '../../src/audit/sequencer.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { applyMigrations, migrationsDir, readMigrationList } from '../../src/db/migrations.ts';
+import { startServer } from '../../src/server/start.ts';
+import { createPatient } from '../support/fixtures.ts';
+import { openRaw } from '../support/raw-database.ts';
+import { createTestDatabase } from '../support/test-database.ts';
+import { errorCodes, startTestServer, testAuditKeys, testServerEnv } from '../support/test-server.ts';
+import { people, signToken } from '../support/tokens.ts';
+
+const onPostgres = Boolean(process.env.DATABASE_URL);
+const api = await startTestServer();
+const auditor = api.as(people.auditor);
+const key = parseVerifierKey(testAuditKeys.publicKey);
+const b64 = (hashes: string[]) => hashes.map((hash) => Buffer.from(hash, 'base64'));
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+async function newestCheckpoint() {
+  const note = (await auditor.gql('{ auditCheckpoint }')).body.data!.auditCheckpoint as string | null;
+  return note ? openCheckpoint(note, key) : undefined;
+}
+
+describe('the sequencer', () => {
+  it('integrates a committed entry into a signed checkpoint within a second, by itself', async () => {
+    const patientId = await createPatient(api);
+    const committed = Date.now();
+    const [event] = await api.server.db.prisma.auditEvent.findMany({ where: { action: 'patient.create', resourceIds: { has: patientId } } });
+    for (;;) {
+      const proof = await auditor.gql('query($id: ID!) { auditInclusionProof(eventId: $id) { leafIndex } }', { id: event!.id });
+      if (!proof.body.errors) break;
+      assert.deepEqual(errorCodes(proof), ['BAD_USER_INPUT'], 'not integrated yet is the only expected refusal');
+      assert.ok(Date.now() - committed < 1500, 'integrated within a second (and a half on a loaded machine)');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+
+  it('appends every checkpoint it signs to the witness file outside the database', async () => {
+    await api.server.app.auditLedger.settle();
+    const witness = await readFile(path.join(api.database.dataDir, 'audit-checkpoints', witnessFileName), 'utf8');
+    const notes = witness.split(/(?<=\n— [^\n]+\n)/);
+    const sizes = notes.map((note) => openCheckpoint(note, key).size);
+    assert.deepEqual(sizes, [...sizes].sort((a, b) => (a < b ? -1 : 1)));
+    assert.equal(sizes.at(-1), (await newestCheckpoint())!.size);
+  });
+});
+
+describe('proofs (auditors)', () => {
+  it('prove an entry is in the signed tree: the proof verifies with the public key alone', async () => {
+    const patientId = await createPatient(api);
+    await api.server.app.auditLedger.settle();
+    const [event] = await api.server.db.prisma.auditEvent.findMany({ where: { action: 'patient.create', resourceIds: { has: patientId } } });
+    const response = await auditor.gql(
+      'query($id: ID!) { auditInclusionProof(eventId: $id) { eventId leafIndex treeSize entry leafHash hashes checkpoint } }',
+      { id: event!.id },
+    );
+    assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+    const proof = response.body.data!.auditInclusionProof;
+    const checkpoint = openCheckpoint(proof.checkpoint, key);
+    assert.equal(proof.treeSize, checkpoint.size.toString());
+    const leaf = leafHash(Buffer.from(proof.entry));
+    assert.equal(leaf.toString('base64'), proof.leafHash);
+    assert.ok(JSON.parse(proof.entry)[8].includes(patientId), 'the leaf is the entry itself (its resource ids)');
+    assert.ok(verifyInclusion(leaf, BigInt(proof.leafIndex), checkpoint.size, b64(proof.hashes), checkpoint.root));
+    assert.ok(!verifyInclusion(leafHash(Buffer.from(proof.entry.replace(patientId, 'someone-else'))), BigInt(proof.leafIndex), checkpoint.size, b64(proof.hashes), checkpoint.root));
+  });
+
+  it('prove that an earlier signed tree is a prefix of the newest', async () => {
+    const earlier = (await newestCheckpoint())!;
+    await createPatient(api);
+    await api.server.app.auditLedger.settle();
+    const response = await auditor.gql('query($from: String!) { auditConsistencyProof(fromSize: $from) { fromSize toSize hashes fromCheckpoint toCheckpoint } }', {
+      from: earlier.size.toString(),
+    });
+    assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+    const proof = response.body.data!.auditConsistencyProof;
+    const [from, to] = [openCheckpoint(proof.fromCheckpoint, key), openCheckpoint(proof.toCheckpoint, key)];
+    assert.ok(from.root.equals(earlier.root));
+    assert.ok(to.size > from.size);
+    assert.ok(verifyConsistency(from.size, to.size, b64(proof.hashes), from.root, to.root));
+  });
+
+  it('are for auditors only, and refuse unknown entries, sizes that are not numbers and sizes never signed with coded errors', async () => {
+    const clinician = api.as(people.clinician);
+    assert.deepEqual(errorCodes(await clinician.gql('{ auditCheckpoint }')), ['FORBIDDEN']);
+    assert.deepEqual(errorCodes(await clinician.gql('{ auditConsistencyProof(fromSize: "1") { toSize } }')), ['FORBIDDEN']);
+    assert.deepEqual(errorCodes(await auditor.gql('{ auditInclusionProof(eventId: "7f1c0a66-2d0e-4a51-9a4e-5b1f1f0c2d11") { leafIndex } }')), ['NOT_FOUND']);
+    assert.deepEqual(errorCodes(await auditor.gql('{ auditInclusionProof(eventId: "not-a-uuid") { leafIndex } }')), ['BAD_USER_INPUT']);
+    for (const size of ['-1', '1e3', '99999999999999999999', ' 1']) {
+      assert.deepEqual(errorCodes(await auditor.gql('query($s: String!) { auditConsistencyProof(fromSize: $s) { toSize } }', { s: size })), ['BAD_USER_INPUT'], size);
+    }
+    const newest = (await newestCheckpoint())!;
+    const unsigned = await auditor.gql('query($s: String!) { auditConsistencyProof(fromSize: "1", toSize: $s) { toSize } }', { s: (newest.size + 1000n).toString() });
+    assert.deepEqual(errorCodes(unsigned), ['BAD_USER_INPUT']);
+  });
+
+  it('come from the command line too, checked there with the public key', async () => {
+    if (!onPostgres) return; // the embedded database admits one process at a time; the PostgreSQL pass runs this
+    const newest = (await newestCheckpoint())!;
+    const [event] = await api.server.db.prisma.auditEvent.findMany({ take: 1, orderBy: { sequence: 'asc' } });
+    const env = { PATH: process.env.PATH!, DATA_DIR: api.database.dataDir, DATABASE_URL: api.database.databaseUrl!, AUDIT_PUBLIC_KEY: testAuditKeys.publicKey };
+    const run = (args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/audit.ts', ...args], { cwd: root, env });
+    const inclusion = JSON.parse((await run(['proof', '--entry', event!.id])).stdout);
+    assert.deepEqual([inclusion.valid, inclusion.leafIndex], [true, '0']);
+    const consistency = JSON.parse((await run(['proof', '--from', '1', '--to', newest.size.toString()])).stdout);
+    assert.equal(consistency.valid, true);
+    const out = path.join(api.database.dataDir, 'kept.txt');
+    await run(['checkpoint', '--out', out]);
+    assert.ok(openCheckpoint(await readFile(out, 'utf8'), key).size >= newest.size);
+  });
+});
+
+describe('commit order', () => {
+  it('never integrates an entry ahead of one that was inserted earlier but commits later, and skips neither', { skip: !onPostgres && 'needs two connections: PostgreSQL' }, async () => {
+    await api.server.app.auditLedger.settle();
+    const slow = new pg.Client({ connectionString: api.database.databaseUrl });
+    await slow.connect();
+    after(() => slow.end());
+    const insert = (client: pg.Client | pg.Pool, action: string) =>
+      client.query(`INSERT INTO "AuditEvent" (id, "recordedAt", "actorSubject", "actorRoles", action, outcome, "resourceIds", "patientIds", "purposeOfUse")
+        VALUES (gen_random_uuid(), now(), 'order-test', '{}', $1, 'SUCCESS', '{}', '{}', 'TREAT') RETURNING sequence::text`, [action]);
+    await slow.query('BEGIN');
+    const first = (await insert(slow, 'order.slow')).rows[0].sequence as string;
+    const fast = new pg.Pool({ connectionString: api.database.databaseUrl, max: 1 });
+    after(() => fast.end());
+    const second = (await insert(fast, 'order.fast')).rows[0].sequence as string;
+    assert.ok(BigInt(first) < BigInt(second), 'the slow entry arrived first');
+    // The fast one is committed, but integrating it now would give it a position before the slow one (or lose the slow one).
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    await api.server.app.auditLedger.sequencer.integrateAll();
+    const leafOf = async (sequence: string) =>
+      (await fast.query(`SELECT position::text FROM "AuditLeaf" WHERE "eventSequence" = $1::bigint`, [sequence])).rows[0]?.position as string | undefined;
+    assert.equal(await leafOf(second), undefined, 'an entry waits for the transactions that were running when it committed');
+    await slow.query('COMMIT');
+    await api.server.app.auditLedger.settle();
+    const [slowAt, fastAt] = [await leafOf(first), await leafOf(second)];
+    assert.ok(slowAt !== undefined && fastAt !== undefined, 'both are integrated');
+    assert.ok(BigInt(slowAt) < BigInt(fastAt));
+    const verification = await api.server.app.auditLedger.verify();
+    assert.equal(verification.intact, true, verification.message ?? '');
+  });
+});
+
+describe('the hash chain of earlier versions', () => {
+  it('moves into the tree in its order, and the log goes on after it', async () => {
+    const database = await createTestDatabase({ empty: true });
+    after(() => database.drop());
+    const raw = await openRaw(database);
+    const all = (await readMigrationList()).migrationDirectories.map((dir) => dir.path);
+    const ours = all.findIndex((name) => name.endsWith('_audit_transparency_log'));
+    const earlier = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-migrations-'));
+    try {
+      await cp(path.join(migrationsDir, 'migration_lock.toml'), path.join(earlier, 'migration_lock.toml'));
+      for (const name of all.slice(0, ours)) await cp(path.join(migrationsDir, name), path.join(earlier, name), { recursive: true });
+      await applyMigrations(raw.adapterFactory, earlier);
+      for (let sequence = 1; sequence <= 5; sequence++) {
+        await raw.query(
+          `INSERT INTO "AuditEvent" (sequence, id, "recordedAt", "actorSubject", "actorRoles", action, outcome, "resourceIds", "patientIds", "purposeOfUse", "previousHash", hash)
+           VALUES ($1, gen_random_uuid(), now(), 'chain-era', '{clinician}', $2, 'SUCCESS', '{}', '{}', 'TREAT', repeat('0', 64), repeat('f', 64))`,
+          [sequence, `chain.${sequence}`],
+        );
+      }
+    } finally {
+      await raw.close();
+      await rm(earlier, { recursive: true, force: true });
+    }
+    const server = await startServer(loadConfig({ ...(await testServerEnv(database)), DATABASE_POOL_SIZE: '3' }), pino({ level: 'silent' }));
+    try {
+      const ledger = server.app.auditLedger;
+      await ledger.settle();
+      const rows = await server.db.prisma.$queryRawUnsafe<{ action: string; sequence: string }[]>(
+        `SELECT e.action, e.sequence::text FROM "AuditLeaf" l JOIN "AuditEvent" e ON e.sequence = l."eventSequence" ORDER BY l.position LIMIT 5`,
+      );
+      assert.deepEqual(rows.map((row) => row.action), ['chain.1', 'chain.2', 'chain.3', 'chain.4', 'chain.5']);
+      const response = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await signToken(people.auditor)}` },
+        body: JSON.stringify({ query: '{ verifyAuditChain { intact checkedCount totalCount } }' }),
+      });
+      const { data } = (await response.json()) as { data: { verifyAuditChain: { intact: boolean; checkedCount: number } } };
+      assert.equal(data.verifyAuditChain.intact, true);
+      const [newest] = await server.db.prisma.auditEvent.findMany({ orderBy: { sequence: 'desc' }, take: 1 });
+      assert.ok(newest!.sequence > 5n, 'new entries are numbered after the chain');
+    } finally {
+      await server.stop();
+    }
+  });
+});
