@@ -7,7 +7,7 @@
  *
  *   npm run bench                      full run (about 12 minutes on 2 cores)
  *   npm run bench -- --short           CI run (well under 3 minutes); BENCH_SHORT=1 does the same
- *   npm run bench -- --only read,predict   some of: read, growth, predict, auth, limits, fhir, ledger
+ *   npm run bench -- --only read,predict   some of: read, growth, predict, auth, limits, fhir, ledger, training
  *   BENCH_BASELINE_ROOT=../main npm run bench -- --only ledger   audited writes before (that checkout) and after (this one)
  *   npm run bench -- --profile DIR     CPU profiles of the clinigraph servers into DIR (node --cpu-prof)
  *   npm run bench -- --json FILE       also write the figures against the targets as JSON
@@ -36,6 +36,7 @@ import { machineDescription, sourceDescription } from './lib/machine.ts';
 import { ledgerBenchmark } from './ledger.ts';
 import { predictBenchmark } from './predict.ts';
 import { readBenchmark } from './read.ts';
+import { trainingBenchmark } from './training.ts';
 
 const { values } = parseArgs({
   options: {
@@ -48,7 +49,7 @@ const { values } = parseArgs({
   allowNegative: true, // --no-embedded
 });
 const short = values.short || ['1', 'true', 'yes'].includes(process.env.BENCH_SHORT ?? '');
-const benchmarks = ['read', 'growth', 'predict', 'auth', 'limits', 'fhir', 'ledger'];
+const benchmarks = ['read', 'growth', 'predict', 'auth', 'limits', 'fhir', 'ledger', 'training'];
 const only = new Set((values.only ?? benchmarks.join(',')).split(',').map((name) => name.trim()));
 for (const name of only) {
   if (!benchmarks.includes(name)) {
@@ -102,6 +103,7 @@ try {
       if (name === 'limits') await limitsBenchmark(context);
       if (name === 'fhir') await fhirBenchmark(context);
       if (name === 'ledger') await ledgerBenchmark(context);
+      if (name === 'training') await trainingBenchmark(context);
     } catch (error) {
       problems.push(`${name} benchmark failed: ${(error as Error).stack ?? error}`);
       console.error(`\n${name} benchmark failed:`, error);

@@ -18,23 +18,49 @@ import { pino } from 'pino';
 import { runAsSystem } from '../src/access/scope.ts';
 import { AuditLog } from '../src/audit/audit-log.ts';
 import { loadConfig } from '../src/config/config.ts';
-import { openDatabase, type Database } from '../src/db/database.ts';
+import { openDatabase } from '../src/db/database.ts';
 import { pendingMigrations } from '../src/db/migrations.ts';
 import { ModelRepository } from '../src/models/model.repository.ts';
-import { placeholderCardText, trainingResultOf } from '../src/models/stored-version.ts';
+import { ModelService } from '../src/models/model.service.ts';
+import { placeholderCardText } from '../src/models/stored-version.ts';
+import { TrainingDataRepository } from '../src/models/training-data.repository.ts';
+import { TrainingRunner } from '../src/models/training-runner.ts';
 import {
-  buildModelCard,
   type CardText,
+  type CrossValidationOptions,
+  describeCalibration,
+  describeConformal,
   evaluateOnDataset,
   initTensorflow,
   loadServingModel,
+  parseCrossValidation,
+  parseThresholdRule,
   readCsvFile,
-  renderModelCardMarkdown,
+  readFeatureSpec,
   renderQualityReport,
   trainingProgressBar,
   trainModel,
+  type ThresholdRule,
   type TrainingResult,
 } from '../src/pipeline/index.ts';
+
+const crossValidation = (value: string) => {
+  try {
+    return parseCrossValidation(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+};
+
+const thresholdRule = (value: string) => {
+  try {
+    return parseThresholdRule(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+};
+
+const columnList = (value: string) => value.split(',').map((name) => name.trim()).filter(Boolean);
 
 const integer = (value: string) => {
   const parsed = Number(value);
@@ -42,28 +68,24 @@ const integer = (value: string) => {
   return parsed;
 };
 
-/** Opens the configured database as the command-line user, runs the work, closes it. */
-async function withRegistry<T>(work: (registry: ModelRepository, db: Database) => Promise<T>): Promise<T> {
+/**
+ * Opens the configured database as the command-line user and runs the work
+ * with the registry's service, the same rules (names, versions, promotion,
+ * cards) and audit as the API; closes the database afterwards.
+ */
+async function withRegistry<T>(work: (models: ModelService) => Promise<T>): Promise<T> {
   const config = loadConfig();
   const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolSize: 2 });
   try {
     if ((await pendingMigrations(db.prisma)).length > 0) throw new Error('the database has pending migrations: run npm run db:migrate (or start the server) first');
     const log = pino({ level: 'warn' });
-    return await runAsSystem({ db, config, auditLog: new AuditLog(db.prisma, log), log }, `cli:${os.userInfo().username}`, ['data_scientist', 'admin'], (scope) =>
-      work(new ModelRepository(scope), db),
+    const deps = { db, config, auditLog: new AuditLog(db.prisma, log), log };
+    return await runAsSystem(deps, `cli:${os.userInfo().username}`, ['data_scientist', 'admin'], (scope) =>
+      work(new ModelService(new ModelRepository(scope), new TrainingDataRepository(scope), scope.access, new TrainingRunner(deps), scope.trail)),
     );
   } finally {
     await db.close();
   }
-}
-
-async function versionOf(registry: ModelRepository, name: string, version: number | undefined) {
-  const model = await registry.findByName(name);
-  if (!model) throw new Error(`no model named ${name} (npm run models -- list)`);
-  const versions = await registry.versions(model.id);
-  const chosen = version === undefined ? versions.find((row) => row.stage === 'PRODUCTION') ?? versions[0] : versions.find((row) => row.version === version);
-  if (!chosen) throw new Error(`${name} has no version ${version ?? ''}`.trim());
-  return chosen;
 }
 
 const headline = (result: Pick<TrainingResult, 'evaluation'>) => {
@@ -88,6 +110,16 @@ program
   .option('--description <text>', 'what the model is for', '')
   .option('--positive-class <label>', 'binary: the class called positive')
   .option('--seed <n>', 'random seed', integer)
+  .option('--features <spec.json>', 'feature specification: each column\'s unit (UCUM), type and possible range (see README)')
+  .option('--exclude <columns>', 'comma-separated columns to leave out (a leak, an identifier)', columnList)
+  .option('--accept-leak <columns>', 'comma-separated columns flagged as probable leaks that are known before the outcome', columnList)
+  .option('--group <column>', 'the column naming each row\'s patient: a patient\'s rows never sit on both sides of a split or fold')
+  .option('--cv <k|kxr>', 'also cross-validate: k folds (5), or k folds repeated r times (5x5); reports each metric\'s mean and spread', crossValidation)
+  .option('--threshold <rule>', 'binary decision threshold: youden, sensitivity=0.9 (chosen on the validation split) or a probability such as 0.5', thresholdRule)
+  .option('--coverage <p>', 'nominal coverage of the conformal prediction sets and intervals (default 0.9)', Number)
+  .option('--no-calibrate', 'keep the network\'s probabilities as trained (default: recalibrate them on the validation split)')
+  .option('--drop-duplicates', 'drop rows identical to an earlier row (default: report and keep them)')
+  .addOption(new Option('--missing <policy>', 'missing feature values').choices(['impute', 'drop-rows']).default('impute'))
   .option('--promote', 'make the new version the production version')
   .action(async (options: {
     data: string;
@@ -99,40 +131,66 @@ program
     description: string;
     positiveClass?: string;
     seed?: number;
+    features?: string;
+    exclude?: string[];
+    acceptLeak?: string[];
+    dropDuplicates?: boolean;
+    group?: string;
+    cv?: CrossValidationOptions;
+    threshold?: ThresholdRule;
+    coverage?: number;
+    calibrate: boolean;
+    missing: 'impute' | 'drop-rows';
     promote?: boolean;
   }) => {
-    if (!/^[a-z0-9][a-z0-9-]{1,62}$/.test(options.name)) throw new Error('--name: use 2 to 63 lower-case letters, digits and "-"');
     if ((options.task === 'image') !== Boolean(options.width && options.height)) throw new Error('--width and --height go with --task image, and it needs them');
-    const engine = await initTensorflow();
-    console.log(`TensorFlow.js ${engine.tfjsVersion} on the ${engine.backend} backend`);
-    const progress = trainingProgressBar(options.name);
-    const result = await trainModel({
-      data: { csvPath: options.data },
-      target: options.target,
-      task: options.task,
-      ...(options.positiveClass ? { positiveClass: options.positiveClass } : {}),
-      ...(options.seed !== undefined ? { seed: options.seed } : {}),
-      ...(options.width && options.height ? { image: { width: options.width, height: options.height } } : {}),
-      onProgress: progress.onProgress,
-    }).finally(progress.stop);
-    console.log(`\n${renderQualityReport(result.quality)}\n`);
-    console.log(`Test split (${result.counts.test} rows): ${headline(result)}`);
-    console.log(result.evaluation.comparison.statement);
-    const cardText: CardText = placeholderCardText(options.name, options.description, options.data);
-    const version = await withRegistry((registry) =>
-      registry.addVersion({ name: options.name, description: options.description }, result, cardText, options.promote ? { comment: 'promoted at training (CLI --promote)' } : undefined),
-    );
-    console.log(`Stored ${options.name} version ${version.version} (${version.stage}), id ${version.id}`);
+    // The database is checked (reachable, migrated) and the name validated before the long part, not after it.
+    await withRegistry(async (models) => {
+      models.checkModelName(options.name);
+      const featureSpec = options.features ? await readFeatureSpec(options.features) : undefined;
+      const engine = await initTensorflow();
+      console.log(`TensorFlow.js ${engine.tfjsVersion} on the ${engine.backend} backend`);
+      const progress = trainingProgressBar(options.name);
+      const result = await trainModel({
+        data: { csvPath: options.data },
+        target: options.target,
+        task: options.task,
+        ...(options.positiveClass ? { positiveClass: options.positiveClass } : {}),
+        ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        ...(options.width && options.height ? { image: { width: options.width, height: options.height } } : {}),
+        ...(featureSpec ? { featureSpec } : {}),
+        ...(options.exclude ? { exclude: options.exclude } : {}),
+        ...(options.acceptLeak ? { acceptLeaks: options.acceptLeak } : {}),
+        duplicates: options.dropDuplicates ? 'drop' : 'keep',
+        ...(options.group ? { group: options.group } : {}),
+        ...(options.cv ? { crossValidation: options.cv } : {}),
+        ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
+        ...(options.coverage !== undefined ? { coverage: options.coverage } : {}),
+        calibrate: options.calibrate,
+        missing: options.missing,
+        onProgress: progress.onProgress,
+      }).finally(progress.stop);
+      console.log(`\n${renderQualityReport(result.quality)}\n`);
+      console.log(`Test split (${result.counts.test} rows): ${headline(result)}`);
+      console.log(result.evaluation.comparison.statement);
+      if (result.crossValidation) console.log(result.crossValidation.statement);
+      if (result.thresholdRule) console.log(`Threshold: ${result.thresholdRule}`);
+      if (result.calibration) console.log(describeCalibration(result.calibration));
+      if (result.conformal) console.log(describeConformal(result.conformal));
+      const cardText: CardText = placeholderCardText(options.name, options.description, options.data);
+      const version = await models.addTrainedVersion({ name: options.name, description: options.description }, result, cardText, options.promote ? 'promoted at training (CLI --promote)' : undefined);
+      console.log(`Stored ${options.name} version ${version.version} (${version.stage}), id ${version.id}`);
+    });
   });
 
 program
   .command('list')
   .description('models and their versions')
   .action(() =>
-    withRegistry(async (registry) => {
-      for (const model of await registry.list()) {
+    withRegistry(async (models) => {
+      for (const model of await models.list()) {
         console.log(`${model.name} (${model.task.toLowerCase()}, predicts ${model.target})`);
-        for (const version of await registry.versions(model.id)) {
+        for (const version of await models.versions(model)) {
           console.log(`  v${version.version} ${version.stage.padEnd(10)} ${headline(version.result as unknown as TrainingResult)}  trained ${version.trainedAt.toISOString()} by ${version.trainedBy}`);
         }
       }
@@ -146,13 +204,12 @@ program
   .requiredOption('--data <file>', 'CSV file with the features and the outcome column')
   .option('--version <n>', 'version (default: production)', integer)
   .action((name: string, options: { data: string; version?: number }) =>
-    withRegistry(async (registry, db) => {
+    withRegistry(async (models) => {
       await initTensorflow();
-      const summary = await versionOf(registry, name, options.version);
-      const row = await db.prisma.modelVersion.findUniqueOrThrow({ where: { id: summary.id } });
-      const serving = await loadServingModel(trainingResultOf(row));
+      const version = await models.resolveVersion(name, options.version);
+      const serving = await loadServingModel(await models.trainingResult(version));
       const { metrics, rowsUsed, rowsSkipped } = await evaluateOnDataset(serving, await readCsvFile(options.data));
-      console.log(`${name} v${summary.version} on ${options.data}: ${rowsUsed} rows used, ${rowsSkipped} skipped`);
+      console.log(`${name} v${version.version} on ${options.data}: ${rowsUsed} rows used, ${rowsSkipped} skipped`);
       console.log(JSON.stringify(metrics, null, 2));
     }),
   );
@@ -164,10 +221,8 @@ program
   .argument('<version>', 'version number', integer)
   .requiredOption('--comment <text>', 'why (kept with the version and in the audit log)')
   .action((name: string, version: number, options: { comment: string }) =>
-    withRegistry(async (registry) => {
-      const chosen = await versionOf(registry, name, version);
-      if (chosen.stage === 'PRODUCTION') throw new Error(`${name} v${version} is already in production`);
-      await registry.promote(chosen, options.comment);
+    withRegistry(async (models) => {
+      await models.promote((await models.resolveVersion(name, version)).id, options.comment);
       console.log(`${name} v${version} is now in production.`);
     }),
   );
@@ -179,9 +234,8 @@ program
   .option('--version <n>', 'version (default: production)', integer)
   .option('--out <file>', 'write to this file instead of printing')
   .action((name: string, options: { version?: number; out?: string }) =>
-    withRegistry(async (registry) => {
-      const version = await versionOf(registry, name, options.version);
-      const markdown = renderModelCardMarkdown(buildModelCard(version.result as unknown as TrainingResult, version.cardText as unknown as CardText, `v${version.version}`));
+    withRegistry(async (models) => {
+      const { markdown } = models.card(await models.resolveVersion(name, options.version));
       if (options.out) await writeFile(options.out, markdown);
       else console.log(markdown);
     }),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../../src/generated/prisma/client.ts';
-import { datasetsDir, defaultModel, readCsvFile, readShippedModel } from '../../src/pipeline/index.ts';
+import { datasetsDir, defaultModel, readCsvFile, readShippedModel, recordAt } from '../../src/pipeline/index.ts';
 import { gql } from './load.ts';
 
 type ModelName = 'breast-cancer' | 'diabetes-progression';
@@ -16,7 +16,7 @@ async function modelRows(model: ModelName): Promise<(row: number) => Observation
   const { result } = await readShippedModel(model);
   const dataset = await readCsvFile(`${datasetsDir}/${defaultModel(model).dataset}`);
   return (row) => {
-    const values = dataset.rows[row % dataset.rows.length]!;
+    const values = recordAt(dataset, row % dataset.rowCount);
     return result.features.map((feature) => ({ code: feature.name, value: Number(values[feature.name]), unit: feature.unit }));
   };
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
-import { datasetsDir, type DefaultModelName, defaultModel, readCsvFile, readShippedModel } from '../pipeline/index.ts';
+import { datasetsDir, type DefaultModelName, defaultModel, readCsvFile, readShippedModel, recordAt } from '../pipeline/index.ts';
 
 /*
  * Demo records for a first look at the API. Every person here is fictitious:
@@ -75,7 +75,7 @@ async function heldOutCases(): Promise<DemoCase[]> {
     const { result } = await readShippedModel(model);
     const dataset = await readCsvFile(path.join(datasetsDir, defaultModel(model).dataset));
     for (const item of predictionCases.filter((entry) => entry.model === model)) {
-      const row = dataset.rows[result.split.test[item.testRow]!]!;
+      const row = recordAt(dataset, result.split.test[item.testRow]!);
       const episode: DemoCase = { mrn: item.mrn, title: item.title };
       if (result.image) {
         const { width, height } = result.image;

@@ -73,6 +73,13 @@ export class ModelRepository {
     return (await this.versionsByModel.load(modelId)).find((row) => row.version === version) ?? null;
   }
 
+  /** The weight bytes of a version (read only to serve or evaluate it). */
+  async findWeights(id: string): Promise<ModelVersion['weights'] | null> {
+    this.scope.access.require('model.read', 'model.read');
+    const row = await this.scope.prisma.modelVersion.findUnique({ where: { id }, select: { weights: true } });
+    return row?.weights ?? null;
+  }
+
   /**
    * Adds a trained version as the next version of the named model (made when
    * it does not exist yet), as a CANDIDATE, or as PRODUCTION when asked (the

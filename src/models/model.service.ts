@@ -7,15 +7,20 @@ import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts
 import {
   assessDataQuality,
   buildModelCard,
+  type CardText,
   initTensorflow,
+  parseCrossValidation,
   parseCsv,
+  parseFeatureSpec,
+  parseThresholdRule,
   PipelineError,
   renderModelCardMarkdown,
+  type TrainingResult,
   type TrainModelOptions,
 } from '../pipeline/index.ts';
 import type { AccessPolicy } from '../access/access-policy.ts';
 import type { Model, ModelRepository, ModelVersionSummary, TrainingJob } from './model.repository.ts';
-import { cardTextOf, placeholderCardText, storedResultOf } from './stored-version.ts';
+import { cardTextOf, placeholderCardText, storedResultOf, trainingResultOf } from './stored-version.ts';
 import type { TrainingDataRepository } from './training-data.repository.ts';
 import type { TrainingRunner } from './training-runner.ts';
 
@@ -34,6 +39,14 @@ const trainSchema = z
     maxEpochs: z.number().int().min(1).max(2000).nullish(),
     imageWidth: z.number().int().min(1).max(64).nullish(),
     imageHeight: z.number().int().min(1).max(64).nullish(),
+    features: z.unknown().nullish(),
+    exclude: z.array(boundedText(64)).max(200).nullish(),
+    acceptLeaks: z.array(boundedText(64)).max(200).nullish(),
+    dropDuplicates: z.boolean().nullish(),
+    group: boundedText(64).nullish(),
+    threshold: boundedText(32).nullish(),
+    coverage: z.number().gt(0).lt(1).nullish(),
+    crossValidation: z.string().regex(/^\d+(x\d+)?$/, { message: 'use k or k x repeats, such as 5 or 5x5' }).nullish(),
   })
   .refine((input) => (input.task === 'IMAGE') === (input.imageWidth != null && input.imageHeight != null), {
     message: 'image tasks need imageWidth and imageHeight (and only image tasks take them)',
@@ -88,10 +101,10 @@ export class ModelService {
   }
 
   /**
-   * The version a prediction should use: the given number, or the production version.
-   * @throws NOT_FOUND for an unknown model or version; CONFLICT for an archived version or no production version
+   * A version by model name: the given number, or the production version.
+   * @throws NOT_FOUND for an unknown model or version; CONFLICT when no number is given and none is in production
    */
-  async resolveForPrediction(name: string, versionNumber: number | null | undefined): Promise<ModelVersionSummary> {
+  async resolveVersion(name: string, versionNumber: number | null | undefined): Promise<ModelVersionSummary> {
     const model = await this.models.findByName(name);
     if (!model) throw notFound(`No model named ${name}. The models query lists them.`, { argument: 'model' });
     if (versionNumber === null || versionNumber === undefined) {
@@ -101,10 +114,42 @@ export class ModelService {
     }
     const version = await this.models.findVersionByNumber(model.id, versionNumber);
     if (!version) throw notFound(`The model ${name} has no version ${versionNumber}.`, { argument: 'version' });
+    return version;
+  }
+
+  /**
+   * The version a prediction should use: the given number, or the production version.
+   * @throws NOT_FOUND for an unknown model or version; CONFLICT for an archived version or no production version
+   */
+  async resolveForPrediction(name: string, versionNumber: number | null | undefined): Promise<ModelVersionSummary> {
+    const version = await this.resolveVersion(name, versionNumber);
     if (version.stage === 'ARCHIVED') {
       throw conflict(`Version ${versionNumber} of ${name} is archived; use the production version or a candidate.`, { argument: 'version' });
     }
     return version;
+  }
+
+  /** The training result of a version with its weights, to serve or evaluate it. */
+  async trainingResult(version: ModelVersionSummary): Promise<TrainingResult> {
+    const weights = await this.models.findWeights(version.id);
+    if (!weights) throw notFound(`No model version with id ${version.id}.`, { argument: 'id' });
+    return trainingResultOf({ result: version.result, weights });
+  }
+
+  /**
+   * A registry name as trainModel accepts it.
+   * @throws BAD_USER_INPUT naming the rule
+   */
+  checkModelName(name: string): string {
+    return parseInput(modelName, name, 'name');
+  }
+
+  /**
+   * Stores a version trained outside a job (the command line), under the same
+   * name rule as trainModel; as the production version when a comment says why.
+   */
+  addTrainedVersion(model: { name: string; description: string }, result: TrainingResult, cardText: CardText, promotionComment?: string): Promise<ModelVersionSummary> {
+    return this.models.addVersion({ name: this.checkModelName(model.name), description: model.description }, result, cardText, promotionComment ? { comment: promotionComment } : undefined);
   }
 
   /** The card of a version, structured and as Markdown with its plots. */
@@ -123,15 +168,26 @@ export class ModelService {
       const parsed = parseInput(trainSchema, input);
       const task = parsed.task.toLowerCase() as 'binary' | 'multiclass' | 'regression' | 'image';
       const data = parsed.data.csv ? { csvText: parsed.data.csv, source: 'uploaded CSV' } : { records: await this.trainingData.collect(parsed.target), source: 'platform cases with recorded outcomes' };
+      // Platform rows are patients' own: no published range may be one patient's exact value.
+      const hideExtremes = !parsed.data.csv;
       const options: Omit<TrainModelOptions, 'onProgress'> = {
         data,
         target: parsed.target,
         task,
+        hideExtremes,
         ...(parsed.positiveClass ? { positiveClass: parsed.positiveClass } : {}),
         ...(parsed.seed != null ? { seed: parsed.seed } : {}),
         ...(parsed.imageWidth && parsed.imageHeight ? { image: { width: parsed.imageWidth, height: parsed.imageHeight } } : {}),
         ...(parsed.hiddenUnits ? { architecture: { hiddenUnits: parsed.hiddenUnits } } : {}),
         ...(parsed.maxEpochs ? { training: { epochs: parsed.maxEpochs } } : {}),
+        ...(parsed.features != null ? { featureSpec: optionOf(() => parseFeatureSpec(parsed.features), 'input.features') } : {}),
+        ...(parsed.exclude ? { exclude: parsed.exclude } : {}),
+        ...(parsed.acceptLeaks ? { acceptLeaks: parsed.acceptLeaks } : {}),
+        duplicates: parsed.dropDuplicates ? 'drop' : 'keep',
+        ...(parsed.group ? { group: parsed.group } : {}),
+        ...(parsed.threshold ? { threshold: optionOf(() => parseThresholdRule(parsed.threshold!), 'input.threshold') } : {}),
+        ...(parsed.coverage != null ? { coverage: parsed.coverage } : {}),
+        ...(parsed.crossValidation ? { crossValidation: optionOf(() => parseCrossValidation(parsed.crossValidation!), 'input.crossValidation') } : {}),
       };
       checkData(options);
       const description = parsed.description ?? '';
@@ -158,18 +214,21 @@ export class ModelService {
   }
 }
 
+/** An option parsed by the pipeline; a bad one is the caller's to fix. */
+function optionOf<T>(parse: () => T, field: string): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof PipelineError) throw badInput(error.message, { field });
+    throw error;
+  }
+}
+
 /** Runs the data-quality step on the data now: a file it cannot use is the caller's to fix. */
 function checkData(options: Omit<TrainModelOptions, 'onProgress'>): void {
   try {
     const dataset = 'csvText' in options.data ? parseCsv(options.data.csvText, 'upload') : undefined;
-    if (dataset) {
-      assessDataQuality(dataset, {
-        target: options.target,
-        task: options.task,
-        ...(options.positiveClass ? { positiveClass: options.positiveClass } : {}),
-        ...(options.image ? { image: options.image } : {}),
-      });
-    }
+    if (dataset) assessDataQuality(dataset, options);
     else if ('records' in options.data && options.data.records.length === 0) {
       throw new PipelineError('BAD_DATA', `No case in the platform has a recorded outcome for ${options.target}.`);
     }

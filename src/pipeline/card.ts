@@ -6,9 +6,13 @@
  * subgroups, baseline comparison and limitations.
  */
 import type { Intervals, MetricSet } from './evaluate.ts';
+import type { CrossValidationResult, FoldSpread } from './cross-validation.ts';
 import type { TrainingResult } from './pipeline.ts';
-import { calibrationSvg, rocCurveSvg, svgDataUri } from './plots.ts';
+import { calibrationSvg, predictedObservedSvg, residualsSvg, rocCurveSvg, svgDataUri } from './plots.ts';
 import { formatNumber } from './stats.ts';
+import { describeConformal } from './uncertainty.ts';
+import { describeCalibration } from './calibration.ts';
+import { describeAutoencoder } from './autoencoder.ts';
 
 /** What people must write: the data cannot say what a model is for. */
 export interface CardText {
@@ -52,7 +56,7 @@ export interface ModelCard {
     datasetSha256: string;
   };
   intendedUse: { primary: string; users: string; outOfScope: string[] };
-  outcome: { target: string; definition: string; classes: string[] | null; positiveClass: string | null; threshold: number | null };
+  outcome: { target: string; definition: string; classes: string[] | null; positiveClass: string | null; threshold: number | null; thresholdRule: string | null };
   data: {
     source: string;
     file: string;
@@ -67,6 +71,8 @@ export interface ModelCard {
     dataQualityNotes: string[];
   };
   validation: { method: string; split: { train: number; validation: number; test: number } };
+  /** Mean and spread of each metric across cross-validation folds, when it was run. */
+  crossValidation?: CrossValidationResult;
   performance: {
     headline: HeadlineFigure[];
     model: MetricSet;
@@ -74,13 +80,19 @@ export interface ModelCard {
     trivial: MetricSet;
     comparison: string;
     trivialComparison: string;
+    /** Split-conformal sets or intervals and their measured test coverage, in words. */
+    uncertainty: string | null;
+    /** Classifiers: the recalibration and the test ECE before and after, in words. */
+    calibration: string | null;
+    /** Tabular models: the autoencoder's out-of-distribution check and how many test rows it flags. */
+    outOfDistribution: string | null;
     definitions: Record<string, string>;
   };
   subgroups: { group: string; n: number; events: number | null; figures: Record<string, number | null>; notes: string[] }[];
   limitations: string[];
   ethicalConsiderations: string[];
   /** Standalone SVG documents (classifiers only). */
-  plots: { roc: string | null; calibration: string | null };
+  plots: { roc: string | null; calibration: string | null; predictedObserved?: string; residuals?: string };
 }
 
 /** What a card is made from: a training result, its weights not needed (a registry keeps them apart). */
@@ -114,7 +126,7 @@ export function buildModelCard(result: CardSource, text: CardText, version: stri
       datasetSha256: result.datasetSha256,
     },
     intendedUse: { primary: text.intendedUse, users: text.intendedUsers, outOfScope: text.outOfScope },
-    outcome: { target: result.target, definition: text.outcomeDefinition, classes: result.classLabels, positiveClass: result.positiveClass, threshold: result.threshold },
+    outcome: { target: result.target, definition: text.outcomeDefinition, classes: result.classLabels, positiveClass: result.positiveClass, threshold: result.threshold, thresholdRule: result.thresholdRule ?? null },
     data: {
       source: text.dataSource,
       file: result.datasetSource,
@@ -129,9 +141,10 @@ export function buildModelCard(result: CardSource, text: CardText, version: stri
       dataQualityNotes: quality.notes,
     },
     validation: {
-      method: `Internal validation on one random split of the data, stratified by ${result.split.stratifiedBy} (seed ${result.split.seed}): training ${counts.train} rows, validation ${counts.validation} rows (early stopping only), held-out test ${counts.test} rows (all figures below). Preprocessing statistics were fitted on the training rows only.`,
+      method: `Internal validation on one random split of the data, stratified by ${result.split.stratifiedBy}${result.split.groupedBy ? `, whole groups of ${result.split.groupedBy} to one side (no group's rows in two splits)` : ''} (seed ${result.split.seed}): training ${counts.train} rows, validation ${counts.validation} rows (early stopping only), held-out test ${counts.test} rows (all figures below). Preprocessing statistics were fitted on the training rows only.`,
       split: { train: counts.train, validation: counts.validation, test: counts.test },
     },
+    ...(result.crossValidation ? { crossValidation: result.crossValidation } : {}),
     performance: {
       headline: evaluation.headline.map((metric) => ({
         metric,
@@ -145,6 +158,9 @@ export function buildModelCard(result: CardSource, text: CardText, version: stri
       trivial: evaluation.trivial.metrics,
       comparison: evaluation.comparison.statement,
       trivialComparison: evaluation.comparison.trivialStatement,
+      uncertainty: result.conformal ? describeConformal(result.conformal) : null,
+      calibration: result.calibration ? describeCalibration(result.calibration) : null,
+      outOfDistribution: result.autoencoder ? describeAutoencoder(result.autoencoder) : null,
       definitions: evaluation.definitions,
     },
     subgroups: evaluation.subgroups.map((subgroup) => ({
@@ -218,7 +234,16 @@ function plots(result: CardSource): ModelCard['plots'] {
           result.task === 'binary' ? 'Calibration (test split)' : 'Calibration of the top class (test split)',
         )
       : null,
+    ...(curves.scatter ? regressionPlots(result, curves.scatter, baseline.description) : {}),
   };
+}
+
+function regressionPlots(result: CardSource, scatter: NonNullable<CardSource['evaluation']['curves']['scatter']>, baselineName: string) {
+  const series = [
+    { name: 'model', observed: scatter.observed, predicted: scatter.model },
+    { name: baselineName, observed: scatter.observed, predicted: scatter.baseline },
+  ];
+  return { predictedObserved: predictedObservedSvg(series, result.target), residuals: residualsSvg(series, result.target) };
 }
 
 /**
@@ -234,7 +259,7 @@ export function renderModelCardMarkdown(card: ModelCard): string {
   section(
     'Outcome',
     `Target column \`${card.outcome.target}\`: ${card.outcome.definition}`,
-    ...(card.outcome.classes ? ['', `Classes: ${card.outcome.classes.join(', ')}${card.outcome.positiveClass ? `; positive class **${card.outcome.positiveClass}**, predicted at a probability of ${card.outcome.threshold} or more` : ''}.`] : []),
+    ...(card.outcome.classes ? ['', `Classes: ${card.outcome.classes.join(', ')}${card.outcome.positiveClass ? `; positive class **${card.outcome.positiveClass}**, predicted at a probability of ${formatNumber(card.outcome.threshold!, 4)} or more${card.outcome.thresholdRule ? ` (threshold ${card.outcome.thresholdRule})` : ''}` : ''}.`] : []),
   );
   section(
     'Data',
@@ -262,6 +287,20 @@ export function renderModelCardMarkdown(card: ModelCard): string {
     `Weights SHA-256 \`${details.weightsSha256}\`; data set SHA-256 \`${details.datasetSha256}\`.`,
   );
   section('Validation', card.validation.method);
+  if (card.crossValidation) {
+    const cv = card.crossValidation;
+    const spread = (value: FoldSpread | null) => (value ? `${fmt(value.mean)} ± ${fmt(value.sd)} (${fmt(value.min)} to ${fmt(value.max)})` : 'n/a');
+    section(
+      'Cross-validation',
+      cv.procedure,
+      '',
+      '| metric | model: mean ± SD (range) | baseline: mean ± SD (range) |',
+      '| --- | --- | --- |',
+      ...Object.entries(cv.metrics).map(([metric, { model, baseline }]) => `| ${metric} | ${spread(model)} | ${spread(baseline)} |`),
+      '',
+      cv.statement,
+    );
+  }
   section(
     'Performance (test split)',
     '| metric | model (95% CI) | baseline (95% CI) |',
@@ -272,13 +311,20 @@ export function renderModelCardMarkdown(card: ModelCard): string {
     '',
     performance.trivialComparison,
     '',
+    ...(performance.calibration ? [performance.calibration, ''] : []),
+    ...(performance.uncertainty ? [performance.uncertainty, ''] : []),
+    ...(performance.outOfDistribution ? [performance.outOfDistribution, ''] : []),
     `All model metrics: ${figures(performance.model)}.`,
     '',
     ...bullets(Object.entries(performance.definitions).map(([name, definition]) => `${name}: ${definition}`)),
   );
-  if (card.plots.roc || card.plots.calibration) {
-    section('Plots', ...[card.plots.roc && `![ROC curve](${svgDataUri(card.plots.roc)})`, card.plots.calibration && `![Calibration](${svgDataUri(card.plots.calibration)})`].filter((line): line is string => Boolean(line)));
-  }
+  const plotLines = [
+    card.plots.roc && `![ROC curve](${svgDataUri(card.plots.roc)})`,
+    card.plots.calibration && `![Calibration](${svgDataUri(card.plots.calibration)})`,
+    card.plots.predictedObserved && `![Predicted against observed](${svgDataUri(card.plots.predictedObserved)})`,
+    card.plots.residuals && `![Residuals](${svgDataUri(card.plots.residuals)})`,
+  ].filter((line): line is string => Boolean(line));
+  if (plotLines.length > 0) section('Plots', ...plotLines);
   if (card.subgroups.length > 0) {
     const metrics = Object.keys(card.subgroups[0]!.figures);
     section(

@@ -23,7 +23,7 @@ import {
   rocCurve,
   specificityOf,
 } from './metrics.ts';
-import { mean } from './stats.ts';
+import { groupPositions, mean } from './stats.ts';
 import { parseCell } from './values.ts';
 
 /** What the outputs mean: binary rows are [p(positive)], multiclass rows a probability per class, regression rows [value]. */
@@ -104,6 +104,8 @@ export interface Evaluation {
   curves: {
     roc: { model: RocPoint[]; baseline: RocPoint[] } | null;
     calibration: { model: CalibrationBin[]; baseline: CalibrationBin[] } | null;
+    /** Regression: observed and predicted values of (up to 500, evenly spaced) test rows, for plots. */
+    scatter?: { observed: number[]; model: number[]; baseline: number[] };
   };
   definitions: Record<string, string>;
 }
@@ -129,6 +131,7 @@ export interface EvaluationInput {
 }
 
 const calibrationBinCount = 10;
+const maxScatterPoints = 500;
 
 /**
  * Evaluates test-split predictions: metrics, bootstrap intervals of the
@@ -339,11 +342,7 @@ export function subgroupOf(variable: SubgroupColumn['variable'], value: RawValue
 }
 
 function subgroupResults(column: SubgroupColumn, input: EvaluationInput, all: number[]): SubgroupResult[] {
-  const groups = new Map<string, number[]>();
-  for (const i of all) {
-    const group = subgroupOf(column.variable, column.values[i]);
-    groups.set(group, [...(groups.get(group) ?? []), i]);
-  }
+  const groups = groupPositions(all.map((i) => subgroupOf(column.variable, column.values[i])));
   const order = column.variable === 'age' ? ['<40', '40-59', '≥60', 'missing'] : [...groups.keys()].sort();
   return order
     .filter((group) => groups.has(group))
@@ -369,7 +368,11 @@ function subgroupResults(column: SubgroupColumn, input: EvaluationInput, all: nu
 }
 
 function curves(target: EvaluationTarget, actual: number[], input: EvaluationInput): Evaluation['curves'] {
-  if (target.kind === 'regression') return { roc: null, calibration: null };
+  if (target.kind === 'regression') {
+    const every = Math.max(1, Math.ceil(actual.length / maxScatterPoints));
+    const rows = actual.map((_, i) => i).filter((i) => i % every === 0);
+    return { roc: null, calibration: null, scatter: { observed: pick(actual, rows), model: rows.map((i) => input.model[i]![0]!), baseline: rows.map((i) => input.baseline[i]![0]!) } };
+  }
   if (target.kind === 'binary') {
     const scores = (outputs: number[][]) => outputs.map((row) => row[0]!);
     return {

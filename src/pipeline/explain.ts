@@ -159,20 +159,22 @@ export function explainPrediction(serving: ServingModel, input: Record<string, R
   };
 }
 
-/** e.g. "mean_concave_points 0.15 above typical (0.049), raised probability of malignant by 0.22". */
+/**
+ * e.g. "mean_concave_points 0.15 above typical (0.049), raised probability of malignant by 0.22";
+ * categories speak as categories: "sex: female rather than the training mix (mostly male), lowered ...".
+ */
 function describe(item: FeatureAttribution, outputName: string): string {
   const unit = item.unit ? ` ${item.unit}` : '';
-  let where: string;
+  const missing = item.imputed ? ' (missing, filled from training)' : '';
+  const effect = item.attribution === 0 ? `did not change ${outputName}` : `${item.attribution > 0 ? 'raised' : 'lowered'} ${outputName} by ${formatNumber(Math.abs(item.attribution), 2)}`;
   if (typeof item.value === 'number' && typeof item.typical === 'number') {
     const difference = item.value - item.typical;
     const side = difference > 0 ? 'above' : 'below';
-    where = difference === 0 ? `at typical (${formatNumber(item.typical)}${unit})` : `${formatNumber(Math.abs(difference), 2)}${unit} ${side} typical (${formatNumber(item.typical)}${unit})`;
-  } else {
-    where = `is "${item.value}" (most common: "${item.typical}")`;
+    const where = difference === 0 ? `at typical (${formatNumber(item.typical)}${unit})` : `${formatNumber(Math.abs(difference), 2)}${unit} ${side} typical (${formatNumber(item.typical)}${unit})`;
+    return `${item.feature}${missing} ${where}, ${effect}`;
   }
-  const missing = item.imputed ? ' (missing, filled from training)' : '';
-  const effect = item.attribution === 0 ? `did not change ${outputName}` : `${item.attribution > 0 ? 'raised' : 'lowered'} ${outputName} by ${formatNumber(Math.abs(item.attribution), 2)}`;
-  return `${item.feature}${missing} ${where}, ${effect}`;
+  // A category's reference is the training mix of its levels, not one level.
+  return `${item.feature}${missing}: ${item.value} rather than the training mix (mostly ${item.typical}), ${effect}`;
 }
 
 export interface SaliencyMap {

@@ -1,4 +1,4 @@
-import type { Dataset, RawValue } from './csv.ts';
+import { type Dataset, type RawValue, recordAt } from './csv.ts';
 import { PipelineError } from './errors.ts';
 import { computeMetrics, type MetricSet } from './evaluate.ts';
 import type { ServingModel } from './serving.ts';
@@ -16,7 +16,8 @@ export async function evaluateOnDataset(serving: ServingModel, dataset: Dataset)
     throw new PipelineError('BAD_DATA', `The data has no column ${stored.target}, the outcome this model predicts.`);
   }
   const usable: { input: Record<string, string | number>; actual: number }[] = [];
-  for (const row of dataset.rows) {
+  for (let index = 0; index < dataset.rowCount; index++) {
+    const row = recordAt(dataset, index);
     const actual = actualOf(stored.classLabels, row[stored.target]);
     if (actual === undefined) continue;
     const input: Record<string, string | number> = {};
@@ -31,7 +32,7 @@ export async function evaluateOnDataset(serving: ServingModel, dataset: Dataset)
   const outputs = await serving.outputs(rows);
   const kind = stored.task === 'image' ? 'multiclass' : stored.task;
   const metrics = computeMetrics({ kind, labels: stored.classLabels, threshold: stored.threshold ?? 0.5 }, usable.map((item) => item.actual), outputs);
-  return { metrics, rowsUsed: usable.length, rowsSkipped: dataset.rows.length - usable.length };
+  return { metrics, rowsUsed: usable.length, rowsSkipped: dataset.rowCount - usable.length };
 }
 
 /** The class index (classifiers) or value (regression) of a target cell; undefined when unusable. */

@@ -17,6 +17,13 @@ const featureSchema = z.object({
    * is not written in UCUM: imports match observations to features by it.
    */
   code: z.object({ system: z.string().min(1), code: z.string().min(1), display: z.string().optional(), ucum: z.string().optional() }).optional(),
+  /** How the column enters the model: a number, categories (one-hot), or two categories; inferred from the data when absent. */
+  type: z.enum(['numeric', 'categorical', 'binary']).optional(),
+  /**
+   * Training data outside possibleRange (a 0 where 0 is impossible, a value in another unit): `refuse` (default) stops
+   * training and names the column; `missing` treats such values as missing (e.g. a 0 that a source wrote for "not measured").
+   */
+  impossible: z.enum(['refuse', 'missing']).default('refuse'),
 });
 
 const specSchema = z.object({
@@ -28,8 +35,10 @@ const specSchema = z.object({
   features: z.record(z.string(), featureSchema).default({}),
 });
 
-/** What is known about a data set's columns beyond the data: labels, units, possible ranges. */
+/** What is known about a data set's columns beyond the data: labels, units, types, possible ranges. */
 export type FeatureSpec = z.infer<typeof specSchema>;
+/** What the specification says of one column. */
+export type ColumnSpec = FeatureSpec['features'][string];
 
 /**
  * Checks a feature specification.

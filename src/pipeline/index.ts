@@ -5,7 +5,9 @@
 export { type Architecture, type ConvArchitecture, type DenseArchitecture, defaultArchitectures } from './architectures.ts';
 export { loadModelArtifact, type ModelArtifact, saveModelArtifact } from './artifact.ts';
 export { buildModelCard, type CardText, type ModelCard, renderModelCardMarkdown } from './card.ts';
-export { type Dataset, datasetFromRecords, parseCsv, type RawRecord, type RawValue, readCsvFile, sha256Hex } from './csv.ts';
+export { type Calibration, describeCalibration } from './calibration.ts';
+export { type CrossValidationOptions, type CrossValidationResult, parseCrossValidation } from './cross-validation.ts';
+export { type Dataset, datasetFromRecords, parseCsv, type RawRecord, type RawValue, readCsvFile, recordAt, sha256Hex } from './csv.ts';
 export {
   checkQualityBars,
   datasetsDir,
@@ -38,4 +40,5 @@ export { trainingProgressBar } from './progress-bar.ts';
 export { assessDataQuality, type DataQualityReport, renderQualityReport, type Task } from './quality.ts';
 export { type FeatureInfo, loadServingModel, type ModelInput, type Prediction, type ServingModel, type StoredModel } from './serving.ts';
 export { initTensorflow, type TensorflowInfo, tf } from './tensorflow.ts';
+export { type Conformal, describeConformal, parseThresholdRule, type ThresholdRule } from './uncertainty.ts';
 export { type ProgressCallback, type ProgressEvent, type TrainingSettings } from './train.ts';

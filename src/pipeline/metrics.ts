@@ -50,29 +50,38 @@ export const f1Of = ({ tp, fp, fn }: BinaryCounts) => ratio(2 * tp, 2 * tp + fp 
  * @returns null when either class is absent
  */
 export function auroc(labels: readonly number[], scores: readonly number[]): number | null {
-  const positives = labels.filter((label) => label === 1).length;
+  const positives = countLabel(labels, 1);
   const negatives = labels.length - positives;
   if (positives === 0 || negatives === 0) return null;
-  const ranks = midRanks(scores);
-  let positiveRankSum = 0;
+  // For each positive: negatives scoring below it, plus half of those tied with it. Both classes'
+  // scores are sorted as typed arrays (native numeric sort) and walked once together.
+  const positive = new Float64Array(positives);
+  const negative = new Float64Array(negatives);
+  let p = 0;
+  let n = 0;
   labels.forEach((label, i) => {
-    if (label === 1) positiveRankSum += ranks[i]!;
+    if (label === 1) positive[p++] = scores[i]!;
+    else negative[n++] = scores[i]!;
   });
-  return (positiveRankSum - (positives * (positives + 1)) / 2) / (positives * negatives);
+  positive.sort();
+  negative.sort();
+  let below = 0;
+  let tied = 0;
+  let wins = 0;
+  for (let k = 0; k < positives; k++) {
+    const score = positive[k]!;
+    while (below < negatives && negative[below]! < score) below++;
+    tied = Math.max(tied, below);
+    while (tied < negatives && negative[tied]! === score) tied++;
+    wins += below + (tied - below) / 2;
+  }
+  return wins / (positives * negatives);
 }
 
-/** Ranks 1..n of the values, tied values sharing the mean of their ranks. */
-function midRanks(values: readonly number[]): number[] {
-  const order = values.map((value, index) => ({ value, index })).sort((a, b) => a.value - b.value);
-  const ranks = new Array<number>(values.length);
-  for (let start = 0; start < order.length; ) {
-    let end = start;
-    while (end + 1 < order.length && order[end + 1]!.value === order[start]!.value) end++;
-    const rank = (start + end) / 2 + 1;
-    for (let k = start; k <= end; k++) ranks[order[k]!.index] = rank;
-    start = end + 1;
-  }
-  return ranks;
+function countLabel(labels: readonly number[], label: number): number {
+  let count = 0;
+  for (const value of labels) if (value === label) count++;
+  return count;
 }
 
 export interface RocPoint {
@@ -109,12 +118,27 @@ export function rocCurve(labels: readonly number[], scores: readonly number[]): 
     { threshold: null, fpr: 0, tpr: 0 },
     ...operatingPoints(labels, scores).map(({ threshold, tp, fp }) => ({ threshold, fpr: fp / negatives, tpr: tp / positives })),
   ];
-  return points.filter((point, k) => {
+  const corners = points.filter((point, k) => {
     const before = points[k - 1];
     const after = points[k + 1];
     if (!before || !after) return true;
     return (point.fpr - before.fpr) * (after.tpr - point.tpr) !== (point.tpr - before.tpr) * (after.fpr - point.fpr);
   });
+  return corners.length > maxRocPoints ? thinned(corners) : corners;
+}
+
+/** Beyond this many points (large test sets) a ROC curve keeps only points a plot can show apart. */
+const maxRocPoints = 1000;
+
+/** The first and last point, and every point at least 1/1000 (in FPR or TPR) from the last one kept. */
+function thinned(points: RocPoint[]): RocPoint[] {
+  const kept = [points[0]!];
+  for (const point of points.slice(1, -1)) {
+    const last = kept[kept.length - 1]!;
+    if (point.fpr - last.fpr >= 1 / maxRocPoints || point.tpr - last.tpr >= 1 / maxRocPoints) kept.push(point);
+  }
+  kept.push(points[points.length - 1]!);
+  return kept;
 }
 
 /**

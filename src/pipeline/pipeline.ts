@@ -1,12 +1,17 @@
 import { type Architecture, buildNetwork, type ConvArchitecture, defaultArchitectures, type DenseArchitecture, describeNetwork, type NetworkShape } from './architectures.ts';
 import { loadModelArtifact, type ModelArtifact, saveModelArtifact } from './artifact.ts';
-import { type Dataset, datasetFromRecords, parseCsv, type RawRecord, readCsvFile } from './csv.ts';
+import { cellAt, type Dataset, rawValueOf, datasetFromRecords, parseCsv, type RawRecord, readCsvFile } from './csv.ts';
+import type { Matrix } from './matrix.ts';
 import { badOption, PipelineError } from './errors.ts';
-import { type Evaluation, type EvaluationTarget, evaluate, type SubgroupColumn } from './evaluate.ts';
+import { type Autoencoder, fitAutoencoder, measureAutoencoder } from './autoencoder.ts';
+import { type Calibration, fitPlatt, fitTemperature, foldCalibration } from './calibration.ts';
+import { computeMetrics, type Evaluation, type EvaluationTarget, evaluate, type SubgroupColumn } from './evaluate.ts';
 import type { FeatureSpec } from './feature-spec.ts';
-import { type DataSplit, defaultSplit, encodeRow, fitPreprocessing, type PreprocessingState, type SplitFractions, splitStrata, stratifiedSplit } from './preprocess.ts';
+import { checkCrossValidation, type CrossValidationOptions, type CrossValidationResult, crossValidate } from './cross-validation.ts';
+import { type DataSplit, defaultSplit, encodeRows, fitPreprocessing, groupedSplit, type PreprocessingState, type SplitFractions, splitStrata, stratifiedSplit } from './preprocess.ts';
 import { assessDataQuality, type DataQualityReport, type ImageOptions, type PreparedData, type QualityOptions } from './quality.ts';
 import type { FeatureInfo, StoredModel } from './serving.ts';
+import { checkedRule, chooseThreshold, defaultCoverage, fitConformal, measureConformal, type ThresholdRule } from './uncertainty.ts';
 import { mean } from './stats.ts';
 import { initTensorflow, tf } from './tensorflow.ts';
 import { type EpochRecord, fitLeastSquares, type FitOptions, type FitResult, fitNetwork, type Objective, type ProgressCallback, type TrainingData, type TrainingSettings } from './train.ts';
@@ -17,10 +22,15 @@ export type DataSource = { csvPath: string } | { csvText: string; source?: strin
 export interface TrainModelOptions extends Omit<QualityOptions, 'image'> {
   data: DataSource;
   image?: ImageOptions & { pixelScale?: number };
-  /** Labels, units and possible ranges of the columns. */
-  featureSpec?: FeatureSpec;
-  /** Binary: the probability of the positive class at or above which it is predicted (default 0.5). */
-  threshold?: number;
+  /**
+   * Binary: the probability of the positive class at or above which it is predicted: a number (default 0.5),
+   * `youden`, or `{ sensitivity: 0.9 }`, the rules chosen on the validation split.
+   */
+  threshold?: ThresholdRule;
+  /** Nominal coverage of the split-conformal prediction sets and intervals (default 0.9). */
+  coverage?: number;
+  /** Classifiers: recalibrate the probabilities on the validation split (Platt scaling, or temperature for several classes); default true. */
+  calibrate?: boolean;
   split?: Partial<SplitFractions>;
   /** Seeds the split, the initial weights, the shuffling, dropout and the bootstrap (default 42). */
   seed?: number;
@@ -31,6 +41,8 @@ export interface TrainModelOptions extends Omit<QualityOptions, 'image'> {
   bootstrap?: { resamples?: number; level?: number };
   /** The output in words for explanations and cards, e.g. "malignancy probability". */
   outcomeLabel?: string;
+  /** Also estimate performance by (repeated) k-fold cross-validation, reported as mean and spread across folds. */
+  crossValidation?: CrossValidationOptions;
   onProgress?: ProgressCallback;
 }
 
@@ -57,8 +69,8 @@ export interface TrainingResult extends StoredModel {
   };
   datasetSha256: string;
   datasetSource: string;
-  /** Original row indices (0 = first data row of the source) of each split. */
-  split: { fractions: SplitFractions; seed: number; stratifiedBy: string; train: number[]; validation: number[]; test: number[] };
+  /** Original row indices (0 = first data row of the source) of each split; groupedBy names the column whose groups never straddle splits. */
+  split: { fractions: SplitFractions; seed: number; stratifiedBy: string; groupedBy?: string; train: number[]; validation: number[]; test: number[] };
   counts: {
     rowsRead: number;
     usableRows: number;
@@ -71,6 +83,14 @@ export interface TrainingResult extends StoredModel {
   };
   quality: DataQualityReport;
   evaluation: Evaluation;
+  /** Present when cross-validation was asked for. */
+  crossValidation?: CrossValidationResult;
+  /** Binary: how the threshold was chosen, in words. */
+  thresholdRule: string | null;
+  /** Classifiers: the recalibration fitted on the validation split and folded into the network, with the test ECE before and after. */
+  calibration: Calibration | null;
+  /** Tabular models: the out-of-distribution autoencoder fitted on the training inputs. */
+  autoencoder: Autoencoder | null;
 }
 
 export const defaultSeed = 42;
@@ -80,6 +100,36 @@ export const defaultTraining = {
   cnn: { epochs: 40, batchSize: 64, learningRate: 0.005, patience: 8, l2: 0.0001 },
   linear: { epochs: 300, batchSize: 32, learningRate: 0.01, patience: 20, l2: 0.0001 },
 } satisfies Record<string, TrainingSettings>;
+
+/** Large data sets: an epoch is at most this many batches of at most maxBatchSize rows. */
+const maxStepsPerEpoch = 250;
+const maxBatchSize = 1024;
+
+/** Large data sets: epochs without a better validation loss before stopping (each epoch is 250 batches, not a pass). */
+const largePatience = 10;
+
+/**
+ * How a network of this kind trains on this many rows by default: its usual
+ * settings for small data sets; for large ones a batch that grows with the
+ * data (up to 1024 rows), and when even that needs more than 250 batches a
+ * pass, epochs of 250 batches with a patience of 10, so that a file of a
+ * million rows trains in minutes and early stopping checks often.
+ */
+export function trainingDefaults(kind: keyof typeof defaultTraining, trainRows: number): TrainingSettings {
+  const usual = defaultTraining[kind];
+  const batchSize = Math.min(maxBatchSize, Math.max(usual.batchSize, Math.ceil(trainRows / maxStepsPerEpoch)));
+  if (trainRows <= batchSize * maxStepsPerEpoch) return { ...usual, batchSize };
+  return { ...usual, batchSize, stepsPerEpoch: maxStepsPerEpoch, patience: Math.min(usual.patience, largePatience) };
+}
+
+/**
+ * Bootstrap resamples by default: 1000, fewer for test sets above 10,000
+ * rows (never below 200), whose intervals are narrow and whose resamples are
+ * costly; the card states the number used.
+ */
+function defaultResamples(testRows: number): number {
+  return Math.max(200, Math.min(1000, Math.round(1e7 / testRows)));
+}
 
 /**
  * The whole pipeline: collect the rows, check their quality, split and
@@ -97,47 +147,60 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
   const dataset = await loadData(options.data);
   const prepared = assessDataQuality(dataset, options);
   const fractions = { ...defaultSplit, ...options.split };
-  const split = stratifiedSplit(splitStrata(prepared), fractions, seed);
-  const state = fitPreprocessing(prepared, split.train, options.image?.pixelScale);
-  const rows = prepared.values.map((values) => encodeRow(state, values));
-  const part = (positions: number[]): TrainingData => ({ x: positions.map((p) => rows[p]!), y: positions.map((p) => prepared.targets[p]!) });
+  const strata = splitStrata(prepared);
+  const split = prepared.groups ? groupedSplit(prepared.groups, strata, fractions, seed) : stratifiedSplit(strata, fractions, seed);
   const objective: Objective = options.task === 'binary' ? 'binary' : options.task === 'regression' ? 'regression' : 'multiclass';
-  const shape = networkShape(objective, prepared, state);
+  const fixedThreshold = typeof options.threshold === 'number' ? options.threshold : 0.5;
+  const cvTarget: EvaluationTarget = { kind: objective, labels: prepared.labels, threshold: fixedThreshold };
   const architecture = chooseArchitecture(options);
-  const settings = { ...defaultTraining[architecture.kind], ...options.training };
-  const baselineSettings = { ...defaultTraining.linear, ...options.baselineTraining };
-  const classes = prepared.labels?.length ?? 1;
 
-  const started = performance.now();
-  const network = buildNetwork(architecture, shape, seed);
-  const baseline = buildNetwork(defaultArchitectures.linear, shape, seed + 1000);
+  const crossValidation = options.crossValidation
+    ? await crossValidate(
+        options.crossValidation,
+        cvTarget,
+        prepared.groups ?? prepared.rows.map(String),
+        strata,
+        options.group ?? null,
+        seed,
+        async (foldSplit, { repeat, fold }) => {
+          const fitted = await fitPair(prepared, foldSplit, objective, architecture, options, seed + 1 + repeat * 100 + fold, false);
+          try {
+            return { actual: fitted.test.y, model: await predictWith(fitted.network, fitted.test.x), baseline: await predictWith(fitted.baseline, fitted.test.x) };
+          } finally {
+            fitted.dispose();
+          }
+        },
+        baselineDescriptions[objective],
+      )
+    : null;
+
+  const fitted = await fitPair(prepared, split, objective, architecture, options, seed, true);
+  const { network, baseline, state, train, test, fit, baselineFit, settings, baselineSettings } = fitted;
   try {
-    const fit = await fitNetwork(network, part(split.train), part(split.validation), { objective, classes, settings, seed, onProgress: options.onProgress });
-    const modelDone = performance.now();
-    const baselineFit = await fitBaseline(baseline, part(split.train), part(split.validation), {
-      objective,
-      classes,
-      settings: baselineSettings,
-      seed: seed + 1,
-      phase: 'baseline',
-      onProgress: options.onProgress,
-    });
-    const baselineDone = performance.now();
+    const evaluationStarted = performance.now();
+    const calibration = options.calibrate === false ? null : await recalibrate(network, objective, prepared.labels, fitted.validation, test);
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
-    const test = part(split.test);
+    const classes = prepared.labels?.length ?? 1;
+    // The figures describe the saved artifact, exactly as it will be served; threshold and conformal quantile come from validation.
+    const saved = await loadModelArtifact(artifact);
+    const [validationOutputs, testOutputs] = [await predictWith(saved, fitted.validation.x), await predictWith(saved, test.x)];
+    saved.dispose();
+    const chosen = objective === 'binary' ? chooseThreshold(options.threshold ?? fixedThreshold, fitted.validation.y, validationOutputs.map((row) => row[0]!)) : null;
+    const target: EvaluationTarget = { kind: objective, labels: prepared.labels, threshold: chosen?.threshold ?? fixedThreshold };
+    const autoencoder = state.kind === 'tabular' ? measureAutoencoder(await fitAutoencoder(train.x, seed + 2), test.x) : null;
+    const conformal = measureConformal(fitConformal(objective, validationOutputs, fitted.validation.y, options.coverage ?? defaultCoverage), objective, testOutputs, test.y);
     const evaluation = evaluate({
-      target: { kind: objective, labels: prepared.labels, threshold: options.threshold ?? 0.5 } satisfies EvaluationTarget,
+      target,
       actual: test.y,
-      // The figures describe the saved artifact, exactly as it will be served.
-      model: await predictWith(await loadModelArtifact(artifact), test.x),
+      model: testOutputs,
       baseline: await predictWith(baseline, test.x),
-      trivial: test.x.map(() => trivialOutput(objective, part(split.train).y, classes)),
+      trivial: new Array(test.x.rows).fill(trivialOutput(objective, train.y, classes)),
       baselineDescription: baselineDescriptions[objective],
       trivialDescription: objective === 'regression' ? 'the training mean for everyone' : 'the training class shares for everyone',
       subgroupColumns: subgroupColumns(dataset, prepared, split.test),
-      bootstrap: { resamples: options.bootstrap?.resamples ?? 1000, level: options.bootstrap?.level ?? 0.95, seed },
+      bootstrap: { resamples: options.bootstrap?.resamples ?? defaultResamples(split.test.length), level: options.bootstrap?.level ?? 0.95, seed },
     });
-    const durationMs = { model: modelDone - started, baseline: baselineDone - modelDone, evaluation: performance.now() - baselineDone };
+    const durationMs = { ...fitted.durationMs, evaluation: performance.now() - evaluationStarted };
     return {
       formatVersion: 1,
       trainedAt: new Date().toISOString(),
@@ -146,7 +209,11 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
       outcomeLabel: options.outcomeLabel ?? defaultOutcomeLabel(options, prepared),
       classLabels: prepared.labels,
       positiveClass: prepared.report.positiveClass,
-      threshold: objective === 'binary' ? (options.threshold ?? 0.5) : null,
+      threshold: chosen?.threshold ?? null,
+      thresholdRule: chosen?.rule ?? null,
+      conformal,
+      calibration,
+      autoencoder,
       image: prepared.image,
       features: featureInfo(state, options.featureSpec),
       unitsNote: options.featureSpec?.unitsNote ?? null,
@@ -158,14 +225,95 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
       training: trainingRecord(seed, settings, baselineSettings, engine, fit, baselineFit, durationMs),
       datasetSha256: dataset.sha256,
       datasetSource: dataset.source,
-      split: { fractions, seed, stratifiedBy: prepared.labels ? 'class' : 'quintile of the target', ...originalRows(prepared, split) },
+      split: {
+        fractions,
+        seed,
+        stratifiedBy: prepared.labels ? 'class' : 'quintile of the target',
+        ...(options.group ? { groupedBy: options.group } : {}),
+        ...originalRows(prepared, split),
+      },
       counts: counts(prepared, split),
       quality: prepared.report,
       evaluation,
+      ...(crossValidation ? { crossValidation } : {}),
     };
   } finally {
+    fitted.dispose();
+  }
+}
+
+/**
+ * Recalibrates a classifier on the validation split and folds the result into
+ * its output layer; measures the test split's calibration error before and after.
+ * @returns null for regression, or when the validation split holds one class only
+ */
+async function recalibrate(network: tf.Sequential, objective: Objective, labels: string[] | null, validation: TrainingData, test: TrainingData): Promise<Calibration | null> {
+  if (objective === 'regression' || new Set(validation.y).size < 2) return null;
+  const ece = async () => {
+    const metrics = computeMetrics({ kind: objective, labels, threshold: 0.5 }, test.y, await predictWith(network, test.x)) as { ece: number };
+    return metrics.ece;
+  };
+  const before = await ece();
+  const outputs = await predictWith(network, validation.x);
+  const parameters = objective === 'binary' ? fitPlatt(outputs.map((row) => row[0]!), validation.y) : fitTemperature(outputs, validation.y);
+  foldCalibration(network, parameters);
+  return { ...parameters, validationRows: validation.y.length, ece: { before, after: await ece() } };
+}
+
+/** A network and its baseline trained on one split, with the split's encoded rows. */
+interface FittedPair {
+  state: PreprocessingState;
+  network: tf.Sequential;
+  baseline: tf.Sequential;
+  train: TrainingData;
+  validation: TrainingData;
+  test: TrainingData;
+  fit: FitResult;
+  baselineFit: FitResult;
+  settings: TrainingSettings;
+  baselineSettings: TrainingSettings;
+  durationMs: { model: number; baseline: number };
+  dispose(): void;
+}
+
+/**
+ * Fits the preprocessing on the split's training rows, then trains the
+ * network and its baseline with early stopping on its validation rows.
+ * @param report whether progress goes to options.onProgress (the final model) or not (cross-validation folds)
+ */
+async function fitPair(
+  prepared: PreparedData,
+  split: DataSplit,
+  objective: Objective,
+  architecture: Architecture,
+  options: TrainModelOptions,
+  seed: number,
+  report: boolean,
+): Promise<FittedPair> {
+  const state = fitPreprocessing(prepared, split.train, options.image?.pixelScale);
+  const part = (positions: number[]): TrainingData => ({ x: encodeRows(state, prepared.values, positions), y: positions.map((p) => prepared.targets[p]!) });
+  const [train, validation, test] = [part(split.train), part(split.validation), part(split.test)];
+  const shape = networkShape(objective, prepared, state);
+  const settings = { ...trainingDefaults(architecture.kind, split.train.length), ...options.training };
+  const baselineSettings = { ...trainingDefaults('linear', split.train.length), ...options.baselineTraining };
+  const classes = prepared.labels?.length ?? 1;
+  const onProgress = report ? options.onProgress : undefined;
+  const network = buildNetwork(architecture, shape, seed);
+  const baseline = buildNetwork(defaultArchitectures.linear, shape, seed + 1000);
+  const dispose = () => {
     network.dispose();
     baseline.dispose();
+  };
+  try {
+    const started = performance.now();
+    const fit = await fitNetwork(network, train, validation, { objective, classes, settings, seed, ...(onProgress ? { onProgress } : {}) });
+    const modelDone = performance.now();
+    const baselineFit = await fitBaseline(baseline, train, validation, { objective, classes, settings: baselineSettings, seed: seed + 1, phase: 'baseline', ...(onProgress ? { onProgress } : {}) });
+    const durationMs = { model: modelDone - started, baseline: performance.now() - modelDone };
+    return { state, network, baseline, train, validation, test, fit, baselineFit, settings, baselineSettings, durationMs, dispose };
+  } catch (error) {
+    dispose();
+    throw error;
   }
 }
 
@@ -186,8 +334,10 @@ const baselineDescriptions: Record<Objective, string> = {
 };
 
 function checkOptions(options: TrainModelOptions): void {
-  if (options.threshold !== undefined && !(options.threshold > 0 && options.threshold < 1)) throw badOption('threshold must lie between 0 and 1.');
+  if (options.threshold !== undefined) checkedRule(options.threshold);
+  if (options.coverage !== undefined && !(options.coverage > 0 && options.coverage < 1)) throw badOption('coverage must lie between 0 and 1.');
   if (options.seed !== undefined && !Number.isInteger(options.seed)) throw badOption('seed must be an integer.');
+  if (options.crossValidation) checkCrossValidation(options.crossValidation);
   const { resamples = 1000, level = 0.95 } = options.bootstrap ?? {};
   if (!Number.isInteger(resamples) || resamples < 1 || !(level > 0 && level < 1)) {
     throw badOption('bootstrap resamples must be a positive integer and level between 0 and 1.');
@@ -216,14 +366,22 @@ function chooseArchitecture(options: TrainModelOptions): Architecture {
   return { ...defaultArchitectures[kind], ...options.architecture } as Architecture;
 }
 
-async function predictWith(model: tf.LayersModel, x: number[][]): Promise<number[][]> {
-  const output = tf.tidy(() => model.predict(tf.tensor2d(x, [x.length, x[0]!.length])) as tf.Tensor);
-  try {
-    return (await output.array()) as number[][];
-  } finally {
-    output.dispose();
+/** Outputs for every row, predicted in batches so that no intermediate tensor grows with the data. */
+async function predictWith(model: tf.LayersModel, x: Matrix): Promise<number[][]> {
+  const outputs: number[][] = [];
+  for (let start = 0; start < x.rows; start += predictionBatch) {
+    const rows = Math.min(predictionBatch, x.rows - start);
+    const output = tf.tidy(() => model.predict(tf.tensor2d(x.values.subarray(start * x.columns, (start + rows) * x.columns), [rows, x.columns])) as tf.Tensor);
+    try {
+      for (const row of (await output.array()) as number[][]) outputs.push(row);
+    } finally {
+      output.dispose();
+    }
   }
+  return outputs;
 }
+
+const predictionBatch = 8192;
 
 /** Predicts the training prevalence (binary), class shares (multiclass) or mean (regression) for everyone. */
 function trivialOutput(objective: Objective, trainY: number[], classes: number): number[] {
@@ -240,7 +398,8 @@ function subgroupColumns(dataset: Dataset, prepared: PreparedData, test: number[
   return subgroupNames.flatMap(([variable, pattern]) => {
     const column = dataset.columns.find((name) => pattern.test(name) && name !== prepared.report.target);
     if (!column) return [];
-    return [{ variable, column, values: test.map((position) => dataset.rows[prepared.rows[position]!]![column]) }];
+    const cells = dataset.data.get(column)!;
+    return [{ variable, column, values: test.map((position) => rawValueOf(cellAt(cells, prepared.rows[position]!))) }];
   });
 }
 

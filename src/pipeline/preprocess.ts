@@ -1,7 +1,8 @@
 import { badOption } from './errors.ts';
-import type { CleanValue, PreparedData } from './quality.ts';
+import type { Matrix } from './matrix.ts';
+import type { CleanValue, FeatureValues, PreparedData, RangeQuantiles } from './quality.ts';
 import { createRandom, shuffled } from './random.ts';
-import { ascending, frequencies, mean, median, quantileSorted, standardDeviation } from './stats.ts';
+import { ascending, frequencies, groupPositions, mean, quantileSorted, standardDeviation } from './stats.ts';
 
 export interface SplitFractions {
   /** Share of rows held out to stop training early (and choose nothing else). */
@@ -67,18 +68,82 @@ export function stratifiedSplit(strata: readonly number[], fractions: SplitFract
   checkFractions(fractions);
   const random = createRandom(seed);
   const split: DataSplit = { train: [], validation: [], test: [] };
-  const groups = new Map<number, number[]>();
-  strata.forEach((stratum, position) => groups.set(stratum, [...(groups.get(stratum) ?? []), position]));
+  const groups = groupPositions(strata);
   for (const stratum of [...groups.keys()].sort((a, b) => a - b)) {
     const members = shuffled(groups.get(stratum)!, random);
     const testCount = Math.round(members.length * fractions.test);
     const validationCount = Math.round(members.length * fractions.validation);
-    split.test.push(...members.slice(0, testCount));
-    split.validation.push(...members.slice(testCount, testCount + validationCount));
-    split.train.push(...members.slice(testCount + validationCount));
+    members.forEach((position, k) => (k < testCount ? split.test : k < testCount + validationCount ? split.validation : split.train).push(position));
   }
   for (const positions of Object.values(split)) positions.sort((a: number, b: number) => a - b);
   return split;
+}
+
+/**
+ * Splits rows by group (a patient's rows all land in one split), stratified by
+ * each group's first row, with a seeded shuffle of the groups (see allocateGroups).
+ * @param groups one key per row (e.g. the patient id)
+ * @param strata one stratum per row
+ */
+export function groupedSplit(groups: readonly string[], strata: readonly number[], fractions: SplitFractions, seed: number): DataSplit {
+  checkFractions(fractions);
+  const [test, validation, train] = allocateGroups(groups, strata, [fractions.test, fractions.validation], seed);
+  return { train: train!, validation: validation!, test: test! };
+}
+
+/**
+ * Deals whole groups into buckets: per stratum, groups in a seeded order fill
+ * the first bucket until it holds its share of the stratum's rows, then the
+ * next; the last bucket takes the rest.
+ * @param shares the shares of all buckets but the last
+ * @returns the rows of each bucket, ascending
+ */
+export function allocateGroups(groups: readonly string[], strata: readonly number[], shares: readonly number[], seed: number): number[][] {
+  const random = createRandom(seed);
+  const buckets = Array.from({ length: shares.length + 1 }, () => [] as number[]);
+  const bounds = shares.map((_, k) => shares.slice(0, k + 1).reduce((sum, share) => sum + share, 0));
+  for (const members of groupsByStratum(groups, strata).values()) {
+    const total = members.reduce((sum, rows) => sum + rows.length, 0);
+    let taken = 0;
+    for (const rows of shuffled(members, random)) {
+      const bucket = bounds.findIndex((bound) => taken < total * bound);
+      for (const row of rows) buckets[bucket === -1 ? shares.length : bucket]!.push(row);
+      taken += rows.length;
+    }
+  }
+  for (const bucket of buckets) bucket.sort((a, b) => a - b);
+  return buckets;
+}
+
+/**
+ * Assigns rows to k folds by group, stratified: each stratum's groups, in a
+ * seeded order, go round the folds, so a group's rows share one fold.
+ * @returns the fold (0..k-1) of each row
+ */
+export function assignFolds(groups: readonly string[], strata: readonly number[], folds: number, seed: number): number[] {
+  const random = createRandom(seed);
+  const fold = new Array<number>(groups.length).fill(0);
+  let next = 0;
+  for (const members of groupsByStratum(groups, strata).values()) {
+    for (const rows of shuffled(members, random)) {
+      for (const row of rows) fold[row] = next;
+      next = (next + 1) % folds;
+    }
+  }
+  return fold;
+}
+
+/** The rows of each group, groups collected per stratum (a group's stratum: its first row's), strata in ascending order. */
+function groupsByStratum(groups: readonly string[], strata: readonly number[]): Map<number, number[][]> {
+  const rowsOf = groupPositions(groups);
+  const byStratum = new Map<number, number[][]>();
+  for (const rows of rowsOf.values()) {
+    const stratum = strata[rows[0]!]!;
+    const members = byStratum.get(stratum);
+    if (members) members.push(rows);
+    else byStratum.set(stratum, [rows]);
+  }
+  return new Map([...byStratum].sort(([a], [b]) => a - b));
 }
 
 function checkFractions({ validation, test }: SplitFractions): void {
@@ -108,22 +173,29 @@ export function splitStrata(prepared: PreparedData, bins = 5): number[] {
  * @param pixelScale images: the divisor of pixel values (default: the largest training pixel value)
  */
 export function fitPreprocessing(prepared: PreparedData, train: readonly number[], pixelScale?: number): PreprocessingState {
-  const column = (index: number) => train.map((position) => prepared.values[position]![index]!);
   if (prepared.image) return fitImage(prepared, prepared.image, train, pixelScale);
-  const features = prepared.features.map((feature, index) =>
-    feature.kind === 'numeric' ? fitNumeric(feature.name, column(index)) : fitCategorical(feature.name, column(index)),
-  );
+  const features = prepared.features.map((feature, index) => {
+    const values = prepared.values[index]!;
+    return values instanceof Float64Array ? fitNumeric(feature.name, pick(values, train), prepared.rangeQuantiles) : fitCategorical(feature.name, train.map((position) => values[position]!));
+  });
   const columns = features.flatMap((feature) =>
     feature.kind === 'numeric' ? [feature.name] : feature.levels.map((level) => `${feature.name}=${level}`),
   );
   return { kind: 'tabular', features, columns };
 }
 
-function fitNumeric(name: string, values: CleanValue[]): NumericTransform {
-  const present = values.filter((value): value is number => typeof value === 'number');
+function pick(values: Float64Array, positions: readonly number[]): Float64Array {
+  const picked = new Float64Array(positions.length);
+  positions.forEach((position, k) => (picked[k] = values[position]!));
+  return picked;
+}
+
+/** values: NaN where missing. */
+function fitNumeric(name: string, values: Float64Array, [lowQuantile, highQuantile]: RangeQuantiles): NumericTransform {
+  const sorted = ascending(values.filter((value) => !Number.isNaN(value)));
   // A feature missing from every training row carries nothing; it encodes as 0 (its mean).
-  const middle = present.length > 0 ? median(present) : 0;
-  const filled = values.map((value) => (typeof value === 'number' ? value : middle));
+  const middle = sorted.length > 0 ? quantileSorted(sorted, 0.5) : 0;
+  const filled = values.map((value) => (Number.isNaN(value) ? middle : value));
   const spread = standardDeviation(filled);
   return {
     kind: 'numeric',
@@ -131,14 +203,14 @@ function fitNumeric(name: string, values: CleanValue[]): NumericTransform {
     median: middle,
     mean: mean(filled),
     std: spread > 0 ? spread : 1,
-    min: present.length > 0 ? Math.min(...present) : middle,
-    max: present.length > 0 ? Math.max(...present) : middle,
-    bins: distributionBins(present),
+    min: sorted.length > 0 ? quantileSorted(sorted, lowQuantile) : middle,
+    max: sorted.length > 0 ? quantileSorted(sorted, highQuantile) : middle,
+    bins: distributionBins(sorted),
   };
 }
 
 /** Deciles of the training values as bin edges, with the share of training values in each bin. */
-export function distributionBins(values: readonly number[]): { edges: number[]; shares: number[] } {
+export function distributionBins(values: ArrayLike<number>): { edges: number[]; shares: number[] } {
   const sorted = ascending(values);
   if (sorted.length === 0) return { edges: [], shares: [1] };
   const edges = [...new Set([1, 2, 3, 4, 5, 6, 7, 8, 9].map((decile) => quantileSorted(sorted, decile / 10)))];
@@ -153,7 +225,7 @@ export function binOf(edges: readonly number[], value: number): number {
   return index === -1 ? edges.length : index;
 }
 
-function fitCategorical(name: string, values: CleanValue[]): CategoricalTransform {
+function fitCategorical(name: string, values: (string | null)[]): CategoricalTransform {
   const counts = frequencies(values.filter((value): value is string => typeof value === 'string'));
   const mode = counts[0]?.value ?? '';
   const levels = counts.map(({ value }) => value).sort();
@@ -175,10 +247,10 @@ function fitImage(
 ): PreprocessingState {
   let min = Infinity;
   let max = -Infinity;
-  for (const position of train) {
-    for (const value of prepared.values[position]! as number[]) {
-      min = Math.min(min, value);
-      max = Math.max(max, value);
+  for (const pixel of prepared.values as Float64Array[]) {
+    for (const position of train) {
+      min = Math.min(min, pixel[position]!);
+      max = Math.max(max, pixel[position]!);
     }
   }
   if (pixelScale !== undefined && !(pixelScale > 0)) throw badOption('pixelScale must be a positive number.');
@@ -201,6 +273,41 @@ export function encodeRow(state: PreprocessingState, values: readonly CleanValue
     const level = typeof value === 'string' ? value : feature.mode;
     return feature.levels.map((known) => (known === level ? 1 : 0));
   });
+}
+
+/**
+ * Encodes prepared rows into one matrix, exactly as encodeRow does row by row
+ * (the same arithmetic, stored as float32 as a tensor would), without a
+ * per-row array.
+ * @param state the fitted preprocessing
+ * @param values the prepared feature values, column-wise
+ * @param positions the rows to encode, in this order
+ */
+export function encodeRows(state: PreprocessingState, values: readonly FeatureValues[], positions: readonly number[]): Matrix {
+  const columns = state.columns.length;
+  const matrix = new Float32Array(positions.length * columns);
+  let offset = 0;
+  values.forEach((feature, index) => {
+    const transform = state.kind === 'tabular' ? state.features[index]! : null;
+    if (transform?.kind === 'categorical') {
+      const levels = transform.levels;
+      positions.forEach((position, r) => {
+        const level = (feature as (string | null)[])[position] ?? transform.mode;
+        const k = levels.indexOf(level);
+        if (k >= 0) matrix[r * columns + offset + k] = 1;
+      });
+      offset += levels.length;
+      return;
+    }
+    const numbers = feature as Float64Array;
+    positions.forEach((position, r) => {
+      const value = numbers[position]!;
+      matrix[r * columns + offset] =
+        state.kind === 'image' ? value / state.scale : ((Number.isNaN(value) ? (transform as NumericTransform).median : value) - (transform as NumericTransform).mean) / (transform as NumericTransform).std;
+    });
+    offset += 1;
+  });
+  return { values: matrix, rows: positions.length, columns };
 }
 
 /**

@@ -5,6 +5,8 @@ import { argmax } from './metrics.ts';
 import { encodeRow, type PreprocessingState } from './preprocess.ts';
 import type { CleanValue, Task } from './quality.ts';
 import { tf } from './tensorflow.ts';
+import { type Conformal, predictionSetIndices } from './uncertainty.ts';
+import { type Autoencoder, noveltyWarning } from './autoencoder.ts';
 import { parseCell } from './values.ts';
 
 /** One model input as the registry describes it. */
@@ -38,20 +40,34 @@ export interface StoredModel {
   preprocessing: PreprocessingState;
   artifact: ModelArtifact;
   weightsSha256: string;
+  /** Split-conformal calibration (absent in versions trained before it existed). */
+  conformal?: Conformal;
+  /** Tabular models: the out-of-distribution autoencoder (absent in versions trained before it existed). */
+  autoencoder?: Autoencoder | null;
 }
 
 /** Raw inputs of one case: values by feature name, or an image's pixels (flat row-major, or rows of pixels). */
 export type ModelInput = Record<string, RawValue> | readonly number[] | readonly (readonly number[])[];
 
+/** Split-conformal uncertainty of one prediction: the set of classes, or the interval, that covers the truth at the stated rate. */
+export interface ConformalPrediction {
+  coverage: number;
+  set?: string[];
+  lower?: number;
+  upper?: number;
+}
+
 export interface ClassPrediction {
   probabilities: Record<string, number>;
   /** Binary: the positive class when its probability reaches the threshold; multiclass: the most probable class. */
   label: string;
+  conformal?: ConformalPrediction;
   warnings: string[];
 }
 
 export interface ValuePrediction {
   value: number;
+  conformal?: ConformalPrediction;
   warnings: string[];
 }
 
@@ -121,12 +137,19 @@ export async function loadServingModel(stored: StoredModel): Promise<ServingMode
 
 function decode(stored: StoredModel, output: number[]): Prediction {
   const labels = stored.classLabels;
-  if (!labels) return { value: output[0]!, warnings: [] };
-  if (stored.task === 'binary') {
-    const p = output[0]!;
-    return { probabilities: { [labels[0]!]: 1 - p, [labels[1]!]: p }, label: labels[p >= stored.threshold! ? 1 : 0]!, warnings: [] };
+  const { conformal } = stored;
+  if (!labels) {
+    const value = output[0]!;
+    return { value, ...(conformal ? { conformal: { coverage: conformal.coverage, lower: value - conformal.quantile, upper: value + conformal.quantile } } : {}), warnings: [] };
   }
-  return { probabilities: Object.fromEntries(labels.map((label, k) => [label, output[k]!])), label: labels[argmax(output)]!, warnings: [] };
+  const probabilities = stored.task === 'binary' ? [1 - output[0]!, output[0]!] : output;
+  const label = stored.task === 'binary' ? labels[output[0]! >= stored.threshold! ? 1 : 0]! : labels[argmax(output)]!;
+  return {
+    probabilities: Object.fromEntries(labels.map((name, k) => [name, probabilities[k]!])),
+    label,
+    ...(conformal ? { conformal: { coverage: conformal.coverage, set: predictionSetIndices(conformal, probabilities).map((k) => labels[k]!) } } : {}),
+    warnings: [],
+  };
 }
 
 /**
@@ -138,7 +161,10 @@ export function encodeInput(stored: StoredModel, input: ModelInput): { row: numb
   const image = stored.image !== null;
   const raw = Array.isArray(input) ? pixelValues(stored, input as readonly number[] | readonly number[][]) : (input as Record<string, RawValue>);
   const values = stored.features.map((feature) => checkValue(feature, raw[feature.name], image, warnings));
-  return { row: encodeRow(stored.preprocessing, values), warnings };
+  const row = encodeRow(stored.preprocessing, values);
+  const novelty = stored.autoencoder ? noveltyWarning(stored.autoencoder, row) : null;
+  if (novelty) warnings.push(novelty);
+  return { row, warnings };
 }
 
 function pixelValues(stored: StoredModel, input: readonly number[] | readonly number[][]): Record<string, RawValue> {

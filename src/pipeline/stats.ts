@@ -4,17 +4,17 @@
  */
 
 /** Arithmetic mean; NaN for an empty list. */
-export function mean(values: readonly number[]): number {
+export function mean(values: ArrayLike<number>): number {
   let sum = 0;
-  for (const value of values) sum += value;
+  for (let i = 0; i < values.length; i++) sum += values[i]!;
   return sum / values.length;
 }
 
 /** Population standard deviation (divides by n, as a standard scaler does). */
-export function standardDeviation(values: readonly number[]): number {
+export function standardDeviation(values: ArrayLike<number>): number {
   const average = mean(values);
   let sum = 0;
-  for (const value of values) sum += (value - average) ** 2;
+  for (let i = 0; i < values.length; i++) sum += (values[i]! - average) ** 2;
   return Math.sqrt(sum / values.length);
 }
 
@@ -23,7 +23,7 @@ export function standardDeviation(values: readonly number[]): number {
  * @param sorted values in ascending order
  * @param q the probability, 0..1
  */
-export function quantileSorted(sorted: readonly number[], q: number): number {
+export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return Number.NaN;
   const position = (sorted.length - 1) * q;
   const low = Math.floor(position);
@@ -32,13 +32,20 @@ export function quantileSorted(sorted: readonly number[], q: number): number {
 }
 
 /** Median (type-7 quantile 0.5). */
-export function median(values: readonly number[]): number {
+export function median(values: ArrayLike<number>): number {
   return quantileSorted(ascending(values), 0.5);
 }
 
-/** An ascending copy. */
-export function ascending(values: readonly number[]): number[] {
-  return [...values].sort((a, b) => a - b);
+/** An ascending copy (a typed array: sorting it is numeric, fast and needs no spreading). */
+export function ascending(values: ArrayLike<number>): Float64Array {
+  return Float64Array.from(values).sort();
+}
+
+/** How many values satisfy the test. */
+export function countWhere(values: ArrayLike<number>, test: (value: number) => boolean): number {
+  let count = 0;
+  for (let i = 0; i < values.length; i++) if (test(values[i]!)) count += 1;
+  return count;
 }
 
 /** Counts of each value, most frequent first (ties in first-seen order). */
@@ -46,6 +53,20 @@ export function frequencies<T>(values: readonly T[]): { value: T; count: number 
   const counts = new Map<T, number>();
   for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
   return [...counts].map(([value, count]) => ({ value, count })).sort((a, b) => b.count - a.count);
+}
+
+/**
+ * The positions of each key, in order, in one pass.
+ * @param keys one key per position
+ */
+export function groupPositions<K>(keys: readonly K[]): Map<K, number[]> {
+  const groups = new Map<K, number[]>();
+  keys.forEach((key, position) => {
+    const group = groups.get(key);
+    if (group) group.push(position);
+    else groups.set(key, [position]);
+  });
+  return groups;
 }
 
 /**

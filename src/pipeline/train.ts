@@ -1,4 +1,5 @@
 import { badOption } from './errors.ts';
+import type { Matrix } from './matrix.ts';
 import { createRandom, type Random, shuffled } from './random.ts';
 import { mean, solveLinearSystem, standardDeviation } from './stats.ts';
 import { tf } from './tensorflow.ts';
@@ -16,6 +17,12 @@ export interface TrainingSettings {
   patience: number;
   /** L2 penalty on every kernel (not on biases), added to the training loss. */
   l2: number;
+  /**
+   * Large data sets: an epoch is at most this many batches, the next epoch
+   * continuing the same shuffled pass, so that early stopping looks at the
+   * validation loss often. Unset: an epoch is one pass over the training rows.
+   */
+  stepsPerEpoch?: number;
 }
 
 export interface EpochRecord {
@@ -41,7 +48,7 @@ export type ProgressCallback = (event: ProgressEvent) => void;
 
 /** Input rows and targets (class index, or the number to predict). */
 export interface TrainingData {
-  x: number[][];
+  x: Matrix;
   y: number[];
 }
 
@@ -86,9 +93,9 @@ export async function fitNetwork(model: tf.Sequential, train: TrainingData, vali
   const random = createRandom(options.seed);
   const step = new TrainingStep(model, options, targetScale);
   const data = {
-    x: tf.tensor2d(train.x, [train.x.length, train.x[0]!.length]),
+    x: tf.tensor2d(train.x.values, [train.x.rows, train.x.columns]),
     y: step.targets(train.y),
-    valX: tf.tensor2d(validation.x, [validation.x.length, validation.x[0]!.length]),
+    valX: tf.tensor2d(validation.x.values, [validation.x.rows, validation.x.columns]),
     valY: step.targets(validation.y),
   };
   const history: EpochRecord[] = [];
@@ -156,16 +163,14 @@ class TrainingStep {
     });
   }
 
-  /** One pass over the training rows in a seeded order; returns the mean loss. */
+  /** One pass over the training rows (or stepsPerEpoch batches of it) in a seeded order; returns the mean loss. */
   epoch(x: tf.Tensor2D, y: tf.Tensor2D, random: Random): number {
-    const order = shuffled(
-      Array.from({ length: x.shape[0] }, (_, i) => i),
-      random,
-    );
-    const { batchSize, l2 } = this.options.settings;
+    const { batchSize, l2, stepsPerEpoch } = this.options.settings;
+    const rows = stepsPerEpoch === undefined ? x.shape[0] : Math.min(x.shape[0], stepsPerEpoch * batchSize);
     let total = 0;
-    for (let start = 0; start < order.length; start += batchSize) {
-      const batch = order.slice(start, start + batchSize);
+    for (let done = 0; done < rows; ) {
+      const batch = this.nextBatch(x.shape[0], Math.min(batchSize, rows - done), random);
+      done += batch.length;
       total += tf.tidy(() => {
         const indices = tf.tensor1d(batch, 'int32');
         const xb = tf.gather(x, indices);
@@ -183,7 +188,24 @@ class TrainingStep {
         return dataLoss * batch.length;
       });
     }
-    return total / order.length;
+    return total / rows;
+  }
+
+  private order: number[] = [];
+  private cursor = 0;
+
+  /** The next rows of the current shuffled pass; a new pass (shuffled afresh) when it is used up. */
+  private nextBatch(rows: number, size: number, random: Random): number[] {
+    if (this.cursor >= this.order.length) {
+      this.order = shuffled(
+        Array.from({ length: rows }, (_, i) => i),
+        random,
+      );
+      this.cursor = 0;
+    }
+    const batch = this.order.slice(this.cursor, this.cursor + size);
+    this.cursor += batch.length;
+    return batch;
   }
 
   /** Loss and metric (accuracy, or RMSE in the target's units) on the validation rows, without dropout. */
@@ -339,18 +361,19 @@ function foldTargetScale(model: tf.Sequential, scale: { mean: number; std: numbe
  * @param train its training rows
  */
 export function fitLeastSquares(model: tf.Sequential, train: TrainingData): void {
-  const columns = train.x[0]!.length;
-  const ridge = 1e-4 * train.x.length;
+  const { columns, rows, values } = train.x;
+  const ridge = 1e-4 * rows;
   // Normal equations of [x, 1]: (X'X + ridge on the slopes) w = X'y.
   const gram = Array.from({ length: columns + 1 }, () => new Array<number>(columns + 1).fill(0));
   const moment = new Array<number>(columns + 1).fill(0);
-  train.x.forEach((row, r) => {
-    const extended = [...row, 1];
+  const extended = new Array<number>(columns + 1).fill(1);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < columns; i++) extended[i] = values[r * columns + i]!;
     extended.forEach((vi, i) => {
       moment[i]! += vi * train.y[r]!;
       extended.forEach((vj, j) => (gram[i]![j]! += vi * vj));
     });
-  });
+  }
   for (let i = 0; i < columns; i++) gram[i]![i]! += ridge;
   const solution = solveLinearSystem(gram, moment);
   const dense = model.layers.find((layer) => layer.getClassName() === 'Dense')!;

@@ -33,6 +33,7 @@ export const predictionResolvers: Resolvers = {
       return 'probabilities' in output ? Object.entries(output.probabilities).map(([label, probability]) => ({ label, probability })) : null;
     },
     value: (prediction) => valueOf(outputOf(prediction)),
+    conformal: (prediction) => outputOf(prediction).conformal ?? null,
     outcomeLabel: (prediction) => outputOf(prediction).outcomeLabel,
     threshold: (prediction) => outputOf(prediction).threshold,
     outOfDistribution: (prediction) => flagsOf(prediction).outOfDistribution,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -14,10 +15,14 @@ const messy = path.join(root, 'test/pipeline/fixtures/messy-clinical.csv');
 
 /** Runs `npm run models -- <args>` (scripts/models.ts) on the test database. */
 async function models(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return modelsOn({ DATA_DIR: database.dataDir, ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}) }, ...args);
+}
+
+async function modelsOn(databaseEnv: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/models.ts', ...args], {
       cwd: root,
-      env: { PATH: process.env.PATH!, DATA_DIR: database.dataDir, ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}) },
+      env: { PATH: process.env.PATH!, ...databaseEnv },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -32,8 +37,11 @@ it('trains from a CSV, printing the data-quality report and the evaluation, and 
   assert.match(trained.stdout, /missing value\(s\) in .* are imputed/);
   assert.match(trained.stdout, /patient_id: dropped: its name marks an identifier/);
   assert.match(trained.stdout, /Test split \(\d+ rows\): accuracy/);
-  assert.match(trained.stdout, /(does not clearly beat|beats|does not beat) its baseline/);
+  assert.match(trained.stdout, /(does not clearly beat|beats|does not beat) (its|the) baseline/);
   assert.match(trained.stdout, /Stored readmission version 1 \(CANDIDATE\)/);
+  // Not a terminal here: progress comes as plain lines.
+  assert.match(trained.stdout, /^readmission model: epoch \d+\/\d+, loss [\d.]+, val loss [\d.]+/m);
+  assert.match(trained.stdout, /^readmission baseline: epoch \d+\/\d+/m);
 });
 
 it('lists, promotes, evaluates on new data and writes the model card', async () => {
@@ -57,7 +65,8 @@ it('exits 1 with a clear message and no stack trace for bad files and options', 
     [['train', '--data', messy, '--target', 'no_such_column', '--task', 'binary', '--name', 'nope'], /target column "no_such_column" is not in/],
     [['train', '--data', messy, '--target', 'readmitted', '--task', 'clustering', '--name', 'nope'], /argument 'clustering' is invalid/],
     [['promote', 'readmission', '7', '--comment', 'x'], /readmission has no version 7/],
-    [['evaluate', 'unknown-model', '--data', messy], /no model named unknown-model/],
+    [['evaluate', 'unknown-model', '--data', messy], /no model named unknown-model/i],
+    [['train', '--data', messy, '--target', 'readmitted', '--task', 'binary', '--name', 'Bad Name'], /use 2 to 63 lower-case letters/],
   ];
   for (const [args, message] of cases) {
     const result = await models(...args);
@@ -65,4 +74,42 @@ it('exits 1 with a clear message and no stack trace for bad files and options', 
     assert.match(result.stderr, message);
     assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
   }
+});
+
+it('follows the registry service: no production version means naming one, not the newest', async () => {
+  const trained = await models('train', '--data', messy, '--target', 'readmitted', '--task', 'binary', '--name', 'unpromoted', '--seed', '3');
+  assert.equal(trained.code, 0, trained.stderr);
+  const card = await models('card', 'unpromoted');
+  assert.equal(card.code, 1);
+  assert.match(card.stderr, /unpromoted has no production version yet; name a version/);
+  assert.match((await models('card', 'unpromoted', '--version', '1')).stdout, /^# Model card: unpromoted \(v1\)/);
+  const again = await models('promote', 'readmission', '1', '--comment', 'twice');
+  assert.match(again.stderr, /already in production/);
+});
+
+it('checks that the database is migrated before it trains, not after', async () => {
+  const empty = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-unmigrated-'));
+  try {
+    const result = await modelsOn({ DATA_DIR: empty }, 'train', '--data', messy, '--target', 'readmitted', '--task', 'binary', '--name', 'early');
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /pending migrations/);
+    assert.doesNotMatch(result.stdout, /TensorFlow\.js|Test split/, 'no training ran');
+  } finally {
+    await rm(empty, { recursive: true, force: true });
+  }
+});
+
+it('refuses a probable leak naming the column, and trains with it excluded and a feature specification', async () => {
+  const birthWeight = path.join(root, 'test/pipeline/fixtures/birth-weight.csv');
+  const leak = await models('train', '--data', birthWeight, '--target', 'low', '--task', 'binary', '--name', 'low-birth-weight');
+  assert.equal(leak.code, 1);
+  assert.match(leak.stderr, /Probable target leak: "bwt" \(AUROC 1\.000\)/);
+  const spec = path.join(root, 'test/pipeline/fixtures/birth-weight.features.json');
+  const trained = await models('train', '--data', birthWeight, '--target', 'low', '--task', 'binary', '--name', 'low-birth-weight', '--exclude', 'bwt', '--features', spec, '--positive-class', 'yes');
+  assert.equal(trained.code, 0, trained.stderr);
+  assert.match(trained.stdout, /PatientNumber .*dropped: an identifier by its content/);
+  const card = await models('card', 'low-birth-weight', '--version', '1');
+  assert.match(card.stdout, /\| lwt \(mother's weight at last menstrual period\) \| \[lb_av\] \| .* \| 60 to 400 \|/);
+  const badSpec = await models('train', '--data', birthWeight, '--target', 'low', '--task', 'binary', '--name', 'low-birth-weight', '--features', birthWeight);
+  assert.match(badSpec.stderr, /feature specification .* is not valid JSON/);
 });

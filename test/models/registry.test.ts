@@ -65,7 +65,7 @@ describe('the registry on a new installation', () => {
 describe('training through the API', () => {
   it('trains on an uploaded CSV in the background, reporting progress, and stores a candidate with its data-quality report', async () => {
     const started = await scientist.gql('mutation($input: TrainModelInput!) { trainModel(input: $input) { id status modelName requestedBy } }', {
-      input: { name: 'readmission', description: 'Readmission risk (test data)', task: 'BINARY', target: 'readmitted', data: { csv: messyCsv }, seed: 7, maxEpochs: 30 },
+      input: { name: 'readmission', description: 'Readmission risk (test data)', task: 'BINARY', target: 'readmitted', data: { csv: messyCsv }, seed: 7, maxEpochs: 30, features: { features: { age: { unit: 'a', type: 'numeric', possibleRange: [0, 120] } } } },
     });
     assert.equal(started.body.errors, undefined, JSON.stringify(started.body.errors));
     assert.deepEqual([started.body.data!.trainModel.status, started.body.data!.trainModel.requestedBy], ['QUEUED', people.dataScientist.sub]);
@@ -76,6 +76,9 @@ describe('training through the API', () => {
     assert.deepEqual([version.version, version.stage, version.seed, version.trainedBy], [1, 'CANDIDATE', 7, people.dataScientist.sub]);
     assert.ok(version.dataQuality.notes.some((note: string) => /missing value/.test(note)));
     assert.equal(typeof version.metrics.comparison.statement, 'string');
+    // The feature specification is stored with the version (and enforced at prediction, as for the shipped models).
+    const features = (await scientist.gql('query($id: ID!) { modelVersion(id: $id) { features { name unit possibleMin possibleMax } } }', { id: version.id })).body.data!.modelVersion.features;
+    assert.deepEqual(features.find((f: any) => f.name === 'age'), { name: 'age', unit: 'a', possibleMin: 0, possibleMax: 120 });
   });
 
   it('trains an image classifier from pixel columns', async () => {
@@ -108,6 +111,20 @@ describe('training through the API', () => {
       assert.deepEqual(errorCodes(response), ['BAD_USER_INPUT'], JSON.stringify(data));
       assert.match(response.body.errors![0]!.message, pattern);
     }
+    const birthWeight = await readFile(fileURLToPath(new URL('../pipeline/fixtures/birth-weight.csv', import.meta.url)), 'utf8');
+    const refusals: [Record<string, unknown>, RegExp][] = [
+      [{}, /Probable target leak: "bwt" \(AUROC 1\.000\)/],
+      [{ exclude: ['bwt'], features: { features: { lwt: { possibleRange: [200, 400] } } } }, /value\(s\) of "lwt" lie outside its possible range 200 to 400/],
+      [{ exclude: ['bwt'], features: { features: { lwt: { possibleRange: [400, 200] } } } }, /feature specification is invalid at features\.lwt\.possibleRange/],
+      [{ exclude: ['no_such_column'] }, /exclude names columns that are not features/],
+    ];
+    for (const [extra, pattern] of refusals) {
+      const response = await scientist.gql('mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }', {
+        input: { name: 'low-birth-weight', task: 'BINARY', target: 'low', data: { csv: birthWeight }, ...extra },
+      });
+      assert.deepEqual(errorCodes(response), ['BAD_USER_INPUT'], JSON.stringify(extra));
+      assert.match(response.body.errors![0]!.message, pattern);
+    }
     assert.equal(await prisma.trainingJob.count(), jobsBefore);
     const badName = await scientist.gql('mutation { trainModel(input: { name: "Bad Name!", task: BINARY, target: "x", data: { fromPlatform: true } }) { id } }');
     assert.deepEqual(errorCodes(badName), ['BAD_USER_INPUT']);
@@ -131,7 +148,7 @@ describe('training through the API', () => {
           patientId: patient.id,
           title: 'platform case',
           observations: { create: [{ code: 'marker_a', value: score }, { code: 'marker_b', value: (i * 13) % 50 }] },
-          outcomes: { create: { target: 'relapse', label: score > 50 ? 'yes' : 'no', recordedBy: 'test' } },
+          outcomes: { create: { target: 'relapse', label: (score > 50) !== (i % 7 === 0) ? 'yes' : 'no', recordedBy: 'test' } },
         },
       });
     }
@@ -139,8 +156,15 @@ describe('training through the API', () => {
     assert.equal(started.body.errors, undefined, JSON.stringify(started.body.errors));
     const job = await waitForJob(started.body.data!.trainModel.id);
     assert.equal(job.status, 'SUCCEEDED', job.error);
-    const features = (await scientist.gql(`query($id: ID!) { modelVersion(id: $id) { features { name } } }`, { id: job.modelVersion.id })).body.data!.modelVersion.features.map((f: any) => f.name);
-    assert.deepEqual(features.sort(), ['age', 'marker_a', 'marker_b', 'sex']);
+    const version = (await scientist.gql(`query($id: ID!) { modelVersion(id: $id) { features { name trainingMin trainingMax } dataQuality } }`, { id: job.modelVersion.id })).body.data!.modelVersion;
+    assert.deepEqual(version.features.map((f: any) => f.name).sort(), ['age', 'marker_a', 'marker_b', 'sex']);
+    // No published range is one patient's exact value: percentiles (1st, 99th), not the minimum and maximum.
+    const recorded = Array.from({ length: 60 }, (_, i) => (i * 37) % 100);
+    const markerA = version.features.find((f: any) => f.name === 'marker_a');
+    assert.ok(markerA.trainingMax < Math.max(...recorded) && markerA.trainingMin > Math.min(...recorded), JSON.stringify(markerA));
+    assert.ok(!recorded.includes(markerA.trainingMax) && !recorded.includes(markerA.trainingMin), JSON.stringify(markerA));
+    const reported = version.dataQuality.columns.find((c: any) => c.name === 'marker_a').summary;
+    assert.ok(!recorded.includes(reported.max) && !recorded.includes(reported.min), JSON.stringify(reported));
     const [collect] = (await api.as(people.auditor).gql('{ auditEvents(first: 1, filter: { action: "training.collect" }) { edges { node { actorSubject patientIds reason } } } }')).body.data!.auditEvents.edges;
     assert.deepEqual(collect.node.actorSubject, people.dataScientist.sub);
     assert.deepEqual(collect.node.reason, 'relapse');

@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { datasetFromRecords, parseCsv, readCsvFile, sha256Hex } from '../../src/pipeline/csv.ts';
 import { PipelineError } from '../../src/pipeline/errors.ts';
-import { baselineRow, defaultSplit, encodeRow, fitPreprocessing, splitStrata, stratifiedSplit } from '../../src/pipeline/preprocess.ts';
+import { baselineRow, defaultSplit, encodeRow, encodeRows, fitPreprocessing, splitStrata, stratifiedSplit } from '../../src/pipeline/preprocess.ts';
+import { parseFeatureSpec } from '../../src/pipeline/feature-spec.ts';
 import { assessDataQuality, renderQualityReport } from '../../src/pipeline/quality.ts';
 import { mean, median } from '../../src/pipeline/stats.ts';
 import { fixturePath } from './helpers.ts';
@@ -20,6 +21,18 @@ function leakageData() {
 }
 
 describe('split and preprocessing', () => {
+  it('reads, checks, splits and encodes 300,000 rows in linear time, without spreading values into calls', () => {
+    const rows = 300_000;
+    const lines = Array.from({ length: rows }, (_, i) => `${(i * 7919) % 100_003},${i % 3 === 0 ? 'a' : 'b'},${i % 4 === 0 ? 'yes' : 'no'}`);
+    const prepared = assessDataQuality(parseCsv(`x,group,outcome\n${lines.join('\n')}\n`), { target: 'outcome', task: 'binary', duplicates: 'keep' });
+    const split = stratifiedSplit(splitStrata(prepared), defaultSplit, 1);
+    assert.equal(split.train.length + split.validation.length + split.test.length, rows);
+    const state = fitPreprocessing(prepared, split.train);
+    if (state.kind !== 'tabular' || state.features[0]!.kind !== 'numeric') throw new Error('numeric x expected');
+    assert.equal(state.features[0]!.max, 100_002);
+    assert.equal(encodeRows(state, prepared.values, split.test).values.length, split.test.length * 3);
+  });
+
   it('fits means, medians and levels on the training rows only', () => {
     const prepared = leakageData();
     const split = stratifiedSplit(splitStrata(prepared), defaultSplit, 5);
@@ -30,17 +43,18 @@ describe('split and preprocessing', () => {
     assert.equal(lab?.kind, 'numeric');
     if (lab?.kind !== 'numeric' || smoker?.kind !== 'categorical') throw new Error('unexpected feature kinds');
 
-    const trainLab = split.train.map((p) => prepared.values[p]![0]).filter((v): v is number => typeof v === 'number');
+    const labValues = prepared.values[0] as Float64Array;
+    const trainLab = split.train.map((p) => labValues[p]!).filter((v) => !Number.isNaN(v));
     const trainMedian = median(trainLab);
-    const filled = split.train.map((p) => (typeof prepared.values[p]![0] === 'number' ? (prepared.values[p]![0] as number) : trainMedian));
-    const allLab = prepared.values.map((row) => row[0]).filter((v): v is number => typeof v === 'number');
+    const filled = split.train.map((p) => (Number.isNaN(labValues[p]!) ? trainMedian : labValues[p]!));
+    const allLab = [...labValues].filter((v) => !Number.isNaN(v));
     assert.equal(lab.median, trainMedian);
     assert.ok(Math.abs(lab.mean - mean(filled)) < 1e-9);
     assert.notEqual(lab.median, median(allLab), 'the fixture must make train and all rows differ');
     assert.ok(Math.abs(lab.mean - mean(allLab)) > 1, 'the fixture must make train and all rows differ');
     assert.equal(lab.min, Math.min(...trainLab));
 
-    const trainSmoker = split.train.map((p) => prepared.values[p]![1]);
+    const trainSmoker = split.train.map((p) => prepared.values[1]![p]);
     const shareYes = trainSmoker.filter((v) => v === 'yes').length / trainSmoker.length;
     const filledYes = (trainSmoker.filter((v) => v === 'yes').length + (smoker.mode === 'yes' ? trainSmoker.filter((v) => v === null).length : 0)) / trainSmoker.length;
     assert.deepEqual(smoker.levels, ['no', 'yes']);
@@ -108,8 +122,8 @@ describe('data quality', () => {
     assert.equal(column('ward_note').role, 'dropped');
     assert.equal(report.dropped.unusableTarget, 3);
     assert.equal(report.duplicateRows, 2);
-    assert.equal(report.dropped.duplicates, 2);
-    assert.equal(report.usableRows, 162 - 3 - 2);
+    assert.equal(report.dropped.duplicates, 0, 'duplicates are reported, kept unless asked');
+    assert.equal(report.usableRows, 162 - 3);
     assert.deepEqual(
       features.map((f) => `${f.name}:${f.kind}`),
       ['age:numeric', 'sex:categorical', 'bmi:numeric', 'systolic_bp:numeric', 'smoking:categorical', 'cholesterol:numeric'],
@@ -127,7 +141,7 @@ describe('data quality', () => {
   });
 
   it('drops rows with a non-numeric regression target and counts them', () => {
-    const records = Array.from({ length: 30 }, (_, i) => ({ x: i, y: i === 3 ? 'high' : i === 4 ? '' : i * 2 }));
+    const records = Array.from({ length: 30 }, (_, i) => ({ x: (i * 37) % 100, y: i === 3 ? 'high' : i === 4 ? '' : i * 2 }));
     const { report, rows } = assessDataQuality(datasetFromRecords(records), { target: 'y', task: 'regression' });
     assert.equal(report.dropped.unusableTarget, 2);
     assert.equal(rows.length, 28);
@@ -143,7 +157,7 @@ describe('data quality', () => {
 
   it('renders a plain-text report', async () => {
     const text = renderQualityReport((await messy()).report);
-    assert.match(text, /Rows: 162 read, 157 usable/);
+    assert.match(text, /Rows: 162 read, 159 usable/);
     assert.match(text, /bmi\s+numeric\s+15/);
     assert.match(text, /dropped: constant \(A\)/);
     assert.match(text, /Class balance: no \d+ .*; positive class: yes/);
@@ -223,5 +237,80 @@ describe('bad files and options give clear errors', () => {
   it('no usable feature column', () => {
     const constant = 'patient_id,site,outcome\n' + Array.from({ length: 30 }, (_, i) => `${i},A,${i % 2}`).join('\n');
     assert.throws(() => assessDataQuality(parseCsv(constant), { target: 'outcome', task: 'binary' }), fails('BAD_DATA', /No usable feature column/));
+  });
+});
+
+describe('checks before training', () => {
+  const birthWeight = () => readCsvFile(fixturePath('birth-weight.csv'));
+  const refused = (pattern: RegExp) => (error: unknown) => {
+    assert.ok(error instanceof PipelineError && error.code === 'BAD_DATA', String(error));
+    assert.match(error.message, pattern);
+    return true;
+  };
+
+  it('refuses a column that alone predicts the target (birth weight beside "low birth weight"), naming it', async () => {
+    const dataset = await birthWeight();
+    assert.throws(() => assessDataQuality(dataset, { target: 'low', task: 'binary' }), refused(/Probable target leak: "bwt" \(AUROC 1\.000\)/));
+    const excluded = assessDataQuality(dataset, { target: 'low', task: 'binary', exclude: ['bwt'] });
+    assert.deepEqual(excluded.report.checks.probableLeaks, []);
+    assert.ok(!excluded.features.some((feature) => feature.name === 'bwt'));
+    const accepted = assessDataQuality(dataset, { target: 'low', task: 'binary', acceptLeaks: ['bwt'] });
+    assert.deepEqual(accepted.report.checks.probableLeaks.map((leak) => [leak.column, leak.accepted]), [['bwt', true]]);
+    assert.ok(accepted.report.notes.some((note) => /"bwt" alone predicts "low"/.test(note)));
+  });
+
+  it('refuses a regression target in other units or through a non-linear function', () => {
+    const records = Array.from({ length: 200 }, (_, i) => {
+      const glucose = 70 + ((i * 53) % 200);
+      return { glucose, glucose_mmol: glucose / 18, cubed: (glucose - 150) ** 3, noise: (i * 31) % 17 };
+    });
+    assert.throws(() => assessDataQuality(datasetFromRecords(records), { target: 'glucose', task: 'regression' }), refused(/"glucose_mmol" \(R² 1\.000\), "cubed" \(R² 0\.9\d\d\)/));
+    const clean = assessDataQuality(datasetFromRecords(records), { target: 'glucose', task: 'regression', exclude: ['glucose_mmol', 'cubed'] });
+    assert.deepEqual(clean.features.map((feature) => feature.name), ['noise']);
+  });
+
+  it('drops identifiers by content, encodes whole-number codes as categories and counts no outliers in a 0/1 column', async () => {
+    const { report, features } = assessDataQuality(await birthWeight(), { target: 'low', task: 'binary', exclude: ['bwt'] });
+    const column = (name: string) => report.columns.find((c) => c.name === name)!;
+    assert.deepEqual(report.checks.identifiers, ['PatientNumber']);
+    assert.match(column('PatientNumber').treatment, /identifier by its content \(a whole number that differs on every row and runs in sequence\)/);
+    assert.deepEqual(report.checks.codedCategories, ['race']);
+    assert.deepEqual(features.map((f) => `${f.name}:${f.kind}`), ['age:numeric', 'race:categorical', 'smoke:numeric', 'lwt:numeric']);
+    assert.equal(column('smoke').outliers, null);
+    assert.match(column('smoke').treatment, /two values \(binary\)/);
+    // The feature specification decides where it speaks: age as categories, race as a number.
+    const spec = parseFeatureSpec({ features: { race: { type: 'numeric' }, age: { type: 'categorical' } } });
+    const specified = assessDataQuality(await birthWeight(), { target: 'low', task: 'binary', exclude: ['bwt'], featureSpec: spec, maxCategoryLevels: 30 });
+    assert.deepEqual(specified.features.map((f) => `${f.name}:${f.kind}`), ['age:categorical', 'race:numeric', 'smoke:numeric', 'lwt:numeric']);
+  });
+
+  it('refuses impossible values by the possible range, or treats them as missing when the specification says so', async () => {
+    const dataset = await readCsvFile(fixturePath('glucose-zeros.csv'));
+    const range = { possibleRange: [20, 600] as [number, number], unit: 'mg/dL' };
+    assert.throws(
+      () => assessDataQuality(dataset, { target: 'diabetes', task: 'binary', featureSpec: parseFeatureSpec({ features: { glucose: range } }) }),
+      refused(/14 value\(s\) of "glucose" lie outside its possible range 20 to 600 mg\/dL \(such as 0 in data row 1\)/),
+    );
+    const { report } = assessDataQuality(dataset, { target: 'diabetes', task: 'binary', featureSpec: parseFeatureSpec({ features: { glucose: { ...range, impossible: 'missing' } } }) });
+    assert.deepEqual(report.checks.impossibleValues, [{ column: 'glucose', count: 14 }]);
+    assert.equal(report.columns.find((c) => c.name === 'glucose')!.missing, 14);
+    assert.ok(report.columns.find((c) => c.name === 'glucose')!.summary!.min >= 20);
+  });
+
+  it('warns of heavy missingness and a small minority class', async () => {
+    const { report } = assessDataQuality(await readCsvFile(fixturePath('glucose-zeros.csv')), { target: 'diabetes', task: 'binary' });
+    assert.deepEqual(report.checks.heavilyMissing, ['insulin']);
+    assert.ok(report.notes.some((note) => /more than 40% of the values are missing in insulin/.test(note)));
+    const rare = Array.from({ length: 100 }, (_, i) => ({ x: (i * 7) % 13, outcome: i % 10 === 0 ? 'event' : 'none' }));
+    const imbalanced = assessDataQuality(datasetFromRecords(rare), { target: 'outcome', task: 'binary' }).report;
+    assert.equal(imbalanced.checks.minorityShare, 0.1);
+    assert.ok(imbalanced.notes.some((note) => /smallest class is 10\.0% of the rows/.test(note)));
+  });
+
+  it('keeps identical rows unless asked to drop them', async () => {
+    const kept = assessDataQuality(await readCsvFile(fixturePath('messy-clinical.csv')), { target: 'readmitted', task: 'binary' }).report;
+    const dropped = assessDataQuality(await readCsvFile(fixturePath('messy-clinical.csv')), { target: 'readmitted', task: 'binary', duplicates: 'drop' }).report;
+    assert.deepEqual([kept.duplicateRows, kept.dropped.duplicates, dropped.dropped.duplicates], [2, 0, 2]);
+    assert.equal(kept.usableRows - dropped.usableRows, 2);
   });
 });

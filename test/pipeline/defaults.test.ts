@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { buildModelCard, renderModelCardMarkdown } from '../../src/pipeline/card.ts';
-import { readCsvFile } from '../../src/pipeline/csv.ts';
+import { readCsvFile, recordAt } from '../../src/pipeline/csv.ts';
 import { checkQualityBars, datasetsDir, defaultModels, readShippedModel } from '../../src/pipeline/defaults.ts';
 import { computeMetrics } from '../../src/pipeline/evaluate.ts';
 import { loadServingModel } from '../../src/pipeline/serving.ts';
@@ -27,7 +27,7 @@ describe('the shipped default models', () => {
         const dataset = await readCsvFile(path.join(datasetsDir, model.dataset));
         assert.equal(dataset.sha256, result.datasetSha256, 'the shipped CSV is the one the model was trained on');
         const serving = await loadServingModel(result);
-        const testRows = result.split.test.map((row) => dataset.rows[row]!);
+        const testRows = result.split.test.map((row) => recordAt(dataset, row));
         const inputs = result.image ? testRows.map((row) => result.features.map((f) => Number(row[f.name]))) : testRows;
         const predictions = await serving.predict(inputs);
         assert.equal(predictions.length, result.counts.test);
@@ -56,7 +56,11 @@ describe('the shipped default models', () => {
           assert.match(markdown, /!\[Calibration\]\(data:image\/svg\+xml;base64,/);
         }
         if (result.task === 'binary') assert.match(card.plots.roc!, /^<svg[\s\S]*<polyline[\s\S]*<\/svg>$/);
-        if (result.task === 'regression') assert.equal(card.plots.roc, null);
+        if (result.task === 'regression') {
+          assert.equal(card.plots.roc, null);
+          assert.match(card.plots.predictedObserved!, /^<svg[\s\S]*Predicted against observed[\s\S]*<circle[\s\S]*<\/svg>$/);
+          assert.match(markdown, /!\[Residuals\]\(data:image\/svg\+xml;base64,/);
+        }
       });
     });
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { readCsvFile } from '../../src/pipeline/csv.ts';
+import { readCsvFile, recordAt } from '../../src/pipeline/csv.ts';
 import { datasetsDir, type DefaultModelName, defaultModel, readShippedModel } from '../../src/pipeline/defaults.ts';
 import { PipelineError } from '../../src/pipeline/errors.ts';
 import { completenessFlagged, explainPrediction, integratedGradients, saliencyMap } from '../../src/pipeline/explain.ts';
@@ -12,7 +12,7 @@ import { initTensorflow, tf } from '../../src/pipeline/tensorflow.ts';
 async function shipped(name: DefaultModelName) {
   const { result } = await readShippedModel(name);
   const dataset = await readCsvFile(path.join(datasetsDir, defaultModel(name).dataset));
-  const testRows = result.split.test.map((row) => dataset.rows[row]!);
+  const testRows = result.split.test.map((row) => recordAt(dataset, row));
   return { result, serving: await loadServingModel(result), testRows };
 }
 

@@ -3,9 +3,14 @@ import { before, describe, it } from 'node:test';
 import { buildNetwork, type DenseArchitecture, defaultArchitectures } from '../../src/pipeline/architectures.ts';
 import { loadModelArtifact, saveModelArtifact } from '../../src/pipeline/artifact.ts';
 import { PipelineError } from '../../src/pipeline/errors.ts';
+import { buildModelCard, renderModelCardMarkdown } from '../../src/pipeline/card.ts';
+import { parseCrossValidation } from '../../src/pipeline/cross-validation.ts';
 import { parseFeatureSpec } from '../../src/pipeline/feature-spec.ts';
+import { assignFolds } from '../../src/pipeline/preprocess.ts';
+import { placeholderCardText } from '../../src/models/stored-version.ts';
 import { explainPrediction } from '../../src/pipeline/explain.ts';
 import { deserializeTrainingResult, serializeTrainingResult, type TrainingResult, trainModel } from '../../src/pipeline/pipeline.ts';
+import { matrixFromRows } from '../../src/pipeline/matrix.ts';
 import { createRandom } from '../../src/pipeline/random.ts';
 import { loadServingModel } from '../../src/pipeline/serving.ts';
 import { initTensorflow, tf } from '../../src/pipeline/tensorflow.ts';
@@ -13,10 +18,14 @@ import { convolveByMatMul, fitNetwork, type ProgressEvent, type TrainingData } f
 import { fixturePath } from './helpers.ts';
 
 /** A learnable toy problem: the class is whether a weighted sum of five features is positive. */
-function toyData(rows: number, seed: number): TrainingData {
+function toyRows(rows: number, seed: number): number[][] {
   const random = createRandom(seed);
-  const x = Array.from({ length: rows }, () => Array.from({ length: 5 }, () => random.next() * 2 - 1));
-  return { x, y: x.map((row) => (row[0]! - 0.5 * row[1]! + 0.25 * row[2]! > 0 ? 1 : 0)) };
+  return Array.from({ length: rows }, () => Array.from({ length: 5 }, () => random.next() * 2 - 1));
+}
+
+function toyData(rows: number, seed: number): TrainingData {
+  const x = toyRows(rows, seed);
+  return { x: matrixFromRows(x), y: x.map((row) => (row[0]! - 0.5 * row[1]! + 0.25 * row[2]! > 0 ? 1 : 0)) };
 }
 
 const settings = { epochs: 6, batchSize: 16, learningRate: 0.01, patience: 3, l2: 0.001 };
@@ -55,7 +64,7 @@ describe('training', () => {
 
   it('gives identical weights for the same seed with a convolutional network', async () => {
     const random = createRandom(3);
-    const images: TrainingData = { x: Array.from({ length: 48 }, () => Array.from({ length: 36 }, () => random.next())), y: Array.from({ length: 48 }, (_, i) => i % 3) };
+    const images: TrainingData = { x: matrixFromRows(Array.from({ length: 48 }, () => Array.from({ length: 36 }, () => random.next()))), y: Array.from({ length: 48 }, (_, i) => i % 3) };
     const run = async () => {
       const model = buildNetwork({ kind: 'cnn', filters: [4, 8], kernelSize: 3, denseUnits: 8, dropout: 0.25 }, { inputSize: 36, outputUnits: 3, outputActivation: 'softmax', image: { width: 6, height: 6 } }, 5);
       await fitNetwork(model, images, images, { objective: 'multiclass', classes: 3, settings: { ...settings, epochs: 2 }, seed: 5 });
@@ -86,10 +95,10 @@ describe('training', () => {
   });
 
   it('predicts regression targets in their own units', async () => {
-    const data = toyData(200, 4);
+    const x = toyRows(200, 4);
     const target = (rows: number[][]) => rows.map((row) => 100 + 30 * row[0]! - 20 * row[1]!);
     const model = buildNetwork(defaultArchitectures.linear, { inputSize: 5, outputUnits: 1, outputActivation: 'linear' }, 1);
-    await fitNetwork(model, { x: data.x, y: target(data.x) }, { x: data.x.slice(0, 50), y: target(data.x.slice(0, 50)) }, {
+    await fitNetwork(model, { x: matrixFromRows(x), y: target(x) }, { x: matrixFromRows(x.slice(0, 50)), y: target(x.slice(0, 50)) }, {
       objective: 'regression',
       classes: 1,
       settings: { epochs: 300, batchSize: 32, learningRate: 0.05, patience: 20, l2: 0 },
@@ -128,7 +137,7 @@ describe('artifacts', () => {
     await fitNetwork(model, toyData(100, 1), toyData(30, 2), { objective: 'binary', classes: 2, settings, seed: 3 });
     const { artifact, weightsSha256 } = await saveModelArtifact(model);
     const reloaded = await loadModelArtifact(artifact, weightsSha256);
-    const x = toyData(50, 5).x;
+    const x = toyRows(50, 5);
     assert.deepEqual(rawOutputs(reloaded, x), rawOutputs(model, x));
     assert.match(weightsSha256, /^[0-9a-f]{64}$/);
     model.dispose();
@@ -154,8 +163,8 @@ describe('a messy clinical CSV end to end', () => {
   });
 
   it('trains, reports data quality and says whether it beats its baseline', () => {
-    assert.equal(result.quality.usableRows, 157);
-    assert.equal(result.counts.train + result.counts.validation + result.counts.test, 157);
+    assert.equal(result.quality.usableRows, 159);
+    assert.equal(result.counts.train + result.counts.validation + result.counts.test, 159);
     const { verdict, statement } = result.evaluation.comparison;
     const wording = { beats: /The model beats its baseline/, 'not-clearly-better': /does not clearly beat the baseline/, 'does-not-beat': /does not beat its baseline/ }[verdict];
     assert.match(statement, wording);
@@ -206,7 +215,7 @@ describe('a messy clinical CSV end to end', () => {
     assert.deepEqual(explanation.attributions.map((a) => a.feature).sort(), ['age', 'bmi', 'cholesterol', 'sex', 'smoking', 'systolic_bp']);
     const change = explanation.output - explanation.baselineOutput;
     assert.ok(Math.abs(explanation.completenessGap) <= 0.05 * Math.abs(change) + 1e-4);
-    assert.match(explanation.attributions.find((a) => a.feature === 'smoking')!.text, /^smoking is "current" \(most common: "never"\), (raised|lowered) probability of yes by/);
+    assert.match(explanation.attributions.find((a) => a.feature === 'smoking')!.text, /^smoking: current rather than the training mix \(mostly never\), (raised|lowered) probability of yes by/);
     served.dispose();
   });
 
@@ -230,5 +239,99 @@ describe('a messy clinical CSV end to end', () => {
     assert.ok(prediction!.warnings.some((w) => /age = 110 is outside the training range/.test(w)));
     assert.ok(prediction!.warnings.some((w) => /"vaping" was not seen in training/.test(w)));
     served.dispose();
+  });
+});
+
+describe('honest estimates: grouped splits and cross-validation', () => {
+  // 60 patients with 3 visits each; the outcome follows x, and a patient's visits resemble each other.
+  const records = Array.from({ length: 180 }, (_, i) => {
+    const patient = Math.floor(i / 3);
+    const x = ((patient * 37) % 60) / 10 + (i % 3) * 0.1;
+    return { patient: `P${patient}`, x, noise: (i * 13) % 7, outcome: x + ((patient * 7) % 11) / 2.5 > 5 ? 'yes' : 'no' };
+  });
+  const patientOf = (row: number) => records[row]!.patient;
+  const placeholderCard = placeholderCardText('grouped', '', 'records');
+  let result: TrainingResult;
+
+  before(async () => {
+    result = await trainModel({
+      data: { records },
+      target: 'outcome',
+      task: 'binary',
+      group: 'patient',
+      crossValidation: { folds: 3, repeats: 2 },
+      threshold: { sensitivity: 0.8 },
+      coverage: 0.8,
+      training: { epochs: 15, patience: 5 },
+      baselineTraining: { epochs: 15, patience: 5 },
+      bootstrap: { resamples: 50 },
+    });
+  });
+
+  it('keeps each patient on one side of the split, and the grouping column out of the features', () => {
+    const sides = [result.split.train, result.split.validation, result.split.test].map((rows) => new Set(rows.map(patientOf)));
+    for (const [a, b] of [[0, 1], [0, 2], [1, 2]] as const) assert.deepEqual([...sides[a]!].filter((p) => sides[b]!.has(p)), []);
+    assert.equal(result.split.groupedBy, 'patient');
+    assert.deepEqual(result.features.map((f) => f.name), ['x', 'noise']);
+  });
+
+  it('reports each metric as mean and spread across 3 folds x 2 repeats, beside the test-split figures', () => {
+    const cv = result.crossValidation!;
+    assert.deepEqual([cv.folds, cv.repeats, cv.groupedBy], [3, 2, 'patient']);
+    const auroc = cv.metrics.auroc!;
+    assert.equal(auroc.model!.folds, 6);
+    assert.ok(auroc.model!.sd >= 0 && auroc.model!.min <= auroc.model!.mean && auroc.model!.mean <= auroc.model!.max && auroc.model!.max <= 1);
+    assert.match(cv.statement, /^3-fold cross-validation, repeated 2 times, folds by patient .*: AUROC 0\.\d{3} ± 0\.\d{3} \(SD over 6 folds\) for the model/);
+    const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCard));
+    assert.match(markdown, /## Cross-validation\n\n3-fold cross-validation, repeated 2 times/);
+    assert.match(markdown, /\| auroc \| 0\.\d{3} ± 0\.\d{3} \(0\.\d{3} to [01]\.\d{3}\) \|/);
+    assert.match(markdown, /whole groups of patient to one side/);
+  });
+
+  it('chooses the threshold on validation by the stated rule, and carries conformal sets with their measured coverage', async () => {
+    assert.match(result.thresholdRule!, /^the highest threshold with sensitivity at least 0\.8 on the validation split: /);
+    assert.equal((result.evaluation.model.metrics as { threshold: number }).threshold, result.threshold);
+    const conformal = result.conformal!;
+    assert.deepEqual([conformal.kind, conformal.coverage, conformal.calibrationRows], ['set', 0.8, result.counts.validation]);
+    assert.ok(conformal.test!.coverage >= 0 && conformal.test!.coverage <= 1 && conformal.test!.meanSetSize! >= 1);
+    const served = await loadServingModel(result);
+    const [prediction] = await served.predict([{ x: 3, noise: 2 }]);
+    const set = (prediction as { conformal: { coverage: number; set: string[] } }).conformal;
+    assert.equal(set.coverage, 0.8);
+    assert.ok(set.set.length >= 1 && set.set.every((label) => result.classLabels!.includes(label)));
+    served.dispose();
+    const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCard));
+    assert.match(markdown, /Prediction sets at 80% nominal coverage \(split-conformal, calibrated on the \d+ validation rows.*measured coverage on the test split 0\.\d{3}/);
+    assert.match(markdown, /\(threshold the highest threshold with sensitivity at least 0\.8/);
+    // Probabilities recalibrated on validation (Platt scaling folded into the network), ECE before and after on the test split.
+    assert.equal(result.calibration!.method, 'platt');
+    assert.equal(result.calibration!.validationRows, result.counts.validation);
+    assert.match(markdown, /Probabilities recalibrated by Platt scaling .* Expected calibration error on the test split: 0\.\d{3} before, 0\.\d{3} after\./);
+  });
+
+  it('fits an autoencoder on the training inputs and flags an input unlike them, in the prediction and its explanation', async () => {
+    const autoencoder = result.autoencoder!;
+    assert.equal(autoencoder.inputs, result.preprocessing.columns.length);
+    assert.ok(autoencoder.threshold > 0 && autoencoder.test!.rows === result.counts.test);
+    const served = await loadServingModel(result);
+    // Each value is possible, but x and noise far from anything seen together in training.
+    const [usual, unusual] = await served.predict([{ x: 3, noise: 3 }, { x: 40, noise: -30 }]);
+    assert.ok(!usual!.warnings.some((w) => /out-of-distribution score/.test(w)), usual!.warnings.join('; '));
+    assert.ok(unusual!.warnings.some((w) => /unlike the training data: out-of-distribution score \d+\.\d\d \(autoencoder reconstruction error/.test(w)), unusual!.warnings.join('; '));
+    assert.ok(explainPrediction(served, { x: 40, noise: -30 }).warnings.some((w) => /out-of-distribution score/.test(w)));
+    served.dispose();
+    const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCard));
+    assert.match(markdown, /Out-of-distribution check: an autoencoder \(8 → 4 → 8\) .* It flags \d+ of the \d+ test rows/);
+  });
+
+  it('puts a group in one fold, folds of even size', () => {
+    const groups = records.map((r) => r.patient);
+    const folds = assignFolds(groups, groups.map(() => 0), 4, 1);
+    const foldOf = new Map<string, Set<number>>();
+    groups.forEach((group, row) => foldOf.set(group, (foldOf.get(group) ?? new Set()).add(folds[row]!)));
+    assert.ok([...foldOf.values()].every((set) => set.size === 1));
+    assert.deepEqual([0, 1, 2, 3].map((fold) => folds.filter((f) => f === fold).length), [45, 45, 45, 45]);
+    assert.throws(() => parseCrossValidation('5y'), /5 or 5x5/);
+    assert.deepEqual(parseCrossValidation('5x5'), { folds: 5, repeats: 5 });
   });
 });

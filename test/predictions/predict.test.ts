@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { datasetsDir, defaultModel, explainPrediction, loadServingModel, readCsvFile, readShippedModel, type ServingModel } from '../../src/pipeline/index.ts';
+import { datasetsDir, defaultModel, explainPrediction, loadServingModel, readCsvFile, readShippedModel, recordAt, type ServingModel } from '../../src/pipeline/index.ts';
 import { caseWithObservations, createPatient, modelObservations, openCase } from '../support/fixtures.ts';
 import { errorCodes, startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
@@ -13,6 +13,7 @@ const predictMutation = `mutation($caseId: ID!, $model: String!, $version: Int, 
   predict(caseId: $caseId, model: $model, version: $version, explain: $explain) {
     id label value outcomeLabel threshold input outOfDistribution warnings latencyMs requestedBy
     probabilities { label probability }
+    conformal { coverage set lower upper }
     modelVersion { version stage }
     explanation { method output baselineOutput completenessGap completenessFlagged summary attributions { feature attribution value typical } saliency { width height values label } }
   }
@@ -43,6 +44,9 @@ describe('predict on tabular models', () => {
     const [expected] = await model.predict([input]);
     assert.deepEqual(Object.fromEntries(prediction.probabilities.map((p: any) => [p.label, p.probability])), (expected as any).probabilities);
     assert.equal(prediction.label, (expected as any).label);
+    // Every prediction carries its split-conformal set, stored with it.
+    assert.deepEqual(prediction.conformal, { coverage: 0.9, set: (expected as any).conformal.set, lower: null, upper: null });
+    assert.ok(prediction.conformal.set.length >= 1);
     assert.deepEqual(prediction.input, input);
     assert.deepEqual(prediction.modelVersion, { version: 1, stage: 'PRODUCTION' });
     assert.equal(prediction.outcomeLabel, 'malignancy probability');
@@ -67,6 +71,8 @@ describe('predict on tabular models', () => {
     assert.ok(Math.abs(explanation.completenessGap) <= 0.05 * Math.abs(change), `completeness within 5%: ${explanation.completenessGap} of ${change}`);
     assert.equal(explanation.completenessFlagged, false);
     assert.ok(Math.abs(explanation.output - prediction.value) < 1e-3, 'the explained output is the prediction');
+    assert.equal(prediction.conformal.coverage, 0.9);
+    assert.ok(prediction.conformal.lower < prediction.value && prediction.value < prediction.conformal.upper, JSON.stringify(prediction.conformal));
     assert.equal(explanation.attributions.length, observations.length);
     assert.match(explanation.summary[0], /(above|below|at) typical .*(raised|lowered|did not change) predicted progression/);
     // The same as the pipeline's own explanation of that input.
@@ -178,7 +184,7 @@ describe('predict on the image model', () => {
   it('classifies a held-out digit and returns a saliency map of the image’s size', async () => {
     const { result } = await readShippedModel('digits');
     const dataset = await readCsvFile(`${datasetsDir}/${defaultModel('digits').dataset}`);
-    const row = dataset.rows[result.split.test[0]!]!;
+    const row = recordAt(dataset, result.split.test[0]!);
     const pixels = result.features.map((feature) => Number(row[feature.name]));
     const caseId = await openCase(api, await createPatient(api));
     await clinician.gql('mutation($id: ID!, $image: CaseImageInput!) { addCaseImage(caseId: $id, image: $image) { id } }', {

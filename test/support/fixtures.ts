@@ -47,10 +47,10 @@ export async function openCase(api: TestServer, patientId: string, title = 'Fixt
 
 /** Observations (code, value, unit) of one row of a shipped data set, as a default model expects them. */
 export async function modelObservations(model: 'breast-cancer' | 'diabetes-progression', row: number) {
-  const { readShippedModel, readCsvFile, datasetsDir, defaultModel } = await import('../../src/pipeline/index.ts');
+  const { readShippedModel, readCsvFile, recordAt, datasetsDir, defaultModel } = await import('../../src/pipeline/index.ts');
   const { result } = await readShippedModel(model);
   const dataset = await readCsvFile(`${datasetsDir}/${defaultModel(model).dataset}`);
-  const values = dataset.rows[row]!;
+  const values = recordAt(dataset, row);
   return result.features.map((feature) => ({ code: feature.name, value: Number(values[feature.name]), unit: feature.unit }));
 }
 

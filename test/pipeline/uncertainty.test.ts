@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PipelineError } from '../../src/pipeline/errors.ts';
+import { createRandom } from '../../src/pipeline/random.ts';
+import { chooseThreshold, fitConformal, measureConformal, parseThresholdRule, predictionSetIndices } from '../../src/pipeline/uncertainty.ts';
+
+describe('decision threshold by a stated rule', () => {
+  // Scores of 10 negatives (0.05..0.50) and 10 positives (0.30..0.75): they overlap in the middle.
+  const labels = [...Array(10).fill(0), ...Array(10).fill(1)];
+  const scores = [...Array.from({ length: 10 }, (_, i) => 0.05 + i * 0.05), ...Array.from({ length: 10 }, (_, i) => 0.3 + i * 0.05)];
+
+  it("maximizes Youden's J, or keeps the sensitivity asked for at the highest threshold", () => {
+    const youden = chooseThreshold('youden', labels, scores);
+    // At 0.55: sensitivity 0.5... at 0.3: sensitivity 1, specificity 0.5 -> J 0.5; at 0.55 J = 0.5 too; the first best (higher threshold) is kept.
+    assert.ok(Math.abs(youden.threshold - 0.55) < 1e-9, String(youden.threshold));
+    assert.match(youden.rule, /Youden's J .*\(sensitivity 0\.500, specificity 1\.000 on the validation split\)/);
+    const sensitive = chooseThreshold({ sensitivity: 0.9 }, labels, scores);
+    assert.ok(Math.abs(sensitive.threshold - 0.35) < 1e-9, String(sensitive.threshold));
+    assert.match(sensitive.rule, /sensitivity at least 0\.9 .*\(sensitivity 0\.900, specificity 0\.600/);
+    assert.deepEqual(chooseThreshold(0.5, labels, scores), { threshold: 0.5, rule: 'fixed at 0.5' });
+  });
+
+  it('parses the rules of the command line and refuses others', () => {
+    assert.equal(parseThresholdRule('youden'), 'youden');
+    assert.deepEqual(parseThresholdRule('sensitivity=0.9'), { sensitivity: 0.9 });
+    assert.equal(parseThresholdRule('0.3'), 0.3);
+    for (const bad of ['1.5', 'sensitivity=2', 'best']) assert.throws(() => parseThresholdRule(bad), (error) => error instanceof PipelineError && error.code === 'BAD_OPTION');
+  });
+});
+
+describe('split-conformal prediction', () => {
+  it('gives intervals whose coverage on new data is close to the nominal level', () => {
+    const random = createRandom(4);
+    const draw = (n: number) => Array.from({ length: n }, () => random.next() * 2 - 1 + random.next() * 2 - 1);
+    const calibration = draw(500);
+    const conformal = fitConformal('regression', calibration.map(() => [0]), calibration, 0.9);
+    assert.equal(conformal.calibrationRows, 500);
+    const fresh = draw(4000);
+    const measured = measureConformal(conformal, 'regression', fresh.map(() => [0]), fresh);
+    assert.ok(Math.abs(measured.test!.coverage - 0.9) < 0.03, `coverage ${measured.test!.coverage}`);
+    assert.ok(Math.abs(measured.test!.meanWidth! - 2 * conformal.quantile) < 1e-9);
+  });
+
+  it('builds sets from the quantile of 1 - p(true class), never empty', () => {
+    const outputs = [[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.55, 0.45]];
+    const conformal = fitConformal('multiclass', outputs, [0, 1, 1, 0], 0.5);
+    // Scores 0.1, 0.6, 0.2, 0.45; the ceil(5 x 0.5) = 3rd smallest is 0.45.
+    assert.ok(Math.abs(conformal.quantile - 0.45) < 1e-12, String(conformal.quantile));
+    assert.deepEqual(predictionSetIndices({ quantile: 0.5 }, [0.5, 0.5]), [0, 1]);
+    assert.deepEqual(predictionSetIndices(conformal, [0.9, 0.1]), [0]);
+    assert.deepEqual(predictionSetIndices({ quantile: 0 }, [0.3, 0.7]), [1], 'the most probable class is always in the set');
+  });
+});
