@@ -81,6 +81,10 @@ const settingsSchema = z.object({
   PREDICT_COHORT_MAX: z.coerce.number().int().min(1).max(1000).default(50),
   DEFAULT_MODELS: booleanFlag.default(true),
   AUDIT_READS: booleanFlag.default(true),
+  CONSOLE_GRAPHIQL: booleanFlag.optional(),
+  CONSOLE_OIDC_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+  CONSOLE_OIDC_CLIENT_ID: optionalText,
+  CONSOLE_OIDC_SCOPE: z.string().min(1).default('openid profile'),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -162,6 +166,17 @@ export interface Config {
   defaultModels: boolean;
   /** Record reads in the audit log (only benchmarks turn this off; production refuses to). */
   auditReads: boolean;
+  console: ConsoleConfig;
+}
+
+/** The web console at /console/: how people sign in to it, and whether the GraphiQL explorer is served. */
+export interface ConsoleConfig {
+  /** Serve GraphiQL at /console/graphiql/ (development by default; production only when turned on). */
+  graphiql: boolean;
+  /** The sign-in page that mints development tokens (development mode with the development key only). */
+  developmentSignIn: boolean;
+  /** OpenID Connect authorization code + PKCE against this provider; undefined without one. */
+  oidc: { issuer: string; clientId: string; scope: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -233,6 +248,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     defaultModels: s.DEFAULT_MODELS,
     auditReads: s.AUDIT_READS,
+    console: consoleConfig(s, production, auth),
+  };
+}
+
+function consoleConfig(s: Settings, production: boolean, auth: AuthConfig): ConsoleConfig {
+  if (Boolean(s.CONSOLE_OIDC_ISSUER) !== Boolean(s.CONSOLE_OIDC_CLIENT_ID)) {
+    fail(['CONSOLE_OIDC_ISSUER, CONSOLE_OIDC_CLIENT_ID: set both (console sign-in with your identity provider) or neither']);
+  }
+  return {
+    graphiql: s.CONSOLE_GRAPHIQL ?? !production,
+    developmentSignIn: !production && auth.keySource.kind === 'development',
+    oidc:
+      s.CONSOLE_OIDC_ISSUER && s.CONSOLE_OIDC_CLIENT_ID
+        ? { issuer: s.CONSOLE_OIDC_ISSUER, clientId: s.CONSOLE_OIDC_CLIENT_ID, scope: s.CONSOLE_OIDC_SCOPE }
+        : undefined,
   };
 }
 
