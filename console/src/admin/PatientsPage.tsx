@@ -31,12 +31,12 @@ export function PatientsPage() {
         <div className="grid">
           <TextField label="Name contains" value={draft.name} onChange={(e) => setDraft({ ...draft, name: e.target.value })} serverName="filter.nameContains" error={patients.error} />
           <TextField label="MRN" value={draft.mrn} onChange={(e) => setDraft({ ...draft, mrn: e.target.value })} serverName="filter.mrn" error={patients.error} />
-          <label className="field">
+          <div className="field">
             <span>Archived records</span>
-            <span>
-              <input type="checkbox" checked={draft.includeArchived} onChange={(e) => setDraft({ ...draft, includeArchived: e.target.checked })} /> include
-            </span>
-          </label>
+            <label>
+              <input type="checkbox" checked={draft.includeArchived} onChange={(e) => setDraft({ ...draft, includeArchived: e.target.checked })} /> include archived
+            </label>
+          </div>
           <button type="submit">Search</button>
         </div>
       </form>

@@ -24,17 +24,25 @@ export class ApiError extends Error {
  * Runs one operation of the console's own documents against /graphql with the
  * signed-in user's bearer token. The server decides everything; this only carries.
  */
-export async function request<Result, Variables>(
+export function request<Result, Variables>(
   document: TypedDocumentString<Result, Variables>,
   ...[variables]: Variables extends Record<string, never> ? [] : [Variables]
 ): Promise<Result> {
-  const session = currentSession();
+  return send(document, variables, currentSession()?.token);
+}
+
+/** The same with a token that is not (yet) the session's, e.g. to ask `me` before signing in with it. */
+export function requestWithToken<Result>(token: string, document: TypedDocumentString<Result, Record<string, never>>): Promise<Result> {
+  return send(document, undefined, token);
+}
+
+async function send<Result, Variables>(document: TypedDocumentString<Result, Variables>, variables: Variables | undefined, token: string | undefined): Promise<Result> {
   const response = await fetch('/graphql', {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
       accept: 'application/graphql-response+json, application/json',
-      ...(session ? { authorization: `Bearer ${session.token}` } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
     },
     body: JSON.stringify({ query: document.toString(), variables: variables ?? {} }),
   });

@@ -46,7 +46,7 @@ export function BreakGlassPage() {
                     {formatTime(node.expiresAt)} {node.active && <span className="badge break-glass">active</span>}
                   </td>
                   <td>
-                    <button type="button" className="secondary" onClick={() => setOpen(node)} aria-label={`Accesses under the grant to ${node.clinicianSubject} at ${formatTime(node.grantedAt)}`}>
+                    <button type="button" className="secondary" onClick={() => setOpen(node)} aria-label={`Show accesses under the grant to ${node.clinicianSubject} at ${formatTime(node.grantedAt)}`}>
                       Show accesses
                     </button>
                   </td>

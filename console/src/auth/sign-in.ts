@@ -1,18 +1,12 @@
-import { ApiError, request, type ApiErrorItem } from '../api/client.ts';
+import { ApiError, requestWithToken, type ApiErrorItem } from '../api/client.ts';
 import { MeDocument } from '../generated/graphql.ts';
 import { consoleSettings } from './settings.ts';
 import { currentSession, setSession, type Session } from './session.ts';
 
 /** Takes a token, asks the server who it belongs to (`me`), and makes that the session. */
 async function adoptToken(token: string, method: Session['method']): Promise<void> {
-  setSession({ token, subject: '', roles: [], method });
-  try {
-    const { me } = await request(MeDocument);
-    setSession({ token, subject: me.subject, roles: me.roles, method });
-  } catch (error) {
-    setSession(undefined);
-    throw error;
-  }
+  const { me } = await requestWithToken(token, MeDocument);
+  setSession({ token, subject: me.subject, roles: me.roles, method });
 }
 
 /** Development only: a token for any subject and role from POST /console/dev-token (absent in production). */

@@ -1,7 +1,7 @@
 import { useMutation } from '@tanstack/react-query';
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { request } from '../api/client.ts';
-import { ErrorNotice } from '../components/errors.tsx';
+import { ErrorNotice, FieldError } from '../components/errors.tsx';
 import { formatTime } from '../components/format.ts';
 import { OpenBreakGlassDocument } from '../generated/graphql.ts';
 
@@ -36,11 +36,12 @@ export function BreakGlassDialog({ patientId, onGranted, onClose }: { patientId:
       ) : (
         <form onSubmit={submit}>
           <p>This patient is not on your care team. Give the clinical reason for emergency access; it is recorded and reviewed by auditors.</p>
-          <label className="field" htmlFor="break-glass-reason">
-            <span>Reason</span>
+          <div className="field">
+            <label htmlFor="break-glass-reason">Reason</label>
             <textarea id="break-glass-reason" value={reason} onChange={(e) => setReason(e.target.value)} aria-describedby="break-glass-reason-error" />
-          </label>
-          <ErrorNotice error={open.error} />
+            <FieldError error={open.error} name="reason" id="break-glass-reason-error" />
+          </div>
+          <ErrorNotice error={open.error} fields={['reason']} />
           <div className="actions">
             <button type="submit" className="danger" disabled={open.isPending}>
               Open emergency access

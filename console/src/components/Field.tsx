@@ -12,23 +12,23 @@ interface FieldProps {
 export function TextField({ label, serverName, error, ...input }: FieldProps & InputHTMLAttributes<HTMLInputElement>) {
   const id = useId();
   return (
-    <label className="field" htmlFor={id}>
-      <span>{label}</span>
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
       <input id={id} aria-describedby={`${id}-error`} {...input} />
       {serverName && <FieldError error={error} name={serverName} id={`${id}-error`} />}
-    </label>
+    </div>
   );
 }
 
 export function SelectField({ label, serverName, error, children, ...select }: FieldProps & SelectHTMLAttributes<HTMLSelectElement> & { children: ReactNode }) {
   const id = useId();
   return (
-    <label className="field" htmlFor={id}>
-      <span>{label}</span>
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
       <select id={id} aria-describedby={`${id}-error`} {...select}>
         {children}
       </select>
       {serverName && <FieldError error={error} name={serverName} id={`${id}-error`} />}
-    </label>
+    </div>
   );
 }

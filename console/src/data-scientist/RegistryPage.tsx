@@ -17,7 +17,9 @@ export function RegistryPage() {
         <section className="panel" key={model.id} aria-labelledby={`model-${model.id}`}>
           <h2 id={`model-${model.id}`}>{model.name}</h2>
           <p>
-            {model.task.toLowerCase()} · predicts <code>{model.target}</code> · {model.description} · <Link href={`/performance/${model.name}`}>performance and drift</Link>
+            {model.task.toLowerCase()} · predicts <code>{model.target}</code> · {model.description} · <Link href={`/performance/${model.name}`} aria-label={`${model.name}: performance and drift`}>
+              performance and drift
+            </Link>
           </p>
           <table>
             <thead>

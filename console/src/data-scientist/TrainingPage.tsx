@@ -51,10 +51,10 @@ export function TrainingPage() {
           <TextField label="Target column" value={form.target} onChange={set('target')} serverName="input.target" error={train.error} />
           <TextField label="Positive class (binary)" value={form.positiveClass} onChange={set('positiveClass')} serverName="input.positiveClass" error={train.error} />
           <TextField label="Most epochs" inputMode="numeric" value={form.maxEpochs} onChange={set('maxEpochs')} serverName="input.maxEpochs" error={train.error} />
-          <label className="field">
-            <span>Training data (CSV; none: platform cases with outcomes)</span>
-            <input type="file" accept=".csv,text/csv" onChange={(e) => void e.target.files?.[0]?.text().then(setCsv)} />
-          </label>
+          <div className="field">
+            <label htmlFor="training-csv">Training data (CSV; none: platform cases with outcomes)</label>
+            <input id="training-csv" type="file" accept=".csv,text/csv" onChange={(e) => void e.target.files?.[0]?.text().then(setCsv)} />
+          </div>
         </div>
         <div className="actions">
           <button type="submit" disabled={train.isPending}>
