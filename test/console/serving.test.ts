@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config/config.ts';
 import { consoleDistDir } from '../../src/server/console.ts';
 import { auditEvents } from '../support/audit.ts';
 import { createPatient } from '../support/fixtures.ts';
@@ -147,5 +148,24 @@ describe('the audit log filtered by purpose of use', () => {
     assert.ok(records.every((record) => record.purposeOfUse === 'HOPERAT'));
     const bad = await api.as(people.auditor).gql('{ auditEvents(filter: { purposeOfUse: "treat; drop" }) { totalCount } }');
     assert.deepEqual(errorCodes(bad), ['BAD_USER_INPUT']);
+  });
+});
+
+describe('console settings', () => {
+  it('need both the provider and the client id for OpenID Connect sign-in, and a URL for the provider', () => {
+    assert.throws(() => loadConfig({ CONSOLE_OIDC_ISSUER: 'https://idp.example.org/realms/hospital' }), ConfigError);
+    assert.throws(() => loadConfig({ CONSOLE_OIDC_CLIENT_ID: 'clinigraph-console' }), ConfigError);
+    assert.throws(() => loadConfig({ CONSOLE_OIDC_ISSUER: 'not a url', CONSOLE_OIDC_CLIENT_ID: 'clinigraph-console' }), ConfigError);
+    const { console: settings } = loadConfig({ CONSOLE_OIDC_ISSUER: 'https://idp.example.org/realms/hospital', CONSOLE_OIDC_CLIENT_ID: 'clinigraph-console' });
+    assert.deepEqual(settings.oidc, { issuer: 'https://idp.example.org/realms/hospital', clientId: 'clinigraph-console', scope: 'openid profile' });
+    assert.equal(settings.developmentSignIn, true);
+  });
+
+  it('let the provider through the Content-Security-Policy, and nothing else', async () => {
+    const withProvider = await startTestServer({ CONSOLE_OIDC_ISSUER: 'https://idp.example.org/realms/hospital', CONSOLE_OIDC_CLIENT_ID: 'clinigraph-console' });
+    const policy = (await fetch(`${origin(withProvider)}/console/`)).headers.get('content-security-policy') ?? '';
+    assert.match(policy, /connect-src 'self' https:\/\/idp\.example\.org;/);
+    assert.match(policy, /frame-src 'self' https:\/\/idp\.example\.org;/);
+    assert.match(policy, /script-src 'self';/);
   });
 });

@@ -73,10 +73,11 @@ export interface ConsoleBrowser {
 
 /**
  * Chromium with one page on the server's origin. Requests to any other host
- * are blocked and recorded (the console must work with no internet); the
- * browser closes when the test file ends.
+ * (but `allowedOrigins`, e.g. a test identity provider) are blocked and
+ * recorded (the console must work with no internet); the browser closes when
+ * the test file ends.
  */
-export async function openBrowser(server: TestServer): Promise<ConsoleBrowser> {
+export async function openBrowser(server: TestServer, allowedOrigins: string[] = []): Promise<ConsoleBrowser> {
   const browser: Browser = await chromium.launch({
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -88,7 +89,7 @@ export async function openBrowser(server: TestServer): Promise<ConsoleBrowser> {
   const pageErrors: string[] = [];
   await context.route('**/*', (route) => {
     const url = route.request().url();
-    if (new URL(url).origin === origin || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
+    if ([origin, ...allowedOrigins].includes(new URL(url).origin) || url.startsWith('data:') || url.startsWith('blob:')) return route.continue();
     foreignRequests.push(url);
     return route.abort('blockedbyclient');
   });
