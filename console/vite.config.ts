@@ -18,6 +18,8 @@ export default defineConfig({
   build: {
     outDir: here(`./dist/${app}`),
     emptyOutDir: true,
+    // .vite/manifest.json: which chunks each entry and each lazy page loads (bench/console.ts reads it).
+    manifest: true,
     // Everything is served by clinigraph as files: no inlined data: scripts, small assets stay files too.
     assetsInlineLimit: 0,
     chunkSizeWarningLimit: 2048,
