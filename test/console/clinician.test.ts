@@ -11,7 +11,12 @@ describe('the clinician console', { skip }, () => {
   it('requests a prediction, reads its explanation, reviews it and records the outcome', async () => {
     const server = api!;
     const patientId = await createPatient(server, { mrn: 'CLIN-0001', givenName: 'Cora', familyName: 'Caredfor' });
-    const caseId = await caseWithObservations(server, await modelObservations('breast-cancer', 0), patientId);
+    const observations = await modelObservations('breast-cancer', 0);
+    const caseId = await caseWithObservations(server, observations, patientId);
+    // Earlier measurements of one code, so its chart is a series over time.
+    const earlier = [30, 20, 10].map((days, index) => ({ code: 'mean_area', value: 900 + index * 40, unit: observations.find((o) => o.code === 'mean_area')!.unit, observedAt: new Date(Date.now() - days * 86_400_000).toISOString() }));
+    const added = await server.as(people.clinician).gql('mutation($id: ID!, $o: [ObservationInput!]!) { addObservations(caseId: $id, observations: $o) { id } }', { id: caseId, o: earlier });
+    assert.equal(added.body.errors, undefined, JSON.stringify(added.body.errors));
     const browser = await openBrowser(server);
     const { page } = browser;
 
@@ -19,7 +24,9 @@ describe('the clinician console', { skip }, () => {
     await page.getByRole('heading', { name: 'My patients' }).waitFor();
     await page.getByRole('link', { name: 'Caredfor, Cora' }).click();
     await page.getByRole('link', { name: 'Fixture case' }).click();
-    await page.getByRole('img', { name: /over time/ }).waitFor();
+    await page.getByRole('img', { name: 'mean_area over time' }).waitFor();
+    const series = page.getByRole('region', { name: /^Observations/ }).locator('figure table tbody tr');
+    assert.equal(await series.count(), 4, 'the chart of mean_area holds its four measurements');
     await assertAccessible(page, 'a case with its observations chart');
 
     await page.getByLabel('Model', { exact: true }).selectOption('breast-cancer');

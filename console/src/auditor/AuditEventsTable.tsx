@@ -45,7 +45,12 @@ export function AuditEventsTable({ caption, events, selected, onSelect }: { capt
             <td className="mono">{event.patientIds.map((id) => id.slice(0, 8)).join(', ')}</td>
             <td>
               {event.purposeOfUse}
-              {event.breakGlass && <span className="badge break-glass"> break-glass</span>}
+              {event.breakGlass && (
+                <>
+                  {' '}
+                  <span className="badge break-glass">break-glass</span>
+                </>
+              )}
             </td>
             {onSelect && (
               <td>

@@ -2,7 +2,7 @@ import { useMemo, useState } from 'react';
 import type { ChartConfiguration } from 'chart.js';
 import { Chart } from '../components/Chart.tsx';
 import { SelectField } from '../components/Field.tsx';
-import { formatNumber, formatTime } from '../components/format.ts';
+import { formatDate, formatNumber, formatTime } from '../components/format.ts';
 import type { ClinicalCase } from './CasePage.tsx';
 
 type Observation = ClinicalCase['observations'][number];
@@ -18,10 +18,15 @@ export function ObservationsPanel({ observations }: { observations: Observation[
     () => ({
       type: 'line',
       data: {
-        labels: series.map((o) => formatTime(o.observedAt)),
-        datasets: [{ label: `${chosen}${unit ? ` (${unit})` : ''}`, data: series.map((o) => o.value ?? null), borderColor: '#0b5c73', backgroundColor: '#0b5c73', pointRadius: 4 }],
+        // x is the time of observation (a linear axis in milliseconds), so uneven gaps look uneven.
+        datasets: [{ label: `${chosen}${unit ? ` (${unit})` : ''}`, data: series.map((o) => ({ x: Date.parse(o.observedAt), y: o.value! })), borderColor: '#0b5c73', backgroundColor: '#0b5c73', pointRadius: 4 }],
       },
-      options: { scales: { y: { title: { display: Boolean(unit), text: unit } } } },
+      options: {
+        scales: {
+          x: { type: 'linear', ticks: { maxTicksLimit: 6, callback: (value) => formatDate(Number(value)) } },
+          y: { title: { display: Boolean(unit), text: unit } },
+        },
+      },
     }),
     [observations, chosen],
   );

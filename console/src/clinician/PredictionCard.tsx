@@ -124,7 +124,7 @@ function ExplanationChart({ explanation }: { explanation: Explanation }) {
       )}
       {explanation.completenessGap !== null && explanation.completenessGap !== undefined && (
         <p className={explanation.completenessFlagged ? 'warning' : 'hint'}>
-          The effects add up to the change from a typical case within {formatNumber(explanation.completenessGap, 4)}
+          The effects add up to the change from a typical case within {formatNumber(Math.abs(explanation.completenessGap), 4)}
           {explanation.completenessFlagged ? ': more than 5% of it, so read this explanation with care.' : '.'}
         </p>
       )}
