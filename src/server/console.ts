@@ -110,7 +110,8 @@ const developmentSignInRequest = z.strictObject({
 
 /** POST /console/dev-token: a token for any subject and role, signed with the development key (never in production). */
 function registerDevelopmentSignIn(http: FastifyInstance, config: Config): void {
-  const key = developmentKey(config.dataDir);
+  // Loaded on first use: a failure then answers that request instead of surfacing as an unhandled rejection.
+  let key: ReturnType<typeof developmentKey> | undefined;
   http.post('/console/dev-token', async (request, reply) => {
     const parsed = developmentSignInRequest.safeParse(request.body);
     if (!parsed.success) {
@@ -118,6 +119,10 @@ function registerDevelopmentSignIn(http: FastifyInstance, config: Config): void 
       return reply.code(400).send(errorBody(ErrorCode.BAD_USER_INPUT, `${issue.path.join('.') || 'body'}: ${issue.message}`, { field: issue.path.join('.') }));
     }
     const { subject, role, purposeOfUse } = parsed.data;
+    key ??= developmentKey(config.dataDir).catch((error: unknown) => {
+      key = undefined;
+      throw error;
+    });
     const token = await mintDevelopmentToken(await key, {
       subject,
       roles: [role],
