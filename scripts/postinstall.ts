@@ -1,9 +1,9 @@
 /**
  * npm's postinstall. A development install (or a container's build stage) has
- * the generators, Prisma and GraphQL Code Generator, and writes src/generated/
- * with them. A production-only install (`npm ci --omit=dev`) has neither: it
- * skips generation and uses the src/generated/ the build stage made, so the
- * install itself succeeds.
+ * the generators, Prisma and GraphQL Code Generator, and Vite: it writes
+ * src/generated/ and builds the console. A production-only install
+ * (`npm ci --omit=dev`) has none of them: it skips both and uses what the build
+ * stage made, so the install itself succeeds.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,8 +13,12 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 const generators = ['prisma', 'graphql-codegen'];
 
 if (generators.every((bin) => existsSync(`${root}node_modules/.bin/${bin}`))) {
-  const generate = spawnSync('npm', ['run', 'generate'], { cwd: root, stdio: 'inherit' });
-  process.exit(generate.status ?? 1);
+  // Then the console's static assets (Vite, also a development dependency), so `npm ci && npm start` serves it.
+  for (const script of ['generate', 'build']) {
+    const run = spawnSync('npm', ['run', script], { cwd: root, stdio: 'inherit' });
+    if (run.status !== 0) process.exit(run.status ?? 1);
+  }
+  process.exit(0);
 }
 if (existsSync(`${root}src/generated/prisma/client.ts`)) {
   console.log('clinigraph: production install, code generation skipped (src/generated/ comes from the build stage).');

@@ -38,6 +38,7 @@ export const actions = [
   'patient.update',
   'patient.archive',
   'patient.merge',
+  'patient.lookupForAudit',
   'case.read',
   'case.open',
   'case.close',

@@ -15,6 +15,7 @@ export interface AuditEventQuery {
   from?: Date | undefined;
   to?: Date | undefined;
   breakGlass?: boolean | undefined;
+  purposeOfUse?: string | undefined;
 }
 
 /**
@@ -89,6 +90,7 @@ function whereOf(query: AuditEventQuery): Prisma.AuditEventWhereInput {
     ...(query.action ? { action: query.action } : {}),
     ...(query.outcome ? { outcome: query.outcome } : {}),
     ...(query.breakGlass !== undefined ? { breakGlass: query.breakGlass } : {}),
+    ...(query.purposeOfUse ? { purposeOfUse: query.purposeOfUse } : {}),
     ...(query.from || query.to
       ? { recordedAt: { ...(query.from ? { gte: query.from } : {}), ...(query.to ? { lte: query.to } : {}) } }
       : {}),

@@ -16,6 +16,8 @@ const filterSchema = z.object({
   from: z.date().nullish(),
   to: z.date().nullish(),
   breakGlass: z.boolean().nullish(),
+  // A code as stored (HL7 PurposeOfUse); the audit layer does not import the auth layer's list.
+  purposeOfUse: boundedText(32).regex(/^[A-Z]+$/, { message: 'must be a PurposeOfUse code such as TREAT' }).nullish(),
 });
 
 /** Auditors' view of the audit log: queries, chain verification, FHIR export. */
@@ -66,6 +68,7 @@ export class AuditService {
       from: parsed.from ?? undefined,
       to: parsed.to ?? undefined,
       breakGlass: parsed.breakGlass ?? undefined,
+      purposeOfUse: parsed.purposeOfUse ?? undefined,
     };
   }
 }

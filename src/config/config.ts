@@ -95,6 +95,10 @@ const settingsSchema = z.object({
   FHIR_IMPORT_TIMEOUT_MS: z.coerce.number().int().min(1000).max(30 * 60_000).default(120_000),
   FHIR_EXPORT_PSEUDONYM_KEY: optionalText.refine((key) => key === undefined || Buffer.byteLength(key) >= 32, 'must be at least 32 bytes'),
   FHIR_EXPORT_K: z.coerce.number().int().min(2).max(1000).default(5),
+  CONSOLE_GRAPHIQL: booleanFlag.optional(),
+  CONSOLE_OIDC_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+  CONSOLE_OIDC_CLIENT_ID: optionalText,
+  CONSOLE_OIDC_SCOPE: z.string().min(1).default('openid profile'),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;
@@ -182,6 +186,7 @@ export interface Config {
    */
   databaseMigrationUrl: string | undefined;
   audit: AuditConfig;
+  console: ConsoleConfig;
   fhir: {
     /** Identifier system whose value is the MRN (besides identifiers typed MR). */
     mrnSystem: string | undefined;
@@ -203,6 +208,16 @@ export interface AuditConfig {
   checkpointDir: string;
   batchSize: number;
   integrationIntervalMs: number;
+}
+
+/** The web console at /console/: how people sign in to it, and whether the GraphiQL explorer is served. */
+export interface ConsoleConfig {
+  /** Serve GraphiQL at /console/graphiql/ (development by default; production only when turned on). */
+  graphiql: boolean;
+  /** The sign-in page that mints development tokens (development mode with the development key only). */
+  developmentSignIn: boolean;
+  /** OpenID Connect authorization code + PKCE against this provider; undefined without one. */
+  oidc: { issuer: string; clientId: string; scope: string } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -298,6 +313,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pseudonymKey: s.FHIR_EXPORT_PSEUDONYM_KEY,
       exportK: s.FHIR_EXPORT_K,
     },
+    console: consoleConfig(s, production, auth),
+  };
+}
+
+function consoleConfig(s: Settings, production: boolean, auth: AuthConfig): ConsoleConfig {
+  if (Boolean(s.CONSOLE_OIDC_ISSUER) !== Boolean(s.CONSOLE_OIDC_CLIENT_ID)) {
+    fail(['CONSOLE_OIDC_ISSUER, CONSOLE_OIDC_CLIENT_ID: set both (console sign-in with your identity provider) or neither']);
+  }
+  return {
+    graphiql: s.CONSOLE_GRAPHIQL ?? !production,
+    developmentSignIn: !production && auth.keySource.kind === 'development',
+    oidc:
+      s.CONSOLE_OIDC_ISSUER && s.CONSOLE_OIDC_CLIENT_ID
+        ? { issuer: s.CONSOLE_OIDC_ISSUER, clientId: s.CONSOLE_OIDC_CLIENT_ID, scope: s.CONSOLE_OIDC_SCOPE }
+        : undefined,
   };
 }
 

@@ -48,6 +48,19 @@ export class PatientRepository {
     return patient;
   }
 
+  /**
+   * The id of the patient with this MRN, for auditors (audit.read). Recorded
+   * whether or not it exists, even when reads are not, since it names a patient.
+   */
+  async findIdByMrnForAudit(mrn: string): Promise<string | null> {
+    const { access, prisma, trail } = this.scope;
+    access.require('audit.read', 'patient.lookupForAudit');
+    const found = await prisma.patient.findUnique({ where: { mrn }, select: { id: true } });
+    const ids = found ? [found.id] : [];
+    trail.note({ action: 'patient.lookupForAudit', resourceType: 'Patient', resourceIds: ids, patientIds: ids, ...(found ? {} : { reason: 'not-found' }) });
+    return found?.id ?? null;
+  }
+
   async list(filter: PatientListFilter, first: number, after?: KeysetPosition): Promise<Connection<Patient>> {
     const { replica, records } = this.scope;
     let where: Prisma.PatientWhereInput = listWhere(filter);

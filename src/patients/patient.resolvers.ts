@@ -5,6 +5,7 @@ export const patientResolvers: Resolvers = {
   Query: {
     patient: (_, { id }, ctx) => ctx.patients.get(id),
     patientByMrn: (_, { mrn }, ctx) => ctx.patients.getByMrn(mrn),
+    patientIdByMrnForAudit: (_, { mrn }, ctx) => ctx.patients.idByMrnForAudit(mrn),
     patients: (_, { filter, first, after }, ctx) => ctx.patients.list(filter, first, after),
   },
   Mutation: {

@@ -65,6 +65,11 @@ export class PatientService {
     return this.patients.findByMrn(parseInput(mrn, value, 'mrn'));
   }
 
+  /** An auditor's lookup: the id only, so the audit log can be searched by patient without reading the record. */
+  idByMrnForAudit(value: string): Promise<string | null> {
+    return this.patients.findIdByMrnForAudit(parseInput(mrn, value, 'mrn'));
+  }
+
   list(filter: PatientFilter | null | undefined, first: number, after: string | null | undefined): Promise<Connection<Patient>> {
     const parsed = parseInput(filterSchema, filter ?? {}, 'filter');
     return this.patients.list(

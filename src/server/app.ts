@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import helmet from '@fastify/helmet';
@@ -24,6 +23,7 @@ import type { Database } from '../db/database.ts';
 import { errorBody, ErrorCode } from '../errors/errors.ts';
 import { registerFhirRoutes } from '../fhir/fhir.plugin.ts';
 import { fhirRequestMeta } from '../fhir/fhir-request-meta.ts';
+import { consoleContentSecurityPolicy, graphqlPageRedirect, registerConsole } from './console.ts';
 import { createRequestContext, type RequestContext, requestMetaWith } from './context.ts';
 import { registerHealthRoutes } from './health.ts';
 import { registerHttpErrorHandlers } from './http-errors.ts';
@@ -77,8 +77,8 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     if (closing) return refuseWhileClosing(reply);
   });
   registerHttpErrorHandlers(http, log);
-  // Development keeps Apollo's explorer page working; production serves no page at all.
-  await http.register(helmet, { contentSecurityPolicy: config.production ? undefined : false });
+  // The console and GraphiQL are bundled and served from here, so one strict policy fits every answer.
+  await http.register(helmet, { contentSecurityPolicy: consoleContentSecurityPolicy(config) });
   const redis = config.redisUrl ? sharedRateLimitStore(config.redisUrl, log) : undefined;
   // Rate limits protect the service; an outage of their store must not take it down, so requests then go unlimited.
   await http.register(rateLimit, { global: false, ...(redis ? { redis, nameSpace: 'clinigraph-rate:', skipOnError: true } : {}) });
@@ -143,7 +143,8 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
       ...(armor.plugins as unknown as ApolloServerPlugin<RequestContext>[]),
       fastifyApolloDrainPlugin(http),
       ApolloServerPluginCacheControlDisabled(),
-      config.production ? ApolloServerPluginLandingPageDisabled() : ApolloServerPluginLandingPageLocalDefault({ embed: true }),
+      // Browsers get the bundled GraphiQL (graphqlPageRedirect), never Apollo's CDN-loaded page.
+      ApolloServerPluginLandingPageDisabled(),
       wellFormedTextPlugin(),
       auditFlushPlugin(),
       legacyJsonStatusPlugin(),
@@ -154,9 +155,11 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   await apollo.start();
 
   registerHealthRoutes(http, db, modelServer);
+  await registerConsole(http, config, log);
   metrics.register(http, config.metricsToken);
   const deps = { ...scopeDeps, auditLedger, modelServer, trainingRunner };
   const trusted = config.trustedDocuments ? trustedDocumentsHook(await loadTrustedDocuments(config.trustedDocuments)) : undefined;
+  const toGraphiql = graphqlPageRedirect(config);
   const isAuthenticated = (request: FastifyRequest) => request.authentication !== undefined && 'principal' in request.authentication;
   // Counted per verified subject, or per client address for requests without a valid token (GraphQL and FHIR alike).
   const limitRate = http.rateLimit({
@@ -176,7 +179,13 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   http.route({
     method: ['GET', 'POST'],
     url: '/graphql',
-    preHandler: [...(trusted ? [trusted] : []), authenticationHook(config.auth, verifier, requestMetaWith(queryHashKey(signer))), limitRate, refusalAuditHook(auditLog)],
+    preHandler: [
+      ...(toGraphiql ? [toGraphiql] : []),
+      ...(trusted ? [trusted] : []),
+      authenticationHook(config.auth, verifier, requestMetaWith(queryHashKey(signer))),
+      limitRate,
+      refusalAuditHook(auditLog),
+    ],
     handler: withTimeout(
       fastifyApolloHandler(apollo, { context: (request) => createRequestContext(deps, request) }) as RouteHandlerMethod,
       limits.requestTimeoutMs,

@@ -54,6 +54,7 @@ const operations: Record<string, Operation> = {
     },
     allowed: ['admin', 'clinician'],
   },
+  patientIdByMrnForAudit: { document: '{ patientIdByMrnForAudit(mrn: "NO-SUCH-MRN") }', variables: async () => ({}), allowed: ['auditor'] },
   case: { document: 'query($id: ID!) { case(id: $id) { id } }', variables: async () => ({ id: await openCaseFor() }), allowed: ['clinician'] },
   breakGlassGrants: { document: '{ breakGlassGrants(first: 5) { totalCount } }', variables: async () => ({}), allowed: ['auditor'] },
   auditEvents: { document: '{ auditEvents(first: 5) { totalCount } }', variables: async () => ({}), allowed: ['auditor'] },

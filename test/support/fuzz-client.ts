@@ -122,8 +122,8 @@ function codesOf(body: unknown): string[] {
 /** What is wrong with one answer, as short problem names (none when nothing is). */
 export function problemsOf(request: FuzzRequest, answer: Answer | { failure: string }): string[] {
   if ('failure' in answer) return [`no answer: ${answer.failure}`];
-  // Development mode serves Apollo's explorer page to a browser's GET (README): the one answer that is not JSON.
-  if (request.method === 'GET' && /text\/html/.test(request.headers.accept ?? '') && answer.status === 200 && answer.contentType?.startsWith('text/html')) return [];
+  // Development mode sends a browser's GET to GraphiQL (README "Console"): the one answer that is not JSON.
+  if (request.method === 'GET' && /text\/html/.test(request.headers.accept ?? '') && answer.status === 302) return [];
   let body: unknown;
   try {
     body = JSON.parse(answer.text);

@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { assertAccessible, assertStayedOffline, browserSkipReason, openBrowser, saveScreenshot, signIn, startConsoleServer } from '../support/browser.ts';
+import { people } from '../support/tokens.ts';
+
+const skip = browserSkipReason();
+const api = skip ? undefined : await startConsoleServer({ DEFAULT_MODELS: 'true' });
+const trainingCsv = fileURLToPath(new URL('../pipeline/fixtures/messy-clinical.csv', import.meta.url));
+
+describe('the data scientist console', { skip }, () => {
+  it('trains a model with live progress, reads its card and promotes it with a comment', async () => {
+    const server = api!;
+    const browser = await openBrowser(server);
+    const { page } = browser;
+    await signIn(page, people.dataScientist);
+    await page.getByRole('heading', { name: 'Model registry' }).waitFor();
+    await page.getByRole('heading', { name: 'breast-cancer' }).waitFor();
+    assert.match(await page.getByRole('region', { name: 'breast-cancer' }).innerText(), /accuracy: 0\.\d{3} \(0\.\d{3} to \d\.\d{3}\)/);
+    await saveScreenshot(page, 'data-scientist');
+    await assertAccessible(page, 'the model registry');
+
+    await page.getByRole('link', { name: 'performance and drift' }).first().click();
+    await page.getByRole('img', { name: /Weekly agreement/ }).waitFor();
+    await assertAccessible(page, 'performance and drift');
+
+    await page.getByRole('link', { name: 'Training' }).click();
+    await page.getByLabel('Registry name').fill('readmission-console');
+    await page.getByLabel('Task').selectOption('BINARY');
+    await page.getByLabel('Target column').fill('readmitted');
+    await page.getByLabel('Most epochs').fill('20');
+    await page.getByLabel(/Training data/).setInputFiles(trainingCsv);
+    await page.getByRole('button', { name: 'Start training' }).click();
+    const job = page.getByRole('region', { name: 'Training job readmission-console' });
+    await job.getByRole('heading', { name: /: (queued|running|succeeded)$/ }).waitFor();
+    await assertAccessible(page, 'training progress');
+    await job.getByRole('heading', { name: 'readmission-console: succeeded' }).waitFor({ timeout: 120_000 });
+    await job.getByRole('link', { name: 'Model card of version 1' }).click();
+
+    await page.getByRole('heading', { name: /readmission-console v1/ }).waitFor();
+    await page.getByRole('img', { name: 'ROC curve on the test split' }).waitFor();
+    await page.getByRole('img', { name: 'Calibration on the test split' }).waitFor();
+    await assertAccessible(page, 'a model card');
+    await page.getByLabel('Comment').fill('Validated on the March cohort');
+    await page.getByRole('button', { name: 'Promote' }).click();
+    await page.getByText('This version serves predictions.').waitFor();
+
+    const model = await server.server.db.prisma.model.findUniqueOrThrow({ where: { name: 'readmission-console' }, include: { versions: true } });
+    assert.deepEqual(
+      model.versions.map((version) => [version.version, version.stage, version.promotedBy, version.promotionComment]),
+      [[1, 'PRODUCTION', people.dataScientist.sub, 'Validated on the March cohort']],
+    );
+    assertStayedOffline(browser);
+  });
+});
