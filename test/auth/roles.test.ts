@@ -39,7 +39,8 @@ const candidateVersion = async () => {
   const latest = await prisma.modelVersion.count({ where: { modelId: copy.modelId } });
   return (await prisma.modelVersion.create({ data: { ...copy, result: copy.result as object, cardText: copy.cardText as object, version: latest + 1 } })).id;
 };
-const smallCsv = `x,y\n${Array.from({ length: 40 }, (_, i) => `${i},${i % 2 ? 'a' : 'b'}`).join('\n')}\n`;
+// A measurement that repeats and is out of order (not an identifier) and only loosely tied to y (not a leak): the data checks let it train.
+const smallCsv = `x,y\n${Array.from({ length: 40 }, (_, i) => `${((i * 37) % 17) + (i % 3) / 2},${i % 2 ? 'a' : 'b'}`).join('\n')}\n`;
 
 const operations: Record<string, Operation> = {
   me: { document: '{ me { subject } }', variables: async () => ({}), allowed: roleNames },
