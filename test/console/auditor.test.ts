@@ -69,8 +69,10 @@ describe('the auditor console', { skip }, () => {
     await assertAccessible(page, 'the break-glass review');
 
     await page.getByRole('link', { name: 'Ledger' }).click();
-    await page.getByRole('button', { name: 'Verify the chain' }).click();
+    await page.getByRole('button', { name: 'Verify the ledger' }).click();
     await page.getByRole('heading', { name: 'Intact' }).waitFor();
+    // The signed checkpoint to keep: origin, tree size, root hash, then the signature.
+    assert.match(await page.locator('pre').innerText(), /^\S+\n\d+\n[A-Za-z0-9+/]{43}=\n\n\u2014 /);
     await assertAccessible(page, 'the ledger');
     assertStayedOffline(browser);
   });

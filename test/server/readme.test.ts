@@ -33,10 +33,13 @@ async function readmeBlocks(): Promise<string[]> {
 }
 
 const database = await createTestDatabase();
-after(() => database.drop());
 const config = loadConfig({ PORT: '0', DATA_DIR: database.dataDir, DATABASE_POOL_SIZE: '5', ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}) });
 const server = await startServer(config, pino({ level: 'silent' }));
-after(() => server.stop());
+// The server first: until it has stopped, its audit sequencer may still write checkpoints into the data directory.
+after(async () => {
+  await server.stop();
+  await database.drop();
+});
 
 it("runs README's examples in order, each step by the role allowed to take it", async () => {
   const blocks = await readmeBlocks();
