@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
 /**
@@ -14,7 +15,11 @@ const config: CodegenConfig = {
       documents: 'console/src/**/*.graphql',
       preset: 'client',
       config: { documentMode: 'string', enumsAsTypes: true, useTypeImports: true, scalars: { DateTime: 'string', Date: 'string', EmailAddress: 'string', JSON: 'unknown' } },
-      presetConfig: { fragmentMasking: false },
+      // persisted-documents.json: the console's operations by SHA-256, usable as TRUSTED_DOCUMENTS.
+      presetConfig: {
+        fragmentMasking: false,
+        persistedDocuments: { mode: 'embedHashInDocument', hashAlgorithm: (body: string) => createHash('sha256').update(body).digest('hex') },
+      },
     },
     'src/generated/graphql.ts': {
       plugins: ['typescript', 'typescript-resolvers'],

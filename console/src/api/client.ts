@@ -44,7 +44,8 @@ async function send<Result, Variables>(document: TypedDocumentString<Result, Var
       accept: 'application/graphql-response+json, application/json',
       ...(token ? { authorization: `Bearer ${token}` } : {}),
     },
-    body: JSON.stringify({ query: document.toString(), variables: variables ?? {} }),
+    // documentId (its SHA-256, generated with it) lets a server in trusted-documents mode run it (README "Console").
+    body: JSON.stringify({ query: document.toString(), variables: variables ?? {}, ...(document.__meta__?.hash ? { documentId: document.__meta__.hash } : {}) }),
   });
   const body = (await response.json().catch(() => ({
     errors: [{ message: `The server answered HTTP ${response.status} without a GraphQL body.`, extensions: { code: 'BAD_RESPONSE' } }],
