@@ -23,8 +23,9 @@ export interface SequencerOptions {
   onBatch?: (lagsMs: number[]) => void;
 }
 
-/** Where the sequencer reads and writes. */
+/** Where the sequencer writes: a session that can run a transaction. */
 interface Session {
+  transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T>;
   sql: Sql;
   close(): Promise<void>;
 }
@@ -73,13 +74,8 @@ export class TreeMismatchError extends Error {
  * roles' transactions (README, "Database roles"); without it they count.
  *
  * The leaves, the completed nodes and the signed checkpoint of a batch are
- * inserted by one statement, so the stored tree never holds a leaf that no
+ * inserted in one transaction, so the stored tree never holds a leaf that no
  * checkpoint covers; the primary keys refuse a second writer's positions.
- * The batch's entries are read by one statement before it (the horizon and
- * the entries in one snapshot), and the hashing and signing in between hold
- * no transaction open: on the embedded database a transaction holds its one
- * engine, and every read of every request waited while the batch's steps
- * each waited their turn on a busy event loop (BENCHMARKS.md, issue 17).
  * The checkpoint is then appended to the witness file.
  */
 export class AuditSequencer {
@@ -178,44 +174,44 @@ export class AuditSequencer {
   private async integrateBatch(): Promise<number> {
     const state = this.state!;
     this.appendedSinceBatch = 0;
-    const { sql } = this.session!;
-    const rows = await sql<Parameters<typeof decodeEntry>[0]>(
-      `SELECT ${entryColumns} FROM "AuditEvent" e
-        WHERE e."transactionId" < (${horizon})
-          AND (e."transactionId", e.sequence) > ($1::bigint, $2::bigint)
-        ORDER BY e."transactionId", e.sequence LIMIT $3::int`,
-      [state.cursor.transactionId.toString(), state.cursor.sequence.toString(), this.options.batchSize],
-    );
-    if (rows.length === 0) return 0;
-    const entries = rows.map(decodeEntry);
-    const range = state.range.clone();
-    const first = range.treeSize;
-    const nodes: TreeNode[] = entries.flatMap((entry) => range.append(leafHash(canonicalAuditRecord(entry))));
-    const note = signCheckpoint(this.options.signer, range.treeSize, range.root());
-    // One statement: the leaves, the nodes and the checkpoint commit together or not at all.
-    await sql(
-      `WITH leaves AS (
-         INSERT INTO "AuditLeaf" (position, "eventSequence")
-         SELECT position, "eventSequence" FROM jsonb_to_recordset($1::jsonb) AS x(position bigint, "eventSequence" bigint)
-       ), nodes AS (
-         INSERT INTO "AuditTreeNode" (level, index, hash)
-         SELECT level, "index", decode(hash, 'hex') FROM jsonb_to_recordset($2::jsonb) AS x(level smallint, "index" bigint, hash text)
-       )
-       INSERT INTO "AuditCheckpoint" ("treeSize", "rootHash", note) VALUES ($3::bigint, decode($4, 'hex'), $5)`,
-      [
-        JSON.stringify(entries.map((entry, i) => ({ position: (first + BigInt(i)).toString(), eventSequence: entry.sequence.toString() }))),
-        JSON.stringify(nodes.map((node) => ({ level: node.level, index: node.index.toString(), hash: node.hash.toString('hex') }))),
+    const batch = await this.session!.transaction(async (sql) => {
+      const rows = await sql<Parameters<typeof decodeEntry>[0]>(
+        `SELECT ${entryColumns} FROM "AuditEvent" e
+          WHERE e."transactionId" < (${horizon})
+            AND (e."transactionId", e.sequence) > ($1::bigint, $2::bigint)
+          ORDER BY e."transactionId", e.sequence LIMIT $3::int`,
+        [state.cursor.transactionId.toString(), state.cursor.sequence.toString(), this.options.batchSize],
+      );
+      if (rows.length === 0) return undefined;
+      const entries = rows.map(decodeEntry);
+      const range = state.range.clone();
+      const first = range.treeSize;
+      const nodes: TreeNode[] = entries.flatMap((entry) => range.append(leafHash(canonicalAuditRecord(entry))));
+      await sql(
+        `INSERT INTO "AuditLeaf" (position, "eventSequence")
+           SELECT position, "eventSequence" FROM jsonb_to_recordset($1::jsonb) AS x(position bigint, "eventSequence" bigint)`,
+        [JSON.stringify(entries.map((entry, i) => ({ position: (first + BigInt(i)).toString(), eventSequence: entry.sequence.toString() })))],
+      );
+      await sql(
+        `INSERT INTO "AuditTreeNode" (level, index, hash)
+           SELECT level, "index", decode(hash, 'hex') FROM jsonb_to_recordset($1::jsonb) AS x(level smallint, "index" bigint, hash text)`,
+        [JSON.stringify(nodes.map((node) => ({ level: node.level, index: node.index.toString(), hash: node.hash.toString('hex') })))],
+      );
+      const note = signCheckpoint(this.options.signer, range.treeSize, range.root());
+      await sql(`INSERT INTO "AuditCheckpoint" ("treeSize", "rootHash", note) VALUES ($1::bigint, decode($2, 'hex'), $3)`, [
         range.treeSize.toString(),
         range.root().toString('hex'),
         note,
-      ],
-    );
-    const last = entries[entries.length - 1]!;
-    this.state = { range, cursor: { transactionId: last.transactionId, sequence: last.sequence } };
+      ]);
+      const last = entries[entries.length - 1]!;
+      return { range, note, entries, cursor: { transactionId: last.transactionId, sequence: last.sequence } };
+    });
+    if (!batch) return 0;
+    this.state = { range: batch.range, cursor: batch.cursor };
     const now = Date.now();
-    this.options.onBatch?.(entries.map((entry) => now - entry.recordedAt.getTime()));
-    await this.witness(note);
-    return entries.length;
+    this.options.onBatch?.(batch.entries.map((entry) => now - entry.recordedAt.getTime()));
+    await this.witness(batch.note);
+    return batch.entries.length;
   }
 
   /** Appends a checkpoint to the witness file; a failure is logged, and the next checkpoint (consistent with this one) covers it. */
@@ -277,9 +273,27 @@ async function postgresSession(url: string): Promise<Session> {
   client.on('error', () => {});
   await client.connect();
   const sql: Sql = async <T>(text: string, values: unknown[] = []) => (await client.query(text, values)).rows as T[];
-  return { sql, close: () => client.end() };
+  return {
+    sql,
+    async transaction(work) {
+      await client.query('BEGIN');
+      try {
+        const result = await work(sql);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      }
+    },
+    close: () => client.end(),
+  };
 }
 
 function prismaSession(prisma: PrismaClient): Session {
-  return { sql: prismaSql(prisma), close: async () => {} };
+  return {
+    sql: prismaSql(prisma),
+    transaction: (work) => prisma.$transaction((tx) => work(prismaSql(tx)), { maxWait: 10_000, timeout: 30_000 }),
+    close: async () => {},
+  };
 }
