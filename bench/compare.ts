@@ -16,10 +16,13 @@
  * --scenario           read (patient detail, 50 connections), read-1 (the same, 1 connection),
  *                      predict (64 clients, explanations on), predict-noexplain,
  *                      list-deep (the page after the middle of --patients patients, 2 clients)
+ * --embedded           read scenarios on the embedded database (PGlite): each server its own copy,
+ *                      each seeded with the same patient
  * --rounds N (default 5), --seconds S (default 8), --patients N (default 200000), --profile DIR
  */
 import { parseArgs } from 'node:util';
 import { encodeCursor } from '../src/graphql/paging.ts';
+import { createTestDatabase, type TestDatabase } from '../test/support/test-database.ts';
 import { createContext } from './lib/context.ts';
 import { gql, type LoadFigures, problems, runLoad } from './lib/load.ts';
 import { adminQuery, BenchDatabases } from './lib/postgres.ts';
@@ -41,11 +44,16 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '8' },
     patients: { type: 'string', default: '200000' },
     profile: { type: 'string' },
+    embedded: { type: 'boolean', default: false },
   },
 });
 const scenario = values.scenario!;
 if (!['read', 'read-1', 'predict', 'predict-noexplain', 'list-deep'].includes(scenario)) {
   console.error(`unknown scenario ${scenario}`);
+  process.exit(2);
+}
+if (values.embedded && !scenario.startsWith('read')) {
+  console.error('--embedded: read scenarios only');
   process.exit(2);
 }
 const rounds = Number(values.rounds);
@@ -69,43 +77,61 @@ async function start(label: string, dir: string | undefined, env: Record<string,
 }
 
 const figures: Record<'A' | 'B', LoadFigures[]> = { A: [], B: [] };
+let embedded: TestDatabase[] | undefined;
 try {
-  const databaseUrl = await databases.create('compare');
+  // Embedded: a PGlite directory per server (one process each), copied from the migrated template.
+  embedded = values.embedded ? await Promise.all([createTestDatabase({ embedded: true }), createTestDatabase({ embedded: true })]) : undefined;
+  const databaseUrl = embedded ? undefined : await databases.create('compare');
   const dataDir = await ctx.tempDir('compare');
   const listDeep = scenario === 'list-deep';
   const base = await clinigraphEnv({ databaseUrl, dataDir }, listDeep ? { DEFAULT_MODELS: 'false' } : {});
-  if (listDeep) await seedPatients(databaseUrl, Number(values.patients));
+  if (listDeep) await seedPatients(databaseUrl!, Number(values.patients));
   // One after the other: both would install the default models into the empty registry at once.
-  const a = await start('A', values.a, { ...base, ...envOf(values['env-a']!) });
-  const b = await start('B', values.b, { ...base, ...envOf(values['env-b']!) });
-  let body: string | (() => string);
+  const a = await start('A', values.a, { ...base, ...(embedded ? { DATA_DIR: embedded[0]!.dataDir } : {}), ...envOf(values['env-a']!) });
+  const b = await start('B', values.b, { ...base, ...(embedded ? { DATA_DIR: embedded[1]!.dataDir } : {}), ...envOf(values['env-b']!) });
+  let body: (server: 'A' | 'B') => string | (() => string);
   let connections: number;
   let token = ctx.tokens.clinician;
   if (scenario.startsWith('read')) {
-    const patientId = await seedReadPatient(a.url, ctx.tokens, 'BENCH-READ-0001');
-    const theirs = await Promise.all([a, b].map((server) => gql(server.url, ctx.tokens.clinician, detailQuery, { id: patientId })));
-    if (JSON.stringify(theirs[0]) !== JSON.stringify(theirs[1])) problems.push('A and B answer the detail query differently');
-    body = JSON.stringify({ query: detailQuery, variables: { id: patientId }, operationName: 'PatientDetail' });
+    const seed = (server: ChildServer) => seedReadPatient(server.url, ctx.tokens, 'BENCH-READ-0001');
+    const patientA = await seed(a);
+    const patientB = embedded ? await seed(b) : patientA;
+    const theirs = await Promise.all([gql(a.url, token, detailQuery, { id: patientA }), gql(b.url, token, detailQuery, { id: patientB })]);
+    // Embedded copies have ids of their own and default models trained on their own (labels, probabilities differ): the shape must match.
+    const withoutIds = (answer: unknown) => (embedded ? JSON.stringify(answer).replace(/:("(?:[^"\\]|\\.)*"|[-\d.eE+]+|null)/g, ':_') : JSON.stringify(answer));
+    if (withoutIds(theirs[0]) !== withoutIds(theirs[1])) problems.push('A and B answer the detail query differently');
+    const bodies = { A: patientA, B: patientB };
+    body = (server) => JSON.stringify({ query: detailQuery, variables: { id: bodies[server] }, operationName: 'PatientDetail' });
     connections = scenario === 'read-1' ? 1 : 50;
   } else if (scenario.startsWith('predict')) {
-    const caseIds = await seedPredictionCases(databaseUrl, ctx.tokens.clinicianSubject, 128);
+    const caseIds = await seedPredictionCases(databaseUrl!, ctx.tokens.clinicianSubject, 128);
     let next = 0;
     const explain = scenario === 'predict';
-    body = () => JSON.stringify({ query: predictMutation, variables: { caseId: caseIds[next++ % caseIds.length], explain }, operationName: 'Predict' });
+    body = () => () => JSON.stringify({ query: predictMutation, variables: { caseId: caseIds[next++ % caseIds.length], explain }, operationName: 'Predict' });
     connections = 64;
   } else {
     const count = Number(values.patients);
-    const middle = (await adminQuery(databaseUrl, `SELECT id, "createdAt" FROM "Patient" WHERE mrn = $1`, [`BENCH-${String(Math.floor(count / 2)).padStart(8, '0')}`])).rows[0];
-    body = JSON.stringify({
+    const middle = (await adminQuery(databaseUrl!, `SELECT id, "createdAt" FROM "Patient" WHERE mrn = $1`, [`BENCH-${String(Math.floor(count / 2)).padStart(8, '0')}`])).rows[0];
+    const listBody = JSON.stringify({
       query: 'query ListDeep($after: String) { patients(first: 20, after: $after) { edges { node { id mrn } } pageInfo { endCursor } } }',
       variables: { after: encodeCursor({ time: middle.createdAt, id: middle.id }) },
     });
+    body = () => listBody;
     connections = 2;
     token = ctx.tokens.admin;
   }
   const servers = { A: a, B: b };
   const phase = (key: 'A' | 'B', secs: number, warmUp = false) =>
-    runLoad({ label: `${scenario} ${key}`, server: servers[key], connections, seconds: secs, body, headers: { authorization: `Bearer ${token}` }, warmUp, databaseUrl });
+    runLoad({
+      label: `${scenario} ${key}`,
+      server: servers[key],
+      connections,
+      seconds: secs,
+      body: body(key),
+      headers: { authorization: `Bearer ${token}` },
+      warmUp,
+      databaseUrl,
+    });
   await phase('A', 2, true);
   await phase('B', 2, true);
   await Promise.all([toggleProfile(a), toggleProfile(b)]);
@@ -144,6 +170,7 @@ try {
 } finally {
   await stopAllChildren();
   await databases.dropAll();
+  await Promise.all((embedded ?? []).map((database) => database.drop()));
   await ctx.cleanup();
 }
 if (problems.length) {

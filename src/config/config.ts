@@ -59,6 +59,8 @@ const settingsSchema = z.object({
   AUTH_REQUIRED_TYP: optionalText,
   AUTH_MAX_TOKEN_AGE_SECONDS: z.coerce.number().int().min(1).optional(),
   AUTH_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+  AUTH_TOKEN_CACHE_ENTRIES: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  AUTH_TOKEN_CACHE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
   AUTH_ROLES_CLAIM: z.string().regex(/^[\w-]+(\.[\w-]+)*$/, 'must be a claim name or dotted path').default('roles'),
   AUTH_PURPOSE_CLAIM: z.string().regex(/^[\w-]+$/, 'must be a claim name').default('purpose_of_use'),
   BREAK_GLASS_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(60),
@@ -122,6 +124,8 @@ export interface AuthConfig {
   /** Claim (or dotted path, e.g. realm_access.roles) that carries the roles. */
   rolesClaim: string;
   purposeClaim: string;
+  /** Verified tokens kept until their expiry (entries 0: verify every request), at most maxSeconds each. */
+  tokenCache: { entries: number; maxSeconds: number };
 }
 
 export interface Config {
@@ -373,5 +377,6 @@ function authConfig(s: Settings, production: boolean): AuthConfig {
     clockToleranceSeconds: s.AUTH_CLOCK_TOLERANCE_SECONDS,
     rolesClaim: s.AUTH_ROLES_CLAIM,
     purposeClaim: s.AUTH_PURPOSE_CLAIM,
+    tokenCache: { entries: s.AUTH_TOKEN_CACHE_ENTRIES, maxSeconds: s.AUTH_TOKEN_CACHE_SECONDS },
   };
 }

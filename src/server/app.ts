@@ -17,7 +17,8 @@ import { loadSigningKey, queryHashKey } from '../audit/signing-key.ts';
 import { TrainingRunner } from '../models/training-runner.ts';
 import { ModelServer } from '../predictions/model-server.ts';
 import { authenticationHook, refusalAuditHook } from '../auth/request-authentication.ts';
-import { createTokenVerifier } from '../auth/token-verifier.ts';
+import { cachingTokenVerifier } from '../auth/token-cache.ts';
+import { createTokenVerifier, type TokenVerifier } from '../auth/token-verifier.ts';
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import { errorBody, ErrorCode } from '../errors/errors.ts';
@@ -104,7 +105,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     metrics.auditRecords.inc(records);
     sequencer.noteAppended(records);
   });
-  const verifier = await createTokenVerifier(config.auth, config.dataDir);
+  const verifier = await tokenVerifier(config);
   const scopeDeps: ScopeDeps = { db, config, auditLog, log };
   // Serving reads the registry (no patient data) in scopes of the server's own.
   const modelServer = new ModelServer(
@@ -224,6 +225,13 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
       await redis?.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+/** The token verifier, behind the verified-token cache unless AUTH_TOKEN_CACHE_ENTRIES=0. */
+async function tokenVerifier(config: Config): Promise<TokenVerifier> {
+  const verifier = await createTokenVerifier(config.auth, config.dataDir);
+  const { entries, maxSeconds } = config.auth.tokenCache;
+  return entries > 0 ? cachingTokenVerifier(verifier, { entries, maxSeconds, maxTokenAgeSeconds: config.auth.maxTokenAgeSeconds }) : verifier;
 }
 
 /**

@@ -89,6 +89,17 @@ describe('malformed cursors and subjects are the client\'s errors', () => {
     }
   });
 
+  it('refuses a document with NUL in a string literal every time it comes (each document is checked once, then remembered)', async () => {
+    const document = (text: string) => `{ patients(filter: { nameContains: "${text}" }) { totalCount } }`;
+    for (let i = 0; i < 3; i++) {
+      const refused = await admin.gql(document('\\u0000'));
+      assert.equal(refused.status, 400);
+      assert.deepEqual(errorCodes(refused), ['BAD_USER_INPUT']);
+      const clean = await admin.gql(document('x'));
+      assert.equal(clean.status, 200, JSON.stringify(clean.body));
+    }
+  });
+
   it('never writes an INTERNAL_SERVER_ERROR, database text or the client\'s text to the log', () => {
     const log = lines.join('\n');
     assert.doesNotMatch(log, /INTERNAL_SERVER_ERROR|unexpected error/, log);

@@ -17,14 +17,25 @@ function findInValue(value: unknown, root: string): string | undefined {
   return undefined;
 }
 
+/**
+ * What each document was found to hold. Apollo hands out the same parsed
+ * document for every request with the same text (its document store), so a
+ * document is walked once, not once a request; a WeakMap forgets it with the store.
+ */
+const documentFindings = new WeakMap<DocumentNode, string | null>();
+
 function findInDocument(document: DocumentNode): string | undefined {
-  let found: string | undefined;
-  visit(document, {
-    StringValue(node) {
-      if (!found && unstorable.test(node.value)) found = 'a string in the document';
-    },
-  });
-  return found;
+  let found = documentFindings.get(document);
+  if (found === undefined) {
+    found = null;
+    visit(document, {
+      StringValue(node) {
+        if (found === null && unstorable.test(node.value)) found = 'a string in the document';
+      },
+    });
+    documentFindings.set(document, found);
+  }
+  return found ?? undefined;
 }
 
 /**
