@@ -17,7 +17,7 @@ function countingVerifier(exp = Math.floor(Date.now() / 1000) + 600): TokenVerif
     calls: 0,
     async verify(token: string) {
       counting.calls++;
-      return { subject: token, roles: [], hasRolesClaim: true, claims: { sub: token, exp, iat: Math.floor(Date.now() / 1000) } };
+      return { subject: token, roles: [], hasRolesClaim: true, smartScopes: undefined, claims: { sub: token, exp, iat: Math.floor(Date.now() / 1000) } };
     },
   };
   return counting;
