@@ -20,10 +20,13 @@ die() { say "FAILED: $*" >&2; [ -f "${work:-/nonexistent}/server.log" ] && tail 
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/clinigraph-smoke.XXXXXX")
 database="clinigraph_smoke_$(date +%s)_$$"
+# Production runs the server as a role that does not own the tables (README, "Database roles").
+server_role="${database}_server"
 server=
 cleanup() {
   if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then kill -KILL "$server" 2>/dev/null || true; fi
   psql -d postgres -qc "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" >/dev/null 2>&1 || true
+  psql -d postgres -qc "DROP ROLE IF EXISTS \"$server_role\"" >/dev/null 2>&1 || true
   # Deleting a node_modules takes long on a busy disk; CI need not wait for it.
   (rm -rf "$work" &)
 }
@@ -49,15 +52,19 @@ for dev in graphql-codegen autocannon; do
 done
 
 secret() { node -e 'console.log(require("node:crypto").randomBytes(32).toString("hex"))'; }
+signing_key=$(npx --no-install tsx scripts/audit.ts keygen --name smoke/audit | sed -n 's/^AUDIT_SIGNING_KEY=//p')
+[ -n "$signing_key" ] || die "npm run audit:keygen made no key"
 export NODE_ENV=production CLINIGRAPH_MODE=production HOST=127.0.0.1 PORT=0 LOG_LEVEL=info \
   DATA_DIR="$work/data" MIGRATE_ON_START=false \
-  DATABASE_URL="postgresql://$PGUSER@$PGHOST:$PGPORT/$database" \
+  DATABASE_URL="postgresql://$server_role@$PGHOST:$PGPORT/$database" \
   AUTH_HMAC_SECRET="$(secret)" AUTH_ISSUER=https://idp.smoke.clinigraph AUTH_AUDIENCE=clinigraph \
-  METRICS_TOKEN="$(secret)"
+  METRICS_TOKEN="$(secret)" AUDIT_SIGNING_KEY="$signing_key" AUDIT_CHECKPOINT_DIR="$work/witness"
 
-say "deploy step: npm run db:migrate on a fresh database ($database)"
+say "deploy step: npm run db:migrate as the owner on a fresh database ($database), granting the server's role"
 psql -d postgres -qc "CREATE DATABASE \"$database\""
-npm run --silent db:migrate >"$work/migrate.log" 2>&1 || { cat "$work/migrate.log" >&2; die "migrations failed"; }
+psql -d postgres -qc "CREATE ROLE \"$server_role\" LOGIN"
+DATABASE_MIGRATION_URL="postgresql://$PGUSER@$PGHOST:$PGPORT/$database" npm run --silent db:migrate >"$work/migrate.log" 2>&1 ||
+  { cat "$work/migrate.log" >&2; die "migrations failed"; }
 
 say "start: bin/clinigraph in production mode"
 bin/clinigraph >"$work/server.log" 2>&1 &
@@ -101,4 +108,5 @@ wait "$server" || status=$?
 server=
 [ "$status" = 0 ] || die "exit status $status after SIGTERM"
 grep -q '"msg":"shutting down"' "$work/server.log" || die "no graceful shutdown in the log"
-say "stopped gracefully; passed"
+[ -s "$work/witness/audit-checkpoints.log" ] || die "no audit checkpoint in the witness file"
+say "stopped gracefully, audit checkpoints witnessed outside the database; passed"
