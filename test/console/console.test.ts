@@ -116,7 +116,7 @@ describe('the console as a whole', { skip }, () => {
     await signIn(page, people.auditor);
     await page.getByRole('table', { name: /Audit records/ }).waitFor();
     await page.getByRole('link', { name: 'Ledger' }).click();
-    await page.getByRole('button', { name: 'Verify the chain' }).click();
+    await page.getByRole('button', { name: 'Verify the ledger' }).click();
     await page.getByRole('heading', { name: 'Intact' }).waitFor();
     const other = await trusted!.as(people.auditor).gql('{ auditEvents(first: 1) { totalCount } }');
     assert.deepEqual(errorCodes(other), ['UNTRUSTED_DOCUMENT']);
