@@ -72,7 +72,7 @@ async function bundleFigures(): Promise<void> {
   verdict('console', 'first-load JavaScript, gzipped', `${fmt.n(firstLoadKiB)} KiB`, `<= ${firstLoadTargetKiB} KiB`, firstLoadKiB <= firstLoadTargetKiB);
 }
 
-/** Seeds the audit log (directly, in bulk: the chain's hashes are placeholders) and times the console's audit query per filter. */
+/** Seeds the audit log (directly, in bulk; the server's sequencer then puts the entries into the tree) and times the console's audit query per filter. */
 async function auditPageFigures(ctx: BenchContext, records: number): Promise<void> {
   const databaseUrl = await ctx.databases.create('console_audit');
   const seconds = await seedAuditLog(databaseUrl, records);
@@ -144,9 +144,9 @@ async function seedAuditLog(databaseUrl: string, count: number): Promise<number>
     for (let from = 1; from <= count; from += seedChunk) {
       const to = Math.min(from + seedChunk - 1, count);
       await client.query(
-        `INSERT INTO "AuditEvent" (sequence, id, "recordedAt", "actorSubject", "actorRoles", action, outcome, "resourceType", "resourceIds",
-           "patientIds", "purposeOfUse", "breakGlass", reason, "requestId", "operationName", "queryHash", "clientAddress", "userAgent", "previousHash", hash)
-         SELECT i, gen_random_uuid(),
+        `INSERT INTO "AuditEvent" (id, "recordedAt", "actorSubject", "actorRoles", action, outcome, "resourceType", "resourceIds",
+           "patientIds", "purposeOfUse", "breakGlass", reason, "requestId", "operationName", "queryHash", "clientAddress", "userAgent")
+         SELECT gen_random_uuid(),
                 now() - interval '365 days' + (i::float8 / $2) * interval '365 days',
                 'bench-actor-' || (i % $3), ARRAY['clinician'],
                 (ARRAY['patient.read','case.read','observation.read','prediction.create','patient.update'])[1 + i % 5],
@@ -154,7 +154,7 @@ async function seedAuditLog(databaseUrl: string, count: number): Promise<number>
                 'Patient', ARRAY[md5('patient-' || (i % $4))::uuid::text], ARRAY[md5('patient-' || (i % $4))::uuid::text],
                 CASE WHEN i % 500 = 0 THEN 'ETREAT' ELSE 'TREAT' END, i % 500 = 0,
                 CASE WHEN i % 20 = 0 THEN 'not-on-care-team' END,
-                'bench-' || i, 'BenchRead', md5('query'), '127.0.0.1', 'bench', md5('prev' || i), md5('hash' || i)
+                'bench-' || i, 'BenchRead', md5('query'), '127.0.0.1', 'bench'
          FROM generate_series($1::bigint, $5::bigint) AS i`,
         [from, count, actors, patients, to],
       );
