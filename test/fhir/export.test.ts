@@ -17,7 +17,15 @@ const asyncHeaders = { prefer: 'respond-async' };
 
 /** Six women of 45 to 49 in ZIP 021xx (a group of 6), and two people alone in their group (one over 89): k = 5 keeps the six. */
 const cohort: EhrPatient[] = [
-  ...Array.from({ length: 6 }, (_, i) => ({ mrn: `EXP-${i}`, given: `Ingrid${i}`, family: `Sorensen${i}`, birthDate: `1979-0${i + 1}-1${i}`, gender: 'female' as const, postalCode: '02139' })),
+  // Birth dates over 180 days apart (the largest date shift): a shifted date can never land on another's real one, which the scan below would take for a leak.
+  ...['1977-03-10', '1977-10-11', '1978-05-12', '1978-12-13', '1979-07-14', '1980-02-15'].map((birthDate, i) => ({
+    mrn: `EXP-${i}`,
+    given: `Ingrid${i}`,
+    family: `Sorensen${i}`,
+    birthDate,
+    gender: 'female' as const,
+    postalCode: '02139',
+  })),
   { mrn: 'EXP-OLD', given: 'Methuselah', family: 'Ancient', birthDate: '1931-02-03', gender: 'male', postalCode: '02139' },
   { mrn: 'EXP-YOUNG', given: 'Zoe', family: 'Youngblood', birthDate: '2001-07-08', gender: 'female', postalCode: '94110' },
 ];
