@@ -4,7 +4,7 @@
  * (serialized training result and model card), which the registry imports
  * at the server's first start.
  *
- *   npx tsx scripts/train-defaults.ts                 # all three
+ *   npx tsx scripts/train-defaults.ts                 # all four
  *   npx tsx scripts/train-defaults.ts --model digits  # one
  */
 import { Command } from 'commander';

@@ -13,6 +13,7 @@ import { formatNumber } from './stats.ts';
 import { describeConformal } from './uncertainty.ts';
 import { describeCalibration } from './calibration.ts';
 import { describeAutoencoder } from './autoencoder.ts';
+import type { SequenceEncoding } from './sequence-encoding.ts';
 
 /** What people must write: the data cannot say what a model is for. */
 export interface CardText {
@@ -71,6 +72,8 @@ export interface ModelCard {
     dataQualityNotes: string[];
   };
   validation: { method: string; split: { train: number; validation: number; test: number } };
+  /** Sequence models: what each example sees and how visits were labelled, in words. */
+  sequence?: string;
   /** Mean and spread of each metric across cross-validation folds, when it was run. */
   crossValidation?: CrossValidationResult;
   performance: {
@@ -145,6 +148,7 @@ export function buildModelCard(result: CardSource, text: CardText, version: stri
       split: { train: counts.train, validation: counts.validation, test: counts.test },
     },
     ...(result.crossValidation ? { crossValidation: result.crossValidation } : {}),
+    ...(result.sequence ? { sequence: describeSequence(result.sequence) } : {}),
     performance: {
       headline: evaluation.headline.map((metric) => ({
         metric,
@@ -174,6 +178,17 @@ export function buildModelCard(result: CardSource, text: CardText, version: stri
     ethicalConsiderations: text.ethicalConsiderations,
     plots: plots(result),
   };
+}
+
+function describeSequence(sequence: SequenceEncoding): string {
+  return [
+    sequence.description,
+    `A GRU reads the visits in time order; each visit is its standardized values (a missing value filled with the training median or most frequent level) with a missing indicator per predictor, the time since the previous visit (${sequence.time}, divided by the mean gap ${formatNumber(sequence.gapScale, 4)}) and a visit marker; shorter histories are padded with zeros before the first visit.`,
+    sequence.staticFeatures.length > 0 ? `Constant within each patient, so each visit carries the patient's latest value: ${sequence.staticFeatures.join(', ')}.` : '',
+    'The baseline is a logistic regression on the last visit alone (its values and missing indicators). Both are evaluated on the same test patients; intervals resample whole patients.',
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
 function metricOf(metrics: MetricSet, name: string): number | null {
@@ -287,6 +302,7 @@ export function renderModelCardMarkdown(card: ModelCard): string {
     `Weights SHA-256 \`${details.weightsSha256}\`; data set SHA-256 \`${details.datasetSha256}\`.`,
   );
   section('Validation', card.validation.method);
+  if (card.sequence) section('Sequence model', card.sequence);
   if (card.crossValidation) {
     const cv = card.crossValidation;
     const spread = (value: FoldSpread | null) => (value ? `${fmt(value.mean)} ± ${fmt(value.sd)} (${fmt(value.min)} to ${fmt(value.max)})` : 'n/a');

@@ -6,13 +6,14 @@ import { PipelineError } from './errors.ts';
 import { readFeatureSpec } from './feature-spec.ts';
 import { deserializeTrainingResult, type SerializedTrainingResult, serializeTrainingResult, type TrainingResult, type TrainModelOptions, trainModel } from './pipeline.ts';
 import type { ProgressCallback } from './train.ts';
+import { pbcMortality } from './sequence-defaults.ts';
 
 /** The data sets shipped with the project (copies; see datasets/README.md). */
 export const datasetsDir = fileURLToPath(new URL('../../datasets/', import.meta.url));
 /** Where the trained default models are written and read. */
 export const defaultModelsDir = fileURLToPath(new URL('../../models/defaults/', import.meta.url));
 
-export type DefaultModelName = 'breast-cancer' | 'diabetes-progression' | 'digits';
+export type DefaultModelName = 'breast-cancer' | 'diabetes-progression' | 'digits' | 'pbc-mortality';
 
 /** A minimum (or maximum) a test-split metric of a shipped model must reach. */
 export interface QualityBar {
@@ -45,7 +46,7 @@ const commonEthics = [
   'Predictions should be recorded with the model version (the platform\'s audit log) so that decisions can be audited.',
 ];
 
-/** The three models shipped with the product, with the settings they are trained with. */
+/** The four models shipped with the product, with the settings they are trained with. */
 export const defaultModels: DefaultModel[] = [
   {
     name: 'breast-cancer',
@@ -134,6 +135,7 @@ export const defaultModels: DefaultModel[] = [
     },
     qualityBars: [{ metric: 'accuracy', min: 0.97 }],
   },
+  pbcMortality,
 ];
 
 /**

@@ -353,7 +353,10 @@ function subgroupResults(column: SubgroupColumn, input: EvaluationInput, all: nu
       const notes: string[] = [];
       if (rows.length < 30) notes.push(`only ${rows.length} test rows: figures are imprecise`);
       if (input.target.kind === 'binary' && new Set(actual).size < 2) notes.push('one class only: AUROC is undefined');
-      const intervals = bootstrapIntervals(rows.length, (indices) => headlineMetrics(input.target, pick(actual, indices), pick(outputs, indices)), input.bootstrap);
+      const intervals = bootstrapIntervals(rows.length, (indices) => headlineMetrics(input.target, pick(actual, indices), pick(outputs, indices)), {
+        ...input.bootstrap,
+        ...(input.bootstrap.groups ? { groups: pick(input.bootstrap.groups, rows) } : {}),
+      });
       return {
         variable: column.variable,
         column: column.column,
@@ -395,7 +398,7 @@ function curves(target: EvaluationTarget, actual: number[], input: EvaluationInp
 function definitions(target: EvaluationTarget, bootstrap: BootstrapOptions): Record<string, string> {
   const common = {
     split: 'all figures are on the held-out test split, which played no part in training, early stopping or preprocessing',
-    intervals: `${Math.round(bootstrap.level * 100)}% percentile bootstrap intervals, ${bootstrap.resamples} resamples of the test rows (seed ${bootstrap.seed}); the comparison with the baseline uses paired resamples`,
+    intervals: `${Math.round(bootstrap.level * 100)}% percentile bootstrap intervals, ${bootstrap.resamples} resamples of the test ${bootstrap.groups ? 'patients (all rows of a patient drawn together)' : 'rows'} (seed ${bootstrap.seed}); the comparison with the baseline uses paired resamples`,
     subgroups: 'the same metrics on the test rows of each sex level and age band (<40, 40-59, ≥60 years), where such a column exists',
   };
   if (target.kind === 'regression') {

@@ -38,7 +38,10 @@ export {
 export { type PreprocessingState } from './preprocess.ts';
 export { trainingProgressBar } from './progress-bar.ts';
 export { assessDataQuality, type DataQualityReport, renderQualityReport, type Task } from './quality.ts';
-export { type FeatureInfo, loadServingModel, type ModelInput, type Prediction, type ServingModel, type StoredModel } from './serving.ts';
+export { type FeatureInfo, loadServingModel, type ModelInput, type Prediction, type SequenceHistory, type ServingModel, type StoredModel } from './serving.ts';
+export { type EventWithin, type SequenceOptions } from './sequence-data.ts';
+export { prepareSequenceData } from './sequence.ts';
+export { type SequenceEncoding, type Visit } from './sequence-encoding.ts';
 export { initTensorflow, type TensorflowInfo, tf } from './tensorflow.ts';
 export { type Conformal, describeConformal, parseThresholdRule, type ThresholdRule } from './uncertainty.ts';
 export { type ProgressCallback, type ProgressEvent, type TrainingSettings } from './train.ts';

@@ -7,7 +7,7 @@
  *   AUROC with one class only) is null, never NaN, so that results stay JSON.
  */
 import { createRandom } from './random.ts';
-import { ascending, mean, quantileSorted } from './stats.ts';
+import { ascending, groupPositions, mean, quantileSorted } from './stats.ts';
 
 export interface BinaryCounts {
   tp: number;
@@ -280,6 +280,8 @@ export interface BootstrapOptions {
   seed: number;
   /** Coverage, e.g. 0.95. */
   level: number;
+  /** Per row, its patient (or other cluster): when given, whole clusters are resampled, as rows of one patient are not independent. */
+  groups?: readonly string[];
 }
 
 /**
@@ -293,12 +295,13 @@ export interface BootstrapOptions {
 export function bootstrapIntervals(
   rows: number,
   statistics: (indices: number[]) => Record<string, number | null>,
-  { resamples, seed, level }: BootstrapOptions,
+  { resamples, seed, level, groups }: BootstrapOptions,
 ): Record<string, ConfidenceInterval | null> {
   const random = createRandom(seed);
   const samples = new Map<string, number[]>();
+  const clusters = groups ? [...groupPositions(groups).values()] : null;
   for (let r = 0; r < resamples; r++) {
-    const indices = Array.from({ length: rows }, () => random.int(rows));
+    const indices = clusters ? Array.from({ length: clusters.length }, () => clusters[random.int(clusters.length)]!).flat() : Array.from({ length: rows }, () => random.int(rows));
     for (const [name, value] of Object.entries(statistics(indices))) {
       if (!samples.has(name)) samples.set(name, []);
       if (value !== null && Number.isFinite(value)) samples.get(name)!.push(value);

@@ -13,6 +13,8 @@ import { assessDataQuality, type DataQualityReport, type ImageOptions, type Prep
 import type { FeatureInfo, StoredModel } from './serving.ts';
 import { checkedRule, chooseThreshold, defaultCoverage, fitConformal, measureConformal, type ThresholdRule } from './uncertainty.ts';
 import { mean } from './stats.ts';
+import type { SequenceOptions } from './sequence-data.ts';
+import { type SequenceArchitecture, trainSequenceModel } from './sequence.ts';
 import { initTensorflow, tf } from './tensorflow.ts';
 import { type EpochRecord, fitLeastSquares, type FitOptions, type FitResult, fitNetwork, type Objective, type ProgressCallback, type TrainingData, type TrainingSettings } from './train.ts';
 
@@ -43,6 +45,8 @@ export interface TrainModelOptions extends Omit<QualityOptions, 'image'> {
   outcomeLabel?: string;
   /** Also estimate performance by (repeated) k-fold cross-validation, reported as mean and spread across folds. */
   crossValidation?: CrossValidationOptions;
+  /** Longitudinal data, one row per visit: train a GRU over each patient's visits (binary tasks; see sequence.ts). */
+  sequence?: SequenceOptions;
   onProgress?: ProgressCallback;
 }
 
@@ -51,7 +55,7 @@ export interface TrainingResult extends StoredModel {
   formatVersion: 1;
   trainedAt: string;
   unitsNote: string | null;
-  architecture: Architecture & { layers: string[]; parameters: number };
+  architecture: (Architecture | SequenceArchitecture) & { layers: string[]; parameters: number };
   baseline: { description: string; layers: string[]; parameters: number };
   training: {
     seed: number;
@@ -127,7 +131,7 @@ export function trainingDefaults(kind: keyof typeof defaultTraining, trainRows: 
  * rows (never below 200), whose intervals are narrow and whose resamples are
  * costly; the card states the number used.
  */
-function defaultResamples(testRows: number): number {
+export function defaultResamples(testRows: number): number {
   return Math.max(200, Math.min(1000, Math.round(1e7 / testRows)));
 }
 
@@ -141,6 +145,7 @@ function defaultResamples(testRows: number): number {
  * @throws PipelineError for unusable data (BAD_DATA) or options (BAD_OPTION)
  */
 export async function trainModel(options: TrainModelOptions): Promise<TrainingResult> {
+  if (options.sequence) return trainSequenceModel({ ...options, sequence: options.sequence });
   checkOptions(options);
   const engine = await initTensorflow();
   const seed = options.seed ?? defaultSeed;
@@ -247,7 +252,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
  * its output layer; measures the test split's calibration error before and after.
  * @returns null for regression, or when the validation split holds one class only
  */
-async function recalibrate(network: tf.Sequential, objective: Objective, labels: string[] | null, validation: TrainingData, test: TrainingData): Promise<Calibration | null> {
+export async function recalibrate(network: tf.Sequential, objective: Objective, labels: string[] | null, validation: TrainingData, test: TrainingData): Promise<Calibration | null> {
   if (objective === 'regression' || new Set(validation.y).size < 2) return null;
   const ece = async () => {
     const metrics = computeMetrics({ kind: objective, labels, threshold: 0.5 }, test.y, await predictWith(network, test.x)) as { ece: number };
@@ -333,7 +338,7 @@ const baselineDescriptions: Record<Objective, string> = {
   regression: 'least-squares linear regression',
 };
 
-function checkOptions(options: TrainModelOptions): void {
+export function checkOptions(options: TrainModelOptions): void {
   if (options.threshold !== undefined) checkedRule(options.threshold);
   if (options.coverage !== undefined && !(options.coverage > 0 && options.coverage < 1)) throw badOption('coverage must lie between 0 and 1.');
   if (options.seed !== undefined && !Number.isInteger(options.seed)) throw badOption('seed must be an integer.');
@@ -344,7 +349,7 @@ function checkOptions(options: TrainModelOptions): void {
   }
 }
 
-async function loadData(source: DataSource): Promise<Dataset> {
+export async function loadData(source: DataSource): Promise<Dataset> {
   if ('csvPath' in source) return readCsvFile(source.csvPath);
   if ('csvText' in source) return parseCsv(source.csvText, source.source);
   if ('records' in source) return datasetFromRecords(source.records, source.source);
@@ -367,7 +372,7 @@ function chooseArchitecture(options: TrainModelOptions): Architecture {
 }
 
 /** Outputs for every row, predicted in batches so that no intermediate tensor grows with the data. */
-async function predictWith(model: tf.LayersModel, x: Matrix): Promise<number[][]> {
+export async function predictWith(model: tf.LayersModel, x: Matrix): Promise<number[][]> {
   const outputs: number[][] = [];
   for (let start = 0; start < x.rows; start += predictionBatch) {
     const rows = Math.min(predictionBatch, x.rows - start);
@@ -384,7 +389,7 @@ async function predictWith(model: tf.LayersModel, x: Matrix): Promise<number[][]
 const predictionBatch = 8192;
 
 /** Predicts the training prevalence (binary), class shares (multiclass) or mean (regression) for everyone. */
-function trivialOutput(objective: Objective, trainY: number[], classes: number): number[] {
+export function trivialOutput(objective: Objective, trainY: number[], classes: number): number[] {
   if (objective === 'multiclass') return Array.from({ length: classes }, (_, k) => trainY.filter((y) => y === k).length / trainY.length);
   return [mean(trainY)];
 }
@@ -394,7 +399,7 @@ const subgroupNames: [SubgroupColumn['variable'], RegExp][] = [
   ['age', /^age([ _]?years)?$/i],
 ];
 
-function subgroupColumns(dataset: Dataset, prepared: PreparedData, test: number[]): SubgroupColumn[] {
+export function subgroupColumns(dataset: Dataset, prepared: PreparedData, test: number[]): SubgroupColumn[] {
   return subgroupNames.flatMap(([variable, pattern]) => {
     const column = dataset.columns.find((name) => pattern.test(name) && name !== prepared.report.target);
     if (!column) return [];
@@ -409,7 +414,7 @@ function defaultOutcomeLabel(options: TrainModelOptions, prepared: PreparedData)
   return 'probability of the predicted class';
 }
 
-function featureInfo(state: PreprocessingState, spec: FeatureSpec | undefined): FeatureInfo[] {
+export function featureInfo(state: PreprocessingState, spec: FeatureSpec | undefined): FeatureInfo[] {
   const specOf = (name: string) => spec?.features[name];
   const range = (name: string) => {
     const possible = specOf(name)?.possibleRange;
@@ -439,7 +444,7 @@ function featureInfo(state: PreprocessingState, spec: FeatureSpec | undefined): 
   }));
 }
 
-function trainingRecord(
+export function trainingRecord(
   seed: number,
   settings: TrainingSettings,
   baselineSettings: TrainingSettings,
@@ -463,12 +468,12 @@ function trainingRecord(
   };
 }
 
-function originalRows(prepared: PreparedData, split: DataSplit): Pick<DataSplit, 'train' | 'validation' | 'test'> {
+export function originalRows(prepared: PreparedData, split: DataSplit): Pick<DataSplit, 'train' | 'validation' | 'test'> {
   const original = (positions: number[]) => positions.map((position) => prepared.rows[position]!);
   return { train: original(split.train), validation: original(split.validation), test: original(split.test) };
 }
 
-function counts(prepared: PreparedData, split: DataSplit): TrainingResult['counts'] {
+export function counts(prepared: PreparedData, split: DataSplit): TrainingResult['counts'] {
   const positives = (positions: number[]) => positions.filter((p) => prepared.targets[p] === 1).length;
   const binary = prepared.report.task === 'binary';
   return {

@@ -8,6 +8,7 @@ import { tf } from './tensorflow.ts';
 import { type Conformal, predictionSetIndices } from './uncertainty.ts';
 import { type Autoencoder, noveltyWarning } from './autoencoder.ts';
 import { parseCell } from './values.ts';
+import { fillStatic, type SequenceEncoding, sequenceRow, type Visit } from './sequence-encoding.ts';
 
 /** One model input as the registry describes it. */
 export interface FeatureInfo {
@@ -44,10 +45,17 @@ export interface StoredModel {
   conformal?: Conformal;
   /** Tabular models: the out-of-distribution autoencoder (absent in versions trained before it existed). */
   autoencoder?: Autoencoder | null;
+  /** Sequence models: how a patient's visits become the input row (their input is a SequenceHistory). */
+  sequence?: SequenceEncoding;
+}
+
+/** A sequence model's input: the patient's visits up to the one predicted, in time order. */
+export interface SequenceHistory {
+  visits: readonly Visit[];
 }
 
 /** Raw inputs of one case: values by feature name, or an image's pixels (flat row-major, or rows of pixels). */
-export type ModelInput = Record<string, RawValue> | readonly number[] | readonly (readonly number[])[];
+export type ModelInput = Record<string, RawValue> | readonly number[] | readonly (readonly number[])[] | SequenceHistory;
 
 /** Split-conformal uncertainty of one prediction: the set of classes, or the interval, that covers the truth at the stated rate. */
 export interface ConformalPrediction {
@@ -106,7 +114,7 @@ export interface ServingModel {
 export async function loadServingModel(stored: StoredModel): Promise<ServingModel> {
   const model = await loadModelArtifact(stored.artifact, stored.weightsSha256);
   const outputs = async (batch: readonly number[][] | tf.Tensor2D) => {
-    const result = tf.tidy(() => model.predict(batch instanceof tf.Tensor ? batch : tf.tensor2d(batch as number[][], [batch.length, stored.preprocessing.columns.length])) as tf.Tensor);
+    const result = tf.tidy(() => model.predict(batch instanceof tf.Tensor ? batch : tf.tensor2d(batch as number[][], [batch.length, inputWidth(stored)])) as tf.Tensor);
     try {
       return (await result.array()) as number[][];
     } finally {
@@ -157,6 +165,8 @@ function decode(stored: StoredModel, output: number[]): Prediction {
  * @returns the model row and warnings about imputed or out-of-range values
  */
 export function encodeInput(stored: StoredModel, input: ModelInput): { row: number[]; warnings: string[] } {
+  if (stored.sequence) return encodeHistory(stored, stored.sequence, input);
+  if (isHistory(input)) throw new PipelineError('BAD_INPUT', 'This model takes one set of feature values, not a history of visits.');
   const warnings: string[] = [];
   const image = stored.image !== null;
   const raw = Array.isArray(input) ? pixelValues(stored, input as readonly number[] | readonly number[][]) : (input as Record<string, RawValue>);
@@ -206,4 +216,31 @@ function checkValue(feature: FeatureInfo, value: RawValue, image: boolean, warni
     warnings.push(`${feature.name} = ${cell.value} is outside the training range ${seen.min} to ${seen.max}: the model extrapolates`);
   }
   return cell.value;
+}
+
+/** Values in one model input row. */
+function inputWidth(stored: StoredModel): number {
+  return stored.sequence ? stored.sequence.steps * stored.sequence.width : stored.preprocessing.columns.length;
+}
+
+function isHistory(input: ModelInput): input is SequenceHistory {
+  return !Array.isArray(input) && Array.isArray((input as Partial<SequenceHistory>).visits);
+}
+
+/**
+ * Checks each visit's values as a tabular model would and encodes the
+ * history (its last visits, in time order); the warnings are the last visit's.
+ */
+function encodeHistory(stored: StoredModel, sequence: SequenceEncoding, input: ModelInput): { row: number[]; warnings: string[] } {
+  if (!isHistory(input) || input.visits.length === 0) throw new PipelineError('BAD_INPUT', 'A sequence model needs the patient\'s visits: { visits: [{ time, values }, ...] }, at least one.');
+  const ordered = [...input.visits].sort((a, b) => a.time - b.time);
+  if (ordered.some((visit) => !Number.isFinite(visit.time))) throw new PipelineError('BAD_INPUT', 'Every visit needs a time (a number).');
+  let warnings: string[] = [];
+  const visits = ordered.map((visit) => {
+    warnings = [];
+    return { time: visit.time, values: stored.features.map((feature) => checkValue(feature, visit.values[feature.name], false, warnings)) };
+  });
+  const staticIndices = sequence.staticFeatures.map((name) => stored.features.findIndex((feature) => feature.name === name));
+  const history = fillStatic(visits, staticIndices);
+  return { row: Array.from(sequenceRow(sequence, stored.preprocessing, history)), warnings };
 }

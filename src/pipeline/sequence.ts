@@ -1,0 +1,286 @@
+/*
+ * Sequence models: a GRU over each patient's visits up to the one predicted,
+ * against a logistic regression on the last visit, both evaluated on the
+ * same test patients with patient-level bootstrap intervals.
+ */
+import { buildNetwork, defaultArchitectures, describeNetwork } from './architectures.ts';
+import { loadModelArtifact, saveModelArtifact } from './artifact.ts';
+import { cellAt, type Dataset } from './csv.ts';
+import { badOption } from './errors.ts';
+import { evaluate, type EvaluationTarget } from './evaluate.ts';
+import { matrixFromRows, type Matrix } from './matrix.ts';
+import {
+  checkOptions,
+  counts,
+  defaultResamples,
+  defaultSeed,
+  featureInfo,
+  loadData,
+  originalRows,
+  predictWith,
+  recalibrate,
+  subgroupColumns,
+  trainingDefaults,
+  trainingRecord,
+  type TrainingResult,
+  type TrainModelOptions,
+  trivialOutput,
+} from './pipeline.ts';
+import { defaultSplit, fitPreprocessing, groupedSplit, type PreprocessingState, splitStrata } from './preprocess.ts';
+import { assessDataQuality, type CleanValue } from './quality.ts';
+import { type CleanVisit, fillStatic, lastVisitRow, type SequenceEncoding, sequenceRow, stepWidth } from './sequence-encoding.ts';
+import { eventLabels, labelEventWithin, readTimeline, type SequenceOptions, type Timeline } from './sequence-data.ts';
+import { mean } from './stats.ts';
+import { initTensorflow, tf } from './tensorflow.ts';
+import { fitNetwork, type TrainingData, type TrainingSettings } from './train.ts';
+import { chooseThreshold, defaultCoverage, fitConformal, measureConformal } from './uncertainty.ts';
+
+/** The recurrent network: units of its GRU and the visits it sees. */
+export interface SequenceArchitecture {
+  kind: 'gru';
+  units: number;
+  steps: number;
+}
+
+export const defaultSequence = { steps: 16, units: 16 };
+
+/** GRU training: small data, so full passes with patience; no dropout (the loop's seeded masks apply to Dropout layers only). */
+export const sequenceTraining: TrainingSettings = { epochs: 60, batchSize: 64, learningRate: 0.005, patience: 10, l2: 0.0001 };
+
+export type TrainSequenceOptions = TrainModelOptions & { sequence: SequenceOptions };
+
+/**
+ * Trains a sequence model on a longitudinal file (one row per visit).
+ * Examples are the visits with a label; each sees its patient's visits up to
+ * and including itself. Visits without a label (censored windows) are
+ * history for later visits, never examples. The split is by patient.
+ * @throws PipelineError BAD_OPTION for a task other than binary or absent sequence columns; BAD_DATA for unusable rows
+ */
+export async function trainSequenceModel(options: TrainSequenceOptions): Promise<TrainingResult> {
+  checkOptions(options);
+  const { sequence } = options;
+  const steps = sequence.steps ?? defaultSequence.steps;
+  const units = sequence.units ?? defaultSequence.units;
+  const engine = await initTensorflow();
+  const seed = options.seed ?? defaultSeed;
+  const { timeline, labelled, prepared } = prepareSequenceData(await loadData(options.data), options);
+  const dataset = labelled.dataset;
+  const fractions = { ...defaultSplit, ...options.split };
+  const split = groupedSplit(prepared.groups!, splitStrata(prepared), fractions, seed);
+  const state = fitPreprocessing(prepared, split.train);
+  const visits = cleanVisits(dataset, timeline, state, options);
+  const trainPatients = new Set(split.train.map((position) => prepared.groups![position]!));
+  const encoding: SequenceEncoding = {
+    id: sequence.id,
+    time: sequence.time,
+    steps,
+    width: stepWidth(state),
+    gapScale: meanGap(timeline, trainPatients),
+    staticFeatures: staticFeatures(state, visits, trainPatients),
+    description: describeExamples(options.target, sequence, prepared.rows.length, labelled.censored, timeline.patients.size, steps),
+  };
+  const staticIndices = encoding.staticFeatures.map((name) => (state.kind === 'tabular' ? state.features.findIndex((feature) => feature.name === name) : -1));
+  const filled = new Map([...visits].map(([patient, list]) => [patient, fillStatic(list, staticIndices)]));
+  const part = (positions: number[]) => examples(prepared.rows, positions, timeline, filled, encoding, state, prepared.targets);
+  const [train, validation, test] = [part(split.train), part(split.validation), part(split.test)];
+
+  const architecture: SequenceArchitecture = { kind: 'gru', units, steps };
+  const settings = { ...sequenceTraining, ...options.training };
+  const baselineSettings = { ...trainingDefaults('linear', split.train.length), ...options.baselineTraining };
+  const network = buildSequenceNetwork(encoding, units, seed);
+  const baseline = buildNetwork(defaultArchitectures.linear, { inputSize: train.last.x.columns, outputUnits: 1, outputActivation: 'sigmoid' }, seed + 1000);
+  try {
+    const started = performance.now();
+    const fit = await fitNetwork(network, train.sequence, validation.sequence, { objective: 'binary', classes: 2, settings, seed, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    const modelDone = performance.now();
+    const baselineFit = await fitNetwork(baseline, train.last, validation.last, {
+      objective: 'binary',
+      classes: 2,
+      settings: baselineSettings,
+      seed: seed + 1,
+      phase: 'baseline',
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    const baselineDone = performance.now();
+    const calibration = options.calibrate === false ? null : await recalibrate(network, 'binary', prepared.labels, validation.sequence, test.sequence);
+    const { artifact, weightsSha256 } = await saveModelArtifact(network);
+    const saved = await loadModelArtifact(artifact);
+    const [validationOutputs, testOutputs] = [await predictWith(saved, validation.sequence.x), await predictWith(saved, test.sequence.x)];
+    saved.dispose();
+    const chosen = chooseThreshold(options.threshold ?? 0.5, validation.sequence.y, validationOutputs.map((row) => row[0]!));
+    const target: EvaluationTarget = { kind: 'binary', labels: prepared.labels, threshold: chosen.threshold };
+    const conformal = measureConformal(fitConformal('binary', validationOutputs, validation.sequence.y, options.coverage ?? defaultCoverage), 'binary', testOutputs, test.sequence.y);
+    const evaluation = evaluate({
+      target,
+      actual: test.sequence.y,
+      model: testOutputs,
+      baseline: await predictWith(baseline, test.last.x),
+      trivial: new Array(test.sequence.x.rows).fill(trivialOutput('binary', train.sequence.y, 2)),
+      baselineDescription: 'logistic regression on the last visit',
+      trivialDescription: 'the training class shares for everyone',
+      subgroupColumns: subgroupColumns(dataset, prepared, split.test),
+      bootstrap: {
+        resamples: options.bootstrap?.resamples ?? defaultResamples(split.test.length),
+        level: options.bootstrap?.level ?? 0.95,
+        seed,
+        groups: split.test.map((position) => prepared.groups![position]!),
+      },
+    });
+    const durationMs = { model: modelDone - started, baseline: baselineDone - modelDone, evaluation: performance.now() - baselineDone };
+    return {
+      formatVersion: 1,
+      trainedAt: new Date().toISOString(),
+      task: 'binary',
+      target: options.target,
+      outcomeLabel: options.outcomeLabel ?? `probability of ${prepared.report.positiveClass}`,
+      classLabels: prepared.labels,
+      positiveClass: prepared.report.positiveClass,
+      threshold: chosen.threshold,
+      thresholdRule: chosen.rule,
+      conformal,
+      calibration,
+      autoencoder: null,
+      image: null,
+      features: featureInfo(state, options.featureSpec),
+      unitsNote: options.featureSpec?.unitsNote ?? null,
+      preprocessing: state,
+      sequence: encoding,
+      artifact,
+      weightsSha256,
+      architecture: { ...architecture, ...describeNetwork(network) },
+      baseline: { description: evaluation.baseline.description, ...describeNetwork(baseline) },
+      training: trainingRecord(seed, settings, baselineSettings, engine, fit, baselineFit, durationMs),
+      datasetSha256: dataset.sha256,
+      datasetSource: dataset.source,
+      split: { fractions, seed, stratifiedBy: 'class', groupedBy: sequence.id, ...originalRows(prepared, split) },
+      counts: counts(prepared, split),
+      quality: prepared.report,
+      evaluation,
+    };
+  } finally {
+    network.dispose();
+    baseline.dispose();
+  }
+}
+
+/**
+ * Reads who and when of every visit, labels the visits (when asked) and
+ * checks the data's quality, with the patient column as the group and the
+ * time and label-source columns left out of the features.
+ * @throws PipelineError BAD_OPTION for an absent sequence column; BAD_DATA for a time that is not a number or unusable data
+ */
+export function prepareSequenceData(read: Dataset, options: TrainSequenceOptions) {
+  const { sequence } = options;
+  checkSequenceOptions(options);
+  const timeline = readTimeline(read, sequence);
+  const labelled = sequence.eventWithin ? labelEventWithin(read, timeline, sequence.eventWithin, options.target) : { dataset: read, censored: null };
+  const sourceColumns = sequence.eventWithin ? [sequence.eventWithin.followUp, sequence.eventWithin.status] : [];
+  const prepared = assessDataQuality(labelled.dataset, {
+    ...options,
+    ...(sequence.eventWithin ? { positiveClass: eventLabels.positive } : {}),
+    group: sequence.id,
+    exclude: [...(options.exclude ?? []), sequence.time, ...sourceColumns],
+  });
+  return { timeline, labelled, prepared };
+}
+
+function checkSequenceOptions(options: TrainSequenceOptions): void {
+  const { steps = defaultSequence.steps, units = defaultSequence.units } = options.sequence;
+  if (options.task !== 'binary') throw badOption('Sequence models predict a yes/no outcome: use the task "binary".');
+  if (options.crossValidation) throw badOption('Cross-validation is not offered for sequence models: their intervals resample the test patients instead.');
+  if (options.group !== undefined && options.group !== options.sequence.id) throw badOption('A sequence model is split by its sequence id column; leave the group out.');
+  if (!Number.isInteger(steps) || steps < 1 || steps > 64 || !Number.isInteger(units) || units < 1 || units > 256) {
+    throw badOption('steps must be an integer from 1 to 64 and units from 1 to 256.');
+  }
+}
+
+/**
+ * The GRU network: the flat row reshaped to [steps, width], a GRU, a dense
+ * output and a separate sigmoid (so training works on logits and
+ * calibration folds into the dense layer). Initial weights are seeded.
+ */
+export function buildSequenceNetwork(encoding: Pick<SequenceEncoding, 'steps' | 'width'>, units: number, seed: number): tf.Sequential {
+  const model = tf.sequential();
+  model.add(tf.layers.reshape({ targetShape: [encoding.steps, encoding.width], inputShape: [encoding.steps * encoding.width] }));
+  model.add(
+    tf.layers.gru({
+      units,
+      kernelInitializer: tf.initializers.glorotUniform({ seed }),
+      recurrentInitializer: tf.initializers.orthogonal({ seed: seed + 1 }),
+      biasInitializer: 'zeros',
+    }),
+  );
+  model.add(tf.layers.dense({ units: 1, activation: 'linear', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 2 }), biasInitializer: 'zeros' }));
+  model.add(tf.layers.activation({ activation: 'sigmoid' }));
+  return model;
+}
+
+/** Every patient's visits, cleaned as the preprocessing expects; impossible values (feature specification) are missing. */
+function cleanVisits(dataset: Dataset, timeline: Timeline, state: PreprocessingState, options: TrainModelOptions): Map<string, CleanVisit[]> {
+  if (state.kind !== 'tabular') throw badOption('Sequence models take tabular visits, not images.');
+  const columns = state.features.map((feature) => {
+    const possible = options.featureSpec?.features[feature.name]?.possibleRange ?? null;
+    return { feature, cells: dataset.data.get(feature.name)!, possible };
+  });
+  const clean = (row: number): CleanValue[] =>
+    columns.map(({ feature, cells, possible }) => {
+      const cell = cellAt(cells, row);
+      if (cell.kind === 'missing') return null;
+      if (feature.kind === 'categorical') return String(cell.value);
+      if (cell.kind !== 'number' || (possible && (cell.value < possible[0] || cell.value > possible[1]))) return null;
+      return cell.value;
+    });
+  return new Map([...timeline.patients].map(([patient, rows]) => [patient, rows.map((row) => ({ time: timeline.times[row]!, values: clean(row) }))]));
+}
+
+/** The mean time between consecutive visits of training patients (1 when no patient has two). */
+function meanGap(timeline: Timeline, patients: Set<string>): number {
+  const gaps = [...patients].flatMap((patient) => {
+    const rows = timeline.patients.get(patient)!;
+    return rows.slice(1).map((row, k) => timeline.times[row]! - timeline.times[rows[k]!]!);
+  });
+  const gap = gaps.length > 0 ? mean(gaps) : 0;
+  return gap > 0 ? gap : 1;
+}
+
+/** Features that never change within a training patient (missing values aside), such as sex or age at entry. */
+function staticFeatures(state: PreprocessingState, visits: Map<string, CleanVisit[]>, patients: Set<string>): string[] {
+  if (state.kind !== 'tabular') return [];
+  return state.features
+    .filter((_, index) =>
+      [...patients].every((patient) => new Set(visits.get(patient)!.map((visit) => visit.values[index]).filter((value) => value !== null)).size <= 1),
+    )
+    .map((feature) => feature.name);
+}
+
+/** The sequence rows (model) and last-visit rows (baseline) of the examples at these positions. */
+function examples(
+  rows: readonly number[],
+  positions: readonly number[],
+  timeline: Timeline,
+  visits: Map<string, CleanVisit[]>,
+  encoding: SequenceEncoding,
+  state: PreprocessingState,
+  targets: readonly number[],
+): { sequence: TrainingData; last: TrainingData } {
+  const sequence = new Float32Array(positions.length * encoding.steps * encoding.width);
+  const last: number[][] = [];
+  positions.forEach((position, k) => {
+    const row = rows[position]!;
+    const patient = timeline.patientOf[row]!;
+    const history = visits.get(patient)!.slice(0, timeline.patients.get(patient)!.indexOf(row) + 1);
+    sequence.set(sequenceRow(encoding, state, history), k * encoding.steps * encoding.width);
+    last.push(lastVisitRow(state, history.at(-1)!));
+  });
+  const y = positions.map((position) => targets[position]!);
+  const x: Matrix = { values: sequence, rows: positions.length, columns: encoding.steps * encoding.width };
+  return { sequence: { x, y }, last: { x: matrixFromRows(last), y } };
+}
+
+function describeExamples(target: string, sequence: SequenceOptions, examples: number, censored: number | null, patients: number, steps: number): string {
+  const rule = sequence.eventWithin;
+  const label = rule
+    ? `Each visit is labelled "${target}" = yes when ${rule.status} is ${rule.eventValues.join(' or ')} and ${rule.followUp} lies within ${rule.horizon} (time units of ${sequence.time}) of the visit, no when follow-up reaches past that window; ${censored} visit(s) whose window ends censored (follow-up ends inside it without the event, e.g. other status values) have no label: they are history for later visits, never examples.`
+    : `Visits with an empty ${target} are history for later visits, never examples.`;
+  return `${label} ${examples} labelled visits of ${patients} patients are examples; each sees its patient's last ${steps} visits up to and including itself (ordered by ${sequence.time}); patients (${sequence.id}) are split, never visits.`;
+}
