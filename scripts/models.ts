@@ -114,6 +114,8 @@ program
   .option('--exclude <columns>', 'comma-separated columns to leave out (a leak, an identifier)', columnList)
   .option('--accept-leak <columns>', 'comma-separated columns flagged as probable leaks that are known before the outcome', columnList)
   .option('--group <column>', 'the column naming each row\'s patient: a patient\'s rows never sit on both sides of a split or fold')
+  .option('--sequence-id <column>', 'longitudinal file, one row per visit: the column naming each visit\'s patient (trains a GRU over each patient\'s visits; binary tasks)')
+  .option('--sequence-time <column>', 'longitudinal file: the column of each visit\'s time, a number of days (with --sequence-id)')
   .option('--cv <k|kxr>', 'also cross-validate: k folds (5), or k folds repeated r times (5x5); reports each metric\'s mean and spread', crossValidation)
   .option('--threshold <rule>', 'binary decision threshold: youden, sensitivity=0.9 (chosen on the validation split) or a probability such as 0.5', thresholdRule)
   .option('--coverage <p>', 'nominal coverage of the conformal prediction sets and intervals (default 0.9)', Number)
@@ -136,6 +138,8 @@ program
     acceptLeak?: string[];
     dropDuplicates?: boolean;
     group?: string;
+    sequenceId?: string;
+    sequenceTime?: string;
     cv?: CrossValidationOptions;
     threshold?: ThresholdRule;
     coverage?: number;
@@ -144,6 +148,7 @@ program
     promote?: boolean;
   }) => {
     if ((options.task === 'image') !== Boolean(options.width && options.height)) throw new Error('--width and --height go with --task image, and it needs them');
+    if (Boolean(options.sequenceId) !== Boolean(options.sequenceTime)) throw new Error('--sequence-id and --sequence-time go together');
     // The database is checked (reachable, migrated) and the name validated before the long part, not after it.
     await withRegistry(async (models) => {
       models.checkModelName(options.name);
@@ -163,6 +168,7 @@ program
         ...(options.acceptLeak ? { acceptLeaks: options.acceptLeak } : {}),
         duplicates: options.dropDuplicates ? 'drop' : 'keep',
         ...(options.group ? { group: options.group } : {}),
+        ...(options.sequenceId && options.sequenceTime ? { sequence: { id: options.sequenceId, time: options.sequenceTime } } : {}),
         ...(options.cv ? { crossValidation: options.cv } : {}),
         ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
         ...(options.coverage !== undefined ? { coverage: options.coverage } : {}),

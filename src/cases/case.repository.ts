@@ -147,6 +147,16 @@ export class CaseRepository {
     });
   }
 
+  /**
+   * Every observation of a patient, across their cases, in time order, as it
+   * is now on the primary: a sequence model's input is the patient's history.
+   */
+  observationHistory(patientId: string): Promise<Observation[]> {
+    return this.scope.records.read(rule('clinical.read', 'observation.read', 'Patient'), patientOwner(patientId), () =>
+      this.scope.prisma.observation.findMany({ where: { case: { patientId } }, orderBy: [{ observedAt: 'asc' }, { id: 'asc' }] }),
+    );
+  }
+
   open(data: { patientId: string; title: string }): Promise<Case> {
     return this.scope.records.write(rule('clinical.write', 'case.open', 'Case'), [patientOwner(data.patientId)], (tx) => tx.case.create({ data }), (episode) => ({
       resourceIds: [episode.id],

@@ -89,6 +89,11 @@ export class CaseService {
     return this.cases.currentInputs(episode);
   }
 
+  /** The patient's observations across all their cases, in time order (a sequence model's input). */
+  observationHistory(episode: Case): Promise<Observation[]> {
+    return this.cases.observationHistory(episode.patientId);
+  }
+
   open(input: OpenCaseInput): Promise<Case> {
     return recordingFailure(this.trail, 'case.open', { resourceType: 'Patient' }, async () => {
       const data = parseInput(openCaseSchema, input);

@@ -34,9 +34,11 @@ export class CodeCatalog {
   private readonly byFeature = new Map<string, FeatureCode>();
 
   constructor(features: FeatureCode[]) {
+    // A code two models share (cholesterol, age) keeps the first model's feature, so adding a model never remaps another's.
     for (const feature of features) {
-      this.byCoding.set(key(feature.coding.system, feature.coding.code), feature);
-      this.byFeature.set(feature.feature, feature);
+      const coding = key(feature.coding.system, feature.coding.code);
+      if (!this.byCoding.has(coding)) this.byCoding.set(coding, feature);
+      if (!this.byFeature.has(feature.feature)) this.byFeature.set(feature.feature, feature);
     }
   }
 

@@ -14,6 +14,7 @@ import {
   parseFeatureSpec,
   parseThresholdRule,
   PipelineError,
+  prepareSequenceData,
   renderModelCardMarkdown,
   type TrainingResult,
   type TrainModelOptions,
@@ -44,6 +45,7 @@ const trainSchema = z
     acceptLeaks: z.array(boundedText(64)).max(200).nullish(),
     dropDuplicates: z.boolean().nullish(),
     group: boundedText(64).nullish(),
+    sequence: z.object({ id: boundedText(64), time: boundedText(64) }).nullish(),
     threshold: boundedText(32).nullish(),
     coverage: z.number().gt(0).lt(1).nullish(),
     crossValidation: z.string().regex(/^\d+(x\d+)?$/, { message: 'use k or k x repeats, such as 5 or 5x5' }).nullish(),
@@ -51,6 +53,10 @@ const trainSchema = z
   .refine((input) => (input.task === 'IMAGE') === (input.imageWidth != null && input.imageHeight != null), {
     message: 'image tasks need imageWidth and imageHeight (and only image tasks take them)',
     path: ['imageWidth'],
+  })
+  .refine((input) => !input.sequence || Boolean(input.data.csv), {
+    message: 'a sequence model trains on a CSV of visits (one row per visit), not on platform cases',
+    path: ['sequence'],
   })
   .refine((input) => Boolean(input.data.csv) !== Boolean(input.data.fromPlatform), {
     message: 'give exactly one data source: csv, or fromPlatform: true',
@@ -185,6 +191,7 @@ export class ModelService {
         ...(parsed.acceptLeaks ? { acceptLeaks: parsed.acceptLeaks } : {}),
         duplicates: parsed.dropDuplicates ? 'drop' : 'keep',
         ...(parsed.group ? { group: parsed.group } : {}),
+        ...(parsed.sequence ? { sequence: parsed.sequence } : {}),
         ...(parsed.threshold ? { threshold: optionOf(() => parseThresholdRule(parsed.threshold!), 'input.threshold') } : {}),
         ...(parsed.coverage != null ? { coverage: parsed.coverage } : {}),
         ...(parsed.crossValidation ? { crossValidation: optionOf(() => parseCrossValidation(parsed.crossValidation!), 'input.crossValidation') } : {}),
@@ -228,7 +235,8 @@ function optionOf<T>(parse: () => T, field: string): T {
 function checkData(options: Omit<TrainModelOptions, 'onProgress'>): void {
   try {
     const dataset = 'csvText' in options.data ? parseCsv(options.data.csvText, 'upload') : undefined;
-    if (dataset) assessDataQuality(dataset, options);
+    if (dataset && options.sequence) prepareSequenceData(dataset, { ...options, sequence: options.sequence });
+    else if (dataset) assessDataQuality(dataset, options);
     else if ('records' in options.data && options.data.records.length === 0) {
       throw new PipelineError('BAD_DATA', `No case in the platform has a recorded outcome for ${options.target}.`);
     }

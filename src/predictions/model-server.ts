@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { codedError, ErrorCode } from '../errors/errors.ts';
 import type { ModelRepository } from '../models/model.repository.ts';
 import { trainingResultOf } from '../models/stored-version.ts';
-import { initTensorflow, loadServingModel, type Prediction, type ServingModel } from '../pipeline/index.ts';
+import { initTensorflow, loadServingModel, type ModelInput, type Prediction, type ServingModel } from '../pipeline/index.ts';
 import { type BatchingOptions, InferenceBatcher } from './inference-batcher.ts';
 
 /** The figures the model server reports (the server's Prometheus histograms). */
@@ -99,8 +99,9 @@ export class ModelServer {
 }
 
 /** A typical input of a model (its training means or pixel zeros), for warming it up. */
-function typicalInput(serving: ServingModel): Record<string, number | string> | number[] {
+function typicalInput(serving: ServingModel): ModelInput {
   const { stored } = serving;
   if (stored.image) return new Array<number>(stored.image.width * stored.image.height).fill(0);
-  return Object.fromEntries(serving.features.map((feature) => [feature.name, feature.typical]));
+  const typical = Object.fromEntries(serving.features.map((feature) => [feature.name, feature.typical]));
+  return stored.sequence ? { visits: [{ time: 0, values: typical }] } : typical;
 }

@@ -1,6 +1,6 @@
 import { badInput } from '../errors/errors.ts';
 import type { CaseImage, Observation } from '../cases/case.repository.ts';
-import type { FeatureInfo, StoredModel } from '../pipeline/index.ts';
+import type { FeatureInfo, StoredModel, Visit } from '../pipeline/index.ts';
 
 /** A model's input built from a case, with what is unusual about it. */
 export interface CaseInput {
@@ -8,6 +8,8 @@ export interface CaseInput {
   values: Record<string, number | string> | number[];
   /** Features whose value lies outside the range the model was trained on (possible, but unfamiliar to it). */
   outOfDistribution: string[];
+  /** Sequence models: the patient's visits in time order (`values` is the latest one's). */
+  history?: Visit[];
 }
 
 /**
@@ -18,7 +20,8 @@ export interface CaseInput {
  * wrong size are refused (BAD_USER_INPUT, naming them); values that are
  * possible but outside the training range are used and flagged.
  */
-export function buildCaseInput(model: Pick<StoredModel, 'features' | 'image'>, observations: Observation[], images: CaseImage[]): CaseInput {
+export function buildCaseInput(model: Pick<StoredModel, 'features' | 'image' | 'sequence'>, observations: Observation[], images: CaseImage[]): CaseInput {
+  if (model.sequence) return historyInput(model.features, observations);
   return model.image ? imageInput(model.image, model.features[0]?.possibleRange ?? null, images) : tabularInput(model.features, observations);
 }
 
@@ -42,6 +45,41 @@ function tabularInput(features: FeatureInfo[], observations: Observation[]): Cas
     if (typeof value === 'number' && range && (value < range.min || value > range.max)) outOfDistribution.push(feature.name);
   }
   return { values, outOfDistribution };
+}
+
+const dayMs = 86_400_000;
+
+/**
+ * A sequence model's input from a patient's observations: one visit per
+ * calendar day (UTC) with observations the model uses, its time in days since
+ * the first; a feature not measured that day is missing (the model sees a
+ * missing indicator). Each value is checked as for a tabular model.
+ */
+function historyInput(features: FeatureInfo[], observations: Observation[]): CaseInput {
+  const byName = new Map(features.map((feature) => [feature.name, feature]));
+  const visits = new Map<number, Record<string, number | string>>();
+  for (const observation of observations) {
+    const feature = byName.get(observation.code);
+    if (!feature) continue;
+    const day = Math.floor(observation.observedAt.getTime() / dayMs);
+    const values = visits.get(day) ?? {};
+    values[feature.name] = checkedValue(feature, observation);
+    visits.set(day, values);
+  }
+  const days = [...visits.keys()].sort((a, b) => a - b);
+  if (days.length === 0) {
+    const names = features.map((feature) => feature.name);
+    throw badInput(`The patient has no observation this model uses (${names.join(', ')}).`, { reason: 'missing-features', missingFeatures: names });
+  }
+  const history = days.map((day) => ({ time: day - days[0]!, values: visits.get(day)! }));
+  const latest = history.at(-1)!.values;
+  const outOfDistribution = features
+    .filter((feature) => {
+      const value = latest[feature.name];
+      return typeof value === 'number' && feature.trainingRange !== null && (value < feature.trainingRange.min || value > feature.trainingRange.max);
+    })
+    .map((feature) => feature.name);
+  return { values: latest, outOfDistribution, history };
 }
 
 function checkedValue(feature: FeatureInfo, observation: Observation): number | string {

@@ -10,13 +10,13 @@ import type { OutcomeInput } from '../generated/graphql.ts';
 import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts';
 import type { ModelService } from '../models/model.service.ts';
 import { storedResultOf } from '../models/stored-version.ts';
-import { PipelineError, type ServingModel } from '../pipeline/index.ts';
+import { type ModelInput, PipelineError, type ServingModel } from '../pipeline/index.ts';
 import type { PatientService } from '../patients/patient.service.ts';
 import { explain } from './explanation.ts';
 import type { ModelServer } from './model-server.ts';
 import { performanceFigures } from './model-performance.ts';
 import { buildCaseInput } from './prediction-input.ts';
-import { explanationColumn, type InputValues, inputOf, outputOf, predictionColumns } from './stored-prediction.ts';
+import { explanationColumn, inputOf, outputOf, predictionColumns } from './stored-prediction.ts';
 import type { CaseOutcome, Prediction, PredictionRecord, PredictionRepository, ReviewDecision } from './prediction.repository.ts';
 
 const modelName = boundedText(63);
@@ -68,14 +68,17 @@ export class PredictionService {
       this.consent.requireAiConsent(await this.patients.requireExisting(episode.patientId));
       const chosen = await this.models.resolveForPrediction(parseInput(modelName, model, 'model'), parseInput(versionNumber, version, 'version'));
       const loaded = await this.modelServer.version(chosen.id);
-      const { observations, images } = await this.cases.currentInputs(episode);
+      const sequence = loaded.serving.stored.sequence !== undefined;
+      // A sequence model reads the patient's history across cases; others the case's own inputs.
+      const { observations, images } = sequence ? { observations: await this.cases.observationHistory(episode), images: [] } : await this.cases.currentInputs(episode);
       const input = buildCaseInput(loaded.serving.stored, observations, images);
-      const encoded = encodeOne(loaded.serving, input.values);
+      const encoded = encodeOne(loaded.serving, input.history ? { visits: input.history } : input.values);
       const modelStarted = performance.now();
       const answer = await loaded.batcher.infer(encoded.row);
       const modelMs = performance.now() - modelStarted;
       const explanationStarted = performance.now();
-      const explanation = withExplanation ? explain(loaded.serving, input.values) : null;
+      // Attributions over a history of visits are not offered (see the model's card).
+      const explanation = withExplanation && !sequence ? explain(loaded.serving, input.values) : null;
       const explanationMs = performance.now() - explanationStarted;
       const { warnings: _warnings, ...output } = answer;
       const { stored } = loaded.serving;
@@ -85,6 +88,7 @@ export class PredictionService {
         modelVersionId: chosen.id,
         ...predictionColumns({
           values: input.values,
+          ...(input.history ? { history: input.history } : {}),
           output: { ...output, outcomeLabel: stored.outcomeLabel, threshold: stored.threshold, timings: { modelMs, explanationMs } },
           flags: { outOfDistribution: input.outOfDistribution, warnings: encoded.warnings },
           explanation,
@@ -115,6 +119,7 @@ export class PredictionService {
       this.consent.requireAiConsent(await this.patients.requireExisting(prediction.patientId));
       if (prediction.explanation) return prediction;
       const loaded = await this.modelServer.version(prediction.modelVersionId);
+      if (loaded.serving.stored.sequence) throw badInput('Explanations are not offered for sequence models (their input is a history of visits).', { reason: 'not-explainable' });
       return this.predictions.setExplanation(prediction, explanationColumn(explain(loaded.serving, inputOf(prediction))));
     });
   }
@@ -156,7 +161,7 @@ export class PredictionService {
 }
 
 /** Encodes one input, turning the pipeline's refusals into coded errors. */
-function encodeOne(serving: ServingModel, values: InputValues): { row: number[]; warnings: string[] } {
+function encodeOne(serving: ServingModel, values: ModelInput): { row: number[]; warnings: string[] } {
   try {
     const encoded = serving.encode([values]);
     return { row: encoded.rows[0]!, warnings: encoded.warnings[0]! };

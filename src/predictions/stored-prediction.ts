@@ -1,4 +1,4 @@
-import type { Prediction } from '../pipeline/index.ts';
+import type { Prediction, Visit } from '../pipeline/index.ts';
 import type { StoredExplanation } from './explanation.ts';
 
 /*
@@ -35,9 +35,10 @@ export interface QualityFlags {
 }
 
 /** The JSON columns of a new prediction. */
-export function predictionColumns(prediction: { values: InputValues; output: StoredOutput; flags: QualityFlags; explanation: StoredExplanation | null }) {
+export function predictionColumns(prediction: { values: InputValues; history?: Visit[]; output: StoredOutput; flags: QualityFlags; explanation: StoredExplanation | null }) {
   return {
-    input: { values: prediction.values },
+    // A sequence model's input is the history; `values` is its latest visit.
+    input: { values: prediction.values, ...(prediction.history ? { history: prediction.history as object[] } : {}) },
     output: prediction.output as object,
     qualityFlags: prediction.flags as object,
     ...(prediction.explanation ? { explanation: explanationColumn(prediction.explanation) } : {}),

@@ -1,0 +1,98 @@
+/*
+ * The shipped sequence model through the API: predict on a case reads the
+ * patient's observation history across their cases (checked and audited),
+ * and answers what the model answers on those visits; a longitudinal upload
+ * with a bad sequence column is refused with a code.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { datasetsDir, defaultModel, loadServingModel, type RawRecord, readCsvFile, readShippedModel, recordAt } from '../../src/pipeline/index.ts';
+import { auditEvents } from '../support/audit.ts';
+import { caseWithObservations, createPatient } from '../support/fixtures.ts';
+import { errorCodes, startTestServer } from '../support/test-server.ts';
+import { people } from '../support/tokens.ts';
+
+const api = await startTestServer({ DEFAULT_MODELS: 'true' });
+const clinician = api.as(people.clinician);
+const scientist = api.as(people.dataScientist);
+const { prisma } = api.server.db;
+
+const shipped = (await readShippedModel('pbc-mortality')).result;
+const dataset = await readCsvFile(path.join(datasetsDir, defaultModel('pbc-mortality').dataset));
+const records = Array.from({ length: dataset.rowCount }, (_, row) => recordAt(dataset, row));
+/** Patient 3 of pbcseq: several visits, some labs missing on some of them. */
+const visits = records.filter((record) => record.id === 3).slice(0, 4);
+const enrolment = Date.UTC(2015, 0, 1);
+const dayMs = 86_400_000;
+
+/** A visit's observations as a clinician records them: each feature by its code and unit, measured ones only. */
+function observationsOf(record: RawRecord) {
+  return shipped.features.flatMap((feature) => {
+    const value = record[feature.name];
+    if (value === null || value === undefined) return [];
+    const observedAt = new Date(enrolment + (record.day as number) * dayMs + 9 * 3_600_000).toISOString();
+    return [feature.kind === 'numeric' ? { code: feature.name, value: Number(value), unit: feature.unit, observedAt } : { code: feature.name, text: String(value), observedAt }];
+  });
+}
+
+const predictMutation = `mutation($caseId: ID!) {
+  predict(caseId: $caseId, model: "pbc-mortality") { id label input warnings probabilities { label probability } conformal { set } explanation { method } }
+}`;
+
+describe('predict with the sequence model pbc-mortality', () => {
+  it('uses the patient\'s visits across cases and answers what the model answers on them', async () => {
+    const patientId = await createPatient(api);
+    await caseWithObservations(api, visits.slice(0, 2).flatMap(observationsOf), patientId);
+    const caseId = await caseWithObservations(api, visits.slice(2).flatMap(observationsOf), patientId);
+    const response = await clinician.gql(predictMutation, { caseId });
+    assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+    const prediction = response.body.data!.predict;
+
+    const serving = await loadServingModel(shipped);
+    const history = visits.map((record) => ({ time: (record.day as number) - (visits[0]!.day as number), values: record }));
+    const [expected] = await serving.predict([{ visits: history }]);
+    serving.dispose();
+    assert.deepEqual(Object.fromEntries(prediction.probabilities.map((p: any) => [p.label, p.probability])), (expected as any).probabilities);
+    assert.equal(prediction.label, (expected as any).label);
+    assert.ok(prediction.conformal.set.length >= 1);
+    assert.equal(prediction.explanation, null, 'no attributions over a history');
+    // The latest visit's values are the input shown; the whole history is stored with the prediction.
+    assert.equal(prediction.input.bili, visits.at(-1)!.bili);
+    const stored = await prisma.prediction.findUniqueOrThrow({ where: { id: prediction.id } });
+    assert.deepEqual((stored.input as { history: { time: number }[] }).history.map((visit) => visit.time), history.map((visit) => visit.time));
+    // The history was read through the access layer, which recorded it.
+    const reads = await auditEvents(api, { patientId, action: 'observation.read', actorSubject: people.clinician.sub });
+    assert.ok(reads.some((event) => event.resourceType === 'Patient' && event.outcome === 'SUCCESS'), JSON.stringify(reads));
+  });
+
+  it('refuses a patient without any observation the model uses, and a value in the wrong unit, with codes', async () => {
+    const none = await caseWithObservations(api, [{ code: 'heart_rate', value: 70, unit: '/min' }]);
+    const empty = await clinician.gql(predictMutation, { caseId: none });
+    assert.deepEqual(errorCodes(empty), ['BAD_USER_INPUT']);
+    assert.equal(empty.body.errors![0]!.extensions!.reason, 'missing-features');
+    const wrongUnit = await caseWithObservations(api, [{ code: 'bili', value: 20, unit: 'umol/L' }]);
+    const refused = await clinician.gql(predictMutation, { caseId: wrongUnit });
+    assert.deepEqual(errorCodes(refused), ['BAD_USER_INPUT']);
+    assert.equal(refused.body.errors![0]!.extensions!.reason, 'wrong-unit');
+  });
+});
+
+describe('training a sequence model through the API', () => {
+  const csv = ['id,day,bili,died', '1,0,1.2,no', '1,180,1.5,yes', '2,0,0.8,no'].join('\n');
+  const train = (sequence: Record<string, string>, data = csv) =>
+    scientist.gql('mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }', {
+      input: { name: 'visits', task: 'BINARY', target: 'died', data: { csv: data }, sequence },
+    });
+
+  it('refuses a missing sequence column and a visit time that is not a number, with a code, and queues nothing', async () => {
+    const jobs = await prisma.trainingJob.count();
+    const missing = await train({ id: 'patient', time: 'day' });
+    assert.deepEqual(errorCodes(missing), ['BAD_USER_INPUT']);
+    assert.match(missing.body.errors![0]!.message, /sequence column patient .*not in the data/);
+    const notNumber = await train({ id: 'id', time: 'day' }, csv.replace('1,180,', '1,later,'));
+    assert.deepEqual(errorCodes(notNumber), ['BAD_USER_INPUT']);
+    assert.match(notNumber.body.errors![0]!.message, /visit time day must be a number/);
+    assert.equal(await prisma.trainingJob.count(), jobs);
+  });
+});
