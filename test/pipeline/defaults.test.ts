@@ -2,11 +2,20 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { buildModelCard, renderModelCardMarkdown } from '../../src/pipeline/card.ts';
-import { readCsvFile, recordAt } from '../../src/pipeline/csv.ts';
+import { type Dataset, type RawRecord, readCsvFile, recordAt } from '../../src/pipeline/csv.ts';
 import { checkQualityBars, datasetsDir, defaultModels, readShippedModel } from '../../src/pipeline/defaults.ts';
 import { computeMetrics } from '../../src/pipeline/evaluate.ts';
-import { loadServingModel } from '../../src/pipeline/serving.ts';
+import { loadServingModel, type SequenceHistory } from '../../src/pipeline/serving.ts';
+import { labelEventWithin, readTimeline } from '../../src/pipeline/sequence-data.ts';
+import type { SequenceEncoding } from '../../src/pipeline/sequence-encoding.ts';
 import { initTensorflow } from '../../src/pipeline/tensorflow.ts';
+
+/** A sequence model's input for a visit: its patient's visits up to and including it. */
+function historyOf(dataset: Dataset, sequence: SequenceEncoding, visit: RawRecord): SequenceHistory {
+  const records = Array.from({ length: dataset.rowCount }, (_, row) => recordAt(dataset, row));
+  const own = records.filter((record) => record[sequence.id] === visit[sequence.id] && (record[sequence.time] as number) <= (visit[sequence.time] as number));
+  return { visits: own.map((record) => ({ time: record[sequence.time] as number, values: record })) };
+}
 
 before(async () => {
   await initTensorflow();
@@ -27,8 +36,11 @@ describe('the shipped default models', () => {
         const dataset = await readCsvFile(path.join(datasetsDir, model.dataset));
         assert.equal(dataset.sha256, result.datasetSha256, 'the shipped CSV is the one the model was trained on');
         const serving = await loadServingModel(result);
-        const testRows = result.split.test.map((row) => recordAt(dataset, row));
-        const inputs = result.image ? testRows.map((row) => result.features.map((f) => Number(row[f.name]))) : testRows;
+        const labelled = model.options.sequence?.eventWithin
+          ? labelEventWithin(dataset, readTimeline(dataset, model.options.sequence), model.options.sequence.eventWithin, result.target).dataset
+          : dataset;
+        const testRows = result.split.test.map((row) => recordAt(labelled, row));
+        const inputs = result.image ? testRows.map((row) => result.features.map((f) => Number(row[f.name]))) : result.sequence ? testRows.map((row) => historyOf(labelled, result.sequence!, row)) : testRows;
         const predictions = await serving.predict(inputs);
         assert.equal(predictions.length, result.counts.test);
         const outputs = await serving.outputs(serving.encode(inputs).rows);
