@@ -23,19 +23,23 @@ async function waitForJob(id: string) {
 }
 
 describe('the registry on a new installation', () => {
-  it('holds the three default models, each with a production version meeting its quality bar', async () => {
+  it('holds the four default models, each with a production version meeting its quality bar', async () => {
     const response = await scientist.gql(`{ models { name task target productionVersion { ${versionFields} metrics features { name unit trainingMin trainingMax possibleMin possibleMax } } } }`);
     const models = response.body.data!.models;
     assert.deepEqual(models.map((m: any) => [m.name, m.task, m.target]), [
       ['breast-cancer', 'BINARY', 'diagnosis'],
       ['diabetes-progression', 'REGRESSION', 'progression'],
       ['digits', 'IMAGE', 'label'],
+      ['pbc-mortality', 'BINARY', 'death_within_2y'],
     ]);
-    const [breast, diabetes, digits] = models.map((m: any) => m.productionVersion);
+    const [breast, diabetes, digits, pbc] = models.map((m: any) => m.productionVersion);
     const figure = (version: any, name: string) => version.metrics.model.metrics[name];
     assert.ok(figure(breast, 'accuracy') >= 0.96 && figure(breast, 'auroc') >= 0.99 && figure(breast, 'ece') <= 0.05);
     assert.ok(figure(diabetes, 'r2') >= 0.45);
     assert.ok(figure(digits, 'accuracy') >= 0.97);
+    assert.ok(figure(pbc, 'auroc') >= 0.85);
+    const bilirubin = pbc.features.find((f: any) => f.name === 'bili');
+    assert.deepEqual([bilirubin.unit, bilirubin.possibleMin, bilirubin.possibleMax], ['mg/dL', 0.1, 60]);
     assert.match(breast.weightsSha256, /^[0-9a-f]{64}$/);
     assert.equal(breast.promotionComment, 'Shipped default model, trained by scripts/train-defaults.ts from datasets/.');
     const bmi = diabetes.features.find((f: any) => f.name === 'bmi');
