@@ -113,3 +113,13 @@ it('refuses a probable leak naming the column, and trains with it excluded and a
   const badSpec = await models('train', '--data', birthWeight, '--target', 'low', '--task', 'binary', '--name', 'low-birth-weight', '--features', birthWeight);
   assert.match(badSpec.stderr, /feature specification .* is not valid JSON/);
 });
+
+it('refuses a longitudinal file whose sequence column is missing, or a sequence id without a time, naming the problem', async () => {
+  const pbcseq = path.join(root, 'datasets/pbcseq.csv');
+  const missing = await models('train', '--data', pbcseq, '--target', 'status', '--task', 'binary', '--name', 'pbc', '--sequence-id', 'patient', '--sequence-time', 'day');
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /The sequence column patient \(--sequence-id\) is not in the data/);
+  const alone = await models('train', '--data', pbcseq, '--target', 'status', '--task', 'binary', '--name', 'pbc', '--sequence-id', 'id');
+  assert.notEqual(alone.code, 0);
+  assert.match(alone.stderr, /--sequence-id and --sequence-time go together/);
+});
