@@ -220,13 +220,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
       calibration,
       autoencoder,
       image: prepared.image,
-      features: featureInfo(state, options.featureSpec),
-      unitsNote: options.featureSpec?.unitsNote ?? null,
-      preprocessing: state,
-      artifact,
-      weightsSha256,
-      architecture: { ...architecture, ...describeNetwork(network) },
-      baseline: { description: evaluation.baseline.description, ...describeNetwork(baseline) },
+      ...storedNetworks(state, options.featureSpec, { artifact, weightsSha256 }, { ...architecture, network }, { description: evaluation.baseline.description, network: baseline }),
       training: trainingRecord(seed, settings, baselineSettings, engine, fit, baselineFit, durationMs),
       datasetSha256: dataset.sha256,
       datasetSource: dataset.source,
@@ -414,7 +408,25 @@ function defaultOutcomeLabel(options: TrainModelOptions, prepared: PreparedData)
   return 'probability of the predicted class';
 }
 
-export function featureInfo(state: PreprocessingState, spec: FeatureSpec | undefined): FeatureInfo[] {
+/** A result's description of its inputs, its saved network and its baseline. */
+export function storedNetworks(
+  state: PreprocessingState,
+  featureSpec: FeatureSpec | undefined,
+  saved: { artifact: ModelArtifact; weightsSha256: string },
+  { network, ...architecture }: (Architecture | SequenceArchitecture) & { network: tf.LayersModel },
+  baseline: { description: string; network: tf.LayersModel },
+): Pick<TrainingResult, 'features' | 'unitsNote' | 'preprocessing' | 'artifact' | 'weightsSha256' | 'architecture' | 'baseline'> {
+  return {
+    features: featureInfo(state, featureSpec),
+    unitsNote: featureSpec?.unitsNote ?? null,
+    preprocessing: state,
+    ...saved,
+    architecture: { ...architecture, ...describeNetwork(network) },
+    baseline: { description: baseline.description, ...describeNetwork(baseline.network) },
+  };
+}
+
+function featureInfo(state: PreprocessingState, spec: FeatureSpec | undefined): FeatureInfo[] {
   const specOf = (name: string) => spec?.features[name];
   const range = (name: string) => {
     const possible = specOf(name)?.possibleRange;

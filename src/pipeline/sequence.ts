@@ -3,7 +3,7 @@
  * against a logistic regression on the last visit, both evaluated on the
  * same test patients with patient-level bootstrap intervals.
  */
-import { buildNetwork, defaultArchitectures, describeNetwork } from './architectures.ts';
+import { buildNetwork, defaultArchitectures } from './architectures.ts';
 import { loadModelArtifact, saveModelArtifact } from './artifact.ts';
 import { cellAt, type Dataset } from './csv.ts';
 import { badOption } from './errors.ts';
@@ -14,11 +14,11 @@ import {
   counts,
   defaultResamples,
   defaultSeed,
-  featureInfo,
   loadData,
   originalRows,
   predictWith,
   recalibrate,
+  storedNetworks,
   subgroupColumns,
   trainingDefaults,
   trainingRecord,
@@ -141,14 +141,8 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
       calibration,
       autoencoder: null,
       image: null,
-      features: featureInfo(state, options.featureSpec),
-      unitsNote: options.featureSpec?.unitsNote ?? null,
-      preprocessing: state,
+      ...storedNetworks(state, options.featureSpec, { artifact, weightsSha256 }, { ...architecture, network }, { description: evaluation.baseline.description, network: baseline }),
       sequence: encoding,
-      artifact,
-      weightsSha256,
-      architecture: { ...architecture, ...describeNetwork(network) },
-      baseline: { description: evaluation.baseline.description, ...describeNetwork(baseline) },
       training: trainingRecord(seed, settings, baselineSettings, engine, fit, baselineFit, durationMs),
       datasetSha256: dataset.sha256,
       datasetSource: dataset.source,
