@@ -242,5 +242,7 @@ function encodeHistory(stored: StoredModel, sequence: SequenceEncoding, input: M
   });
   const staticIndices = sequence.staticFeatures.map((name) => stored.features.findIndex((feature) => feature.name === name));
   const history = fillStatic(visits, staticIndices);
-  return { row: Array.from(sequenceRow(sequence, stored.preprocessing, history)), warnings };
+  // A static value recorded on an earlier visit is not missing on the last one.
+  const carried = sequence.staticFeatures.filter((_, k) => history.at(-1)!.values[staticIndices[k]!] !== null);
+  return { row: Array.from(sequenceRow(sequence, stored.preprocessing, history)), warnings: warnings.filter((warning) => !carried.some((name) => warning.startsWith(`${name} is missing`))) };
 }

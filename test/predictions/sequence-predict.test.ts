@@ -21,8 +21,8 @@ const { prisma } = api.server.db;
 const shipped = (await readShippedModel('pbc-mortality')).result;
 const dataset = await readCsvFile(path.join(datasetsDir, defaultModel('pbc-mortality').dataset));
 const records = Array.from({ length: dataset.rowCount }, (_, row) => recordAt(dataset, row));
-/** Patient 3 of pbcseq: several visits, some labs missing on some of them. */
-const visits = records.filter((record) => record.id === 3).slice(0, 4);
+/** Patient 3 of pbcseq: four visits, cholesterol missing on the second; here not measured on the last either. */
+const visits = records.filter((record) => record.id === 3).slice(0, 4).map((record, k) => (k === 3 ? { ...record, chol: null } : record));
 const enrolment = Date.UTC(2015, 0, 1);
 const dayMs = 86_400_000;
 
@@ -44,7 +44,7 @@ describe('predict with the sequence model pbc-mortality', () => {
   it('uses the patient\'s visits across cases and answers what the model answers on them', async () => {
     const patientId = await createPatient(api);
     await caseWithObservations(api, visits.slice(0, 2).flatMap(observationsOf), patientId);
-    const caseId = await caseWithObservations(api, visits.slice(2).flatMap(observationsOf), patientId);
+    const caseId = await caseWithObservations(api, visits.slice(2).flatMap(observationsOf).filter((o) => o.code !== 'age' && o.code !== 'sex'), patientId);
     const response = await clinician.gql(predictMutation, { caseId });
     assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
     const prediction = response.body.data!.predict;
@@ -57,6 +57,10 @@ describe('predict with the sequence model pbc-mortality', () => {
     assert.equal(prediction.label, (expected as any).label);
     assert.ok(prediction.conformal.set.length >= 1);
     assert.equal(prediction.explanation, null, 'no attributions over a history');
+    // Cholesterol not measured at the last visit is missing there (its indicator is set); sex and age, recorded in the
+    // first case only, are carried onto the later visits as static features, not missing.
+    assert.ok(prediction.warnings.some((warning: string) => warning.startsWith('chol is missing')), JSON.stringify(prediction.warnings));
+    assert.ok(!prediction.warnings.some((warning: string) => /^(age|sex) is missing/.test(warning)), JSON.stringify(prediction.warnings));
     // The latest visit's values are the input shown; the whole history is stored with the prediction.
     assert.equal(prediction.input.bili, visits.at(-1)!.bili);
     const stored = await prisma.prediction.findUniqueOrThrow({ where: { id: prediction.id } });
