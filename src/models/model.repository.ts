@@ -68,6 +68,18 @@ export class ModelRepository {
     return this.versionById.load(id);
   }
 
+  /**
+   * A version by its model's name, in one statement: the given number, or
+   * the production version; null when there is no such version (or model).
+   */
+  async findVersionByName(name: string, versionNumber: number | null): Promise<ModelVersionSummary | null> {
+    this.scope.access.require('model.read', 'model.read');
+    const version = versionNumber === null ? { stage: 'PRODUCTION' as const } : { version: versionNumber };
+    const row = await this.scope.prisma.modelVersion.findFirst({ where: { model: { name }, ...version }, omit: withoutWeights });
+    if (row) this.versionById.prime(row.id, row);
+    return row;
+  }
+
   async findVersionByNumber(modelId: string, version: number): Promise<ModelVersionSummary | null> {
     this.scope.access.require('model.read', 'model.read');
     return (await this.versionsByModel.load(modelId)).find((row) => row.version === version) ?? null;

@@ -105,6 +105,9 @@ export class ModelService {
    * @throws NOT_FOUND for an unknown model or version; CONFLICT when no number is given and none is in production
    */
   async resolveVersion(name: string, versionNumber: number | null | undefined): Promise<ModelVersionSummary> {
+    const found = await this.models.findVersionByName(name, versionNumber ?? null);
+    if (found) return found;
+    // Only the answer that something is missing says what: the model, or its version.
     const model = await this.models.findByName(name);
     if (!model) throw notFound(`No model named ${name}. The models query lists them.`, { argument: 'model' });
     if (versionNumber === null || versionNumber === undefined) {

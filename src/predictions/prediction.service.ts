@@ -60,15 +60,22 @@ export class PredictionService {
     return this.predictions.outcomes(episode);
   }
 
-  /** Runs a model on one case; see the predict mutation. */
+  /**
+   * Runs a model on one case; see the predict mutation. Its SQL is one
+   * statement for the case, its access, inputs and consent, one for the
+   * model version (both at once), and one for the prediction with its audit
+   * entry; the read of the inputs is recorded with the request's other reads.
+   */
   predict(caseId: string, model: string, version: number | null | undefined, withExplanation = true): Promise<Prediction> {
     return recordingFailure(this.trail, 'prediction.create', caseTarget(caseId), async () => {
       const started = performance.now();
-      const episode = await this.cases.requireForWrite(caseId, 'caseId', 'prediction.create');
-      this.consent.requireAiConsent(await this.patients.requireExisting(episode.patientId));
-      const chosen = await this.models.resolveForPrediction(parseInput(modelName, model, 'model'), parseInput(versionNumber, version, 'version'));
+      const resolving = Promise.resolve().then(() => this.models.resolveForPrediction(parseInput(modelName, model, 'model'), parseInput(versionNumber, version, 'version')));
+      // The case's answer comes first (as when they ran one after the other); the model's, if the case's failed, is dropped.
+      resolving.catch(() => {});
+      const { episode, observations, images, aiConsent } = await this.cases.requireWithInputs(caseId, 'caseId', 'prediction.create');
+      this.consent.requireAiConsent({ id: episode.patientId, aiConsent });
+      const chosen = await resolving;
       const loaded = await this.modelServer.version(chosen.id);
-      const { observations, images } = await this.cases.currentInputs(episode);
       const input = buildCaseInput(loaded.serving.stored, observations, images);
       const encoded = encodeOne(loaded.serving, input.values);
       const modelStarted = performance.now();
