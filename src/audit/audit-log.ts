@@ -103,7 +103,7 @@ export class AuditLog {
 /** The columns a writer sets; the arrival number and the transaction id come from their defaults. */
 const columns: (keyof AuditRecord)[] = [
   'id', 'recordedAt', 'actorSubject', 'actorRoles', 'action', 'outcome', 'resourceType', 'resourceIds', 'patientIds',
-  'purposeOfUse', 'breakGlass', 'reason', 'requestId', 'operationName', 'queryHash', 'clientAddress', 'userAgent',
+  'purposeOfUse', 'breakGlass', 'reason', 'requestId', 'clientRequestId', 'operationName', 'queryHash', 'clientAddress', 'userAgent',
 ];
 
 /** Inserts records in one statement with one JSON parameter (see insertRowsSql). */
