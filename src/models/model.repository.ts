@@ -7,6 +7,9 @@ import { taskOf, versionColumns } from './stored-version.ts';
 
 export type { Model, TrainingJob };
 
+/** Which version a name and number (or the production stage) name, and its stage. */
+export type VersionRef = Pick<ModelVersion, 'id' | 'version' | 'stage'>;
+
 /** A version without its weight bytes, for listing and describing (the bytes are only read to serve). */
 export type ModelVersionSummary = Omit<ModelVersion, 'weights'>;
 
@@ -71,13 +74,13 @@ export class ModelRepository {
   /**
    * A version by its model's name, in one statement: the given number, or
    * the production version; null when there is no such version (or model).
+   * Its id, number and stage only: the stored result is large, and serving
+   * has it in memory already.
    */
-  async findVersionByName(name: string, versionNumber: number | null): Promise<ModelVersionSummary | null> {
+  findVersionRef(name: string, versionNumber: number | null): Promise<VersionRef | null> {
     this.scope.access.require('model.read', 'model.read');
     const version = versionNumber === null ? { stage: 'PRODUCTION' as const } : { version: versionNumber };
-    const row = await this.scope.prisma.modelVersion.findFirst({ where: { model: { name }, ...version }, omit: withoutWeights });
-    if (row) this.versionById.prime(row.id, row);
-    return row;
+    return this.scope.prisma.modelVersion.findFirst({ where: { model: { name }, ...version }, select: { id: true, version: true, stage: true } });
   }
 
   async findVersionByNumber(modelId: string, version: number): Promise<ModelVersionSummary | null> {

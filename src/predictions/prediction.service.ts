@@ -144,7 +144,9 @@ export class PredictionService {
   /** Live figures of a version (default: production) from its predictions in a period. */
   async performance(model: string, version: number | null | undefined, from: Date | null | undefined, to: Date | null | undefined) {
     const chosen = await this.models.resolveForPrediction(parseInput(modelName, model, 'model'), parseInput(versionNumber, version, 'version'));
-    const result = storedResultOf(chosen);
+    const described = await this.models.version(chosen.id);
+    if (!described) throw notFound(`No model version with id ${chosen.id}.`, { argument: 'version' });
+    const result = storedResultOf(described);
     const rows = await this.predictions.forMonitoring(chosen.id, result.target, from ?? undefined, to ?? undefined);
     return {
       model,
