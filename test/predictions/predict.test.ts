@@ -311,8 +311,10 @@ describe('the SQL of audited writes', () => {
   it('writes a prediction in at most 5 statements, with its audit entry', async (t) => {
     const caseId = await caseWithObservations(api, await modelObservations('breast-cancer', 40));
     await predict(caseId, 'breast-cancer', { explain: false }); // the model version is loaded into memory once per process
+    // What a client of predict selects (as the benchmark does); fields of other records, such as modelVersion, are read when selected.
+    const document = 'mutation($caseId: ID!, $explain: Boolean) { predict(caseId: $caseId, model: "breast-cancer", explain: $explain) { id label probabilities { label probability } latencyMs explanation { method summary } } }';
     for (const explain of [false, true]) {
-      const { result, statements } = await statementsOf(() => predict(caseId, 'breast-cancer', { explain }));
+      const { result, statements } = await statementsOf(() => clinician.gql(document, { caseId, explain }));
       assert.equal(result.body.errors, undefined, JSON.stringify(result.body.errors));
       assert.ok(statements <= 5, `explain ${explain}: ${statements} statements`);
       t.diagnostic(`explain ${explain}: ${statements} statements`);
