@@ -132,6 +132,7 @@ export class OwnedRecordStore {
    * (AccessPolicy.reachSql): reading and checking are one round trip, an absent
    * record and one out of reach cost the same and get the same answer, and the
    * write's own check then needs no lookup.
+   * @param query the statement, given the access SQL for the record aliased `c` (its patient in `c."patientId"`)
    * @param alsoRead a read the statement makes along (a prediction's inputs): its
    *   permission is required too, and the read is recorded, naming the record
    * @returns the record, or null where the caller may learn it is absent (a reach over every patient)
