@@ -34,7 +34,7 @@ export async function authBenchmark(ctx: BenchContext): Promise<void> {
   const cachedMicros = await microsPerCall(iterations, () => cached.verify(ctx.tokens.clinician));
 
   const actor = { subject: ctx.tokens.clinicianSubject, roles: ['clinician'], purposeOfUse: 'TREAT' };
-  const meta = { requestId: randomUUID(), operationName: 'PatientDetail', queryHash: 'f'.repeat(64), clientAddress: '127.0.0.1', userAgent: 'bench' };
+  const meta = { requestId: randomUUID(), clientRequestId: null, operationName: 'PatientDetail', queryHash: 'f'.repeat(64), clientAddress: '127.0.0.1', userAgent: 'bench' };
   const caseIds = Array.from({ length: 10 }, () => randomUUID());
   const patientIds = [randomUUID()];
   const recordMicros = await microsPerCall(iterations, () => {

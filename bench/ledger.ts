@@ -2,10 +2,11 @@ import path from 'node:path';
 import type { BenchContext } from './lib/context.ts';
 import { type LoadFigures, runLoad } from './lib/load.ts';
 import { delta, type Samples } from './lib/prometheus.ts';
-import { fmt, log, table, verdict } from './lib/report.ts';
-import { seedPredictionCases } from './lib/seed.ts';
+import { fmt, log, median, table, verdict } from './lib/report.ts';
+import { seedPredictionCases, seedReadPatient } from './lib/seed.ts';
 import { clinigraphEnv, scrapeMetrics, serverRoot, startClinigraph } from './lib/servers.ts';
 import { predictMutation } from './predict.ts';
+import { detailQuery } from './read.ts';
 
 const clients = 64;
 const caseCount = 128;
@@ -17,6 +18,8 @@ interface Figures {
   statementsPerPrediction: number;
   observe: LoadFigures;
   statementsPerObserve: number;
+  /** Throughput lost to auditing reads (patient detail, audit on vs off, 64 clients); measured on this checkout only. */
+  readAuditCost?: { on: number; off: number; cost: number; rounds: number };
   /** Commit to signed checkpoint, p99 over both phases (undefined for a server without the ledger). */
   lagP99Ms: number | undefined;
 }
@@ -24,8 +27,9 @@ interface Figures {
 /**
  * Issue 14: audited writes before and after the transparency log. predict
  * (explanations off) and addObservations at 64 clients, SQL statements per
- * request, and the ledger's integration lag (commit to signed checkpoint,
- * p99, from the servers' histogram). "After" is this checkout (or
+ * request, the ledger's integration lag (commit to signed checkpoint, p99,
+ * from the servers' histogram), and the audit's cost on the read path (this
+ * checkout, reads audited or not, alternating). "After" is this checkout (or
  * BENCH_SERVER_ROOT); "before" is BENCH_BASELINE_ROOT, another checkout of
  * the project (e.g. main before the ledger), when set. Each runs on a
  * PostgreSQL database of its own.
@@ -35,7 +39,9 @@ export async function ledgerBenchmark(ctx: BenchContext): Promise<void> {
   const results: Figures[] = [];
   if (baselineRoot) results.push(await measure(ctx, 'before (BENCH_BASELINE_ROOT)', baselineRoot));
   else log('ledger: BENCH_BASELINE_ROOT not set: measuring this checkout only');
-  results.push(await measure(ctx, 'after (this checkout)', serverRoot));
+  const after = await measure(ctx, 'after (this checkout)', serverRoot);
+  after.readAuditCost = await readAuditCost(ctx);
+  results.push(after);
   printLedger(results);
 }
 
@@ -79,6 +85,39 @@ async function measure(ctx: BenchContext, name: string, root: string): Promise<F
   }
 }
 
+/**
+ * The patient-detail read at 64 clients on two servers over one database,
+ * reads audited (the default) and not (AUDIT_READS=false), phases
+ * alternating so the machine's drift hits both alike.
+ */
+async function readAuditCost(ctx: BenchContext): Promise<NonNullable<Figures['readAuditCost']>> {
+  const { settings, tokens } = ctx;
+  const database = { databaseUrl: await ctx.databases.create(`ledger_read_${++measured}`), dataDir: await ctx.tempDir('ledger-read') };
+  const on = await startClinigraph('clinigraph (reads audited)', await clinigraphEnv(database));
+  const off = await startClinigraph('clinigraph (reads not audited)', await clinigraphEnv(database, { AUDIT_READS: 'false' }));
+  try {
+    const patientId = await seedReadPatient(on.url, tokens, 'BENCH-LEDGER-READ-1');
+    const body = () => JSON.stringify({ query: detailQuery, variables: { id: patientId }, operationName: 'PatientDetail' });
+    const headers = { authorization: `Bearer ${tokens.clinician}` };
+    const phase = (server: typeof on, label: string, seconds: number, warmUp: boolean) =>
+      runLoad({ label: `ledger read path, ${label}`, server, connections: clients, seconds, body, headers, warmUp, databaseUrl: database.databaseUrl });
+    for (const [server, label] of [[on, 'audit on'], [off, 'audit off']] as const) await phase(server, `${label} (warm-up)`, settings.warmSeconds, true);
+    const rounds = settings.short ? 1 : 3;
+    const ratios: number[] = [];
+    const rps = { on: [] as number[], off: [] as number[] };
+    for (let round = 0; round < rounds; round++) {
+      const audited = await phase(on, 'audit on', settings.loadSeconds, false);
+      const unaudited = await phase(off, 'audit off', settings.loadSeconds, false);
+      rps.on.push(audited.rps);
+      rps.off.push(unaudited.rps);
+      ratios.push(audited.rps / unaudited.rps);
+    }
+    return { on: median(rps.on), off: median(rps.off), cost: 1 - median(ratios), rounds };
+  } finally {
+    await Promise.all([on.stop(), off.stop()]);
+  }
+}
+
 /** Databases made so far (each server gets one of its own). */
 let measured = 0;
 
@@ -116,5 +155,11 @@ function printLedger(results: Figures[]): void {
     verdict('14 ledger', 'addObservations (64 clients) after / before', fmt.x(after.observe.rps / before.observe.rps), '≥ 3x', after.observe.rps / before.observe.rps >= 3);
   }
   verdict('14 ledger', 'statements per prediction', fmt.n(after.statementsPerPrediction), '≤ 5', after.statementsPerPrediction <= 5);
+  verdict('14 ledger', 'statements per addObservations', fmt.n(after.statementsPerObserve), '≤ 5', after.statementsPerObserve <= 5);
+  const read = after.readAuditCost;
+  if (read) {
+    const rounds = read.rounds > 1 ? ` (median of ${read.rounds} rounds)` : '';
+    verdict('14 ledger', 'audit cost on the read path (patient detail, 64 clients)', `${fmt.n(read.off)} -> ${fmt.n(read.on)} req/s: ${fmt.pct(read.cost)}${rounds}`, '≤ 10%', read.cost <= 0.1);
+  }
   if (after.lagP99Ms !== undefined) verdict('14 ledger', 'integration lag p99 (commit to signed checkpoint)', `≤ ${fmt.ms(after.lagP99Ms)}`, '≤ 1 s', after.lagP99Ms <= 1000);
 }

@@ -247,6 +247,10 @@ function printPredict(phases: Phase[]): void {
       explain ? '>= 4x' : '>= 4x (same target, explain: false)',
       value >= 4,
     );
+    if (!explain) {
+      // Issue 14: once the write no longer queues on one lock, batching the model shows.
+      verdict('14 ledger', 'inference batching on / off at 64 clients, explanations off', `${fmt.x(value)}${rounds > 1 ? ` (median of ${rounds} rounds)` : ''}`, '≥ 2x', value >= 2);
+    }
     const share = a.split.modelComputeMs / a.split.httpMs;
     verdict(
       '5 predict',

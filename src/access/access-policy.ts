@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import { codedError, ErrorCode } from '../errors/errors.ts';
-import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
+import { Prisma, type PrismaClient } from '../generated/prisma/client.ts';
 import type { AuditTrail } from './audit-trail.ts';
 import { type Action, type Permission, permissionTable, type Reach } from './permissions.ts';
 import type { Principal, Role } from './principal.ts';
@@ -93,6 +93,42 @@ export class AccessPolicy {
         { breakGlassGrants: { some: { clinicianSubject: this.subject, expiresAt: { gt: new Date() } } } },
       ],
     };
+  }
+
+  /**
+   * SQL that decides access inside the statement that reads a patient's
+   * record, so reading and checking are one round trip and a record that
+   * does not exist costs what one out of reach does: `within`, a condition
+   * true when the patient whose id `patientId` holds is within reach for
+   * every permission given, and `breakGlass`, true when only a break-glass
+   * grant reaches it (keep it with `remember`).
+   * @throws FORBIDDEN, after recording the denial, when no role gives one of the permissions
+   */
+  reachSql(rules: { permission: Permission; action: Action }[], patientId: Prisma.Sql): { within: Prisma.Sql; breakGlass: Prisma.Sql } {
+    const reaches = rules.map(({ permission, action }) => {
+      const reach = this.reach(permission);
+      if (!reach) {
+        this.trail.denied(action, 'role');
+        throw forbidden(`Your role does not allow ${action}.`);
+      }
+      return reach;
+    });
+    if (reaches.every((reach) => reach === 'all')) return { within: Prisma.sql`TRUE`, breakGlass: Prisma.sql`FALSE` };
+    const onTeam = Prisma.sql`EXISTS (SELECT 1 FROM "CareTeamMember" m WHERE m."patientId" = ${patientId} AND m."clinicianSubject" = ${this.subject})`;
+    const now = new Date();
+    const grant = Prisma.sql`EXISTS (SELECT 1 FROM "BreakGlassGrant" g
+      WHERE g."patientId" = ${patientId} AND g."clinicianSubject" = ${this.subject} AND g."expiresAt" > ${now})`;
+    return { within: Prisma.sql`(${onTeam} OR ${grant})`, breakGlass: Prisma.sql`(NOT ${onTeam} AND ${grant})` };
+  }
+
+  /**
+   * Keeps what a statement decided with reachSql for a patient within a
+   * care-team reach (the rules given to reachSql), so later checks of this
+   * request need no lookup.
+   */
+  remember(rules: { permission: Permission }[], patientId: string, breakGlass: boolean): void {
+    // Under an 'all' reach the statement checked no care team: it decided nothing to keep.
+    if (rules.some(({ permission }) => this.reach(permission) === 'care-team')) this.access.prime(patientId, breakGlass ? 'break-glass' : 'care-team');
   }
 
   /** Which of these patients this request reaches only through break-glass (for flagging list reads). */

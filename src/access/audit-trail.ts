@@ -68,6 +68,14 @@ export class AuditTrail {
     return this.auditLog.appendWithin(tx, entries.map((entry) => this.record(entry)));
   }
 
+  /**
+   * Runs a write statement that returns what it wrote and appends the
+   * records in the same statement, when it wrote any row (see AuditLog.appendAlong).
+   */
+  along<T>(db: Prisma.TransactionClient, write: Prisma.Sql, entries: TrailEntry[]): Promise<T[]> {
+    return this.auditLog.appendAlong<T>(db, write, entries.map((entry) => this.record(entry)));
+  }
+
   /** Appends an entry on its own, now (used where no request will finish normally, e.g. refused tokens). */
   appendNow(entry: TrailEntry): Promise<void> {
     return this.auditLog.append([this.record(entry)]);

@@ -34,9 +34,14 @@ function joiningTransaction(tx: Prisma.TransactionClient): PrismaClient {
 
 /** The audit log, with appends inside a transaction held back in `pending` (appended by the caller before commit). */
 function deferringAppends(auditLog: AuditLog, pending: AuditRecord[]): AuditLog {
-  const deferring: Pick<AuditLog, 'appendWithin' | 'append'> = {
+  const deferring: Pick<AuditLog, 'appendWithin' | 'appendAlong' | 'append'> = {
     async appendWithin(_tx, records) {
       pending.push(...records);
+    },
+    async appendAlong<T>(tx: Prisma.TransactionClient, write: Prisma.Sql, records: AuditRecord[]) {
+      const rows = await tx.$queryRaw<T[]>(write);
+      if (rows.length > 0) pending.push(...records);
+      return rows;
     },
     append: (records) => auditLog.append(records),
   };

@@ -1,4 +1,4 @@
-import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
+import { Prisma, type PrismaClient } from '../generated/prisma/client.ts';
 import { type AccessPolicy, outOfReach } from './access-policy.ts';
 import type { AuditTrail } from './audit-trail.ts';
 import { auditedTransaction } from './audited-transaction.ts';
@@ -107,22 +107,55 @@ export class OwnedRecordStore {
    * @throws FORBIDDEN, after recording the denial, when a patient is out of reach
    */
   async write<T>(rule: AccessRule, owners: Owner[], write: (tx: Prisma.TransactionClient) => Promise<T>, written: (result: T) => Written | null): Promise<T> {
-    const patientIds = owners.map((owner) => owner.patientId);
     const breakGlass = await this.requireOwners(rule, owners);
     return auditedTransaction(this.scope, write, (result) => {
       const stored = written(result);
-      if (!stored) return [];
-      const entry = {
-        action: rule.action,
-        outcome: stored.refused === undefined ? ('SUCCESS' as const) : ('DENIED' as const),
-        resourceType: rule.resourceType,
-        resourceIds: stored.resourceIds,
-        patientIds: stored.patientIds ?? [...new Set(patientIds)],
-        breakGlass: stored.breakGlass ?? patientIds.some((id) => breakGlass.has(id)),
-      };
-      const reason = stored.refused ?? stored.reason;
-      return [reason === undefined ? entry : { ...entry, reason }];
+      return stored ? [entryOf(rule, owners, breakGlass, stored)] : [];
     });
+  }
+
+  /**
+   * Writes rows of the owners' patients with one statement that also appends
+   * the audit record, when it wrote any row: no transaction round trips. The
+   * rows' ids are chosen before (the record names them).
+   * @param write a data-modifying statement returning the rows it wrote (none: nothing stored, nothing recorded)
+   * @param stored what the record names when it writes
+   * @throws FORBIDDEN, after recording the denial, when a patient is out of reach
+   */
+  async insert<T>(rule: AccessRule, owners: Owner[], write: Prisma.Sql, stored: Written): Promise<T[]> {
+    const breakGlass = await this.requireOwners(rule, owners);
+    return this.scope.trail.along<T>(this.scope.prisma, write, [entryOf(rule, owners, breakGlass, stored)]);
+  }
+
+  /**
+   * Finds one record for a write with a statement that decides access itself
+   * (AccessPolicy.reachSql): reading and checking are one round trip, an absent
+   * record and one out of reach cost the same and get the same answer, and the
+   * write's own check then needs no lookup.
+   * @param query the statement, given the access SQL for the record aliased `c` (its patient in `c."patientId"`)
+   * @param alsoRead a read the statement makes along (a prediction's inputs): its
+   *   permission is required too, and the read is recorded, naming the record
+   * @returns the record, or null where the caller may learn it is absent (a reach over every patient)
+   * @throws FORBIDDEN, after recording the denial, when it is absent or out of a care-team reach
+   */
+  async findForWrite<T extends Owned>(
+    rule: AccessRule,
+    resourceIds: string[],
+    query: (reach: { within: Prisma.Sql; breakGlass: Prisma.Sql }) => Promise<(T & { breakGlass: boolean }) | null>,
+    alsoRead?: AccessRule,
+  ): Promise<T | null> {
+    const { access, trail } = this.scope;
+    const rules = alsoRead ? [rule, alsoRead] : [rule];
+    const found = await query(access.reachSql(rules, Prisma.sql`c."patientId"`));
+    if (found === null) {
+      if (rules.every((each) => access.reach(each.permission) === 'all')) return null;
+      trail.denied(rule.action, 'not-on-care-team', { resourceType: rule.resourceType, resourceIds });
+      throw outOfReach();
+    }
+    const { breakGlass, ...row } = found;
+    access.remember(rules, row.patientId, breakGlass);
+    if (alsoRead) trail.read(alsoRead.action, alsoRead.resourceType, [{ id: row.id, patientId: row.patientId }], new Set(breakGlass ? [row.patientId] : []));
+    return row as unknown as T;
   }
 
   /**
@@ -139,4 +172,19 @@ export class OwnedRecordStore {
     }
     return access.requirePatients(rule.permission, rule.action, owners.map((owner) => owner.patientId), owners[0]!.resourceType, owners.map((owner) => owner.id));
   }
+}
+
+/** The audit entry of a write: what it stored, of which patients, flagged when reached through break-glass. */
+function entryOf(rule: AccessRule, owners: Owner[], breakGlass: Set<string>, stored: Written) {
+  const patientIds = owners.map((owner) => owner.patientId);
+  const entry = {
+    action: rule.action,
+    outcome: stored.refused === undefined ? ('SUCCESS' as const) : ('DENIED' as const),
+    resourceType: rule.resourceType,
+    resourceIds: stored.resourceIds,
+    patientIds: stored.patientIds ?? [...new Set(patientIds)],
+    breakGlass: stored.breakGlass ?? patientIds.some((id) => breakGlass.has(id)),
+  };
+  const reason = stored.refused ?? stored.reason;
+  return reason === undefined ? entry : { ...entry, reason };
 }

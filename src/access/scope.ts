@@ -78,7 +78,7 @@ export function openScope(deps: ScopeDeps, principal: Principal, meta: AuditRequ
 }
 
 /** Audit metadata of work no HTTP request carries. */
-const systemMeta: AuditRequestMeta = { requestId: null, operationName: null, queryHash: null, clientAddress: null, userAgent: null };
+const systemMeta: AuditRequestMeta = { requestId: null, clientRequestId: null, operationName: null, queryHash: null, clientAddress: null, userAgent: null };
 
 /**
  * Runs work no HTTP request carries (start-up, background training jobs, the

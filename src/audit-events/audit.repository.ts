@@ -1,11 +1,17 @@
 import type { Scope } from '../access/scope.ts';
-import type { AuditEvent, AuditOutcome, Prisma } from '../generated/prisma/client.ts';
-import { type Connection, encodeSequenceCursor, toConnection } from '../graphql/paging.ts';
+import { type AuditEvent, type AuditOutcome, Prisma } from '../generated/prisma/client.ts';
+import { type Connection, leafCursor, sequenceCursor, toConnection } from '../graphql/paging.ts';
 import { badInput, notFound } from '../errors/errors.ts';
 import { type AuditLedger, type ConsistencyProof, type InclusionProof, ProofUnavailable } from '../audit/audit-ledger.ts';
 import type { LogVerification } from '../audit/log-verification.ts';
 
 export type { AuditEvent };
+
+/** An integrated record with its position in the tree. */
+export type LeafEvent = AuditEvent & { leafIndex: bigint };
+
+/** SQL: a record's columns (the record aliased `e`), named, so a prepared statement survives a migration that adds one. */
+const eventColumns = Prisma.raw(Object.values(Prisma.AuditEventScalarFieldEnum).map((column) => `e."${column}"`).join(', '));
 
 export interface AuditEventQuery {
   actorSubject?: string | undefined;
@@ -28,25 +34,51 @@ export class AuditRepository {
     private readonly ledger: AuditLedger,
   ) {}
 
-  /** A page of records, newest first (descending) or oldest first (for exports). */
-  async list(query: AuditEventQuery, first: number, after: bigint | undefined, order: 'desc' | 'asc', action: 'audit.read' | 'audit.export'): Promise<Connection<AuditEvent>> {
-    const { access, prisma, trail } = this.scope;
-    access.require('audit.read', action);
-    const where = whereOf(query);
-    const position = after === undefined ? {} : { sequence: order === 'desc' ? { lt: after } : { gt: after } };
-    const rows = await prisma.auditEvent.findMany({
-      where: { AND: [where, position] },
-      orderBy: { sequence: order },
-      take: first + 1,
-    });
-    const page = rows.slice(0, first);
-    trail.note({
+  /** A page of records, newest first, by arrival number. */
+  async list(query: AuditEventQuery, first: number, after: bigint | undefined): Promise<Connection<AuditEvent>> {
+    const { access, prisma } = this.scope;
+    access.require('audit.read', 'audit.read');
+    const filter = filterSql(query);
+    const rows = await prisma.$queryRaw<AuditEvent[]>`
+      SELECT ${eventColumns} FROM "AuditEvent" e
+       WHERE ${filter} AND e.sequence < ${after ?? maxInt8}
+       ORDER BY e.sequence DESC LIMIT ${first + 1}`;
+    this.noteRead('audit.read', rows.slice(0, first));
+    const count = async () => {
+      const [row] = await prisma.$queryRaw<{ count: number }[]>`SELECT count(*)::int AS count FROM "AuditEvent" e WHERE ${filter}`;
+      return row!.count;
+    };
+    return toConnection(rows, first, after !== undefined, count, (row) => sequenceCursor.encode(row.sequence));
+  }
+
+  /**
+   * A page of integrated records in tree order, for exports that follow the
+   * log: leaf positions are final and given in increasing order, so a record
+   * that commits late (a lower arrival number than records already exported)
+   * is integrated after them and comes on a later page, never skipped. A
+   * record is exported once integrated (within about a second of its commit).
+   */
+  async exportPage(query: AuditEventQuery, first: number, after: bigint | undefined): Promise<{ events: LeafEvent[]; hasNextPage: boolean; endCursor: string | null }> {
+    const { access, prisma } = this.scope;
+    access.require('audit.read', 'audit.export');
+    const rows = await prisma.$queryRaw<LeafEvent[]>`
+      SELECT l.position AS "leafIndex", ${eventColumns}
+        FROM "AuditLeaf" l JOIN "AuditEvent" e ON e.sequence = l."eventSequence"
+       WHERE l.position > ${after ?? -1n} AND ${filterSql(query)}
+       ORDER BY l.position LIMIT ${first + 1}`;
+    const events = rows.slice(0, first);
+    this.noteRead('audit.export', events);
+    const last = events.at(-1);
+    return { events, hasNextPage: rows.length > first, endCursor: last ? leafCursor.encode(last.leafIndex) : null };
+  }
+
+  private noteRead(action: 'audit.read' | 'audit.export', page: AuditEvent[]): void {
+    this.scope.trail.note({
       action,
       resourceType: 'AuditEvent',
       resourceIds: page.map((row) => row.id),
       patientIds: [...new Set(page.flatMap((row) => row.patientIds))],
     });
-    return toConnection(rows, first, after !== undefined, () => prisma.auditEvent.count({ where }), (row) => encodeSequenceCursor(row.sequence));
   }
 
   async verify(): Promise<LogVerification> {
@@ -83,16 +115,20 @@ function codedProofError(error: unknown): never {
   throw error.reason === 'unknown-entry' ? notFound(error.message) : badInput(error.message, { reason: error.reason });
 }
 
-function whereOf(query: AuditEventQuery): Prisma.AuditEventWhereInput {
-  return {
-    ...(query.actorSubject ? { actorSubject: query.actorSubject } : {}),
-    ...(query.patientId ? { patientIds: { has: query.patientId } } : {}),
-    ...(query.action ? { action: query.action } : {}),
-    ...(query.outcome ? { outcome: query.outcome } : {}),
-    ...(query.breakGlass !== undefined ? { breakGlass: query.breakGlass } : {}),
-    ...(query.purposeOfUse ? { purposeOfUse: query.purposeOfUse } : {}),
-    ...(query.from || query.to
-      ? { recordedAt: { ...(query.from ? { gte: query.from } : {}), ...(query.to ? { lte: query.to } : {}) } }
-      : {}),
-  };
+/** The largest value of the arrival number's type (int8): the bound of a first page. */
+const maxInt8 = 2n ** 63n - 1n;
+
+/** SQL: the records a query asks for, the record aliased `e` (raw SQL: exports join the tree, which Prisma cannot express). */
+function filterSql(query: AuditEventQuery): Prisma.Sql {
+  const conditions = [
+    query.actorSubject ? Prisma.sql`e."actorSubject" = ${query.actorSubject}` : undefined,
+    query.patientId ? Prisma.sql`e."patientIds" @> ARRAY[${query.patientId}]::text[]` : undefined,
+    query.action ? Prisma.sql`e.action = ${query.action}` : undefined,
+    query.outcome ? Prisma.sql`e.outcome = ${query.outcome}::"AuditOutcome"` : undefined,
+    query.breakGlass !== undefined ? Prisma.sql`e."breakGlass" = ${query.breakGlass}` : undefined,
+    query.purposeOfUse ? Prisma.sql`e."purposeOfUse" = ${query.purposeOfUse}` : undefined,
+    query.from ? Prisma.sql`e."recordedAt" >= ${query.from}` : undefined,
+    query.to ? Prisma.sql`e."recordedAt" <= ${query.to}` : undefined,
+  ].filter((condition) => condition !== undefined);
+  return conditions.length === 0 ? Prisma.sql`TRUE` : Prisma.join(conditions, ' AND ');
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { AuditEventFilter } from '../generated/graphql.ts';
-import { type Connection, decodeSequenceCursor, pageSize } from '../graphql/paging.ts';
+import { type Connection, leafCursor, pageSize, sequenceCursor } from '../graphql/paging.ts';
 import { badInput } from '../errors/errors.ts';
 import { boundedText, parseId, parseInput } from '../graphql/validation.ts';
 import type { AuditEvent, AuditEventQuery, AuditRepository } from './audit.repository.ts';
@@ -28,7 +28,7 @@ export class AuditService {
   ) {}
 
   events(filter: AuditEventFilter | null | undefined, first: number, after: string | null | undefined): Promise<Connection<AuditEvent>> {
-    return this.audit.list(this.query(filter), pageSize(first, this.maxPageSize), after ? decodeSequenceCursor(after) : undefined, 'desc', 'audit.read');
+    return this.audit.list(this.query(filter), pageSize(first, this.maxPageSize), after ? sequenceCursor.decode(after) : undefined);
   }
 
   verify(): Promise<LogVerification> {
@@ -47,14 +47,17 @@ export class AuditService {
     return this.audit.consistencyProof(treeSizeOf(fromSize, 'fromSize'), optionalTreeSize(toSize, 'toSize'));
   }
 
-  /** A page of FHIR R4 AuditEvent NDJSON, oldest first, so a SIEM can follow the log with `after`. */
+  /**
+   * A page of FHIR R4 AuditEvent NDJSON in tree order (oldest first), so a
+   * SIEM can follow the log with `after` and miss no record (see AuditRepository.exportPage).
+   */
   async export(filter: AuditEventFilter | null | undefined, first: number, after: string | null | undefined) {
-    const page = await this.audit.list(this.query(filter), pageSize(first, 1000), after ? decodeSequenceCursor(after) : undefined, 'asc', 'audit.export');
+    const page = await this.audit.exportPage(this.query(filter), pageSize(first, 1000), after ? leafCursor.decode(after) : undefined);
     return {
-      ndjson: page.edges.map((edge) => JSON.stringify(toFhirAuditEvent(edge.node)) + '\n').join(''),
-      count: page.edges.length,
-      hasNextPage: page.pageInfo.hasNextPage,
-      endCursor: page.pageInfo.endCursor,
+      ndjson: page.events.map((event) => JSON.stringify(toFhirAuditEvent(event)) + '\n').join(''),
+      count: page.events.length,
+      hasNextPage: page.hasNextPage,
+      endCursor: page.endCursor,
     };
   }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { Prisma, type PrismaClient } from '../generated/prisma/client.ts';
+import { insertRowsSql } from '../db/insert-rows.ts';
 import type { AuditRecord } from './audit-record.ts';
 
 /** Records per standalone insert at most (a long queue is drained in several). */
@@ -47,6 +48,18 @@ export class AuditLog {
     this.onAppend(records.length, performance.now() - started);
   }
 
+  /**
+   * Runs a write (a data-modifying statement that returns what it wrote) and
+   * appends the records in the same statement, only when it wrote any row.
+   * @returns the rows the write returned
+   */
+  async appendAlong<T>(db: Prisma.TransactionClient, write: Prisma.Sql, records: AuditRecord[]): Promise<T[]> {
+    const started = performance.now();
+    const rows = await writeWithRecords<T>(db, write, records);
+    if (rows.length > 0) this.onAppend(records.length, performance.now() - started);
+    return rows;
+  }
+
   /** Resolves when everything queued so far is committed (graceful shutdown). */
   async drain(): Promise<void> {
     while (this.flushing) await this.flushing;
@@ -90,17 +103,23 @@ export class AuditLog {
 /** The columns a writer sets; the arrival number and the transaction id come from their defaults. */
 const columns: (keyof AuditRecord)[] = [
   'id', 'recordedAt', 'actorSubject', 'actorRoles', 'action', 'outcome', 'resourceType', 'resourceIds', 'patientIds',
-  'purposeOfUse', 'breakGlass', 'reason', 'requestId', 'operationName', 'queryHash', 'clientAddress', 'userAgent',
+  'purposeOfUse', 'breakGlass', 'reason', 'requestId', 'clientRequestId', 'operationName', 'queryHash', 'clientAddress', 'userAgent',
 ];
-const columnList = Prisma.raw(columns.map((column) => `"${column}"`).join(', '));
+
+/** Inserts records in one statement with one JSON parameter (see insertRowsSql). */
+function insertRecords(db: Prisma.TransactionClient, records: AuditRecord[]): Promise<number> {
+  return db.$executeRaw(insertRowsSql('AuditEvent', columns, records));
+}
 
 /**
- * Inserts records in one statement with one JSON parameter. Prisma's
- * createMany compiles a new query plan for every group size, which cost more
- * CPU than the rest of the audit put together (BENCHMARKS.md, audit cost).
+ * One statement that runs a data-modifying statement and inserts the audit
+ * records with it, only when it wrote a row: a statement is its own
+ * transaction, so both commit or neither does, with no BEGIN and COMMIT round
+ * trips. Returns what the write returned.
  */
-async function insertRecords(db: Prisma.TransactionClient, records: AuditRecord[]): Promise<number> {
-  return db.$executeRaw`
-    INSERT INTO "AuditEvent" (${columnList})
-    SELECT ${columnList} FROM jsonb_populate_recordset(NULL::"AuditEvent", ${JSON.stringify(records)}::jsonb)`;
+function writeWithRecords<T>(db: Prisma.TransactionClient, write: Prisma.Sql, records: AuditRecord[]): Promise<T[]> {
+  return db.$queryRaw<T[]>`
+    WITH written AS (${write}),
+         appended AS (${insertRowsSql('AuditEvent', columns, records, { where: Prisma.sql`EXISTS (SELECT 1 FROM written)` })})
+    SELECT * FROM written`;
 }

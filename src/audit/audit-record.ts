@@ -22,7 +22,10 @@ export interface AuditActor {
 }
 
 export interface AuditRequestMeta {
+  /** The server's own id of the request (never the caller's: ids chosen by callers could make two actors' records share one). */
   requestId: string | null;
+  /** The id the caller sent (`x-request-id`) when it was well-formed, kept beside the server's own for correlation with the caller's logs. */
+  clientRequestId: string | null;
   operationName: string | null;
   queryHash: string | null;
   clientAddress: string | null;
@@ -44,6 +47,7 @@ export interface AuditRecord {
   breakGlass: boolean;
   reason: string | null;
   requestId: string | null;
+  clientRequestId: string | null;
   operationName: string | null;
   queryHash: string | null;
   clientAddress: string | null;
@@ -80,6 +84,7 @@ export function auditRecord(entry: AuditEntry, actor: AuditActor, meta: AuditReq
     breakGlass: entry.breakGlass ?? false,
     reason: storable(entry.reason ?? null),
     requestId: storable(meta.requestId),
+    clientRequestId: storable(meta.clientRequestId),
     operationName: storable(meta.operationName),
     queryHash: storable(meta.queryHash),
     clientAddress: storable(meta.clientAddress),
@@ -92,29 +97,30 @@ export function auditRecord(entry: AuditEntry, actor: AuditActor, meta: AuditReq
  * array of every field in a fixed order (time as ISO 8601 with milliseconds,
  * as stored), after a tag naming the format. Any change to a field changes
  * the leaf. The record's place in the log is not part of it: that is the
- * leaf's position in the tree.
+ * leaf's position in the tree. A record without a client request id encodes
+ * as format 1 did, byte for byte, so trees and checkpoints signed before the
+ * field existed still verify; one with it is format 2, the id last.
  */
 export function canonicalAuditRecord(record: AuditRecord): Buffer {
-  return Buffer.from(
-    JSON.stringify([
-      'clinigraph-audit/1',
-      record.id,
-      record.recordedAt.toISOString(),
-      record.actorSubject,
-      record.actorRoles,
-      record.action,
-      record.outcome,
-      record.resourceType,
-      record.resourceIds,
-      record.patientIds,
-      record.purposeOfUse,
-      record.breakGlass,
-      record.reason,
-      record.requestId,
-      record.operationName,
-      record.queryHash,
-      record.clientAddress,
-      record.userAgent,
-    ]),
-  );
+  const fields = [
+    record.id,
+    record.recordedAt.toISOString(),
+    record.actorSubject,
+    record.actorRoles,
+    record.action,
+    record.outcome,
+    record.resourceType,
+    record.resourceIds,
+    record.patientIds,
+    record.purposeOfUse,
+    record.breakGlass,
+    record.reason,
+    record.requestId,
+    record.operationName,
+    record.queryHash,
+    record.clientAddress,
+    record.userAgent,
+  ];
+  const { clientRequestId } = record;
+  return Buffer.from(JSON.stringify(clientRequestId === null ? ['clinigraph-audit/1', ...fields] : ['clinigraph-audit/2', ...fields, clientRequestId]));
 }

@@ -28,7 +28,7 @@ export interface StoredEntry extends AuditRecord {
 export const entryColumns = `e.sequence::text AS sequence, e."transactionId"::text AS "transactionId", e.id::text AS id,
   to_char(e."recordedAt" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "recordedAt",
   e."actorSubject", e."actorRoles", e.action, e.outcome::text AS outcome, e."resourceType", e."resourceIds", e."patientIds",
-  e."purposeOfUse", e."breakGlass", e.reason, e."requestId", e."operationName", e."queryHash", e."clientAddress", e."userAgent"`;
+  e."purposeOfUse", e."breakGlass", e.reason, e."requestId", e."clientRequestId", e."operationName", e."queryHash", e."clientAddress", e."userAgent"`;
 
 type EntryRow = Omit<StoredEntry, 'sequence' | 'transactionId' | 'recordedAt'> & { sequence: string; transactionId: string; recordedAt: string };
 

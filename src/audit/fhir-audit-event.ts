@@ -20,7 +20,8 @@ function actionCode(action: string): 'C' | 'R' | 'U' | 'D' | 'E' {
   return 'E';
 }
 
-export function toFhirAuditEvent(event: AuditEvent): Record<string, unknown> {
+/** An audit record as a FHIR AuditEvent; with its leaf index when it is integrated (exports). */
+export function toFhirAuditEvent(event: AuditEvent & { leafIndex?: bigint }): Record<string, unknown> {
   const purposes = [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: event.purposeOfUse }];
   if (event.breakGlass) purposes.push({ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'BTG' });
   return {
@@ -55,8 +56,10 @@ export function toFhirAuditEvent(event: AuditEvent): Record<string, unknown> {
     ],
     extension: [
       { url: 'urn:clinigraph:audit-sequence', valueString: event.sequence.toString() },
+      ...(event.leafIndex === undefined ? [] : [{ url: 'urn:clinigraph:audit-leaf-index', valueString: event.leafIndex.toString() }]),
       { url: 'urn:clinigraph:audit-leaf-hash', valueString: leafHash(canonicalAuditRecord(event)).toString('hex') },
       ...(event.requestId ? [{ url: 'urn:clinigraph:request-id', valueString: event.requestId }] : []),
+      ...(event.clientRequestId ? [{ url: 'urn:clinigraph:client-request-id', valueString: event.clientRequestId }] : []),
       ...(event.operationName ? [{ url: 'urn:clinigraph:graphql-operation', valueString: event.operationName }] : []),
       ...(event.queryHash ? [{ url: 'urn:clinigraph:graphql-document-hmac-sha256', valueString: event.queryHash }] : []),
       ...(event.userAgent ? [{ url: 'urn:clinigraph:user-agent', valueString: event.userAgent }] : []),

@@ -1,11 +1,26 @@
+import { randomUUID } from 'node:crypto';
 import DataLoader from 'dataloader';
 import { type AccessRule, type Owner, patientOwner } from '../access/owned-record-store.ts';
 import { ByIdWithinReach } from '../access/by-id-within-reach.ts';
 import type { Scope } from '../access/scope.ts';
+import { insertRowsSql } from '../db/insert-rows.ts';
 import { jsonRows } from '../db/json-rows.ts';
-import { type Case, type CaseImage, type Observation, Prisma } from '../generated/prisma/client.ts';
+import { type ConsentStatus, type Case, type CaseImage, type Observation, Prisma } from '../generated/prisma/client.ts';
 
 export type { Case, CaseImage, Observation };
+
+/** What a new observation stores (the case and id are the repository's to set; the time defaults to now). */
+export type NewObservation = Pick<Observation, 'code' | 'value' | 'text' | 'unit'> & { observedAt?: Date };
+/** What a new image stores. */
+export type NewImage = Pick<CaseImage, 'code' | 'width' | 'height' | 'pixels'> & { observedAt?: Date };
+
+/** A case a prediction is made on, with what its input is built from. */
+export interface CaseWithInputs {
+  episode: Case;
+  observations: Observation[];
+  images: CaseImage[];
+  aiConsent: ConsentStatus;
+}
 
 /** Groups rows by a key, in the order of the keys asked for (what a DataLoader batch returns). */
 function groupBy<T>(keys: readonly string[], rows: T[], keyOf: (row: T) => string): T[][] {
@@ -30,9 +45,17 @@ export interface CaseChildren {
 
 const observationRows = jsonRows<Observation>(Object.values(Prisma.ObservationScalarFieldEnum), ['observedAt', 'createdAt']);
 
+const imageRows = jsonRows<CaseImage>(Object.values(Prisma.CaseImageScalarFieldEnum), ['observedAt']);
+/** The columns a new row sets (createdAt takes its default). */
+const observationColumns = ['id', 'caseId', 'code', 'value', 'text', 'unit', 'observedAt'] as const;
+const imageColumns = ['id', 'caseId', 'code', 'width', 'height', 'pixels', 'observedAt'] as const;
+
 /** SQL: each case's observations (the case aliased `c`) as one JSON array, in the order lists use. */
 const caseObservationsJson = Prisma.sql`(
   SELECT coalesce(json_agg(${observationRows.array('o')} ORDER BY o."observedAt", o.id), '[]') FROM "Observation" o WHERE o."caseId" = c.id)`;
+/** SQL: each case's images (the case aliased `c`) as one JSON array, in the order lists use. */
+const caseImagesJson = Prisma.sql`(
+  SELECT coalesce(json_agg(${imageRows.array('i')} ORDER BY i."observedAt", i.id), '[]') FROM "CaseImage" i WHERE i."caseId" = c.id)`;
 
 /**
  * A list of another domain that a case list reads along in its own statement
@@ -50,6 +73,13 @@ const caseColumns = Prisma.raw(Object.values(Prisma.CaseScalarFieldEnum).map((co
 
 /** A case row with the JSON arrays of its children, when asked for (NULL otherwise). */
 type CaseWithChildren = Case & { observationsJson: unknown[][] | null; predictionsJson: unknown[][] | null };
+
+/** A case row as a write looks it up, with a prediction's inputs when asked for (NULL otherwise). */
+type CaseRow = Case & { aiConsent: ConsentStatus | null; observationsJson: unknown[][] | null; imagesJson: unknown[][] | null };
+
+function decodeCaseRow({ aiConsent, observationsJson, imagesJson, ...episode }: CaseRow) {
+  return { episode, aiConsent, observations: observationsJson?.map(observationRows.decode), images: imagesJson?.map(imageRows.decode) };
+}
 
 /**
  * Cases, their observations and images as one request may read and write
@@ -87,9 +117,46 @@ export class CaseRepository {
   }
 
   /** A case, when its patient is within reach (for a clinician, an unknown case is FORBIDDEN too). */
-  findById(id: string, permission: 'clinical.read' | 'clinical.write' = 'clinical.read', action: AccessRule['action'] = 'case.read'): Promise<Case | null> {
-    // A write that looks its case up is audited as that write, not as a read.
-    return this.scope.records.find(rule(permission, action, 'Case'), [id], (within) => this.byId.load(permission, within, id), asItem, permission === 'clinical.read');
+  findById(id: string): Promise<Case | null> {
+    return this.scope.records.find(rule('clinical.read', 'case.read', 'Case'), [id], (within) => this.byId.load('clinical.read', within, id), asItem);
+  }
+
+  /**
+   * A case a write is about, looked up and checked in one statement (its
+   * write then needs no access lookup); audited as that write, not as a read.
+   */
+  async findForWrite(id: string, action: AccessRule['action']): Promise<Case | null> {
+    const found = await this.scope.records.findForWrite<CaseRow>(rule('clinical.write', action, 'Case'), [id], (reach) => this.queryForWrite(id, reach, false));
+    return found && decodeCaseRow(found).episode;
+  }
+
+  /**
+   * A case a prediction is made on, with its inputs as they are now on the
+   * primary (a prediction must not act on a replica's lagging copy) and its
+   * patient's AI consent, looked up and checked in one statement; the
+   * inputs are audited as a read of the case's observations.
+   */
+  async findWithInputs(id: string, action: AccessRule['action']): Promise<CaseWithInputs | null> {
+    const found = await this.scope.records.findForWrite<CaseRow>(
+      rule('clinical.write', action, 'Case'),
+      [id],
+      (reach) => this.queryForWrite(id, reach, true),
+      rule('clinical.read', 'observation.read', 'Case'),
+    );
+    if (!found) return null;
+    const { episode, observations, images, aiConsent } = decodeCaseRow(found);
+    return { episode, observations: observations!, images: images!, aiConsent: aiConsent! };
+  }
+
+  private async queryForWrite(id: string, reach: { within: Prisma.Sql; breakGlass: Prisma.Sql }, inputs: boolean): Promise<(CaseRow & { breakGlass: boolean }) | null> {
+    const none = Prisma.sql`NULL`;
+    const [row] = await this.scope.prisma.$queryRaw<(CaseRow & { breakGlass: boolean })[]>`
+      SELECT ${caseColumns}, ${reach.breakGlass} AS "breakGlass",
+        ${inputs ? Prisma.sql`(SELECT p."aiConsent"::text FROM "Patient" p WHERE p.id = c."patientId")` : none} AS "aiConsent",
+        ${inputs ? caseObservationsJson : none} AS "observationsJson",
+        ${inputs ? caseImagesJson : none} AS "imagesJson"
+      FROM "Case" c WHERE c.id = ${id}::uuid AND ${reach.within}`;
+    return row ?? null;
   }
 
   /** A patient's cases, newest first, with the children a client selected loaded in the same statement. */
@@ -132,22 +199,6 @@ export class CaseRepository {
   }
 
   /**
-   * A case's observations and images as they are now on the primary, for
-   * work that must not act on a replica's lagging copy (a prediction's input).
-   */
-  currentInputs(episode: Case): Promise<{ observations: Observation[]; images: CaseImage[] }> {
-    const where = { caseId: episode.id };
-    const order = [{ observedAt: 'asc' as const }, { id: 'asc' as const }];
-    return this.scope.records.read(rule('clinical.read', 'observation.read', 'Case'), caseOwner(episode), async () => {
-      const [observations, images] = await Promise.all([
-        this.scope.prisma.observation.findMany({ where, orderBy: order }),
-        this.scope.prisma.caseImage.findMany({ where, orderBy: order }),
-      ]);
-      return { observations, images };
-    });
-  }
-
-  /**
    * Every observation of a patient, across their cases, in time order, as it
    * is now on the primary: a sequence model's input is the patient's history.
    */
@@ -182,42 +233,43 @@ export class CaseRepository {
   }
 
   /** Adds observations all or none; null when the case is not open. */
-  addObservations(episode: Case, observations: Omit<Prisma.ObservationCreateManyInput, 'caseId'>[]): Promise<Observation[] | null> {
+  async addObservations(episode: Case, observations: NewObservation[]): Promise<Observation[] | null> {
     this.observationsByCase.clear(episode.id);
-    return this.whileOpen(
-      rule('clinical.write', 'observation.create', 'Observation'),
-      episode,
-      (tx) => tx.observation.createManyAndReturn({ data: observations.map((row) => ({ ...row, caseId: episode.id })) }),
-      (rows) => rows.map((row) => row.id),
-    );
+    const rows = observations.map((row) => ({ id: randomUUID(), caseId: episode.id, code: row.code, value: row.value, text: row.text, unit: row.unit, observedAt: row.observedAt ?? new Date() }));
+    const added = await this.whileOpen(rule('clinical.write', 'observation.create', 'Observation'), episode, 'Observation', observationColumns, rows, observationRows);
+    return added && added.map((row) => observationRows.decode(row.row));
   }
 
   /** Adds an image; null when the case is not open. */
-  addImage(episode: Case, image: Omit<Prisma.CaseImageCreateManyInput, 'caseId'>): Promise<CaseImage | null> {
+  async addImage(episode: Case, image: NewImage): Promise<CaseImage | null> {
     this.imagesByCase.clear(episode.id);
-    return this.whileOpen(rule('clinical.write', 'image.create', 'CaseImage'), episode, (tx) => tx.caseImage.create({ data: { ...image, caseId: episode.id } }), (row) => [row.id]);
+    const row = { id: randomUUID(), caseId: episode.id, ...image, observedAt: image.observedAt ?? new Date() };
+    const added = await this.whileOpen(rule('clinical.write', 'image.create', 'CaseImage'), episode, 'CaseImage', imageColumns, [row], imageRows);
+    return added && imageRows.decode(added[0]!.row);
   }
 
   /**
-   * Runs a write in a transaction that holds the case row locked while open, so
-   * a concurrent close cannot slip between the check and the write; the audit
-   * record commits with it.
+   * Inserts rows of an open case with their audit record in one statement
+   * that holds the case row share-locked, so a concurrent close (an update)
+   * cannot slip between the check and the write, while writes to the same
+   * case do not wait on each other.
+   * @returns the rows as stored, as JSON arrays of `returned`'s columns; null when the case is not open
    */
-  private whileOpen<T>(
+  private async whileOpen(
     access: AccessRule,
     episode: Case,
-    write: (tx: Prisma.TransactionClient) => Promise<T>,
-    stored: (result: T) => string[],
-  ): Promise<T | null> {
-    return this.scope.records.write(
+    table: string,
+    columns: readonly string[],
+    rows: { id: string }[],
+    returned: { array(alias: string): Prisma.Sql },
+  ): Promise<{ row: unknown[] }[] | null> {
+    const open = Prisma.sql`EXISTS (SELECT 1 FROM "Case" WHERE id = ${episode.id}::uuid AND status = 'OPEN' FOR SHARE)`;
+    const written = await this.scope.records.insert<{ row: unknown[] }>(
       access,
       [caseOwner(episode)],
-      async (tx) => {
-        const [open] = await tx.$queryRaw<{ id: string }[]>`
-          SELECT id FROM "Case" WHERE id = ${episode.id}::uuid AND status = 'OPEN' FOR UPDATE`;
-        return open ? write(tx) : null;
-      },
-      (result) => (result === null ? null : { resourceIds: stored(result) }),
+      insertRowsSql(table, columns, rows, { where: open, returning: Prisma.sql`${returned.array(`"${table}"`)} AS row` }),
+      { resourceIds: rows.map((row) => row.id) },
     );
+    return written.length > 0 ? written : null;
   }
 }

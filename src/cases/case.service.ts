@@ -6,7 +6,7 @@ import { conflict, notFound } from '../errors/errors.ts';
 import type { CaseImageInput, ObservationInput, OpenCaseInput } from '../generated/graphql.ts';
 import { boundedText, isId, notInFuture, parseId, parseInput } from '../graphql/validation.ts';
 import type { PatientService } from '../patients/patient.service.ts';
-import type { Case, CaseChildren, CaseImage, CaseRepository, Observation } from './case.repository.ts';
+import type { Case, CaseChildren, CaseImage, CaseRepository, CaseWithInputs, Observation } from './case.repository.ts';
 
 /** How many observations one addObservations call may carry. */
 export const maxObservationsPerCall = 500;
@@ -67,7 +67,18 @@ export class CaseService {
 
   /** The case, which must exist and be within reach for the given write. */
   async requireForWrite(id: string, argument: string, action: Action): Promise<Case> {
-    const found = await this.cases.findById(parseId(id, argument), 'clinical.write', action);
+    const found = await this.cases.findForWrite(parseId(id, argument), action);
+    if (!found) throw notFound(`No case with id ${id}.`, { argument });
+    return found;
+  }
+
+  /**
+   * The case a prediction is made on, which must exist and be within reach,
+   * with its observations and images as they are now on the primary database
+   * and its patient's AI consent, in one round trip.
+   */
+  async requireWithInputs(id: string, argument: string, action: Action): Promise<CaseWithInputs> {
+    const found = await this.cases.findWithInputs(parseId(id, argument), action);
     if (!found) throw notFound(`No case with id ${id}.`, { argument });
     return found;
   }
@@ -82,11 +93,6 @@ export class CaseService {
 
   images(episode: Case): Promise<CaseImage[]> {
     return this.cases.images(episode);
-  }
-
-  /** Observations and images read from the primary database, for a prediction's input. */
-  currentInputs(episode: Case) {
-    return this.cases.currentInputs(episode);
   }
 
   /** The patient's observations across all their cases, in time order (a sequence model's input). */

@@ -34,7 +34,7 @@ export class ConsentService {
    * data leaves their rows out where it reads them.
    * @throws CONSENT_REQUIRED
    */
-  requireAiConsent(patient: Patient): void {
+  requireAiConsent(patient: Pick<Patient, 'id' | 'aiConsent'>): void {
     if (patient.aiConsent !== 'GRANTED') {
       throw codedError(
         ErrorCode.CONSENT_REQUIRED,

@@ -109,7 +109,7 @@ export class BulkExportRunner {
       roles: job.requestedRoles.filter(isRole),
       purposeOfUse: isPurposeOfUse(job.purposeOfUse) ? job.purposeOfUse : null,
     };
-    const scope = openScope(this.deps, principal, { requestId: null, operationName: `FHIR $export ${job.id}`, queryHash: null, clientAddress: null, userAgent: null });
+    const scope = openScope(this.deps, principal, { requestId: null, clientRequestId: null, operationName: `FHIR $export ${job.id}`, queryHash: null, clientAddress: null, userAgent: null });
     return { trail: scope.trail, exports: new FhirExportRepository(scope) };
   }
 }

@@ -41,18 +41,32 @@ export function decodeCursor(cursor: string): KeysetPosition {
   throw invalidCursor();
 }
 
-/** A cursor over a bigint sequence (the audit log's). */
-export const encodeSequenceCursor = (sequence: bigint) => Buffer.from(`seq:${sequence}`).toString('base64url');
+/** The largest value of PostgreSQL's int8 (bigint), the type of the audit log's numbers. */
+const maxInt8 = 2n ** 63n - 1n;
 
-/** The largest value of PostgreSQL's int8 (bigint), the sequence column's type. */
-const maxSequence = 2n ** 63n - 1n;
-
-export function decodeSequenceCursor(cursor: string): bigint {
-  const match = /^seq:(\d{1,19})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  const sequence = match ? BigInt(match[1]!) : undefined;
-  if (sequence === undefined || sequence > maxSequence) throw invalidCursor();
-  return sequence;
+/** Cursors over a bigint the rows are ordered by, tagged with what it counts, so one kind is never read as another. */
+function bigintCursor(tag: string) {
+  const pattern = new RegExp(`^${tag}:(\\d{1,19})$`);
+  return {
+    encode: (value: bigint) => Buffer.from(`${tag}:${value}`).toString('base64url'),
+    decode(cursor: string): bigint {
+      const match = pattern.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+      const value = match ? BigInt(match[1]!) : undefined;
+      if (value === undefined || value > maxInt8) throw invalidCursor();
+      return value;
+    },
+  };
 }
+
+/** Cursors over the audit log's arrival numbers (its newest-first pages). */
+export const sequenceCursor = bigintCursor('seq');
+
+/**
+ * Cursors over the audit tree's leaf positions (exports): positions are given
+ * in order as entries are integrated, so an entry that commits after a page
+ * was read still comes on a later page (arrival numbers would skip it).
+ */
+export const leafCursor = bigintCursor('leaf');
 
 /** Checks a requested page size against the configured maximum. */
 export function pageSize(first: number, max: number): number {

@@ -7,6 +7,9 @@ import { taskOf, versionColumns } from './stored-version.ts';
 
 export type { Model, TrainingJob };
 
+/** Which version a name and number (or the production stage) name, and its stage. */
+export type VersionRef = Pick<ModelVersion, 'id' | 'version' | 'stage'>;
+
 /** A version without its weight bytes, for listing and describing (the bytes are only read to serve). */
 export type ModelVersionSummary = Omit<ModelVersion, 'weights'>;
 
@@ -66,6 +69,18 @@ export class ModelRepository {
   findVersion(id: string): Promise<ModelVersionSummary | null> {
     this.scope.access.require('model.read', 'model.read');
     return this.versionById.load(id);
+  }
+
+  /**
+   * A version by its model's name, in one statement: the given number, or
+   * the production version; null when there is no such version (or model).
+   * Its id, number and stage only: the stored result is large, and serving
+   * has it in memory already.
+   */
+  findVersionRef(name: string, versionNumber: number | null): Promise<VersionRef | null> {
+    this.scope.access.require('model.read', 'model.read');
+    const version = versionNumber === null ? { stage: 'PRODUCTION' as const } : { version: versionNumber };
+    return this.scope.prisma.modelVersion.findFirst({ where: { model: { name }, ...version }, select: { id: true, version: true, stage: true } });
   }
 
   async findVersionByNumber(modelId: string, version: number): Promise<ModelVersionSummary | null> {

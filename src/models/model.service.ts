@@ -20,7 +20,7 @@ import {
   type TrainModelOptions,
 } from '../pipeline/index.ts';
 import type { AccessPolicy } from '../access/access-policy.ts';
-import type { Model, ModelRepository, ModelVersionSummary, TrainingJob } from './model.repository.ts';
+import type { Model, ModelRepository, ModelVersionSummary, TrainingJob, VersionRef } from './model.repository.ts';
 import { cardTextOf, placeholderCardText, storedResultOf, trainingResultOf } from './stored-version.ts';
 import type { TrainingDataRepository } from './training-data.repository.ts';
 import type { TrainingRunner } from './training-runner.ts';
@@ -111,24 +111,31 @@ export class ModelService {
    * @throws NOT_FOUND for an unknown model or version; CONFLICT when no number is given and none is in production
    */
   async resolveVersion(name: string, versionNumber: number | null | undefined): Promise<ModelVersionSummary> {
-    const model = await this.models.findByName(name);
-    if (!model) throw notFound(`No model named ${name}. The models query lists them.`, { argument: 'model' });
-    if (versionNumber === null || versionNumber === undefined) {
-      const production = await this.productionVersion(model);
-      if (!production) throw conflict(`The model ${name} has no production version yet; name a version.`, { argument: 'version' });
-      return production;
-    }
-    const version = await this.models.findVersionByNumber(model.id, versionNumber);
-    if (!version) throw notFound(`The model ${name} has no version ${versionNumber}.`, { argument: 'version' });
+    const { id } = await this.resolveVersionRef(name, versionNumber);
+    const version = await this.models.findVersion(id);
+    if (!version) throw notFound(`No model version with id ${id}.`, { argument: 'version' });
     return version;
+  }
+
+  /**
+   * As resolveVersion, the version's id, number and stage only (enough to
+   * serve it, or refuse to), in one statement.
+   */
+  async resolveVersionRef(name: string, versionNumber: number | null | undefined): Promise<VersionRef> {
+    const found = await this.models.findVersionRef(name, versionNumber ?? null);
+    if (found) return found;
+    // Only the answer that something is missing says what: the model, or its version.
+    if (!(await this.models.findByName(name))) throw notFound(`No model named ${name}. The models query lists them.`, { argument: 'model' });
+    if (versionNumber === null || versionNumber === undefined) throw conflict(`The model ${name} has no production version yet; name a version.`, { argument: 'version' });
+    throw notFound(`The model ${name} has no version ${versionNumber}.`, { argument: 'version' });
   }
 
   /**
    * The version a prediction should use: the given number, or the production version.
    * @throws NOT_FOUND for an unknown model or version; CONFLICT for an archived version or no production version
    */
-  async resolveForPrediction(name: string, versionNumber: number | null | undefined): Promise<ModelVersionSummary> {
-    const version = await this.resolveVersion(name, versionNumber);
+  async resolveForPrediction(name: string, versionNumber: number | null | undefined): Promise<VersionRef> {
+    const version = await this.resolveVersionRef(name, versionNumber);
     if (version.stage === 'ARCHIVED') {
       throw conflict(`Version ${versionNumber} of ${name} is archived; use the production version or a candidate.`, { argument: 'version' });
     }

@@ -60,18 +60,26 @@ export class PredictionService {
     return this.predictions.outcomes(episode);
   }
 
-  /** Runs a model on one case; see the predict mutation. */
+  /**
+   * Runs a model on one case; see the predict mutation. Its SQL is one
+   * statement for the case, its access, inputs and consent, one for the
+   * model version (both at once), and one for the prediction with its audit
+   * entry; the read of the inputs is recorded with the request's other reads.
+   */
   predict(caseId: string, model: string, version: number | null | undefined, withExplanation = true): Promise<Prediction> {
     return recordingFailure(this.trail, 'prediction.create', caseTarget(caseId), async () => {
       const started = performance.now();
-      const episode = await this.cases.requireForWrite(caseId, 'caseId', 'prediction.create');
-      this.consent.requireAiConsent(await this.patients.requireExisting(episode.patientId));
-      const chosen = await this.models.resolveForPrediction(parseInput(modelName, model, 'model'), parseInput(versionNumber, version, 'version'));
+      const resolving = Promise.resolve().then(() => this.models.resolveForPrediction(parseInput(modelName, model, 'model'), parseInput(versionNumber, version, 'version')));
+      // The case's answer comes first (as when they ran one after the other); the model's, if the case's failed, is dropped.
+      resolving.catch(() => {});
+      const { episode, observations, images, aiConsent } = await this.cases.requireWithInputs(caseId, 'caseId', 'prediction.create');
+      this.consent.requireAiConsent({ id: episode.patientId, aiConsent });
+      const chosen = await resolving;
       const loaded = await this.modelServer.version(chosen.id);
-      const sequence = loaded.serving.stored.sequence !== undefined;
       // A sequence model reads the patient's history across cases; others the case's own inputs.
-      const { observations, images } = sequence ? { observations: await this.cases.observationHistory(episode), images: [] } : await this.cases.currentInputs(episode);
-      const input = buildCaseInput(loaded.serving.stored, observations, images);
+      const sequence = loaded.serving.stored.sequence !== undefined;
+      const inputs = sequence ? { observations: await this.cases.observationHistory(episode), images: [] } : { observations, images };
+      const input = buildCaseInput(loaded.serving.stored, inputs.observations, inputs.images);
       const encoded = encodeOne(loaded.serving, input.history ? { visits: input.history } : input.values);
       const modelStarted = performance.now();
       const answer = await loaded.batcher.infer(encoded.row);
@@ -142,7 +150,9 @@ export class PredictionService {
   /** Live figures of a version (default: production) from its predictions in a period. */
   async performance(model: string, version: number | null | undefined, from: Date | null | undefined, to: Date | null | undefined) {
     const chosen = await this.models.resolveForPrediction(parseInput(modelName, model, 'model'), parseInput(versionNumber, version, 'version'));
-    const result = storedResultOf(chosen);
+    const described = await this.models.version(chosen.id);
+    if (!described) throw notFound(`No model version with id ${chosen.id}.`, { argument: 'version' });
+    const result = storedResultOf(described);
     const rows = await this.predictions.forMonitoring(chosen.id, result.target, from ?? undefined, to ?? undefined);
     return {
       model,

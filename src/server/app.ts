@@ -65,7 +65,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     // Fastify's own answer while closing has no error code; refuseWhileClosing (below) answers instead.
     return503OnClosing: false,
     // The server's own id always: one a caller chose could name two actors' requests alike in the audit log
-    // (the caller's is logged beside it as clientRequestId).
+    // (the caller's is logged and audited beside it as clientRequestId).
     genReqId: () => randomUUID(),
   });
   http.addHook('onSend', async (request, reply) => {

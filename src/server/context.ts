@@ -51,7 +51,7 @@ export interface ContextDeps extends ScopeDeps {
 
 const clientRequestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** The request id a caller sent (`x-request-id`), when it is safe to log; it is never the request's own id. */
+/** The request id a caller sent (`x-request-id`), when it is safe to log and store; it is never the request's own id. */
 export function clientRequestId(request: FastifyRequest): string | undefined {
   const given = request.headers['x-request-id'];
   return typeof given === 'string' && clientRequestIdPattern.test(given) ? given : undefined;
@@ -71,6 +71,7 @@ export const requestMetaWith = (queryHashKey: Buffer) => (request: FastifyReques
   const userAgent = request.headers['user-agent'];
   return {
     requestId: request.id,
+    clientRequestId: clientRequestId(request) ?? null,
     operationName,
     queryHash: query === undefined ? null : createHmac('sha256', queryHashKey).update(query).digest('hex'),
     clientAddress: request.ip ?? null,

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { AuditLog } from '../../src/audit/audit-log.ts';
-import { auditRecord } from '../../src/audit/audit-record.ts';
+import { auditRecord, canonicalAuditRecord } from '../../src/audit/audit-record.ts';
 import { auditEvents } from '../support/audit.ts';
 import { createPatient, openCase } from '../support/fixtures.ts';
 import { errorCodes, startTestServer } from '../support/test-server.ts';
@@ -56,6 +56,30 @@ describe('audit records', () => {
     assert.equal(adminRead!.requestId, second.headers.get('x-request-id'));
     assert.notEqual(carerRead!.requestId, adminRead!.requestId);
     assert.match(carerRead!.requestId!, /^[0-9a-f-]{36}$/);
+    // The client's id is kept beside the server's, as a field of its own.
+    assert.equal(carerRead!.clientRequestId, 'shared-id');
+    assert.equal(adminRead!.clientRequestId, 'shared-id');
+  });
+
+  it('keep a well-formed client request id in the record, its leaf and its FHIR form, and no malformed one', async () => {
+    const auditor = api.as(people.auditor);
+    await carer.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId }, { 'x-request-id': 'ward-7.trace_42' });
+    const [kept] = await auditEvents(api, { actorSubject: people.clinician.sub, action: 'patient.read' }, 1);
+    assert.equal(kept!.clientRequestId, 'ward-7.trace_42');
+    for (const malformed of ['has spaces in it', 'x'.repeat(65), 'semi;colon', '']) {
+      await carer.gql('query($id: ID!) { patient(id: $id) { id } }', { id: patientId }, { 'x-request-id': malformed });
+      const [record] = await auditEvents(api, { actorSubject: people.clinician.sub, action: 'patient.read' }, 1);
+      assert.notEqual(record!.requestId, kept!.requestId);
+      assert.equal(record!.clientRequestId, null, `not stored: ${JSON.stringify(malformed)}`);
+    }
+    const stored = await prisma.auditEvent.findFirstOrThrow({ where: { clientRequestId: 'ward-7.trace_42' } });
+    assert.match(canonicalAuditRecord(stored).toString(), /^\["clinigraph-audit\/2",.*,"ward-7\.trace_42"\]$/, 'the leaf covers it');
+    await api.server.app.auditLedger.settle();
+    const exported = (await auditor.gql('{ exportAuditEvents(first: 1000, filter: { actorSubject: "dr-carter", action: "patient.read" }) { ndjson } }')).body.data!.exportAuditEvents.ndjson as string;
+    const fhir = exported.trim().split('\n').map((line) => JSON.parse(line)).find((event) => event.id === stored.id);
+    assert.ok(fhir.extension.some((e: any) => e.url === 'urn:clinigraph:client-request-id' && e.valueString === 'ward-7.trace_42'));
+    const verification = (await auditor.gql('{ verifyAuditChain { intact message } }')).body.data!.verifyAuditChain;
+    assert.equal(verification.intact, true, verification.message);
   });
 
   it('name each patient and resource once per record, however many of them a read returned', async () => {
@@ -144,6 +168,12 @@ describe('when the audit log cannot be written', () => {
       const write = await admin.gql('mutation { createPatient(input: { mrn: "LOST-1", givenName: "L", familyName: "Ost", birthDate: "2000-01-01", sex: MALE }) { id } }');
       assert.ok(write.body.errors?.length);
       assert.equal(await prisma.patient.count(), before, 'the patient was not stored without its audit record');
+
+      // Observations are written in one statement with their audit record: neither without the other.
+      const observations = await prisma.observation.count({ where: { caseId } });
+      const added = await carer.gql('mutation($id: ID!) { addObservations(caseId: $id, observations: [{ code: "lost", value: 1 }]) { id } }', { id: caseId });
+      assert.ok(added.body.errors?.length);
+      assert.equal(await prisma.observation.count({ where: { caseId } }), observations, 'the observation was not stored without its audit record');
     } finally {
       await repairAuditLog();
     }
@@ -186,7 +216,7 @@ describe('the audit table', () => {
 
 describe('appends', () => {
   const record = (action: string) =>
-    auditRecord({ action, outcome: 'SUCCESS', resourceType: 'Patient', resourceIds: [patientId], patientIds: [patientId] }, { subject: 'dr-append', roles: ['clinician'], purposeOfUse: 'TREAT' }, { requestId: action, operationName: null, queryHash: null, clientAddress: null, userAgent: null });
+    auditRecord({ action, outcome: 'SUCCESS', resourceType: 'Patient', resourceIds: [patientId], patientIds: [patientId] }, { subject: 'dr-append', roles: ['clinician'], purposeOfUse: 'TREAT' }, { requestId: action, clientRequestId: null, operationName: null, queryHash: null, clientAddress: null, userAgent: null });
   async function statementsOf(work: () => Promise<void>): Promise<number> {
     let statements = 0;
     const stop = api.server.db.onQuery(() => statements++);
@@ -234,7 +264,8 @@ describe('auditor queries', () => {
     assert.equal(first.totalCount, second.totalCount);
   });
 
-  it('export FHIR R4 AuditEvent resources as NDJSON, oldest first, page by page', async () => {
+  it('export FHIR R4 AuditEvent resources as NDJSON, in tree order, page by page', async () => {
+    await api.server.app.auditLedger.settle();
     const response = await auditor.gql('{ exportAuditEvents(first: 5) { ndjson count hasNextPage endCursor } }');
     const exported = response.body.data!.exportAuditEvents;
     const lines = exported.ndjson.trim().split('\n').map((line: string) => JSON.parse(line));
@@ -248,10 +279,13 @@ describe('auditor queries', () => {
     assert.ok(['0', '4', '8'].includes(first.outcome));
     assert.equal(first.type.system, 'http://terminology.hl7.org/CodeSystem/audit-event-type');
     assert.equal(first.agent[0].requestor, true);
-    assert.equal(first.extension.find((e: any) => e.url === 'urn:clinigraph:audit-sequence').valueString, '1');
+    const leafIndex = (event: any) => event.extension.find((e: any) => e.url === 'urn:clinigraph:audit-leaf-index').valueString;
+    assert.deepEqual(lines.map(leafIndex), ['0', '1', '2', '3', '4']);
     const next = await auditor.gql('query($after: String) { exportAuditEvents(first: 1, after: $after) { ndjson } }', { after: exported.endCursor });
     const following = JSON.parse(next.body.data!.exportAuditEvents.ndjson);
-    assert.equal(following.extension[0].valueString, '6');
+    assert.equal(leafIndex(following), '5');
+    const sequenceCursor = Buffer.from('seq:5').toString('base64url');
+    assert.deepEqual(errorCodes(await auditor.gql('query($after: String) { exportAuditEvents(after: $after) { count } }', { after: sequenceCursor })), ['BAD_USER_INPUT'], 'a cursor of another kind is refused');
     const patientRead = (await auditEvents(api, { action: 'patient.read', patientId }, 1))[0]!;
     const fhir = (await auditor.gql(`{ exportAuditEvents(first: 1, filter: { action: "patient.read", patientId: "${patientId}" }) { ndjson } }`)).body.data!.exportAuditEvents.ndjson;
     const entity = JSON.parse(fhir).entity;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { type AuditRecord, canonicalAuditRecord } from '../../src/audit/audit-record.ts';
 import { CheckpointError, generateSignerKey, openCheckpoint, parseSignerKey, parseVerifierKey, signCheckpoint } from '../../src/audit/checkpoint.ts';
 import {
   consistencyProof,
@@ -87,5 +88,42 @@ describe('checkpoints (C2SP tlog-checkpoint, signed note, Ed25519)', () => {
     // The base64 key may itself hold '+': only the first two separate fields.
     const [name, , ...key] = verifier.text.split('+');
     assert.throws(() => parseVerifierKey(`${name}+00000000+${key.join('+')}`), /does not match/);
+  });
+});
+
+describe('the canonical encoding of an entry (the leaf content)', () => {
+  const record: AuditRecord = {
+    id: '7b0c6f1e-2f4d-4c59-9d3c-4b7f6f0e8a11',
+    recordedAt: new Date('2026-11-30T08:15:42.123Z'),
+    actorSubject: 'dr-carter',
+    actorRoles: ['clinician'],
+    action: 'patient.read',
+    outcome: 'SUCCESS',
+    resourceType: 'Patient',
+    resourceIds: ['p-1'],
+    patientIds: ['p-1'],
+    purposeOfUse: 'TREAT',
+    breakGlass: false,
+    reason: null,
+    requestId: 'c0ffee00-0000-4000-8000-000000000001',
+    clientRequestId: null,
+    operationName: 'ChartView',
+    queryHash: 'ab'.repeat(32),
+    clientAddress: '127.0.0.1',
+    userAgent: 'ward-tablet/2.1',
+  };
+  // Format 1, byte for byte, as entries were encoded before the client request id existed.
+  const formatOne =
+    '["clinigraph-audit/1","7b0c6f1e-2f4d-4c59-9d3c-4b7f6f0e8a11","2026-11-30T08:15:42.123Z","dr-carter",["clinician"],"patient.read","SUCCESS",' +
+    `"Patient",["p-1"],["p-1"],"TREAT",false,null,"c0ffee00-0000-4000-8000-000000000001","ChartView","${'ab'.repeat(32)}","127.0.0.1","ward-tablet/2.1"]`;
+
+  it('encodes an entry without a client request id exactly as format 1 did, so earlier trees and checkpoints still verify', () => {
+    assert.equal(canonicalAuditRecord(record).toString(), formatOne);
+  });
+
+  it('encodes one with a client request id as format 2, the id last, so the leaf covers it', () => {
+    const encoded = canonicalAuditRecord({ ...record, clientRequestId: 'trace-42' }).toString();
+    assert.equal(encoded, formatOne.replace('clinigraph-audit/1', 'clinigraph-audit/2').replace(/\]$/, ',"trace-42"]'));
+    assert.notDeepEqual(leafHash(Buffer.from(encoded)), leafHash(Buffer.from(formatOne)));
   });
 });

@@ -7,7 +7,7 @@ import { people } from './tokens.ts';
 export type AuditEventView = Omit<AuditRecord, 'id' | 'recordedAt'> & { sequence: string };
 
 const fields = `sequence actorSubject actorRoles action outcome resourceType resourceIds patientIds purposeOfUse
-  breakGlass reason requestId operationName queryHash clientAddress userAgent`;
+  breakGlass reason requestId clientRequestId operationName queryHash clientAddress userAgent`;
 
 /**
  * The newest audit records matching a filter, read through the API as an auditor.
