@@ -2,7 +2,7 @@ import { Fragment, useEffect, useRef } from 'react';
 import { formatTime } from '../components/format.ts';
 import type { AuditEventsQuery } from '../generated/graphql.ts';
 
-export type AuditEventRow = AuditEventsQuery['auditEvents']['edges'][number]['node'];
+export type AuditEventRow = NonNullable<AuditEventsQuery['auditEvents']>['edges'][number]['node'];
 
 /** Audit records as rows; choosing one shows its full detail (onSelect). */
 export function AuditEventsTable({ caption, events, selected, onSelect }: { caption: string; events: AuditEventRow[]; selected?: string; onSelect?: (event: AuditEventRow) => void }) {

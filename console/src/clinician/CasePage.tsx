@@ -48,7 +48,7 @@ function RequestPrediction({ caseId }: { caseId: string }) {
   const models = useQuery({ queryKey: ['PredictionModels'], queryFn: () => request(PredictionModelsDocument) });
   const [model, setModel] = useState('');
   const predict = useMutation({
-    mutationFn: () => request(PredictDocument, { caseId, model: model || models.data?.models[0]?.name || '' }),
+    mutationFn: () => request(PredictDocument, { caseId, model: model || models.data?.models?.[0]?.name || '' }),
     onSuccess: () => client.invalidateQueries({ queryKey: ['ClinicianCase', caseId] }),
   });
   const submit = (event: FormEvent) => {
@@ -60,7 +60,7 @@ function RequestPrediction({ caseId }: { caseId: string }) {
       <h2 id="predict-heading">Ask a model</h2>
       <div className="actions">
         <SelectField label="Model" value={model} onChange={(e) => setModel(e.target.value)} serverName="model" error={predict.error}>
-          {models.data?.models.map((entry) => (
+          {models.data?.models?.map((entry) => (
             <option key={entry.name} value={entry.name}>
               {entry.name} — {entry.description.slice(0, 60)}
             </option>
