@@ -75,21 +75,23 @@ export function TrainingPage() {
       </form>
       <section className="panel" aria-labelledby="jobs-heading">
         <h2 id="jobs-heading">Training jobs</h2>
-        <SelectField
-          label="Status"
-          value={status}
-          onChange={(event) => {
-            pages.reset();
-            setStatus(event.target.value as TrainingJobStatus | '');
-          }}
-        >
-          <option value="">any</option>
-          {statuses.map((value) => (
-            <option key={value} value={value}>
-              {value.toLowerCase()}
-            </option>
-          ))}
-        </SelectField>
+        <div className="grid">
+          <SelectField
+            label="Status"
+            value={status}
+            onChange={(event) => {
+              pages.reset();
+              setStatus(event.target.value as TrainingJobStatus | '');
+            }}
+          >
+            <option value="">any</option>
+            {statuses.map((value) => (
+              <option key={value} value={value}>
+                {value.toLowerCase()}
+              </option>
+            ))}
+          </SelectField>
+        </div>
         <TrainingJobs status={status || undefined} pages={pages} />
       </section>
     </>
@@ -118,8 +120,8 @@ function TrainingJobs({ status, pages }: { status: TrainingJobStatus | undefined
                 <th scope="col">Model</th>
                 <th scope="col">Status</th>
                 <th scope="col">Progress</th>
-                <th scope="col">Started by</th>
-                <th scope="col">Started</th>
+                <th scope="col">Requested by</th>
+                <th scope="col">Requested</th>
                 <th scope="col">Result</th>
               </tr>
             </thead>
@@ -145,7 +147,9 @@ function TrainingJobRow({ job }: { job: TrainingJobFieldsFragment }) {
         <span className={`badge ${job.status}`}>{job.status.toLowerCase()}</span>
       </td>
       <td>
-        {progress ? (
+        {!isActive(job) ? (
+          `ended ${formatTime(job.finishedAt)}`
+        ) : progress ? (
           <>
             <label>
               {progress.phase}, epoch {progress.epoch} of {progress.epochs}{' '}
@@ -158,7 +162,7 @@ function TrainingJobRow({ job }: { job: TrainingJobFieldsFragment }) {
             {progress.validationMetricName && `, ${progress.validationMetricName} ${formatNumber(progress.validationMetric)}`}
           </>
         ) : (
-          '—'
+          'waiting to start'
         )}
       </td>
       <td>{job.requestedBy}</td>
