@@ -264,4 +264,18 @@ describe('a partly refused answer keeps the rest of its data', () => {
     assert.equal(response.body.data!.openCase, null);
     assert.equal((await prisma.patient.findUniqueOrThrow({ where: { id: created.id } })).mrn, mrn);
   });
+
+  it("answers an interface engine the case it opened, with the clinical fields it may not read null and FORBIDDEN", async () => {
+    const engine = { sub: 'mirth-roles', roles: ['integration'] };
+    const patientId = await patient();
+    const response = await api.as(engine).gql('mutation($id: ID!) { openCase(input: { patientId: $id, title: "From the HL7 feed" }) { id title observations { id } outcomes { target } } }', { id: patientId });
+    const refusals = response.body.errors!.map((error) => [error.extensions!.code, ...error.path!]).sort();
+    assert.deepEqual(refusals, [
+      ['FORBIDDEN', 'openCase', 'observations'],
+      ['FORBIDDEN', 'openCase', 'outcomes'],
+    ]);
+    const opened = response.body.data!.openCase;
+    assert.deepEqual([opened.title, opened.observations, opened.outcomes], ['From the HL7 feed', null, null]);
+    assert.equal((await prisma.case.findUniqueOrThrow({ where: { id: opened.id } })).patientId, patientId);
+  });
 });

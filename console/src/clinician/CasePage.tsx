@@ -31,9 +31,9 @@ export function CasePage({ id }: { id: string }) {
           <p>
             {item.patient.familyName}, {item.patient.givenName} ({item.patient.mrn}) · {item.status.toLowerCase()} · opened {formatTime(item.openedAt)}
           </p>
-          <ObservationsPanel observations={item.observations} />
+          <ObservationsPanel observations={item.observations ?? []} />
           <RequestPrediction caseId={item.id} />
-          {item.predictions.map((prediction) => (
+          {(item.predictions ?? []).map((prediction) => (
             <PredictionCard key={prediction.id} caseId={item.id} prediction={prediction} />
           ))}
           <Outcomes item={item} />
@@ -94,7 +94,7 @@ function Outcomes({ item }: { item: ClinicalCase }) {
   return (
     <section className="panel" aria-labelledby="outcome-heading">
       <h2 id="outcome-heading">Outcomes</h2>
-      {item.outcomes.length > 0 && (
+      {(item.outcomes ?? []).length > 0 && (
         <table>
           <thead>
             <tr>
@@ -104,7 +104,7 @@ function Outcomes({ item }: { item: ClinicalCase }) {
             </tr>
           </thead>
           <tbody>
-            {item.outcomes.map((entry) => (
+            {(item.outcomes ?? []).map((entry) => (
               <tr key={entry.target}>
                 <td>{entry.target}</td>
                 <td>{entry.label ?? formatNumber(entry.value)}</td>
