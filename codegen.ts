@@ -50,6 +50,7 @@ const config: CodegenConfig = {
           Model: '../generated/prisma/client.ts#Model as ModelModel',
           ModelVersion: '../models/model.repository.ts#ModelVersionSummary',
           TrainingJob: '../generated/prisma/client.ts#TrainingJob as TrainingJobModel',
+          TrainingJobConnection: '../graphql/paging.ts#Connection<TrainingJobModel>',
           Prediction: '../predictions/prediction.repository.ts#PredictionRecord',
           CaseOutcome: '../generated/prisma/client.ts#CaseOutcome as CaseOutcomeModel',
           ModelFeature: '../pipeline/index.ts#FeatureInfo',

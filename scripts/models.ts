@@ -81,7 +81,7 @@ async function withRegistry<T>(work: (models: ModelService) => Promise<T>): Prom
     const log = pino({ level: 'warn' });
     const deps = { db, config, auditLog: new AuditLog(db.prisma, log), log };
     return await runAsSystem(deps, `cli:${os.userInfo().username}`, ['data_scientist', 'admin'], (scope) =>
-      work(new ModelService(new ModelRepository(scope), new TrainingDataRepository(scope), scope.access, new TrainingRunner(deps), scope.trail)),
+      work(new ModelService(new ModelRepository(scope), new TrainingDataRepository(scope), scope.access, new TrainingRunner(deps), scope.trail, config.maxPageSize)),
     );
   } finally {
     await db.close();

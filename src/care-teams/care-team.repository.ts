@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type AccessRule, patientOwner } from '../access/owned-record-store.ts';
 import type { Scope } from '../access/scope.ts';
 import type { BreakGlassGrant, CareTeamMember, Prisma } from '../generated/prisma/client.ts';
-import { afterPosition, type Connection, encodeCursor, type KeysetPosition, toConnection } from '../graphql/paging.ts';
+import { afterPositionNewestFirst, type Connection, encodeCursor, type KeysetPosition, toConnection } from '../graphql/paging.ts';
 
 export type { BreakGlassGrant, CareTeamMember };
 
@@ -78,6 +78,7 @@ export class CareTeamRepository {
     return asked;
   }
 
+  /** Grants newest first (the review queue starts with the latest emergency), as the contract says. */
   async grants(filter: { from?: Date; to?: Date; clinicianSubject?: string }, first: number, after?: KeysetPosition): Promise<Connection<BreakGlassGrant>> {
     this.scope.access.require('audit.read', 'breakGlass.list');
     const where: Prisma.BreakGlassGrantWhereInput = {
@@ -85,8 +86,8 @@ export class CareTeamRepository {
       ...(filter.clinicianSubject ? { clinicianSubject: filter.clinicianSubject } : {}),
     };
     const rows = await this.scope.prisma.breakGlassGrant.findMany({
-      where: { AND: [where, afterPosition(after, 'grantedAt')] },
-      orderBy: [{ grantedAt: 'asc' }, { id: 'asc' }],
+      where: { AND: [where, afterPositionNewestFirst(after, 'grantedAt')] },
+      orderBy: [{ grantedAt: 'desc' }, { id: 'desc' }],
       take: first + 1,
     });
     this.scope.trail.note({

@@ -115,3 +115,12 @@ export function afterPosition(after: KeysetPosition | undefined, timeField: stri
     OR: [{ [timeField]: { gt: after.time } }, { id: { gt: after.id } }],
   };
 }
+
+/** The same for a newest-first list: the rows after a position in (timeField, id) descending order. */
+export function afterPositionNewestFirst(after: KeysetPosition | undefined, timeField: string) {
+  if (!after) return {};
+  return {
+    [timeField]: { lte: after.time },
+    OR: [{ [timeField]: { lt: after.time } }, { id: { lt: after.id } }],
+  };
+}

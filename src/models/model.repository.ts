@@ -1,7 +1,8 @@
 import DataLoader from 'dataloader';
 import type { Scope } from '../access/scope.ts';
 import { conflict } from '../errors/errors.ts';
-import type { Model, ModelVersion, Prisma, TrainingJob } from '../generated/prisma/client.ts';
+import type { Model, ModelVersion, Prisma, TrainingJob, TrainingJobStatus } from '../generated/prisma/client.ts';
+import { afterPositionNewestFirst, type Connection, encodeCursor, type KeysetPosition, toConnection } from '../graphql/paging.ts';
 import type { CardText, TrainingResult } from '../pipeline/index.ts';
 import { taskOf, versionColumns } from './stored-version.ts';
 
@@ -167,6 +168,20 @@ export class ModelRepository {
   findJob(id: string): Promise<TrainingJob | null> {
     this.scope.access.require('model.train', 'model.train');
     return this.scope.prisma.trainingJob.findUnique({ where: { id } });
+  }
+
+  /** Training jobs, newest first, for whoever may train (the same reach as one job). */
+  async listJobs(filter: { status?: TrainingJobStatus }, first: number, after?: KeysetPosition): Promise<Connection<TrainingJob>> {
+    this.scope.access.require('model.train', 'model.train');
+    const where: Prisma.TrainingJobWhereInput = filter.status ? { status: filter.status } : {};
+    const rows = await this.scope.prisma.trainingJob.findMany({
+      where: { AND: [where, afterPositionNewestFirst(after, 'createdAt')] },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: first + 1,
+    });
+    return toConnection(rows, first, after !== undefined, () => this.scope.prisma.trainingJob.count({ where }), (row) =>
+      encodeCursor({ time: row.createdAt, id: row.id }),
+    );
   }
 
   /** Records where a job is: started, its progress, its end (the training runner's bookkeeping). */

@@ -8,6 +8,7 @@ export const modelResolvers: Resolvers = {
     model: (_, { name }, ctx) => ctx.models.get(name),
     modelVersion: (_, { id }, ctx) => ctx.models.version(id),
     trainingJob: (_, { id }, ctx) => ctx.models.job(id),
+    trainingJobs: (_, { status, first, after }, ctx) => ctx.models.jobs(status, first, after),
     modelRuntime: (_, __, ctx) => ctx.models.runtime(),
   },
   Mutation: {
@@ -39,6 +40,9 @@ export const modelResolvers: Resolvers = {
     trainingMax: (feature) => feature.trainingRange?.max ?? null,
     possibleMin: (feature) => feature.possibleRange?.min ?? null,
     possibleMax: (feature) => feature.possibleRange?.max ?? null,
+  },
+  TrainingJobConnection: {
+    totalCount: (connection) => connection.totalCount(),
   },
   TrainingJob: {
     modelVersion: (job, _, ctx) => (job.modelVersionId ? ctx.models.version(job.modelVersionId) : null),

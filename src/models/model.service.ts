@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { recordingFailure } from '../access/audited-transaction.ts';
 import type { AuditTrail } from '../access/audit-trail.ts';
 import { badInput, codedError, conflict, ErrorCode, notFound } from '../errors/errors.ts';
-import type { TrainModelInput } from '../generated/graphql.ts';
+import type { TrainingJobStatus, TrainModelInput } from '../generated/graphql.ts';
+import { type Connection, decodeCursor, pageSize } from '../graphql/paging.ts';
 import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts';
 import {
   assessDataQuality,
@@ -71,6 +72,7 @@ export class ModelService {
     private readonly access: AccessPolicy,
     private readonly runner: TrainingRunner,
     private readonly trail: AuditTrail,
+    private readonly maxPageSize: number,
   ) {}
 
   list(): Promise<Model[]> {
@@ -99,6 +101,11 @@ export class ModelService {
 
   job(id: string): Promise<TrainingJob | null> {
     return this.models.findJob(parseId(id, 'id'));
+  }
+
+  /** Every training job, newest first, whoever started it (data scientists, admins); `status` keeps one state. */
+  jobs(status: TrainingJobStatus | null | undefined, first: number, after: string | null | undefined): Promise<Connection<TrainingJob>> {
+    return this.models.listJobs(status ? { status } : {}, pageSize(first, this.maxPageSize), after ? decodeCursor(after) : undefined);
   }
 
   async runtime() {

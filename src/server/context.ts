@@ -99,7 +99,7 @@ export async function createRequestContext(deps: ContextDeps, request: FastifyRe
   const patients = new PatientService(new PatientRepository(scope), trail, config.maxPageSize);
   const cases = new CaseService(new CaseRepository(scope, casePredictions(scope)), patients, trail);
   const consent = new ConsentService(new ConsentRepository(scope), patients, trail);
-  const models = new ModelService(new ModelRepository(scope), new TrainingDataRepository(scope), scope.access, deps.trainingRunner, trail);
+  const models = new ModelService(new ModelRepository(scope), new TrainingDataRepository(scope), scope.access, deps.trainingRunner, trail, config.maxPageSize);
   return {
     requestId: request.id,
     log,

@@ -207,3 +207,25 @@ describe('consent', () => {
     ]);
   });
 });
+
+describe('the break-glass review queue', () => {
+  it('lists grants newest first, page after page, the same instant ordered by id', async () => {
+    const { prisma } = api.server.db;
+    const instant = new Date('2026-02-02T02:00:00.000Z');
+    const grant = (grantedAt: Date, reason: string) =>
+      prisma.breakGlassGrant.create({ data: { clinicianSubject: 'dr-queue', patientId, reason, grantedAt, expiresAt: new Date(grantedAt.getTime() + 3_600_000) } });
+    const older = await grant(new Date('2026-02-01T01:00:00.000Z'), 'Older emergency in the ward');
+    const twins = [await grant(instant, 'Twin emergency one'), await grant(instant, 'Twin emergency two')].sort((a, b) => (a.id < b.id ? 1 : -1));
+    const newest = await grant(new Date('2026-02-03T03:00:00.000Z'), 'Newest emergency at night');
+    const seen: string[] = [];
+    let after: string | undefined;
+    do {
+      const response = await api.as(people.auditor).gql('query($after: String) { breakGlassGrants(clinicianSubject: "dr-queue", first: 1, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }', { after });
+      assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+      const page = response.body.data!.breakGlassGrants;
+      seen.push(...page.edges.map((edge: { node: { id: string } }) => edge.node.id));
+      after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : undefined;
+    } while (after);
+    assert.deepEqual(seen, [newest.id, ...twins.map((twin) => twin.id), older.id]);
+  });
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import { buildSchema } from 'graphql';
+import { buildSchema, isNonNullType } from 'graphql';
 import { contractPath } from '../../src/server/schema.ts';
 import { auditEvents } from '../support/audit.ts';
 import { caseWithObservations, createPatient, modelObservations, openCase } from '../support/fixtures.ts';
@@ -138,6 +138,7 @@ const operations: Record<string, Operation> = {
     variables: async () => ({ id: (await prisma.trainingJob.create({ data: { modelName: 'x', options: {}, requestedBy: 'test' } })).id }),
     allowed: ['admin', 'dataScientist'],
   },
+  trainingJobs: { document: '{ trainingJobs(first: 5) { totalCount } }', variables: async () => ({}), allowed: ['admin', 'dataScientist'] },
   trainModel: {
     document: 'mutation($csv: String!) { trainModel(input: { name: "role-check", task: BINARY, target: "y", data: { csv: $csv }, maxEpochs: 2 }) { id } }',
     variables: async () => ({ csv: smallCsv }),
@@ -185,6 +186,12 @@ describe('role matrix', () => {
     assert.deepEqual(rootFields.filter((name) => !(name in operations)), []);
   });
 
+  it('makes every root field a role may be refused nullable (all but me), so a refusal never nulls the whole answer', async () => {
+    const schema = buildSchema(await readFile(contractPath, 'utf8'));
+    const nonNull = [schema.getQueryType(), schema.getMutationType()].flatMap((type) => Object.values(type!.getFields())).filter((field) => isNonNullType(field.type));
+    assert.deepEqual(nonNull.map((field) => field.name), ['me']);
+  });
+
   for (const [name, operation] of Object.entries(operations)) {
     it(`${name}: allowed for ${operation.allowed.join(', ')}; FORBIDDEN and audited for the others`, async () => {
       for (const role of roleNames) {
@@ -197,6 +204,7 @@ describe('role matrix', () => {
           assert.equal(response.body.errors, undefined, `${role}: ${JSON.stringify(response.body.errors)}`);
         } else {
           assert.deepEqual(errorCodes(response), ['FORBIDDEN'], `${role} should be refused`);
+          assert.deepEqual(response.body.data, { [name]: null }, `${role}: the refusal is null at its path, not data: null`);
           assert.ok((await latestDenial()) > deniedBefore, `${role}'s denial of ${name} is audited`);
         }
       }
@@ -223,5 +231,51 @@ describe('role matrix', () => {
     for (const id of ids) assert.deepEqual(nodes.find((node: { id: string }) => node.id === id), { id, cases: null });
     assert.ok(errorCodes(response).length >= 2 && errorCodes(response).every((code) => code === 'FORBIDDEN'));
     assert.deepEqual(response.body.errors![0]!.path!.slice(-1), ['cases']);
+  });
+});
+
+describe('a partly refused answer keeps the rest of its data', () => {
+  it('answers a query with the allowed fields and FORBIDDEN (with its path) for the refused ones', async () => {
+    const response = await api.as(people.clinician).gql('{ me { subject } models { name } auditEvents(first: 1) { totalCount } trainingJobs(first: 1) { totalCount } }');
+    const refusals = response.body.errors!.map((error) => [error.extensions!.code, ...error.path!]).sort();
+    assert.deepEqual(refusals, [
+      ['FORBIDDEN', 'auditEvents'],
+      ['FORBIDDEN', 'trainingJobs'],
+    ]);
+    const data = response.body.data!;
+    assert.equal(data.me.subject, people.clinician.sub);
+    assert.ok(data.models.some((model: { name: string }) => model.name === 'breast-cancer'));
+    assert.deepEqual([data.auditEvents, data.trainingJobs], [null, null]);
+  });
+
+  it('reports what an earlier mutation of the document stored when a later one is refused', async () => {
+    const mrn = `P-${Math.random().toString(36).slice(2)}`;
+    const response = await api.as(people.admin).gql(
+      `mutation($existing: ID!) {
+        createPatient(input: { mrn: "${mrn}", givenName: "Par", familyName: "Tial", birthDate: "1980-05-05", sex: OTHER }) { id mrn }
+        openCase(input: { patientId: $existing, title: "Not an admin's" }) { id }
+      }`,
+      { existing: await patient() },
+    );
+    assert.deepEqual(errorCodes(response), ['FORBIDDEN']);
+    assert.deepEqual(response.body.errors![0]!.path, ['openCase']);
+    const created = response.body.data!.createPatient;
+    assert.equal(created.mrn, mrn);
+    assert.equal(response.body.data!.openCase, null);
+    assert.equal((await prisma.patient.findUniqueOrThrow({ where: { id: created.id } })).mrn, mrn);
+  });
+
+  it("answers an interface engine the case it opened, with the clinical fields it may not read null and FORBIDDEN", async () => {
+    const engine = { sub: 'mirth-roles', roles: ['integration'] };
+    const patientId = await patient();
+    const response = await api.as(engine).gql('mutation($id: ID!) { openCase(input: { patientId: $id, title: "From the HL7 feed" }) { id title observations { id } outcomes { target } } }', { id: patientId });
+    const refusals = response.body.errors!.map((error) => [error.extensions!.code, ...error.path!]).sort();
+    assert.deepEqual(refusals, [
+      ['FORBIDDEN', 'openCase', 'observations'],
+      ['FORBIDDEN', 'openCase', 'outcomes'],
+    ]);
+    const opened = response.body.data!.openCase;
+    assert.deepEqual([opened.title, opened.observations, opened.outcomes], ['From the HL7 feed', null, null]);
+    assert.equal((await prisma.case.findUniqueOrThrow({ where: { id: opened.id } })).patientId, patientId);
   });
 });

@@ -38,6 +38,13 @@ describe('the auditor console', { skip }, () => {
     await page.locator('tbody tr').filter({ hasText: people.otherClinician.sub }).filter({ hasText: 'patient.read' }).getByRole('button', { name: /Details/ }).click();
     const detail = page.getByRole('region', { name: /^Record \d+$/ });
     assert.match(await detail.innerText(), new RegExp(`Break-glass\\s+yes[\\s\\S]*Patients\\s+${patientId}`));
+    // Its inclusion proof against the newest signed checkpoint (once the sequencer has integrated it).
+    await server.server.app.auditLedger.settle();
+    await detail.getByRole('button', { name: 'Prove inclusion in the signed log' }).click();
+    const proof = detail.getByRole('definition').filter({ hasText: /of a tree of \d+/ });
+    const [, leafIndex, treeSize] = /^(\d+) of a tree of (\d+)$/.exec((await proof.innerText()).trim())!;
+    assert.ok(BigInt(leafIndex!) < BigInt(treeSize!));
+    assert.match(await detail.locator('pre').innerText(), new RegExp(`^\\S+\n${treeSize}\n[A-Za-z0-9+/]{43}=\n\n\u2014 `));
     await assertAccessible(page, "a record's detail");
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export filtered range (NDJSON)' }).click()]);
@@ -69,10 +76,15 @@ describe('the auditor console', { skip }, () => {
     await assertAccessible(page, 'the break-glass review');
 
     await page.getByRole('link', { name: 'Ledger' }).click();
+    // The signed checkpoint to keep: origin, tree size, root hash, then the signature; shown at once, and after verifying.
+    const checkpoint = /^\S+\n\d+\n[A-Za-z0-9+/]{43}=\n\n\u2014 /;
+    const newest = page.getByRole('region', { name: 'Newest signed checkpoint' }).locator('pre');
+    await newest.waitFor();
+    assert.match(await newest.innerText(), checkpoint);
     await page.getByRole('button', { name: 'Verify the ledger' }).click();
     await page.getByRole('heading', { name: 'Intact' }).waitFor();
-    // The signed checkpoint to keep: origin, tree size, root hash, then the signature.
-    assert.match(await page.locator('pre').innerText(), /^\S+\n\d+\n[A-Za-z0-9+/]{43}=\n\n\u2014 /);
+    assert.match(await page.getByRole('region', { name: 'Intact' }).locator('pre').innerText(), checkpoint);
+    await saveScreenshot(page, 'auditor-ledger');
     await assertAccessible(page, 'the ledger');
     assertStayedOffline(browser);
   });

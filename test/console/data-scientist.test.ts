@@ -24,17 +24,36 @@ describe('the data scientist console', { skip }, () => {
     await page.getByRole('img', { name: /Weekly agreement/ }).waitFor();
     await assertAccessible(page, 'performance and drift');
 
+    // Jobs this browser did not start: another data scientist's, one still running and one failed.
+    const { prisma } = server.server.db;
+    const elsewhere = await prisma.trainingJob.create({
+      data: { modelName: 'sepsis-elsewhere', status: 'RUNNING', requestedBy: 'ds-other', options: {}, startedAt: new Date(), progress: { phase: 'training', epoch: 2, epochs: 40, loss: 0.61 } },
+    });
+    await prisma.trainingJob.create({ data: { modelName: 'broken-upload', status: 'FAILED', requestedBy: 'ds-other', options: {}, error: 'The target column readmitted is missing.', finishedAt: new Date() } });
     await page.getByRole('link', { name: 'Training' }).click();
+    const running = page.getByRole('row', { name: 'Training job sepsis-elsewhere' });
+    assert.match(await running.innerText(), /running[\s\S]*training, epoch 2 of 40[\s\S]*ds-other/);
+    assert.match(await page.getByRole('row', { name: 'Training job broken-upload' }).innerText(), /failed[\s\S]*The target column readmitted is missing\./);
+    // Its progress moves on the page without a reload.
+    await prisma.trainingJob.update({ where: { id: elsewhere.id }, data: { progress: { phase: 'training', epoch: 17, epochs: 40, loss: 0.42 } } });
+    await running.getByText('training, epoch 17 of 40').waitFor();
+    await page.getByLabel('Status').selectOption('FAILED');
+    await page.getByText('Newest first (1 in all)').waitFor();
+    assert.equal(await page.getByRole('row', { name: 'Training job sepsis-elsewhere' }).count(), 0);
+    await page.getByLabel('Status').selectOption('');
+
     await page.getByLabel('Registry name').fill('readmission-console');
     await page.getByLabel('Task').selectOption('BINARY');
     await page.getByLabel('Target column').fill('readmitted');
     await page.getByLabel('Most epochs').fill('20');
     await page.getByLabel(/Training data/).setInputFiles(trainingCsv);
     await page.getByRole('button', { name: 'Start training' }).click();
-    const job = page.getByRole('region', { name: 'Training job readmission-console' });
-    await job.getByRole('heading', { name: /: (queued|running|succeeded)$/ }).waitFor();
-    await assertAccessible(page, 'training progress');
-    await job.getByRole('heading', { name: 'readmission-console: succeeded' }).waitFor({ timeout: 120_000 });
+    const job = page.getByRole('row', { name: 'Training job readmission-console' });
+    await job.getByText(/^(queued|running|succeeded)$/).waitFor();
+    assert.match(await page.locator('tbody tr').first().innerText(), /readmission-console/, 'the new job is listed first');
+    await assertAccessible(page, 'training jobs');
+    await job.getByText('succeeded', { exact: true }).waitFor({ timeout: 120_000 });
+    await saveScreenshot(page, 'data-scientist-training');
     await job.getByRole('link', { name: 'Model card of version 1' }).click();
 
     await page.getByRole('heading', { name: /readmission-console v1/ }).waitFor();

@@ -10,11 +10,18 @@ import { signToken, testKeys, type Identity } from './tokens.ts';
  * uses): discovery, the authorization endpoint (signs the user in at once and
  * remembers it in a cookie, so `prompt=none` works afterwards), the token
  * endpoint with PKCE (S256) checked, and sign-out. Access tokens are the test
- * identity provider's (test/support/tokens.ts), so a test server accepts them.
+ * identity provider's (test/support/tokens.ts), so a test server accepts them;
+ * they last `accessTokenSeconds` (settable, to make a console renew soon).
  */
 export async function startOidcProvider(user: Identity, clientId: string) {
   const codes = new Map<string, { challenge: string; redirectUri: string }>();
   const tokenRequests: Record<string, string>[] = [];
+  /** Each access token handed out, when (epoch milliseconds), until when, and the token request that got it. */
+  const issued: { accessToken: string; issuedAt: number; expiresAt: number; request: Record<string, string> }[] = [];
+  /** The query of each authorization request (prompt=none marks a silent one). */
+  const authorizeRequests: URLSearchParams[] = [];
+  /** The query of each sign-out request. */
+  const logouts: URLSearchParams[] = [];
   const server = createServer((request, response) => {
     const url = new URL(request.url!, issuer);
     // The console calls discovery and the token endpoint from the browser (another origin).
@@ -24,6 +31,7 @@ export async function startOidcProvider(user: Identity, clientId: string) {
     if (url.pathname === '/token' && request.method === 'POST') return token(request, response);
     if (url.pathname === '/token' && request.method === 'OPTIONS') return response.writeHead(204, { 'access-control-allow-headers': 'content-type' }).end();
     if (url.pathname === '/logout') {
+      logouts.push(url.searchParams);
       const back = url.searchParams.get('post_logout_redirect_uri') ?? '/';
       return response.writeHead(302, { location: back, 'set-cookie': 'idp-session=; Max-Age=0; Path=/' }).end();
     }
@@ -45,6 +53,7 @@ export async function startOidcProvider(user: Identity, clientId: string) {
 
   function authorize(request: IncomingMessage, response: ServerResponse, url: URL) {
     const params = url.searchParams;
+    authorizeRequests.push(params);
     const redirectUri = params.get('redirect_uri')!;
     const back = new URL(redirectUri);
     back.searchParams.set('state', params.get('state') ?? '');
@@ -58,7 +67,9 @@ export async function startOidcProvider(user: Identity, clientId: string) {
       codes.set(code, { challenge: params.get('code_challenge')!, redirectUri });
       back.searchParams.set('code', code);
     }
-    response.writeHead(302, { location: back.toString(), 'set-cookie': 'idp-session=1; Path=/; SameSite=Lax' }).end();
+    // Only a sign-in that gave a code starts the provider's session (a refused prompt=none must not).
+    const session = back.searchParams.has('code') ? { 'set-cookie': 'idp-session=1; Path=/; SameSite=Lax' } : {};
+    response.writeHead(302, { location: back.toString(), ...session }).end();
   }
 
   async function token(request: IncomingMessage, response: ServerResponse) {
@@ -80,10 +91,14 @@ export async function startOidcProvider(user: Identity, clientId: string) {
       .setIssuedAt()
       .setExpirationTime('5m')
       .sign((await testKeys()).privateKey);
-    return json(response, { access_token: await signToken(user), id_token: idToken, token_type: 'Bearer', expires_in: 300, scope: 'openid profile' });
+    const lifetime = provider.accessTokenSeconds;
+    const accessToken = await signToken(user, { expiresIn: lifetime });
+    issued.push({ accessToken, issuedAt: Date.now(), expiresAt: Date.now() + lifetime * 1000, request: form });
+    return json(response, { access_token: accessToken, id_token: idToken, token_type: 'Bearer', expires_in: lifetime, scope: 'openid profile' });
   }
 
-  return { issuer, clientId, tokenRequests };
+  const provider = { issuer, clientId, tokenRequests, issued, authorizeRequests, logouts, accessTokenSeconds: 300 };
+  return provider;
 }
 
 function json(response: ServerResponse, body: unknown, status = 200) {

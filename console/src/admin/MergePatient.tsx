@@ -1,7 +1,7 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useLocation } from 'wouter';
-import { request } from '../api/client.ts';
+import { present, request } from '../api/client.ts';
 import { ErrorNotice } from '../components/errors.tsx';
 import { TextField } from '../components/Field.tsx';
 import { AdminPatientDocument, AdminPatientsDocument, MergePatientsDocument } from '../generated/graphql.ts';
@@ -19,7 +19,7 @@ export function MergePatient({ duplicate }: { duplicate: AdminPatient }) {
   const find = useMutation({
     mutationFn: async () => {
       const found = await request(AdminPatientsDocument, { filter: { mrn }, first: 1 });
-      const id = found.patients.edges[0]?.node.id;
+      const id = present(found.patients, 'patients').edges[0]?.node.id;
       if (!id) throw new Error(`No active patient with MRN ${mrn}.`);
       return (await request(AdminPatientDocument, { id })).patient!;
     },
@@ -27,10 +27,10 @@ export function MergePatient({ duplicate }: { duplicate: AdminPatient }) {
   });
   const merge = useMutation({
     mutationFn: (survivorId: string) => request(MergePatientsDocument, { duplicateId: duplicate.id, survivorId }),
-    onSuccess: async (data) => {
+    onSuccess: async (_, survivorId) => {
       setSurvivor(undefined);
       await client.invalidateQueries();
-      navigate(`/patients/${data.mergePatients.id}`);
+      navigate(`/patients/${survivorId}`);
     },
   });
   const submit = (event: FormEvent) => {

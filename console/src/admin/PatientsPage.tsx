@@ -1,7 +1,7 @@
 import { keepPreviousData, useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link, useLocation } from 'wouter';
-import { request } from '../api/client.ts';
+import { present, request } from '../api/client.ts';
 import { ErrorNotice } from '../components/errors.tsx';
 import { TextField } from '../components/Field.tsx';
 import { Pager, useCursorPages } from '../components/Pager.tsx';
@@ -17,6 +17,7 @@ export function PatientsPage() {
   const pages = useCursorPages();
   const variables = { filter, first: pageSize, ...(pages.after ? { after: pages.after } : {}) };
   const patients = useQuery({ queryKey: ['AdminPatients', variables], queryFn: () => request(AdminPatientsDocument, variables), placeholderData: keepPreviousData });
+  const found = patients.data?.patients;
 
   const search = (event: FormEvent) => {
     event.preventDefault();
@@ -41,10 +42,10 @@ export function PatientsPage() {
         </div>
       </form>
       <ErrorNotice error={patients.error} fields={['filter.nameContains', 'filter.mrn']} />
-      {patients.data && (
+      {found && (
         <>
           <table>
-            <caption>Patients ({patients.data.patients.totalCount} found)</caption>
+            <caption>Patients ({found.totalCount} found)</caption>
             <thead>
               <tr>
                 <th scope="col">MRN</th>
@@ -55,7 +56,7 @@ export function PatientsPage() {
               </tr>
             </thead>
             <tbody>
-              {patients.data.patients.edges.map(({ node }) => (
+              {found.edges.map(({ node }) => (
                 <tr key={node.id}>
                   <td>
                     <Link href={`/patients/${node.id}`}>{node.mrn}</Link>
@@ -70,7 +71,7 @@ export function PatientsPage() {
               ))}
             </tbody>
           </table>
-          <Pager pages={pages} hasNextPage={patients.data.patients.pageInfo.hasNextPage} endCursor={patients.data.patients.pageInfo.endCursor} />
+          <Pager pages={pages} hasNextPage={found.pageInfo.hasNextPage} endCursor={found.pageInfo.endCursor} />
         </>
       )}
       <NewPatient />
@@ -82,7 +83,7 @@ function NewPatient() {
   const [, navigate] = useLocation();
   const create = useMutation({
     mutationFn: (values: PatientFormValues) => request(CreatePatientDocument, { input: patientInput(values) }),
-    onSuccess: (data) => navigate(`/patients/${data.createPatient.id}`),
+    onSuccess: (data) => navigate(`/patients/${present(data.createPatient, 'createPatient').id}`),
   });
   return (
     <section className="panel" aria-labelledby="new-patient">

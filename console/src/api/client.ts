@@ -21,6 +21,16 @@ export class ApiError extends Error {
 }
 
 /**
+ * A root field of an answer that only a refusal leaves null: the schema makes
+ * every role-restricted field nullable so the rest of an answer survives, and
+ * request() has already thrown that refusal, so null here is a broken answer.
+ */
+export function present<T>(value: T | null | undefined, field: string): T {
+  if (value === null || value === undefined) throw new ApiError([{ message: `The server answered without ${field}.`, extensions: { code: 'BAD_RESPONSE' } }]);
+  return value;
+}
+
+/**
  * Runs one operation of the console's own documents against /graphql with the
  * signed-in user's bearer token. The server decides everything; this only carries.
  */

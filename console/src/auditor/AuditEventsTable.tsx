@@ -1,8 +1,11 @@
+import { useQuery } from '@tanstack/react-query';
 import { Fragment, useEffect, useRef } from 'react';
+import { request } from '../api/client.ts';
+import { ErrorNotice } from '../components/errors.tsx';
 import { formatTime } from '../components/format.ts';
-import type { AuditEventsQuery } from '../generated/graphql.ts';
+import { AuditInclusionProofDocument, type AuditEventsQuery } from '../generated/graphql.ts';
 
-export type AuditEventRow = AuditEventsQuery['auditEvents']['edges'][number]['node'];
+export type AuditEventRow = NonNullable<AuditEventsQuery['auditEvents']>['edges'][number]['node'];
 
 /** Audit records as rows; choosing one shows its full detail (onSelect). */
 export function AuditEventsTable({ caption, events, selected, onSelect }: { caption: string; events: AuditEventRow[]; selected?: string; onSelect?: (event: AuditEventRow) => void }) {
@@ -107,6 +110,42 @@ export function AuditEventDetail({ event }: { event: AuditEventRow }) {
           </Fragment>
         ))}
       </dl>
+      <InclusionProof eventId={event.id} />
     </section>
+  );
+}
+
+/**
+ * The record's RFC 9162 inclusion proof against the newest signed checkpoint,
+ * on request: the server builds it; `npm run audit:proof` checks it with the public key.
+ */
+function InclusionProof({ eventId }: { eventId: string }) {
+  const proof = useQuery({ queryKey: ['AuditInclusionProof', eventId], queryFn: () => request(AuditInclusionProofDocument, { eventId }), enabled: false });
+  const result = proof.data?.auditInclusionProof;
+  return (
+    <>
+      <div className="actions">
+        <button type="button" className="secondary" onClick={() => void proof.refetch()} disabled={proof.isFetching}>
+          Prove inclusion in the signed log
+        </button>
+      </div>
+      <ErrorNotice error={proof.error} />
+      {result && (
+        <dl className="detail" aria-label="Inclusion proof">
+          <dt>Leaf index</dt>
+          <dd>
+            {result.leafIndex} of a tree of {result.treeSize}
+          </dd>
+          <dt>Leaf hash</dt>
+          <dd className="mono">{result.leafHash}</dd>
+          <dt>Audit path</dt>
+          <dd className="mono">{result.hashes.join(' ') || '— (the tree holds this entry alone)'}</dd>
+          <dt>Signed checkpoint</dt>
+          <dd>
+            <pre className="mono">{result.checkpoint}</pre>
+          </dd>
+        </dl>
+      )}
+    </>
   );
 }

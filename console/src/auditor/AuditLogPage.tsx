@@ -1,6 +1,6 @@
 import { keepPreviousData, useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
-import { request } from '../api/client.ts';
+import { present, request } from '../api/client.ts';
 import { consoleSettings } from '../auth/settings.ts';
 import { ErrorNotice } from '../components/errors.tsx';
 import { SelectField, TextField } from '../components/Field.tsx';
@@ -31,6 +31,7 @@ export function AuditLogPage() {
   const pages = useCursorPages();
   const variables = { filter, first: pageSize, ...(pages.after ? { after: pages.after } : {}) };
   const events = useQuery({ queryKey: ['AuditEvents', variables], queryFn: () => request(AuditEventsDocument, variables), placeholderData: keepPreviousData });
+  const shown = events.data?.auditEvents;
   const settings = useQuery({ queryKey: ['console-settings'], queryFn: consoleSettings });
 
   // A patient is named by MRN; the dedicated, audited lookup turns it into the id the log is filtered by.
@@ -111,10 +112,10 @@ export function AuditLogPage() {
       </form>
       <ErrorNotice error={apply.error} fields={['mrn']} />
       <ErrorNotice error={events.error} fields={filterFields} />
-      {events.data && (
+      {shown && (
         <>
-          <AuditEventsTable caption={`Audit records, newest first (${pageSize} a page)`} events={events.data.auditEvents.edges.map((edge) => edge.node)} selected={selected?.id} onSelect={setSelected} />
-          <Pager pages={pages} hasNextPage={events.data.auditEvents.pageInfo.hasNextPage} endCursor={events.data.auditEvents.pageInfo.endCursor} />
+          <AuditEventsTable caption={`Audit records, newest first (${pageSize} a page)`} events={shown.edges.map((edge) => edge.node)} selected={selected?.id} onSelect={setSelected} />
+          <Pager pages={pages} hasNextPage={shown.pageInfo.hasNextPage} endCursor={shown.pageInfo.endCursor} />
         </>
       )}
       {selected && <AuditEventDetail event={selected} />}
@@ -130,7 +131,7 @@ function ExportButton({ filter }: { filter: AuditEventFilter }) {
       let after: string | undefined;
       let count = 0;
       for (;;) {
-        const { exportAuditEvents: page } = await request(ExportAuditEventsDocument, { filter, first: exportPageSize, ...(after ? { after } : {}) });
+        const page = present((await request(ExportAuditEventsDocument, { filter, first: exportPageSize, ...(after ? { after } : {}) })).exportAuditEvents, 'exportAuditEvents');
         parts.push(page.ndjson);
         count += page.count;
         if (!page.hasNextPage || !page.endCursor) break;

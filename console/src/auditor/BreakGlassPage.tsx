@@ -7,7 +7,7 @@ import { Pager, useCursorPages } from '../components/Pager.tsx';
 import { AuditEventsDocument, BreakGlassGrantsDocument, type BreakGlassGrantsQuery } from '../generated/graphql.ts';
 import { AuditEventsTable } from './AuditEventsTable.tsx';
 
-type Grant = BreakGlassGrantsQuery['breakGlassGrants']['edges'][number]['node'];
+type Grant = NonNullable<BreakGlassGrantsQuery['breakGlassGrants']>['edges'][number]['node'];
 
 /** The break-glass review queue: every grant with its reason, and the accesses each one allowed. */
 export function BreakGlassPage() {
@@ -15,14 +15,15 @@ export function BreakGlassPage() {
   const [open, setOpen] = useState<Grant>();
   const variables = { first: 20, ...(pages.after ? { after: pages.after } : {}) };
   const grants = useQuery({ queryKey: ['BreakGlassGrants', variables], queryFn: () => request(BreakGlassGrantsDocument, variables), placeholderData: keepPreviousData });
+  const listed = grants.data?.breakGlassGrants;
   return (
     <>
       <h1>Break-glass review</h1>
       <ErrorNotice error={grants.error} />
-      {grants.data && (
+      {listed && (
         <>
           <table>
-            <caption>Emergency access grants, newest first ({grants.data.breakGlassGrants.totalCount} in all)</caption>
+            <caption>Emergency access grants, newest first ({listed.totalCount} in all)</caption>
             <thead>
               <tr>
                 <th scope="col">Clinician</th>
@@ -36,7 +37,7 @@ export function BreakGlassPage() {
               </tr>
             </thead>
             <tbody>
-              {grants.data.breakGlassGrants.edges.map(({ node }) => (
+              {listed.edges.map(({ node }) => (
                 <tr key={node.id} className={node.id === open?.id ? 'selected' : ''}>
                   <td>{node.clinicianSubject}</td>
                   <td className="mono">{node.patientId}</td>
@@ -54,7 +55,7 @@ export function BreakGlassPage() {
               ))}
             </tbody>
           </table>
-          <Pager pages={pages} hasNextPage={grants.data.breakGlassGrants.pageInfo.hasNextPage} endCursor={grants.data.breakGlassGrants.pageInfo.endCursor} />
+          <Pager pages={pages} hasNextPage={listed.pageInfo.hasNextPage} endCursor={listed.pageInfo.endCursor} />
         </>
       )}
       {open && <GrantAccesses grant={open} />}
@@ -73,7 +74,7 @@ function GrantAccesses({ grant }: { grant: Grant }) {
         {grant.clinicianSubject}: “{grant.reason}”
       </p>
       <ErrorNotice error={events.error} />
-      {events.data && <AuditEventsTable caption="Break-glass accesses (up to 100, newest first)" events={events.data.auditEvents.edges.map((edge) => edge.node)} />}
+      {events.data?.auditEvents && <AuditEventsTable caption="Break-glass accesses (up to 100, newest first)" events={events.data.auditEvents.edges.map((edge) => edge.node)} />}
     </section>
   );
 }

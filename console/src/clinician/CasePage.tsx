@@ -31,9 +31,9 @@ export function CasePage({ id }: { id: string }) {
           <p>
             {item.patient.familyName}, {item.patient.givenName} ({item.patient.mrn}) · {item.status.toLowerCase()} · opened {formatTime(item.openedAt)}
           </p>
-          <ObservationsPanel observations={item.observations} />
+          <ObservationsPanel observations={item.observations ?? []} />
           <RequestPrediction caseId={item.id} />
-          {item.predictions.map((prediction) => (
+          {(item.predictions ?? []).map((prediction) => (
             <PredictionCard key={prediction.id} caseId={item.id} prediction={prediction} />
           ))}
           <Outcomes item={item} />
@@ -48,7 +48,7 @@ function RequestPrediction({ caseId }: { caseId: string }) {
   const models = useQuery({ queryKey: ['PredictionModels'], queryFn: () => request(PredictionModelsDocument) });
   const [model, setModel] = useState('');
   const predict = useMutation({
-    mutationFn: () => request(PredictDocument, { caseId, model: model || models.data?.models[0]?.name || '' }),
+    mutationFn: () => request(PredictDocument, { caseId, model: model || models.data?.models?.[0]?.name || '' }),
     onSuccess: () => client.invalidateQueries({ queryKey: ['ClinicianCase', caseId] }),
   });
   const submit = (event: FormEvent) => {
@@ -60,7 +60,7 @@ function RequestPrediction({ caseId }: { caseId: string }) {
       <h2 id="predict-heading">Ask a model</h2>
       <div className="actions">
         <SelectField label="Model" value={model} onChange={(e) => setModel(e.target.value)} serverName="model" error={predict.error}>
-          {models.data?.models.map((entry) => (
+          {models.data?.models?.map((entry) => (
             <option key={entry.name} value={entry.name}>
               {entry.name} — {entry.description.slice(0, 60)}
             </option>
@@ -94,7 +94,7 @@ function Outcomes({ item }: { item: ClinicalCase }) {
   return (
     <section className="panel" aria-labelledby="outcome-heading">
       <h2 id="outcome-heading">Outcomes</h2>
-      {item.outcomes.length > 0 && (
+      {(item.outcomes ?? []).length > 0 && (
         <table>
           <thead>
             <tr>
@@ -104,7 +104,7 @@ function Outcomes({ item }: { item: ClinicalCase }) {
             </tr>
           </thead>
           <tbody>
-            {item.outcomes.map((entry) => (
+            {(item.outcomes ?? []).map((entry) => (
               <tr key={entry.target}>
                 <td>{entry.target}</td>
                 <td>{entry.label ?? formatNumber(entry.value)}</td>

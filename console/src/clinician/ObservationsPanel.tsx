@@ -5,7 +5,7 @@ import { SelectField } from '../components/Field.tsx';
 import { formatDate, formatNumber, formatTime } from '../components/format.ts';
 import type { ClinicalCase } from './CasePage.tsx';
 
-type Observation = ClinicalCase['observations'][number];
+type Observation = NonNullable<ClinicalCase['observations']>[number];
 
 /** The case's observations, with a time-series chart of the numeric code chosen. */
 export function ObservationsPanel({ observations }: { observations: Observation[] }) {

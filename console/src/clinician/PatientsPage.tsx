@@ -12,14 +12,15 @@ export function PatientsPage() {
   const pages = useCursorPages();
   const variables = { first: 20, ...(pages.after ? { after: pages.after } : {}) };
   const patients = useQuery({ queryKey: ['CareTeamPatients', variables], queryFn: () => request(CareTeamPatientsDocument, variables), placeholderData: keepPreviousData });
+  const found = patients.data?.patients;
   return (
     <>
       <h1>My patients</h1>
       <ErrorNotice error={patients.error} />
-      {patients.data && (
+      {found && (
         <>
           <table>
-            <caption>Patients on your care team ({patients.data.patients.totalCount})</caption>
+            <caption>Patients on your care team ({found.totalCount})</caption>
             <thead>
               <tr>
                 <th scope="col">Name</th>
@@ -29,7 +30,7 @@ export function PatientsPage() {
               </tr>
             </thead>
             <tbody>
-              {patients.data.patients.edges.map(({ node }) => (
+              {found.edges.map(({ node }) => (
                 <tr key={node.id}>
                   <td>
                     <Link href={`/patients/${node.id}`}>
@@ -43,7 +44,7 @@ export function PatientsPage() {
               ))}
             </tbody>
           </table>
-          <Pager pages={pages} hasNextPage={patients.data.patients.pageInfo.hasNextPage} endCursor={patients.data.patients.pageInfo.endCursor} />
+          <Pager pages={pages} hasNextPage={found.pageInfo.hasNextPage} endCursor={found.pageInfo.endCursor} />
         </>
       )}
       <OpenPatientById />

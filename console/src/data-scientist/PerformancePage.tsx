@@ -39,7 +39,7 @@ export function PerformancePage({ model }: { model: string }) {
     }),
     [JSON.stringify(rows)],
   );
-  const drift = whole.data?.modelPerformance.drift ?? [];
+  const drift = whole.data?.modelPerformance?.drift ?? [];
   const driftChart = useMemo<ChartConfiguration>(
     () => ({
       type: 'bar',

@@ -13,7 +13,7 @@ export function RegistryPage() {
     <>
       <h1>Model registry</h1>
       <ErrorNotice error={registry.error} />
-      {registry.data?.models.map((model) => (
+      {registry.data?.models?.map((model) => (
         <section className="panel" key={model.id} aria-labelledby={`model-${model.id}`}>
           <h2 id={`model-${model.id}`}>{model.name}</h2>
           <p>

@@ -1,17 +1,24 @@
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { Link } from 'wouter';
 import { request } from '../api/client.ts';
 import { ErrorNotice } from '../components/errors.tsx';
 import { SelectField, TextField } from '../components/Field.tsx';
 import { formatNumber, formatTime } from '../components/format.ts';
-import { type TrainingTask, TrainModelDocument, TrainingJobDocument } from '../generated/graphql.ts';
+import { Pager, useCursorPages } from '../components/Pager.tsx';
+import { type TrainingJobFieldsFragment, type TrainingJobStatus, type TrainingTask, TrainModelDocument, TrainingJobsDocument } from '../generated/graphql.ts';
 
-const pollMs = 1000;
+/** While a listed job is queued or running its progress is polled each second; otherwise the list looks for new jobs now and then. */
+const pollMs = { active: 1000, idle: 10_000 };
+const pageSize = 20;
+const statuses: TrainingJobStatus[] = ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED'];
+const isActive = (job: Pick<TrainingJobFieldsFragment, 'status'>) => job.status === 'QUEUED' || job.status === 'RUNNING';
 
-/** Starts training (uploaded CSV or platform cases with outcomes) and follows each job's progress. */
+/** Starts training (uploaded CSV or platform cases with outcomes) and lists every job, whoever started it, with live progress. */
 export function TrainingPage() {
-  const [jobs, setJobs] = useState<string[]>([]);
+  const queryClient = useQueryClient();
+  const [status, setStatus] = useState<TrainingJobStatus | ''>('');
+  const pages = useCursorPages();
   const [form, setForm] = useState({ name: '', task: 'BINARY' as TrainingTask, target: '', positiveClass: '', maxEpochs: '50' });
   const [csv, setCsv] = useState<string>();
   const train = useMutation({
@@ -26,7 +33,10 @@ export function TrainingPage() {
           ...(form.maxEpochs ? { maxEpochs: Number(form.maxEpochs) } : {}),
         },
       }),
-    onSuccess: (data) => setJobs((list) => [data.trainModel.id, ...list]),
+    onSuccess: () => {
+      pages.reset();
+      return queryClient.invalidateQueries({ queryKey: ['TrainingJobs'] });
+    },
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -63,43 +73,105 @@ export function TrainingPage() {
         </div>
         <ErrorNotice error={train.error} fields={fields} />
       </form>
-      {jobs.map((id) => (
-        <TrainingJobProgress key={id} id={id} />
-      ))}
+      <section className="panel" aria-labelledby="jobs-heading">
+        <h2 id="jobs-heading">Training jobs</h2>
+        <div className="grid">
+          <SelectField
+            label="Status"
+            value={status}
+            onChange={(event) => {
+              pages.reset();
+              setStatus(event.target.value as TrainingJobStatus | '');
+            }}
+          >
+            <option value="">any</option>
+            {statuses.map((value) => (
+              <option key={value} value={value}>
+                {value.toLowerCase()}
+              </option>
+            ))}
+          </SelectField>
+        </div>
+        <TrainingJobs status={status || undefined} pages={pages} />
+      </section>
     </>
   );
 }
 
-function TrainingJobProgress({ id }: { id: string }) {
-  const job = useQuery({
-    queryKey: ['TrainingJob', id],
-    queryFn: () => request(TrainingJobDocument, { id }),
-    refetchInterval: (query) => (['QUEUED', 'RUNNING'].includes(query.state.data?.trainingJob?.status ?? 'QUEUED') ? pollMs : false),
+/** One page of training jobs, newest first, refreshed while any of them is still training. */
+function TrainingJobs({ status, pages }: { status: TrainingJobStatus | undefined; pages: ReturnType<typeof useCursorPages> }) {
+  const variables = { first: pageSize, ...(status ? { status } : {}), ...(pages.after ? { after: pages.after } : {}) };
+  const jobs = useQuery({
+    queryKey: ['TrainingJobs', variables],
+    queryFn: () => request(TrainingJobsDocument, variables),
+    placeholderData: keepPreviousData,
+    refetchInterval: (query) => (query.state.data?.trainingJobs?.edges.some(({ node }) => isActive(node)) ? pollMs.active : pollMs.idle),
   });
-  const data = job.data?.trainingJob;
-  if (!data) return <ErrorNotice error={job.error} />;
-  const progress = data.progress;
+  const connection = jobs.data?.trainingJobs;
   return (
-    <section className="panel" aria-label={`Training job ${data.modelName}`}>
-      <h2>
-        {data.modelName}: {data.status.toLowerCase()}
-      </h2>
-      <p className="hint">Started {formatTime(data.createdAt)}</p>
-      {progress && (
-        <p>
-          <label>
-            {progress.phase}, epoch {progress.epoch} of {progress.epochs}{' '}
-            <progress max={progress.epochs} value={progress.epoch}>
-              {progress.epoch}/{progress.epochs}
-            </progress>
-          </label>{' '}
-          loss {formatNumber(progress.loss)}, validation loss {formatNumber(progress.validationLoss)}
-          {progress.validationMetricName && `, ${progress.validationMetricName} ${formatNumber(progress.validationMetric)}`}
-        </p>
+    <>
+      <ErrorNotice error={jobs.error} fields={['status']} />
+      {connection && (
+        <>
+          <table>
+            <caption>Newest first ({connection.totalCount} in all)</caption>
+            <thead>
+              <tr>
+                <th scope="col">Model</th>
+                <th scope="col">Status</th>
+                <th scope="col">Progress</th>
+                <th scope="col">Requested by</th>
+                <th scope="col">Requested</th>
+                <th scope="col">Result</th>
+              </tr>
+            </thead>
+            <tbody>
+              {connection.edges.map(({ node }) => (
+                <TrainingJobRow key={node.id} job={node} />
+              ))}
+            </tbody>
+          </table>
+          <Pager pages={pages} hasNextPage={connection.pageInfo.hasNextPage} endCursor={connection.pageInfo.endCursor} total={connection.totalCount} />
+        </>
       )}
-      {data.error && <p className="error">{data.error}</p>}
-      {data.modelVersion && <Link href={`/versions/${data.modelVersion.id}`}>Model card of version {data.modelVersion.version}</Link>}
-      <ErrorNotice error={job.error} />
-    </section>
+    </>
+  );
+}
+
+function TrainingJobRow({ job }: { job: TrainingJobFieldsFragment }) {
+  const progress = job.progress;
+  return (
+    <tr aria-label={`Training job ${job.modelName}`}>
+      <th scope="row">{job.modelName}</th>
+      <td>
+        <span className={`badge ${job.status}`}>{job.status.toLowerCase()}</span>
+      </td>
+      <td>
+        {!isActive(job) ? (
+          `ended ${formatTime(job.finishedAt)}`
+        ) : progress ? (
+          <>
+            <label>
+              {progress.phase}, epoch {progress.epoch} of {progress.epochs}{' '}
+              <progress max={progress.epochs} value={progress.epoch}>
+                {progress.epoch}/{progress.epochs}
+              </progress>
+            </label>
+            <br />
+            loss {formatNumber(progress.loss)}, validation loss {formatNumber(progress.validationLoss)}
+            {progress.validationMetricName && `, ${progress.validationMetricName} ${formatNumber(progress.validationMetric)}`}
+          </>
+        ) : (
+          'waiting to start'
+        )}
+      </td>
+      <td>{job.requestedBy}</td>
+      <td>{formatTime(job.createdAt)}</td>
+      <td>
+        {job.error && <span className="error">{job.error}</span>}
+        {job.modelVersion && <Link href={`/versions/${job.modelVersion.id}`}>Model card of version {job.modelVersion.version}</Link>}
+        {!job.error && !job.modelVersion && (isActive(job) ? 'training…' : '—')}
+      </td>
+    </tr>
   );
 }
