@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { auditEvents } from '../support/audit.ts';
 import { createPatient, openCase } from '../support/fixtures.ts';
-import { errorCodes, startTestServer } from '../support/test-server.ts';
+import { errorCodes, type GraphQLResponse, startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
 
 const api = await startTestServer();
@@ -229,7 +229,7 @@ describe('a clinician’s patient list', () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 5; page++) {
-      const response = await api.as(lister).gql('query($after: String) { patients(first: 2, after: $after) { totalCount edges { node { id } } pageInfo { hasNextPage endCursor } } }', { after });
+      const response: GraphQLResponse = await api.as(lister).gql('query($after: String) { patients(first: 2, after: $after) { totalCount edges { node { id } } pageInfo { hasNextPage endCursor } } }', { after });
       assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
       const { totalCount, edges, pageInfo } = response.body.data!.patients;
       assert.equal(totalCount, 5);
