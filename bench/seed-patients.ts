@@ -48,10 +48,10 @@ export async function seedPatients(databaseUrl: string, count: number, options: 
                   TIMESTAMPTZ '2020-01-01 00:00:00+00' + i * INTERVAL '1 second',
                   'GRANTED'
            FROM generate_series($1::int, $2::int) AS i
-           RETURNING id, mrn
+           RETURNING id, mrn, "createdAt"
          )
-         INSERT INTO "CareTeamMember" ("patientId", "clinicianSubject", "addedBy", "addedAt")
-         SELECT id, $3, 'bench-seed', now() FROM inserted
+         INSERT INTO "CareTeamMember" ("patientId", "patientCreatedAt", "clinicianSubject", "addedBy", "addedAt")
+         SELECT id, "createdAt", $3, 'bench-seed', now() FROM inserted
          WHERE $4::int > 0 AND substring(mrn from 7)::int % $4::int = 0`,
         [from, to, options.clinician ?? 'bench-clinician', options.careTeamEvery ?? 0],
       );

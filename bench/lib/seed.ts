@@ -75,8 +75,10 @@ export async function seedPredictionCases(databaseUrl: string, clinicianSubject:
   const breast = await modelRows('breast-cancer');
   const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl, max: 2 }) });
   try {
+    const createdAt = new Date();
     const patients = Array.from({ length: count }, (_, i) => ({
       id: randomUUID(),
+      createdAt,
       mrn: `BENCH-PRED-${String(i).padStart(5, '0')}`,
       givenName: 'Bench',
       familyName: `Predictor ${i}`,
@@ -85,7 +87,7 @@ export async function seedPredictionCases(databaseUrl: string, clinicianSubject:
     }));
     const cases = patients.map((patient, i) => ({ id: randomUUID(), patientId: patient.id, title: `Breast lump ${i}` }));
     await prisma.patient.createMany({ data: patients });
-    await prisma.careTeamMember.createMany({ data: patients.map((p) => ({ patientId: p.id, clinicianSubject, addedBy: 'bench' })) });
+    await prisma.careTeamMember.createMany({ data: patients.map((p) => ({ patientId: p.id, patientCreatedAt: p.createdAt, clinicianSubject, addedBy: 'bench' })) });
     await prisma.case.createMany({ data: cases });
     await prisma.observation.createMany({ data: cases.flatMap((c, i) => breast(i).map((o) => ({ ...o, caseId: c.id }))) });
     return cases.map((c) => c.id);

@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import { codedError, ErrorCode } from '../errors/errors.ts';
-import { Prisma, type PrismaClient } from '../generated/prisma/client.ts';
+import { Prisma, type Patient, type PrismaClient } from '../generated/prisma/client.ts';
+import { afterPosition, type KeysetPosition } from '../graphql/paging.ts';
 import type { AuditTrail } from './audit-trail.ts';
 import { type Action, type Permission, permissionTable, type Reach } from './permissions.ts';
 import type { Principal, Role } from './principal.ts';
@@ -131,6 +132,35 @@ export class AccessPolicy {
     if (rules.some(({ permission }) => this.reach(permission) === 'care-team')) this.access.prime(patientId, breakGlass ? 'break-glass' : 'care-team');
   }
 
+  /**
+   * A page of the patients a care-team reach covers (the care team and the
+   * patients of active break-glass grants) that match `where`, in list order
+   * ((createdAt, id)) after `after`, at most `take`. The care team is read as a
+   * range of its (clinicianSubject, patientCreatedAt, patientId) index, so a
+   * page costs the same whatever the number of patients; a filter over all
+   * patients (patientScope) made PostgreSQL read the whole care team first.
+   * The patients of active grants, few, are read beside it and merged in.
+   */
+  async careTeamPage(client: PrismaClient, where: Prisma.PatientWhereInput, after: KeysetPosition | undefined, take: number): Promise<Patient[]> {
+    const subject = this.subject;
+    const [members, granted] = await Promise.all([
+      client.careTeamMember.findMany({
+        where: { clinicianSubject: subject, patient: where, ...(after ? { patientCreatedAt: { gte: after.time }, OR: [{ patientCreatedAt: { gt: after.time } }, { patientId: { gt: after.id } }] } : {}) },
+        orderBy: [{ patientCreatedAt: 'asc' }, { patientId: 'asc' }],
+        take,
+        select: { patient: true },
+      }),
+      // Read from the grants' side: a clinician's active grants are few, however many patients there are.
+      client.breakGlassGrant.findMany({
+        where: { clinicianSubject: subject, expiresAt: { gt: new Date() }, patient: { AND: [where, afterPosition(after, 'createdAt')] } },
+        select: { patient: true },
+      }),
+    ]);
+    const page = new Map<string, Patient>();
+    for (const { patient } of [...members, ...granted]) page.set(patient.id, patient);
+    return [...page.values()].sort(inListOrder).slice(0, take);
+  }
+
   /** Which of these patients this request reaches only through break-glass (for flagging list reads). */
   async breakGlassAmong(permission: Permission, patientIds: string[]): Promise<Set<string>> {
     if (this.reach(permission) !== 'care-team' || patientIds.length === 0) return new Set();
@@ -170,4 +200,9 @@ export class AccessPolicy {
       return row?.onTeam ? 'care-team' : row?.breakGlass ? 'break-glass' : 'none';
     });
   }
+}
+
+/** The patient list's order, (createdAt, id), as PostgreSQL sorts it (a uuid compares as its lower-case text does). */
+function inListOrder(a: Patient, b: Patient): number {
+  return a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }

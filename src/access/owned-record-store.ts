@@ -1,4 +1,5 @@
-import { Prisma, type PrismaClient } from '../generated/prisma/client.ts';
+import { Prisma, type Patient, type PrismaClient } from '../generated/prisma/client.ts';
+import { afterPosition, type KeysetPosition } from '../graphql/paging.ts';
 import { type AccessPolicy, outOfReach } from './access-policy.ts';
 import type { AuditTrail } from './audit-trail.ts';
 import { auditedTransaction } from './audited-transaction.ts';
@@ -98,6 +99,38 @@ export class OwnedRecordStore {
     const items = returned(rows);
     trail.read(rule.action, rule.resourceType, items, await access.breakGlassAmong(rule.permission, [...new Set(items.map((item) => item.patientId))]));
     return rows;
+  }
+
+  /**
+   * Lists a page of the patients within reach that match `where`, in list
+   * order ((createdAt, id)) after `after`: `first` rows and one more, which
+   * only tells whether another page follows (and is not audited as read). A
+   * care-team reach reads its page from the care team's own index
+   * (AccessPolicy.careTeamPage).
+   * @param client the primary or a replica
+   * @returns the rows, and the filter of the patients within reach (for counting them)
+   */
+  async listPatients(
+    rule: AccessRule,
+    client: PrismaClient,
+    where: Prisma.PatientWhereInput,
+    after: KeysetPosition | undefined,
+    first: number,
+  ): Promise<{ rows: Patient[]; within: Prisma.PatientWhereInput }> {
+    const take = first + 1;
+    const { access } = this.scope;
+    let within: Prisma.PatientWhereInput = {};
+    const rows = await this.list(
+      rule,
+      (filter) => {
+        within = filter;
+        return access.reach(rule.permission) === 'all'
+          ? client.patient.findMany({ where: { AND: [where, filter, afterPosition(after, 'createdAt')] }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], take })
+          : access.careTeamPage(client, where, after, take);
+      },
+      (found) => found.slice(0, first).map((patient) => ({ id: patient.id, patientId: patient.id })),
+    );
+    return { rows, within };
   }
 
   /**

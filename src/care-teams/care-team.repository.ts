@@ -26,7 +26,7 @@ export class CareTeamRepository {
       (tx) =>
         tx.careTeamMember.upsert({
           where: { patientId_clinicianSubject: { patientId, clinicianSubject } },
-          create: { patientId, clinicianSubject, addedBy: this.scope.access.subject },
+          create: { patient: { connect: { id: patientId } }, clinicianSubject, addedBy: this.scope.access.subject },
           update: {},
         }),
       () => ({ resourceIds: [memberId(patientId, clinicianSubject)] }),

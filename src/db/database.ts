@@ -6,6 +6,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.ts';
+import { pgliteTakingTurns } from './pglite-turns.ts';
 import { preparedStatementNames } from './prepared-statements.ts';
 
 export type DatabaseKind = 'embedded' | 'postgresql';
@@ -87,7 +88,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   try {
     const pglite = createPGlite(dir);
     await pglite.waitReady;
-    return wrap('embedded', new PrismaPGlite(pglite), () => pglite.close().finally(unlock));
+    return wrap('embedded', new PrismaPGlite(pgliteTakingTurns(pglite)), () => pglite.close().finally(unlock));
   } catch (error) {
     await unlock();
     throw error;

@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import { type AccessRule, patientOwner } from '../access/owned-record-store.ts';
 import type { Scope } from '../access/scope.ts';
 import type { Patient, Prisma } from '../generated/prisma/client.ts';
-import { afterPosition, type Connection, encodeCursor, type KeysetPosition, toConnection } from '../graphql/paging.ts';
+import { type Connection, encodeCursor, type KeysetPosition, toConnection } from '../graphql/paging.ts';
 
 export type { Patient };
 
@@ -63,17 +63,10 @@ export class PatientRepository {
 
   async list(filter: PatientListFilter, first: number, after?: KeysetPosition): Promise<Connection<Patient>> {
     const { replica, records } = this.scope;
-    let where: Prisma.PatientWhereInput = listWhere(filter);
-    const rows = await records.list(
-      readPatient,
-      (within) => {
-        where = { AND: [where, within] };
-        return replica.patient.findMany({ where: { AND: [where, afterPosition(after, 'createdAt')] }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], take: first + 1 });
-      },
-      (found) => found.slice(0, first).map(asItem),
-    );
+    const where = listWhere(filter);
+    const { rows, within } = await records.listPatients(readPatient, replica, where, after, first);
     for (const row of rows.slice(0, first)) this.byId.prime(row.id, row);
-    return toConnection(rows, first, after !== undefined, () => replica.patient.count({ where }), (row) =>
+    return toConnection(rows, first, after !== undefined, () => replica.patient.count({ where: { AND: [where, within] } }), (row) =>
       encodeCursor({ time: row.createdAt, id: row.id }),
     );
   }
@@ -105,8 +98,9 @@ export class PatientRepository {
       async (tx) => {
         await tx.case.updateMany({ where: { patientId: duplicateId }, data: { patientId: survivorId } });
         const members = await tx.careTeamMember.findMany({ where: { patientId: duplicateId } });
+        const survivor = await tx.patient.findUniqueOrThrow({ where: { id: survivorId }, select: { createdAt: true } });
         await tx.careTeamMember.createMany({
-          data: members.map((member) => ({ ...member, patientId: survivorId })),
+          data: members.map((member) => ({ ...member, patientId: survivorId, patientCreatedAt: survivor.createdAt })),
           skipDuplicates: true,
         });
         await tx.careTeamMember.deleteMany({ where: { patientId: duplicateId } });

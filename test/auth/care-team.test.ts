@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { auditEvents } from '../support/audit.ts';
 import { createPatient, openCase } from '../support/fixtures.ts';
-import { errorCodes, startTestServer } from '../support/test-server.ts';
+import { errorCodes, type GraphQLResponse, startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
 
 const api = await startTestServer();
@@ -227,5 +227,40 @@ describe('the break-glass review queue', () => {
       after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : undefined;
     } while (after);
     assert.deepEqual(seen, [newest.id, ...twins.map((twin) => twin.id), older.id]);
+  });
+});
+
+describe('a clinician’s patient list', () => {
+  it('pages through the care team and the patients of active grants together, in list order, each patient once', async () => {
+    const lister = { sub: 'dr-lister', roles: ['clinician'] };
+    const [first, both, third, archived, last] = [
+      await createPatient(api, { familyName: 'Listed' }, [lister]),
+      await createPatient(api, { familyName: 'Listed' }, [lister]),
+      await createPatient(api, { familyName: 'Listed' }, [lister]),
+      await createPatient(api, { familyName: 'Listed' }, [lister]),
+      await createPatient(api, { familyName: 'Listed' }, [lister]),
+    ];
+    const grantedOnly = await createPatient(api, { familyName: 'Granted' }, []);
+    await createPatient(api, { familyName: 'Unreached' }, []);
+    for (const id of [grantedOnly, both]) {
+      const opened = await api.as(lister).gql('mutation($id: ID!) { openBreakGlass(patientId: $id, reason: "Seen in the ED tonight") { id } }', { id });
+      assert.equal(opened.body.errors, undefined, JSON.stringify(opened.body.errors));
+    }
+    await admin.gql('mutation($id: ID!) { archivePatient(id: $id) { id } }', { id: archived });
+
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 5; page++) {
+      const response: GraphQLResponse = await api.as(lister).gql('query($after: String) { patients(first: 2, after: $after) { totalCount edges { node { id } } pageInfo { hasNextPage endCursor } } }', { after });
+      assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+      const { totalCount, edges, pageInfo } = response.body.data!.patients;
+      assert.equal(totalCount, 5);
+      seen.push(...edges.map((edge: { node: { id: string } }) => edge.node.id));
+      if (!pageInfo.hasNextPage) break;
+      after = pageInfo.endCursor;
+    }
+    assert.deepEqual(seen, [first, both, third, last, grantedOnly]);
+    const everything = await api.as(lister).gql('{ patients(first: 10, filter: { includeArchived: true }) { edges { node { id } } } }');
+    assert.deepEqual(everything.body.data!.patients.edges.map((edge: { node: { id: string } }) => edge.node.id), [first, both, third, archived, last, grantedOnly]);
   });
 });
