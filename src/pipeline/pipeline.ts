@@ -4,7 +4,7 @@ import { cellAt, type Dataset, rawValueOf, datasetFromRecords, parseCsv, type Ra
 import type { Matrix } from './matrix.ts';
 import { badOption, PipelineError } from './errors.ts';
 import { type Autoencoder, fitAutoencoder, measureAutoencoder } from './autoencoder.ts';
-import { type Calibration, fitPlatt, fitTemperature, foldCalibration } from './calibration.ts';
+import { type Calibration, fitBinaryCalibration, fitTemperature, foldCalibration } from './calibration.ts';
 import { computeMetrics, type Evaluation, type EvaluationTarget, evaluate, type SubgroupColumn } from './evaluate.ts';
 import type { FeatureSpec } from './feature-spec.ts';
 import { checkCrossValidation, type CrossValidationOptions, type CrossValidationResult, crossValidate } from './cross-validation.ts';
@@ -29,7 +29,7 @@ export interface TrainModelOptions extends Omit<QualityOptions, 'image'> {
   threshold?: ThresholdRule;
   /** Nominal coverage of the split-conformal prediction sets and intervals (default 0.9). */
   coverage?: number;
-  /** Classifiers: recalibrate the probabilities on the validation split (Platt scaling, or temperature for several classes); default true. */
+  /** Classifiers: recalibrate the probabilities on the validation split (Platt scaling, isotonic with enough rows, temperature for several classes); default true. */
   calibrate?: boolean;
   split?: Partial<SplitFractions>;
   /** Seeds the split, the initial weights, the shuffling, dropout and the bootstrap (default 42). */
@@ -165,7 +165,12 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
         async (foldSplit, { repeat, fold }) => {
           const fitted = await fitPair(prepared, foldSplit, objective, architecture, options, seed + 1 + repeat * 100 + fold, false);
           try {
-            return { actual: fitted.test.y, model: await predictWith(fitted.network, fitted.test.x), baseline: await predictWith(fitted.baseline, fitted.test.x) };
+            // Each fold recalibrates and fits its conformal quantile on its own validation rows, as the stored model does.
+            if (options.calibrate !== false) await recalibrate(fitted.network, objective, prepared.labels, fitted.validation, fitted.test);
+            const model = await predictWith(fitted.network, fitted.test.x);
+            const conformal = fitConformal(objective, await predictWith(fitted.network, fitted.validation.x), fitted.validation.y, options.coverage ?? defaultCoverage);
+            const coverage = measureConformal(conformal, objective, model, fitted.test.y).test!.coverage;
+            return { actual: fitted.test.y, model, baseline: await predictWith(fitted.baseline, fitted.test.x), coverage };
           } finally {
             fitted.dispose();
           }
@@ -255,7 +260,7 @@ async function recalibrate(network: tf.Sequential, objective: Objective, labels:
   };
   const before = await ece();
   const outputs = await predictWith(network, validation.x);
-  const parameters = objective === 'binary' ? fitPlatt(outputs.map((row) => row[0]!), validation.y) : fitTemperature(outputs, validation.y);
+  const parameters = objective === 'binary' ? fitBinaryCalibration(outputs.map((row) => row[0]!), validation.y) : fitTemperature(outputs, validation.y);
   foldCalibration(network, parameters);
   return { ...parameters, validationRows: validation.y.length, ece: { before, after: await ece() } };
 }

@@ -282,6 +282,11 @@ describe('honest estimates: grouped splits and cross-validation', () => {
     assert.equal(auroc.model!.folds, 6);
     assert.ok(auroc.model!.sd >= 0 && auroc.model!.min <= auroc.model!.mean && auroc.model!.mean <= auroc.model!.max && auroc.model!.max <= 1);
     assert.match(cv.statement, /^3-fold cross-validation, repeated 2 times, folds by patient .*: AUROC 0\.\d{3} ± 0\.\d{3} \(SD over 6 folds\) for the model/);
+    // Each fold fits its own recalibration and conformal quantile: the coverage of its held-out rows is reported per fold.
+    const coverage = cv.metrics.coverage!;
+    assert.equal(coverage.model!.folds, 6);
+    assert.ok(coverage.model!.mean > 0.5 && coverage.model!.max <= 1, JSON.stringify(coverage));
+    assert.equal(coverage.baseline, null);
     const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCard));
     assert.match(markdown, /## Cross-validation\n\n3-fold cross-validation, repeated 2 times/);
     assert.match(markdown, /\| auroc \| 0\.\d{3} ± 0\.\d{3} \(0\.\d{3} to [01]\.\d{3}\) \|/);
