@@ -41,4 +41,4 @@ export { assessDataQuality, type DataQualityReport, renderQualityReport, type Ta
 export { type FeatureInfo, loadServingModel, type ModelInput, type Prediction, type ServingModel, type StoredModel } from './serving.ts';
 export { initTensorflow, type TensorflowInfo, tf } from './tensorflow.ts';
 export { type Conformal, describeConformal, parseThresholdRule, type ThresholdRule } from './uncertainty.ts';
-export { type ProgressCallback, type ProgressEvent, type TrainingSettings } from './train.ts';
+export { type ProgressCallback, type ProgressEvent, progressPhase, type TrainingSettings } from './train.ts';

@@ -14,7 +14,7 @@ import type { FeatureInfo, StoredModel } from './serving.ts';
 import { checkedRule, chooseThreshold, defaultCoverage, fitConformal, measureConformal, type ThresholdRule } from './uncertainty.ts';
 import { mean } from './stats.ts';
 import { initTensorflow, tf } from './tensorflow.ts';
-import { type EpochRecord, fitLeastSquares, type FitOptions, type FitResult, fitNetwork, type Objective, type ProgressCallback, type TrainingData, type TrainingSettings } from './train.ts';
+import { type EpochRecord, fitLeastSquares, type FitOptions, type FitResult, fitNetwork, type Objective, type ProgressCallback, type ProgressEvent, type TrainingData, type TrainingSettings } from './train.ts';
 
 /** Where the training rows come from: a CSV file or text, rows in memory, or a dataset already read. */
 export type DataSource = { csvPath: string } | { csvText: string; source?: string } | { records: RawRecord[]; source?: string } | { dataset: Dataset };
@@ -163,7 +163,10 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
         options.group ?? null,
         seed,
         async (foldSplit, { repeat, fold }) => {
-          const fitted = await fitPair(prepared, foldSplit, objective, architecture, options, seed + 1 + repeat * 100 + fold, false);
+          const folds = options.crossValidation!.folds;
+          const foldName = `${repeat * folds + fold + 1}/${folds * (options.crossValidation!.repeats ?? 1)}`;
+          const onFoldProgress = options.onProgress && ((event: ProgressEvent) => options.onProgress!({ ...event, fold: foldName }));
+          const fitted = await fitPair(prepared, foldSplit, objective, architecture, options, seed + 1 + repeat * 100 + fold, onFoldProgress);
           try {
             // Each fold recalibrates and fits its conformal quantile on its own validation rows, as the stored model does.
             if (options.calibrate !== false) await recalibrate(fitted.network, objective, prepared.labels, fitted.validation, fitted.test);
@@ -179,7 +182,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
       )
     : null;
 
-  const fitted = await fitPair(prepared, split, objective, architecture, options, seed, true);
+  const fitted = await fitPair(prepared, split, objective, architecture, options, seed, options.onProgress);
   const { network, baseline, state, train, test, fit, baselineFit, settings, baselineSettings } = fitted;
   try {
     const evaluationStarted = performance.now();
@@ -284,7 +287,7 @@ interface FittedPair {
 /**
  * Fits the preprocessing on the split's training rows, then trains the
  * network and its baseline with early stopping on its validation rows.
- * @param report whether progress goes to options.onProgress (the final model) or not (cross-validation folds)
+ * @param onProgress where each epoch is reported (the caller's callback; for cross-validation folds, with the fold)
  */
 async function fitPair(
   prepared: PreparedData,
@@ -293,7 +296,7 @@ async function fitPair(
   architecture: Architecture,
   options: TrainModelOptions,
   seed: number,
-  report: boolean,
+  onProgress: ProgressCallback | undefined,
 ): Promise<FittedPair> {
   const state = fitPreprocessing(prepared, split.train, options.image?.pixelScale);
   const part = (positions: number[]): TrainingData => ({ x: encodeRows(state, prepared.values, positions), y: positions.map((p) => prepared.targets[p]!) });
@@ -302,7 +305,6 @@ async function fitPair(
   const settings = { ...trainingDefaults(architecture.kind, split.train.length), ...options.training };
   const baselineSettings = { ...trainingDefaults('linear', split.train.length), ...options.baselineTraining };
   const classes = prepared.labels?.length ?? 1;
-  const onProgress = report ? options.onProgress : undefined;
   const network = buildNetwork(architecture, shape, seed);
   const baseline = buildNetwork(defaultArchitectures.linear, shape, seed + 1000);
   const dispose = () => {
