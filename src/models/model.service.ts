@@ -175,7 +175,14 @@ export class ModelService {
   /** The card of a version, structured and as Markdown with its plots. */
   card(version: ModelVersionSummary) {
     const card = buildModelCard(storedResultOf(version), cardTextOf(version), `v${version.version}`);
-    return { json: card, markdown: renderModelCardMarkdown(card), rocSvg: card.plots.roc, calibrationSvg: card.plots.calibration };
+    return {
+      json: card,
+      markdown: renderModelCardMarkdown(card),
+      rocSvg: card.plots.roc,
+      calibrationSvg: card.plots.calibration,
+      predictedObservedSvg: card.plots.predictedObserved,
+      residualsSvg: card.plots.residuals,
+    };
   }
 
   /**

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { runAsSystem, type ScopeDeps } from '../access/scope.ts';
-import { deserializeTrainingResult, type CardText, type ProgressEvent, type TrainModelOptions } from '../pipeline/index.ts';
+import { deserializeTrainingResult, type CardText, type ProgressEvent, progressPhase, type TrainModelOptions } from '../pipeline/index.ts';
 import { type JobChange, ModelRepository } from './model.repository.ts';
 import type { TrainingWorkerMessage } from './training-worker.ts';
 
@@ -101,7 +101,7 @@ export class TrainingRunner {
 
 function progressOf(event: ProgressEvent) {
   return {
-    phase: event.phase,
+    phase: progressPhase(event),
     epoch: event.epoch,
     epochs: event.epochs,
     loss: event.loss,

@@ -28,6 +28,8 @@ const epochs = 40;
 const batchSize = 64;
 /** At most this many training rows fit the autoencoder (a sample of larger sets). */
 const maxRows = 20_000;
+/** At most this many Adam steps in all: larger sets take larger batches (each step costs about the same, whatever its size). */
+const maxSteps = 2000;
 
 /**
  * Fits the autoencoder on the encoded training rows (Adam, seeded), then sets
@@ -46,14 +48,15 @@ export async function fitAutoencoder(train: Matrix, seed: number): Promise<Autoe
   const b1 = tf.variable(tf.zeros([hidden]));
   const w2 = init(hidden, d);
   const b2 = tf.variable(tf.zeros([d]));
+  const batch = Math.max(batchSize, Math.ceil((rows.length * epochs) / maxSteps));
   const optimizer = tf.train.adam(0.01);
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
       const order = shuffled(Array.from({ length: rows.length }, (_, i) => i), random);
-      for (let start = 0; start < order.length; start += batchSize) {
+      for (let start = 0; start < order.length; start += batch) {
         tf.tidy(() => {
-          const batch = tf.gather(x, tf.tensor1d(order.slice(start, start + batchSize), 'int32'));
-          optimizer.minimize(() => tf.mean(tf.square(tf.sub(tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(batch, w1), b1)), w2), b2), batch))) as tf.Scalar, false, [w1, b1, w2, b2]);
+          const rowsOfStep = tf.gather(x, tf.tensor1d(order.slice(start, start + batch), 'int32'));
+          optimizer.minimize(() => tf.mean(tf.square(tf.sub(tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(rowsOfStep, w1), b1)), w2), b2), rowsOfStep))) as tf.Scalar, false, [w1, b1, w2, b2]);
         });
       }
       await new Promise((resolve) => setImmediate(resolve));

@@ -94,8 +94,8 @@ export interface ModelCard {
   subgroups: { group: string; n: number; events: number | null; figures: Record<string, number | null>; notes: string[] }[];
   limitations: string[];
   ethicalConsiderations: string[];
-  /** Standalone SVG documents (classifiers only). */
-  plots: { roc: string | null; calibration: string | null; predictedObserved?: string; residuals?: string };
+  /** Standalone SVG documents: ROC and calibration (classifiers), predicted against observed and residuals (regression). */
+  plots: { roc: string | null; calibration: string | null; predictedObserved: string | null; residuals: string | null };
 }
 
 /** What a card is made from: a training result, its weights not needed (a registry keeps them apart). */
@@ -249,7 +249,7 @@ function plots(result: CardSource): ModelCard['plots'] {
           result.task === 'binary' ? 'Calibration (test split)' : 'Calibration of the top class (test split)',
         )
       : null,
-    ...(curves.scatter ? regressionPlots(result, curves.scatter, baseline.description) : {}),
+    ...(curves.scatter ? regressionPlots(result, curves.scatter, baseline.description) : { predictedObserved: null, residuals: null }),
   };
 }
 

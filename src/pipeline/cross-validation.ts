@@ -37,6 +37,8 @@ export interface FoldOutputs {
   actual: number[];
   model: number[][];
   baseline: number[][];
+  /** Share of the held-out rows whose conformal set or interval (fitted on the fold's validation rows) holds the truth. */
+  coverage?: number;
 }
 
 /** Trains the network and its baseline on a split's training rows (validation for early stopping) and predicts its test rows. */
@@ -46,9 +48,9 @@ export type FitFold = (split: DataSplit, fold: { repeat: number; fold: number })
 const validationShare = 0.15;
 
 const reported: Record<EvaluationTarget['kind'], string[]> = {
-  binary: ['auroc', 'accuracy', 'f1', 'brier', 'ece'],
-  multiclass: ['accuracy', 'auroc', 'f1'],
-  regression: ['r2', 'rmse', 'mae'],
+  binary: ['auroc', 'accuracy', 'f1', 'brier', 'ece', 'coverage'],
+  multiclass: ['accuracy', 'auroc', 'f1', 'ece', 'coverage'],
+  regression: ['r2', 'rmse', 'mae', 'coverage'],
 };
 
 /**
@@ -97,7 +99,7 @@ export async function crossValidate(
       const [validation, train] = allocateGroups(pick(groups, rest), pick(strata, rest), [validationShare], seed + repeat * 100 + fold);
       const split = { train: train!.map((k) => rest[k]!), validation: validation!.map((k) => rest[k]!), test };
       const outputs = await fitFold(split, { repeat, fold });
-      const model = computeMetrics(target, outputs.actual, outputs.model) as unknown as Record<string, number | null>;
+      const model: Record<string, number | null> = { ...(computeMetrics(target, outputs.actual, outputs.model) as unknown as Record<string, number | null>), coverage: outputs.coverage ?? null };
       const baseline = computeMetrics(target, outputs.actual, outputs.baseline) as unknown as Record<string, number | null>;
       for (const [name, lists] of values) {
         if (typeof model[name] === 'number' && Number.isFinite(model[name])) lists.model.push(model[name]!);
@@ -112,7 +114,7 @@ export async function crossValidate(
     repeats,
     groupedBy,
     metrics,
-    procedure: `${design}, stratified; in each fold the network and its baseline train on the other folds (15% of them held out for early stopping) and are scored on the held-out fold. The stored model is trained once more on the usual training/validation/test split, whose test figures are reported beside these.`,
+    procedure: `${design}, stratified; in each fold the network and its baseline train on the other folds (15% of them held out for early stopping and, for the network, recalibration and the conformal quantile) and are scored on the held-out fold (coverage: the share of its rows whose conformal set or interval holds the truth). The stored model is trained once more on the usual training/validation/test split, whose test figures are reported beside these.`,
     statement: statementOf(reported[target.kind][0]!, metrics[reported[target.kind][0]!]!, design, baselineDescription),
   };
 }

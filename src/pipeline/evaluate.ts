@@ -6,6 +6,7 @@ import {
   averagePrecision,
   type BinaryCounts,
   binaryCounts,
+  binaryResampler,
   bootstrapIntervals,
   type BootstrapOptions,
   brierScore,
@@ -146,12 +147,15 @@ export function evaluate(input: EvaluationInput): Evaluation {
   const all = actual.map((_, i) => i);
   const intervals = bootstrapIntervals(
     actual.length,
-    (indices) => {
-      const model = headlineMetrics(target, pick(actual, indices), pick(input.model, indices));
-      const baseline = headlineMetrics(target, pick(actual, indices), pick(input.baseline, indices));
-      const difference = model[compared] !== null && baseline[compared] !== null ? model[compared]! - baseline[compared]! : null;
-      return { ...prefixed('model', model), ...prefixed('baseline', baseline), difference };
-    },
+    (() => {
+      const [modelOf, baselineOf] = [resampledHeadline(target, actual, input.model), resampledHeadline(target, actual, input.baseline)];
+      return (indices: number[]) => {
+        const model = modelOf(indices);
+        const baseline = baselineOf(indices);
+        const difference = model[compared] !== null && baseline[compared] !== null ? model[compared]! - baseline[compared]! : null;
+        return { ...prefixed('model', model), ...prefixed('baseline', baseline), difference };
+      };
+    })(),
     input.bootstrap,
   );
   const modelMetrics = computeMetrics(target, actual, input.model);
@@ -257,16 +261,25 @@ function comparedMetric(kind: EvaluationTarget['kind']): string {
   return { binary: 'auroc', multiclass: 'accuracy', regression: 'r2' }[kind];
 }
 
-/** The headline metrics only, cheap enough to compute on every bootstrap resample. */
+/**
+ * The headline metrics of a bootstrap resample given as row indices; binary
+ * ones in linear time from draws per row (see binaryResampler), which large test splits need.
+ */
+function resampledHeadline(target: EvaluationTarget, actual: number[], outputs: number[][]): (indices: number[]) => Record<string, number | null> {
+  if (target.kind !== 'binary') return (indices) => headlineMetrics(target, pick(actual, indices), pick(outputs, indices));
+  const metricsOf = binaryResampler(actual, outputs.map((row) => row[0]!), target.threshold);
+  return (indices) => {
+    const draws = new Uint32Array(actual.length);
+    for (const i of indices) draws[i]! += 1;
+    return metricsOf(draws);
+  };
+}
+
+/** The headline metrics of regression and multiclass outputs, cheap enough to compute on every bootstrap resample. */
 function headlineMetrics(target: EvaluationTarget, actual: number[], outputs: number[][]): Record<string, number | null> {
   if (target.kind === 'regression') {
     const { rmse, r2, mae } = regressionMetrics(actual, outputs.map((row) => row[0]!));
     return { rmse, r2, mae };
-  }
-  if (target.kind === 'binary') {
-    const scores = outputs.map((row) => row[0]!);
-    const counts = binaryCounts(actual, scores, target.threshold);
-    return { accuracy: accuracyOf(counts), auroc: auroc(actual, scores), f1: f1Of(counts) };
   }
   const predicted = outputs.map(argmax);
   const matrix = confusionMatrix(actual, predicted, outputs[0]!.length);
@@ -353,7 +366,7 @@ function subgroupResults(column: SubgroupColumn, input: EvaluationInput, all: nu
       const notes: string[] = [];
       if (rows.length < 30) notes.push(`only ${rows.length} test rows: figures are imprecise`);
       if (input.target.kind === 'binary' && new Set(actual).size < 2) notes.push('one class only: AUROC is undefined');
-      const intervals = bootstrapIntervals(rows.length, (indices) => headlineMetrics(input.target, pick(actual, indices), pick(outputs, indices)), {
+      const intervals = bootstrapIntervals(rows.length, resampledHeadline(input.target, actual, outputs), {
         ...input.bootstrap,
         ...(input.bootstrap.groups ? { groups: pick(input.bootstrap.groups, rows) } : {}),
       });

@@ -44,4 +44,4 @@ export { prepareSequenceData } from './sequence.ts';
 export { type SequenceEncoding, type Visit } from './sequence-encoding.ts';
 export { initTensorflow, type TensorflowInfo, tf } from './tensorflow.ts';
 export { type Conformal, describeConformal, parseThresholdRule, type ThresholdRule } from './uncertainty.ts';
-export { type ProgressCallback, type ProgressEvent, type TrainingSettings } from './train.ts';
+export { type ProgressCallback, type ProgressEvent, progressPhase, type TrainingSettings } from './train.ts';

@@ -4,7 +4,7 @@ import { cellAt, type Dataset, rawValueOf, datasetFromRecords, parseCsv, type Ra
 import type { Matrix } from './matrix.ts';
 import { badOption, PipelineError } from './errors.ts';
 import { type Autoencoder, fitAutoencoder, measureAutoencoder } from './autoencoder.ts';
-import { type Calibration, fitPlatt, fitTemperature, foldCalibration } from './calibration.ts';
+import { type Calibration, fitBinaryCalibration, fitTemperature, foldCalibration } from './calibration.ts';
 import { computeMetrics, type Evaluation, type EvaluationTarget, evaluate, type SubgroupColumn } from './evaluate.ts';
 import type { FeatureSpec } from './feature-spec.ts';
 import { checkCrossValidation, type CrossValidationOptions, type CrossValidationResult, crossValidate } from './cross-validation.ts';
@@ -16,7 +16,7 @@ import { mean } from './stats.ts';
 import type { SequenceOptions } from './sequence-data.ts';
 import { type SequenceArchitecture, trainSequenceModel } from './sequence.ts';
 import { initTensorflow, tf } from './tensorflow.ts';
-import { type EpochRecord, fitLeastSquares, type FitOptions, type FitResult, fitNetwork, type Objective, type ProgressCallback, type TrainingData, type TrainingSettings } from './train.ts';
+import { type EpochRecord, fitLeastSquares, type FitOptions, type FitResult, fitNetwork, type Objective, type ProgressCallback, type ProgressEvent, type TrainingData, type TrainingSettings } from './train.ts';
 
 /** Where the training rows come from: a CSV file or text, rows in memory, or a dataset already read. */
 export type DataSource = { csvPath: string } | { csvText: string; source?: string } | { records: RawRecord[]; source?: string } | { dataset: Dataset };
@@ -31,7 +31,7 @@ export interface TrainModelOptions extends Omit<QualityOptions, 'image'> {
   threshold?: ThresholdRule;
   /** Nominal coverage of the split-conformal prediction sets and intervals (default 0.9). */
   coverage?: number;
-  /** Classifiers: recalibrate the probabilities on the validation split (Platt scaling, or temperature for several classes); default true. */
+  /** Classifiers: recalibrate the probabilities on the validation split (Platt scaling, isotonic with enough rows, temperature for several classes); default true. */
   calibrate?: boolean;
   split?: Partial<SplitFractions>;
   /** Seeds the split, the initial weights, the shuffling, dropout and the bootstrap (default 42). */
@@ -168,9 +168,17 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
         options.group ?? null,
         seed,
         async (foldSplit, { repeat, fold }) => {
-          const fitted = await fitPair(prepared, foldSplit, objective, architecture, options, seed + 1 + repeat * 100 + fold, false);
+          const folds = options.crossValidation!.folds;
+          const foldName = `${repeat * folds + fold + 1}/${folds * (options.crossValidation!.repeats ?? 1)}`;
+          const onFoldProgress = options.onProgress && ((event: ProgressEvent) => options.onProgress!({ ...event, fold: foldName }));
+          const fitted = await fitPair(prepared, foldSplit, objective, architecture, options, seed + 1 + repeat * 100 + fold, onFoldProgress);
           try {
-            return { actual: fitted.test.y, model: await predictWith(fitted.network, fitted.test.x), baseline: await predictWith(fitted.baseline, fitted.test.x) };
+            // Each fold recalibrates and fits its conformal quantile on its own validation rows, as the stored model does.
+            if (options.calibrate !== false) await recalibrate(fitted.network, objective, prepared.labels, fitted.validation, fitted.test);
+            const model = await predictWith(fitted.network, fitted.test.x);
+            const conformal = fitConformal(objective, await predictWith(fitted.network, fitted.validation.x), fitted.validation.y, options.coverage ?? defaultCoverage);
+            const coverage = measureConformal(conformal, objective, model, fitted.test.y).test!.coverage;
+            return { actual: fitted.test.y, model, baseline: await predictWith(fitted.baseline, fitted.test.x), coverage };
           } finally {
             fitted.dispose();
           }
@@ -179,7 +187,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
       )
     : null;
 
-  const fitted = await fitPair(prepared, split, objective, architecture, options, seed, true);
+  const fitted = await fitPair(prepared, split, objective, architecture, options, seed, options.onProgress);
   const { network, baseline, state, train, test, fit, baselineFit, settings, baselineSettings } = fitted;
   try {
     const evaluationStarted = performance.now();
@@ -254,7 +262,7 @@ export async function recalibrate(network: tf.Sequential, objective: Objective, 
   };
   const before = await ece();
   const outputs = await predictWith(network, validation.x);
-  const parameters = objective === 'binary' ? fitPlatt(outputs.map((row) => row[0]!), validation.y) : fitTemperature(outputs, validation.y);
+  const parameters = objective === 'binary' ? fitBinaryCalibration(outputs.map((row) => row[0]!), validation.y) : fitTemperature(outputs, validation.y);
   foldCalibration(network, parameters);
   return { ...parameters, validationRows: validation.y.length, ece: { before, after: await ece() } };
 }
@@ -278,7 +286,7 @@ interface FittedPair {
 /**
  * Fits the preprocessing on the split's training rows, then trains the
  * network and its baseline with early stopping on its validation rows.
- * @param report whether progress goes to options.onProgress (the final model) or not (cross-validation folds)
+ * @param onProgress where each epoch is reported (the caller's callback; for cross-validation folds, with the fold)
  */
 async function fitPair(
   prepared: PreparedData,
@@ -287,7 +295,7 @@ async function fitPair(
   architecture: Architecture,
   options: TrainModelOptions,
   seed: number,
-  report: boolean,
+  onProgress: ProgressCallback | undefined,
 ): Promise<FittedPair> {
   const state = fitPreprocessing(prepared, split.train, options.image?.pixelScale);
   const part = (positions: number[]): TrainingData => ({ x: encodeRows(state, prepared.values, positions), y: positions.map((p) => prepared.targets[p]!) });
@@ -296,7 +304,6 @@ async function fitPair(
   const settings = { ...trainingDefaults(architecture.kind, split.train.length), ...options.training };
   const baselineSettings = { ...trainingDefaults('linear', split.train.length), ...options.baselineTraining };
   const classes = prepared.labels?.length ?? 1;
-  const onProgress = report ? options.onProgress : undefined;
   const network = buildNetwork(architecture, shape, seed);
   const baseline = buildNetwork(defaultArchitectures.linear, shape, seed + 1000);
   const dispose = () => {

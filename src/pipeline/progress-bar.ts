@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { ProgressCallback, ProgressEvent } from './train.ts';
+import { type ProgressCallback, progressPhase } from './train.ts';
 
 /** Without a terminal (a log file, a pipe, CI), one progress line at most this often. */
 const lineIntervalMs = 5000;
@@ -19,18 +19,18 @@ export function trainingProgressBar(label: string, output: NodeJS.WriteStream = 
 
 function terminalBar(label: string, output: NodeJS.WriteStream): { onProgress: ProgressCallback; stop: () => void } {
   let bar: cliProgress.SingleBar | undefined;
-  let phase: ProgressEvent['phase'] | undefined;
+  let phase: string | undefined;
   const stop = () => bar?.stop();
   const onProgress: ProgressCallback = (event) => {
     const values = {
-      phase: `${label} ${event.phase}`.padEnd(30),
+      phase: `${label} ${progressPhase(event)}`.padEnd(30),
       loss: event.loss.toFixed(4),
       valLoss: event.valLoss.toFixed(4),
       metric: `${event.valMetricName} ${event.valMetric.toFixed(3)}`,
     };
-    if (event.phase !== phase) {
+    if (progressPhase(event) !== phase) {
       stop();
-      phase = event.phase;
+      phase = progressPhase(event);
       bar = new cliProgress.SingleBar(
         { format: '{phase} |{bar}| epoch {value}/{total}  loss {loss}  val loss {valLoss}  val {metric}', hideCursor: true, stream: output },
         cliProgress.Presets.shades_classic,
@@ -43,15 +43,15 @@ function terminalBar(label: string, output: NodeJS.WriteStream): { onProgress: P
 }
 
 function progressLines(label: string, output: NodeJS.WriteStream): { onProgress: ProgressCallback; stop: () => void } {
-  let phase: ProgressEvent['phase'] | undefined;
+  let phase: string | undefined;
   let last = 0;
   const onProgress: ProgressCallback = (event) => {
     const now = Date.now();
-    if (event.phase === phase && now - last < lineIntervalMs) return;
-    phase = event.phase;
+    if (progressPhase(event) === phase && now - last < lineIntervalMs) return;
+    phase = progressPhase(event);
     last = now;
     output.write(
-      `${label} ${event.phase}: epoch ${event.epoch}/${event.epochs}, loss ${event.loss.toFixed(4)}, val loss ${event.valLoss.toFixed(4)}, val ${event.valMetricName} ${event.valMetric.toFixed(3)}\n`,
+      `${label} ${phase}: epoch ${event.epoch}/${event.epochs}, loss ${event.loss.toFixed(4)}, val loss ${event.valLoss.toFixed(4)}, val ${event.valMetricName} ${event.valMetric.toFixed(3)}\n`,
     );
   };
   return { onProgress, stop: () => {} };

@@ -441,18 +441,61 @@ function targetUsable(cell: Cell, classification: boolean): boolean {
   return classification ? cell.kind !== 'missing' : cell.kind === 'number';
 }
 
-/** Rows equal in every given column to an earlier row, mapped to that earlier row. */
+/**
+ * Rows equal in every given column to an earlier row, mapped to that earlier
+ * row. Rows are bucketed by a 32-bit hash of their cells and compared cell by
+ * cell only within a bucket, so that a million rows need no text key each.
+ */
 function findDuplicates(rows: number[], columns: DataColumn[]): Map<number, number> {
-  const first = new Map<string, number>();
+  const first = new Map<number, number>();
+  const collided = new Map<number, number[]>();
   const duplicates = new Map<number, number>();
   for (const i of rows) {
-    // Levels joined by a separator no cell holds; a missing cell is an empty part.
-    const key = columns.map((column) => cellLevel(cellAt(column, i)) ?? '').join('\u0000');
-    const earlier = first.get(key);
-    if (earlier === undefined) first.set(key, i);
-    else duplicates.set(i, earlier);
+    const hash = rowHash(columns, i);
+    const earlier = first.get(hash);
+    if (earlier === undefined) {
+      first.set(hash, i);
+      continue;
+    }
+    const others = collided.get(hash) ?? [];
+    const same = [earlier, ...others].find((j) => sameRow(columns, i, j));
+    if (same !== undefined) duplicates.set(i, same);
+    else collided.set(hash, [...others, i]);
   }
   return duplicates;
+}
+
+const hashBits = new Float64Array(1);
+const hashWords = new Uint32Array(hashBits.buffer);
+
+/** FNV-1a-style mix of each cell: a number's bits (missing as NaN, -0 as 0), or a text's characters. */
+function rowHash(columns: DataColumn[], row: number): number {
+  let hash = 0x811c9dc5;
+  const mix = (word: number) => {
+    hash = Math.imul(hash ^ word, 0x01000193);
+  };
+  for (const column of columns) {
+    const text = column.texts?.[row];
+    if (text === undefined) {
+      hashBits[0] = column.numbers[row]! + 0;
+      mix(hashWords[0]!);
+      mix(hashWords[1]!);
+    } else {
+      mix(0x9e3779b9);
+      for (let k = 0; k < text.length; k++) mix(text.charCodeAt(k));
+    }
+  }
+  return hash >>> 0;
+}
+
+/** Equal in every column: the same text, the same number, or both missing. */
+function sameRow(columns: DataColumn[], a: number, b: number): boolean {
+  return columns.every((column) => {
+    const [textA, textB] = [column.texts?.[a], column.texts?.[b]];
+    if (textA !== undefined || textB !== undefined) return textA === textB;
+    const [numberA, numberB] = [column.numbers[a]!, column.numbers[b]!];
+    return numberA === numberB || (Number.isNaN(numberA) && Number.isNaN(numberB));
+  });
 }
 
 function describeColumn(name: string, column: DataColumn, rows: readonly number[], options: QualityOptions): ColumnReport {

@@ -36,6 +36,8 @@ export interface EpochRecord {
 export interface ProgressEvent {
   /** Which network is training: the model, or its baseline. */
   phase: 'model' | 'baseline';
+  /** Cross-validation: which fold's networks train, e.g. "3/25" (absent for the stored model). */
+  fold?: string;
   epoch: number;
   epochs: number;
   loss: number;
@@ -45,6 +47,11 @@ export interface ProgressEvent {
 }
 
 export type ProgressCallback = (event: ProgressEvent) => void;
+
+/** What is training, in words: "model", "baseline", or with cross-validation "fold 3/25 model". */
+export function progressPhase(event: ProgressEvent): string {
+  return event.fold ? `fold ${event.fold} ${event.phase}` : event.phase;
+}
 
 /** Input rows and targets (class index, or the number to predict). */
 export interface TrainingData {

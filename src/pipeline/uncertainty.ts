@@ -118,15 +118,14 @@ export function measureConformal(conformal: Conformal, kind: 'binary' | 'multicl
 
 /**
  * The class indices in the prediction set: those whose probability is at
- * least 1 - quantile, and always the most probable class (so no set is
- * empty; this can only raise coverage).
+ * least 1 - quantile (least ambiguous set-valued classifier, Sadinle et al.
+ * 2019). The set can be empty: no class reaches the bar, which marks a case
+ * the model cannot place at this coverage. Always adding the most probable
+ * class would make the coverage at least the model's accuracy, far above the
+ * nominal level for an accurate model.
  */
 export function predictionSetIndices(conformal: Pick<Conformal, 'quantile'>, probabilities: readonly number[]): number[] {
-  let top = 0;
-  probabilities.forEach((p, k) => {
-    if (p > probabilities[top]!) top = k;
-  });
-  return probabilities.flatMap((p, k) => (k === top || 1 - p <= conformal.quantile ? [k] : []));
+  return probabilities.flatMap((p, k) => (1 - p <= conformal.quantile ? [k] : []));
 }
 
 /** The set or interval in words, for the card. */
@@ -137,7 +136,7 @@ export function describeConformal(conformal: Conformal): string {
     ? `measured coverage on the test split ${conformal.test.coverage.toFixed(3)}${conformal.test.meanSetSize !== null ? `, mean set size ${conformal.test.meanSetSize.toFixed(2)}` : `, mean width ${conformal.test.meanWidth!.toPrecision(4)}`}`
     : 'not measured';
   return conformal.kind === 'set'
-    ? `Prediction sets at ${nominal} nominal coverage (${fitted}: the most probable class and any other with probability at least ${(1 - conformal.quantile).toPrecision(4)}); ${measured}.`
+    ? `Prediction sets at ${nominal} nominal coverage (${fitted}: every class with probability at least ${(1 - conformal.quantile).toPrecision(4)}; an empty set means no class reaches it, a case the model cannot place at this coverage); ${measured}.`
     : `Prediction intervals at ${nominal} nominal coverage (${fitted}: the prediction ± ${conformal.quantile.toPrecision(4)}); ${measured}.`;
 }
 

@@ -20,6 +20,15 @@ describe('the data scientist console', { skip }, () => {
     await saveScreenshot(page, 'data-scientist');
     await assertAccessible(page, 'the model registry');
 
+    // A regression model's card draws predicted against observed and residuals instead of ROC and calibration.
+    await page.getByRole('link', { name: 'diabetes-progression version 1' }).click();
+    await page.getByRole('img', { name: 'Predicted against observed on the test split' }).waitFor();
+    await page.getByRole('img', { name: 'Residuals on the test split' }).waitFor();
+    assert.equal(await page.getByRole('img', { name: 'ROC curve on the test split' }).count(), 0);
+    await assertAccessible(page, 'a regression model card');
+    await page.getByRole('link', { name: '← Registry' }).click();
+    await page.getByRole('heading', { name: 'breast-cancer' }).waitFor();
+
     await page.getByRole('link', { name: 'performance and drift' }).first().click();
     await page.getByRole('img', { name: /Weekly agreement/ }).waitFor();
     await assertAccessible(page, 'performance and drift');

@@ -58,6 +58,16 @@ describe('the registry on a new installation', () => {
     assert.ok(card.json.performance.headline.length > 0);
   });
 
+  it('serves a regression model\'s predicted-against-observed and residual plots as card fields of their own', async () => {
+    const query = (name: string) => scientist.gql(`{ model(name: "${name}") { productionVersion { card { rocSvg calibrationSvg predictedObservedSvg residualsSvg } } } }`);
+    const regression = (await query('diabetes-progression')).body.data!.model.productionVersion.card;
+    assert.match(regression.predictedObservedSvg, /^<svg[\s\S]*Predicted against observed[\s\S]*Observed progression[\s\S]*<circle[\s\S]*<\/svg>$/);
+    assert.match(regression.residualsSvg, /^<svg[\s\S]*Residuals[\s\S]*Residual \(observed - predicted\)[\s\S]*<circle[\s\S]*<\/svg>$/);
+    assert.deepEqual([regression.rocSvg, regression.calibrationSvg], [null, null]);
+    const classifier = (await query('breast-cancer')).body.data!.model.productionVersion.card;
+    assert.deepEqual([classifier.predictedObservedSvg, classifier.residualsSvg], [null, null]);
+  });
+
   it('reports the TensorFlow.js backend', async () => {
     const response = await api.as(people.clinician).gql('{ modelRuntime { backend tfjsVersion } }');
     assert.deepEqual(response.body.data!.modelRuntime, { backend: 'wasm', tfjsVersion: '4.22.0' });

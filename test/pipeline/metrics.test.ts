@@ -6,6 +6,7 @@ import {
   auroc,
   averagePrecision,
   binaryCounts,
+  binaryResampler,
   bootstrapIntervals,
   brierScore,
   calibrationBins,
@@ -168,6 +169,19 @@ describe('bootstrap intervals', () => {
     assert.ok(first.mean!.lower < point && point < first.mean!.upper);
     assert.equal(first.mean!.resamples, 500);
     assert.notDeepEqual(bootstrapIntervals(values.length, meanOf, { ...options, seed: 8 }), first);
+  });
+
+  it('computes binary resamples from draws per row exactly as on the copied rows, ties and one-class resamples included', () => {
+    const labels = [1, 0, 1, 0, 0, 1, 1, 0, 1, 0, 0, 0];
+    const scores = [0.9, 0.1, 0.8, 0.8, 0.3, 0.5, 0.3, 0.6, 0.95, 0.2, 0.5, 0.05];
+    const resampled = binaryResampler(labels, scores, 0.5);
+    for (const indices of [[0, 0, 3, 3, 6, 4, 4, 10, 5, 5, 2, 11], [1, 3, 4, 7, 9, 9, 10, 11, 1, 1, 3, 4], labels.map((_, i) => i)]) {
+      const draws = new Uint32Array(labels.length);
+      for (const i of indices) draws[i]! += 1;
+      const [y, p] = [indices.map((i) => labels[i]!), indices.map((i) => scores[i]!)];
+      const counts = binaryCounts(y, p, 0.5);
+      assert.deepEqual(resampled(draws), { accuracy: accuracyOf(counts), auroc: auroc(y, p), f1: f1Of(counts) });
+    }
   });
 
   it('leaves out resamples where the metric is undefined', () => {

@@ -14,7 +14,7 @@ import { matrixFromRows } from '../../src/pipeline/matrix.ts';
 import { createRandom } from '../../src/pipeline/random.ts';
 import { loadServingModel } from '../../src/pipeline/serving.ts';
 import { initTensorflow, tf } from '../../src/pipeline/tensorflow.ts';
-import { convolveByMatMul, fitNetwork, type ProgressEvent, type TrainingData } from '../../src/pipeline/train.ts';
+import { convolveByMatMul, fitNetwork, type ProgressEvent, progressPhase, type TrainingData } from '../../src/pipeline/train.ts';
 import { fixturePath } from './helpers.ts';
 
 /** A learnable toy problem: the class is whether a weighted sum of five features is positive. */
@@ -252,9 +252,11 @@ describe('honest estimates: grouped splits and cross-validation', () => {
   const patientOf = (row: number) => records[row]!.patient;
   const placeholderCard = placeholderCardText('grouped', '', 'records');
   let result: TrainingResult;
+  const progress: ProgressEvent[] = [];
 
   before(async () => {
     result = await trainModel({
+      onProgress: (event) => progress.push(event),
       data: { records },
       target: 'outcome',
       task: 'binary',
@@ -282,6 +284,15 @@ describe('honest estimates: grouped splits and cross-validation', () => {
     assert.equal(auroc.model!.folds, 6);
     assert.ok(auroc.model!.sd >= 0 && auroc.model!.min <= auroc.model!.mean && auroc.model!.mean <= auroc.model!.max && auroc.model!.max <= 1);
     assert.match(cv.statement, /^3-fold cross-validation, repeated 2 times, folds by patient .*: AUROC 0\.\d{3} ± 0\.\d{3} \(SD over 6 folds\) for the model/);
+    // Folds report progress too (a long cross-validation is not silent), each naming its fold; the stored model's epochs name none.
+    assert.deepEqual([...new Set(progress.flatMap((event) => (event.fold ? [event.fold] : [])))], ['1/6', '2/6', '3/6', '4/6', '5/6', '6/6']);
+    assert.equal(progressPhase(progress.find((event) => event.fold === '4/6' && event.phase === 'baseline')!), 'fold 4/6 baseline');
+    assert.ok(progress.at(-1)!.fold === undefined);
+    // Each fold fits its own recalibration and conformal quantile: the coverage of its held-out rows is reported per fold.
+    const coverage = cv.metrics.coverage!;
+    assert.equal(coverage.model!.folds, 6);
+    assert.ok(coverage.model!.mean > 0.5 && coverage.model!.max <= 1, JSON.stringify(coverage));
+    assert.equal(coverage.baseline, null);
     const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCard));
     assert.match(markdown, /## Cross-validation\n\n3-fold cross-validation, repeated 2 times/);
     assert.match(markdown, /\| auroc \| 0\.\d{3} ± 0\.\d{3} \(0\.\d{3} to [01]\.\d{3}\) \|/);
@@ -298,7 +309,7 @@ describe('honest estimates: grouped splits and cross-validation', () => {
     const [prediction] = await served.predict([{ x: 3, noise: 2 }]);
     const set = (prediction as { conformal: { coverage: number; set: string[] } }).conformal;
     assert.equal(set.coverage, 0.8);
-    assert.ok(set.set.length >= 1 && set.set.every((label) => result.classLabels!.includes(label)));
+    assert.ok(Array.isArray(set.set) && set.set.every((label) => result.classLabels!.includes(label)));
     served.dispose();
     const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCard));
     assert.match(markdown, /Prediction sets at 80% nominal coverage \(split-conformal, calibrated on the \d+ validation rows.*measured coverage on the test split 0\.\d{3}/);

@@ -41,13 +41,30 @@ describe('split-conformal prediction', () => {
     assert.ok(Math.abs(measured.test!.meanWidth! - 2 * conformal.quantile) < 1e-9);
   });
 
-  it('builds sets from the quantile of 1 - p(true class), never empty', () => {
+  it('covers at the nominal level even when the model is more accurate than that: sets may be empty', () => {
+    const random = createRandom(9);
+    // Confident, calibrated outputs: the model is right about 93% of the time, more often than the 90% asked for.
+    const draw = (rows: number) =>
+      Array.from({ length: rows }, () => {
+        const p = random.next() < 0.5 ? random.next() ** 8 : 1 - random.next() ** 8;
+        return { output: [p], label: random.next() < p ? 1 : 0 };
+      });
+    const [calibration, test] = [draw(2000), draw(20000)];
+    const conformal = fitConformal('binary', calibration.map((row) => row.output), calibration.map((row) => row.label), 0.9);
+    const measured = measureConformal(conformal, 'binary', test.map((row) => row.output), test.map((row) => row.label));
+    const accuracy = test.filter((row) => (row.output[0]! >= 0.5 ? 1 : 0) === row.label).length / test.length;
+    assert.ok(accuracy > 0.92, String(accuracy));
+    assert.ok(Math.abs(measured.test!.coverage - 0.9) < 0.02, `coverage ${measured.test!.coverage}`);
+    assert.ok(measured.test!.meanSetSize! < 1);
+  });
+
+  it('builds sets from the quantile of 1 - p(true class)', () => {
     const outputs = [[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.55, 0.45]];
     const conformal = fitConformal('multiclass', outputs, [0, 1, 1, 0], 0.5);
     // Scores 0.1, 0.6, 0.2, 0.45; the ceil(5 x 0.5) = 3rd smallest is 0.45.
     assert.ok(Math.abs(conformal.quantile - 0.45) < 1e-12, String(conformal.quantile));
     assert.deepEqual(predictionSetIndices({ quantile: 0.5 }, [0.5, 0.5]), [0, 1]);
     assert.deepEqual(predictionSetIndices(conformal, [0.9, 0.1]), [0]);
-    assert.deepEqual(predictionSetIndices({ quantile: 0 }, [0.3, 0.7]), [1], 'the most probable class is always in the set');
+    assert.deepEqual(predictionSetIndices({ quantile: 0.2 }, [0.3, 0.7]), [], 'no class reaches 0.8: an empty set');
   });
 });

@@ -9,11 +9,12 @@ import {
   LineController,
   LineElement,
   PointElement,
+  ScatterController,
   Tooltip,
 } from 'chart.js';
 import { useEffect, useRef } from 'react';
 
-Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, Tooltip, Legend);
+Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, ScatterController, Tooltip, Legend);
 Chart.defaults.font.family = 'system-ui, sans-serif';
 
 /** A Chart.js chart on a canvas; `label` describes it to screen readers (the data is also given as a table beside it). */

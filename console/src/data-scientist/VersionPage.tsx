@@ -10,7 +10,7 @@ import { formatNumber, formatTime } from '../components/format.ts';
 import { ModelVersionCardDocument, PromoteModelVersionDocument } from '../generated/graphql.ts';
 import { type Evaluation, evaluationOf, figureWithInterval } from './metrics.ts';
 
-/** A version's model card: figures with intervals, ROC and calibration plots, provenance, and promotion. */
+/** A version's model card: figures with intervals, ROC and calibration plots (regression: predicted against observed, residuals), provenance, and promotion. */
 export function VersionPage({ id }: { id: string }) {
   const card = useQuery({ queryKey: ['ModelVersionCard', id], queryFn: () => request(ModelVersionCardDocument, { id }) });
   const version = card.data?.modelVersion;
@@ -36,10 +36,17 @@ export function VersionPage({ id }: { id: string }) {
           ))}
         </tbody>
       </table>
-      <div className="two-columns">
-        <RocChart evaluation={evaluation} />
-        <CalibrationChart evaluation={evaluation} />
-      </div>
+      {evaluation.curves?.scatter ? (
+        <div className="two-columns">
+          <PredictedObservedChart evaluation={evaluation} />
+          <ResidualsChart evaluation={evaluation} />
+        </div>
+      ) : (
+        <div className="two-columns">
+          <RocChart evaluation={evaluation} />
+          <CalibrationChart evaluation={evaluation} />
+        </div>
+      )}
       <Promote versionId={version.id} stage={version.stage} />
       <section className="panel" aria-labelledby="provenance-heading">
         <h2 id="provenance-heading">Provenance</h2>
@@ -116,6 +123,50 @@ function CalibrationChart({ evaluation }: { evaluation: Evaluation }) {
       config={config}
       label="Calibration on the test split"
       table={<PointsTable rows={bins.map((bin) => [formatNumber(bin.meanPredicted), formatNumber(bin.observed), String(bin.count)])} headers={['mean predicted', 'observed', 'cases']} />}
+    />
+  );
+}
+
+type Scatter = NonNullable<NonNullable<Evaluation['curves']>['scatter']>;
+
+/** The model as filled dots, the baseline as hollow rings on top, so that points lying on each other both show. */
+function scatterConfig(evaluation: Evaluation, scatter: Scatter, point: (observed: number, predicted: number) => { x: number; y: number }, axes: [string, string]): ChartConfiguration {
+  const series = (predicted: number[]) => scatter.observed.map((observed, i) => point(observed, predicted[i]!));
+  return {
+    type: 'scatter',
+    data: {
+      datasets: [
+        { label: 'model', data: series(scatter.model), borderColor: '#0b5c73', backgroundColor: '#0b5c7399', pointRadius: 3 },
+        { label: evaluation.baseline?.description ?? 'baseline', data: series(scatter.baseline), borderColor: '#7a4d00', backgroundColor: 'transparent', pointRadius: 4 },
+      ],
+    },
+    options: { scales: { x: { type: 'linear', title: { display: true, text: axes[0] } }, y: { type: 'linear', title: { display: true, text: axes[1] } } } },
+  };
+}
+
+function PredictedObservedChart({ evaluation }: { evaluation: Evaluation }) {
+  const scatter = evaluation.curves!.scatter!;
+  const config = useMemo(() => scatterConfig(evaluation, scatter, (observed, predicted) => ({ x: observed, y: predicted }), ['observed', 'predicted']), [evaluation, scatter]);
+  return (
+    <Chart
+      config={config}
+      label="Predicted against observed on the test split"
+      table={<PointsTable rows={scatter.observed.map((observed, i) => [formatNumber(observed), formatNumber(scatter.model[i])])} headers={['observed', 'predicted']} />}
+    />
+  );
+}
+
+function ResidualsChart({ evaluation }: { evaluation: Evaluation }) {
+  const scatter = evaluation.curves!.scatter!;
+  const config = useMemo(
+    () => scatterConfig(evaluation, scatter, (observed, predicted) => ({ x: predicted, y: observed - predicted }), ['predicted', 'residual (observed - predicted)']),
+    [evaluation, scatter],
+  );
+  return (
+    <Chart
+      config={config}
+      label="Residuals on the test split"
+      table={<PointsTable rows={scatter.observed.map((observed, i) => [formatNumber(scatter.model[i]), formatNumber(observed - scatter.model[i]!)])} headers={['predicted', 'residual']} />}
     />
   );
 }

@@ -7,6 +7,8 @@ export interface Evaluation {
   curves?: {
     roc?: { model: { fpr: number; tpr: number }[]; baseline?: { fpr: number; tpr: number }[] } | null;
     calibration?: { model: { meanPredicted: number | null; observed: number | null; count: number }[] } | null;
+    /** Regression: observed and predicted values of the test rows. */
+    scatter?: { observed: number[]; model: number[]; baseline: number[] } | null;
   };
 }
 
