@@ -92,6 +92,19 @@ export class CaseRepository {
     return this.scope.records.find(rule(permission, action, 'Case'), [id], (within) => this.byId.load(permission, within, id), asItem, permission === 'clinical.read');
   }
 
+  /** An observation and its case, when the case's patient is within reach (for a care-team reach, an unknown one is FORBIDDEN too). */
+  async findObservation(id: string): Promise<{ observation: Observation; episode: Case } | null> {
+    const found = await this.scope.records.find(
+      rule('clinical.read', 'observation.read', 'Observation'),
+      [id],
+      (within) => this.scope.prisma.observation.findFirst({ where: { id, case: { patient: within } }, include: { case: true } }),
+      (row) => ({ id: row.id, patientId: row.case.patientId }),
+    );
+    if (!found) return null;
+    const { case: episode, ...observation } = found;
+    return { observation, episode };
+  }
+
   /** A patient's cases, newest first, with the children a client selected loaded in the same statement. */
   listForPatient(patientId: string, children: CaseChildren): Promise<Case[]> {
     return this.scope.records.read(rule('clinical.read', 'case.read', 'Case'), patientOwner(patientId), () => this.casesOf(children).load(patientId), (cases) => cases.map(asItem));
@@ -147,7 +160,7 @@ export class CaseRepository {
     });
   }
 
-  open(data: { patientId: string; title: string }): Promise<Case> {
+  open(data: { patientId: string; title: string; startedAt: Date | null }): Promise<Case> {
     return this.scope.records.write(rule('clinical.write', 'case.open', 'Case'), [patientOwner(data.patientId)], (tx) => tx.case.create({ data }), (episode) => ({
       resourceIds: [episode.id],
     }));

@@ -23,8 +23,9 @@ const fhirJson = 'application/fhir+json';
 const readable = {
   Patient: { permission: 'patient.read', read: 'patient', search: 'searchPatients' },
   Encounter: { permission: 'clinical.read', read: 'encounter', search: 'searchEncounters' },
-  Observation: { permission: 'clinical.read', read: undefined, search: 'searchObservations' },
-  RiskAssessment: { permission: 'clinical.read', read: 'riskAssessment', search: 'searchRiskAssessments' },
+  EpisodeOfCare: { permission: 'clinical.read', read: 'episodeOfCare', search: undefined },
+  Observation: { permission: 'clinical.read', read: 'observation', search: 'searchObservations' },
+  RiskAssessment: { permission: 'prediction.read', read: 'riskAssessment', search: 'searchRiskAssessments' },
   Device: { permission: 'model.read', read: 'device', search: undefined },
 } as const satisfies Record<string, { permission: Permission; read: keyof FhirReads | undefined; search: keyof FhirReads | undefined }>;
 type ReadableType = keyof typeof readable;

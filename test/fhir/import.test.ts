@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { validate } from '../../src/fhir/validation.ts';
 import { startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
 import { ehrBundle, ehrPatient, encounterEntry, hospitalMrnSystem, observationEntry, patientEntry } from './ehr-bundles.ts';
@@ -80,6 +81,13 @@ describe('FHIR import', () => {
       { code: 's1_tc', value: 192, text: null, unit: 'mg/dL' },
       { code: 's6_glu', value: 101, text: null, unit: 'mg/dL' },
     ]);
+    // The encounter's period.start (09:00+01:00) is the case's start, read back by FHIR and GraphQL.
+    const caseId = response.body.entry[1].response.location.split('/')[1];
+    const [episode] = await raw.query<{ startedAt: Date }>(`SELECT "startedAt" FROM "Case" WHERE id = $1`, [caseId]);
+    assert.equal(episode!.startedAt.toISOString(), '2026-03-02T08:00:00.000Z');
+    assert.equal((await engine(`/Encounter/${caseId}`)).body.period.start, '2026-03-02T08:00:00.000Z');
+    const viaGraphql = await api.as(interfaceEngine).gql('query($id: ID!) { case(id: $id) { startedAt } }', { id: caseId });
+    assert.equal(viaGraphql.body.data?.case?.startedAt, '2026-03-02T08:00:00.000Z', JSON.stringify(viaGraphql.body));
     const [audited] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'fhir.import' AND outcome = 'SUCCESS' AND $1 = ANY("patientIds")`, [patientId]);
     assert.equal(audited!.n, 1);
     const [created] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'patient.create' AND "actorSubject" = $1 AND $2 = ANY("patientIds")`, [interfaceEngine.sub, patientId]);
@@ -134,6 +142,13 @@ describe('FHIR import', () => {
     assert.ok(paths.includes('Bundle.entry[0].resource.birthDate'), JSON.stringify(paths));
     assert.deepEqual(await counts(), before);
 
+    const planned = ehrBundle('PLANNED', 1);
+    (planned.entry![1]!.resource as any).period = { start: '2999-01-01T09:00:00Z' };
+    const future = await engine('', { body: planned });
+    assert.equal(future.status, 422);
+    assert.deepEqual(future.body.issue[0].expression, ['Bundle.entry[1].resource.period.start']);
+    assert.deepEqual(await counts(), before);
+
     const notBundle = await engine('', { body: { resourceType: 'Patient' } });
     assert.equal(notBundle.status, 400);
     const history = await engine('', { body: { resourceType: 'Bundle', type: 'history', entry: [] } });
@@ -181,20 +196,50 @@ describe('FHIR import: who may', () => {
     assert.deepEqual(await counts(), before);
   });
 
-  it('lets an integration read back the patients it imported, and nothing clinical', async () => {
+  it('lets an integration read back what its import answered, and nothing of another client, no predictions, no audit log', async () => {
     const response = await engine('', { body: ehrBundle('READBACK', 1) });
-    const patientId = response.body.entry[0].response.location.split('/')[1];
-    const encounterId = response.body.entry[1].response.location.split('/')[1];
-    const read = await engine(`/Patient/${patientId}`);
-    assert.equal(read.status, 200);
-    assert.equal(read.body.identifier[0].value, ehrPatient('READBACK', 0).mrn);
-    for (const path of [`/Encounter/${encounterId}`, `/Observation?patient=${patientId}`, `/RiskAssessment?subject=Patient/${patientId}`]) {
-      const refused = await engine(path);
-      assert.equal(refused.status, 403, path);
-      assert.equal(refused.body.resourceType, 'OperationOutcome');
+    const locations: string[] = response.body.entry.flatMap((e: any) => (e.response.location ? [e.response.location] : []));
+    assert.deepEqual(locations.map((l) => l.split('/')[0]), ['Patient', 'Encounter', 'Observation', 'Observation', 'Observation', 'Observation', 'Observation']);
+    for (const location of locations) {
+      const read = await engine(`/${location}`);
+      assert.equal(read.status, 200, location);
+      assert.equal(`${read.body.resourceType}/${read.body.id}`, location);
+      validate(read.body);
     }
+    const [patientId, encounterId] = locations.slice(0, 2).map((l) => l.split('/')[1]!);
+    assert.equal((await engine(`/Observation?patient=${patientId}`)).body.total, 6);
+
+    // Another interface engine: the same answers as for records that do not exist.
+    const other = fhirClient(api, { sub: 'other-engine', roles: ['integration'] });
+    const absentId = '00000000-0000-4000-8000-000000000000';
+    for (const location of locations.slice(0, 3)) {
+      const [type, id] = location.split('/');
+      const [outOfReach, absent] = [await other(`/${location}`), await other(`/${type}/${absentId}`)];
+      assert.equal(outOfReach.status, 404, location);
+      assert.equal(absent.status, 404);
+      assert.deepEqual(JSON.parse(JSON.stringify(outOfReach.body).replaceAll(id!, 'ID')), JSON.parse(JSON.stringify(absent.body).replaceAll(absentId, 'ID')));
+    }
+    const byMrn = await other(`/Patient?identifier=${encodeURIComponent(`${hospitalMrnSystem}|${ehrPatient('READBACK', 0).mrn}`)}`);
+    assert.equal(byMrn.body.total, 0);
+    assert.equal((await other(`/Observation?patient=${patientId}`)).body.total, 0);
+    const gqlOther = await api.as({ sub: 'other-engine', roles: ['integration'] }).gql('query($id: ID!) { patient(id: $id) { mrn } }', { id: patientId });
+    assert.equal(gqlOther.body.errors?.[0]?.extensions?.code, 'FORBIDDEN');
+    const [denied] = await raw.query<{ reason: string }>(`SELECT reason FROM "AuditEvent" WHERE "actorSubject" = 'other-engine' AND outcome = 'DENIED' AND $1 = ANY("patientIds") LIMIT 1`, [patientId]);
+    assert.equal(denied!.reason, 'not-imported-by-client');
+
+    // No predictions and no audit log, by FHIR or GraphQL.
+    const risks = await engine(`/RiskAssessment?subject=Patient/${patientId}`);
+    assert.equal(risks.status, 403);
+    assert.equal(risks.body.resourceType, 'OperationOutcome');
+    const predict = await api.as(interfaceEngine).gql('mutation($id: ID!) { predict(caseId: $id, model: "diabetes-progression") { id } }', { id: encounterId });
+    assert.equal(predict.body.errors?.[0]?.extensions?.code, 'FORBIDDEN');
     const graphql = await api.as(interfaceEngine).gql('{ auditEvents(first: 1) { totalCount } }');
     assert.equal(graphql.body.errors?.[0]?.extensions?.code, 'FORBIDDEN');
+
+    // A second engine whose import names the same MRN matches the hospital's patient (no duplicate) and then reaches it.
+    const again = await other('', { body: { resourceType: 'Bundle', type: 'transaction', entry: [patientEntry(ehrPatient('READBACK', 0))] } });
+    assert.equal(again.body.entry[0].response.location, `Patient/${patientId}`);
+    assert.equal((await other(`/Patient/${patientId}`)).status, 200);
   });
 
   it('takes SMART Backend Services tokens: system scopes without a roles claim make an integration, and scopes narrow', async () => {
