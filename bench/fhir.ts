@@ -85,8 +85,12 @@ export async function fhirExportInterferenceBenchmark(ctx: BenchContext): Promis
   try {
     for (const [i, checkout] of checkouts.entries()) {
       const server = await startFresh(ctx, `export${i}`, checkout.root);
-      const answer = await postBundle(server, tokens.integration, ehrBundle('EXP', resources / resourcesPerPatient));
-      const patientIds = answer.entry!.flatMap((entry) => (entry.response?.location?.startsWith('Patient/') ? [entry.response.location.slice('Patient/'.length)] : []));
+      // Transactions of 1,000 resources: the records are what matters here, not one long import.
+      const patientIds: string[] = [];
+      for (const part of split(ehrBundle('EXP', resources / resourcesPerPatient), 1_000)) {
+        const answer = await postBundle(server, tokens.integration, { ...part, type: 'transaction' });
+        patientIds.push(...answer.entry!.flatMap((entry) => (entry.response?.location?.startsWith('Patient/') ? [entry.response.location.slice('Patient/'.length)] : [])));
+      }
       servers.push({ name: checkout.name, server, patientIds, alone: [], exporting: [], exports: 0 });
     }
     for (const target of servers) await readPhase(ctx, target, tokens.admin, 'warm-up', true);

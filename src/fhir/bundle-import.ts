@@ -44,6 +44,8 @@ const v2IdentifierTypes = 'http://terminology.hl7.org/CodeSystem/v2-0203';
 const sexes = { female: 'FEMALE', male: 'MALE', other: 'OTHER', unknown: 'UNKNOWN' } as const;
 const storedCode = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const maxObservationsPerCall = 500;
+/** What a conditional update of a known observation is answered: clinigraph keeps observations as first stored (predictions name them as their basis). */
+const keptAsStored = 'Not changed: observations are kept as first stored, since predictions name them as their basis. Send a correction as a new Observation with its own identifier.';
 
 /**
  * Checks a Bundle's shape and every resource in it (FHIR structure, with
@@ -228,7 +230,7 @@ export class BundleImport {
       await this.guarded(entry, async () => {
         const resource = entry.resource as Observation;
         const found = entry.condition && known.get(identifierKey(entry.condition));
-        if (found) return results.set(entry.index, { status: '200 OK', location: `Observation/${found.targetId}`, patientId: found.patientId });
+        if (found) return results.set(entry.index, { status: '200 OK', location: `Observation/${found.targetId}`, patientId: found.patientId, ...(entry.method === 'PUT' ? { note: keptAsStored } : {}) });
         const patientId = await this.patientOf(resource.subject, 'Observation.subject');
         const caseId = await this.caseOf(resource.encounter, patientId);
         const rows = this.observationRows(resource);

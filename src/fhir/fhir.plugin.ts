@@ -5,6 +5,7 @@ import type { Principal } from '../access/principal.ts';
 import { scopesAllow } from '../access/smart-scopes.ts';
 import type { TrailEntry } from '../access/audit-trail.ts';
 import type { ContextDeps, RequestContext } from '../server/context.ts';
+import { countRequestsInFlight } from '../server/requests-in-flight.ts';
 import { BundleImport, type EntryResult, type ImportEntry, parseImportBundle, type StoredEntry } from './bundle-import.ts';
 import { BulkExportRunner } from './bulk-export.ts';
 import { capabilityStatement } from './capability-statement.ts';
@@ -39,7 +40,7 @@ type ReadableType = keyof typeof readable;
  */
 export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDeps, guard: preHandlerHookHandler[]): Promise<BulkExportRunner> {
   const catalog = await CodeCatalog.load();
-  const exports = new BulkExportRunner(deps, catalog);
+  const exports = new BulkExportRunner(deps, catalog, countRequestsInFlight(http.server));
   // A database not yet migrated has no job table; its jobs (none) wait for the next start.
   await exports.resumeUnfinished().catch((error: unknown) => deps.log.warn({ errorType: (error as Error).name }, 'unfinished bulk exports not resumed'));
   const { fhir: settings, maxPageSize } = deps.config;

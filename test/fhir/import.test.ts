@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { validate } from '../../src/fhir/validation.ts';
 import { startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
-import { ehrBundle, ehrPatient, encounterEntry, hospitalMrnSystem, observationEntry, patientEntry } from './ehr-bundles.ts';
+import { ehrBundle, ehrPatient, encounterEntry, hospitalMrnSystem, observationEntry, patientEntry, resultSystem } from './ehr-bundles.ts';
 import { fhirClient, interfaceEngine } from './fhir-client.ts';
 
 const api = await startTestServer({ FHIR_MRN_SYSTEM: hospitalMrnSystem });
@@ -112,6 +112,25 @@ describe('FHIR import', () => {
     assert.equal(response.body.entry[0].response.status, '200 OK');
     const [row] = await raw.query<{ familyName: string }>(`SELECT "familyName" FROM "Patient" WHERE mrn = $1`, [person.mrn]);
     assert.equal(row!.familyName, 'Married-Name');
+  });
+
+  it('answers a conditional update of a known observation with a note, and keeps the value stored', async () => {
+    const bundle = ehrBundle('OBSPUT', 1);
+    const first = await engine('', { body: bundle });
+    assert.equal(first.status, 200);
+    const glucose = structuredClone(bundle.entry![4]!) as any;
+    assert.equal(glucose.resource.identifier[0].value, 'OBSPUT-0-glu');
+    glucose.resource.valueQuantity = { ...glucose.resource.valueQuantity, value: 180 };
+    glucose.request = { method: 'PUT', url: `Observation?identifier=${resultSystem}|OBSPUT-0-glu` };
+    const before = await counts();
+    const response = await engine('', { body: { resourceType: 'Bundle', type: 'transaction', entry: [bundle.entry![0], bundle.entry![1], glucose] } });
+    assert.equal(response.status, 200);
+    assert.equal(response.body.entry[2].response.status, '200 OK');
+    assert.equal(response.body.entry[2].response.location, first.body.entry[4].response.location);
+    assert.match(response.body.entry[2].response.outcome.issue[0].diagnostics, /kept as first stored/);
+    assert.deepEqual(await counts(), before);
+    const [row] = await raw.query<{ value: number }>(`SELECT value FROM "Observation" WHERE id = $1`, [first.body.entry[4].response.location.split('/')[1]]);
+    assert.equal(row!.value, 101);
   });
 
   it('stores nothing of a transaction with one bad entry, and names the entry and element', async () => {
@@ -252,5 +271,21 @@ describe('FHIR import: who may', () => {
     assert.deepEqual(narrowed.body.issue[0].expression, ['Bundle.entry[1].request.method']);
     const patientScopes = fhirClient(api, { sub: 'patient-app', roles: [] }, { roles: undefined, scope: 'patient/*.rs' });
     assert.equal((await patientScopes('/Patient?identifier=x')).status, 403);
+  });
+});
+
+describe('FHIR import: time', () => {
+  // PGlite runs an interactive transaction to its end whatever its timeout; PostgreSQL's driver ends it.
+  const skip = process.env.DATABASE_URL ? false : 'the embedded database (PGlite) does not end a transaction at its timeout: PostgreSQL only';
+  it('answers a transaction that outlasts FHIR_IMPORT_TIMEOUT_MS with 503, and stores nothing', { skip }, async () => {
+    const hurried = await startTestServer({ FHIR_MRN_SYSTEM: hospitalMrnSystem, FHIR_IMPORT_TIMEOUT_MS: '1000' });
+    const query = <T>(sql: string) => hurried.server.db.prisma.$queryRawUnsafe<T[]>(sql);
+    const response = await fhirClient(hurried, interfaceEngine)('', { body: ehrBundle('SLOW', 125) });
+    assert.equal(response.status, 503, JSON.stringify(response.body).slice(0, 300));
+    assert.equal(response.body.resourceType, 'OperationOutcome');
+    assert.equal(response.body.issue[0].code, 'timeout');
+    assert.match(response.body.issue[0].diagnostics, /FHIR_IMPORT_TIMEOUT_MS/);
+    const [stored] = await query<{ n: number }>(`SELECT count(*)::int AS n FROM "Patient"`);
+    assert.equal(stored!.n, 0);
   });
 });
