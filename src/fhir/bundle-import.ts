@@ -151,7 +151,6 @@ export class BundleImport {
     }
     if (entry.targetId) throw fhirError(404, 'not-found', `No patient with id ${entry.targetId}.`, `Bundle.entry[${entry.index}].request.url`);
     const patient = await this.context.patients.create({ mrn: input.mrn.value, ...input.fields });
-    await this.identifiers.importedBy('patient.write', 'patient.create', [patient.id]);
     return this.linked('Patient', patient.id, patient.id, links, '201 Created');
   }
 

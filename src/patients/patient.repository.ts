@@ -89,8 +89,15 @@ export class PatientRepository {
     );
   }
 
+  /** Registers a patient; its registrant is recorded among its importers, so an integration reaches what it registered (GraphQL or FHIR). */
   create(data: Prisma.PatientCreateInput): Promise<Patient> {
-    return this.scope.records.write(writePatient('patient.create'), [], (tx) => tx.patient.create({ data }), (patient) => ({
+    const subject = this.scope.access.subject;
+    const write = async (tx: Prisma.TransactionClient) => {
+      const patient = await tx.patient.create({ data });
+      await tx.patientImporter.create({ data: { patientId: patient.id, subject } });
+      return patient;
+    };
+    return this.scope.records.write(writePatient('patient.create'), [], write, (patient) => ({
       resourceIds: [patient.id],
       patientIds: [patient.id],
     }));

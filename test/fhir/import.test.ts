@@ -255,6 +255,15 @@ describe('FHIR import: who may', () => {
     const graphql = await api.as(interfaceEngine).gql('{ auditEvents(first: 1) { totalCount } }');
     assert.equal(graphql.body.errors?.[0]?.extensions?.code, 'FORBIDDEN');
 
+    // Through GraphQL too: what it registers it reaches, and the other engine does not.
+    const gqlEngine = api.as(interfaceEngine);
+    const created = await gqlEngine.gql('mutation { createPatient(input: { mrn: "GQL-ENGINE-1", givenName: "Ada", familyName: "Quill", birthDate: "1970-01-01", sex: FEMALE }) { id } }');
+    const registeredId = created.body.data!.createPatient.id;
+    const opened = await gqlEngine.gql('mutation($id: ID!) { openCase(input: { patientId: $id, title: "Feed", startedAt: "2026-02-01T08:00:00Z" }) { id startedAt } }', { id: registeredId });
+    assert.equal(opened.body.data?.openCase?.startedAt, '2026-02-01T08:00:00.000Z', JSON.stringify(opened.body));
+    assert.equal((await engine(`/Encounter/${opened.body.data!.openCase.id}`)).body.period.start, '2026-02-01T08:00:00.000Z');
+    assert.equal((await other(`/Patient/${registeredId}`)).status, 404);
+
     // A second engine whose import names the same MRN matches the hospital's patient (no duplicate) and then reaches it.
     const again = await other('', { body: { resourceType: 'Bundle', type: 'transaction', entry: [patientEntry(ehrPatient('READBACK', 0))] } });
     assert.equal(again.body.entry[0].response.location, `Patient/${patientId}`);
