@@ -19,6 +19,8 @@ import { FhirError, fhirError, operationOutcome, toFhirError } from './operation
 
 const fhirBase = '/fhir/R4';
 const fhirJson = 'application/fhir+json';
+/** The kick-off, polling and file URLs of system-level exports (`$` as sent or percent-encoded). */
+const exportUrl = /^\/fhir\/R4\/(\$|%24)export/i;
 
 /** What each readable type needs: the permission (GraphQL's), and how a read or search runs. */
 const readable = {
@@ -40,7 +42,8 @@ type ReadableType = keyof typeof readable;
  */
 export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDeps, guard: preHandlerHookHandler[]): Promise<BulkExportRunner> {
   const catalog = await CodeCatalog.load();
-  const exports = new BulkExportRunner(deps, catalog, countRequestsInFlight(http.server));
+  // Exports give way to interactive requests; the polling and downloads of exports are not what they give way to.
+  const exports = new BulkExportRunner(deps, catalog, countRequestsInFlight(http.server, (url) => !exportUrl.test(url)));
   // A database not yet migrated has no job table; its jobs (none) wait for the next start.
   await exports.resumeUnfinished().catch((error: unknown) => deps.log.warn({ errorType: (error as Error).name }, 'unfinished bulk exports not resumed'));
   const { fhir: settings, maxPageSize } = deps.config;
