@@ -1,9 +1,11 @@
 import type { Bundle, BundleEntry, Observation, Patient } from '@medplum/fhirtypes';
 import { signToken } from '../test/support/tokens.ts';
 import { ehrBundle } from '../test/fhir/ehr-bundles.ts';
+import path from 'node:path';
 import type { BenchContext } from './lib/context.ts';
-import { fmt, log, table, verdict } from './lib/report.ts';
-import { type ChildServer, clinigraphEnv, startClinigraph } from './lib/servers.ts';
+import { type LoadFigures, runLoad } from './lib/load.ts';
+import { fmt, log, median, table, verdict } from './lib/report.ts';
+import { type ChildServer, clinigraphEnv, serverRoot, startClinigraph } from './lib/servers.ts';
 
 const resourcesPerPatient = 8;
 const batchResources = 400;
@@ -53,15 +55,124 @@ export async function fhirBenchmark(ctx: BenchContext): Promise<void> {
   verdict('13 fhir', `batches of ${batchResources}`, `${fmt.n(rate(batches))} resources/s (${fmt.n(graphql / batches)}x GraphQL)`, '(reported)', undefined);
 }
 
+/** How many interactive clients read while an export runs (a ward's worth of open charts). */
+const interactiveClients = 4;
+/** Most an export running in the background may slow interactive reads (issue 13): throughput at least 0.8x, p99 at most 1.2x. */
+const allowedSlowdown = 0.2;
+const patientRead = 'query Chart($id: ID!) { patient(id: $id) { id mrn givenName familyName birthDate sex phone address } }';
+
+/**
+ * Issue 13: interactive reads (an admin's patient reads by id, GraphQL,
+ * 4 clients in a closed loop) alone and with de-identified bulk exports of
+ * the same records running back to back in the background, phases
+ * alternating on the same server in the same run; the ratios of throughput
+ * and p99 are the verdict (at most 20% slower). With BENCH_BASELINE_ROOT (a
+ * checkout of the project from before a change) the same is measured on that
+ * checkout too, its phases interleaved with this one's: the A/B of a change.
+ */
+export async function fhirExportInterferenceBenchmark(ctx: BenchContext): Promise<void> {
+  const resources = ctx.settings.short ? 2_000 : 10_000;
+  const rounds = ctx.settings.short ? 2 : 3;
+  const baselineRoot = process.env.BENCH_BASELINE_ROOT ? path.resolve(process.env.BENCH_BASELINE_ROOT) : undefined;
+  const checkouts = [...(baselineRoot ? [{ name: 'before (BENCH_BASELINE_ROOT)', root: baselineRoot }] : []), { name: 'this checkout', root: serverRoot }];
+  const tokens = {
+    integration: await signToken({ sub: 'bench-integration', roles: ['integration'] }, { expiresIn: 6 * 3600 }),
+    scientist: await signToken({ sub: 'bench-scientist', roles: ['data_scientist'] }, { expiresIn: 6 * 3600 }),
+    admin: await signToken({ sub: 'bench-admin', roles: ['admin'] }, { expiresIn: 6 * 3600 }),
+  };
+  log(`fhir export interference: ${resources} resources imported; reads alone and beside exports, ${rounds} rounds on ${checkouts.map((c) => c.name).join(' and ')}`);
+  const servers: { name: string; server: ChildServer; patientIds: string[]; alone: LoadFigures[]; exporting: LoadFigures[]; exports: number }[] = [];
+  try {
+    for (const [i, checkout] of checkouts.entries()) {
+      const server = await startFresh(ctx, `export${i}`, checkout.root);
+      // Transactions of 1,000 resources: the records are what matters here, not one long import.
+      const patientIds: string[] = [];
+      for (const part of split(ehrBundle('EXP', resources / resourcesPerPatient), 1_000)) {
+        const answer = await postBundle(server, tokens.integration, { ...part, type: 'transaction' });
+        patientIds.push(...answer.entry!.flatMap((entry) => (entry.response?.location?.startsWith('Patient/') ? [entry.response.location.slice('Patient/'.length)] : [])));
+      }
+      servers.push({ name: checkout.name, server, patientIds, alone: [], exporting: [], exports: 0 });
+    }
+    for (const target of servers) await readPhase(ctx, target, tokens.admin, 'warm-up', true);
+    for (let round = 1; round <= rounds; round++) {
+      for (const target of servers) {
+        target.alone.push(await readPhase(ctx, target, tokens.admin, `reads alone, round ${round}`));
+        const background = exportsInBackground(target.server, tokens.scientist);
+        target.exporting.push(await readPhase(ctx, target, tokens.admin, `reads beside exports, round ${round}`));
+        target.exports += await background.stop();
+      }
+    }
+  } finally {
+    for (const { server } of servers) await server.stop();
+  }
+
+  console.log(`\n### Interactive reads beside a bulk export (${resources} resources; ${interactiveClients} clients; median of ${rounds} rounds; PostgreSQL)\n`);
+  const rows = servers.map((target) => {
+    const rps = (figures: LoadFigures[]) => median(figures.map((f) => f.rps));
+    const p99 = (figures: LoadFigures[]) => median(figures.map((f) => f.p99));
+    const throughput = rps(target.exporting) / rps(target.alone);
+    const latency = p99(target.exporting) / p99(target.alone);
+    return { target, throughput, latency, alone: { rps: rps(target.alone), p99: p99(target.alone) }, exporting: { rps: rps(target.exporting), p99: p99(target.exporting) } };
+  });
+  console.log(
+    table(
+      ['server', 'reads/s alone', 'p99 alone', 'reads/s beside export', 'p99 beside export', 'throughput ratio', 'p99 ratio', 'exports finished'],
+      rows.map((r) => [r.target.name, fmt.n(r.alone.rps), fmt.ms(r.alone.p99), fmt.n(r.exporting.rps), fmt.ms(r.exporting.p99), `${fmt.n(r.throughput)}x`, `${fmt.n(r.latency)}x`, r.target.exports]),
+    ),
+  );
+  for (const r of rows) {
+    verdict('13 fhir', `reads beside $export (${r.target.name}): throughput, p99`, `${fmt.n(r.throughput)}x, ${fmt.n(r.latency)}x`, `>= ${1 - allowedSlowdown}x, <= ${1 + allowedSlowdown}x`, r.throughput >= 1 - allowedSlowdown && r.latency <= 1 + allowedSlowdown);
+  }
+}
+
+async function readPhase(ctx: BenchContext, target: { name: string; server: ChildServer; patientIds: string[] }, token: string, label: string, warmUp = false): Promise<LoadFigures> {
+  let next = 0;
+  const figures = await runLoad({
+    label: `${target.name}: ${label}`,
+    server: target.server,
+    connections: interactiveClients,
+    seconds: warmUp ? ctx.settings.warmSeconds : ctx.settings.loadSeconds,
+    body: () => JSON.stringify({ query: patientRead, variables: { id: target.patientIds[next++ % target.patientIds.length] } }),
+    headers: { authorization: `Bearer ${token}` },
+    warmUp,
+  });
+  if (!warmUp) log(`${figures.label}: ${fmt.n(figures.rps)} reads/s, p99 ${fmt.ms(figures.p99)}`);
+  return figures;
+}
+
+/** Runs de-identified exports one after another until stopped; stop() waits for the one under way and tells how many finished. */
+function exportsInBackground(server: ChildServer, token: string): { stop(): Promise<number> } {
+  let stopping = false;
+  let finished = 0;
+  const running = (async () => {
+    while (!stopping) {
+      await timedExport(server, token);
+      finished++;
+    }
+  })();
+  return {
+    async stop() {
+      stopping = true;
+      await running;
+      return finished;
+    },
+  };
+}
+
 async function onFreshServer<T>(ctx: BenchContext, name: string, work: (server: ChildServer) => Promise<T>): Promise<T> {
-  const databaseUrl = await ctx.databases.create(`fhir_${name}`);
-  const env = await clinigraphEnv({ databaseUrl, dataDir: await ctx.tempDir(`fhir-${name}`) }, { DEFAULT_MODELS: 'false', REQUEST_TIMEOUT_MS: '300000', FHIR_EXPORT_PSEUDONYM_KEY: 'bench-pseudonym-key-0123456789abcdef012345' });
-  const server = await startClinigraph(`fhir-${name}`, env, ctx.profile(`fhir-${name}`));
+  const server = await startFresh(ctx, name, serverRoot);
   try {
     return await work(server);
   } finally {
     await server.stop();
   }
+}
+
+/** A clinigraph server of a checkout on a fresh PostgreSQL database of its own. */
+async function startFresh(ctx: BenchContext, name: string, root: string): Promise<ChildServer> {
+  const databaseUrl = await ctx.databases.create(`fhir_${name}`);
+  const env = await clinigraphEnv({ databaseUrl, dataDir: await ctx.tempDir(`fhir-${name}`) }, { DEFAULT_MODELS: 'false', REQUEST_TIMEOUT_MS: '300000', FHIR_EXPORT_PSEUDONYM_KEY: 'bench-pseudonym-key-0123456789abcdef012345' });
+  return startClinigraph(`fhir-${name}`, env, ctx.profile(`fhir-${name}`), root);
 }
 
 async function timed(work: () => Promise<unknown>): Promise<number> {
@@ -70,7 +181,7 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-async function postBundle(server: ChildServer, token: string, bundle: Bundle): Promise<void> {
+async function postBundle(server: ChildServer, token: string, bundle: Bundle): Promise<Bundle> {
   const response = await fetch(server.url.replace(/\/graphql$/, '/fhir/R4'), {
     method: 'POST',
     headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${token}` },
@@ -79,6 +190,7 @@ async function postBundle(server: ChildServer, token: string, bundle: Bundle): P
   const body = (await response.json()) as Bundle;
   const refused = body.entry?.filter((entry) => !entry.response?.status.startsWith('20')) ?? [];
   if (response.status !== 200 || refused.length) throw new Error(`import answered ${response.status}: ${JSON.stringify(body).slice(0, 400)}`);
+  return body;
 }
 
 /** Kicks off a de-identified export, polls it to its manifest and downloads every file; the seconds and the resources exported. */

@@ -7,7 +7,7 @@
  *
  *   npm run bench                      full run (about 12 minutes on 2 cores)
  *   npm run bench -- --short           CI run (well under 3 minutes); BENCH_SHORT=1 does the same
- *   npm run bench -- --only read,predict   some of: read, growth, predict, auth, limits, fhir, ledger, training, console
+ *   npm run bench -- --only read,predict   some of: read, growth, predict, auth, limits, fhir, fhir-export, ledger, training, console
  *   BENCH_BASELINE_ROOT=../main npm run bench -- --only ledger   audited writes before (that checkout) and after (this one)
  *   npm run bench -- --profile DIR     CPU profiles of the clinigraph servers into DIR (node --cpu-prof)
  *   npm run bench -- --json FILE       also write the figures against the targets as JSON
@@ -24,7 +24,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { authBenchmark } from './auth.ts';
-import { fhirBenchmark } from './fhir.ts';
+import { fhirBenchmark, fhirExportInterferenceBenchmark } from './fhir.ts';
 import { consoleBenchmark } from './console.ts';
 import { growthBenchmark } from './growth.ts';
 import { createContext, type Settings } from './lib/context.ts';
@@ -50,7 +50,7 @@ const { values } = parseArgs({
   allowNegative: true, // --no-embedded
 });
 const short = values.short || ['1', 'true', 'yes'].includes(process.env.BENCH_SHORT ?? '');
-const benchmarks = ['read', 'growth', 'predict', 'auth', 'limits', 'fhir', 'ledger', 'training', 'console'];
+const benchmarks = ['read', 'growth', 'predict', 'auth', 'limits', 'fhir', 'fhir-export', 'ledger', 'training', 'console'];
 const only = new Set((values.only ?? benchmarks.join(',')).split(',').map((name) => name.trim()));
 for (const name of only) {
   if (!benchmarks.includes(name)) {
@@ -103,6 +103,7 @@ try {
       if (name === 'auth') await authBenchmark(context);
       if (name === 'limits') await limitsBenchmark(context);
       if (name === 'fhir') await fhirBenchmark(context);
+      if (name === 'fhir-export') await fhirExportInterferenceBenchmark(context);
       if (name === 'ledger') await ledgerBenchmark(context);
       if (name === 'training') await trainingBenchmark(context);
       if (name === 'console') await consoleBenchmark(context);

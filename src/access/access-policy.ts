@@ -6,8 +6,16 @@ import type { AuditTrail } from './audit-trail.ts';
 import { type Action, type Permission, permissionTable, type Reach } from './permissions.ts';
 import type { Principal, Role } from './principal.ts';
 
-/** How this request reaches one patient. */
-type PatientAccess = 'care-team' | 'break-glass' | 'none';
+/** What ties this request's subject to one patient, whatever the permission. */
+interface PatientTies {
+  onTeam: boolean;
+  breakGlass: boolean;
+  /** The subject's FHIR imports created or matched the patient. */
+  imported: boolean;
+}
+
+/** How a permission's reaches reach one patient: plainly, only through break-glass (flagged), or not at all. */
+type PatientAccess = 'reached' | 'break-glass' | 'none';
 
 const forbidden = (message: string) => codedError(ErrorCode.FORBIDDEN, message);
 
@@ -27,25 +35,30 @@ export const outOfReach = () =>
  * reveal nothing about other patients.
  */
 export class AccessPolicy {
-  private readonly access: DataLoader<string, PatientAccess>;
+  private readonly ties: DataLoader<string, PatientTies>;
 
   constructor(
     private readonly prisma: PrismaClient,
     readonly principal: Principal,
     private readonly trail: AuditTrail,
   ) {
-    this.access = new DataLoader((patientIds) => this.lookUpAccess(patientIds));
+    this.ties = new DataLoader((patientIds) => this.lookUpTies(patientIds));
   }
 
   get subject(): string {
     return this.principal.subject;
   }
 
-  /** The widest reach any of the principal's roles gives for a permission, if any. */
+  /** The widest reach any of the principal's roles gives for a permission, if any (a narrow one when no role reaches all). */
   reach(permission: Permission): Reach | undefined {
-    const rule: Partial<Record<Role, Reach>> = permissionTable[permission];
-    const reaches = this.principal.roles.map((role) => rule[role]).filter((value) => value !== undefined);
+    const reaches = this.reaches(permission);
     return reaches.includes('all') ? 'all' : reaches[0];
+  }
+
+  /** Every reach the principal's roles give for a permission (a clinician who is also an integration reaches both ways). */
+  private reaches(permission: Permission): Reach[] {
+    const rule: Partial<Record<Role, Reach>> = permissionTable[permission];
+    return [...new Set(this.principal.roles.map((role) => rule[role]).filter((value) => value !== undefined))];
   }
 
   /** Checks the role only (for operations on no particular patient). */
@@ -68,10 +81,10 @@ export class AccessPolicy {
       throw forbidden(`Your role does not allow ${action}.`);
     }
     if (reach === 'all') return new Set();
-    const kinds = await this.accessTo(patientIds);
+    const kinds = await this.accessTo(permission, patientIds);
     const refused = patientIds.filter((_, i) => kinds[i] === 'none');
     if (refused.length > 0) {
-      this.trail.denied(action, 'not-on-care-team', { resourceType, resourceIds, patientIds: refused });
+      this.trail.denied(action, deniedReason(reach), { resourceType, resourceIds, patientIds: refused });
       throw outOfReach();
     }
     return new Set(patientIds.filter((_, i) => kinds[i] === 'break-glass'));
@@ -88,10 +101,13 @@ export class AccessPolicy {
       throw forbidden(`Your role does not allow ${action}.`);
     }
     if (reach === 'all') return {};
+    const reaches = this.reaches(permission);
     return {
       OR: [
-        { careTeam: { some: { clinicianSubject: this.subject } } },
-        { breakGlassGrants: { some: { clinicianSubject: this.subject, expiresAt: { gt: new Date() } } } },
+        ...(reaches.includes('care-team')
+          ? [{ careTeam: { some: { clinicianSubject: this.subject } } }, { breakGlassGrants: { some: { clinicianSubject: this.subject, expiresAt: { gt: new Date() } } } }]
+          : []),
+        ...(reaches.includes('imported') ? [{ importers: { some: { subject: this.subject } } }] : []),
       ],
     };
   }
@@ -106,30 +122,51 @@ export class AccessPolicy {
    * @throws FORBIDDEN, after recording the denial, when no role gives one of the permissions
    */
   reachSql(rules: { permission: Permission; action: Action }[], patientId: Prisma.Sql): { within: Prisma.Sql; breakGlass: Prisma.Sql } {
-    const reaches = rules.map(({ permission, action }) => {
-      const reach = this.reach(permission);
-      if (!reach) {
+    const reachesOfRules = rules.map(({ permission, action }) => {
+      const reaches = this.reaches(permission);
+      if (reaches.length === 0) {
         this.trail.denied(action, 'role');
         throw forbidden(`Your role does not allow ${action}.`);
       }
-      return reach;
+      return reaches;
     });
-    if (reaches.every((reach) => reach === 'all')) return { within: Prisma.sql`TRUE`, breakGlass: Prisma.sql`FALSE` };
-    const onTeam = Prisma.sql`EXISTS (SELECT 1 FROM "CareTeamMember" m WHERE m."patientId" = ${patientId} AND m."clinicianSubject" = ${this.subject})`;
-    const now = new Date();
+    if (reachesOfRules.every((reaches) => reaches.includes('all'))) return { within: Prisma.sql`TRUE`, breakGlass: Prisma.sql`FALSE` };
+    const subject = this.subject;
+    const ties: Record<Exclude<Reach, 'all'>, Prisma.Sql> = {
+      'care-team': Prisma.sql`EXISTS (SELECT 1 FROM "CareTeamMember" m WHERE m."patientId" = ${patientId} AND m."clinicianSubject" = ${subject})`,
+      imported: Prisma.sql`EXISTS (SELECT 1 FROM "PatientImporter" i WHERE i."patientId" = ${patientId} AND i.subject = ${subject})`,
+    };
     const grant = Prisma.sql`EXISTS (SELECT 1 FROM "BreakGlassGrant" g
-      WHERE g."patientId" = ${patientId} AND g."clinicianSubject" = ${this.subject} AND g."expiresAt" > ${now})`;
-    return { within: Prisma.sql`(${onTeam} OR ${grant})`, breakGlass: Prisma.sql`(NOT ${onTeam} AND ${grant})` };
+      WHERE g."patientId" = ${patientId} AND g."clinicianSubject" = ${subject} AND g."expiresAt" > ${new Date()})`;
+    // Per permission: a plain tie of one of its reaches, or (a care-team reach) an active grant.
+    const plain = (reaches: Reach[]) => (reaches.includes('all') ? Prisma.sql`TRUE` : Prisma.join(reaches.map((reach) => ties[reach as Exclude<Reach, 'all'>]), ' OR ', '(', ')'));
+    const reached = (reaches: Reach[]) => (reaches.includes('care-team') ? Prisma.sql`(${plain(reaches)} OR ${grant})` : plain(reaches));
+    const within = Prisma.join(reachesOfRules.map(reached), ' AND ', '(', ')');
+    const allPlain = Prisma.join(reachesOfRules.map(plain), ' AND ', '(', ')');
+    return { within, breakGlass: Prisma.sql`(NOT ${allPlain} AND ${within})` };
   }
 
   /**
    * Keeps what a statement decided with reachSql for a patient within a
    * care-team reach (the rules given to reachSql), so later checks of this
-   * request need no lookup.
+   * request need no lookup. Only a care-team decision is kept: it tells
+   * membership from break-glass, where one under several reaches would not
+   * tell which tie held.
    */
   remember(rules: { permission: Permission }[], patientId: string, breakGlass: boolean): void {
-    // Under an 'all' reach the statement checked no care team: it decided nothing to keep.
-    if (rules.some(({ permission }) => this.reach(permission) === 'care-team')) this.access.prime(patientId, breakGlass ? 'break-glass' : 'care-team');
+    const careTeamOnly = rules.every(({ permission }) => this.reaches(permission).every((reach) => reach === 'care-team'));
+    if (careTeamOnly && !this.mayReachByImport()) this.ties.prime(patientId, { onTeam: !breakGlass, breakGlass, imported: false });
+  }
+
+  /** Whether any permission reaches patients through this subject's imports (then a cached tie must say so). */
+  private mayReachByImport(): boolean {
+    return Object.keys(permissionTable).some((permission) => this.reaches(permission as Permission).includes('imported'));
+  }
+
+  /** Whether a permission reaches patients through the care team alone (its lists can read the care team's own index). */
+  reachesOnlyCareTeam(permission: Permission): boolean {
+    const reaches = this.reaches(permission);
+    return reaches.length === 1 && reaches[0] === 'care-team';
   }
 
   /**
@@ -163,46 +200,54 @@ export class AccessPolicy {
 
   /** Which of these patients this request reaches only through break-glass (for flagging list reads). */
   async breakGlassAmong(permission: Permission, patientIds: string[]): Promise<Set<string>> {
-    if (this.reach(permission) !== 'care-team' || patientIds.length === 0) return new Set();
-    const kinds = await this.accessTo(patientIds);
+    if (!this.reaches(permission).includes('care-team') || this.reach(permission) === 'all' || patientIds.length === 0) return new Set();
+    const kinds = await this.accessTo(permission, patientIds);
     return new Set(patientIds.filter((_, i) => kinds[i] === 'break-glass'));
   }
 
-  /** Forgets cached access (after this request changed a care team or opened break-glass). */
+  /** Forgets cached access (after this request changed a care team, opened break-glass or imported the patient). */
   forget(patientId: string): void {
-    this.access.clear(patientId);
+    this.ties.clear(patientId);
   }
 
   /**
-   * How this request reaches each patient. A failed lookup (the database
-   * unreachable, a statement timeout) is thrown as it is: it is no denial, so
-   * it is neither answered FORBIDDEN nor audited as one, and a read is never
-   * let through unflagged for want of its break-glass answer.
+   * How this request reaches each patient for a permission. A failed lookup
+   * (the database unreachable, a statement timeout) is thrown as it is: it is
+   * no denial, so it is neither answered FORBIDDEN nor audited as one, and a
+   * read is never let through unflagged for want of its break-glass answer.
    */
-  private async accessTo(patientIds: string[]): Promise<PatientAccess[]> {
-    const kinds = await this.access.loadMany(patientIds);
-    const failure = kinds.find((kind) => kind instanceof Error);
+  private async accessTo(permission: Permission, patientIds: string[]): Promise<PatientAccess[]> {
+    const ties = await this.ties.loadMany(patientIds);
+    const failure = ties.find((tie) => tie instanceof Error);
     if (failure) throw failure;
-    return kinds as PatientAccess[];
+    const reaches = this.reaches(permission);
+    const careTeam = reaches.includes('care-team');
+    const imported = reaches.includes('imported');
+    return (ties as PatientTies[]).map((tie) =>
+      (careTeam && tie.onTeam) || (imported && tie.imported) ? 'reached' : careTeam && tie.breakGlass ? 'break-glass' : 'none',
+    );
   }
 
-  /** Care-team membership and active break-glass grants of these patients, in one statement (one round trip per request). */
-  private async lookUpAccess(patientIds: readonly string[]): Promise<PatientAccess[]> {
-    const rows = await this.prisma.$queryRaw<{ patientId: string; onTeam: boolean; breakGlass: boolean }[]>`
+  /** Care-team membership, active break-glass grants and imports of these patients, in one statement (one round trip per request). */
+  private async lookUpTies(patientIds: readonly string[]): Promise<PatientTies[]> {
+    const rows = await this.prisma.$queryRaw<({ patientId: string } & PatientTies)[]>`
       SELECT p.id::text AS "patientId",
         EXISTS (SELECT 1 FROM "CareTeamMember" m WHERE m."patientId" = p.id AND m."clinicianSubject" = ${this.subject}) AS "onTeam",
         EXISTS (SELECT 1 FROM "BreakGlassGrant" g
-                WHERE g."patientId" = p.id AND g."clinicianSubject" = ${this.subject} AND g."expiresAt" > ${new Date()}) AS "breakGlass"
+                WHERE g."patientId" = p.id AND g."clinicianSubject" = ${this.subject} AND g."expiresAt" > ${new Date()}) AS "breakGlass",
+        EXISTS (SELECT 1 FROM "PatientImporter" i WHERE i."patientId" = p.id AND i.subject = ${this.subject}) AS imported
       FROM unnest(${[...patientIds]}::uuid[]) AS p(id)`;
     const byPatient = new Map(rows.map((row) => [row.patientId, row]));
-    return patientIds.map((id) => {
-      const row = byPatient.get(id);
-      return row?.onTeam ? 'care-team' : row?.breakGlass ? 'break-glass' : 'none';
-    });
+    return patientIds.map((id) => byPatient.get(id) ?? { onTeam: false, breakGlass: false, imported: false });
   }
 }
 
 /** The patient list's order, (createdAt, id), as PostgreSQL sorts it (a uuid compares as its lower-case text does). */
 function inListOrder(a: Patient, b: Patient): number {
   return a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** What a denial record says: which tie the patient lacked. */
+function deniedReason(reach: Reach): string {
+  return reach === 'imported' ? 'not-imported-by-client' : 'not-on-care-team';
 }

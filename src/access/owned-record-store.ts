@@ -105,7 +105,7 @@ export class OwnedRecordStore {
    * Lists a page of the patients within reach that match `where`, in list
    * order ((createdAt, id)) after `after`: `first` rows and one more, which
    * only tells whether another page follows (and is not audited as read). A
-   * care-team reach reads its page from the care team's own index
+   * reach through the care team alone reads its page from the care team's own index
    * (AccessPolicy.careTeamPage).
    * @param client the primary or a replica
    * @returns the rows, and the filter of the patients within reach (for counting them)
@@ -124,9 +124,9 @@ export class OwnedRecordStore {
       rule,
       (filter) => {
         within = filter;
-        return access.reach(rule.permission) === 'all'
-          ? client.patient.findMany({ where: { AND: [where, filter, afterPosition(after, 'createdAt')] }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], take })
-          : access.careTeamPage(client, where, after, take);
+        return access.reachesOnlyCareTeam(rule.permission)
+          ? access.careTeamPage(client, where, after, take)
+          : client.patient.findMany({ where: { AND: [where, filter, afterPosition(after, 'createdAt')] }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], take });
       },
       (found) => found.slice(0, first).map((patient) => ({ id: patient.id, patientId: patient.id })),
     );

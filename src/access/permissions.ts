@@ -1,19 +1,27 @@
 import type { Principal, PurposeOfUse, Role } from './principal.ts';
 
-/** How far a role reaches for a permission: every patient, or only those it cares for. */
-export type Reach = 'all' | 'care-team';
+/**
+ * How far a role reaches for a permission: every patient, only those it
+ * cares for, or only those its own FHIR imports created or matched.
+ */
+export type Reach = 'all' | 'care-team' | 'imported';
 
 /**
  * The one table of who may do what (README "Roles"). Patient-scoped
- * permissions reach either every patient or only the clinician's care team
- * (plus patients under an active break-glass grant).
+ * permissions reach every patient, the clinician's care team (plus patients
+ * under an active break-glass grant), or the patients an integration client
+ * imported (PatientImporter).
  */
 export const permissionTable = {
-  // An interface engine (integration) imports patients, cases and observations; it reads patients to match them, no clinical data.
-  'patient.read': { admin: 'all', clinician: 'care-team', integration: 'all' },
+  // An interface engine (integration) writes patients, cases and observations of any patient (it matches the hospital's MRNs),
+  // and reads back only the patients its imports created or matched, their cases and observations; never predictions.
+  'patient.read': { admin: 'all', clinician: 'care-team', integration: 'imported' },
   'patient.write': { admin: 'all', integration: 'all' },
-  'clinical.read': { clinician: 'care-team' },
+  'clinical.read': { clinician: 'care-team', integration: 'imported' },
   'clinical.write': { clinician: 'care-team', integration: 'all' },
+  // Predictions, their explanations, reviews and outcomes: clinical judgement, the clinician's alone.
+  'prediction.read': { clinician: 'care-team' },
+  'prediction.write': { clinician: 'care-team' },
   'consent.record': { admin: 'all', clinician: 'care-team' },
   'careTeam.manage': { admin: 'all' },
   'breakGlass.open': { clinician: 'all' },

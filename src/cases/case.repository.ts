@@ -138,7 +138,7 @@ export class CaseRepository {
    */
   async findWithInputs(id: string, action: AccessRule['action']): Promise<CaseWithInputs | null> {
     const found = await this.scope.records.findForWrite<CaseRow>(
-      rule('clinical.write', action, 'Case'),
+      rule('prediction.write', action, 'Case'),
       [id],
       (reach) => this.queryForWrite(id, reach, true),
       rule('clinical.read', 'observation.read', 'Case'),
@@ -157,6 +157,19 @@ export class CaseRepository {
         ${inputs ? caseImagesJson : none} AS "imagesJson"
       FROM "Case" c WHERE c.id = ${id}::uuid AND ${reach.within}`;
     return row ?? null;
+  }
+
+  /** An observation and its case, when the case's patient is within reach (for a care-team reach, an unknown one is FORBIDDEN too). */
+  async findObservation(id: string): Promise<{ observation: Observation; episode: Case } | null> {
+    const found = await this.scope.records.find(
+      rule('clinical.read', 'observation.read', 'Observation'),
+      [id],
+      (within) => this.scope.prisma.observation.findFirst({ where: { id, case: { patient: within } }, include: { case: true } }),
+      (row) => ({ id: row.id, patientId: row.case.patientId }),
+    );
+    if (!found) return null;
+    const { case: episode, ...observation } = found;
+    return { observation, episode };
   }
 
   /** A patient's cases, newest first, with the children a client selected loaded in the same statement. */
@@ -208,7 +221,7 @@ export class CaseRepository {
     );
   }
 
-  open(data: { patientId: string; title: string }): Promise<Case> {
+  open(data: { patientId: string; title: string; startedAt: Date | null }): Promise<Case> {
     return this.scope.records.write(rule('clinical.write', 'case.open', 'Case'), [patientOwner(data.patientId)], (tx) => tx.case.create({ data }), (episode) => ({
       resourceIds: [episode.id],
     }));

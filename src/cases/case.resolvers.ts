@@ -19,5 +19,6 @@ export const caseResolvers: Resolvers = {
     },
     observations: (episode, _, ctx) => ctx.cases.observations(episode),
     images: (episode, _, ctx) => ctx.cases.images(episode),
+    startedAt: (episode) => episode.startedAt ?? episode.openedAt,
   },
 };

@@ -35,7 +35,7 @@ const observationsSchema = z
   .min(1, { message: 'give at least one observation' })
   .max(maxObservationsPerCall, { message: `at most ${maxObservationsPerCall} observations per call` });
 
-const openCaseSchema = z.object({ patientId: z.string(), title: boundedText(200) });
+const openCaseSchema = z.object({ patientId: z.string(), title: boundedText(200), startedAt: notInFuture('the start of the case').nullish() });
 
 const side = z.number().int().min(1).max(maxImageSide);
 const imageSchema = z
@@ -63,6 +63,11 @@ export class CaseService {
 
   get(id: string): Promise<Case | null> {
     return this.cases.findById(parseId(id, 'id'));
+  }
+
+  /** One observation with its case (null when absent, for a reach over every patient). */
+  observation(id: string): Promise<{ observation: Observation; episode: Case } | null> {
+    return this.cases.findObservation(parseId(id, 'id'));
   }
 
   /** The case, which must exist and be within reach for the given write. */
@@ -104,7 +109,7 @@ export class CaseService {
     return recordingFailure(this.trail, 'case.open', { resourceType: 'Patient' }, async () => {
       const data = parseInput(openCaseSchema, input);
       const patient = await this.patients.requireActive(parseId(data.patientId, 'input.patientId'));
-      return this.cases.open({ patientId: patient.id, title: data.title });
+      return this.cases.open({ patientId: patient.id, title: data.title, startedAt: data.startedAt ?? null });
     });
   }
 

@@ -8,6 +8,12 @@ export function isUniqueViolation(error: unknown): boolean {
   return e.code === 'P2002' || (e.code === 'P2010' && e.meta?.driverAdapterError?.cause?.kind === 'UniqueConstraintViolation');
 }
 
+/** True when a query or commit ran into the end of its interactive transaction's time (Prisma P2028, not the "unable to start" kind): the transaction is rolled back. */
+export function isTransactionExpired(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return e?.code === 'P2028' && typeof e.message === 'string' && /expired transaction|Transaction already closed/.test(e.message);
+}
+
 /** Prisma codes for "the database cannot be reached or dropped the connection". */
 const unavailablePrismaCodes = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2037']);
 /** Driver-adapter error kinds (`@prisma/adapter-pg`) with the same meaning. */

@@ -5,6 +5,7 @@ import type { Case, Observation } from '../cases/case.repository.ts';
 import type { Patient } from '../patients/patient.repository.ts';
 import type { FhirExportJob } from './fhir-export.repository.ts';
 import type { ContextDeps } from '../server/context.ts';
+import type { RequestsInFlight } from '../server/requests-in-flight.ts';
 import type { CodeCatalog } from './code-catalog.ts';
 import { deidentifiedEncounter, deidentifiedObservation, deidentifiedPatient, kAnonymous, Pseudonymizer } from './deidentify.ts';
 import { type ExportFile, type ExportProfile, type ExportReport, FhirExportRepository } from './fhir-export.repository.ts';
@@ -12,6 +13,17 @@ import { defaultMrnSystem, toFhirEncounter, toFhirObservation, toFhirPatient } f
 
 /** Resource types a bulk export holds, in the order it writes them. */
 export const exportTypes = ['Patient', 'Encounter', 'Observation'] as const;
+type ExportType = (typeof exportTypes)[number];
+
+/** Patients an export reads and writes between two yields to interactive requests (with their cases and observations). */
+const exportPageSize = 50;
+/**
+ * Share of the time export pages may take while interactive requests are in
+ * flight: after a page, an export waits nine times as long as the page took,
+ * so requests keep (nearly) the whole process and database; an idle server
+ * runs exports at full speed.
+ */
+const shareBesideRequests = 0.1;
 
 /**
  * Runs bulk exports in the background of this process, one at a time, under
@@ -25,6 +37,7 @@ export class BulkExportRunner {
   constructor(
     private readonly deps: ContextDeps,
     private readonly catalog: CodeCatalog,
+    private readonly requests: RequestsInFlight,
   ) {}
 
   /** Queues a job; it runs after the ones before it. */
@@ -56,31 +69,47 @@ export class BulkExportRunner {
     }
   }
 
-  /** The files of a job, or undefined when it was cancelled on the way. */
+  /**
+   * The files of a job, or undefined when it was cancelled on the way. The
+   * kept patients are read and written a page at a time, yielding to
+   * interactive requests between pages, so no single step holds the event
+   * loop or a database connection for long.
+   */
   private async build(job: FhirExportJob, exports: FhirExportRepository) {
     const profile = job.profile as ExportProfile;
     const wanted = new Set(job.types);
     if (!(await exports.markRunning(job.id, 'reading patients'))) return undefined;
     const today = new Date();
     const everyone = await exports.patients(profile, job.since);
-    const deidentified = profile === 'deidentified';
-    const { kept, report } = deidentified ? kAnonymous(everyone, this.deps.config.fhir.exportK, today) : { kept: everyone, report: undefined };
-    await yieldToRequests();
-    if (!(await exports.markRunning(job.id, 'reading cases'))) return undefined;
-    const patientIds = kept.map((patient) => patient.id);
-    const cases = await exports.cases(profile, patientIds, null);
-    const observations = wanted.has('Observation') ? await exports.observations(profile, cases.map((c) => c.id), job.since) : [];
-    await yieldToRequests();
-    if (!(await exports.markRunning(job.id, 'writing files'))) return undefined;
-    const casesSince = job.since ? cases.filter((c) => c.openedAt >= job.since! || (c.closedAt && c.closedAt >= job.since!)) : cases;
+    const { kept, report } = profile === 'deidentified' ? kAnonymous(everyone, this.deps.config.fhir.exportK, today) : { kept: everyone, report: undefined };
     const write = this.writer(profile);
-    const caseById = new Map(cases.map((episode) => [episode.id, episode]));
-    const files: ExportFile[] = [
-      file('Patient', wanted.has('Patient') ? kept.map((patient) => write.patient(patient, today)) : []),
-      file('Encounter', wanted.has('Encounter') ? casesSince.map((episode) => write.encounter(episode)) : []),
-      file('Observation', observations.map((observation) => write.observation(observation, caseById.get(observation.caseId)!))),
-    ].filter((f) => wanted.has(f.type));
-    return { files, report: { profile, ...(report ? { kAnonymity: report } : {}) } satisfies ExportReport, patientIds };
+    const lines: Record<ExportType, string[]> = { Patient: [], Encounter: [], Observation: [] };
+    const since = job.since;
+    let pageStarted = performance.now();
+    for (let from = 0; from < kept.length; from += exportPageSize) {
+      await this.giveWay(performance.now() - pageStarted);
+      pageStarted = performance.now();
+      if (!(await exports.markRunning(job.id, `${from} of ${kept.length} patients written`))) return undefined;
+      const page = kept.slice(from, from + exportPageSize);
+      if (wanted.has('Patient')) for (const patient of page) lines.Patient.push(ndjsonLine(write.patient(patient, today)));
+      if (!wanted.has('Encounter') && !wanted.has('Observation')) continue;
+      const cases = await exports.cases(profile, page.map((patient) => patient.id), null);
+      if (wanted.has('Encounter')) {
+        for (const episode of cases) if (!since || episode.openedAt >= since || (episode.closedAt && episode.closedAt >= since)) lines.Encounter.push(ndjsonLine(write.encounter(episode)));
+      }
+      if (!wanted.has('Observation')) continue;
+      const caseById = new Map(cases.map((episode) => [episode.id, episode]));
+      for (const observation of await exports.observations(profile, [...caseById.keys()], since)) lines.Observation.push(ndjsonLine(write.observation(observation, caseById.get(observation.caseId)!)));
+    }
+    await this.giveWay(performance.now() - pageStarted);
+    const files: ExportFile[] = exportTypes.filter((type) => wanted.has(type)).map((type) => ({ type, count: lines[type].length, ndjson: lines[type].join('') }));
+    return { files, report: { profile, ...(report ? { kAnonymity: report } : {}) } satisfies ExportReport, patientIds: kept.map((patient) => patient.id) };
+  }
+
+  /** Lets requests in flight run first: the next event-loop turn when there are none, else a pause in proportion to the work just done. */
+  private giveWay(workMs: number): Promise<void> {
+    if (this.requests.count() === 0) return new Promise((resolve) => setImmediate(resolve));
+    return new Promise((resolve) => setTimeout(resolve, (workMs * (1 - shareBesideRequests)) / shareBesideRequests));
   }
 
   /** How each record is written for the profile. */
@@ -114,8 +143,6 @@ export class BulkExportRunner {
   }
 }
 
-function file(type: string, resources: Resource[]): ExportFile {
-  return { type, count: resources.length, ndjson: resources.map((resource) => `${JSON.stringify(resource)}\n`).join('') };
+function ndjsonLine(resource: Resource): string {
+  return `${JSON.stringify(resource)}\n`;
 }
-
-const yieldToRequests = () => new Promise((resolve) => setImmediate(resolve));

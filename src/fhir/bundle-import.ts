@@ -44,6 +44,8 @@ const v2IdentifierTypes = 'http://terminology.hl7.org/CodeSystem/v2-0203';
 const sexes = { female: 'FEMALE', male: 'MALE', other: 'OTHER', unknown: 'UNKNOWN' } as const;
 const storedCode = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const maxObservationsPerCall = 500;
+/** What a conditional update of a known observation is answered: clinigraph keeps observations as first stored (predictions name them as their basis). */
+const keptAsStored = 'Not changed: observations are kept as first stored, since predictions name them as their basis. Send a correction as a new Observation with its own identifier.';
 
 /**
  * Checks a Bundle's shape and every resource in it (FHIR structure, with
@@ -152,15 +154,19 @@ export class BundleImport {
     return this.linked('Patient', patient.id, patient.id, links, '201 Created');
   }
 
-  /** The patient a conditional or by-id write names, or (for a create) the one with the same MRN. */
+  /**
+   * The patient a conditional or by-id write names, or (for a create) the one
+   * with the same MRN, looked up among those the caller may write (the
+   * hospital's MRN is one patient, whoever registered it); the caller becomes
+   * one of the patient's importers, so it reads back what it wrote.
+   */
   private async existingPatient(entry: ImportEntry, mrn: string): Promise<PatientRow | null> {
-    if (entry.targetId) return this.context.patients.get(entry.targetId).catch(() => null);
-    if (entry.condition) {
-      const found = (await this.identifiers.find('patient.read', 'patient.read', [entry.condition])).get(identifierKey(entry.condition));
-      if (found) return this.context.patients.get(found.targetId);
-    }
+    const byCondition = entry.condition ? (await this.identifiers.find('patient.write', 'patient.update', [entry.condition])).get(identifierKey(entry.condition))?.targetId : undefined;
     // The MRN is unique: an earlier patient with it is this one (GraphQL-registered or imported before).
-    return entry.condition || entry.method === 'PUT' ? this.context.patients.getByMrn(mrn) : null;
+    const byMrn = !byCondition && !entry.targetId && (entry.condition || entry.method === 'PUT') ? await this.context.patients.idByMrnForWrite(mrn, 'patient.write', 'patient.update') : null;
+    const id = entry.targetId ?? byCondition ?? byMrn;
+    if (!id || !(await this.identifiers.importedBy('patient.write', 'patient.update', [id]))) return null;
+    return this.context.patients.get(id);
   }
 
   private patientInput(resource: Patient) {
@@ -202,12 +208,13 @@ export class BundleImport {
     const links = [...identifiersOf(type, resource.identifier), ...(entry.condition ? [entry.condition] : [])];
     const existingId = entry.targetId ?? (entry.condition ? (await this.identifiers.find('clinical.write', 'case.open', [entry.condition])).get(identifierKey(entry.condition))?.targetId : undefined);
     const done = resource.status === 'finished' || resource.status === 'cancelled';
+    const startedAt = startOf(resource);
     if (existingId) {
       const episode = await this.context.cases.requireForWrite(existingId, 'id', 'case.open');
       if (done && episode.status === 'OPEN' && entry.method === 'PUT') this.finished.add(episode.id);
       return this.linked(type, episode.id, episode.patientId, links, '200 OK');
     }
-    const episode = await this.context.cases.open({ patientId, title: encounterTitle(resource) });
+    const episode = await this.context.cases.open({ patientId, title: encounterTitle(resource), startedAt });
     if (done) this.finished.add(episode.id);
     return this.linked(type, episode.id, patientId, links, '201 Created');
   }
@@ -222,7 +229,7 @@ export class BundleImport {
       await this.guarded(entry, async () => {
         const resource = entry.resource as Observation;
         const found = entry.condition && known.get(identifierKey(entry.condition));
-        if (found) return results.set(entry.index, { status: '200 OK', location: `Observation/${found.targetId}`, patientId: found.patientId });
+        if (found) return results.set(entry.index, { status: '200 OK', location: `Observation/${found.targetId}`, patientId: found.patientId, ...(entry.method === 'PUT' ? { note: keptAsStored } : {}) });
         const patientId = await this.patientOf(resource.subject, 'Observation.subject');
         const caseId = await this.caseOf(resource.encounter, patientId);
         const rows = this.observationRows(resource);
@@ -281,21 +288,25 @@ export class BundleImport {
     return undefined;
   }
 
-  /** The patient a reference names: an entry of this Bundle, Patient/{id}, or Patient?identifier=system|value. */
+  /**
+   * The patient a reference names (an entry of this Bundle, Patient/{id}, or
+   * Patient?identifier=system|value), among those the caller may write
+   * clinical data of; the caller becomes one of its importers.
+   */
   private async patientOf(reference: Reference | undefined, expression: string): Promise<string> {
     const target = reference?.reference;
     if (!target) throw fhirError(422, 'required', 'The resource must name its patient.', expression);
     const inBundle = this.stored.get(target);
     if (inBundle) return inBundle.patientId;
     if (target.startsWith('urn:')) throw fhirError(422, 'not-found', `${target} is not a Patient of this Bundle.`, expression);
-    const byId = /^Patient\/([0-9a-f-]{36})$/i.exec(target)?.[1];
-    if (byId) return (await this.context.patients.requireActive(byId.toLowerCase())).id;
-    if (target.startsWith('Patient?')) {
+    const byId = /^Patient\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i.exec(target)?.[1]?.toLowerCase();
+    let id = byId;
+    if (!id && target.startsWith('Patient?')) {
       const search = identifierSearch('Patient', target.slice('Patient?'.length), expression);
-      const found = (await this.identifiers.find('patient.read', 'patient.read', [search])).get(identifierKey(search));
-      const patient = found ? await this.context.patients.get(found.targetId) : await this.context.patients.getByMrn(search.value);
-      if (patient) return patient.id;
+      const found = (await this.identifiers.find('clinical.write', 'case.open', [search])).get(identifierKey(search));
+      id = found?.targetId ?? (await this.context.patients.idByMrnForWrite(search.value, 'clinical.write', 'case.open')) ?? undefined;
     }
+    if (id && (await this.identifiers.importedBy('clinical.write', 'case.open', [id]))) return (await this.context.patients.requireActive(id)).id;
     throw fhirError(422, 'not-found', `No patient matches ${target}.`, expression);
   }
 
@@ -333,6 +344,15 @@ function encounterTitle(resource: Encounter | EpisodeOfCare): string {
   const identifier = resource.identifier?.[0]?.value;
   const title = type?.text ?? type?.coding?.[0]?.display ?? (resource.resourceType === 'Encounter' ? resource.class?.display : undefined);
   return (title ?? `Imported ${resource.resourceType}${identifier ? ` ${identifier}` : ''}`).slice(0, 200);
+}
+
+/** When an Encounter's period (an EpisodeOfCare's) began, if the resource says; never in the future. */
+function startOf(resource: Encounter | EpisodeOfCare): Date | null {
+  const start = resource.period?.start;
+  if (!start) return null;
+  const date = new Date(start);
+  if (date.getTime() > Date.now()) throw fhirError(422, 'value', 'clinigraph keeps episodes that have begun: the period cannot start in the future.', `${resource.resourceType}.period.start`);
+  return date;
 }
 
 function effectiveTime(resource: Observation): Date | undefined {

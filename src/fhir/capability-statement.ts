@@ -46,12 +46,12 @@ export function capabilityStatement(baseUrl: string, software: { name: string; v
         operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
         resource: [
           {
-            ...resource('Patient', ['read', 'search-type'], [['identifier', 'token'], ['_count', 'token']], true),
+            ...resource('Patient', ['read', 'search-type'], [['identifier', 'token']], true),
             operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }],
           },
           resource('Encounter', ['read', 'search-type'], [['patient', 'reference'], ['subject', 'reference']], true),
-          { type: 'EpisodeOfCare', conditionalCreate: true, conditionalUpdate: true },
-          resource('Observation', ['search-type'], [['patient', 'reference'], ['subject', 'reference'], ['code', 'token'], ['date', 'date']], true),
+          resource('EpisodeOfCare', ['read'], [], true),
+          resource('Observation', ['read', 'search-type'], [['patient', 'reference'], ['subject', 'reference'], ['code', 'token'], ['date', 'date']], true),
           resource('RiskAssessment', ['read', 'search-type'], [['subject', 'reference'], ['patient', 'reference']], false),
           resource('Device', ['read'], [], false),
         ],

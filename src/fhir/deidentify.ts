@@ -117,7 +117,7 @@ export function deidentifiedEncounter(episode: Case, p: Pseudonymizer): Encounte
     ...encounter,
     id: p.pseudonym('Case', episode.id),
     subject: { reference: `Patient/${p.pseudonym('Patient', episode.patientId)}` },
-    period: { start: shifted(episode.openedAt), ...(episode.closedAt ? { end: shifted(episode.closedAt) } : {}) },
+    period: { start: shifted(episode.startedAt ?? episode.openedAt), ...(episode.closedAt ? { end: shifted(episode.closedAt) } : {}) },
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Action, Permission } from '../access/permissions.ts';
 import { type Owner, patientOwner } from '../access/owned-record-store.ts';
 import type { Scope } from '../access/scope.ts';
+import { isId } from '../graphql/validation.ts';
 
 /** A FHIR identifier (system|value) of an imported resource. */
 export interface ResourceIdentifier {
@@ -45,6 +46,25 @@ export class FhirIdentifierRepository {
       data: links.map((link) => ({ ...link, createdBy: this.scope.access.subject })),
       skipDuplicates: true,
     });
+  }
+
+  /**
+   * Records the caller among the importers of these patients (what an
+   * integration's `imported` reach reads back), once it is checked to be
+   * allowed the write that names them.
+   * @returns whether every one of them exists (none is recorded for an id that names no patient)
+   * @throws FORBIDDEN, audited, when a patient is out of the caller's reach for the write
+   */
+  async importedBy(permission: Permission, action: Action, patientIds: string[]): Promise<boolean> {
+    const ids = [...new Set(patientIds)];
+    if (!ids.every(isId)) return false;
+    await this.scope.records.requireOwners({ permission, action, resourceType: 'Patient' }, ids.map(patientOwner));
+    const [found] = await this.scope.prisma.$queryRaw<{ n: number }[]>`
+      WITH found AS (SELECT id FROM "Patient" WHERE id = ANY(${ids}::uuid[])),
+        added AS (INSERT INTO "PatientImporter" ("patientId", subject) SELECT id, ${this.scope.access.subject} FROM found ON CONFLICT DO NOTHING)
+      SELECT count(*)::int AS n FROM found`;
+    for (const id of ids) this.scope.access.forget(id);
+    return found!.n === ids.length;
   }
 }
 

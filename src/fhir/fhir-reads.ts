@@ -3,7 +3,7 @@ import type { Observation } from '../cases/case.repository.ts';
 import type { RequestContext } from '../server/context.ts';
 import type { CodeCatalog } from './code-catalog.ts';
 import type { FhirIdentifierRepository } from './fhir-identifier.repository.ts';
-import { type PredictionView, toDevice, toFhirEncounter, toFhirObservation, toFhirPatient, toRiskAssessment } from './fhir-resources.ts';
+import { type PredictionView, toDevice, toFhirEncounter, toFhirEpisodeOfCare, toFhirObservation, toFhirPatient, toRiskAssessment } from './fhir-resources.ts';
 import { fhirError } from './operation-outcome.ts';
 
 /** A search's parameters as the query string gave them. */
@@ -32,6 +32,18 @@ export class FhirReads {
   async encounter(id: string): Promise<Resource | null> {
     const episode = await this.context.cases.get(id);
     return episode && toFhirEncounter(episode);
+  }
+
+  /** A case imported as an EpisodeOfCare reads back as one (as any case does). */
+  async episodeOfCare(id: string): Promise<Resource | null> {
+    const episode = await this.context.cases.get(id);
+    return episode && toFhirEpisodeOfCare(episode);
+  }
+
+  /** One stored value (a panel's location is its first component's row). */
+  async observation(id: string): Promise<Resource | null> {
+    const found = await this.context.cases.observation(id);
+    return found && toFhirObservation(found.observation, found.episode, this.catalog);
   }
 
   async riskAssessment(id: string): Promise<Resource | null> {

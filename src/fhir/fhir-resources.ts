@@ -1,4 +1,4 @@
-import type { Device, Encounter, Extension, Observation as FhirObservation, Patient as FhirPatient, RiskAssessment } from '@medplum/fhirtypes';
+import type { Device, Encounter, EpisodeOfCare, Extension, Observation as FhirObservation, Patient as FhirPatient, RiskAssessment } from '@medplum/fhirtypes';
 import type { Case, Observation } from '../cases/case.repository.ts';
 import type { Model } from '../models/model.repository.ts';
 import type { Patient } from '../patients/patient.repository.ts';
@@ -55,8 +55,24 @@ export function toFhirEncounter(episode: Case): Encounter {
     class: { system: 'http://terminology.hl7.org/CodeSystem/v3-NullFlavor', code: 'UNK', display: 'unknown' },
     type: [{ text: episode.title }],
     subject: { reference: `Patient/${episode.patientId}` },
-    period: { start: episode.openedAt.toISOString(), ...(episode.closedAt ? { end: episode.closedAt.toISOString() } : {}) },
+    period: casePeriod(episode),
   };
+}
+
+export function toFhirEpisodeOfCare(episode: Case): EpisodeOfCare {
+  return {
+    resourceType: 'EpisodeOfCare',
+    id: episode.id,
+    status: episode.status === 'OPEN' ? 'active' : 'finished',
+    type: [{ text: episode.title }],
+    patient: { reference: `Patient/${episode.patientId}` },
+    period: casePeriod(episode),
+  };
+}
+
+/** A case's period: from when it began (as its source recorded it, else when it was opened here) to when it was closed. */
+function casePeriod(episode: Case): { start: string; end?: string } {
+  return { start: (episode.startedAt ?? episode.openedAt).toISOString(), ...(episode.closedAt ? { end: episode.closedAt.toISOString() } : {}) };
 }
 
 export function toFhirObservation(observation: Observation, episode: Case, catalog: CodeCatalog): FhirObservation {

@@ -5,6 +5,7 @@ import type { Principal } from '../access/principal.ts';
 import { scopesAllow } from '../access/smart-scopes.ts';
 import type { TrailEntry } from '../access/audit-trail.ts';
 import type { ContextDeps, RequestContext } from '../server/context.ts';
+import { countRequestsInFlight } from '../server/requests-in-flight.ts';
 import { BundleImport, type EntryResult, type ImportEntry, parseImportBundle, type StoredEntry } from './bundle-import.ts';
 import { BulkExportRunner } from './bulk-export.ts';
 import { capabilityStatement } from './capability-statement.ts';
@@ -18,13 +19,16 @@ import { FhirError, fhirError, operationOutcome, toFhirError } from './operation
 
 const fhirBase = '/fhir/R4';
 const fhirJson = 'application/fhir+json';
+/** The kick-off, polling and file URLs of system-level exports (`$` as sent or percent-encoded). */
+const exportUrl = /^\/fhir\/R4\/(\$|%24)export/i;
 
 /** What each readable type needs: the permission (GraphQL's), and how a read or search runs. */
 const readable = {
   Patient: { permission: 'patient.read', read: 'patient', search: 'searchPatients' },
   Encounter: { permission: 'clinical.read', read: 'encounter', search: 'searchEncounters' },
-  Observation: { permission: 'clinical.read', read: undefined, search: 'searchObservations' },
-  RiskAssessment: { permission: 'clinical.read', read: 'riskAssessment', search: 'searchRiskAssessments' },
+  EpisodeOfCare: { permission: 'clinical.read', read: 'episodeOfCare', search: undefined },
+  Observation: { permission: 'clinical.read', read: 'observation', search: 'searchObservations' },
+  RiskAssessment: { permission: 'prediction.read', read: 'riskAssessment', search: 'searchRiskAssessments' },
   Device: { permission: 'model.read', read: 'device', search: undefined },
 } as const satisfies Record<string, { permission: Permission; read: keyof FhirReads | undefined; search: keyof FhirReads | undefined }>;
 type ReadableType = keyof typeof readable;
@@ -38,7 +42,8 @@ type ReadableType = keyof typeof readable;
  */
 export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDeps, guard: preHandlerHookHandler[]): Promise<BulkExportRunner> {
   const catalog = await CodeCatalog.load();
-  const exports = new BulkExportRunner(deps, catalog);
+  // Exports give way to interactive requests; the polling and downloads of exports are not what they give way to.
+  const exports = new BulkExportRunner(deps, catalog, countRequestsInFlight(http.server, (url) => !exportUrl.test(url)));
   // A database not yet migrated has no job table; its jobs (none) wait for the next start.
   await exports.resumeUnfinished().catch((error: unknown) => deps.log.warn({ errorType: (error as Error).name }, 'unfinished bulk exports not resumed'));
   const { fhir: settings, maxPageSize } = deps.config;

@@ -1,4 +1,5 @@
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { isTransactionExpired } from '../db/errors.ts';
 import { errorCode } from '../errors/errors.ts';
 
 /** FHIR issue-type codes (http://hl7.org/fhir/R4/valueset-issue-type.html). */
@@ -66,6 +67,9 @@ const byServiceCode: Record<string, [number, IssueType]> = {
  */
 export function toFhirError(error: unknown, expression?: string): FhirError {
   if (error instanceof FhirError) return error;
+  if (isTransactionExpired(error)) {
+    return fhirError(503, 'timeout', 'The import ran longer than its transaction may last (FHIR_IMPORT_TIMEOUT_MS): nothing of it was stored. Send smaller Bundles.', expression);
+  }
   const code = errorCode(error);
   const mapped = code ? byServiceCode[code] : undefined;
   if (!mapped) return fhirError(500, 'exception', 'Internal server error.', expression);

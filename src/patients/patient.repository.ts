@@ -49,6 +49,17 @@ export class PatientRepository {
   }
 
   /**
+   * The id of the patient with this MRN among those the caller may write, for
+   * an import matching the hospital's record (a lookup a write depends on, not
+   * a read: the record itself is not returned).
+   */
+  async findIdByMrnForWrite(mrn: string, permission: 'patient.write' | 'clinical.write', action: 'patient.update' | 'case.open'): Promise<string | null> {
+    const rule: AccessRule = { permission, action, resourceType: 'Patient' };
+    const found = await this.scope.records.find(rule, [], (within) => this.scope.prisma.patient.findFirst({ where: { AND: [{ mrn }, within] }, select: { id: true } }), (row) => ({ id: row.id, patientId: row.id }), false);
+    return found?.id ?? null;
+  }
+
+  /**
    * The id of the patient with this MRN, for auditors (audit.read). Recorded
    * whether or not it exists, even when reads are not, since it names a patient.
    */
@@ -71,8 +82,15 @@ export class PatientRepository {
     );
   }
 
+  /** Registers a patient; its registrant is recorded among its importers, so an integration reaches what it registered (GraphQL or FHIR). */
   create(data: Prisma.PatientCreateInput): Promise<Patient> {
-    return this.scope.records.write(writePatient('patient.create'), [], (tx) => tx.patient.create({ data }), (patient) => ({
+    const subject = this.scope.access.subject;
+    const write = async (tx: Prisma.TransactionClient) => {
+      const patient = await tx.patient.create({ data });
+      await tx.patientImporter.create({ data: { patientId: patient.id, subject } });
+      return patient;
+    };
+    return this.scope.records.write(writePatient('patient.create'), [], write, (patient) => ({
       resourceIds: [patient.id],
       patientIds: [patient.id],
     }));
@@ -104,6 +122,9 @@ export class PatientRepository {
           skipDuplicates: true,
         });
         await tx.careTeamMember.deleteMany({ where: { patientId: duplicateId } });
+        // The clients that imported the duplicate keep reaching its cases, now the survivor's.
+        const importers = await tx.patientImporter.findMany({ where: { patientId: duplicateId } });
+        await tx.patientImporter.createMany({ data: importers.map((importer) => ({ ...importer, patientId: survivorId })), skipDuplicates: true });
         await tx.patient.update({ where: { id: duplicateId }, data: { archivedAt: new Date(), mergedIntoId: survivorId } });
         return tx.patient.findUniqueOrThrow({ where: { id: survivorId } });
       },

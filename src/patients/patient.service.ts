@@ -65,6 +65,11 @@ export class PatientService {
     return this.patients.findByMrn(parseInput(mrn, value, 'mrn'));
   }
 
+  /** The id of the patient with this MRN among those the caller may write (an import matching the hospital's record); the record is not read. */
+  idByMrnForWrite(value: string, permission: 'patient.write' | 'clinical.write', action: 'patient.update' | 'case.open'): Promise<string | null> {
+    return this.patients.findIdByMrnForWrite(parseInput(mrn, value, 'mrn'), permission, action);
+  }
+
   /** An auditor's lookup: the id only, so the audit log can be searched by patient without reading the record. */
   idByMrnForAudit(value: string): Promise<string | null> {
     return this.patients.findIdByMrnForAudit(parseInput(mrn, value, 'mrn'));

@@ -14,7 +14,7 @@ export type { CaseOutcome, Prediction, ReviewDecision };
 const asItem = (prediction: Pick<Prediction, 'id' | 'patientId'>) => ({ id: prediction.id, patientId: prediction.patientId });
 const caseOwner = (episode: Pick<Case, 'id' | 'patientId'>): Owner => ({ resourceType: 'Case', id: episode.id, patientId: episode.patientId });
 const predictionOwner = (prediction: Prediction): Owner => ({ resourceType: 'Prediction', id: prediction.id, patientId: prediction.patientId });
-const rule = (permission: 'clinical.read' | 'clinical.write', action: AccessRule['action'], resourceType: string): AccessRule => ({ permission, action, resourceType });
+const rule = (permission: 'prediction.read' | 'prediction.write', action: AccessRule['action'], resourceType: string): AccessRule => ({ permission, action, resourceType });
 
 /**
  * A prediction as a case's list carries it: without its input snapshot and
@@ -89,9 +89,9 @@ export class PredictionRepository {
   }
 
   /** A prediction, when its patient is within reach (for a clinician, an unknown one is FORBIDDEN too). */
-  async findById(id: string, permission: 'clinical.read' | 'clinical.write' = 'clinical.read', action: AccessRule['action'] = 'prediction.read'): Promise<Prediction | null> {
+  async findById(id: string, permission: 'prediction.read' | 'prediction.write' = 'prediction.read', action: AccessRule['action'] = 'prediction.read'): Promise<Prediction | null> {
     // A write that looks its prediction up is audited as that write, not as a read.
-    const prediction = await this.scope.records.find(rule(permission, action, 'Prediction'), [id], (within) => this.byIdWithin.load(permission, within, id), asItem, permission === 'clinical.read');
+    const prediction = await this.scope.records.find(rule(permission, action, 'Prediction'), [id], (within) => this.byIdWithin.load(permission, within, id), asItem, permission === 'prediction.read');
     if (prediction) this.byId.prime(prediction.id, prediction);
     return prediction;
   }
@@ -102,7 +102,7 @@ export class PredictionRepository {
   }
 
   listForCase(episode: Case): Promise<PredictionRecord[]> {
-    return this.scope.records.read(rule('clinical.read', 'prediction.read', 'Prediction'), caseOwner(episode), () => this.byCase.load(episode.id), (rows) => rows.map(asItem));
+    return this.scope.records.read(rule('prediction.read', 'prediction.read', 'Prediction'), caseOwner(episode), () => this.byCase.load(episode.id), (rows) => rows.map(asItem));
   }
 
   /** The whole row of a prediction this request has read (and audited) already, through a list or by id. */
@@ -114,12 +114,12 @@ export class PredictionRepository {
   }
 
   outcomes(episode: Case): Promise<CaseOutcome[]> {
-    return this.scope.records.read(rule('clinical.read', 'outcome.read', 'Case'), caseOwner(episode), () => this.outcomesByCase.load(episode.id));
+    return this.scope.records.read(rule('prediction.read', 'outcome.read', 'Case'), caseOwner(episode), () => this.outcomesByCase.load(episode.id));
   }
 
   /** Checks the role for making predictions (before work on many cases starts). */
   requireRoleToPredict(): void {
-    this.scope.access.require('clinical.write', 'prediction.create');
+    this.scope.access.require('prediction.write', 'prediction.create');
   }
 
   /**
@@ -129,7 +129,7 @@ export class PredictionRepository {
   async create(data: NewPrediction): Promise<Prediction> {
     const row = { ...data, id: randomUUID(), requestedBy: this.scope.access.subject };
     const [created] = await this.scope.records.insert<{ row: unknown[] }>(
-      rule('clinical.write', 'prediction.create', 'Prediction'),
+      rule('prediction.write', 'prediction.create', 'Prediction'),
       [caseOwner({ id: data.caseId, patientId: data.patientId })],
       insertRowsSql('Prediction', newPredictionColumns, [row], { returning: Prisma.sql`${predictionRows.array('"Prediction"')} AS row` }),
       { resourceIds: [row.id] },
@@ -142,7 +142,7 @@ export class PredictionRepository {
   setExplanation(prediction: Prediction, explanation: object): Promise<Prediction> {
     this.forget(prediction.id);
     return this.scope.records.write(
-      rule('clinical.write', 'prediction.explain', 'Prediction'),
+      rule('prediction.write', 'prediction.explain', 'Prediction'),
       [predictionOwner(prediction)],
       (tx) => tx.prediction.update({ where: { id: prediction.id }, data: { explanation } }),
       (row) => ({ resourceIds: [row.id] }),
@@ -152,7 +152,7 @@ export class PredictionRepository {
   review(prediction: Prediction, decision: ReviewDecision, note: string | null): Promise<Prediction> {
     this.forget(prediction.id);
     return this.scope.records.write(
-      rule('clinical.write', 'prediction.review', 'Prediction'),
+      rule('prediction.write', 'prediction.review', 'Prediction'),
       [predictionOwner(prediction)],
       (tx) =>
         tx.prediction.update({
@@ -168,7 +168,7 @@ export class PredictionRepository {
     this.outcomesByCase.clear(episode.id);
     const data = { ...outcome, recordedBy: this.scope.access.subject, recordedAt: new Date() };
     return this.scope.records.write(
-      rule('clinical.write', 'outcome.record', 'CaseOutcome'),
+      rule('prediction.write', 'outcome.record', 'CaseOutcome'),
       [caseOwner(episode)],
       (tx) =>
         tx.caseOutcome.upsert({

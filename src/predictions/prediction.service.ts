@@ -164,7 +164,7 @@ export class PredictionService {
   }
 
   private async requireForWrite(id: string, action: Action): Promise<Prediction> {
-    const prediction = await this.predictions.findById(parseId(id, 'id'), 'clinical.write', action);
+    const prediction = await this.predictions.findById(parseId(id, 'id'), 'prediction.write', action);
     if (!prediction) throw notFound(`No prediction with id ${id}.`, { argument: 'id' });
     return prediction;
   }

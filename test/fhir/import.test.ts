@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { validate } from '../../src/fhir/validation.ts';
 import { startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
-import { ehrBundle, ehrPatient, encounterEntry, hospitalMrnSystem, observationEntry, patientEntry } from './ehr-bundles.ts';
+import { ehrBundle, ehrPatient, encounterEntry, hospitalMrnSystem, observationEntry, patientEntry, resultSystem } from './ehr-bundles.ts';
 import { fhirClient, interfaceEngine } from './fhir-client.ts';
 
 const api = await startTestServer({ FHIR_MRN_SYSTEM: hospitalMrnSystem });
@@ -80,6 +81,13 @@ describe('FHIR import', () => {
       { code: 's1_tc', value: 192, text: null, unit: 'mg/dL' },
       { code: 's6_glu', value: 101, text: null, unit: 'mg/dL' },
     ]);
+    // The encounter's period.start (09:00+01:00) is the case's start, read back by FHIR and GraphQL.
+    const caseId = response.body.entry[1].response.location.split('/')[1];
+    const [episode] = await raw.query<{ startedAt: Date }>(`SELECT "startedAt" FROM "Case" WHERE id = $1`, [caseId]);
+    assert.equal(episode!.startedAt.toISOString(), '2026-03-02T08:00:00.000Z');
+    assert.equal((await engine(`/Encounter/${caseId}`)).body.period.start, '2026-03-02T08:00:00.000Z');
+    const viaGraphql = await api.as(interfaceEngine).gql('query($id: ID!) { case(id: $id) { startedAt } }', { id: caseId });
+    assert.equal(viaGraphql.body.data?.case?.startedAt, '2026-03-02T08:00:00.000Z', JSON.stringify(viaGraphql.body));
     const [audited] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'fhir.import' AND outcome = 'SUCCESS' AND $1 = ANY("patientIds")`, [patientId]);
     assert.equal(audited!.n, 1);
     const [created] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'patient.create' AND "actorSubject" = $1 AND $2 = ANY("patientIds")`, [interfaceEngine.sub, patientId]);
@@ -104,6 +112,25 @@ describe('FHIR import', () => {
     assert.equal(response.body.entry[0].response.status, '200 OK');
     const [row] = await raw.query<{ familyName: string }>(`SELECT "familyName" FROM "Patient" WHERE mrn = $1`, [person.mrn]);
     assert.equal(row!.familyName, 'Married-Name');
+  });
+
+  it('answers a conditional update of a known observation with a note, and keeps the value stored', async () => {
+    const bundle = ehrBundle('OBSPUT', 1);
+    const first = await engine('', { body: bundle });
+    assert.equal(first.status, 200);
+    const glucose = structuredClone(bundle.entry![4]!) as any;
+    assert.equal(glucose.resource.identifier[0].value, 'OBSPUT-0-glu');
+    glucose.resource.valueQuantity = { ...glucose.resource.valueQuantity, value: 180 };
+    glucose.request = { method: 'PUT', url: `Observation?identifier=${resultSystem}|OBSPUT-0-glu` };
+    const before = await counts();
+    const response = await engine('', { body: { resourceType: 'Bundle', type: 'transaction', entry: [bundle.entry![0], bundle.entry![1], glucose] } });
+    assert.equal(response.status, 200);
+    assert.equal(response.body.entry[2].response.status, '200 OK');
+    assert.equal(response.body.entry[2].response.location, first.body.entry[4].response.location);
+    assert.match(response.body.entry[2].response.outcome.issue[0].diagnostics, /kept as first stored/);
+    assert.deepEqual(await counts(), before);
+    const [row] = await raw.query<{ value: number }>(`SELECT value FROM "Observation" WHERE id = $1`, [first.body.entry[4].response.location.split('/')[1]]);
+    assert.equal(row!.value, 101);
   });
 
   it('stores nothing of a transaction with one bad entry, and names the entry and element', async () => {
@@ -132,6 +159,13 @@ describe('FHIR import', () => {
     assert.equal(response.status, 422);
     const paths = response.body.issue.flatMap((i: any) => i.expression);
     assert.ok(paths.includes('Bundle.entry[0].resource.birthDate'), JSON.stringify(paths));
+    assert.deepEqual(await counts(), before);
+
+    const planned = ehrBundle('PLANNED', 1);
+    (planned.entry![1]!.resource as any).period = { start: '2999-01-01T09:00:00Z' };
+    const future = await engine('', { body: planned });
+    assert.equal(future.status, 422);
+    assert.deepEqual(future.body.issue[0].expression, ['Bundle.entry[1].resource.period.start']);
     assert.deepEqual(await counts(), before);
 
     const notBundle = await engine('', { body: { resourceType: 'Patient' } });
@@ -181,20 +215,59 @@ describe('FHIR import: who may', () => {
     assert.deepEqual(await counts(), before);
   });
 
-  it('lets an integration read back the patients it imported, and nothing clinical', async () => {
+  it('lets an integration read back what its import answered, and nothing of another client, no predictions, no audit log', async () => {
     const response = await engine('', { body: ehrBundle('READBACK', 1) });
-    const patientId = response.body.entry[0].response.location.split('/')[1];
-    const encounterId = response.body.entry[1].response.location.split('/')[1];
-    const read = await engine(`/Patient/${patientId}`);
-    assert.equal(read.status, 200);
-    assert.equal(read.body.identifier[0].value, ehrPatient('READBACK', 0).mrn);
-    for (const path of [`/Encounter/${encounterId}`, `/Observation?patient=${patientId}`, `/RiskAssessment?subject=Patient/${patientId}`]) {
-      const refused = await engine(path);
-      assert.equal(refused.status, 403, path);
-      assert.equal(refused.body.resourceType, 'OperationOutcome');
+    const locations: string[] = response.body.entry.flatMap((e: any) => (e.response.location ? [e.response.location] : []));
+    assert.deepEqual(locations.map((l) => l.split('/')[0]), ['Patient', 'Encounter', 'Observation', 'Observation', 'Observation', 'Observation', 'Observation']);
+    for (const location of locations) {
+      const read = await engine(`/${location}`);
+      assert.equal(read.status, 200, location);
+      assert.equal(`${read.body.resourceType}/${read.body.id}`, location);
+      validate(read.body);
     }
+    const [patientId, encounterId] = locations.slice(0, 2).map((l) => l.split('/')[1]!);
+    assert.equal((await engine(`/Observation?patient=${patientId}`)).body.total, 6);
+
+    // Another interface engine: the same answers as for records that do not exist.
+    const other = fhirClient(api, { sub: 'other-engine', roles: ['integration'] });
+    const absentId = '00000000-0000-4000-8000-000000000000';
+    for (const location of locations.slice(0, 3)) {
+      const [type, id] = location.split('/');
+      const [outOfReach, absent] = [await other(`/${location}`), await other(`/${type}/${absentId}`)];
+      assert.equal(outOfReach.status, 404, location);
+      assert.equal(absent.status, 404);
+      assert.deepEqual(JSON.parse(JSON.stringify(outOfReach.body).replaceAll(id!, 'ID')), JSON.parse(JSON.stringify(absent.body).replaceAll(absentId, 'ID')));
+    }
+    const byMrn = await other(`/Patient?identifier=${encodeURIComponent(`${hospitalMrnSystem}|${ehrPatient('READBACK', 0).mrn}`)}`);
+    assert.equal(byMrn.body.total, 0);
+    assert.equal((await other(`/Observation?patient=${patientId}`)).body.total, 0);
+    const gqlOther = await api.as({ sub: 'other-engine', roles: ['integration'] }).gql('query($id: ID!) { patient(id: $id) { mrn } }', { id: patientId });
+    assert.equal(gqlOther.body.errors?.[0]?.extensions?.code, 'FORBIDDEN');
+    const [denied] = await raw.query<{ reason: string }>(`SELECT reason FROM "AuditEvent" WHERE "actorSubject" = 'other-engine' AND outcome = 'DENIED' AND $1 = ANY("patientIds") LIMIT 1`, [patientId]);
+    assert.equal(denied!.reason, 'not-imported-by-client');
+
+    // No predictions and no audit log, by FHIR or GraphQL.
+    const risks = await engine(`/RiskAssessment?subject=Patient/${patientId}`);
+    assert.equal(risks.status, 403);
+    assert.equal(risks.body.resourceType, 'OperationOutcome');
+    const predict = await api.as(interfaceEngine).gql('mutation($id: ID!) { predict(caseId: $id, model: "diabetes-progression") { id } }', { id: encounterId });
+    assert.equal(predict.body.errors?.[0]?.extensions?.code, 'FORBIDDEN');
     const graphql = await api.as(interfaceEngine).gql('{ auditEvents(first: 1) { totalCount } }');
     assert.equal(graphql.body.errors?.[0]?.extensions?.code, 'FORBIDDEN');
+
+    // Through GraphQL too: what it registers it reaches, and the other engine does not.
+    const gqlEngine = api.as(interfaceEngine);
+    const created = await gqlEngine.gql('mutation { createPatient(input: { mrn: "GQL-ENGINE-1", givenName: "Ada", familyName: "Quill", birthDate: "1970-01-01", sex: FEMALE }) { id } }');
+    const registeredId = created.body.data!.createPatient.id;
+    const opened = await gqlEngine.gql('mutation($id: ID!) { openCase(input: { patientId: $id, title: "Feed", startedAt: "2026-02-01T08:00:00Z" }) { id startedAt } }', { id: registeredId });
+    assert.equal(opened.body.data?.openCase?.startedAt, '2026-02-01T08:00:00.000Z', JSON.stringify(opened.body));
+    assert.equal((await engine(`/Encounter/${opened.body.data!.openCase.id}`)).body.period.start, '2026-02-01T08:00:00.000Z');
+    assert.equal((await other(`/Patient/${registeredId}`)).status, 404);
+
+    // A second engine whose import names the same MRN matches the hospital's patient (no duplicate) and then reaches it.
+    const again = await other('', { body: { resourceType: 'Bundle', type: 'transaction', entry: [patientEntry(ehrPatient('READBACK', 0))] } });
+    assert.equal(again.body.entry[0].response.location, `Patient/${patientId}`);
+    assert.equal((await other(`/Patient/${patientId}`)).status, 200);
   });
 
   it('takes SMART Backend Services tokens: system scopes without a roles claim make an integration, and scopes narrow', async () => {
@@ -207,5 +280,21 @@ describe('FHIR import: who may', () => {
     assert.deepEqual(narrowed.body.issue[0].expression, ['Bundle.entry[1].request.method']);
     const patientScopes = fhirClient(api, { sub: 'patient-app', roles: [] }, { roles: undefined, scope: 'patient/*.rs' });
     assert.equal((await patientScopes('/Patient?identifier=x')).status, 403);
+  });
+});
+
+describe('FHIR import: time', () => {
+  // PGlite runs an interactive transaction to its end whatever its timeout; PostgreSQL's driver ends it.
+  const skip = process.env.DATABASE_URL ? false : 'the embedded database (PGlite) does not end a transaction at its timeout: PostgreSQL only';
+  it('answers a transaction that outlasts FHIR_IMPORT_TIMEOUT_MS with 503, and stores nothing', { skip }, async () => {
+    const hurried = await startTestServer({ FHIR_MRN_SYSTEM: hospitalMrnSystem, FHIR_IMPORT_TIMEOUT_MS: '1000' });
+    const query = <T>(sql: string) => hurried.server.db.prisma.$queryRawUnsafe<T[]>(sql);
+    const response = await fhirClient(hurried, interfaceEngine)('', { body: ehrBundle('SLOW', 125) });
+    assert.equal(response.status, 503, JSON.stringify(response.body).slice(0, 300));
+    assert.equal(response.body.resourceType, 'OperationOutcome');
+    assert.equal(response.body.issue[0].code, 'timeout');
+    assert.match(response.body.issue[0].diagnostics, /FHIR_IMPORT_TIMEOUT_MS/);
+    const [stored] = await query<{ n: number }>(`SELECT count(*)::int AS n FROM "Patient"`);
+    assert.equal(stored!.n, 0);
   });
 });

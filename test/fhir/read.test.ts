@@ -92,6 +92,46 @@ describe('FHIR reads and searches', () => {
     assert.deepEqual(badDate.body.issue[0].expression, ['date']);
   });
 
+  it('reads an observation and an encounter by id, 404 alike out of reach and absent', async () => {
+    const { patientId, caseId } = await importedCase('OBSREAD');
+    const found = await clinician(`/Observation?patient=${patientId}&code=urn:clinigraph:feature|mean_radius`);
+    const id = found.body.entry[0].resource.id as string;
+    const read = await clinician(`/Observation/${id}`);
+    assert.equal(read.status, 200);
+    validate(read.body);
+    assert.deepEqual(read.body, found.body.entry[0].resource);
+    assert.equal(read.body.encounter.reference, `Encounter/${caseId}`);
+    const absentId = '00000000-0000-4000-8000-000000000000';
+    for (const [type, knownId] of [['Observation', id], ['Encounter', caseId], ['EpisodeOfCare', caseId]] as const) {
+      if (type !== 'Observation') {
+        const own = await clinician(`/${type}/${knownId}`);
+        assert.equal(own.status, 200, type);
+        validate(own.body);
+        assert.equal(own.body.period.start, '2026-03-02T08:00:00.000Z');
+      }
+      const [outOfReach, absent] = [await outsider(`/${type}/${knownId}`), await outsider(`/${type}/${absentId}`)];
+      assert.equal(outOfReach.status, 404, type);
+      assert.equal(JSON.stringify(outOfReach.body).replaceAll(knownId, 'ID'), JSON.stringify(absent.body).replaceAll(absentId, 'ID'));
+    }
+    const [audited] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'observation.read' AND "resourceType" = 'Observation' AND $1 = ANY("resourceIds") AND outcome = 'SUCCESS'`, [id]);
+    assert.equal(audited!.n, 1);
+  });
+
+  it('does what the CapabilityStatement lists, and nothing else', async () => {
+    const { patientId } = await importedCase('CAPS');
+    const metadata = await clinician('/metadata');
+    const listed = new Map<string, string[]>(metadata.body.rest[0].resource.map((r: any) => [r.type, (r.interaction ?? []).map((i: any) => i.code)]));
+    const searches: Record<string, string> = { Patient: `identifier=${ehrPatient('CAPS', 0).mrn}`, Encounter: `patient=${patientId}`, EpisodeOfCare: `patient=${patientId}`, Observation: `patient=${patientId}`, RiskAssessment: `subject=${patientId}`, Device: 'name=x' };
+    for (const type of ['Patient', 'Encounter', 'EpisodeOfCare', 'Observation', 'RiskAssessment', 'Device', 'Condition']) {
+      const interactions = listed.get(type) ?? [];
+      const read = await clinician(`/${type}/00000000-0000-4000-8000-000000000000`);
+      const search = await clinician(`/${type}?${searches[type] ?? 'patient=x'}`);
+      const supported = (response: { status: number; body: any }) => response.status === 200 || (response.status === 404 && response.body.issue[0].code === 'not-found');
+      assert.equal(supported(read), interactions.includes('read'), `${type} read: ${read.status} ${JSON.stringify(read.body)}`);
+      assert.equal(supported(search), interactions.includes('search-type'), `${type} search: ${search.status} ${JSON.stringify(search.body)}`);
+    }
+  });
+
   it('reads a prediction back as a RiskAssessment naming the model version (a Device), which the FHIR validator accepts', async () => {
     const { patientId, caseId } = await importedCase('RISK');
     const predicted = await api.as(people.clinician).gql('mutation($id: ID!) { predict(caseId: $id, model: "breast-cancer") { id modelVersion { id version weightsSha256 } } }', { id: caseId });
@@ -120,6 +160,10 @@ describe('FHIR reads and searches', () => {
     assert.equal(device.body.version[0].value, String(modelVersion.version));
     assert.equal(device.body.identifier[0].value, modelVersion.weightsSha256);
 
+    // The interface engine that imported the patient reads no predictions.
+    for (const path of [`/RiskAssessment/${id}`, `/RiskAssessment?subject=Patient/${patientId}`]) assert.equal((await engine(path)).status, 403, path);
+    const viaGraphql = await api.as(interfaceEngine).gql('query($id: ID!) { case(id: $id) { predictions { id } } }', { id: caseId });
+    assert.equal(viaGraphql.body.errors?.[0]?.extensions?.code, 'FORBIDDEN');
     assert.equal((await outsider(`/RiskAssessment/${id}`)).status, 404);
     assert.equal((await outsider(`/RiskAssessment?subject=Patient/${patientId}`)).body.total, 0);
   });

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Patient } from '../../src/patients/patient.repository.ts';
+import { ageBand, deidentifiedPatient, kAnonymous, Pseudonymizer, zip3 } from '../../src/fhir/deidentify.ts';
+
+const today = new Date('2026-12-01T00:00:00Z');
+
+function patient(id: string, birthDate: string, sex: Patient['sex'], address: string | null): Patient {
+  const at = new Date('2026-01-01T00:00:00Z');
+  return { id, mrn: `MRN-${id}`, givenName: 'Given', familyName: 'Family', birthDate: new Date(`${birthDate}T00:00:00Z`), sex, phone: '+1 555 0100', email: null, address, createdAt: at, updatedAt: at, archivedAt: null, mergedIntoId: null, aiConsent: 'GRANTED', aiConsentUpdatedAt: null };
+}
+
+describe('Safe Harbor de-identification', () => {
+  it('groups everyone over 89 as 90+ and gives them no birth date', () => {
+    const p = new Pseudonymizer('key-one-0123456789abcdef0123456789');
+    const old = deidentifiedPatient(patient('a', '1930-06-01', 'MALE', null), p, today);
+    assert.equal(old.birthDate, undefined);
+    assert.deepEqual(old.extension, [{ url: 'urn:clinigraph:fhir:StructureDefinition:age-band', valueString: '90+' }]);
+    const eightyNine = deidentifiedPatient(patient('b', '1937-06-01', 'MALE', null), p, today);
+    assert.equal(eightyNine.extension![0]!.valueString, '85-89');
+    assert.notEqual(eightyNine.birthDate, '1937-06-01');
+    assert.equal(ageBand(90), '90+');
+    assert.equal(ageBand(89), '85-89');
+  });
+
+  it('pseudonymizes with the key: stable for one key, different for another, never the MRN', () => {
+    const one = new Pseudonymizer('key-one-0123456789abcdef0123456789');
+    const two = new Pseudonymizer('key-two-0123456789abcdef0123456789');
+    const person = patient('c', '1980-02-03', 'FEMALE', '1 Main St, Boston, MA 02139');
+    const first = deidentifiedPatient(person, one, today);
+    assert.deepEqual(deidentifiedPatient(person, one, today), first);
+    assert.notEqual(deidentifiedPatient(person, two, today).id, first.id);
+    assert.ok(!JSON.stringify(first).includes('MRN-c') && !JSON.stringify(first).includes('02139') && !JSON.stringify(first).includes('Family'));
+    const shift = one.shiftDays('c');
+    assert.ok(shift !== 0 && Math.abs(shift) <= 180);
+    assert.equal(one.shiftDays('c'), shift);
+  });
+
+  it('suppresses groups smaller than k over age band, sex and 3-digit ZIP, and counts them', () => {
+    const group = ['1', '2', '3'].map((id) => patient(id, '1980-01-01', 'FEMALE', 'Boston, MA 02139'));
+    const alone = patient('4', '1980-01-01', 'MALE', 'Boston, MA 02139');
+    const { kept, report } = kAnonymous([...group, alone], 3, today);
+    assert.deepEqual(kept.map((p) => p.id), ['1', '2', '3']);
+    assert.deepEqual(report, { k: 3, groups: 2, smallestKeptGroup: 3, patientsKept: 3, patientsSuppressed: 1 });
+    assert.equal(zip3('Boston, MA 02139-4307'), '021');
+    assert.equal(zip3(null), '*');
+  });
+});
