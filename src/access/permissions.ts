@@ -22,6 +22,8 @@ export const permissionTable = {
   // Predictions, their explanations, reviews and outcomes: clinical judgement, the clinician's alone.
   'prediction.read': { clinician: 'care-team' },
   'prediction.write': { clinician: 'care-team' },
+  // Who cares for a patient and what the patient consented to: the care's business, not an interface engine's.
+  'patient.governance.read': { admin: 'all', clinician: 'care-team' },
   'consent.record': { admin: 'all', clinician: 'care-team' },
   'careTeam.manage': { admin: 'all' },
   'breakGlass.open': { clinician: 'all' },

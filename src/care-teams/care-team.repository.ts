@@ -14,7 +14,7 @@ export class CareTeamRepository {
   constructor(private readonly scope: Scope) {}
 
   members(patientId: string): Promise<CareTeamMember[]> {
-    return this.scope.records.read({ permission: 'patient.read', action: 'careTeam.read', resourceType: 'Patient' }, patientOwner(patientId), () =>
+    return this.scope.records.read({ permission: 'patient.governance.read', action: 'careTeam.read', resourceType: 'Patient' }, patientOwner(patientId), () =>
       this.scope.prisma.careTeamMember.findMany({ where: { patientId }, orderBy: { addedAt: 'asc' } }),
     );
   }

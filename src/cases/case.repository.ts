@@ -31,7 +31,7 @@ function groupBy<T>(keys: readonly string[], rows: T[], keyOf: (row: T) => strin
 
 const asItem = (episode: Case) => ({ id: episode.id, patientId: episode.patientId });
 const caseOwner = (episode: Case): Owner => ({ resourceType: 'Case', id: episode.id, patientId: episode.patientId });
-const rule = (permission: 'clinical.read' | 'clinical.write', action: AccessRule['action'], resourceType: string): AccessRule => ({ permission, action, resourceType });
+const rule = (permission: 'clinical.read' | 'clinical.write' | 'prediction.write', action: AccessRule['action'], resourceType: string): AccessRule => ({ permission, action, resourceType });
 
 /**
  * What a case list brings along in its own statement: the children the client

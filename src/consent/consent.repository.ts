@@ -9,7 +9,7 @@ export class ConsentRepository {
   constructor(private readonly scope: Scope) {}
 
   history(patientId: string): Promise<ConsentRecord[]> {
-    return this.scope.records.read({ permission: 'patient.read', action: 'consent.read', resourceType: 'Patient' }, patientOwner(patientId), () =>
+    return this.scope.records.read({ permission: 'patient.governance.read', action: 'consent.read', resourceType: 'Patient' }, patientOwner(patientId), () =>
       this.scope.prisma.consentRecord.findMany({ where: { patientId }, orderBy: { recordedAt: 'desc' } }),
     );
   }

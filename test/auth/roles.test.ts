@@ -265,17 +265,22 @@ describe('a partly refused answer keeps the rest of its data', () => {
     assert.equal((await prisma.patient.findUniqueOrThrow({ where: { id: created.id } })).mrn, mrn);
   });
 
-  it("answers an interface engine the case it opened, with the clinical fields it may not read null and FORBIDDEN", async () => {
-    const engine = { sub: 'mirth-roles', roles: ['integration'] };
-    const patientId = await patient();
-    const response = await api.as(engine).gql('mutation($id: ID!) { openCase(input: { patientId: $id, title: "From the HL7 feed" }) { id title observations { id } outcomes { target } } }', { id: patientId });
-    const refusals = response.body.errors!.map((error) => [error.extensions!.code, ...error.path!]).sort();
-    assert.deepEqual(refusals, [
-      ['FORBIDDEN', 'openCase', 'observations'],
-      ['FORBIDDEN', 'openCase', 'outcomes'],
-    ]);
+  it("answers an interface engine the case it opened on a patient it registered, with the predictions' outcomes null and FORBIDDEN; a patient it did not register is out of its reach", async () => {
+    const engine = api.as({ sub: 'mirth-roles', roles: ['integration'] });
+    const registered = await engine.gql('mutation { createPatient(input: { mrn: "ROLES-ENGINE-1", givenName: "Ira", familyName: "Feed", birthDate: "1975-03-03", sex: MALE }) { id } }');
+    assert.equal(registered.body.errors, undefined, JSON.stringify(registered.body.errors));
+    const patientId = registered.body.data!.createPatient.id;
+    const response = await engine.gql('mutation($id: ID!) { openCase(input: { patientId: $id, title: "From the HL7 feed" }) { id title observations { id } outcomes { target } } }', { id: patientId });
+    const refusals = response.body.errors!.map((error) => [error.extensions!.code, ...error.path!]);
+    assert.deepEqual(refusals, [['FORBIDDEN', 'openCase', 'outcomes']]);
     const opened = response.body.data!.openCase;
-    assert.deepEqual([opened.title, opened.observations, opened.outcomes], ['From the HL7 feed', null, null]);
+    assert.deepEqual([opened.title, opened.observations, opened.outcomes], ['From the HL7 feed', [], null]);
     assert.equal((await prisma.case.findUniqueOrThrow({ where: { id: opened.id } })).patientId, patientId);
+
+    const othersPatient = await patient();
+    const refused = await engine.gql('mutation($id: ID!) { openCase(input: { patientId: $id, title: "Not ours" }) { id } }', { id: othersPatient });
+    assert.deepEqual(errorCodes(refused), ['FORBIDDEN']);
+    assert.equal(refused.body.data!.openCase, null);
+    assert.equal(await prisma.case.count({ where: { patientId: othersPatient } }), 0);
   });
 });

@@ -254,6 +254,14 @@ describe('FHIR import: who may', () => {
     assert.equal(predict.body.errors?.[0]?.extensions?.code, 'FORBIDDEN');
     const graphql = await api.as(interfaceEngine).gql('{ auditEvents(first: 1) { totalCount } }');
     assert.equal(graphql.body.errors?.[0]?.extensions?.code, 'FORBIDDEN');
+    // Nor who cares for its patients or what they consented to: the patient it imported, and nothing of the care around it.
+    const governance = await api.as(interfaceEngine).gql('query($id: ID!) { patient(id: $id) { mrn careTeam { clinicianSubject } consentHistory { status } } }', { id: patientId });
+    assert.equal(governance.body.data!.patient.mrn, ehrPatient('READBACK', 0).mrn);
+    assert.deepEqual([governance.body.data!.patient.careTeam, governance.body.data!.patient.consentHistory], [null, null]);
+    assert.deepEqual(governance.body.errors!.map((error) => [error.extensions!.code, ...error.path!]).sort(), [
+      ['FORBIDDEN', 'patient', 'careTeam'],
+      ['FORBIDDEN', 'patient', 'consentHistory'],
+    ]);
 
     // Through GraphQL too: what it registers it reaches, and the other engine does not.
     const gqlEngine = api.as(interfaceEngine);

@@ -97,7 +97,7 @@ function RecordSummary({ title, patient }: { title: string; patient: AdminPatien
         <dt>Contact</dt>
         <dd>{[patient.phone, patient.email, patient.address].filter(Boolean).join(' · ') || '—'}</dd>
         <dt>Care team</dt>
-        <dd>{patient.careTeam.map((member) => member.clinicianSubject).join(', ') || '—'}</dd>
+        <dd>{(patient.careTeam ?? []).map((member) => member.clinicianSubject).join(', ') || '—'}</dd>
       </dl>
     </section>
   );

@@ -123,7 +123,7 @@ function CareTeam({ patient }: { patient: AdminPatient }) {
           </tr>
         </thead>
         <tbody>
-          {patient.careTeam.map((member) => (
+          {(patient.careTeam ?? []).map((member) => (
             <tr key={member.clinicianSubject}>
               <td>{member.clinicianSubject}</td>
               <td>
@@ -136,7 +136,7 @@ function CareTeam({ patient }: { patient: AdminPatient }) {
               </td>
             </tr>
           ))}
-          {patient.careTeam.length === 0 && (
+          {(patient.careTeam ?? []).length === 0 && (
             <tr>
               <td colSpan={3}>Nobody yet.</td>
             </tr>
@@ -193,7 +193,7 @@ function Consent({ patient }: { patient: AdminPatient }) {
           </tr>
         </thead>
         <tbody>
-          {patient.consentHistory.map((entry, index) => (
+          {(patient.consentHistory ?? []).map((entry, index) => (
             <tr key={index}>
               <td>{entry.status.toLowerCase()}</td>
               <td>{entry.note ?? ''}</td>
