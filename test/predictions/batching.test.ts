@@ -6,7 +6,9 @@ import { caseWithObservations, modelObservations } from '../support/fixtures.ts'
 import { startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
 
-const api = await startTestServer({ DEFAULT_MODELS: 'true', PREDICT_MAX_WAIT_MS: '5' });
+// A wait long enough for concurrent requests to meet at the model even on the embedded database, which runs
+// their statements one at a time, each after a turn of the event loop, so they reach inference spread out.
+const api = await startTestServer({ DEFAULT_MODELS: 'true', PREDICT_MAX_WAIT_MS: '200' });
 const clinician = api.as(people.clinician);
 // Batches here wait up to 3 s for company, so requests sit in the queue when the server stops.
 const patient = await startTestServer({ DEFAULT_MODELS: 'true', PREDICT_MAX_WAIT_MS: '3000', PREDICT_MAX_BATCH: '64' });
