@@ -104,7 +104,7 @@ try {
     body = (server) => JSON.stringify({ query: detailQuery, variables: { id: bodies[server] }, operationName: 'PatientDetail' });
     connections = scenario === 'read-1' ? 1 : 50;
   } else if (scenario.startsWith('predict')) {
-    const caseIds = await seedPredictionCases(databaseUrl!, ctx.tokens.clinicianSubject, 128);
+    const caseIds = await seedPredictionCases(a.url, ctx.tokens, 128);
     let next = 0;
     const explain = scenario === 'predict';
     body = () => () => JSON.stringify({ query: predictMutation, variables: { caseId: caseIds[next++ % caseIds.length], explain }, operationName: 'Predict' });

@@ -4,7 +4,7 @@ import { type LoadFigures, runLoad } from './lib/load.ts';
 import { delta, type Samples } from './lib/prometheus.ts';
 import { fmt, log, median, table, verdict } from './lib/report.ts';
 import { seedPredictionCases, seedReadPatient } from './lib/seed.ts';
-import { clinigraphEnv, scrapeMetrics, serverRoot, startClinigraph } from './lib/servers.ts';
+import { type ChildServer, clinigraphEnv, scrapeMetrics, serverRoot, startClinigraph, toggleProfile } from './lib/servers.ts';
 import { predictMutation } from './predict.ts';
 import { detailQuery } from './read.ts';
 
@@ -14,14 +14,25 @@ const addObservations = `mutation Observe($caseId: ID!, $o: [ObservationInput!]!
 
 interface Figures {
   server: string;
+  /** Median throughput (and its phase's latency) over the rounds. */
   predict: LoadFigures;
   statementsPerPrediction: number;
   observe: LoadFigures;
   statementsPerObserve: number;
+  /** Every round's phases, in order (the ratios are per round). */
+  rounds: { predict: LoadFigures; observe: LoadFigures }[];
   /** Throughput lost to auditing reads (patient detail, audit on vs off, 64 clients); measured on this checkout only. */
   readAuditCost?: { on: number; off: number; cost: number; rounds: number };
-  /** Commit to signed checkpoint, p99 over both phases (undefined for a server without the ledger). */
+  /** Commit to signed checkpoint, p99 over every phase (undefined for a server without the ledger). */
   lagP99Ms: number | undefined;
+}
+
+/** One server under test: a checkout of the project on a database of its own, seeded through its own API. */
+interface Side {
+  name: string;
+  server: ChildServer;
+  databaseUrl: string;
+  caseIds: string[];
 }
 
 /**
@@ -32,57 +43,97 @@ interface Figures {
  * checkout, reads audited or not, alternating). "After" is this checkout (or
  * BENCH_SERVER_ROOT); "before" is BENCH_BASELINE_ROOT, another checkout of
  * the project (e.g. main before the ledger), when set. Each runs on a
- * PostgreSQL database of its own.
+ * PostgreSQL database of its own, migrated by its own server and seeded
+ * through its own API (so a baseline with an older schema works); the two
+ * servers' phases alternate, round after round, so the machine's drift hits
+ * both alike, and the ratios are medians of per-round ratios.
  */
 export async function ledgerBenchmark(ctx: BenchContext): Promise<void> {
   const baselineRoot = process.env.BENCH_BASELINE_ROOT ? path.resolve(process.env.BENCH_BASELINE_ROOT) : undefined;
-  const results: Figures[] = [];
-  if (baselineRoot) results.push(await measure(ctx, 'before (BENCH_BASELINE_ROOT)', baselineRoot));
-  else log('ledger: BENCH_BASELINE_ROOT not set: measuring this checkout only');
-  const after = await measure(ctx, 'after (this checkout)', serverRoot);
-  after.readAuditCost = await readAuditCost(ctx);
-  results.push(after);
+  if (!baselineRoot) log('ledger: BENCH_BASELINE_ROOT not set: measuring this checkout only');
+  const sides: Side[] = [];
+  let results: Figures[];
+  try {
+    if (baselineRoot) sides.push(await startSide(ctx, 'before (BENCH_BASELINE_ROOT)', baselineRoot));
+    sides.push(await startSide(ctx, 'after (this checkout)', serverRoot));
+    results = await measure(ctx, sides);
+  } finally {
+    await Promise.all(sides.map((side) => side.server.stop()));
+  }
+  results.at(-1)!.readAuditCost = await readAuditCost(ctx);
   printLedger(results);
 }
 
-async function measure(ctx: BenchContext, name: string, root: string): Promise<Figures> {
-  const { settings, tokens } = ctx;
+async function startSide(ctx: BenchContext, name: string, root: string): Promise<Side> {
   // The baseline migrates a database of its own with its own migrations.
   const suffix = `ledger_${++measured}`;
   const databaseUrl = root === serverRoot ? await ctx.databases.create(suffix) : await ctx.databases.createEmpty(suffix);
-  const dataDir = await ctx.tempDir('ledger');
-  const server = await startClinigraph(`clinigraph ${name}`, await clinigraphEnv({ databaseUrl, dataDir }), undefined, root);
+  const profile = ctx.profile(`ledger-${root === serverRoot ? 'after' : 'before'}`);
+  const server = await startClinigraph(`clinigraph ${name}`, await clinigraphEnv({ databaseUrl, dataDir: await ctx.tempDir('ledger') }), profile, root);
   try {
-    const caseIds = await seedPredictionCases(databaseUrl, tokens.clinicianSubject, caseCount);
-    const seconds = Math.max(settings.loadSeconds, settings.short ? 6 : 15);
-    const headers = { authorization: `Bearer ${tokens.clinician}` };
-    const phase = async (label: string, operation: string, body: () => string, warm: boolean) => {
-      if (warm) await runLoad({ label: `${label} (warm-up)`, server, connections: 16, seconds: settings.warmSeconds, body, headers, warmUp: true, databaseUrl });
-      const before = await scrapeMetrics(server);
-      const load = await runLoad({ label, server, connections: clients, seconds, body, headers, databaseUrl });
-      await new Promise((resolve) => setTimeout(resolve, 1500)); // the last batch is integrated and signed
-      const after = await scrapeMetrics(server);
-      const requests = delta(before, after, 'clinigraph_graphql_request_duration_seconds_count', { operation });
-      return { load, statements: delta(before, after, 'clinigraph_db_query_duration_seconds_count') / requests, before, after };
-    };
-    let next = 0;
-    const predict = await phase(`ledger ${name}: predict, explain off, ${clients} clients`, 'Predict', () =>
-      JSON.stringify({ query: predictMutation, variables: { caseId: caseIds[next++ % caseIds.length], explain: false }, operationName: 'Predict' }), true);
-    const observe = await phase(`ledger ${name}: addObservations, ${clients} clients`, 'Observe', () =>
-      JSON.stringify({ query: addObservations, variables: { caseId: caseIds[next++ % caseIds.length], o: [{ code: 'bench_note', value: next }] }, operationName: 'Observe' }), false);
-    const figures: Figures = {
-      server: name,
-      predict: predict.load,
-      statementsPerPrediction: predict.statements,
-      observe: observe.load,
-      statementsPerObserve: observe.statements,
-      lagP99Ms: histogramQuantile(predict.before, observe.after, 'clinigraph_audit_integration_lag_seconds', 0.99),
-    };
-    log(`  ${name}: predict ${fmt.n(figures.predict.rps)}/s, addObservations ${fmt.n(figures.observe.rps)}/s, lag p99 ${figures.lagP99Ms === undefined ? 'n/a' : fmt.ms(figures.lagP99Ms)}`);
-    return figures;
-  } finally {
+    return { name, server, databaseUrl, caseIds: await seedPredictionCases(server.url, ctx.tokens, caseCount) };
+  } catch (error) {
     await server.stop();
+    throw error;
   }
+}
+
+/** predict, then addObservations, on each server in turn, for a number of rounds. */
+async function measure(ctx: BenchContext, sides: Side[]): Promise<Figures[]> {
+  const { settings, tokens } = ctx;
+  const seconds = Math.max(settings.loadSeconds, settings.short ? 6 : 15);
+  const rounds = settings.short ? 1 : 3;
+  const headers = { authorization: `Bearer ${tokens.clinician}` };
+  let next = 0;
+  const bodies = {
+    Predict: (side: Side) => () =>
+      JSON.stringify({ query: predictMutation, variables: { caseId: side.caseIds[next++ % side.caseIds.length], explain: false }, operationName: 'Predict' }),
+    Observe: (side: Side) => () =>
+      JSON.stringify({ query: addObservations, variables: { caseId: side.caseIds[next++ % side.caseIds.length], o: [{ code: 'bench_note', value: next }] }, operationName: 'Observe' }),
+  };
+  const label = (side: Side, operation: keyof typeof bodies) => `ledger ${side.name}: ${operation === 'Predict' ? 'predict, explain off' : 'addObservations'}, ${clients} clients`;
+  for (const side of sides) {
+    await runLoad({ label: `${label(side, 'Predict')} (warm-up)`, server: side.server, connections: 16, seconds: settings.warmSeconds, body: bodies.Predict(side), headers, warmUp: true, databaseUrl: side.databaseUrl });
+  }
+  const first = await Promise.all(sides.map((side) => scrapeMetrics(side.server)));
+  const counts = sides.map(() => ({ Predict: { requests: 0, statements: 0 }, Observe: { requests: 0, statements: 0 } }));
+  const measured = sides.map(() => [] as { predict: LoadFigures; observe: LoadFigures }[]);
+  for (let round = 0; round < rounds; round++) {
+    const loads = sides.map(() => ({}) as { predict: LoadFigures; observe: LoadFigures });
+    for (const operation of ['Predict', 'Observe'] as const) {
+      for (const [i, side] of sides.entries()) {
+        const before = await scrapeMetrics(side.server);
+        await toggleProfile(side.server);
+        const load = await runLoad({ label: label(side, operation), server: side.server, connections: clients, seconds, body: bodies[operation](side), headers, databaseUrl: side.databaseUrl });
+        await toggleProfile(side.server, `${operation}-${round + 1}`);
+        await new Promise((resolve) => setTimeout(resolve, 1500)); // the last batch is integrated and signed
+        const after = await scrapeMetrics(side.server);
+        counts[i]![operation].requests += delta(before, after, 'clinigraph_graphql_request_duration_seconds_count', { operation });
+        counts[i]![operation].statements += delta(before, after, 'clinigraph_db_query_duration_seconds_count');
+        loads[i]![operation === 'Predict' ? 'predict' : 'observe'] = load;
+      }
+    }
+    loads.forEach((load, i) => measured[i]!.push(load));
+  }
+  const last = await Promise.all(sides.map((side) => scrapeMetrics(side.server)));
+  return sides.map((side, i) => {
+    const figures: Figures = {
+      server: side.name,
+      predict: medianPhase(measured[i]!.map((round) => round.predict)),
+      statementsPerPrediction: counts[i]!.Predict.statements / counts[i]!.Predict.requests,
+      observe: medianPhase(measured[i]!.map((round) => round.observe)),
+      statementsPerObserve: counts[i]!.Observe.statements / counts[i]!.Observe.requests,
+      rounds: measured[i]!,
+      lagP99Ms: histogramQuantile(first[i]!, last[i]!, 'clinigraph_audit_integration_lag_seconds', 0.99),
+    };
+    log(`  ${side.name}: predict ${fmt.n(figures.predict.rps)}/s, addObservations ${fmt.n(figures.observe.rps)}/s, lag p99 ${figures.lagP99Ms === undefined ? 'n/a' : fmt.ms(figures.lagP99Ms)}`);
+    return figures;
+  });
+}
+
+/** The phase with the median throughput. */
+function medianPhase(phases: LoadFigures[]): LoadFigures {
+  return [...phases].sort((a, b) => a.rps - b.rps)[Math.floor((phases.length - 1) / 2)]!;
 }
 
 /**
@@ -136,14 +187,16 @@ function printLedger(results: Figures[]): void {
   console.log(`\n### Audited writes and the audit ledger, ${clients} clients (PostgreSQL)\n`);
   console.log(
     table(
-      ['server', 'predict (explain off) req/s', 'p99', 'statements / prediction', 'addObservations req/s', 'p99', 'statements / request', 'integration lag p99'],
+      ['server', 'predict (explain off) req/s', 'p99', 'server CPU / prediction', 'statements / prediction', 'addObservations req/s', 'p99', 'server CPU / request', 'statements / request', 'integration lag p99'],
       results.map((r) => [
         r.server,
         fmt.n(r.predict.rps),
         fmt.ms(r.predict.p99),
+        fmt.ms(r.predict.serverCpuMsPerRequest),
         fmt.n(r.statementsPerPrediction),
         fmt.n(r.observe.rps),
         fmt.ms(r.observe.p99),
+        fmt.ms(r.observe.serverCpuMsPerRequest),
         fmt.n(r.statementsPerObserve),
         r.lagP99Ms === undefined ? 'n/a' : `≤ ${fmt.ms(r.lagP99Ms)}`,
       ]),
@@ -151,8 +204,22 @@ function printLedger(results: Figures[]): void {
   );
   const [before, after] = results.length === 2 ? results : [undefined, results[0]!];
   if (before) {
-    verdict('14 ledger', 'predict (explain off, 64 clients) after / before', fmt.x(after.predict.rps / before.predict.rps), '≥ 3x', after.predict.rps / before.predict.rps >= 3);
-    verdict('14 ledger', 'addObservations (64 clients) after / before', fmt.x(after.observe.rps / before.observe.rps), '≥ 3x', after.observe.rps / before.observe.rps >= 3);
+    const ratios = (kind: 'predict' | 'observe') => after.rounds.map((round, i) => round[kind].rps / before.rounds[i]![kind].rps);
+    console.log(`\nPer round (phases in this order: predict before, after; addObservations before, after):\n`);
+    console.log(
+      table(
+        ['round', 'predict before', 'after', 'after / before', 'addObservations before', 'after', 'after / before'],
+        after.rounds.map((round, i) => {
+          const base = before.rounds[i]!;
+          return [`${i + 1}`, fmt.n(base.predict.rps), fmt.n(round.predict.rps), fmt.x(ratios('predict')[i]!), fmt.n(base.observe.rps), fmt.n(round.observe.rps), fmt.x(ratios('observe')[i]!)];
+        }),
+      ),
+    );
+    const rounds = after.rounds.length > 1 ? ` (median of ${after.rounds.length} rounds)` : '';
+    const predict = median(ratios('predict'));
+    const observe = median(ratios('observe'));
+    verdict('14 ledger', 'predict (explain off, 64 clients) after / before', `${fmt.x(predict)}${rounds}`, '≥ 3x', predict >= 3);
+    verdict('14 ledger', 'addObservations (64 clients) after / before', `${fmt.x(observe)}${rounds}`, '≥ 3x', observe >= 3);
   }
   verdict('14 ledger', 'statements per prediction', fmt.n(after.statementsPerPrediction), '≤ 5', after.statementsPerPrediction <= 5);
   verdict('14 ledger', 'statements per addObservations', fmt.n(after.statementsPerObserve), '≤ 5', after.statementsPerObserve <= 5);

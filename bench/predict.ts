@@ -3,17 +3,21 @@ import { type LoadFigures, runLoad } from './lib/load.ts';
 import { adminQuery } from './lib/postgres.ts';
 import { delta, type Samples, total } from './lib/prometheus.ts';
 import { fmt, log, median, table, verdict } from './lib/report.ts';
-import { seedPredictionCases } from './lib/seed.ts';
+import { seedImageCases, seedPredictionCases } from './lib/seed.ts';
 import { type ChildServer, clinigraphEnv, scrapeMetrics, startClinigraph, toggleProfile } from './lib/servers.ts';
 
-export const predictMutation = `mutation Predict($caseId: ID!, $explain: Boolean) {
-  predict(caseId: $caseId, model: "breast-cancer", explain: $explain) {
+/** The predict benchmark's document for one model (its operation is Predict, as /metrics names it). */
+const predictDocument = (model: string) => `mutation Predict($caseId: ID!, $explain: Boolean) {
+  predict(caseId: $caseId, model: "${model}", explain: $explain) {
     id label probabilities { label probability } latencyMs
     explanation { method summary }
   }
 }`;
 
 const model = 'breast-cancer';
+export const predictMutation = predictDocument(model);
+/** A CNN on 8x8 images, whose compute per row is a larger part of a request than the dense model's. */
+const imageModel = 'digits';
 const concurrencies = [1, 16, 64];
 /** Prediction-ready cases the requests rotate through. */
 const caseCount = 128;
@@ -49,6 +53,7 @@ export interface PredictSplit {
 }
 
 interface Phase {
+  model: string;
   explain: boolean;
   clients: number;
   batching: boolean;
@@ -74,19 +79,20 @@ export async function predictBenchmark(ctx: BenchContext): Promise<void> {
   let off: ChildServer | undefined;
   try {
     off = await startClinigraph('clinigraph (batching off)', await clinigraphEnv({ databaseUrl, dataDir }, { PREDICT_MAX_BATCH: '1' }), ctx.profile('predict-batch-off'));
-    const caseIds = await seedPredictionCases(databaseUrl, tokens.clinicianSubject, caseCount);
-    log(`predict: ${caseIds.length} prediction-ready ${model} cases (30 observations each)`);
+    const cases: Record<string, string[]> = { [model]: await seedPredictionCases(on.url, tokens, caseCount), [imageModel]: await seedImageCases(on.url, tokens, caseCount) };
+    log(`predict: ${caseCount} prediction-ready ${model} cases (30 observations each) and ${caseCount} ${imageModel} cases (an 8x8 image each)`);
     const servers = { on, off };
     const phases: Phase[] = [];
-    const run = async (batching: boolean, explain: boolean, clients: number, seconds: number, record: boolean) => {
+    const run = async (batching: boolean, explain: boolean, clients: number, seconds: number, record: boolean, phaseModel = model) => {
       const server = batching ? servers.on : servers.off;
+      const [query, caseIds] = [predictDocument(phaseModel), cases[phaseModel]!];
       let next = 0;
-      const body = () => JSON.stringify({ query: predictMutation, variables: { caseId: caseIds[next++ % caseIds.length], explain }, operationName: 'Predict' });
+      const body = () => JSON.stringify({ query, variables: { caseId: caseIds[next++ % caseIds.length], explain }, operationName: 'Predict' });
       const before = await scrapeMetrics(server);
       if (record) await toggleProfile(server);
       const startedAt = new Date();
       const load = await runLoad({
-        label: `predict batching ${batching ? 'on' : 'off'}, explain ${explain ? 'on' : 'off'}, ${clients} clients`,
+        label: `predict ${phaseModel}, batching ${batching ? 'on' : 'off'}, explain ${explain ? 'on' : 'off'}, ${clients} clients`,
         server,
         connections: clients,
         seconds,
@@ -96,15 +102,15 @@ export async function predictBenchmark(ctx: BenchContext): Promise<void> {
         databaseUrl,
       });
       if (!record) return;
-      await toggleProfile(server, `explain-${explain ? 'on' : 'off'}-${clients}-clients`);
+      await toggleProfile(server, `${phaseModel}-explain-${explain ? 'on' : 'off'}-${clients}-clients`);
       // In-flight requests of the phase finish within a moment of the load's end.
       await new Promise((resolve) => setTimeout(resolve, 200));
       const after = await scrapeMetrics(server);
       const stored = await storedTimings(databaseUrl, startedAt, new Date());
-      const split = predictSplit(before, after, load, stored);
-      phases.push({ explain, clients, batching, load, split });
+      const split = predictSplit(before, after, load, stored, phaseModel);
+      phases.push({ model: phaseModel, explain, clients, batching, load, split });
       log(
-        `  batching ${batching ? 'on ' : 'off'} explain ${explain ? 'on ' : 'off'} ${String(clients).padStart(2)} clients: ${fmt.n(load.rps).padStart(6)} req/s  p50 ${fmt.ms(load.p50)}  p99 ${fmt.ms(load.p99)}  batch ${fmt.n(split.batchSize)}  CPU ${fmt.ms(split.cpuMs)}/req`,
+        `  ${phaseModel} batching ${batching ? 'on ' : 'off'} explain ${explain ? 'on ' : 'off'} ${String(clients).padStart(2)} clients: ${fmt.n(load.rps).padStart(6)} req/s  p50 ${fmt.ms(load.p50)}  p99 ${fmt.ms(load.p99)}  batch ${fmt.n(split.batchSize)}  CPU ${fmt.ms(split.cpuMs)}/req`,
       );
     };
     log(`predict: warming up (${settings.warmSeconds} s per server)`);
@@ -121,7 +127,13 @@ export async function predictBenchmark(ctx: BenchContext): Promise<void> {
         }
       }
     }
-    printPredict(phases);
+    // Issue 14: batching where the model's compute is a larger share of a request (explanations off: a saliency map is not batched).
+    for (const batching of [true, false]) await run(batching, false, 16, settings.warmSeconds, false, imageModel);
+    for (let round = 0; round < repeats(64); round++) {
+      for (const batching of [true, false]) await run(batching, false, 64, seconds(64), true, imageModel);
+    }
+    printPredict(phases.filter((phase) => phase.model === model));
+    printImageBatching(phases.filter((phase) => phase.model === imageModel));
   } finally {
     await Promise.all([on.stop(), off?.stop()]);
   }
@@ -142,7 +154,7 @@ async function storedTimings(databaseUrl: string, from: Date, to: Date) {
   return { predictions: row.n, serviceMs: row.service ?? NaN, modelWaitMs: row.model ?? NaN, explanationMs: row.explanation ?? NaN };
 }
 
-function predictSplit(before: Samples, after: Samples, load: LoadFigures, stored: Awaited<ReturnType<typeof storedTimings>>): PredictSplit {
+function predictSplit(before: Samples, after: Samples, load: LoadFigures, stored: Awaited<ReturnType<typeof storedTimings>>, model: string): PredictSplit {
   const requests = delta(before, after, 'clinigraph_graphql_request_duration_seconds_count', { operation: 'Predict' });
   const batches = delta(before, after, 'clinigraph_model_inference_duration_seconds_count', { model });
   const inferenceSeconds = delta(before, after, 'clinigraph_model_inference_duration_seconds_sum', { model });
@@ -175,12 +187,7 @@ function printPredict(phases: Phase[]): void {
     const list = [...all(explain, clients, batching)].sort((a, b) => a.load.rps - b.load.rps);
     return list[Math.floor((list.length - 1) / 2)];
   };
-  /** Median over rounds of on/off throughput, each round's phases run back to back. */
-  const ratio = (explain: boolean, clients: number) => {
-    const on = all(explain, clients, true);
-    const off = all(explain, clients, false);
-    return { value: median(on.map((p, i) => p.load.rps / (off[i]?.load.rps ?? NaN))), rounds: on.length };
-  };
+  const ratio = (explain: boolean, clients: number) => onOffRatio(all(explain, clients, true), all(explain, clients, false));
   for (const explain of [true, false]) {
     console.log(`\n### Predict (${model}), explanations ${explain ? 'on (default)' : 'off (explain: false)'}: throughput and latency\n`);
     const rows: (string | number)[][] = [];
@@ -269,4 +276,27 @@ function printPredict(phases: Phase[]): void {
   const rss = (batching: boolean) => Math.max(...phases.filter((p) => p.batching === batching).map((p) => p.load.rssMiB));
   verdict('4 memory', 'RSS after predict phases: batching on', fmt.mib(rss(true)), '(reported)', undefined);
   verdict('4 memory', 'RSS after predict phases: batching off', fmt.mib(rss(false)), '(reported)', undefined);
+}
+
+/** Median over rounds of on/off throughput, each round's phases run back to back. */
+function onOffRatio(on: Phase[], off: Phase[]): { value: number; rounds: number } {
+  return { value: median(on.map((p, i) => p.load.rps / (off[i]?.load.rps ?? NaN))), rounds: on.length };
+}
+
+/** The digits CNN's batching on / off at 64 clients, explanations off: throughput, batch, and the server's CPU and model compute a request. */
+function printImageBatching(phases: Phase[]): void {
+  const [on, off] = [phases.filter((p) => p.batching), phases.filter((p) => !p.batching)];
+  if (on.length === 0 || off.length === 0) return;
+  console.log(`\n### Predict (${imageModel}, a CNN on 8x8 images), explanations off, 64 clients: batching on and off\n`);
+  console.log(
+    table(
+      ['round', 'on: req/s', 'on: p99', 'on: mean batch', 'on: CPU / req', 'on: model / row', 'off: req/s', 'off: p99', 'off: CPU / req', 'off: model / row', 'on / off'],
+      on.map((a, i) => {
+        const b = off[i]!;
+        return [`${i + 1}`, fmt.n(a.load.rps), fmt.ms(a.load.p99), fmt.n(a.split.batchSize), fmt.ms(a.split.cpuMs), fmt.ms(a.split.modelPerRowMs), fmt.n(b.load.rps), fmt.ms(b.load.p99), fmt.ms(b.split.cpuMs), fmt.ms(b.split.modelPerRowMs), fmt.x(a.load.rps / b.load.rps)];
+      }),
+    ),
+  );
+  const { value, rounds } = onOffRatio(on, off);
+  verdict('14 ledger', `inference batching on / off at 64 clients, ${imageModel} (CNN), explanations off`, `${fmt.x(value)}${rounds > 1 ? ` (median of ${rounds} rounds)` : ''}`, '≥ 2x', value >= 2);
 }

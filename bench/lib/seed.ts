@@ -1,6 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaClient } from '../../src/generated/prisma/client.ts';
 import { datasetsDir, defaultModel, readCsvFile, readShippedModel, recordAt } from '../../src/pipeline/index.ts';
 import { gql } from './load.ts';
 
@@ -65,33 +62,61 @@ export async function seedReadPatient(url: string, tokens: ReadTokens, mrn: stri
 }
 
 /**
- * Prediction-ready cases for the predict benchmark, written with Prisma
- * directly (much faster than through the API): `count` patients, each with
- * the clinician on the care team and one open case holding the 30
- * breast-cancer observations of a different row of the data set.
+ * Prediction-ready cases for the predict and ledger benchmarks, made through
+ * the API (so any checkout of the project, whatever its schema, seeds its own
+ * database the same way): `count` patients, each with the clinician on the
+ * care team and one open case holding the 30 breast-cancer observations of a
+ * different row of the data set.
  * @returns the case ids
  */
-export async function seedPredictionCases(databaseUrl: string, clinicianSubject: string, count: number): Promise<string[]> {
+export async function seedPredictionCases(url: string, tokens: ReadTokens, count: number): Promise<string[]> {
   const breast = await modelRows('breast-cancer');
-  const prisma = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl, max: 2 }) });
-  try {
-    const createdAt = new Date();
-    const patients = Array.from({ length: count }, (_, i) => ({
-      id: randomUUID(),
-      createdAt,
-      mrn: `BENCH-PRED-${String(i).padStart(5, '0')}`,
-      givenName: 'Bench',
-      familyName: `Predictor ${i}`,
-      birthDate: new Date(Date.UTC(1950 + (i % 40), i % 12, 1 + (i % 28))),
-      sex: 'FEMALE' as const,
-    }));
-    const cases = patients.map((patient, i) => ({ id: randomUUID(), patientId: patient.id, title: `Breast lump ${i}` }));
-    await prisma.patient.createMany({ data: patients });
-    await prisma.careTeamMember.createMany({ data: patients.map((p) => ({ patientId: p.id, patientCreatedAt: p.createdAt, clinicianSubject, addedBy: 'bench' })) });
-    await prisma.case.createMany({ data: cases });
-    await prisma.observation.createMany({ data: cases.flatMap((c, i) => breast(i).map((o) => ({ ...o, caseId: c.id }))) });
-    return cases.map((c) => c.id);
-  } finally {
-    await prisma.$disconnect();
+  return seedCases(url, tokens, count, 'Breast lump', (caseId, i) =>
+    gql(url, tokens.clinician, 'mutation($id: ID!, $o: [ObservationInput!]!) { addObservations(caseId: $id, observations: $o) { id } }', { id: caseId, o: breast(i) }),
+  );
+}
+
+/**
+ * Cases for the digits model (a CNN on 8x8 images), made through the API like
+ * seedPredictionCases: each holds the image of a different row of digits.csv.
+ * @returns the case ids
+ */
+export async function seedImageCases(url: string, tokens: ReadTokens, count: number): Promise<string[]> {
+  const { result } = await readShippedModel('digits');
+  const { width, height } = result.image!;
+  const dataset = await readCsvFile(`${datasetsDir}/${defaultModel('digits').dataset}`);
+  const pixelsOf = (i: number) => {
+    const values = recordAt(dataset, i % dataset.rowCount);
+    return Array.from({ length: width * height }, (_, k) => Number(values[`px${k}`]));
+  };
+  return seedCases(url, tokens, count, 'Digit', (caseId, i) =>
+    gql(url, tokens.clinician, 'mutation($id: ID!, $image: CaseImageInput!) { addCaseImage(caseId: $id, image: $image) { id } }', {
+      id: caseId,
+      image: { code: 'digit-scan', width, height, pixels: pixelsOf(i) },
+    }),
+  );
+}
+
+/** `count` patients with the clinician on the care team and one open case each, filled by `fill`; eight patients at a time. */
+async function seedCases(url: string, tokens: ReadTokens, count: number, title: string, fill: (caseId: string, i: number) => Promise<unknown>): Promise<string[]> {
+  const seedCase = async (i: number): Promise<string> => {
+    const birthDate = `${1950 + (i % 40)}-${String(1 + (i % 12)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')}`;
+    const { createPatient } = await gql(url, tokens.admin, 'mutation($input: CreatePatientInput!) { createPatient(input: $input) { id } }', {
+      input: { mrn: `BENCH-${title.toUpperCase().replace(/\W/g, '')}-${String(i).padStart(5, '0')}`, givenName: 'Bench', familyName: `${title} ${i}`, birthDate, sex: 'FEMALE' },
+    });
+    await gql(url, tokens.admin, 'mutation($id: ID!, $sub: String!) { addCareTeamMember(patientId: $id, clinicianSubject: $sub) { clinicianSubject } }', {
+      id: createPatient.id,
+      sub: tokens.clinicianSubject,
+    });
+    const { openCase } = await gql(url, tokens.clinician, 'mutation($input: OpenCaseInput!) { openCase(input: $input) { id } }', {
+      input: { patientId: createPatient.id, title: `${title} ${i}` },
+    });
+    await fill(openCase.id, i);
+    return openCase.id as string;
+  };
+  const caseIds: string[] = [];
+  for (let first = 0; first < count; first += 8) {
+    caseIds.push(...(await Promise.all(Array.from({ length: Math.min(8, count - first) }, (_, k) => seedCase(first + k)))));
   }
+  return caseIds;
 }
