@@ -60,6 +60,21 @@ export class OwnedRecordStore {
   }
 
   /**
+   * Reads one owner's record with a load whose statement decides access
+   * itself (AccessPolicy.reachSql, its decision kept with remember), then
+   * checks and audits as `read` does: for a care-team reach the check finds
+   * the decision kept and needs no lookup of its own, so reading and checking
+   * are one round trip. A load that found nothing (out of reach, or absent)
+   * leaves the check to look up and refuse it exactly as `read` would.
+   */
+  async readWithinReach<T>(rule: AccessRule, owner: Owner, load: () => Promise<T>, returned: (result: T) => Owned[]): Promise<T> {
+    const result = await load();
+    const breakGlass = await this.scope.access.requirePatients(rule.permission, rule.action, [owner.patientId], owner.resourceType, [owner.id]);
+    this.scope.trail.read(rule.action, rule.resourceType, returned(result), breakGlass);
+    return result;
+  }
+
+  /**
    * Finds one record among those within reach, by a query that takes the
    * access filter into its own statement: a record that does not exist and
    * one out of reach cost the same work and get the same answer.
