@@ -36,22 +36,16 @@ export class PatientRepository {
     return this.scope.records.readWithinReach(readPatient, patientOwner(id), () => this.byId.load(id), (patient) => (patient ? [asItem(patient)] : []));
   }
 
-  /**
-   * The patients with these ids that are within reach, read and decided in
-   * one statement (see OwnedRecordStore.readWithinReach); none without the
-   * role, whose refusal the check after records.
-   */
+  /** The patients with these ids that are within reach, read and decided in one statement (OwnedRecordStore.loadWithinReach). */
   private async readWithinReach(ids: readonly string[]): Promise<(Patient | null)[]> {
-    const { access, prisma } = this.scope;
-    if (!access.reach(readPatient.permission)) return ids.map(() => null);
-    const reach = access.reachSql([readPatient], Prisma.sql`p.id`);
-    const rows = await prisma.$queryRaw<(Patient & { breakGlass: boolean })[]>`
-      SELECT ${patientColumns}, ${reach.breakGlass} AS "breakGlass" FROM "Patient" p WHERE p.id = ANY(${[...ids]}::uuid[]) AND ${reach.within}`;
-    const found = new Map<string, Patient>();
-    for (const { breakGlass, ...patient } of rows) {
-      access.remember([readPatient], patient.id, breakGlass);
-      found.set(patient.id, patient);
-    }
+    const rows = await this.scope.records.loadWithinReach<Patient>(
+      readPatient,
+      Prisma.sql`p.id`,
+      (reach) => this.scope.prisma.$queryRaw`
+        SELECT ${patientColumns}, ${reach.breakGlass} AS "breakGlass" FROM "Patient" p WHERE p.id = ANY(${[...ids]}::uuid[]) AND ${reach.within}`,
+      asItem,
+    );
+    const found = new Map(rows.map((row) => [row.id, row]));
     return ids.map((id) => found.get(id) ?? null);
   }
 
