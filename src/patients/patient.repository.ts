@@ -29,7 +29,7 @@ export class PatientRepository {
   private readonly byId: DataLoader<string, Patient | null>;
 
   constructor(private readonly scope: Scope) {
-    this.byId = new DataLoader((ids) => this.readWithinReach(ids));
+    this.byId = new DataLoader((ids) => this.patientsWithinReach(ids));
   }
 
   findById(id: string): Promise<Patient | null> {
@@ -37,7 +37,7 @@ export class PatientRepository {
   }
 
   /** The patients with these ids that are within reach, read and decided in one statement (OwnedRecordStore.loadWithinReach). */
-  private async readWithinReach(ids: readonly string[]): Promise<(Patient | null)[]> {
+  private async patientsWithinReach(ids: readonly string[]): Promise<(Patient | null)[]> {
     const rows = await this.scope.records.loadWithinReach<Patient>(
       readPatient,
       Prisma.sql`p.id`,
