@@ -25,10 +25,11 @@ import { encodeCursor } from '../src/graphql/paging.ts';
 import { createTestDatabase, type TestDatabase } from '../test/support/test-database.ts';
 import { createContext } from './lib/context.ts';
 import { gql, type LoadFigures, problems, runLoad } from './lib/load.ts';
+import { delta } from './lib/prometheus.ts';
 import { adminQuery, BenchDatabases } from './lib/postgres.ts';
 import { fmt, median, table } from './lib/report.ts';
 import { seedPredictionCases, seedReadPatient } from './lib/seed.ts';
-import { type ChildServer, clinigraphEnv, serverNodeFlags, startChild, stopAllChildren, toggleProfile } from './lib/servers.ts';
+import { type ChildServer, clinigraphEnv, scrapeMetrics, serverNodeFlags, startChild, stopAllChildren, toggleProfile } from './lib/servers.ts';
 import { predictMutation } from './predict.ts';
 import { detailQuery } from './read.ts';
 import { seedPatients } from './seed-patients.ts';
@@ -76,7 +77,9 @@ async function start(label: string, dir: string | undefined, env: Record<string,
   throw new Error(`${label} was not ready`);
 }
 
-const figures: Record<'A' | 'B', LoadFigures[]> = { A: [], B: [] };
+/** A phase's figures, with the server's database statements per request (from /metrics: independent of the machine's load). */
+type PhaseFigures = LoadFigures & { statementsPerRequest: number };
+const figures: Record<'A' | 'B', PhaseFigures[]> = { A: [], B: [] };
 let embedded: TestDatabase[] | undefined;
 try {
   // Embedded: a PGlite directory per server (one process each), copied from the migrated template.
@@ -121,7 +124,13 @@ try {
     token = ctx.tokens.admin;
   }
   const servers = { A: a, B: b };
-  const phase = (key: 'A' | 'B', secs: number, warmUp = false) =>
+  const phase = async (key: 'A' | 'B', secs: number, warmUp = false): Promise<PhaseFigures> => {
+    const before = await scrapeMetrics(servers[key]);
+    const result = await load(key, secs, warmUp);
+    const after = await scrapeMetrics(servers[key]);
+    return { ...result, statementsPerRequest: delta(before, after, 'clinigraph_db_query_duration_seconds_count') / delta(before, after, 'clinigraph_graphql_request_duration_seconds_count') };
+  };
+  const load = (key: 'A' | 'B', secs: number, warmUp: boolean) =>
     runLoad({
       label: `${scenario} ${key}`,
       server: servers[key],
@@ -140,7 +149,7 @@ try {
     for (const key of round % 2 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
       const result = await phase(key, seconds);
       figures[key].push(result);
-      console.log(`round ${round} ${key}: ${fmt.n(result.rps)} req/s, p50 ${fmt.ms(result.p50)}, p99 ${fmt.ms(result.p99)}, CPU ${fmt.n(result.serverCpuMsPerRequest)} ms/req, PostgreSQL CPU ${fmt.n(result.postgresCpuMsPerRequest)} ms/req, machine busy ${fmt.pct(result.machineBusy)}`);
+      console.log(`round ${round} ${key}: ${fmt.n(result.rps)} req/s, p50 ${fmt.ms(result.p50)}, p99 ${fmt.ms(result.p99)}, CPU ${fmt.n(result.serverCpuMsPerRequest)} ms/req, PostgreSQL CPU ${fmt.n(result.postgresCpuMsPerRequest)} ms/req, ${fmt.n(result.statementsPerRequest)} statements/req, machine busy ${fmt.pct(result.machineBusy)}`);
     }
   }
   await Promise.all([toggleProfile(a, scenario), toggleProfile(b, scenario)]);
@@ -150,17 +159,18 @@ try {
     p99: median(figures[key].map((f) => f.p99)),
     cpu: median(figures[key].map((f) => f.serverCpuMsPerRequest)),
     pgCpu: median(figures[key].map((f) => f.postgresCpuMsPerRequest)),
+    statements: median(figures[key].map((f) => f.statementsPerRequest)),
   });
   const [ra, rb] = [agg('A'), agg('B')];
   const wins = figures.B.filter((f, i) => f.rps > figures.A[i]!.rps).length;
   console.log(`\n${scenario}: A = ${values.a ?? 'this checkout'} ${values['env-a']!.join(' ')}; B = ${values.b ?? 'this checkout'} ${values['env-b']!.join(' ')}; median of ${rounds} rounds\n`);
   console.log(
     table(
-      ['', 'req/s', 'p50', 'p99', 'server CPU ms/req', 'PostgreSQL CPU ms/req'],
+      ['', 'req/s', 'p50', 'p99', 'server CPU ms/req', 'PostgreSQL CPU ms/req', 'statements/req'],
       [
-        ['A', fmt.n(ra.rps), fmt.ms(ra.p50), fmt.ms(ra.p99), fmt.n(ra.cpu), fmt.n(ra.pgCpu)],
-        ['B', fmt.n(rb.rps), fmt.ms(rb.p50), fmt.ms(rb.p99), fmt.n(rb.cpu), fmt.n(rb.pgCpu)],
-        ['B / A', fmt.x(rb.rps / ra.rps), fmt.x(rb.p50 / ra.p50), fmt.x(rb.p99 / ra.p99), fmt.x(rb.cpu / ra.cpu), fmt.x(rb.pgCpu / ra.pgCpu)],
+        ['A', fmt.n(ra.rps), fmt.ms(ra.p50), fmt.ms(ra.p99), fmt.n(ra.cpu), fmt.n(ra.pgCpu), fmt.n(ra.statements)],
+        ['B', fmt.n(rb.rps), fmt.ms(rb.p50), fmt.ms(rb.p99), fmt.n(rb.cpu), fmt.n(rb.pgCpu), fmt.n(rb.statements)],
+        ['B / A', fmt.x(rb.rps / ra.rps), fmt.x(rb.p50 / ra.p50), fmt.x(rb.p99 / ra.p99), fmt.x(rb.cpu / ra.cpu), fmt.x(rb.pgCpu / ra.pgCpu), fmt.x(rb.statements / ra.statements)],
       ],
     ),
   );

@@ -36,6 +36,10 @@ export const outOfReach = () =>
  */
 export class AccessPolicy {
   private readonly ties: DataLoader<string, PatientTies>;
+  /** Each permission's reaches, worked out once per request (the roles do not change within one). */
+  private readonly reachesByPermission = new Map<Permission, Reach[]>();
+  /** Whether any permission reaches patients through this subject's imports (then a cached tie must say so). */
+  private readonly mayReachByImport: boolean;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -43,6 +47,7 @@ export class AccessPolicy {
     private readonly trail: AuditTrail,
   ) {
     this.ties = new DataLoader((patientIds) => this.lookUpTies(patientIds));
+    this.mayReachByImport = principal.roles.some((role) => Object.values(permissionTable).some((rule: Partial<Record<Role, Reach>>) => rule[role] === 'imported'));
   }
 
   get subject(): string {
@@ -57,8 +62,13 @@ export class AccessPolicy {
 
   /** Every reach the principal's roles give for a permission (a clinician who is also an integration reaches both ways). */
   private reaches(permission: Permission): Reach[] {
-    const rule: Partial<Record<Role, Reach>> = permissionTable[permission];
-    return [...new Set(this.principal.roles.map((role) => rule[role]).filter((value) => value !== undefined))];
+    let reaches = this.reachesByPermission.get(permission);
+    if (reaches === undefined) {
+      const rule: Partial<Record<Role, Reach>> = permissionTable[permission];
+      reaches = [...new Set(this.principal.roles.map((role) => rule[role]).filter((value) => value !== undefined))];
+      this.reachesByPermission.set(permission, reaches);
+    }
+    return reaches;
   }
 
   /** Checks the role only (for operations on no particular patient). */
@@ -155,12 +165,7 @@ export class AccessPolicy {
    */
   remember(rules: { permission: Permission }[], patientId: string, breakGlass: boolean): void {
     const careTeamOnly = rules.every(({ permission }) => this.reaches(permission).every((reach) => reach === 'care-team'));
-    if (careTeamOnly && !this.mayReachByImport()) this.ties.prime(patientId, { onTeam: !breakGlass, breakGlass, imported: false });
-  }
-
-  /** Whether any permission reaches patients through this subject's imports (then a cached tie must say so). */
-  private mayReachByImport(): boolean {
-    return Object.keys(permissionTable).some((permission) => this.reaches(permission as Permission).includes('imported'));
+    if (careTeamOnly && !this.mayReachByImport) this.ties.prime(patientId, { onTeam: !breakGlass, breakGlass, imported: false });
   }
 
   /** Whether a permission reaches patients through the care team alone (its lists can read the care team's own index). */

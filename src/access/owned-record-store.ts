@@ -60,6 +60,44 @@ export class OwnedRecordStore {
   }
 
   /**
+   * Reads one owner's record with a load whose statement decides access
+   * itself (loadWithinReach), then checks and audits as `read` does: for a care-team reach the check finds
+   * the decision kept and needs no lookup of its own, so reading and checking
+   * are one round trip. A load that found nothing (out of reach, or absent)
+   * leaves the check to look up and refuse it exactly as `read` would.
+   */
+  async readWithinReach<T>(rule: AccessRule, owner: Owner, load: () => Promise<T>, returned: (result: T) => Owned[]): Promise<T> {
+    const result = await load();
+    const breakGlass = await this.scope.access.requirePatients(rule.permission, rule.action, [owner.patientId], owner.resourceType, [owner.id]);
+    this.scope.trail.read(rule.action, rule.resourceType, returned(result), breakGlass);
+    return result;
+  }
+
+  /**
+   * The records of a batch that are within reach (for readWithinReach's
+   * load), read by a statement that decides access itself
+   * (AccessPolicy.reachSql), each decision kept for the check after; none
+   * without the role, whose refusal that check records.
+   * @param patientId SQL of a row's patient id in the statement
+   * @param query the statement, given the access SQL
+   * @param owned how the access decision names a row
+   */
+  async loadWithinReach<T>(
+    rule: AccessRule,
+    patientId: Prisma.Sql,
+    query: (reach: { within: Prisma.Sql; breakGlass: Prisma.Sql }) => Promise<(T & { breakGlass: boolean })[]>,
+    owned: (row: T) => Owned,
+  ): Promise<T[]> {
+    const { access } = this.scope;
+    if (!access.reach(rule.permission)) return [];
+    const rows = await query(access.reachSql([rule], patientId));
+    return rows.map(({ breakGlass, ...row }) => {
+      access.remember([rule], owned(row as T).patientId, breakGlass);
+      return row as T;
+    });
+  }
+
+  /**
    * Finds one record among those within reach, by a query that takes the
    * access filter into its own statement: a record that does not exist and
    * one out of reach cost the same work and get the same answer.

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import { type AccessRule, patientOwner } from '../access/owned-record-store.ts';
 import type { Scope } from '../access/scope.ts';
-import type { Patient, Prisma } from '../generated/prisma/client.ts';
+import { type Patient, Prisma } from '../generated/prisma/client.ts';
 import { type Connection, encodeCursor, type KeysetPosition, toConnection } from '../graphql/paging.ts';
 
 export type { Patient };
@@ -11,6 +11,9 @@ export interface PatientListFilter {
   mrn?: string | undefined;
   includeArchived: boolean;
 }
+
+/** SQL: the patient's own columns, named (a prepared `p.*` would fail once a migration adds a column). */
+const patientColumns = Prisma.raw(Object.values(Prisma.PatientScalarFieldEnum).map((column) => `p."${column}"`).join(', '));
 
 const asItem = (patient: Patient) => ({ id: patient.id, patientId: patient.id });
 
@@ -26,15 +29,24 @@ export class PatientRepository {
   private readonly byId: DataLoader<string, Patient | null>;
 
   constructor(private readonly scope: Scope) {
-    this.byId = new DataLoader(async (ids) => {
-      const rows = await scope.prisma.patient.findMany({ where: { id: { in: [...ids] } } });
-      const found = new Map(rows.map((row) => [row.id, row]));
-      return ids.map((id) => found.get(id) ?? null);
-    });
+    this.byId = new DataLoader((ids) => this.patientsWithinReach(ids));
   }
 
   findById(id: string): Promise<Patient | null> {
-    return this.scope.records.read(readPatient, patientOwner(id), () => this.byId.load(id), (patient) => (patient ? [asItem(patient)] : []));
+    return this.scope.records.readWithinReach(readPatient, patientOwner(id), () => this.byId.load(id), (patient) => (patient ? [asItem(patient)] : []));
+  }
+
+  /** The patients with these ids that are within reach, read and decided in one statement (OwnedRecordStore.loadWithinReach). */
+  private async patientsWithinReach(ids: readonly string[]): Promise<(Patient | null)[]> {
+    const rows = await this.scope.records.loadWithinReach<Patient>(
+      readPatient,
+      Prisma.sql`p.id`,
+      (reach) => this.scope.prisma.$queryRaw`
+        SELECT ${patientColumns}, ${reach.breakGlass} AS "breakGlass" FROM "Patient" p WHERE p.id = ANY(${[...ids]}::uuid[]) AND ${reach.within}`,
+      asItem,
+    );
+    const found = new Map(rows.map((row) => [row.id, row]));
+    return ids.map((id) => found.get(id) ?? null);
   }
 
   /**
