@@ -81,7 +81,7 @@ export async function fhirExportInterferenceBenchmark(ctx: BenchContext): Promis
     admin: await signToken({ sub: 'bench-admin', roles: ['admin'] }, { expiresIn: 6 * 3600 }),
   };
   log(`fhir export interference: ${resources} resources imported; reads alone and beside exports, ${rounds} rounds on ${checkouts.map((c) => c.name).join(' and ')}`);
-  const servers: { name: string; server: ChildServer; patientIds: string[]; alone: LoadFigures[]; exporting: LoadFigures[]; exports: number }[] = [];
+  const servers: { name: string; server: ChildServer; patientIds: string[]; alone: LoadFigures[]; exporting: LoadFigures[]; exports: ExportRun[] }[] = [];
   try {
     for (const [i, checkout] of checkouts.entries()) {
       const server = await startFresh(ctx, `export${i}`, checkout.root);
@@ -91,7 +91,7 @@ export async function fhirExportInterferenceBenchmark(ctx: BenchContext): Promis
         const answer = await postBundle(server, tokens.integration, { ...part, type: 'transaction' });
         patientIds.push(...answer.entry!.flatMap((entry) => (entry.response?.location?.startsWith('Patient/') ? [entry.response.location.slice('Patient/'.length)] : [])));
       }
-      servers.push({ name: checkout.name, server, patientIds, alone: [], exporting: [], exports: 0 });
+      servers.push({ name: checkout.name, server, patientIds, alone: [], exporting: [], exports: [] });
     }
     for (const target of servers) await readPhase(ctx, target, tokens.admin, 'warm-up', true);
     for (let round = 1; round <= rounds; round++) {
@@ -99,7 +99,7 @@ export async function fhirExportInterferenceBenchmark(ctx: BenchContext): Promis
         target.alone.push(await readPhase(ctx, target, tokens.admin, `reads alone, round ${round}`));
         const background = exportsInBackground(target.server, tokens.scientist);
         target.exporting.push(await readPhase(ctx, target, tokens.admin, `reads beside exports, round ${round}`));
-        target.exports += await background.stop();
+        target.exports.push(...(await background.stop()));
       }
     }
   } finally {
@@ -116,8 +116,19 @@ export async function fhirExportInterferenceBenchmark(ctx: BenchContext): Promis
   });
   console.log(
     table(
-      ['server', 'reads/s alone', 'p99 alone', 'reads/s beside export', 'p99 beside export', 'throughput ratio', 'p99 ratio', 'exports finished'],
-      rows.map((r) => [r.target.name, fmt.n(r.alone.rps), fmt.ms(r.alone.p99), fmt.n(r.exporting.rps), fmt.ms(r.exporting.p99), `${fmt.n(r.throughput)}x`, `${fmt.n(r.latency)}x`, r.target.exports]),
+      ['server', 'reads/s alone', 'p99 alone', 'reads/s beside export', 'p99 beside export', 'throughput ratio', 'p99 ratio', 'exports finished', 'export s (median)', 'export resources/s'],
+      rows.map((r) => [
+        r.target.name,
+        fmt.n(r.alone.rps),
+        fmt.ms(r.alone.p99),
+        fmt.n(r.exporting.rps),
+        fmt.ms(r.exporting.p99),
+        `${fmt.n(r.throughput)}x`,
+        `${fmt.n(r.latency)}x`,
+        r.target.exports.length,
+        fmt.n(median(r.target.exports.map((e) => e.seconds))),
+        fmt.n(r.target.exports.reduce((sum, e) => sum + e.resources, 0) / r.target.exports.reduce((sum, e) => sum + e.seconds, 0)),
+      ]),
     ),
   );
   for (const r of rows) {
@@ -140,15 +151,18 @@ async function readPhase(ctx: BenchContext, target: { name: string; server: Chil
   return figures;
 }
 
-/** Runs de-identified exports one after another until stopped; stop() waits for the one under way and tells how many finished. */
-function exportsInBackground(server: ChildServer, token: string): { stop(): Promise<number> } {
+type ExportRun = Awaited<ReturnType<typeof timedExport>>;
+
+/**
+ * Runs de-identified exports one after another until stopped; stop() waits
+ * for the one under way and tells each one's seconds and resources (the last
+ * one's tail runs after the reads stopped, on an idle server).
+ */
+function exportsInBackground(server: ChildServer, token: string): { stop(): Promise<ExportRun[]> } {
   let stopping = false;
-  let finished = 0;
+  const finished: ExportRun[] = [];
   const running = (async () => {
-    while (!stopping) {
-      await timedExport(server, token);
-      finished++;
-    }
+    while (!stopping) finished.push(await timedExport(server, token));
   })();
   return {
     async stop() {

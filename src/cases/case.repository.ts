@@ -9,6 +9,11 @@ import { type ConsentStatus, type Case, type CaseImage, type Observation, Prisma
 
 export type { Case, CaseImage, Observation };
 
+/** When a case's episode began: as its source recorded it, else when it was opened here. */
+export const caseStart = (episode: Case): Date => episode.startedAt ?? episode.openedAt;
+/** When a case's episode ended: as its source recorded it, else when it was closed here; null while open. */
+export const caseEnd = (episode: Case): Date | null => episode.endedAt ?? episode.closedAt;
+
 /** What a new observation stores (the case and id are the repository's to set; the time defaults to now). */
 export type NewObservation = Pick<Observation, 'code' | 'value' | 'text' | 'unit'> & { observedAt?: Date };
 /** What a new image stores. */
@@ -227,8 +232,11 @@ export class CaseRepository {
     }));
   }
 
-  /** Closes an open case; returns null when it was not open (checked and changed in one statement). */
-  async close(episode: Case): Promise<Case | null> {
+  /**
+   * Closes an open case; returns null when it was not open (checked and changed in one statement).
+   * @param endedAt when the episode ended as its source recorded it (an imported Encounter's period.end); null: now, at closing
+   */
+  async close(episode: Case, endedAt: Date | null = null): Promise<Case | null> {
     this.byId.forget(episode.id);
     const closed = await this.scope.records.write(
       rule('clinical.write', 'case.close', 'Case'),
@@ -236,7 +244,7 @@ export class CaseRepository {
       async (tx) => {
         const { count } = await tx.case.updateMany({
           where: { id: episode.id, status: 'OPEN' },
-          data: { status: 'CLOSED', closedAt: new Date() },
+          data: { status: 'CLOSED', closedAt: new Date(), endedAt },
         });
         return count === 1 ? tx.case.findUniqueOrThrow({ where: { id: episode.id } }) : null;
       },

@@ -1,5 +1,6 @@
 import type { Resolvers } from '../generated/graphql.ts';
 import { notFound } from '../errors/errors.ts';
+import { caseEnd, caseStart } from './case.repository.ts';
 
 export const caseResolvers: Resolvers = {
   Query: {
@@ -19,6 +20,7 @@ export const caseResolvers: Resolvers = {
     },
     observations: (episode, _, ctx) => ctx.cases.observations(episode),
     images: (episode, _, ctx) => ctx.cases.images(episode),
-    startedAt: (episode) => episode.startedAt ?? episode.openedAt,
+    startedAt: caseStart,
+    endedAt: caseEnd,
   },
 };

@@ -113,10 +113,14 @@ export class CaseService {
     });
   }
 
-  close(id: string): Promise<Case> {
+  /**
+   * Closes an open case.
+   * @param endedAt when the episode ended as its source recorded it (an import's checked period.end); null: now
+   */
+  close(id: string, endedAt: Date | null = null): Promise<Case> {
     return recordingFailure(this.trail, 'case.close', caseTarget(id), async () => {
       const existing = await this.requireForWrite(id, 'id', 'case.close');
-      const closed = await this.cases.close(existing);
+      const closed = await this.cases.close(existing, endedAt);
       if (!closed) throw conflict('This case is already closed.', { id: existing.id });
       return closed;
     });

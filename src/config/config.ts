@@ -97,6 +97,8 @@ const settingsSchema = z.object({
   FHIR_IMPORT_TIMEOUT_MS: z.coerce.number().int().min(1000).max(30 * 60_000).default(120_000),
   FHIR_EXPORT_PSEUDONYM_KEY: optionalText.refine((key) => key === undefined || Buffer.byteLength(key) >= 32, 'must be at least 32 bytes'),
   FHIR_EXPORT_K: z.coerce.number().int().min(2).max(1000).default(5),
+  FHIR_EXPORT_WORK_MS: z.coerce.number().int().min(1).max(10_000).default(10),
+  FHIR_EXPORT_PERIOD_MS: z.coerce.number().int().min(2).max(60_000).default(100),
   CONSOLE_GRAPHIQL: booleanFlag.optional(),
   CONSOLE_OIDC_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
   CONSOLE_OIDC_CLIENT_ID: optionalText,
@@ -202,6 +204,8 @@ export interface Config {
     pseudonymKey: string | undefined;
     /** Smallest group of patients sharing quasi-identifiers that a de-identified export keeps. */
     exportK: number;
+    /** The duty cycle of bulk exports beside interactive requests: at most workMs of every periodMs. */
+    exportPacing: { workMs: number; periodMs: number };
   };
 }
 
@@ -255,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (production && !s.AUDIT_READS) fail(['AUDIT_READS: production mode records every read of patient data; it cannot be turned off']);
   // Metrics name operations, error rates and model versions: not for anyone who can reach the port.
   if (production && !s.METRICS_TOKEN) fail(['METRICS_TOKEN: required in production mode (the scraper sends it as a bearer token); /metrics is never open']);
+  if (s.FHIR_EXPORT_WORK_MS >= s.FHIR_EXPORT_PERIOD_MS) fail(['FHIR_EXPORT_WORK_MS: must be less than FHIR_EXPORT_PERIOD_MS (exports work part of each period and rest the remainder)']);
   if (s.DATABASE_MIGRATION_URL && !s.DATABASE_URL) fail(['DATABASE_MIGRATION_URL: the migration role is for PostgreSQL; set DATABASE_URL (the server\'s role) as well']);
   if (production) {
     const audit = [
@@ -316,6 +321,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       importTimeoutMs: s.FHIR_IMPORT_TIMEOUT_MS,
       pseudonymKey: s.FHIR_EXPORT_PSEUDONYM_KEY,
       exportK: s.FHIR_EXPORT_K,
+      exportPacing: { workMs: s.FHIR_EXPORT_WORK_MS, periodMs: s.FHIR_EXPORT_PERIOD_MS },
     },
     console: consoleConfig(s, production, auth),
   };

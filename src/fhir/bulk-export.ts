@@ -7,6 +7,7 @@ import type { FhirExportJob } from './fhir-export.repository.ts';
 import type { ContextDeps } from '../server/context.ts';
 import type { RequestsInFlight } from '../server/requests-in-flight.ts';
 import type { CodeCatalog } from './code-catalog.ts';
+import { DutyCycle } from './duty-cycle.ts';
 import { deidentifiedEncounter, deidentifiedObservation, deidentifiedPatient, kAnonymous, Pseudonymizer } from './deidentify.ts';
 import { type ExportFile, type ExportProfile, type ExportReport, FhirExportRepository } from './fhir-export.repository.ts';
 import { defaultMrnSystem, toFhirEncounter, toFhirObservation, toFhirPatient } from './fhir-resources.ts';
@@ -15,20 +16,19 @@ import { defaultMrnSystem, toFhirEncounter, toFhirObservation, toFhirPatient } f
 export const exportTypes = ['Patient', 'Encounter', 'Observation'] as const;
 type ExportType = (typeof exportTypes)[number];
 
-/** Patients an export reads and writes between two yields to interactive requests (with their cases and observations). */
-const exportPageSize = 50;
-/**
- * Share of the time export pages may take while interactive requests are in
- * flight: after a page, an export waits nine times as long as the page took,
- * so requests keep (nearly) the whole process and database; an idle server
- * runs exports at full speed.
- */
-const shareBesideRequests = 0.1;
+/** Patients an export reads in one step, to measure k-anonymity over them. */
+const patientPageSize = 200;
+/** Patients an export writes in one step (with their cases and observations): a few milliseconds of work. */
+const exportStepSize = 10;
+/** How often a running export records its progress and looks for a cancellation. */
+const progressIntervalMs = 1000;
 
 /**
  * Runs bulk exports in the background of this process, one at a time, under
  * the requester's identity (the same access checks and audit records as the
- * request), yielding to interactive requests between steps. Jobs are rows in
+ * request), in small steps paced by a duty cycle (FHIR_EXPORT_WORK_MS of
+ * every FHIR_EXPORT_PERIOD_MS while interactive requests come in), so a
+ * running export slows them little. Jobs are rows in
  * the database: those a stopped process left unfinished run again at start.
  */
 export class BulkExportRunner {
@@ -59,8 +59,9 @@ export class BulkExportRunner {
   private async run(job: FhirExportJob): Promise<void> {
     const { trail, exports } = this.requesterScope(job);
     try {
-      const files = await this.build(job, exports);
-      if (files) await exports.complete(job, files.files, files.report, files.patientIds);
+      const pace = new DutyCycle(this.deps.config.fhir.exportPacing, this.requests);
+      const files = await this.build(job, exports, pace);
+      if (files) await pace.step(() => exports.complete(job, files.files, files.report, files.patientIds));
     } catch (error) {
       this.deps.log.error({ jobId: job.id, errorType: (error as Error).name }, 'bulk export failed');
       await exports.fail(job, 'The export could not be completed.');
@@ -70,46 +71,56 @@ export class BulkExportRunner {
   }
 
   /**
-   * The files of a job, or undefined when it was cancelled on the way. The
-   * kept patients are read and written a page at a time, yielding to
-   * interactive requests between pages, so no single step holds the event
-   * loop or a database connection for long.
+   * The files of a job, or undefined when it was cancelled on the way. Every
+   * read and write is a small step of the duty cycle, so no step holds the
+   * event loop or a database connection for long and the export as a whole
+   * takes only its share of the process and database.
    */
-  private async build(job: FhirExportJob, exports: FhirExportRepository) {
+  private async build(job: FhirExportJob, exports: FhirExportRepository, pace: DutyCycle) {
     const profile = job.profile as ExportProfile;
     const wanted = new Set(job.types);
-    if (!(await exports.markRunning(job.id, 'reading patients'))) return undefined;
+    let reported = performance.now();
+    /** Records progress (and sees a cancellation) about once a second; false once the job was cancelled. */
+    const stillRunning = async (progress: string, now = false) => {
+      if (!now && performance.now() - reported < progressIntervalMs) return true;
+      reported = performance.now();
+      return pace.step(() => exports.markRunning(job.id, progress));
+    };
+    if (!(await stillRunning('reading patients', true))) return undefined;
+    const everyone = await this.allPatients(job, exports, pace);
     const today = new Date();
-    const everyone = await exports.patients(profile, job.since);
     const { kept, report } = profile === 'deidentified' ? kAnonymous(everyone, this.deps.config.fhir.exportK, today) : { kept: everyone, report: undefined };
     const write = this.writer(profile);
     const lines: Record<ExportType, string[]> = { Patient: [], Encounter: [], Observation: [] };
     const since = job.since;
-    let pageStarted = performance.now();
-    for (let from = 0; from < kept.length; from += exportPageSize) {
-      await this.giveWay(performance.now() - pageStarted);
-      pageStarted = performance.now();
-      if (!(await exports.markRunning(job.id, `${from} of ${kept.length} patients written`))) return undefined;
-      const page = kept.slice(from, from + exportPageSize);
-      if (wanted.has('Patient')) for (const patient of page) lines.Patient.push(ndjsonLine(write.patient(patient, today)));
-      if (!wanted.has('Encounter') && !wanted.has('Observation')) continue;
-      const cases = await exports.cases(profile, page.map((patient) => patient.id), null);
-      if (wanted.has('Encounter')) {
-        for (const episode of cases) if (!since || episode.openedAt >= since || (episode.closedAt && episode.closedAt >= since)) lines.Encounter.push(ndjsonLine(write.encounter(episode)));
-      }
-      if (!wanted.has('Observation')) continue;
-      const caseById = new Map(cases.map((episode) => [episode.id, episode]));
-      for (const observation of await exports.observations(profile, [...caseById.keys()], since)) lines.Observation.push(ndjsonLine(write.observation(observation, caseById.get(observation.caseId)!)));
+    for (let from = 0; from < kept.length; from += exportStepSize) {
+      if (!(await stillRunning(`${from} of ${kept.length} patients written`))) return undefined;
+      const page = kept.slice(from, from + exportStepSize);
+      await pace.step(async () => {
+        if (wanted.has('Patient')) for (const patient of page) lines.Patient.push(ndjsonLine(write.patient(patient, today)));
+        if (!wanted.has('Encounter') && !wanted.has('Observation')) return;
+        const cases = await exports.cases(profile, page.map((patient) => patient.id), null);
+        if (wanted.has('Encounter')) {
+          for (const episode of cases) if (!since || episode.openedAt >= since || (episode.closedAt && episode.closedAt >= since)) lines.Encounter.push(ndjsonLine(write.encounter(episode)));
+        }
+        if (!wanted.has('Observation')) return;
+        const caseById = new Map(cases.map((episode) => [episode.id, episode]));
+        for (const observation of await exports.observations(profile, [...caseById.keys()], since)) lines.Observation.push(ndjsonLine(write.observation(observation, caseById.get(observation.caseId)!)));
+      });
     }
-    await this.giveWay(performance.now() - pageStarted);
+    if (!(await stillRunning('writing files', true))) return undefined;
     const files: ExportFile[] = exportTypes.filter((type) => wanted.has(type)).map((type) => ({ type, count: lines[type].length, ndjson: lines[type].join('') }));
     return { files, report: { profile, ...(report ? { kAnonymity: report } : {}) } satisfies ExportReport, patientIds: kept.map((patient) => patient.id) };
   }
 
-  /** Lets requests in flight run first: the next event-loop turn when there are none, else a pause in proportion to the work just done. */
-  private giveWay(workMs: number): Promise<void> {
-    if (this.requests.count() === 0) return new Promise((resolve) => setImmediate(resolve));
-    return new Promise((resolve) => setTimeout(resolve, (workMs * (1 - shareBesideRequests)) / shareBesideRequests));
+  /** Every patient the export may hold, read a page at a time (k-anonymity is measured over all of them before any is written). */
+  private async allPatients(job: FhirExportJob, exports: FhirExportRepository, pace: DutyCycle): Promise<Patient[]> {
+    const everyone: Patient[] = [];
+    for (;;) {
+      const page = await pace.step(() => exports.patients(job.profile as ExportProfile, job.since, everyone.at(-1)?.id, patientPageSize));
+      everyone.push(...page);
+      if (page.length < patientPageSize) return everyone;
+    }
   }
 
   /** How each record is written for the profile. */

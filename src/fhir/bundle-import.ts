@@ -1,5 +1,6 @@
 import type { Bundle, BundleEntry, CodeableConcept, Encounter, EpisodeOfCare, Identifier, Observation, ObservationComponent, Patient, Quantity, Reference, Resource } from '@medplum/fhirtypes';
 import type { Patient as PatientRow } from '../patients/patient.repository.ts';
+import { caseStart } from '../cases/case.repository.ts';
 import type { ObservationInput } from '../generated/graphql.ts';
 import type { RequestContext } from '../server/context.ts';
 import { type CodeCatalog, loincSystem, toFeatureUnit } from './code-catalog.ts';
@@ -101,8 +102,8 @@ function identifierSearch(resourceType: string, search: string, expression: stri
  * and unchanged records are not written again.
  */
 export class BundleImport {
-  /** Cases the Bundle says are finished: closed once their observations are in. */
-  private readonly finished = new Set<string>();
+  /** Cases the Bundle says are finished, with when they ended (period.end, if given): closed once their observations are in. */
+  private readonly finished = new Map<string, Date | null>();
 
   constructor(
     private readonly context: RequestContext,
@@ -124,7 +125,7 @@ export class BundleImport {
     }
     const observations = ordered.filter((e) => e.resource.resourceType === 'Observation');
     for (const [index, result] of await this.observations(observations)) results.set(index, result);
-    for (const caseId of this.finished) await this.context.cases.close(caseId).catch(ignoreAlreadyClosed);
+    for (const [caseId, endedAt] of this.finished) await this.context.cases.close(caseId, endedAt).catch(ignoreAlreadyClosed);
     return results;
   }
 
@@ -211,11 +212,14 @@ export class BundleImport {
     const startedAt = startOf(resource);
     if (existingId) {
       const episode = await this.context.cases.requireForWrite(existingId, 'id', 'case.open');
-      if (done && episode.status === 'OPEN' && entry.method === 'PUT') this.finished.add(episode.id);
+      const endedAt = endOf(resource, caseStart(episode));
+      if (done && episode.status === 'OPEN' && entry.method === 'PUT') this.finished.set(episode.id, endedAt);
       return this.linked(type, episode.id, episode.patientId, links, '200 OK');
     }
+    // Without period.start the case starts as it is opened: now.
+    const endedAt = endOf(resource, startedAt ?? new Date());
     const episode = await this.context.cases.open({ patientId, title: encounterTitle(resource), startedAt });
-    if (done) this.finished.add(episode.id);
+    if (done) this.finished.set(episode.id, endedAt);
     return this.linked(type, episode.id, patientId, links, '201 Created');
   }
 
@@ -352,6 +356,23 @@ function startOf(resource: Encounter | EpisodeOfCare): Date | null {
   if (!start) return null;
   const date = new Date(start);
   if (date.getTime() > Date.now()) throw fhirError(422, 'value', 'clinigraph keeps episodes that have begun: the period cannot start in the future.', `${resource.resourceType}.period.start`);
+  return date;
+}
+
+/**
+ * When an Encounter's period (an EpisodeOfCare's) ended, if the resource
+ * says: not in the future, and not before the episode's start.
+ */
+function endOf(resource: Encounter | EpisodeOfCare, start: Date): Date | null {
+  const end = resource.period?.end;
+  if (!end) return null;
+  const date = new Date(end);
+  const expression = `${resource.resourceType}.period.end`;
+  if (date.getTime() > Date.now()) throw fhirError(422, 'value', 'clinigraph keeps episodes that have ended: the period cannot end in the future.', expression);
+  if (date < start) {
+    const startText = resource.period?.start ? `its start (${resource.period.start})` : 'its start (without period.start, the episode starts when clinigraph opens it: now)';
+    throw fhirError(422, 'value', `The period ends before ${startText}.`, expression);
+  }
   return date;
 }
 

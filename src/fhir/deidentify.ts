@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Encounter, Observation as FhirObservation, Patient as FhirPatient } from '@medplum/fhirtypes';
-import type { Case, Observation } from '../cases/case.repository.ts';
+import { type Case, caseEnd, caseStart, type Observation } from '../cases/case.repository.ts';
 import type { Patient } from '../patients/patient.repository.ts';
 import type { CodeCatalog } from './code-catalog.ts';
 import { toFhirEncounter, toFhirObservation } from './fhir-resources.ts';
@@ -113,11 +113,12 @@ export function deidentifiedPatient(patient: Patient, p: Pseudonymizer, today: D
 export function deidentifiedEncounter(episode: Case, p: Pseudonymizer): Encounter {
   const shifted = (date: Date) => p.shift(date, episode.patientId).toISOString();
   const { type: _title, ...encounter } = toFhirEncounter(episode);
+  const end = caseEnd(episode);
   return {
     ...encounter,
     id: p.pseudonym('Case', episode.id),
     subject: { reference: `Patient/${p.pseudonym('Patient', episode.patientId)}` },
-    period: { start: shifted(episode.startedAt ?? episode.openedAt), ...(episode.closedAt ? { end: shifted(episode.closedAt) } : {}) },
+    period: { start: shifted(caseStart(episode)), ...(end ? { end: shifted(end) } : {}) },
   };
 }
 

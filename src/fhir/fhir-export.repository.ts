@@ -111,10 +111,15 @@ export class FhirExportRepository {
     this.scope.trail.failed('fhir.export', error, { resourceType: 'FhirExportJob', resourceIds: [job.id] });
   }
 
-  /** Active patients (changed since `since`, when given), for an export of the profile. */
-  patients(profile: ExportProfile, since: Date | null): Promise<Patient[]> {
+  /** A page of the active patients (changed since `since`, when given) for an export of the profile, in the order they were created, after the patient `after`. */
+  patients(profile: ExportProfile, since: Date | null, after: string | undefined, take: number): Promise<Patient[]> {
     this.scope.access.require(exportPermission(profile), 'fhir.export');
-    return this.scope.prisma.patient.findMany({ where: { archivedAt: null, ...(since ? { updatedAt: { gte: since } } : {}) }, orderBy: { createdAt: 'asc' } });
+    return this.scope.prisma.patient.findMany({
+      where: { archivedAt: null, ...(since ? { updatedAt: { gte: since } } : {}) },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      ...(after ? { cursor: { id: after }, skip: 1 } : {}),
+      take,
+    });
   }
 
   cases(profile: ExportProfile, patientIds: string[], since: Date | null): Promise<Case[]> {

@@ -1,5 +1,5 @@
 import type { Device, Encounter, EpisodeOfCare, Extension, Observation as FhirObservation, Patient as FhirPatient, RiskAssessment } from '@medplum/fhirtypes';
-import type { Case, Observation } from '../cases/case.repository.ts';
+import { type Case, caseEnd, caseStart, type Observation } from '../cases/case.repository.ts';
 import type { Model } from '../models/model.repository.ts';
 import type { Patient } from '../patients/patient.repository.ts';
 import type { Prediction } from '../predictions/prediction.repository.ts';
@@ -70,9 +70,10 @@ export function toFhirEpisodeOfCare(episode: Case): EpisodeOfCare {
   };
 }
 
-/** A case's period: from when it began (as its source recorded it, else when it was opened here) to when it was closed. */
+/** A case's period: from when it began to when it ended, each as its source recorded it, else when it was opened (closed) here. */
 function casePeriod(episode: Case): { start: string; end?: string } {
-  return { start: (episode.startedAt ?? episode.openedAt).toISOString(), ...(episode.closedAt ? { end: episode.closedAt.toISOString() } : {}) };
+  const end = caseEnd(episode);
+  return { start: caseStart(episode).toISOString(), ...(end ? { end: end.toISOString() } : {}) };
 }
 
 export function toFhirObservation(observation: Observation, episode: Case, catalog: CodeCatalog): FhirObservation {

@@ -44,6 +44,11 @@ it('names every bad setting at once', () => {
   );
 });
 
+it('reads the bulk export duty cycle, and refuses one that leaves no rest', () => {
+  assert.deepEqual(loadConfig({ FHIR_EXPORT_WORK_MS: '20', FHIR_EXPORT_PERIOD_MS: '250' }).fhir.exportPacing, { workMs: 20, periodMs: 250 });
+  assert.throws(() => loadConfig({ FHIR_EXPORT_WORK_MS: '100', FHIR_EXPORT_PERIOD_MS: '100' }), /FHIR_EXPORT_WORK_MS: must be less than FHIR_EXPORT_PERIOD_MS/);
+});
+
 describe('authentication settings', () => {
   const key = '-----BEGIN PUBLIC KEY-----\\nMFkw...\\n-----END PUBLIC KEY-----';
 

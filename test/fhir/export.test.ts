@@ -30,11 +30,15 @@ const cohort: EhrPatient[] = [
   { mrn: 'EXP-YOUNG', given: 'Zoe', family: 'Youngblood', birthDate: '2001-07-08', gender: 'female', postalCode: '94110' },
 ];
 
+const visitPeriod = { start: '2026-03-02T08:00:00.000Z', end: '2026-03-02T09:30:00.000Z' };
+
 async function importCohort() {
   const entry: BundleEntry[] = [];
   cohort.forEach((person, i) => {
     const patient = patientEntry(person);
     const visit = encounterEntry(patient.fullUrl!, `EXP-V${i}`);
+    // The first visit is over: its period.end is exported (shifted like its start when de-identified).
+    if (i === 0) Object.assign(visit.resource!, { status: 'finished', period: visitPeriod });
     entry.push(patient, visit, ...visitObservations(patient.fullUrl!, visit.fullUrl!, `EXP-${i}`));
   });
   const response = await fhirClient(api, interfaceEngine)('', { body: { resourceType: 'Bundle', type: 'transaction', entry } });
@@ -100,6 +104,13 @@ describe('FHIR bulk export', () => {
     const patientsAgain = (await download(people.dataScientist, again.manifest.output.find((o: any) => o.type === 'Patient').url)).map((line) => JSON.parse(line));
     assert.deepEqual(patientsAgain, patients);
 
+    // The finished visit ends as long after its start as it did, both shifted by the patient's offset.
+    const encounters = (await download(people.dataScientist, manifest.output.find((o: any) => o.type === 'Encounter').url)).map((line) => JSON.parse(line));
+    const finished = encounters.filter((e) => e.period.end);
+    assert.equal(finished.length, 1);
+    assert.equal(Date.parse(finished[0].period.end) - Date.parse(finished[0].period.start), Date.parse(visitPeriod.end) - Date.parse(visitPeriod.start));
+    assert.notEqual(finished[0].period.end, visitPeriod.end);
+
     const [requested] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'fhir.export.request' AND "actorSubject" = $1 AND reason LIKE 'profile=deidentified%'`, [people.dataScientist.sub]);
     assert.equal(requested!.n, 2);
     const [exported] = await raw.query<{ reason: string; patients: number }>(`SELECT reason, cardinality("patientIds") AS patients FROM "AuditEvent" WHERE action = 'fhir.export' AND "actorSubject" = $1 LIMIT 1`, [people.dataScientist.sub]);
@@ -115,6 +126,9 @@ describe('FHIR bulk export', () => {
     const lines = await download(people.admin, manifest.output[0].url, { 'x-purpose-of-use': 'HOPERAT' });
     assert.equal(lines.length, 8);
     assert.ok(lines.some((line) => line.includes('EXP-OLD')));
+    const visits = await exportAll(admin, '/$export?_type=Encounter', { 'x-purpose-of-use': 'HOPERAT' });
+    const encounters = (await download(people.admin, visits.manifest.output[0].url, { 'x-purpose-of-use': 'HOPERAT' })).map((line) => JSON.parse(line));
+    assert.deepEqual(encounters.filter((e) => e.period.end).map((e) => [e.status, e.period]), [['finished', visitPeriod]]);
 
     for (const who of [people.clinician, people.auditor, interfaceEngine]) {
       const refused = await fhirClient(api, who)('/$export', { headers: asyncHeaders });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { validate } from '../../src/fhir/validation.ts';
 import { startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
-import { ehrBundle, ehrPatient, encounterEntry, hospitalMrnSystem, observationEntry, patientEntry, resultSystem } from './ehr-bundles.ts';
+import { ehrBundle, ehrPatient, encounterEntry, hospitalMrnSystem, observationEntry, patientEntry, resultSystem, visitSystem } from './ehr-bundles.ts';
 import { fhirClient, interfaceEngine } from './fhir-client.ts';
 
 const api = await startTestServer({ FHIR_MRN_SYSTEM: hospitalMrnSystem });
@@ -101,6 +101,50 @@ describe('FHIR import', () => {
     assert.deepEqual(await counts(), after);
     const [updates] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'patient.update' AND $1 = ANY("patientIds")`, [patientId]);
     assert.equal(updates!.n, 0);
+  });
+
+  it('stores when a finished Encounter or EpisodeOfCare ended (period.end), reads it back, and refuses an end before the start or in the future', async () => {
+    const bundle = ehrBundle('END', 1);
+    const visit = bundle.entry![1]!.resource as any;
+    assert.equal(visit.resourceType, 'Encounter');
+    Object.assign(visit, { status: 'finished', period: { start: '2026-03-02T09:00:00+01:00', end: '2026-03-02T10:30:00+01:00' } });
+    const episode = {
+      fullUrl: 'urn:uuid:7d3f0c52-3a7e-4d2b-9a61-2f4e8c1b5a90',
+      resource: { resourceType: 'EpisodeOfCare', identifier: [{ system: visitSystem, value: 'END-EOC' }], status: 'finished', patient: { reference: bundle.entry![0]!.fullUrl }, period: { start: '2025-01-10', end: '2025-06-30' } },
+      request: { method: 'POST', url: 'EpisodeOfCare', ifNoneExist: `identifier=${visitSystem}|END-EOC` },
+    };
+    const response = await engine('', { body: { ...bundle, entry: [...bundle.entry!, episode] } });
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    const encounterId = response.body.entry[1].response.location.split('/')[1];
+    const episodeId = response.body.entry.at(-1).response.location.split('/')[1];
+    const rows = await raw.query<{ id: string; status: string; endedAt: Date; closedAt: Date }>(`SELECT id, status, "endedAt", "closedAt" FROM "Case" WHERE id IN ($1::uuid, $2::uuid)`, [encounterId, episodeId]);
+    const stored = new Map(rows.map((row) => [row.id, row]));
+    assert.equal(stored.get(encounterId)!.status, 'CLOSED');
+    assert.equal(stored.get(encounterId)!.endedAt.toISOString(), '2026-03-02T09:30:00.000Z');
+    assert.ok(stored.get(encounterId)!.closedAt > stored.get(encounterId)!.endedAt, 'closedAt stays when clinigraph closed it');
+    assert.equal(stored.get(episodeId)!.endedAt.toISOString(), '2025-06-30T00:00:00.000Z');
+    const encounter = await engine(`/Encounter/${encounterId}`);
+    assert.equal(encounter.body.status, 'finished');
+    assert.deepEqual(encounter.body.period, { start: '2026-03-02T08:00:00.000Z', end: '2026-03-02T09:30:00.000Z' });
+    assert.deepEqual((await engine(`/EpisodeOfCare/${episodeId}`)).body.period, { start: '2025-01-10T00:00:00.000Z', end: '2025-06-30T00:00:00.000Z' });
+    const viaGraphql = await api.as(interfaceEngine).gql('query($id: ID!) { case(id: $id) { endedAt } }', { id: encounterId });
+    assert.equal(viaGraphql.body.data?.case?.endedAt, '2026-03-02T09:30:00.000Z', JSON.stringify(viaGraphql.body));
+
+    const before = await counts();
+    for (const [label, period, why] of [
+      ['EARLY', { start: '2026-03-02T09:00:00+01:00', end: '2026-03-02T08:59:00+01:00' }, /ends before its start/],
+      ['NOSTART', { end: '2026-03-02T10:30:00+01:00' }, /ends before its start \(without period.start/],
+      ['FUTURE', { start: '2026-03-02T09:00:00+01:00', end: '2999-01-01T00:00:00Z' }, /cannot end in the future/],
+    ] as const) {
+      const refused = ehrBundle(`END${label}`, 1);
+      Object.assign(refused.entry![1]!.resource!, { status: 'finished', period });
+      const answer = await engine('', { body: refused });
+      assert.equal(answer.status, 422, label);
+      assert.equal(answer.body.resourceType, 'OperationOutcome');
+      assert.deepEqual(answer.body.issue[0].expression, ['Bundle.entry[1].resource.period.end'], label);
+      assert.match(answer.body.issue[0].diagnostics, why, label);
+    }
+    assert.deepEqual(await counts(), before);
   });
 
   it('updates a patient conditionally when the EHR sends a change', async () => {
