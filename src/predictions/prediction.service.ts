@@ -10,13 +10,13 @@ import type { OutcomeInput } from '../generated/graphql.ts';
 import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts';
 import type { ModelService } from '../models/model.service.ts';
 import { storedResultOf } from '../models/stored-version.ts';
-import { type ModelInput, PipelineError, type ServingModel } from '../pipeline/index.ts';
+import { type ModelInput, PipelineError, type SequenceHistory, type ServingModel } from '../pipeline/index.ts';
 import type { PatientService } from '../patients/patient.service.ts';
-import { explain } from './explanation.ts';
+import { explain, type StoredExplanation } from './explanation.ts';
 import type { ModelServer } from './model-server.ts';
 import { performanceFigures } from './model-performance.ts';
 import { buildCaseInput } from './prediction-input.ts';
-import { explanationColumn, inputOf, outputOf, predictionColumns } from './stored-prediction.ts';
+import { explanationColumn, type InputValues, inputOf, modelInputOf, outputOf, predictionColumns } from './stored-prediction.ts';
 import type { CaseOutcome, Prediction, PredictionRecord, PredictionRepository, ReviewDecision } from './prediction.repository.ts';
 
 const modelName = boundedText(63);
@@ -85,8 +85,7 @@ export class PredictionService {
       const answer = await loaded.batcher.infer(encoded.row);
       const modelMs = performance.now() - modelStarted;
       const explanationStarted = performance.now();
-      // Attributions over a history of visits are not offered (see the model's card).
-      const explanation = withExplanation && !sequence ? explain(loaded.serving, input.values) : null;
+      const explanation = withExplanation ? explainOne(loaded.serving, input.history ? { visits: input.history } : input.values) : null;
       const explanationMs = performance.now() - explanationStarted;
       const { warnings: _warnings, ...output } = answer;
       const { stored } = loaded.serving;
@@ -127,8 +126,7 @@ export class PredictionService {
       this.consent.requireAiConsent(await this.patients.requireExisting(prediction.patientId));
       if (prediction.explanation) return prediction;
       const loaded = await this.modelServer.version(prediction.modelVersionId);
-      if (loaded.serving.stored.sequence) throw badInput('Explanations are not offered for sequence models (their input is a history of visits).', { reason: 'not-explainable' });
-      return this.predictions.setExplanation(prediction, explanationColumn(explain(loaded.serving, inputOf(prediction))));
+      return this.predictions.setExplanation(prediction, explanationColumn(explainOne(loaded.serving, modelInputOf(prediction))));
     });
   }
 
@@ -172,9 +170,21 @@ export class PredictionService {
 
 /** Encodes one input, turning the pipeline's refusals into coded errors. */
 function encodeOne(serving: ServingModel, values: ModelInput): { row: number[]; warnings: string[] } {
-  try {
+  return refusalsCoded(() => {
     const encoded = serving.encode([values]);
     return { row: encoded.rows[0]!, warnings: encoded.warnings[0]! };
+  });
+}
+
+/** Explains one input, turning the pipeline's refusals into coded errors. */
+function explainOne(serving: ServingModel, input: InputValues | SequenceHistory): StoredExplanation {
+  return refusalsCoded(() => explain(serving, input));
+}
+
+/** Runs pipeline work on a request's input: a PipelineError is the input's fault (BAD_USER_INPUT). */
+function refusalsCoded<T>(work: () => T): T {
+  try {
+    return work();
   } catch (error) {
     if (error instanceof PipelineError) throw badInput(error.message, { reason: 'invalid-input' });
     throw error;
