@@ -65,6 +65,11 @@ export class PredictionService {
    * statement for the case, its access, inputs and consent, one for the
    * model version (both at once), and one for the prediction with its audit
    * entry; the read of the inputs is recorded with the request's other reads.
+   * The inputs are the case's own, or for a sequence model the patient's
+   * observation history: the model server's guess of which (what the
+   * version last served for this model read) decides what the case's
+   * statement brings; only a wrong guess (a model's first prediction in
+   * this process, or a promotion that changed its kind) costs a second read.
    */
   predict(caseId: string, model: string, version: number | null | undefined, withExplanation = true): Promise<Prediction> {
     return recordingFailure(this.trail, 'prediction.create', caseTarget(caseId), async () => {
@@ -72,14 +77,15 @@ export class PredictionService {
       const resolving = Promise.resolve().then(() => this.models.resolveForPrediction(parseInput(modelName, model, 'model'), parseInput(versionNumber, version, 'version')));
       // The case's answer comes first (as when they ran one after the other); the model's, if the case's failed, is dropped.
       resolving.catch(() => {});
-      const { episode, observations, images, aiConsent } = await this.cases.requireWithInputs(caseId, 'caseId', 'prediction.create');
-      this.consent.requireAiConsent({ id: episode.patientId, aiConsent });
+      const guess = this.modelServer.readsHistory(model, version ?? null);
+      const read = await this.cases.requireWithInputs(caseId, 'caseId', 'prediction.create', guess ? 'patient-history' : 'case');
+      this.consent.requireAiConsent({ id: read.episode.patientId, aiConsent: read.aiConsent });
       const chosen = await resolving;
       const loaded = await this.modelServer.version(chosen.id);
-      // A sequence model reads the patient's history across cases; others the case's own inputs.
       const sequence = loaded.serving.stored.sequence !== undefined;
-      const inputs = sequence ? { observations: await this.cases.observationHistory(episode), images: [] } : { observations, images };
-      const input = buildCaseInput(loaded.serving.stored, inputs.observations, inputs.images);
+      this.modelServer.noteReadsHistory(model, version ?? null, sequence);
+      const { episode, observations, images } = sequence === guess ? read : await this.cases.requireWithInputs(caseId, 'caseId', 'prediction.create', sequence ? 'patient-history' : 'case');
+      const input = buildCaseInput(loaded.serving.stored, observations, images);
       const encoded = encodeOne(loaded.serving, input.history ? { visits: input.history } : input.values);
       const modelStarted = performance.now();
       const answer = await loaded.batcher.infer(encoded.row);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { datasetsDir, defaultModel, explainPrediction, loadServingModel, type RawRecord, readCsvFile, readShippedModel, recordAt } from '../../src/pipeline/index.ts';
 import { auditEvents } from '../support/audit.ts';
-import { caseWithObservations, createPatient } from '../support/fixtures.ts';
+import { caseWithObservations, createPatient, modelObservations } from '../support/fixtures.ts';
 import { errorCodes, startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
 
@@ -94,6 +94,43 @@ describe('predict with the sequence model pbc-mortality', () => {
     assert.ok(Math.abs(explanation.output - made.body.data!.predict.probabilities.find((p: any) => p.label === shipped.positiveClass).probability) < 1e-6);
     const total = explanation.attributions.reduce((sum: number, item: any) => sum + item.attribution, 0);
     assert.ok(Math.abs(total - (explanation.output - explanation.baselineOutput)) <= 0.05 * Math.abs(explanation.output - explanation.baselineOutput), 'complete');
+  });
+
+  it('reads the history in the case\'s own statement: as many statements as a tabular prediction, one audited read of the patient', async () => {
+    const patientId = await createPatient(api);
+    await caseWithObservations(api, visits.slice(0, 2).flatMap(observationsOf), patientId);
+    const caseId = await caseWithObservations(api, visits.slice(2).flatMap(observationsOf), patientId);
+    const tabularCase = await caseWithObservations(api, await modelObservations('breast-cancer', 3));
+    const statementsOf = async (query: string, variables: Record<string, unknown>) => {
+      let statements = 0;
+      const stop = api.server.db.onQuery(() => statements++);
+      const response = await clinician.gql(query, variables);
+      stop();
+      assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+      return statements;
+    };
+    const tabular = 'mutation($caseId: ID!) { predict(caseId: $caseId, model: "breast-cancer", explain: false) { id } }';
+    // Both models served once already (warm-up, the tests above), so each request pays for its own work only.
+    await statementsOf(tabular, { caseId: tabularCase });
+    await statementsOf(predictMutation, { caseId, explain: false });
+    const sequence = await statementsOf(predictMutation, { caseId, explain: false });
+    assert.equal(sequence, await statementsOf(tabular, { caseId: tabularCase }));
+    const reads = await auditEvents(api, { patientId, action: 'observation.read', actorSubject: people.clinician.sub });
+    assert.equal(reads.length, 2, JSON.stringify(reads));
+    assert.ok(reads.every((event) => event.resourceType === 'Patient' && event.resourceIds.includes(patientId)), JSON.stringify(reads));
+  });
+
+  it('reads the history again when the guess was wrong (a version named for the first time), and answers the same', async () => {
+    const patientId = await createPatient(api);
+    const caseId = await caseWithObservations(api, visits.flatMap(observationsOf), patientId);
+    const named = 'mutation($caseId: ID!) { predict(caseId: $caseId, model: "pbc-mortality", version: 1, explain: false) { probabilities { label probability } } }';
+    const first = await clinician.gql(named, { caseId });
+    assert.equal(first.body.errors, undefined, JSON.stringify(first.body.errors));
+    const production = await clinician.gql(predictMutation, { caseId, explain: false });
+    assert.deepEqual(first.body.data!.predict.probabilities, production.body.data!.predict.probabilities);
+    // The first read brought the case's own observations (audited as read), the second the patient's history.
+    const reads = await auditEvents(api, { patientId, action: 'observation.read', actorSubject: people.clinician.sub });
+    assert.deepEqual(reads.map((event) => event.resourceType).sort(), ['Case', 'Patient', 'Patient']);
   });
 
   it('refuses a patient without any observation the model uses, and a value in the wrong unit, with codes', async () => {
