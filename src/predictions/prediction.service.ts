@@ -86,12 +86,13 @@ export class PredictionService {
       this.modelServer.noteReadsHistory(model, version ?? null, sequence);
       const { episode, observations, images } = sequence === guess ? read : await this.cases.requireWithInputs(caseId, 'caseId', 'prediction.create', sequence ? 'patient-history' : 'case');
       const input = buildCaseInput(loaded.serving.stored, observations, images);
-      const encoded = encodeOne(loaded.serving, input.history ? { visits: input.history } : input.values);
+      const modelInput = input.history ? { visits: input.history } : input.values;
+      const encoded = encodeOne(loaded.serving, modelInput);
       const modelStarted = performance.now();
       const answer = await loaded.batcher.infer(encoded.row);
       const modelMs = performance.now() - modelStarted;
       const explanationStarted = performance.now();
-      const explanation = withExplanation ? explainOne(loaded.serving, input.history ? { visits: input.history } : input.values) : null;
+      const explanation = withExplanation ? explainOne(loaded.serving, modelInput) : null;
       const explanationMs = performance.now() - explanationStarted;
       const { warnings: _warnings, ...output } = answer;
       const { stored } = loaded.serving;
