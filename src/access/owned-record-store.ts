@@ -206,6 +206,7 @@ export class OwnedRecordStore {
    * @param query the statement, given the access SQL for the record aliased `c` (its patient in `c."patientId"`)
    * @param alsoRead a read the statement makes along (a prediction's inputs): its
    *   permission is required too, and the read is recorded, naming the record
+   *   (or its patient, for a read of resource type Patient)
    * @returns the record, or null where the caller may learn it is absent (a reach over every patient)
    * @throws FORBIDDEN, after recording the denial, when it is absent or out of a care-team reach
    */
@@ -225,7 +226,9 @@ export class OwnedRecordStore {
     }
     const { breakGlass, ...row } = found;
     access.remember(rules, row.patientId, breakGlass);
-    if (alsoRead) trail.read(alsoRead.action, alsoRead.resourceType, [{ id: row.id, patientId: row.patientId }], new Set(breakGlass ? [row.patientId] : []));
+    // A read of the patient's records (a sequence model's history) names the patient; any other, the record found.
+    const readId = alsoRead?.resourceType === 'Patient' ? row.patientId : row.id;
+    if (alsoRead) trail.read(alsoRead.action, alsoRead.resourceType, [{ id: readId, patientId: row.patientId }], new Set(breakGlass ? [row.patientId] : []));
     return row as unknown as T;
   }
 

@@ -27,6 +27,9 @@ export interface CaseWithInputs {
   aiConsent: ConsentStatus;
 }
 
+/** What a prediction's case read brings along: the case's own observations and images, or the patient's observation history (sequence models). */
+export type PredictionInputs = 'case' | 'patient-history';
+
 /** Groups rows by a key, in the order of the keys asked for (what a DataLoader batch returns). */
 function groupBy<T>(keys: readonly string[], rows: T[], keyOf: (row: T) => string): T[][] {
   const groups = new Map<string, T[]>(keys.map((key) => [key, []]));
@@ -58,6 +61,10 @@ const imageColumns = ['id', 'caseId', 'code', 'width', 'height', 'pixels', 'obse
 /** SQL: each case's observations (the case aliased `c`) as one JSON array, in the order lists use. */
 const caseObservationsJson = Prisma.sql`(
   SELECT coalesce(json_agg(${observationRows.array('o')} ORDER BY o."observedAt", o.id), '[]') FROM "Observation" o WHERE o."caseId" = c.id)`;
+/** SQL: every observation of the case's patient (the case aliased `c`), across their cases, as one JSON array in time order. */
+const patientObservationsJson = Prisma.sql`(
+  SELECT coalesce(json_agg(${observationRows.array('o')} ORDER BY o."observedAt", o.id), '[]')
+  FROM "Observation" o JOIN "Case" pc ON pc.id = o."caseId" WHERE pc."patientId" = c."patientId")`;
 /** SQL: each case's images (the case aliased `c`) as one JSON array, in the order lists use. */
 const caseImagesJson = Prisma.sql`(
   SELECT coalesce(json_agg(${imageRows.array('i')} ORDER BY i."observedAt", i.id), '[]') FROM "CaseImage" i WHERE i."caseId" = c.id)`;
@@ -131,35 +138,39 @@ export class CaseRepository {
    * write then needs no access lookup); audited as that write, not as a read.
    */
   async findForWrite(id: string, action: AccessRule['action']): Promise<Case | null> {
-    const found = await this.scope.records.findForWrite<CaseRow>(rule('clinical.write', action, 'Case'), [id], (reach) => this.queryForWrite(id, reach, false));
+    const found = await this.scope.records.findForWrite<CaseRow>(rule('clinical.write', action, 'Case'), [id], (reach) => this.queryForWrite(id, reach, null));
     return found && decodeCaseRow(found).episode;
   }
 
   /**
    * A case a prediction is made on, with its inputs as they are now on the
    * primary (a prediction must not act on a replica's lagging copy) and its
-   * patient's AI consent, looked up and checked in one statement; the
-   * inputs are audited as a read of the case's observations.
+   * patient's AI consent, looked up and checked in one statement. The inputs
+   * are the case's observations and images (audited as a read of the case's
+   * observations), or for a sequence model the patient's observations across
+   * all their cases in time order, without images (audited as a read of the
+   * patient's observations, under the same access rule).
    */
-  async findWithInputs(id: string, action: AccessRule['action']): Promise<CaseWithInputs | null> {
+  async findWithInputs(id: string, action: AccessRule['action'], inputs: PredictionInputs): Promise<CaseWithInputs | null> {
     const found = await this.scope.records.findForWrite<CaseRow>(
       rule('prediction.write', action, 'Case'),
       [id],
-      (reach) => this.queryForWrite(id, reach, true),
-      rule('clinical.read', 'observation.read', 'Case'),
+      (reach) => this.queryForWrite(id, reach, inputs),
+      rule('clinical.read', 'observation.read', inputs === 'patient-history' ? 'Patient' : 'Case'),
     );
     if (!found) return null;
     const { episode, observations, images, aiConsent } = decodeCaseRow(found);
-    return { episode, observations: observations!, images: images!, aiConsent: aiConsent! };
+    return { episode, observations: observations!, images: images ?? [], aiConsent: aiConsent! };
   }
 
-  private async queryForWrite(id: string, reach: { within: Prisma.Sql; breakGlass: Prisma.Sql }, inputs: boolean): Promise<(CaseRow & { breakGlass: boolean }) | null> {
+  private async queryForWrite(id: string, reach: { within: Prisma.Sql; breakGlass: Prisma.Sql }, inputs: PredictionInputs | null): Promise<(CaseRow & { breakGlass: boolean }) | null> {
     const none = Prisma.sql`NULL`;
+    const observations = inputs === 'case' ? caseObservationsJson : inputs === 'patient-history' ? patientObservationsJson : none;
     const [row] = await this.scope.prisma.$queryRaw<(CaseRow & { breakGlass: boolean })[]>`
       SELECT ${caseColumns}, ${reach.breakGlass} AS "breakGlass",
         ${inputs ? Prisma.sql`(SELECT p."aiConsent"::text FROM "Patient" p WHERE p.id = c."patientId")` : none} AS "aiConsent",
-        ${inputs ? caseObservationsJson : none} AS "observationsJson",
-        ${inputs ? caseImagesJson : none} AS "imagesJson"
+        ${observations} AS "observationsJson",
+        ${inputs === 'case' ? caseImagesJson : none} AS "imagesJson"
       FROM "Case" c WHERE c.id = ${id}::uuid AND ${reach.within}`;
     return row ?? null;
   }
@@ -214,16 +225,6 @@ export class CaseRepository {
 
   images(episode: Case): Promise<CaseImage[]> {
     return this.scope.records.read(rule('clinical.read', 'image.read', 'Case'), caseOwner(episode), () => this.imagesByCase.load(episode.id));
-  }
-
-  /**
-   * Every observation of a patient, across their cases, in time order, as it
-   * is now on the primary: a sequence model's input is the patient's history.
-   */
-  observationHistory(patientId: string): Promise<Observation[]> {
-    return this.scope.records.read(rule('clinical.read', 'observation.read', 'Patient'), patientOwner(patientId), () =>
-      this.scope.prisma.observation.findMany({ where: { case: { patientId } }, orderBy: [{ observedAt: 'asc' }, { id: 'asc' }] }),
-    );
   }
 
   open(data: { patientId: string; title: string; startedAt: Date | null }): Promise<Case> {

@@ -6,7 +6,7 @@ import { conflict, notFound } from '../errors/errors.ts';
 import type { CaseImageInput, ObservationInput, OpenCaseInput } from '../generated/graphql.ts';
 import { boundedText, isId, notInFuture, parseId, parseInput } from '../graphql/validation.ts';
 import type { PatientService } from '../patients/patient.service.ts';
-import type { Case, CaseChildren, CaseImage, CaseRepository, CaseWithInputs, Observation } from './case.repository.ts';
+import type { Case, CaseChildren, CaseImage, CaseRepository, CaseWithInputs, Observation, PredictionInputs } from './case.repository.ts';
 
 /** How many observations one addObservations call may carry. */
 export const maxObservationsPerCall = 500;
@@ -79,11 +79,12 @@ export class CaseService {
 
   /**
    * The case a prediction is made on, which must exist and be within reach,
-   * with its observations and images as they are now on the primary database
-   * and its patient's AI consent, in one round trip.
+   * with its inputs as they are now on the primary database (its observations
+   * and images, or the patient's observation history) and its patient's AI
+   * consent, in one round trip.
    */
-  async requireWithInputs(id: string, argument: string, action: Action): Promise<CaseWithInputs> {
-    const found = await this.cases.findWithInputs(parseId(id, argument), action);
+  async requireWithInputs(id: string, argument: string, action: Action, inputs: PredictionInputs): Promise<CaseWithInputs> {
+    const found = await this.cases.findWithInputs(parseId(id, argument), action, inputs);
     if (!found) throw notFound(`No case with id ${id}.`, { argument });
     return found;
   }
@@ -98,11 +99,6 @@ export class CaseService {
 
   images(episode: Case): Promise<CaseImage[]> {
     return this.cases.images(episode);
-  }
-
-  /** The patient's observations across all their cases, in time order (a sequence model's input). */
-  observationHistory(episode: Case): Promise<Observation[]> {
-    return this.cases.observationHistory(episode.patientId);
   }
 
   open(input: OpenCaseInput): Promise<Case> {

@@ -2,7 +2,8 @@ import type { RawValue } from './csv.ts';
 import { PipelineError } from './errors.ts';
 import { argmax } from './metrics.ts';
 import { baselineRow, columnFeatureIndex } from './preprocess.ts';
-import { encodeInput, type ModelInput, type ServingModel } from './serving.ts';
+import { explainHistory } from './explain-history.ts';
+import { encodeInput, type ModelInput, type SequenceHistory, type ServingModel } from './serving.ts';
 import { formatNumber } from './stats.ts';
 import { tf } from './tensorflow.ts';
 import { parseCell } from './values.ts';
@@ -62,6 +63,37 @@ export function completenessFlagged(gap: number, outputChange: number, tolerance
   return Math.abs(gap) > tolerance * Math.abs(outputChange);
 }
 
+/**
+ * Integrated gradients refined until complete: ReLU kinks (or a GRU's
+ * curvature) along the path can defeat a coarse integral, so the steps are
+ * quadrupled while the completeness check fails, up to maxSteps.
+ */
+export function refinedIntegratedGradients(
+  model: tf.LayersModel,
+  input: readonly number[],
+  baseline: readonly number[],
+  outputMask: readonly number[],
+  options: ExplainOptions,
+): { result: IntegratedGradients; steps: number } {
+  let steps = options.steps ?? 50;
+  let result = integratedGradients(model, input, baseline, outputMask, steps);
+  while (completenessFlagged(result.gap, result.output - result.baselineOutput) && steps * 4 <= (options.maxSteps ?? 800)) {
+    steps *= 4;
+    result = integratedGradients(model, input, baseline, outputMask, steps);
+  }
+  return { result, steps };
+}
+
+/** A sequence model's share of one feature's attribution at one visit. */
+export interface VisitAttribution {
+  /** The visit's time (the history's time unit, days). */
+  time: number;
+  /** The value at that visit; null when it was not measured (the network saw its missing indicator). */
+  value: number | string | null;
+  /** Signed, in output units: the feature's value and missing-indicator columns at this visit. */
+  attribution: number;
+}
+
 export interface FeatureAttribution {
   feature: string;
   label: string | null;
@@ -75,6 +107,8 @@ export interface FeatureAttribution {
   attribution: number;
   /** The attribution in plain words. */
   text: string;
+  /** Sequence models: the attribution visit by visit (they sum to `attribution`), oldest first. */
+  visits?: VisitAttribution[];
 }
 
 export interface TabularExplanation {
@@ -111,33 +145,31 @@ export interface ExplainOptions {
  * the probability of the positive class (binary), of the predicted class
  * (multiclass), or the predicted value (regression). When the attributions
  * miss the output change by more than 5% (ReLU kinks on the path), the
- * integral is refined with four times the steps, up to maxSteps.
+ * integral is refined with four times the steps, up to maxSteps. A
+ * sequence model is explained over the patient's visits (explainHistory).
  * @param serving a loaded model
- * @param input raw values by feature name
+ * @param input raw values by feature name (a sequence model: the patient's visits)
  * @throws PipelineError BAD_INPUT for impossible values; BAD_OPTION for an image model (use saliencyMap)
  */
-export function explainPrediction(serving: ServingModel, input: Record<string, RawValue>, options: ExplainOptions = {}): TabularExplanation {
+export function explainPrediction(serving: ServingModel, input: Record<string, RawValue> | SequenceHistory, options: ExplainOptions = {}): TabularExplanation {
   const { stored } = serving;
   const state = stored.preprocessing;
   if (state.kind !== 'tabular') throw new PipelineError('BAD_INPUT', 'Image models are explained with a saliency map, not feature attributions.');
+  if (stored.sequence) return explainHistory(serving, stored.sequence, input, options);
+  // encodeInput refuses a history for a model without a sequence encoding, so the input is values by name from here.
   const { row, warnings } = encodeInput(stored, input);
+  const values = input as Record<string, RawValue>;
   const probabilities = tf.tidy(() => Array.from((serving.model.predict(tf.tensor2d([row])) as tf.Tensor).dataSync()));
   const explained = stored.task === 'multiclass' ? argmax(probabilities) : 0;
   const mask = probabilities.map((_, k) => (k === explained ? 1 : 0));
-  // ReLU kinks along the path can defeat a coarse integral: refine until complete (or at the limit).
-  let steps = options.steps ?? 50;
-  let result = integratedGradients(serving.model, row, baselineRow(state), mask, steps);
-  while (completenessFlagged(result.gap, result.output - result.baselineOutput) && steps * 4 <= (options.maxSteps ?? 800)) {
-    steps *= 4;
-    result = integratedGradients(serving.model, row, baselineRow(state), mask, steps);
-  }
+  const { result, steps } = refinedIntegratedGradients(serving.model, row, baselineRow(state), mask, options);
   const outputName = stored.task === 'multiclass' ? `probability of ${stored.classLabels![explained]}` : stored.outcomeLabel;
   const columnOwner = columnFeatureIndex(state);
   const attributions = stored.features
     .map((feature, index) => {
       const attribution = result.attributions.reduce((sum, a, column) => (columnOwner[column] === index ? sum + a : sum), 0);
       const transform = state.features[index]!;
-      const cell = parseCell(input[feature.name]);
+      const cell = parseCell(values[feature.name]);
       const imputed = cell.kind === 'missing';
       const value = imputed ? (transform.kind === 'numeric' ? transform.median : transform.mode) : cell.value;
       return { feature: feature.name, label: feature.label, unit: feature.unit, value, imputed, typical: feature.typical, attribution, text: '' };
@@ -160,12 +192,13 @@ export function explainPrediction(serving: ServingModel, input: Record<string, R
 }
 
 /**
- * e.g. "mean_concave_points 0.15 above typical (0.049), raised probability of malignant by 0.22";
+ * e.g. "mean_concave_points 0.15 above typical (0.049), raised probability of malignant by 0.22"
+ * (`when` follows the name: " at the latest visit");
  * categories speak as categories: "sex: female rather than the training mix (mostly male), lowered ...".
  */
-function describe(item: FeatureAttribution, outputName: string): string {
+export function describe(item: FeatureAttribution, outputName: string, when = ''): string {
   const unit = item.unit ? ` ${item.unit}` : '';
-  const missing = item.imputed ? ' (missing, filled from training)' : '';
+  const missing = `${when}${item.imputed ? ' (missing, filled from training)' : ''}`;
   const effect = item.attribution === 0 ? `did not change ${outputName}` : `${item.attribution > 0 ? 'raised' : 'lowered'} ${outputName} by ${formatNumber(Math.abs(item.attribution), 2)}`;
   if (typeof item.value === 'number' && typeof item.typical === 'number') {
     const difference = item.value - item.typical;

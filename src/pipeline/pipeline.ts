@@ -7,7 +7,7 @@ import { type Autoencoder, fitAutoencoder, measureAutoencoder } from './autoenco
 import { type Calibration, fitBinaryCalibration, fitTemperature, foldCalibration } from './calibration.ts';
 import { computeMetrics, type Evaluation, type EvaluationTarget, evaluate, type SubgroupColumn } from './evaluate.ts';
 import type { FeatureSpec } from './feature-spec.ts';
-import { checkCrossValidation, type CrossValidationOptions, type CrossValidationResult, crossValidate } from './cross-validation.ts';
+import { checkCrossValidation, type CrossValidationOptions, type CrossValidationResult, crossValidate, type FoldOutputs } from './cross-validation.ts';
 import { type DataSplit, defaultSplit, encodeRows, fitPreprocessing, groupedSplit, type PreprocessingState, type SplitFractions, splitStrata, stratifiedSplit } from './preprocess.ts';
 import { assessDataQuality, type DataQualityReport, type ImageOptions, type PreparedData, type QualityOptions } from './quality.ts';
 import type { FeatureInfo, StoredModel } from './serving.ts';
@@ -167,18 +167,10 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
         strata,
         options.group ?? null,
         seed,
-        async (foldSplit, { repeat, fold }) => {
-          const folds = options.crossValidation!.folds;
-          const foldName = `${repeat * folds + fold + 1}/${folds * (options.crossValidation!.repeats ?? 1)}`;
-          const onFoldProgress = options.onProgress && ((event: ProgressEvent) => options.onProgress!({ ...event, fold: foldName }));
-          const fitted = await fitPair(prepared, foldSplit, objective, architecture, options, seed + 1 + repeat * 100 + fold, onFoldProgress);
+        async (foldSplit, fold) => {
+          const fitted = await fitPair(prepared, foldSplit, objective, architecture, options, foldSeed(seed, fold), foldProgress(options, fold));
           try {
-            // Each fold recalibrates and fits its conformal quantile on its own validation rows, as the stored model does.
-            if (options.calibrate !== false) await recalibrate(fitted.network, objective, prepared.labels, fitted.validation, fitted.test);
-            const model = await predictWith(fitted.network, fitted.test.x);
-            const conformal = fitConformal(objective, await predictWith(fitted.network, fitted.validation.x), fitted.validation.y, options.coverage ?? defaultCoverage);
-            const coverage = measureConformal(conformal, objective, model, fitted.test.y).test!.coverage;
-            return { actual: fitted.test.y, model, baseline: await predictWith(fitted.baseline, fitted.test.x), coverage };
+            return await scoreFold(fitted, { network: fitted.test, baseline: fitted.test }, objective, prepared.labels, options);
           } finally {
             fitted.dispose();
           }
@@ -247,6 +239,36 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
   } finally {
     fitted.dispose();
   }
+}
+
+/** The seed of one cross-validation fold's networks. */
+export const foldSeed = (seed: number, { repeat, fold }: { repeat: number; fold: number }) => seed + 1 + repeat * 100 + fold;
+
+/** Progress of one cross-validation fold, its events naming the fold ("3/25"). */
+export function foldProgress(options: TrainModelOptions, { repeat, fold }: { repeat: number; fold: number }): ProgressCallback | undefined {
+  const { folds, repeats = 1 } = options.crossValidation!;
+  const name = `${repeat * folds + fold + 1}/${folds * repeats}`;
+  return options.onProgress && ((event: ProgressEvent) => options.onProgress!({ ...event, fold: name }));
+}
+
+/**
+ * The held-out outputs of one cross-validation fold: the network is
+ * recalibrated and its conformal quantile fitted on the fold's validation
+ * rows, as the stored model's are, then both networks predict the held-out rows.
+ * @param test the held-out rows as the network and as the baseline take them (a sequence model's baseline sees the last visit only)
+ */
+export async function scoreFold(
+  fitted: { network: tf.Sequential; baseline: tf.Sequential; validation: TrainingData },
+  test: { network: TrainingData; baseline: TrainingData },
+  objective: Objective,
+  labels: string[] | null,
+  options: TrainModelOptions,
+): Promise<FoldOutputs> {
+  if (options.calibrate !== false) await recalibrate(fitted.network, objective, labels, fitted.validation, test.network);
+  const model = await predictWith(fitted.network, test.network.x);
+  const conformal = fitConformal(objective, await predictWith(fitted.network, fitted.validation.x), fitted.validation.y, options.coverage ?? defaultCoverage);
+  const coverage = measureConformal(conformal, objective, model, test.network.y).test!.coverage;
+  return { actual: test.network.y, model, baseline: await predictWith(fitted.baseline, test.baseline.x), coverage };
 }
 
 /**

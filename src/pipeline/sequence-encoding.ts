@@ -8,7 +8,7 @@
  * reshapes the flat row into [steps, width].
  */
 import type { RawValue } from './csv.ts';
-import { encodeRow, type PreprocessingState } from './preprocess.ts';
+import { baselineRow, encodeRow, type PreprocessingState } from './preprocess.ts';
 import type { CleanValue } from './quality.ts';
 
 /** What serving needs to rebuild a sequence row. JSON-serializable; stored with the version. */
@@ -82,6 +82,25 @@ export function sequenceRow(encoding: SequenceEncoding, state: PreprocessingStat
     const previous = k > 0 ? kept[k - 1]!.time : visits.length > kept.length ? visits[visits.length - kept.length - 1]!.time : visit.time;
     row.set(visitStep(encoding, state, visit, visit.time - previous), (first + k) * encoding.width);
   });
+  return row;
+}
+
+/**
+ * The reference of a sequence explanation: as many visits as the input row
+ * holds, each a typical training visit (numeric features at their training
+ * mean, text features at their training shares, nothing missing), the mean
+ * gap apart; the patient's first visit keeps its gap of 0 (there is no
+ * earlier visit), and padding stays padding.
+ * @param visits the visits explained, in time order
+ */
+export function typicalHistoryRow(encoding: SequenceEncoding, state: PreprocessingState, visits: readonly CleanVisit[]): Float32Array {
+  const row = new Float32Array(encoding.steps * encoding.width);
+  const kept = Math.min(visits.length, encoding.steps);
+  const typical = [...baselineRow(state), ...(state.kind === 'tabular' ? state.features.map(() => 0) : [])];
+  for (let k = 0; k < kept; k++) {
+    const firstVisit = k === 0 && visits.length <= encoding.steps;
+    row.set([...typical, firstVisit ? 0 : 1, 1], (encoding.steps - kept + k) * encoding.width);
+  }
   return row;
 }
 

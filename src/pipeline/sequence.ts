@@ -14,10 +14,13 @@ import {
   counts,
   defaultResamples,
   defaultSeed,
+  foldProgress,
+  foldSeed,
   loadData,
   originalRows,
   predictWith,
   recalibrate,
+  scoreFold,
   storedNetworks,
   subgroupColumns,
   trainingDefaults,
@@ -26,13 +29,14 @@ import {
   type TrainModelOptions,
   trivialOutput,
 } from './pipeline.ts';
-import { defaultSplit, fitPreprocessing, groupedSplit, type PreprocessingState, splitStrata } from './preprocess.ts';
+import { crossValidate } from './cross-validation.ts';
+import { type DataSplit, defaultSplit, fitPreprocessing, groupedSplit, type PreprocessingState, splitStrata } from './preprocess.ts';
 import { assessDataQuality, type CleanValue } from './quality.ts';
 import { type CleanVisit, fillStatic, lastVisitRow, type SequenceEncoding, sequenceRow, stepWidth } from './sequence-encoding.ts';
 import { eventLabels, labelEventWithin, readTimeline, type SequenceOptions, type Timeline } from './sequence-data.ts';
 import { mean } from './stats.ts';
 import { initTensorflow, tf } from './tensorflow.ts';
-import { fitNetwork, type TrainingData, type TrainingSettings } from './train.ts';
+import { fitNetwork, type ProgressCallback, type TrainingData, type TrainingSettings } from './train.ts';
 import { chooseThreshold, defaultCoverage, fitConformal, measureConformal } from './uncertainty.ts';
 
 /** The recurrent network: units of its GRU and the visits it sees. */
@@ -53,55 +57,46 @@ export type TrainSequenceOptions = TrainModelOptions & { sequence: SequenceOptio
  * Trains a sequence model on a longitudinal file (one row per visit).
  * Examples are the visits with a label; each sees its patient's visits up to
  * and including itself. Visits without a label (censored windows) are
- * history for later visits, never examples. The split is by patient.
+ * history for later visits, never examples. The split is by patient, and
+ * so are the folds of cross-validation (when asked), whose figures set the
+ * GRU against the last-visit baseline fold by fold.
  * @throws PipelineError BAD_OPTION for a task other than binary or absent sequence columns; BAD_DATA for unusable rows
  */
 export async function trainSequenceModel(options: TrainSequenceOptions): Promise<TrainingResult> {
   checkOptions(options);
   const { sequence } = options;
-  const steps = sequence.steps ?? defaultSequence.steps;
-  const units = sequence.units ?? defaultSequence.units;
   const engine = await initTensorflow();
   const seed = options.seed ?? defaultSeed;
-  const { timeline, labelled, prepared } = prepareSequenceData(await loadData(options.data), options);
+  const data = prepareSequenceData(await loadData(options.data), options);
+  const { labelled, prepared } = data;
   const dataset = labelled.dataset;
   const fractions = { ...defaultSplit, ...options.split };
-  const split = groupedSplit(prepared.groups!, splitStrata(prepared), fractions, seed);
-  const state = fitPreprocessing(prepared, split.train);
-  const visits = cleanVisits(dataset, timeline, state, options);
-  const trainPatients = new Set(split.train.map((position) => prepared.groups![position]!));
-  const encoding: SequenceEncoding = {
-    id: sequence.id,
-    time: sequence.time,
-    steps,
-    width: stepWidth(state),
-    gapScale: meanGap(timeline, trainPatients),
-    staticFeatures: staticFeatures(state, visits, trainPatients),
-    description: describeExamples(options.target, sequence, prepared.rows.length, labelled.censored, timeline.patients.size, steps),
-  };
-  const staticIndices = encoding.staticFeatures.map((name) => (state.kind === 'tabular' ? state.features.findIndex((feature) => feature.name === name) : -1));
-  const filled = new Map([...visits].map(([patient, list]) => [patient, fillStatic(list, staticIndices)]));
-  const part = (positions: number[]) => examples(prepared.rows, positions, timeline, filled, encoding, state, prepared.targets);
-  const [train, validation, test] = [part(split.train), part(split.validation), part(split.test)];
+  const strata = splitStrata(prepared);
+  const split = groupedSplit(prepared.groups!, strata, fractions, seed);
+  const crossValidation = options.crossValidation
+    ? await crossValidate(
+        options.crossValidation,
+        { kind: 'binary', labels: prepared.labels, threshold: typeof options.threshold === 'number' ? options.threshold : 0.5 },
+        prepared.groups!,
+        strata,
+        sequence.id,
+        seed,
+        async (foldSplit, fold) => {
+          const fitted = await fitSequencePair(data, foldSplit, options, foldSeed(seed, fold), foldProgress(options, fold));
+          try {
+            return await scoreFold({ ...fitted, validation: fitted.validation.sequence }, { network: fitted.test.sequence, baseline: fitted.test.last }, 'binary', prepared.labels, options);
+          } finally {
+            fitted.dispose();
+          }
+        },
+        lastVisitBaseline,
+      )
+    : null;
 
-  const architecture: SequenceArchitecture = { kind: 'gru', units, steps };
-  const settings = { ...sequenceTraining, ...options.training };
-  const baselineSettings = { ...trainingDefaults('linear', split.train.length), ...options.baselineTraining };
-  const network = buildSequenceNetwork(encoding, units, seed);
-  const baseline = buildNetwork(defaultArchitectures.linear, { inputSize: train.last.x.columns, outputUnits: 1, outputActivation: 'sigmoid' }, seed + 1000);
+  const fitted = await fitSequencePair(data, split, options, seed, options.onProgress);
+  const { network, baseline, state, encoding, validation, test } = fitted;
   try {
-    const started = performance.now();
-    const fit = await fitNetwork(network, train.sequence, validation.sequence, { objective: 'binary', classes: 2, settings, seed, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
-    const modelDone = performance.now();
-    const baselineFit = await fitNetwork(baseline, train.last, validation.last, {
-      objective: 'binary',
-      classes: 2,
-      settings: baselineSettings,
-      seed: seed + 1,
-      phase: 'baseline',
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    });
-    const baselineDone = performance.now();
+    const evaluationStarted = performance.now();
     const calibration = options.calibrate === false ? null : await recalibrate(network, 'binary', prepared.labels, validation.sequence, test.sequence);
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
     const saved = await loadModelArtifact(artifact);
@@ -115,8 +110,8 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
       actual: test.sequence.y,
       model: testOutputs,
       baseline: await predictWith(baseline, test.last.x),
-      trivial: new Array(test.sequence.x.rows).fill(trivialOutput('binary', train.sequence.y, 2)),
-      baselineDescription: 'logistic regression on the last visit',
+      trivial: new Array(test.sequence.x.rows).fill(trivialOutput('binary', fitted.train.sequence.y, 2)),
+      baselineDescription: lastVisitBaseline,
       trivialDescription: 'the training class shares for everyone',
       subgroupColumns: subgroupColumns(dataset, prepared, split.test),
       bootstrap: {
@@ -126,7 +121,7 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
         groups: split.test.map((position) => prepared.groups![position]!),
       },
     });
-    const durationMs = { model: modelDone - started, baseline: baselineDone - modelDone, evaluation: performance.now() - baselineDone };
+    const durationMs = { ...fitted.durationMs, evaluation: performance.now() - evaluationStarted };
     return {
       formatVersion: 1,
       trainedAt: new Date().toISOString(),
@@ -141,19 +136,77 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
       calibration,
       autoencoder: null,
       image: null,
-      ...storedNetworks(state, options.featureSpec, { artifact, weightsSha256 }, { ...architecture, network }, { description: evaluation.baseline.description, network: baseline }),
+      ...storedNetworks(state, options.featureSpec, { artifact, weightsSha256 }, { ...fitted.architecture, network }, { description: evaluation.baseline.description, network: baseline }),
       sequence: encoding,
-      training: trainingRecord(seed, settings, baselineSettings, engine, fit, baselineFit, durationMs),
+      training: trainingRecord(seed, fitted.settings, fitted.baselineSettings, engine, fitted.fit, fitted.baselineFit, durationMs),
       datasetSha256: dataset.sha256,
       datasetSource: dataset.source,
       split: { fractions, seed, stratifiedBy: 'class', groupedBy: sequence.id, ...originalRows(prepared, split) },
       counts: counts(prepared, split),
       quality: prepared.report,
       evaluation,
+      ...(crossValidation ? { crossValidation } : {}),
     };
   } finally {
+    fitted.dispose();
+  }
+}
+
+const lastVisitBaseline = 'logistic regression on the last visit';
+
+/**
+ * Fits the GRU and its last-visit baseline on one split of the patients:
+ * preprocessing, gap scale and static features from the training patients
+ * only, early stopping on the validation patients; the test patients'
+ * examples are encoded for scoring. The caller disposes of the networks.
+ */
+async function fitSequencePair(
+  data: ReturnType<typeof prepareSequenceData>,
+  split: DataSplit,
+  options: TrainSequenceOptions,
+  seed: number,
+  onProgress: ProgressCallback | undefined,
+) {
+  const { timeline, labelled, prepared } = data;
+  const { sequence } = options;
+  const steps = sequence.steps ?? defaultSequence.steps;
+  const units = sequence.units ?? defaultSequence.units;
+  const state = fitPreprocessing(prepared, split.train);
+  const visits = cleanVisits(labelled.dataset, timeline, state, options);
+  const trainPatients = new Set(split.train.map((position) => prepared.groups![position]!));
+  const encoding: SequenceEncoding = {
+    id: sequence.id,
+    time: sequence.time,
+    steps,
+    width: stepWidth(state),
+    gapScale: meanGap(timeline, trainPatients),
+    staticFeatures: staticFeatures(state, visits, trainPatients),
+    description: describeExamples(options.target, sequence, prepared.rows.length, labelled.censored, timeline.patients.size, steps),
+  };
+  const staticIndices = encoding.staticFeatures.map((name) => (state.kind === 'tabular' ? state.features.findIndex((feature) => feature.name === name) : -1));
+  const filled = new Map([...visits].map(([patient, list]) => [patient, fillStatic(list, staticIndices)]));
+  const part = (positions: number[]) => examples(prepared.rows, positions, timeline, filled, encoding, state, prepared.targets);
+  const [train, validation, test] = [part(split.train), part(split.validation), part(split.test)];
+  const architecture: SequenceArchitecture = { kind: 'gru', units, steps };
+  const settings = { ...sequenceTraining, ...options.training };
+  const baselineSettings = { ...trainingDefaults('linear', split.train.length), ...options.baselineTraining };
+  const network = buildSequenceNetwork(encoding, units, seed);
+  const baseline = buildNetwork(defaultArchitectures.linear, { inputSize: train.last.x.columns, outputUnits: 1, outputActivation: 'sigmoid' }, seed + 1000);
+  const dispose = () => {
     network.dispose();
     baseline.dispose();
+  };
+  try {
+    const started = performance.now();
+    const progress = onProgress ? { onProgress } : {};
+    const fit = await fitNetwork(network, train.sequence, validation.sequence, { objective: 'binary', classes: 2, settings, seed, ...progress });
+    const modelDone = performance.now();
+    const baselineFit = await fitNetwork(baseline, train.last, validation.last, { objective: 'binary', classes: 2, settings: baselineSettings, seed: seed + 1, phase: 'baseline', ...progress });
+    const durationMs = { model: modelDone - started, baseline: performance.now() - modelDone };
+    return { state, encoding, architecture, network, baseline, train, validation, test, fit, baselineFit, settings, baselineSettings, durationMs, dispose };
+  } catch (error) {
+    dispose();
+    throw error;
   }
 }
 
@@ -181,7 +234,6 @@ export function prepareSequenceData(read: Dataset, options: TrainSequenceOptions
 function checkSequenceOptions(options: TrainSequenceOptions): void {
   const { steps = defaultSequence.steps, units = defaultSequence.units } = options.sequence;
   if (options.task !== 'binary') throw badOption('Sequence models predict a yes/no outcome: use the task "binary".');
-  if (options.crossValidation) throw badOption('Cross-validation is not offered for sequence models: their intervals resample the test patients instead.');
   if (options.group !== undefined && options.group !== options.sequence.id) throw badOption('A sequence model is split by its sequence id column; leave the group out.');
   if (!Number.isInteger(steps) || steps < 1 || steps > 64 || !Number.isInteger(units) || units < 1 || units > 256) {
     throw badOption('steps must be an integer from 1 to 64 and units from 1 to 256.');

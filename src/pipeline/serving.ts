@@ -8,7 +8,7 @@ import { tf } from './tensorflow.ts';
 import { type Conformal, predictionSetIndices } from './uncertainty.ts';
 import { type Autoencoder, noveltyWarning } from './autoencoder.ts';
 import { parseCell } from './values.ts';
-import { fillStatic, type SequenceEncoding, sequenceRow, type Visit } from './sequence-encoding.ts';
+import { type CleanVisit, fillStatic, type SequenceEncoding, sequenceRow, type Visit } from './sequence-encoding.ts';
 
 /** One model input as the registry describes it. */
 export interface FeatureInfo {
@@ -232,6 +232,18 @@ function isHistory(input: ModelInput): input is SequenceHistory {
  * history (its last visits, in time order); the warnings are the last visit's.
  */
 function encodeHistory(stored: StoredModel, sequence: SequenceEncoding, input: ModelInput): { row: number[]; warnings: string[] } {
+  const { history, warnings } = cleanHistory(stored, sequence, input);
+  return { row: Array.from(sequenceRow(sequence, stored.preprocessing, history)), warnings };
+}
+
+/**
+ * A sequence model's input as the network sees it before encoding: every
+ * visit checked (impossible values refused), in time order, static features
+ * carried onto each visit.
+ * @returns the cleaned visits, and the last visit's warnings
+ * @throws PipelineError BAD_INPUT for no visits, a visit without a time, or a value that is impossible or of the wrong type
+ */
+export function cleanHistory(stored: StoredModel, sequence: SequenceEncoding, input: ModelInput): { history: CleanVisit[]; warnings: string[] } {
   if (!isHistory(input) || input.visits.length === 0) throw new PipelineError('BAD_INPUT', 'A sequence model needs the patient\'s visits: { visits: [{ time, values }, ...] }, at least one.');
   const ordered = [...input.visits].sort((a, b) => a.time - b.time);
   if (ordered.some((visit) => !Number.isFinite(visit.time))) throw new PipelineError('BAD_INPUT', 'Every visit needs a time (a number).');
@@ -244,5 +256,5 @@ function encodeHistory(stored: StoredModel, sequence: SequenceEncoding, input: M
   const history = fillStatic(visits, staticIndices);
   // A static value recorded on an earlier visit is not missing on the last one.
   const carried = sequence.staticFeatures.filter((_, k) => history.at(-1)!.values[staticIndices[k]!] !== null);
-  return { row: Array.from(sequenceRow(sequence, stored.preprocessing, history)), warnings: warnings.filter((warning) => !carried.some((name) => warning.startsWith(`${name} is missing`))) };
+  return { history, warnings: warnings.filter((warning) => !carried.some((name) => warning.startsWith(`${name} is missing`))) };
 }

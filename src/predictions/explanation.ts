@@ -1,14 +1,18 @@
-import { explainPrediction, type SaliencyMap, saliencyMap, type ServingModel, type TabularExplanation } from '../pipeline/index.ts';
+import { explainPrediction, type SaliencyMap, saliencyMap, type SequenceHistory, type ServingModel, type TabularExplanation } from '../pipeline/index.ts';
+import type { InputValues } from './stored-prediction.ts';
 
 /** What a prediction stores as its explanation: attributions (tables) or a saliency map (images). */
 export type StoredExplanation = TabularExplanation | SaliencyMap;
 
 /**
  * Explains a model's answer on one input: integrated gradients against a
- * typical training case for tabular models, a gradient saliency map for image models.
+ * typical training case for tabular models (for sequence models, over the
+ * patient's visits against a typical history), a gradient saliency map for
+ * image models.
+ * @throws PipelineError BAD_INPUT for an input the model cannot take
  */
-export function explain(serving: ServingModel, values: Record<string, number | string> | number[]): StoredExplanation {
-  return Array.isArray(values) ? saliencyMap(serving, values) : explainPrediction(serving, values);
+export function explain(serving: ServingModel, input: InputValues | SequenceHistory): StoredExplanation {
+  return Array.isArray(input) ? saliencyMap(serving, input) : explainPrediction(serving, input);
 }
 
 /** The GraphQL view of a stored explanation. */

@@ -29,6 +29,8 @@ const warmUpRows = 4;
  */
 export class ModelServer {
   private readonly loaded = new Map<string, Promise<LoadedVersion>>();
+  /** Per model name and version asked for ("name@production" when none), whether the version last served for it reads a patient's history. */
+  private readonly historyReaders = new Map<string, boolean>();
   private warm = false;
 
   constructor(
@@ -56,6 +58,21 @@ export class ModelServer {
   }
 
   /**
+   * Whether a prediction with this model (and version) will most likely read
+   * the patient's observation history (a sequence model), as the version
+   * last served for it did: a guess, so that the case read can bring the
+   * right inputs along; the caller checks it against the version resolved.
+   */
+  readsHistory(model: string, version: number | null): boolean {
+    return this.historyReaders.get(historyKey(model, version)) ?? false;
+  }
+
+  /** Records what the version resolved for this model (and version) reads, for the next readsHistory. */
+  noteReadsHistory(model: string, version: number | null, readsHistory: boolean): void {
+    this.historyReaders.set(historyKey(model, version), readsHistory);
+  }
+
+  /**
    * Loads every production version and runs a few rows through each, so the
    * first real request does not pay for compilation (readiness waits for this).
    */
@@ -66,6 +83,7 @@ export class ModelServer {
       const version = await this.version(id);
       const typical = version.serving.encode([typicalInput(version.serving)]).rows[0]!;
       await Promise.all(Array.from({ length: warmUpRows }, () => version.batcher.infer(typical)));
+      this.noteReadsHistory(version.modelName, null, version.serving.stored.sequence !== undefined);
       names.push(version.modelName);
     }
     this.warm = true;
@@ -97,6 +115,8 @@ export class ModelServer {
     return { versionId, modelName, serving, batcher };
   }
 }
+
+const historyKey = (model: string, version: number | null) => `${model}@${version ?? 'production'}`;
 
 /** A typical input of a model (its training means or pixel zeros), for warming it up. */
 function typicalInput(serving: ServingModel): ModelInput {

@@ -10,13 +10,13 @@ import type { OutcomeInput } from '../generated/graphql.ts';
 import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts';
 import type { ModelService } from '../models/model.service.ts';
 import { storedResultOf } from '../models/stored-version.ts';
-import { type ModelInput, PipelineError, type ServingModel } from '../pipeline/index.ts';
+import { type ModelInput, PipelineError, type SequenceHistory, type ServingModel } from '../pipeline/index.ts';
 import type { PatientService } from '../patients/patient.service.ts';
-import { explain } from './explanation.ts';
+import { explain, type StoredExplanation } from './explanation.ts';
 import type { ModelServer } from './model-server.ts';
 import { performanceFigures } from './model-performance.ts';
 import { buildCaseInput } from './prediction-input.ts';
-import { explanationColumn, inputOf, outputOf, predictionColumns } from './stored-prediction.ts';
+import { explanationColumn, type InputValues, inputOf, modelInputOf, outputOf, predictionColumns } from './stored-prediction.ts';
 import type { CaseOutcome, Prediction, PredictionRecord, PredictionRepository, ReviewDecision } from './prediction.repository.ts';
 
 const modelName = boundedText(63);
@@ -65,6 +65,11 @@ export class PredictionService {
    * statement for the case, its access, inputs and consent, one for the
    * model version (both at once), and one for the prediction with its audit
    * entry; the read of the inputs is recorded with the request's other reads.
+   * The inputs are the case's own, or for a sequence model the patient's
+   * observation history: the model server's guess of which (what the
+   * version last served for this model read) decides what the case's
+   * statement brings; only a wrong guess (a model's first prediction in
+   * this process, or a promotion that changed its kind) costs a second read.
    */
   predict(caseId: string, model: string, version: number | null | undefined, withExplanation = true): Promise<Prediction> {
     return recordingFailure(this.trail, 'prediction.create', caseTarget(caseId), async () => {
@@ -72,21 +77,22 @@ export class PredictionService {
       const resolving = Promise.resolve().then(() => this.models.resolveForPrediction(parseInput(modelName, model, 'model'), parseInput(versionNumber, version, 'version')));
       // The case's answer comes first (as when they ran one after the other); the model's, if the case's failed, is dropped.
       resolving.catch(() => {});
-      const { episode, observations, images, aiConsent } = await this.cases.requireWithInputs(caseId, 'caseId', 'prediction.create');
-      this.consent.requireAiConsent({ id: episode.patientId, aiConsent });
+      const guess = this.modelServer.readsHistory(model, version ?? null);
+      const read = await this.cases.requireWithInputs(caseId, 'caseId', 'prediction.create', guess ? 'patient-history' : 'case');
+      this.consent.requireAiConsent({ id: read.episode.patientId, aiConsent: read.aiConsent });
       const chosen = await resolving;
       const loaded = await this.modelServer.version(chosen.id);
-      // A sequence model reads the patient's history across cases; others the case's own inputs.
       const sequence = loaded.serving.stored.sequence !== undefined;
-      const inputs = sequence ? { observations: await this.cases.observationHistory(episode), images: [] } : { observations, images };
-      const input = buildCaseInput(loaded.serving.stored, inputs.observations, inputs.images);
-      const encoded = encodeOne(loaded.serving, input.history ? { visits: input.history } : input.values);
+      this.modelServer.noteReadsHistory(model, version ?? null, sequence);
+      const { episode, observations, images } = sequence === guess ? read : await this.cases.requireWithInputs(caseId, 'caseId', 'prediction.create', sequence ? 'patient-history' : 'case');
+      const input = buildCaseInput(loaded.serving.stored, observations, images);
+      const modelInput = input.history ? { visits: input.history } : input.values;
+      const encoded = encodeOne(loaded.serving, modelInput);
       const modelStarted = performance.now();
       const answer = await loaded.batcher.infer(encoded.row);
       const modelMs = performance.now() - modelStarted;
       const explanationStarted = performance.now();
-      // Attributions over a history of visits are not offered (see the model's card).
-      const explanation = withExplanation && !sequence ? explain(loaded.serving, input.values) : null;
+      const explanation = withExplanation ? explainOne(loaded.serving, modelInput) : null;
       const explanationMs = performance.now() - explanationStarted;
       const { warnings: _warnings, ...output } = answer;
       const { stored } = loaded.serving;
@@ -127,8 +133,7 @@ export class PredictionService {
       this.consent.requireAiConsent(await this.patients.requireExisting(prediction.patientId));
       if (prediction.explanation) return prediction;
       const loaded = await this.modelServer.version(prediction.modelVersionId);
-      if (loaded.serving.stored.sequence) throw badInput('Explanations are not offered for sequence models (their input is a history of visits).', { reason: 'not-explainable' });
-      return this.predictions.setExplanation(prediction, explanationColumn(explain(loaded.serving, inputOf(prediction))));
+      return this.predictions.setExplanation(prediction, explanationColumn(explainOne(loaded.serving, modelInputOf(prediction))));
     });
   }
 
@@ -172,9 +177,21 @@ export class PredictionService {
 
 /** Encodes one input, turning the pipeline's refusals into coded errors. */
 function encodeOne(serving: ServingModel, values: ModelInput): { row: number[]; warnings: string[] } {
-  try {
+  return refusalsCoded(() => {
     const encoded = serving.encode([values]);
     return { row: encoded.rows[0]!, warnings: encoded.warnings[0]! };
+  });
+}
+
+/** Explains one input, turning the pipeline's refusals into coded errors. */
+function explainOne(serving: ServingModel, input: InputValues | SequenceHistory): StoredExplanation {
+  return refusalsCoded(() => explain(serving, input));
+}
+
+/** Runs pipeline work on a request's input: a PipelineError is the input's fault (BAD_USER_INPUT). */
+function refusalsCoded<T>(work: () => T): T {
+  try {
+    return work();
   } catch (error) {
     if (error instanceof PipelineError) throw badInput(error.message, { reason: 'invalid-input' });
     throw error;

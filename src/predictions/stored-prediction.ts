@@ -1,4 +1,4 @@
-import type { Prediction, Visit } from '../pipeline/index.ts';
+import type { Prediction, SequenceHistory, Visit } from '../pipeline/index.ts';
 import type { StoredExplanation } from './explanation.ts';
 
 /*
@@ -49,6 +49,11 @@ export function predictionColumns(prediction: { values: InputValues; history?: V
 export const explanationColumn = (explanation: StoredExplanation): object => explanation;
 
 export const inputOf = (row: { input: unknown }): InputValues => (row.input as { values: InputValues }).values;
+/** What the model was run on: a sequence model's history of visits, else the values (or pixels). */
+export const modelInputOf = (row: { input: unknown }): InputValues | SequenceHistory => {
+  const { values, history } = row.input as { values: InputValues; history?: Visit[] };
+  return history ? { visits: history } : values;
+};
 export const outputOf = (row: { output: unknown }): StoredOutput => row.output as StoredOutput;
 export const flagsOf = (row: { qualityFlags: unknown }): QualityFlags => row.qualityFlags as QualityFlags;
 export const explanationOf = (row: { explanation: unknown }): StoredExplanation | null => (row.explanation ?? null) as StoredExplanation | null;

@@ -6,6 +6,7 @@ import { datasetsDir, type DefaultModelName, defaultModel, readShippedModel } fr
 import { PipelineError } from '../../src/pipeline/errors.ts';
 import { completenessFlagged, explainPrediction, integratedGradients, saliencyMap } from '../../src/pipeline/explain.ts';
 import { loadServingModel, type ServingModel } from '../../src/pipeline/serving.ts';
+import type { Visit } from '../../src/pipeline/sequence-encoding.ts';
 import { initTensorflow, tf } from '../../src/pipeline/tensorflow.ts';
 
 /** A shipped model, served, with the raw rows of its test split (cases it was not trained on). */
@@ -105,6 +106,79 @@ describe('integrated gradients', () => {
     assert.match(bmi.text, /^bmi \(missing, filled from training\)/);
     assert.ok(explanation.warnings.some((w) => w.startsWith('bmi is missing')));
     assert.match(explanation.attributions.find((a) => a.feature === 'age')!.text, /years/);
+  });
+});
+
+describe('sequence model explanations (pbc-mortality)', () => {
+  /** Every 15th test visit of the shipped model, each with its patient's visits up to it, explained. */
+  async function explainedVisits() {
+    const { result, serving } = await shipped('pbc-mortality');
+    served.push(serving);
+    const dataset = await readCsvFile(path.join(datasetsDir, defaultModel('pbc-mortality').dataset));
+    const records = Array.from({ length: dataset.rowCount }, (_, row) => recordAt(dataset, row));
+    const cases = result.split.test
+      .filter((_, k) => k % 15 === 0)
+      .map((row) => {
+        const { id, day } = records[row]!;
+        const visits = records.filter((record) => record.id === id && (record.day as number) <= (day as number)).map((record) => ({ time: record.day as number, values: record }));
+        return { visits, explanation: explainPrediction(serving, { visits }) };
+      });
+    const probability = async (visits: Visit[]) => (await serving.outputs(serving.encode([{ visits }]).rows))[0]![0]!;
+    return { result, serving, cases, probability };
+  }
+  let explained: Awaited<ReturnType<typeof explainedVisits>>;
+  before(async () => {
+    explained = await explainedVisits();
+  });
+
+  it('attributes the output\'s difference from a typical history to features and the gaps, visit by visit', async () => {
+    const { result, cases, probability } = explained;
+    assert.ok(cases.length >= 15 && cases.some(({ visits }) => visits.length > 4), `${cases.length} cases`);
+    for (const { visits, explanation } of cases) {
+      assert.equal(explanation.output, await probability(visits), 'the output explained is the prediction');
+      const total = explanation.attributions.reduce((sum, item) => sum + item.attribution, 0);
+      assert.ok(Math.abs(total - (explanation.output - explanation.baselineOutput) - explanation.completenessGap) < 1e-4);
+      assert.equal(explanation.completenessFlagged, false, `gap ${explanation.completenessGap} of ${explanation.output - explanation.baselineOutput}`);
+      assert.deepEqual(explanation.attributions.map((item) => item.feature).sort(), [...result.features.map((feature) => feature.name), 'time since previous visit'].sort());
+      const kept = visits.slice(-result.sequence!.steps);
+      for (const item of explanation.attributions) {
+        assert.deepEqual(item.visits!.map((visit) => visit.time), kept.map((visit) => visit.time));
+        assert.ok(Math.abs(item.visits!.reduce((sum, visit) => sum + visit.attribution, 0) - item.attribution) < 1e-6, item.feature);
+      }
+      // A patient's first visit has no gap: the typical history gives it none either.
+      if (visits.length === 1) assert.equal(explanation.attributions.find((item) => item.feature === 'time since previous visit')!.attribution, 0);
+    }
+  });
+
+  it('names the feature whose replacement by its typical value on every visit moves the risk the stated way', async () => {
+    const { cases, probability } = explained;
+    for (const { visits, explanation } of cases) {
+      const top = explanation.attributions.find((item) => item.feature !== 'time since previous visit' && typeof item.typical === 'number')!;
+      const typical = visits.map((visit) => ({ time: visit.time, values: { ...visit.values, [top.feature]: top.typical } }));
+      const moved = (await probability(typical)) - explanation.output;
+      assert.equal(Math.sign(moved), -Math.sign(top.attribution), `${top.text}: typical values moved the risk by ${moved}`);
+    }
+  });
+
+  it('attributes uneven gaps: spacing the visits by the mean gap moves the risk against the gap\'s attribution', async () => {
+    const { result, cases, probability } = explained;
+    const telling = cases.filter(({ explanation }) => Math.abs(explanation.attributions.find((item) => item.feature === 'time since previous visit')!.attribution) > 0.002);
+    assert.ok(telling.length >= 2, 'some histories whose gaps matter');
+    for (const { visits, explanation } of telling) {
+      const gap = explanation.attributions.find((item) => item.feature === 'time since previous visit')!;
+      const even = visits.map((visit, k) => ({ time: k * result.sequence!.gapScale, values: visit.values }));
+      const moved = (await probability(even)) - explanation.output;
+      assert.equal(Math.sign(moved), -Math.sign(gap.attribution), `${gap.text}: even gaps moved the risk by ${moved}`);
+    }
+  });
+
+  it('speaks to clinicians in units, naming the visit that mattered most', () => {
+    const { visits, explanation } = explained.cases.find((item) => item.visits.length > 2)!;
+    const bili = explanation.attributions.find((item) => item.feature === 'bili')!;
+    assert.match(bili.text, new RegExp(`^bili at the latest visit [0-9.]+ mg/dL (above|below) typical \\([0-9.]+ mg/dL\\), (raised|lowered) probability of death within 2 years by [0-9.e-]+, summed over ${visits.length} visits; most at day [0-9]+ \\([+−][0-9.e-]+\\)$`));
+    assert.match(explanation.attributions.find((item) => item.feature === 'time since previous visit')!.text, /^time since previous visit [0-9.]+ d (above|below) typical \([0-9.]+ d\)/);
+    assert.match(explanation.baseline, /typical history/);
+    assert.deepEqual(explanation.top, explanation.attributions.slice(0, 5).map((item) => item.text));
   });
 });
 

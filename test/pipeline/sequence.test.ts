@@ -5,10 +5,14 @@
  * baseline, served from the patient's visits exactly as it was evaluated.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { buildModelCard, computeMetrics, datasetsDir, defaultModel, loadServingModel, parseCsv, PipelineError, readCsvFile, readFeatureSpec, recordAt, renderModelCardMarkdown, type TrainingResult, trainModel } from '../../src/pipeline/index.ts';
+import { crossValidate } from '../../src/pipeline/cross-validation.ts';
 import { labelEventWithin, readTimeline } from '../../src/pipeline/sequence-data.ts';
+import { prepareSequenceData } from '../../src/pipeline/sequence.ts';
+import { splitStrata } from '../../src/pipeline/preprocess.ts';
 import { type SequenceEncoding, sequenceRow } from '../../src/pipeline/sequence-encoding.ts';
 import type { PreprocessingState } from '../../src/pipeline/preprocess.ts';
 
@@ -143,9 +147,59 @@ describe('a GRU on pbcseq against logistic regression on the last visit', () => 
     serving.dispose();
   });
 
-  it('refuses a task other than binary and cross-validation', async () => {
-    for (const extra of [{ task: 'regression' as const }, { crossValidation: { folds: 5, repeats: 1 } }]) {
-      await assert.rejects(trainModel({ ...pbc.options, data: { csvPath: pbcPath }, ...extra }), (error) => error instanceof PipelineError && error.code === 'BAD_OPTION');
+  it('refuses a task other than binary', async () => {
+    await assert.rejects(trainModel({ ...pbc.options, data: { csvPath: pbcPath }, task: 'regression' }), (error) => error instanceof PipelineError && error.code === 'BAD_OPTION');
+  });
+});
+
+describe('cross-validating a sequence model (a slice of pbcseq)', () => {
+  /** The visits of pbcseq's first 60 patients: enough deaths for every fold, small enough to train in seconds. */
+  async function slice(): Promise<string> {
+    const lines = (await readFile(pbcPath, 'utf8')).trim().split('\n');
+    return [lines[0]!, ...lines.slice(1).filter((line) => Number(line.split(',')[0]) <= 60)].join('\n');
+  }
+  const options = async () => ({
+    ...pbc.options,
+    // Four visits and four units: the GRU unrolls over fewer steps, so each fold trains in a second or two.
+    sequence: { ...sequenceOptions, steps: 4, units: 4 },
+    data: { csvText: await slice() },
+    featureSpec: await readFeatureSpec(path.join(datasetsDir, pbc.featureSpec)),
+    training: { epochs: 2 },
+    baselineTraining: { epochs: 10 },
+    bootstrap: { resamples: 50 },
+  });
+
+  it('folds by patient: no patient\'s visits are on two sides of any fold', async () => {
+    const { prepared } = prepareSequenceData(parseCsv(await slice()), { ...pbc.options, sequence: sequenceOptions, data: { csvText: '' } });
+    const groups = prepared.groups!;
+    let folds = 0;
+    await crossValidate({ folds: 4, repeats: 2 }, { kind: 'binary', labels: prepared.labels, threshold: 0.5 }, groups, splitStrata(prepared), 'id', 42, async (split) => {
+      const patients = (positions: number[]) => new Set(positions.map((position) => groups[position]!));
+      const [train, validation, test] = [patients(split.train), patients(split.validation), patients(split.test)];
+      for (const [a, b] of [[train, validation], [train, test], [validation, test]] as const) assert.deepEqual([...a].filter((id) => b.has(id)), []);
+      assert.equal(split.train.length + split.validation.length + split.test.length, groups.length);
+      folds++;
+      return { actual: split.test.map((position) => prepared.targets[position]!), model: split.test.map(() => [0.5]), baseline: split.test.map(() => [0.5]) };
+    }, 'none');
+    assert.equal(folds, 8);
+  });
+
+  it('reports each metric\'s mean and spread over the folds for the GRU and the last-visit baseline, then trains the stored model', async () => {
+    const events = new Set<string>();
+    const result = await trainModel({ ...(await options()), crossValidation: { folds: 2, repeats: 2 }, onProgress: (event) => event.fold && events.add(event.fold) });
+    const cv = result.crossValidation!;
+    assert.deepEqual([cv.folds, cv.repeats, cv.groupedBy], [2, 2, 'id']);
+    assert.deepEqual([...events].sort(), ['1/4', '2/4', '3/4', '4/4']);
+    for (const metric of ['auroc', 'brier']) {
+      const { model, baseline } = cv.metrics[metric]!;
+      assert.ok(model && baseline, metric);
+      assert.equal(model.folds, 4, `${metric}: every fold scored`);
+      assert.ok(model.min <= model.mean && model.mean <= model.max && model.sd >= 0, JSON.stringify(model));
     }
+    assert.ok(cv.metrics.coverage!.model!.mean > 0.5, 'conformal coverage measured on each held-out fold');
+    assert.match(cv.statement, /^2-fold cross-validation, repeated 2 times, folds by id .*: AUROC [0-9.]+ ± [0-9.]+ \(SD over 4 folds\) for the model, [0-9.]+ ± [0-9.]+ \(SD over 4 folds\) for its baseline \(logistic regression on the last visit\)\.$/);
+    // The stored model is the GRU trained on the usual split, its card showing both.
+    assert.ok(result.architecture.layers.some((layer) => layer.startsWith('GRU(')));
+    assert.match(renderModelCardMarkdown(buildModelCard(result, pbc.card)), /## Cross-validation[\s\S]*logistic regression on the last visit/);
   });
 });

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { datasetsDir, defaultModel, loadServingModel, type RawRecord, readCsvFile, readShippedModel, recordAt } from '../../src/pipeline/index.ts';
+import { datasetsDir, defaultModel, explainPrediction, loadServingModel, type RawRecord, readCsvFile, readShippedModel, recordAt } from '../../src/pipeline/index.ts';
 import { auditEvents } from '../support/audit.ts';
-import { caseWithObservations, createPatient } from '../support/fixtures.ts';
+import { caseWithObservations, createPatient, modelObservations } from '../support/fixtures.ts';
 import { errorCodes, startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
 
@@ -36,8 +36,9 @@ function observationsOf(record: RawRecord) {
   });
 }
 
-const predictMutation = `mutation($caseId: ID!) {
-  predict(caseId: $caseId, model: "pbc-mortality") { id label input warnings probabilities { label probability } conformal { set } explanation { method } }
+const explanationFields = 'explanation { method output baselineOutput summary attributions { feature unit attribution text visits { time value attribution } } }';
+const predictMutation = `mutation($caseId: ID!, $explain: Boolean) {
+  predict(caseId: $caseId, model: "pbc-mortality", explain: $explain) { id label input warnings probabilities { label probability } conformal { set } ${explanationFields} }
 }`;
 
 describe('predict with the sequence model pbc-mortality', () => {
@@ -52,12 +53,22 @@ describe('predict with the sequence model pbc-mortality', () => {
     const serving = await loadServingModel(shipped);
     const history = visits.map((record) => ({ time: (record.day as number) - (visits[0]!.day as number), values: record }));
     const [expected] = await serving.predict([{ visits: history }]);
-    serving.dispose();
     assert.deepEqual(Object.fromEntries(prediction.probabilities.map((p: any) => [p.label, p.probability])), (expected as any).probabilities);
     assert.equal(prediction.label, (expected as any).label);
     // The conformal set as the model computes it (least ambiguous sets: possibly empty when no class reaches the bar).
     assert.deepEqual(prediction.conformal.set, (expected as any).conformal.set);
-    assert.equal(prediction.explanation, null, 'no attributions over a history');
+    // Explained over the visits as the pipeline explains that history: per feature, visit by visit, with the gaps.
+    const reference = explainPrediction(serving, { visits: history });
+    assert.equal(prediction.explanation.method, 'integrated-gradients');
+    assert.equal(prediction.explanation.output, reference.output);
+    assert.deepEqual(prediction.explanation.summary, reference.top);
+    const bili = prediction.explanation.attributions.find((item: any) => item.feature === 'bili');
+    assert.equal(bili.unit, 'mg/dL');
+    assert.deepEqual(bili.visits.map((visit: any) => visit.time), history.map((visit) => visit.time));
+    const chol = prediction.explanation.attributions.find((item: any) => item.feature === 'chol');
+    assert.equal(chol.visits.at(-1).value, null, 'cholesterol was not measured at the last visit');
+    assert.ok(prediction.explanation.attributions.some((item: any) => item.feature === 'time since previous visit' && item.unit === 'd'));
+    serving.dispose();
     // Cholesterol not measured at the last visit is missing there (its indicator is set); sex and age, recorded in the
     // first case only, are carried onto the later visits as static features, not missing.
     assert.ok(prediction.warnings.some((warning: string) => warning.startsWith('chol is missing')), JSON.stringify(prediction.warnings));
@@ -69,6 +80,57 @@ describe('predict with the sequence model pbc-mortality', () => {
     // The history was read through the access layer, which recorded it.
     const reads = await auditEvents(api, { patientId, action: 'observation.read', actorSubject: people.clinician.sub });
     assert.ok(reads.some((event) => event.resourceType === 'Patient' && event.outcome === 'SUCCESS'), JSON.stringify(reads));
+  });
+
+  it('explains a prediction made without explanation later, from its stored history', async () => {
+    const patientId = await createPatient(api);
+    const caseId = await caseWithObservations(api, visits.flatMap(observationsOf), patientId);
+    const made = await clinician.gql(predictMutation, { caseId, explain: false });
+    assert.equal(made.body.errors, undefined, JSON.stringify(made.body.errors));
+    assert.equal(made.body.data!.predict.explanation, null);
+    const later = await clinician.gql(`mutation($id: ID!) { explainPrediction(id: $id) { ${explanationFields} } }`, { id: made.body.data!.predict.id });
+    assert.equal(later.body.errors, undefined, JSON.stringify(later.body.errors));
+    const { explanation } = later.body.data!.explainPrediction;
+    assert.ok(Math.abs(explanation.output - made.body.data!.predict.probabilities.find((p: any) => p.label === shipped.positiveClass).probability) < 1e-6);
+    const total = explanation.attributions.reduce((sum: number, item: any) => sum + item.attribution, 0);
+    assert.ok(Math.abs(total - (explanation.output - explanation.baselineOutput)) <= 0.05 * Math.abs(explanation.output - explanation.baselineOutput), 'complete');
+  });
+
+  it('reads the history in the case\'s own statement: as many statements as a tabular prediction, one audited read of the patient', async () => {
+    const patientId = await createPatient(api);
+    await caseWithObservations(api, visits.slice(0, 2).flatMap(observationsOf), patientId);
+    const caseId = await caseWithObservations(api, visits.slice(2).flatMap(observationsOf), patientId);
+    const tabularCase = await caseWithObservations(api, await modelObservations('breast-cancer', 3));
+    const statementsOf = async (query: string, variables: Record<string, unknown>) => {
+      let statements = 0;
+      const stop = api.server.db.onQuery(() => statements++);
+      const response = await clinician.gql(query, variables);
+      stop();
+      assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+      return statements;
+    };
+    const tabular = 'mutation($caseId: ID!) { predict(caseId: $caseId, model: "breast-cancer", explain: false) { id } }';
+    // Both models served once already (warm-up, the tests above), so each request pays for its own work only.
+    await statementsOf(tabular, { caseId: tabularCase });
+    await statementsOf(predictMutation, { caseId, explain: false });
+    const sequence = await statementsOf(predictMutation, { caseId, explain: false });
+    assert.equal(sequence, await statementsOf(tabular, { caseId: tabularCase }));
+    const reads = await auditEvents(api, { patientId, action: 'observation.read', actorSubject: people.clinician.sub });
+    assert.equal(reads.length, 2, JSON.stringify(reads));
+    assert.ok(reads.every((event) => event.resourceType === 'Patient' && event.resourceIds.includes(patientId)), JSON.stringify(reads));
+  });
+
+  it('reads the history again when the guess was wrong (a version named for the first time), and answers the same', async () => {
+    const patientId = await createPatient(api);
+    const caseId = await caseWithObservations(api, visits.flatMap(observationsOf), patientId);
+    const named = 'mutation($caseId: ID!) { predict(caseId: $caseId, model: "pbc-mortality", version: 1, explain: false) { probabilities { label probability } } }';
+    const first = await clinician.gql(named, { caseId });
+    assert.equal(first.body.errors, undefined, JSON.stringify(first.body.errors));
+    const production = await clinician.gql(predictMutation, { caseId, explain: false });
+    assert.deepEqual(first.body.data!.predict.probabilities, production.body.data!.predict.probabilities);
+    // The first read brought the case's own observations (audited as read), the second the patient's history.
+    const reads = await auditEvents(api, { patientId, action: 'observation.read', actorSubject: people.clinician.sub });
+    assert.deepEqual(reads.map((event) => event.resourceType).sort(), ['Case', 'Patient', 'Patient']);
   });
 
   it('refuses a patient without any observation the model uses, and a value in the wrong unit, with codes', async () => {
