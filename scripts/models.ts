@@ -181,7 +181,7 @@ program
       console.log(result.evaluation.comparison.statement);
       if (result.crossValidation) console.log(result.crossValidation.statement);
       if (result.thresholdRule) console.log(`Threshold: ${result.thresholdRule}`);
-      if (result.calibration) console.log(describeCalibration(result.calibration));
+      if (result.calibration) console.log(describeCalibration(result.calibration, result.evaluation.model.intervals.ece));
       if (result.conformal) console.log(describeConformal(result.conformal));
       const cardText: CardText = placeholderCardText(options.name, options.description, options.data);
       const version = await models.addTrainedVersion({ name: options.name, description: options.description }, result, cardText, options.promote ? 'promoted at training (CLI --promote)' : undefined);

@@ -4,7 +4,7 @@ import { cellAt, type Dataset, rawValueOf, datasetFromRecords, parseCsv, type Ra
 import type { Matrix } from './matrix.ts';
 import { badOption, PipelineError } from './errors.ts';
 import { type Autoencoder, fitAutoencoder, measureAutoencoder } from './autoencoder.ts';
-import { type Calibration, fitBinaryCalibration, fitTemperature, foldCalibration } from './calibration.ts';
+import { type Calibration, chanceCalibrationError, chooseCalibration, foldCalibration } from './calibration.ts';
 import { computeMetrics, type Evaluation, type EvaluationTarget, evaluate, type SubgroupColumn } from './evaluate.ts';
 import type { FeatureSpec } from './feature-spec.ts';
 import { checkCrossValidation, type CrossValidationOptions, type CrossValidationResult, crossValidate } from './cross-validation.ts';
@@ -250,21 +250,27 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
 }
 
 /**
- * Recalibrates a classifier on the validation split and folds the result into
- * its output layer; measures the test split's calibration error before and after.
+ * Recalibrates a classifier on the validation split (the map chosen by
+ * held-out log-loss there, see chooseCalibration) and folds it into the
+ * network; measures the test split's calibration error before and after, and
+ * what a perfectly calibrated model would show on those rows by chance.
  * @returns null for regression, or when the validation split holds one class only
  */
 export async function recalibrate(network: tf.Sequential, objective: Objective, labels: string[] | null, validation: TrainingData, test: TrainingData): Promise<Calibration | null> {
   if (objective === 'regression' || new Set(validation.y).size < 2) return null;
-  const ece = async () => {
-    const metrics = computeMetrics({ kind: objective, labels, threshold: 0.5 }, test.y, await predictWith(network, test.x)) as { ece: number };
-    return metrics.ece;
-  };
-  const before = await ece();
-  const outputs = await predictWith(network, validation.x);
-  const parameters = objective === 'binary' ? fitBinaryCalibration(outputs.map((row) => row[0]!), validation.y) : fitTemperature(outputs, validation.y);
+  const eceOf = (outputs: number[][]) => (computeMetrics({ kind: objective, labels, threshold: 0.5 }, test.y, outputs) as { ece: number }).ece;
+  const before = eceOf(await predictWith(network, test.x));
+  const { parameters, candidates } = chooseCalibration(classProbabilities(objective, await predictWith(network, validation.x)), validation.y);
   foldCalibration(network, parameters);
-  return { ...parameters, validationRows: validation.y.length, ece: { before, after: await ece() } };
+  const after = await predictWith(network, test.x);
+  // The ECE bins the positive class's probability (binary) or the top class's (several classes).
+  const eventProbabilities = after.map((row) => (objective === 'binary' ? row[0]! : Math.max(...row)));
+  return { ...parameters, validationRows: validation.y.length, candidates, ece: { before, after: eceOf(after), chance: chanceCalibrationError(eventProbabilities) } };
+}
+
+/** Outputs as class probabilities: a binary network's [p] becomes [1 - p, p]. */
+function classProbabilities(objective: Objective, outputs: number[][]): number[][] {
+  return objective === 'binary' ? outputs.map(([p]) => [1 - p!, p!]) : outputs;
 }
 
 /** A network and its baseline trained on one split, with the split's encoded rows. */
