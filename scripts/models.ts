@@ -175,6 +175,7 @@ program
         calibrate: options.calibrate,
         missing: options.missing,
         onProgress: progress.onProgress,
+        onStage: progress.onStage,
       }).finally(progress.stop);
       console.log(`\n${renderQualityReport(result.quality)}\n`);
       console.log(`Test split (${result.counts.test} rows): ${headline(result)}`);

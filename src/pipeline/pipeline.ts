@@ -13,6 +13,7 @@ import { assessDataQuality, type DataQualityReport, type ImageOptions, type Prep
 import type { FeatureInfo, StoredModel } from './serving.ts';
 import { checkedRule, chooseThreshold, defaultCoverage, fitConformal, measureConformal, type ThresholdRule } from './uncertainty.ts';
 import { mean } from './stats.ts';
+import type { StageCallback } from './stages.ts';
 import type { SequenceOptions } from './sequence-data.ts';
 import { type SequenceArchitecture, trainSequenceModel } from './sequence.ts';
 import { initTensorflow, tf } from './tensorflow.ts';
@@ -48,6 +49,8 @@ export interface TrainModelOptions extends Omit<QualityOptions, 'image'> {
   /** Longitudinal data, one row per visit: train a GRU over each patient's visits (binary tasks; see sequence.ts). */
   sequence?: SequenceOptions;
   onProgress?: ProgressCallback;
+  /** Told how reading the file, checking the data and evaluating advance (they take a while on large files). */
+  onStage?: StageCallback;
 }
 
 /** Everything a model registry keeps for a trained version. All JSON-serializable except artifact.weightData (see serializeTrainingResult). */
@@ -149,8 +152,8 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
   checkOptions(options);
   const engine = await initTensorflow();
   const seed = options.seed ?? defaultSeed;
-  const dataset = await loadData(options.data);
-  const prepared = assessDataQuality(dataset, options);
+  const dataset = await loadData(options.data, options.onStage);
+  const prepared = assessDataQuality(dataset, options, options.onStage);
   const fractions = { ...defaultSplit, ...options.split };
   const strata = splitStrata(prepared);
   const split = prepared.groups ? groupedSplit(prepared.groups, strata, fractions, seed) : stratifiedSplit(strata, fractions, seed);
@@ -191,6 +194,8 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
   const { network, baseline, state, train, test, fit, baselineFit, settings, baselineSettings } = fitted;
   try {
     const evaluationStarted = performance.now();
+    const step = (detail: string, fraction: number) => options.onStage?.({ stage: 'evaluate', detail, fraction });
+    step('recalibration', 0);
     const calibration = options.calibrate === false ? null : await recalibrate(network, objective, prepared.labels, fitted.validation, test);
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
     const classes = prepared.labels?.length ?? 1;
@@ -200,8 +205,10 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
     saved.dispose();
     const chosen = objective === 'binary' ? chooseThreshold(options.threshold ?? fixedThreshold, fitted.validation.y, validationOutputs.map((row) => row[0]!)) : null;
     const target: EvaluationTarget = { kind: objective, labels: prepared.labels, threshold: chosen?.threshold ?? fixedThreshold };
+    step('out-of-distribution autoencoder', 0.2);
     const autoencoder = state.kind === 'tabular' ? measureAutoencoder(await fitAutoencoder(train.x, seed + 2), test.x) : null;
     const conformal = measureConformal(fitConformal(objective, validationOutputs, fitted.validation.y, options.coverage ?? defaultCoverage), objective, testOutputs, test.y);
+    step('metrics and bootstrap intervals', 0.6);
     const evaluation = evaluate({
       target,
       actual: test.y,
@@ -356,8 +363,8 @@ export function checkOptions(options: TrainModelOptions): void {
   }
 }
 
-export async function loadData(source: DataSource): Promise<Dataset> {
-  if ('csvPath' in source) return readCsvFile(source.csvPath);
+export async function loadData(source: DataSource, onStage?: StageCallback): Promise<Dataset> {
+  if ('csvPath' in source) return readCsvFile(source.csvPath, onStage);
   if ('csvText' in source) return parseCsv(source.csvText, source.source);
   if ('records' in source) return datasetFromRecords(source.records, source.source);
   return source.dataset;
