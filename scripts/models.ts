@@ -175,13 +175,14 @@ program
         calibrate: options.calibrate,
         missing: options.missing,
         onProgress: progress.onProgress,
+        onStage: progress.onStage,
       }).finally(progress.stop);
       console.log(`\n${renderQualityReport(result.quality)}\n`);
       console.log(`Test split (${result.counts.test} rows): ${headline(result)}`);
       console.log(result.evaluation.comparison.statement);
       if (result.crossValidation) console.log(result.crossValidation.statement);
       if (result.thresholdRule) console.log(`Threshold: ${result.thresholdRule}`);
-      if (result.calibration) console.log(describeCalibration(result.calibration));
+      if (result.calibration) console.log(describeCalibration(result.calibration, result.evaluation.model.intervals.ece));
       if (result.conformal) console.log(describeConformal(result.conformal));
       const cardText: CardText = placeholderCardText(options.name, options.description, options.data);
       const version = await models.addTrainedVersion({ name: options.name, description: options.description }, result, cardText, options.promote ? 'promoted at training (CLI --promote)' : undefined);

@@ -1,13 +1,20 @@
 /*
- * Recalibration of a classifier's probabilities on the validation split:
- * Platt scaling (binary: p' = sigmoid(a z + b) of the network's logit z),
- * isotonic regression (binary, only with enough validation rows: it has a
- * step per block of rows and overfits small splits) or temperature scaling
- * (several classes: softmax(z / T)). Each becomes part of the network (Platt
- * and temperature folded into the output layer's weights, isotonic as two
- * layers after it), so the saved network itself gives calibrated
- * probabilities: serving, explanations and conformal sets all see them.
+ * Recalibration of a classifier's probabilities on the validation split.
+ * The candidates: none (the network as trained), temperature scaling
+ * (softmax(z / T), for two classes sigmoid(z / T)), Platt scaling (binary:
+ * p' = sigmoid(a z + b) of the network's logit z) and isotonic regression
+ * (binary, only with enough validation rows: it has a step per block of rows
+ * and overfits small splits). The one with the lowest log-loss on held-out
+ * validation rows (5-fold cross-fitting within the validation split) is
+ * chosen, so that a more flexible map must earn its place on rows it was not
+ * fitted on; the test split plays no part. The chosen map becomes part of the
+ * network (temperature and Platt folded into the output layer's weights,
+ * isotonic as two layers after it), so the saved network itself gives
+ * calibrated probabilities: serving, explanations and conformal sets all see them.
  */
+import { calibrationBins, expectedCalibrationError } from './metrics.ts';
+import { createRandom } from './random.ts';
+import { mean, standardDeviation } from './stats.ts';
 import { tf } from './tensorflow.ts';
 
 /** Isotonic knots: the calibrated probability at each network probability, linear in between and constant beyond the ends. */
@@ -17,6 +24,7 @@ export interface IsotonicKnots {
 }
 
 export type CalibrationParameters =
+  | { method: 'none' }
   | { method: 'platt'; a: number; b: number }
   | { method: 'temperature'; temperature: number }
   | { method: 'isotonic'; knots: IsotonicKnots };
@@ -32,8 +40,33 @@ export const isotonicMinimum = { rows: 1000, perClass: 50 };
 /** Knots closer than this (in probability) are pooled, so that no segment is steep enough to lose float32 precision. */
 const minimumKnotGap = 1e-3;
 
-/** What was fitted, on how many rows, and the test split's calibration error before and after. */
-export type Calibration = CalibrationParameters & { validationRows: number; ece: { before: number; after: number } };
+export type CalibrationMethod = CalibrationParameters['method'];
+
+/** A candidate map and its mean log-loss on validation rows it was not fitted on. */
+export interface CalibrationCandidate {
+  method: CalibrationMethod;
+  logLoss: number;
+}
+
+/**
+ * What was fitted, on how many rows, how it was chosen, and the test split's
+ * calibration error before and after. `candidates` and `ece.chance` are absent
+ * from versions trained before the choice by cross-fitted log-loss (always
+ * Platt or isotonic for two classes, temperature for more).
+ */
+export type Calibration = CalibrationParameters & {
+  validationRows: number;
+  candidates?: CalibrationCandidate[];
+  ece: {
+    before: number;
+    after: number;
+    /** The ECE a perfectly calibrated model would show on these test rows by chance alone (mean over labels drawn from its own probabilities). */
+    chance?: number;
+  };
+};
+
+/** Folds of the cross-fitting within the validation split that chooses the calibration. */
+const crossFitFolds = 5;
 
 const clip = (p: number) => Math.min(1 - 1e-7, Math.max(1e-7, p));
 
@@ -74,17 +107,122 @@ export function fitPlatt(probabilities: readonly number[], labels: readonly numb
   return { method: 'platt', a, b };
 }
 
-/**
- * Binary recalibration by the stated rule: isotonic regression with at least
- * isotonicMinimum rows (and of each class) on the validation split, else Platt scaling.
- * @param probabilities the network's probability of the positive class
- * @param labels 1 for the positive class
- */
-export function fitBinaryCalibration(probabilities: readonly number[], labels: readonly number[]): CalibrationParameters {
+/** Whether the validation split is large enough, in rows and in each class, for isotonic regression to be a candidate. */
+export function isotonicAllowed(labels: readonly number[]): boolean {
   const positives = labels.reduce((sum, label) => sum + label, 0);
-  const enough = labels.length >= isotonicMinimum.rows && Math.min(positives, labels.length - positives) >= isotonicMinimum.perClass;
-  const isotonic = enough ? fitIsotonic(probabilities, labels) : null;
-  return isotonic && isotonic.knots.probability.length >= 2 ? isotonic : fitPlatt(probabilities, labels);
+  return labels.length >= isotonicMinimum.rows && Math.min(positives, labels.length - positives) >= isotonicMinimum.perClass;
+}
+
+/** A way to fit one calibration map, and to apply it to a row of class probabilities. */
+interface CandidateFitter {
+  method: CalibrationMethod;
+  fit(probabilities: readonly number[][], classes: readonly number[]): CalibrationParameters;
+}
+
+const binaryFitters: CandidateFitter[] = [
+  { method: 'none', fit: () => ({ method: 'none' }) },
+  { method: 'temperature', fit: fitTemperature },
+  { method: 'platt', fit: (rows, classes) => fitPlatt(rows.map((row) => row[1]!), classes) },
+  { method: 'isotonic', fit: (rows, classes) => fitIsotonic(rows.map((row) => row[1]!), classes) },
+];
+
+/**
+ * Chooses and fits the recalibration of a classifier: each candidate (none,
+ * temperature; for two classes also Platt, and isotonic with enough rows) is
+ * fitted on four fifths of the validation rows and scored by log-loss on the
+ * fifth left out, over 5 folds (stratified, deterministic). The simplest
+ * candidate whose held-out log-loss is within one standard error (of its
+ * per-row difference) of the lowest is refitted on all validation rows: a
+ * more flexible map must beat the simpler ones by more than noise.
+ * @param probabilities per validation row, the network's class probabilities (two classes: [1 - p, p])
+ * @param classes per validation row, the true class index
+ * @returns the fitted map and every candidate's held-out log-loss
+ */
+export function chooseCalibration(probabilities: readonly number[][], classes: readonly number[]): { parameters: CalibrationParameters; candidates: CalibrationCandidate[] } {
+  const binary = probabilities[0]!.length === 2;
+  const fitters = binary ? binaryFitters.filter((fitter) => fitter.method !== 'isotonic' || isotonicAllowed(classes)) : binaryFitters.slice(0, 2);
+  const losses = fitters.map((fitter) => heldOutLosses(fitter, probabilities, classes));
+  const candidates = fitters.map((fitter, k) => ({ method: fitter.method, logLoss: mean(losses[k]!) }));
+  const lowest = candidates.reduce((best, candidate, k) => (candidate.logLoss < candidates[best]!.logLoss ? k : best), 0);
+  const chosen = fitters.findIndex((_, k) => {
+    const differences = losses[k]!.map((loss, row) => loss - losses[lowest]![row]!);
+    return mean(differences) <= standardDeviation(differences) / Math.sqrt(differences.length);
+  });
+  return { parameters: fitters[chosen]!.fit(probabilities, classes), candidates };
+}
+
+/** Per validation row, its log-loss under the candidate fitted on the other folds. */
+function heldOutLosses(fitter: CandidateFitter, probabilities: readonly number[][], classes: readonly number[]): number[] {
+  const foldOf = stratifiedFolds(classes, crossFitFolds);
+  const losses = new Array<number>(classes.length).fill(0);
+  for (let fold = 0; fold < crossFitFolds; fold++) {
+    const [held, kept] = partition(foldOf, fold);
+    if (held.length === 0) continue;
+    const parameters = fitter.fit(pick(probabilities, kept), pick(classes, kept));
+    for (const row of held) losses[row] = -Math.log(clip(applyCalibration(parameters, probabilities[row]!)[classes[row]!]!));
+  }
+  return losses;
+}
+
+/** Per row its fold: the rows of each class are dealt to the folds in turn, in the order given. */
+function stratifiedFolds(classes: readonly number[], folds: number): number[] {
+  const dealt = new Map<number, number>();
+  return classes.map((label) => {
+    const seen = dealt.get(label) ?? 0;
+    dealt.set(label, seen + 1);
+    return seen % folds;
+  });
+}
+
+function partition(foldOf: readonly number[], fold: number): [number[], number[]] {
+  const held: number[] = [];
+  const kept: number[] = [];
+  foldOf.forEach((f, row) => (f === fold ? held : kept).push(row));
+  return [held, kept];
+}
+
+function pick<T>(values: readonly T[], rows: readonly number[]): T[] {
+  return rows.map((row) => values[row]!);
+}
+
+/**
+ * A calibration map applied to one row of class probabilities, as the folded network computes it.
+ * @param row the network's class probabilities (two classes: [1 - p, p])
+ */
+export function applyCalibration(parameters: CalibrationParameters, row: readonly number[]): number[] {
+  if (parameters.method === 'none') return [...row];
+  if (parameters.method === 'temperature') return softmax(row.map((p) => Math.log(clip(p)) / parameters.temperature));
+  const p = clip(row[1]!);
+  const calibrated = parameters.method === 'platt' ? 1 / (1 + Math.exp(-(parameters.a * Math.log(p / (1 - p)) + parameters.b))) : applyIsotonic(parameters.knots, p);
+  return [1 - calibrated, calibrated];
+}
+
+function softmax(logits: readonly number[]): number[] {
+  const top = Math.max(...logits);
+  const exp = logits.map((z) => Math.exp(z - top));
+  const sum = exp.reduce((total, value) => total + value, 0);
+  return exp.map((value) => value / sum);
+}
+
+/** Draws of labels from the model's own probabilities when estimating the ECE of chance, for a test split of this many rows. */
+const chanceDraws = (rows: number) => Math.max(20, Math.min(200, Math.round(2e6 / Math.max(1, rows))));
+
+/**
+ * The expected calibration error a perfectly calibrated model would show on
+ * these rows by sampling noise alone: labels are drawn from the predicted
+ * probabilities themselves (seeded) and the ECE of each draw averaged. With
+ * few rows this is far from 0, and an observed ECE near it is noise.
+ * @param probabilities per row, the predicted probability of the event the ECE bins (binary: the positive class; multiclass: the top class being right)
+ */
+export function chanceCalibrationError(probabilities: readonly number[]): number {
+  const random = createRandom(probabilities.length);
+  const draws = chanceDraws(probabilities.length);
+  let total = 0;
+  for (let draw = 0; draw < draws; draw++) {
+    const outcomes = probabilities.map((p) => (random.next() < p ? 1 : 0));
+    total += expectedCalibrationError(calibrationBins(outcomes, probabilities));
+  }
+  return total / draws;
 }
 
 /**
@@ -166,13 +304,15 @@ export function fitTemperature(probabilities: readonly number[][], classes: read
 
 /**
  * Folds the calibration into the network: Platt w' = a w, c' = a c + b and
- * temperature w' = w / T, c' = c / T in the output layer; isotonic as two
+ * temperature w' = w / T, c' = c / T in the output layer (for a sigmoid
+ * output that is sigmoid(z / T), the two-class softmax's temperature); isotonic as two
  * layers after the output, a ReLU hinge pair per segment between knots
  * (relu(p - x_k) - relu(p - x_k+1), weighted by the segment's slope), so that
  * the map stays piecewise linear, monotone and differentiable for explanations.
  * @param model a network whose last Dense layer has a sigmoid or softmax activation after it
  */
 export function foldCalibration(model: tf.Sequential, parameters: CalibrationParameters): void {
+  if (parameters.method === 'none') return;
   if (parameters.method === 'isotonic') {
     appendIsotonic(model, parameters.knots);
     return;
@@ -209,14 +349,29 @@ function appendIsotonic(model: tf.Sequential, knots: IsotonicKnots): void {
   model.build();
 }
 
-/** The calibration in words, for the card. */
-export function describeCalibration(calibration: Calibration): string {
-  const rule = `isotonic regression when the validation split has at least ${isotonicMinimum.rows} rows and ${isotonicMinimum.perClass} of each class, else Platt scaling`;
+const methodNames: Record<CalibrationMethod, string> = { none: 'none', temperature: 'temperature scaling', platt: 'Platt scaling', isotonic: 'isotonic regression' };
+
+/**
+ * The calibration in words, for the card and the CLI.
+ * @param eceInterval the bootstrap interval of the test ECE after recalibration, when the evaluation has one
+ */
+export function describeCalibration(calibration: Calibration, eceInterval?: { lower: number; upper: number } | null): string {
   const fitted =
-    calibration.method === 'platt'
-      ? `Platt scaling (p = sigmoid(${calibration.a.toPrecision(4)} z + ${calibration.b.toPrecision(4)}) of the network's logit z; rule: ${rule})`
-      : calibration.method === 'isotonic'
-        ? `isotonic regression (pool-adjacent-violators, ${calibration.knots.probability.length} knots, linear in between, appended to the network as two layers; rule: ${rule})`
-        : `temperature scaling (T = ${calibration.temperature.toPrecision(4)})`;
-  return `Probabilities recalibrated by ${fitted}, fitted on the ${calibration.validationRows} validation rows and made part of the saved network. Expected calibration error on the test split: ${calibration.ece.before.toFixed(3)} before, ${calibration.ece.after.toFixed(3)} after.`;
+    calibration.method === 'none'
+      ? 'Probabilities kept as the network gives them'
+      : calibration.method === 'platt'
+        ? `Probabilities recalibrated by Platt scaling (p = sigmoid(${calibration.a.toPrecision(4)} z + ${calibration.b.toPrecision(4)}) of the network's logit z)`
+        : calibration.method === 'isotonic'
+          ? `Probabilities recalibrated by isotonic regression (pool-adjacent-violators, ${calibration.knots.probability.length} knots, linear in between, appended to the network as two layers)`
+          : `Probabilities recalibrated by temperature scaling (T = ${calibration.temperature.toPrecision(4)})`;
+  const rule = calibration.candidates
+    ? `chosen among ${calibration.candidates.map((candidate) => `${methodNames[candidate.method]} ${candidate.logLoss.toFixed(4)}`).join(', ')} (log-loss on held-out validation rows, ${crossFitFolds}-fold cross-fitting; the simplest within one standard error of the lowest; isotonic regression is a candidate only with at least ${isotonicMinimum.rows} validation rows and ${isotonicMinimum.perClass} of each class)`
+    : 'by the rule of its time (Platt scaling, or isotonic regression with enough rows, for two classes; temperature scaling for more)';
+  const interval = eceInterval ? ` (95% CI ${eceInterval.lower.toFixed(3)} to ${eceInterval.upper.toFixed(3)})` : '';
+  const chance =
+    calibration.ece.chance === undefined
+      ? ''
+      : ` A perfectly calibrated model would show an ECE of about ${calibration.ece.chance.toFixed(3)} on these test rows by chance alone (labels drawn from its own probabilities).`;
+  const where = calibration.method === 'none' ? `on the ${calibration.validationRows} validation rows` : `fitted on the ${calibration.validationRows} validation rows and made part of the saved network`;
+  return `${fitted}, ${rule}, ${where}. Expected calibration error on the test split: ${calibration.ece.before.toFixed(3)} before, ${calibration.ece.after.toFixed(3)} after${interval}.${chance}`;
 }

@@ -163,7 +163,7 @@ export function buildModelCard(result: CardSource, text: CardText, version: stri
       comparison: evaluation.comparison.statement,
       trivialComparison: evaluation.comparison.trivialStatement,
       uncertainty: result.conformal ? describeConformal(result.conformal) : null,
-      calibration: result.calibration ? describeCalibration(result.calibration) : null,
+      calibration: result.calibration ? describeCalibration(result.calibration, evaluation.model.intervals.ece) : null,
       outOfDistribution: result.autoencoder ? describeAutoencoder(result.autoencoder) : null,
       definitions: evaluation.definitions,
     },

@@ -1,3 +1,4 @@
+import { chanceCalibrationError } from './calibration.ts';
 import { badOption } from './errors.ts';
 import { computeMetrics, type EvaluationTarget } from './evaluate.ts';
 import { allocateGroups, assignFolds, type DataSplit } from './preprocess.ts';
@@ -48,8 +49,8 @@ export type FitFold = (split: DataSplit, fold: { repeat: number; fold: number })
 const validationShare = 0.15;
 
 const reported: Record<EvaluationTarget['kind'], string[]> = {
-  binary: ['auroc', 'accuracy', 'f1', 'brier', 'ece', 'coverage'],
-  multiclass: ['accuracy', 'auroc', 'f1', 'ece', 'coverage'],
+  binary: ['auroc', 'accuracy', 'f1', 'brier', 'ece', 'eceChance', 'coverage'],
+  multiclass: ['accuracy', 'auroc', 'f1', 'ece', 'eceChance', 'coverage'],
   regression: ['r2', 'rmse', 'mae', 'coverage'],
 };
 
@@ -99,7 +100,11 @@ export async function crossValidate(
       const [validation, train] = allocateGroups(pick(groups, rest), pick(strata, rest), [validationShare], seed + repeat * 100 + fold);
       const split = { train: train!.map((k) => rest[k]!), validation: validation!.map((k) => rest[k]!), test };
       const outputs = await fitFold(split, { repeat, fold });
-      const model: Record<string, number | null> = { ...(computeMetrics(target, outputs.actual, outputs.model) as unknown as Record<string, number | null>), coverage: outputs.coverage ?? null };
+      const model: Record<string, number | null> = {
+        ...(computeMetrics(target, outputs.actual, outputs.model) as unknown as Record<string, number | null>),
+        eceChance: target.kind === 'regression' ? null : chanceCalibrationError(outputs.model.map((row) => (target.kind === 'binary' ? row[0]! : Math.max(...row)))),
+        coverage: outputs.coverage ?? null,
+      };
       const baseline = computeMetrics(target, outputs.actual, outputs.baseline) as unknown as Record<string, number | null>;
       for (const [name, lists] of values) {
         if (typeof model[name] === 'number' && Number.isFinite(model[name])) lists.model.push(model[name]!);
@@ -114,7 +119,7 @@ export async function crossValidate(
     repeats,
     groupedBy,
     metrics,
-    procedure: `${design}, stratified; in each fold the network and its baseline train on the other folds (15% of them held out for early stopping and, for the network, recalibration and the conformal quantile) and are scored on the held-out fold (coverage: the share of its rows whose conformal set or interval holds the truth). The stored model is trained once more on the usual training/validation/test split, whose test figures are reported beside these.`,
+    procedure: `${design}, stratified; in each fold the network and its baseline train on the other folds (15% of them held out for early stopping and, for the network, recalibration and the conformal quantile) and are scored on the held-out fold (coverage: the share of its rows whose conformal set or interval holds the truth; eceChance: the ECE a perfectly calibrated model would show on the fold's rows by chance). The stored model is trained once more on the usual training/validation/test split, whose test figures are reported beside these.`,
     statement: statementOf(reported[target.kind][0]!, metrics[reported[target.kind][0]!]!, design, baselineDescription),
   };
 }

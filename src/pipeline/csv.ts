@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { CsvError, parse } from 'csv-parse';
 import { parse as parseSync } from 'csv-parse/sync';
 import { badData } from './errors.ts';
+import type { StageCallback } from './stages.ts';
 import { type Cell, isNumberText, parseCell } from './values.ts';
 
 /** One cell as collected: text from a CSV, or a value from the database. */
@@ -65,23 +67,37 @@ export function rawValueOf(cell: Cell): RawValue {
   return cell.kind === 'missing' ? null : cell.value;
 }
 
+/** While reading a file, progress is reported every this many rows. */
+const rowsPerReadEvent = 10_000;
+
 /**
  * Reads a CSV file with a header row as a stream, so that its size is
  * limited by the columns' compact storage, not by the text.
  * @param path the file to read
+ * @param onStage told every 10,000 rows how many rows and what share of the bytes have been read
  * @returns its cells by column, keyed by the header's names
  * @throws PipelineError BAD_DATA when the file is empty, has no header or is malformed
  */
-export async function readCsvFile(path: string): Promise<Dataset> {
+export async function readCsvFile(path: string, onStage?: StageCallback): Promise<Dataset> {
   const source = path.split(/[\\/]/).pop() ?? path;
   const hash = createHash('sha256');
+  const size = onStage ? await stat(path).then((info) => info.size, () => null) : null;
+  let bytesRead = 0;
   const file = createReadStream(path);
-  file.on('data', (chunk) => hash.update(chunk));
+  file.on('data', (chunk) => {
+    hash.update(chunk);
+    bytesRead += chunk.length;
+  });
   const parser = file.pipe(parse(csvOptions));
   file.on('error', (error: NodeJS.ErrnoException) => parser.destroy(badData(`Cannot read the data file ${path}: ${error.code ?? error.message}`)));
   const builder = new DatasetBuilder(source);
   try {
-    for await (const cells of parser as AsyncIterable<string[]>) builder.add(cells);
+    for await (const cells of parser as AsyncIterable<string[]>) {
+      builder.add(cells);
+      if (onStage && builder.rows % rowsPerReadEvent === 0 && builder.rows > 0) {
+        onStage({ stage: 'read', detail: `${builder.rows} rows`, fraction: size ? Math.min(1, bytesRead / size) : null });
+      }
+    }
   } catch (error) {
     throw csvFailure(error, source);
   }
@@ -143,6 +159,11 @@ class DatasetBuilder {
   private rowCount = 0;
 
   constructor(private readonly source: string) {}
+
+  /** Data rows collected so far. */
+  get rows(): number {
+    return this.rowCount;
+  }
 
   add(cells: string[]): void {
     if (!this.columns) {

@@ -14,6 +14,7 @@ import {
   calibrationBins,
   type ConfidenceInterval,
   confusionMatrix,
+  eceBins,
   expectedCalibrationError,
   f1Of,
   multiclassBrierScore,
@@ -131,7 +132,6 @@ export interface EvaluationInput {
   bootstrap: BootstrapOptions;
 }
 
-const calibrationBinCount = 10;
 const maxScatterPoints = 500;
 
 /**
@@ -201,7 +201,7 @@ function binaryMetrics(target: EvaluationTarget, labels: readonly number[], scor
     auroc: auroc(labels, scores),
     auprc: averagePrecision(labels, scores),
     brier: brierScore(labels, scores),
-    ece: expectedCalibrationError(calibrationBins(labels, scores, calibrationBinCount)),
+    ece: expectedCalibrationError(calibrationBins(labels, scores, eceBins)),
     threshold: target.threshold,
     confusionMatrix: { labels: target.labels!, matrix: [[counts.tn, counts.fp], [counts.fn, counts.tp]] },
   };
@@ -233,10 +233,15 @@ function multiclassMetrics(target: EvaluationTarget, actual: readonly number[], 
     auroc: macro('auroc'),
     auprc: macro('auprc'),
     brier: multiclassBrierScore(actual, outputs as number[][]),
-    ece: expectedCalibrationError(calibrationBins(correct, outputs.map((row) => Math.max(...row)), calibrationBinCount)),
+    ece: topClassCalibrationError(correct, outputs),
     threshold: null,
     confusionMatrix: { labels: target.labels!, matrix },
   };
+}
+
+/** Several classes: the ECE of the top class's probability against whether it was right. */
+function topClassCalibrationError(correct: readonly number[], outputs: readonly number[][]): number {
+  return expectedCalibrationError(calibrationBins(correct, outputs.map((row) => Math.max(...row)), eceBins));
 }
 
 function oneVsRestCounts(matrix: number[][], k: number): BinaryCounts {
@@ -262,7 +267,7 @@ function comparedMetric(kind: EvaluationTarget['kind']): string {
 }
 
 /**
- * The headline metrics of a bootstrap resample given as row indices; binary
+ * The headline metrics of a bootstrap resample given as row indices (and for classifiers the ECE); binary
  * ones in linear time from draws per row (see binaryResampler), which large test splits need.
  */
 function resampledHeadline(target: EvaluationTarget, actual: number[], outputs: number[][]): (indices: number[]) => Record<string, number | null> {
@@ -275,7 +280,7 @@ function resampledHeadline(target: EvaluationTarget, actual: number[], outputs: 
   };
 }
 
-/** The headline metrics of regression and multiclass outputs, cheap enough to compute on every bootstrap resample. */
+/** The headline metrics of regression and multiclass outputs (and the latter's ECE), cheap enough to compute on every bootstrap resample. */
 function headlineMetrics(target: EvaluationTarget, actual: number[], outputs: number[][]): Record<string, number | null> {
   if (target.kind === 'regression') {
     const { rmse, r2, mae } = regressionMetrics(actual, outputs.map((row) => row[0]!));
@@ -287,10 +292,12 @@ function headlineMetrics(target: EvaluationTarget, actual: number[], outputs: nu
     f1: f1Of(oneVsRestCounts(matrix, k)),
     auroc: auroc(actual.map((a) => (a === k ? 1 : 0)), outputs.map((row) => row[k]!)),
   }));
+  const correct = predicted.map((p, i) => (p === actual[i] ? 1 : 0));
   return {
-    accuracy: mean(predicted.map((p, i) => (p === actual[i] ? 1 : 0))),
+    accuracy: mean(correct),
     auroc: macroAverage(perClass.map((metrics) => metrics.auroc)),
     f1: macroAverage(perClass.map((metrics) => metrics.f1)),
+    ece: topClassCalibrationError(correct, outputs),
   };
 }
 
@@ -394,8 +401,8 @@ function curves(target: EvaluationTarget, actual: number[], input: EvaluationInp
     return {
       roc: { model: rocCurve(actual, scores(input.model)), baseline: rocCurve(actual, scores(input.baseline)) },
       calibration: {
-        model: calibrationBins(actual, scores(input.model), calibrationBinCount),
-        baseline: calibrationBins(actual, scores(input.baseline), calibrationBinCount),
+        model: calibrationBins(actual, scores(input.model), eceBins),
+        baseline: calibrationBins(actual, scores(input.baseline), eceBins),
       },
     };
   }
@@ -403,7 +410,7 @@ function curves(target: EvaluationTarget, actual: number[], input: EvaluationInp
     calibrationBins(
       outputs.map((row, i) => (argmax(row) === actual[i] ? 1 : 0)),
       outputs.map((row) => Math.max(...row)),
-      calibrationBinCount,
+      eceBins,
     );
   return { roc: null, calibration: { model: topLabel(input.model), baseline: topLabel(input.baseline) } };
 }
@@ -425,6 +432,6 @@ function definitions(target: EvaluationTarget, bootstrap: BootstrapOptions): Rec
     auroc: 'area under the ROC curve (Mann-Whitney, ties count one half)',
     auprc: 'area under the precision-recall curve as average precision (no interpolation)',
     brier: binary ? 'mean squared difference between the probability of the positive class and the outcome (0/1)' : 'mean over rows of the sum over classes of squared differences between probability and outcome (0/1)',
-    ece: `expected calibration error: ${calibrationBinCount} equal-width bins of ${binary ? 'the probability of the positive class' : 'the top class probability (confidence)'}; sum over bins of (share of rows) x |observed rate - mean predicted probability|`,
+    ece: `expected calibration error: ${eceBins} equal-width bins of ${binary ? 'the probability of the positive class' : 'the top class probability (confidence)'}; sum over bins of (share of rows) x |observed rate - mean predicted probability|`,
   };
 }

@@ -188,13 +188,16 @@ export interface CalibrationBin {
   observed: number | null;
 }
 
+/** Reliability bins of the expected calibration error, everywhere in the pipeline. */
+export const eceBins = 10;
+
 /**
  * Reliability bins: `bins` equal-width bins over [0, 1] (the last one
  * includes 1) of the predicted probabilities, with the observed event rate.
  * @param outcomes 1 when the predicted event happened, else 0
  * @param probabilities the predicted probability of that event
  */
-export function calibrationBins(outcomes: readonly number[], probabilities: readonly number[], bins = 10): CalibrationBin[] {
+export function calibrationBins(outcomes: readonly number[], probabilities: readonly number[], bins = eceBins): CalibrationBin[] {
   const sums = Array.from({ length: bins }, () => ({ count: 0, predicted: 0, observed: 0 }));
   probabilities.forEach((p, i) => {
     const bin = sums[Math.min(bins - 1, Math.floor(p * bins))]!;
@@ -285,16 +288,21 @@ export interface BootstrapOptions {
 }
 
 /**
- * Binary headline metrics (accuracy at the threshold, AUROC, F1) of bootstrap
- * resamples in linear time: the rows are sorted by score once, and a resample
- * is given as how often it drew each row, so no resample copies or sorts the
- * rows. Equals binaryCounts and auroc on the resampled rows (ties count half).
+ * Binary headline metrics (accuracy at the threshold, AUROC, F1) and the
+ * expected calibration error (10 bins) of bootstrap resamples in linear time:
+ * the rows are sorted by score once, and a resample is given as how often it
+ * drew each row, so no resample copies or sorts the rows. Equals binaryCounts,
+ * auroc and expectedCalibrationError on the resampled rows (ties count half).
  * @returns the metrics of one resample, from its draws per row
  */
-export function binaryResampler(labels: readonly number[], scores: readonly number[], threshold: number): (draws: Uint32Array) => Record<'accuracy' | 'auroc' | 'f1', number | null> {
+export function binaryResampler(labels: readonly number[], scores: readonly number[], threshold: number): (draws: Uint32Array) => Record<'accuracy' | 'auroc' | 'f1' | 'ece', number | null> {
   const order = Uint32Array.from(labels.keys()).sort((a, b) => scores[a]! - scores[b]!);
+  const binOf = Uint8Array.from(scores, (p) => Math.min(eceBins - 1, Math.floor(p * eceBins)));
   return (draws) => {
     const counts = { tp: 0, fp: 0, tn: 0, fn: 0 };
+    // Per reliability bin: drawn rows' predicted probabilities minus their outcomes.
+    const gaps = new Float64Array(eceBins);
+    let drawn = 0;
     let wins = 0;
     let negativesBelow = 0;
     for (let start = 0; start < order.length; ) {
@@ -306,6 +314,8 @@ export function binaryResampler(labels: readonly number[], scores: readonly numb
         const row = order[end]!;
         if (labels[row] === 1) positives += draws[row]!;
         else negatives += draws[row]!;
+        gaps[binOf[row]!]! += draws[row]! * (score - labels[row]!);
+        drawn += draws[row]!;
       }
       wins += positives * (negativesBelow + negatives / 2);
       negativesBelow += negatives;
@@ -319,7 +329,8 @@ export function binaryResampler(labels: readonly number[], scores: readonly numb
       start = end;
     }
     const pairs = (counts.tp + counts.fn) * (counts.fp + counts.tn);
-    return { accuracy: accuracyOf(counts), auroc: pairs === 0 ? null : wins / pairs, f1: f1Of(counts) };
+    const ece = drawn === 0 ? null : gaps.reduce((sum, gap) => sum + Math.abs(gap), 0) / drawn;
+    return { accuracy: accuracyOf(counts), auroc: pairs === 0 ? null : wins / pairs, f1: f1Of(counts), ece };
   };
 }
 

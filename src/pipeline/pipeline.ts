@@ -4,7 +4,7 @@ import { cellAt, type Dataset, rawValueOf, datasetFromRecords, parseCsv, type Ra
 import type { Matrix } from './matrix.ts';
 import { badOption, PipelineError } from './errors.ts';
 import { type Autoencoder, fitAutoencoder, measureAutoencoder } from './autoencoder.ts';
-import { type Calibration, fitBinaryCalibration, fitTemperature, foldCalibration } from './calibration.ts';
+import { type Calibration, chanceCalibrationError, chooseCalibration, foldCalibration } from './calibration.ts';
 import { computeMetrics, type Evaluation, type EvaluationTarget, evaluate, type SubgroupColumn } from './evaluate.ts';
 import type { FeatureSpec } from './feature-spec.ts';
 import { checkCrossValidation, type CrossValidationOptions, type CrossValidationResult, crossValidate, type FoldOutputs } from './cross-validation.ts';
@@ -13,6 +13,7 @@ import { assessDataQuality, type DataQualityReport, type ImageOptions, type Prep
 import type { FeatureInfo, StoredModel } from './serving.ts';
 import { checkedRule, chooseThreshold, defaultCoverage, fitConformal, measureConformal, type ThresholdRule } from './uncertainty.ts';
 import { mean } from './stats.ts';
+import type { StageCallback } from './stages.ts';
 import type { SequenceOptions } from './sequence-data.ts';
 import { type SequenceArchitecture, trainSequenceModel } from './sequence.ts';
 import { initTensorflow, tf } from './tensorflow.ts';
@@ -48,6 +49,8 @@ export interface TrainModelOptions extends Omit<QualityOptions, 'image'> {
   /** Longitudinal data, one row per visit: train a GRU over each patient's visits (binary tasks; see sequence.ts). */
   sequence?: SequenceOptions;
   onProgress?: ProgressCallback;
+  /** Told how reading the file, checking the data and evaluating advance (they take a while on large files). */
+  onStage?: StageCallback;
 }
 
 /** Everything a model registry keeps for a trained version. All JSON-serializable except artifact.weightData (see serializeTrainingResult). */
@@ -149,8 +152,8 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
   checkOptions(options);
   const engine = await initTensorflow();
   const seed = options.seed ?? defaultSeed;
-  const dataset = await loadData(options.data);
-  const prepared = assessDataQuality(dataset, options);
+  const dataset = await loadData(options.data, options.onStage);
+  const prepared = assessDataQuality(dataset, options, options.onStage);
   const fractions = { ...defaultSplit, ...options.split };
   const strata = splitStrata(prepared);
   const split = prepared.groups ? groupedSplit(prepared.groups, strata, fractions, seed) : stratifiedSplit(strata, fractions, seed);
@@ -183,6 +186,8 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
   const { network, baseline, state, train, test, fit, baselineFit, settings, baselineSettings } = fitted;
   try {
     const evaluationStarted = performance.now();
+    const step = (detail: string, fraction: number) => options.onStage?.({ stage: 'evaluate', detail, fraction });
+    step('recalibration', 0);
     const calibration = options.calibrate === false ? null : await recalibrate(network, objective, prepared.labels, fitted.validation, test);
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
     const classes = prepared.labels?.length ?? 1;
@@ -192,8 +197,10 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
     saved.dispose();
     const chosen = objective === 'binary' ? chooseThreshold(options.threshold ?? fixedThreshold, fitted.validation.y, validationOutputs.map((row) => row[0]!)) : null;
     const target: EvaluationTarget = { kind: objective, labels: prepared.labels, threshold: chosen?.threshold ?? fixedThreshold };
+    step('out-of-distribution autoencoder', 0.2);
     const autoencoder = state.kind === 'tabular' ? measureAutoencoder(await fitAutoencoder(train.x, seed + 2), test.x) : null;
     const conformal = measureConformal(fitConformal(objective, validationOutputs, fitted.validation.y, options.coverage ?? defaultCoverage), objective, testOutputs, test.y);
+    step('metrics and bootstrap intervals', 0.6);
     const evaluation = evaluate({
       target,
       actual: test.y,
@@ -272,21 +279,27 @@ export async function scoreFold(
 }
 
 /**
- * Recalibrates a classifier on the validation split and folds the result into
- * its output layer; measures the test split's calibration error before and after.
+ * Recalibrates a classifier on the validation split (the map chosen by
+ * held-out log-loss there, see chooseCalibration) and folds it into the
+ * network; measures the test split's calibration error before and after, and
+ * what a perfectly calibrated model would show on those rows by chance.
  * @returns null for regression, or when the validation split holds one class only
  */
 export async function recalibrate(network: tf.Sequential, objective: Objective, labels: string[] | null, validation: TrainingData, test: TrainingData): Promise<Calibration | null> {
   if (objective === 'regression' || new Set(validation.y).size < 2) return null;
-  const ece = async () => {
-    const metrics = computeMetrics({ kind: objective, labels, threshold: 0.5 }, test.y, await predictWith(network, test.x)) as { ece: number };
-    return metrics.ece;
-  };
-  const before = await ece();
-  const outputs = await predictWith(network, validation.x);
-  const parameters = objective === 'binary' ? fitBinaryCalibration(outputs.map((row) => row[0]!), validation.y) : fitTemperature(outputs, validation.y);
+  const eceOf = (outputs: number[][]) => (computeMetrics({ kind: objective, labels, threshold: 0.5 }, test.y, outputs) as { ece: number }).ece;
+  const before = eceOf(await predictWith(network, test.x));
+  const { parameters, candidates } = chooseCalibration(classProbabilities(objective, await predictWith(network, validation.x)), validation.y);
   foldCalibration(network, parameters);
-  return { ...parameters, validationRows: validation.y.length, ece: { before, after: await ece() } };
+  const after = await predictWith(network, test.x);
+  // The ECE bins the positive class's probability (binary) or the top class's (several classes).
+  const eventProbabilities = after.map((row) => (objective === 'binary' ? row[0]! : Math.max(...row)));
+  return { ...parameters, validationRows: validation.y.length, candidates, ece: { before, after: eceOf(after), chance: chanceCalibrationError(eventProbabilities) } };
+}
+
+/** Outputs as class probabilities: a binary network's [p] becomes [1 - p, p]. */
+function classProbabilities(objective: Objective, outputs: number[][]): number[][] {
+  return objective === 'binary' ? outputs.map(([p]) => [1 - p!, p!]) : outputs;
 }
 
 /** A network and its baseline trained on one split, with the split's encoded rows. */
@@ -372,8 +385,8 @@ export function checkOptions(options: TrainModelOptions): void {
   }
 }
 
-export async function loadData(source: DataSource): Promise<Dataset> {
-  if ('csvPath' in source) return readCsvFile(source.csvPath);
+export async function loadData(source: DataSource, onStage?: StageCallback): Promise<Dataset> {
+  if ('csvPath' in source) return readCsvFile(source.csvPath, onStage);
   if ('csvText' in source) return parseCsv(source.csvText, source.source);
   if ('records' in source) return datasetFromRecords(source.records, source.source);
   return source.dataset;

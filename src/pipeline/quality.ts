@@ -3,6 +3,7 @@ import { badData, badOption } from './errors.ts';
 import { ascending, countWhere, formatNumber, frequencies, mean, quantileSorted, standardDeviation } from './stats.ts';
 import { identifierByContent, isProbableLeak, leakThresholds, type LeakSuspect, singleColumnStrength } from './data-checks.ts';
 import type { ColumnSpec, FeatureSpec } from './feature-spec.ts';
+import type { StageCallback } from './stages.ts';
 import { type Cell, cellLevel, missingTokens } from './values.ts';
 
 /** What the model predicts: a yes/no outcome, one of several classes, a number, or the class of an image. */
@@ -165,17 +166,23 @@ const heavyMissingShare = 0.4;
 /** Under this share of rows the smallest class is flagged. */
 const minorityWarningShare = 0.2;
 
+/** The steps of assessDataQuality reported to onStage. */
+const checkSteps = 4;
+
 /**
  * Checks data before training and decides what to keep: per-column types and
  * statistics, missing values, outliers, constant and identifier columns,
  * duplicates, unusable targets and class balance.
  * @param dataset the rows collected
  * @param options the target column, the task and the policies
+ * @param onStage told as each step of the checks starts (they take seconds on files of millions of rows)
  * @returns the report, the usable rows with their cleaned values and targets
  * @throws PipelineError BAD_OPTION for a wrong option, BAD_DATA when the data cannot train a model
  */
-export function assessDataQuality(dataset: Dataset, options: QualityOptions): PreparedData {
+export function assessDataQuality(dataset: Dataset, options: QualityOptions, onStage?: StageCallback): PreparedData {
   checkOptions(dataset, options);
+  const step = (detail: string, done: number) => onStage?.({ stage: 'check', detail, fraction: done / checkSteps });
+  step('possible ranges', 0);
   const notes: string[] = [];
   const rangeQuantiles = rangeQuantilesOf(options);
   if (options.hideExtremes) notes.push('Ranges (min, max) are the 1st and 99th percentiles: a minimum or maximum would publish one person\'s exact value.');
@@ -183,7 +190,9 @@ export function assessDataQuality(dataset: Dataset, options: QualityOptions): Pr
   const targetColumn = dataset.data.get(options.target)!;
   const impossibleValues: DataChecks['impossibleValues'] = [];
   const cells = new Map(featureColumns.map((name) => [name, withinPossibleRange(name, dataset.data.get(name)!, options.featureSpec?.features[name], impossibleValues, notes)]));
+  step('duplicates and targets', 1);
   const selected = selectRows(dataset.rowCount, targetColumn, cells, options, notes);
+  step('column types and statistics', 2);
   const { columns, features } = planFeatures(featureColumns, selected.rows, cells, options);
   const missingPolicy = options.missing ?? 'impute';
   for (const column of columns.filter((c) => c.role === 'dropped')) notes.push(`${column.name}: ${column.treatment}.`);
@@ -202,6 +211,7 @@ export function assessDataQuality(dataset: Dataset, options: QualityOptions): Pr
   }
   const targets = rows.map((i) => target.encode(cellAt(targetColumn, i)));
   const values = features.map((feature) => featureValues(cells.get(feature.name)!, feature.kind, rows));
+  step('leak checks', 3);
   const checks: DataChecks = {
     probableLeaks: options.task === 'image' ? [] : probableLeaks(features, values, targets, options),
     identifiers: columns.filter((column) => column.treatment.startsWith('dropped: an identifier')).map((column) => column.name),

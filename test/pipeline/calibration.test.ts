@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { buildNetwork } from '../../src/pipeline/architectures.ts';
 import { loadModelArtifact, saveModelArtifact } from '../../src/pipeline/artifact.ts';
-import { applyIsotonic, fitBinaryCalibration, fitIsotonic, fitPlatt, fitTemperature, foldCalibration, isotonicMinimum } from '../../src/pipeline/calibration.ts';
+import { applyCalibration, applyIsotonic, chanceCalibrationError, chooseCalibration, fitIsotonic, fitPlatt, fitTemperature, foldCalibration, isotonicMinimum } from '../../src/pipeline/calibration.ts';
 import { buildModelCard, renderModelCardMarkdown } from '../../src/pipeline/card.ts';
 import { calibrationBins, expectedCalibrationError } from '../../src/pipeline/metrics.ts';
 import { trainModel } from '../../src/pipeline/pipeline.ts';
@@ -45,16 +45,19 @@ describe('recalibration on the validation split', () => {
     assert.ok(Math.abs(fitted.temperature - 2) < 0.25, String(fitted.temperature));
   });
 
-  it('folds Platt scaling into the output layer: the network then outputs sigmoid(a z + b)', () => {
-    const model = buildNetwork({ kind: 'dense', hiddenUnits: [4], dropout: 0 }, { inputSize: 3, outputUnits: 1, outputActivation: 'sigmoid' }, 2);
-    const x = tf.tensor2d([[0.3, -1, 2], [1, 0.5, -0.2]]);
-    const before = Array.from((model.predict(x) as tf.Tensor).dataSync());
-    foldCalibration(model, { method: 'platt', a: 0.5, b: 0.25 });
-    const after = Array.from((model.predict(x) as tf.Tensor).dataSync());
-    before.forEach((p, i) => assert.ok(Math.abs(after[i]! - sigmoid(0.5 * Math.log(p / (1 - p)) + 0.25)) < 1e-5));
-    x.dispose();
-    model.dispose();
-  });
+  for (const parameters of [{ method: 'platt', a: 0.5, b: 0.25 }, { method: 'temperature', temperature: 1.7 }] as const) {
+    it(`folds ${parameters.method} scaling into a sigmoid output layer: the network then outputs what applyCalibration computes`, () => {
+      const model = buildNetwork({ kind: 'dense', hiddenUnits: [4], dropout: 0 }, { inputSize: 3, outputUnits: 1, outputActivation: 'sigmoid' }, 2);
+      const x = tf.tensor2d([[0.3, -1, 2], [1, 0.5, -0.2]]);
+      const before = Array.from((model.predict(x) as tf.Tensor).dataSync());
+      foldCalibration(model, parameters);
+      const after = Array.from((model.predict(x) as tf.Tensor).dataSync());
+      before.forEach((p, i) => assert.ok(Math.abs(after[i]! - applyCalibration(parameters, [1 - p, p])[1]!) < 1e-5));
+      if (parameters.method === 'platt') before.forEach((p, i) => assert.ok(Math.abs(after[i]! - sigmoid(0.5 * Math.log(p / (1 - p)) + 0.25)) < 1e-5));
+      x.dispose();
+      model.dispose();
+    });
+  }
 });
 
 describe('isotonic recalibration, only with enough validation rows', () => {
@@ -66,13 +69,42 @@ describe('isotonic recalibration, only with enough validation rows', () => {
   };
   const ece = (labels: number[], probabilities: number[]) => expectedCalibrationError(calibrationBins(labels, probabilities));
 
-  it(`takes isotonic regression from ${isotonicMinimum.rows} validation rows with ${isotonicMinimum.perClass} of each class, Platt scaling below`, () => {
+  const asRows = (p: number[]) => p.map((value) => [1 - value, value]);
+
+  it(`offers isotonic regression from ${isotonicMinimum.rows} validation rows with ${isotonicMinimum.perClass} of each class, and chooses it for a distortion only it follows`, () => {
     const enough = sample(isotonicMinimum.rows);
-    assert.equal(fitBinaryCalibration(enough.p, enough.labels).method, 'isotonic');
-    assert.equal(fitBinaryCalibration(enough.p.slice(1), enough.labels.slice(1)).method, 'platt');
+    assert.deepEqual(chooseCalibration(asRows(enough.p), enough.labels).candidates.map((candidate) => candidate.method), ['none', 'temperature', 'platt', 'isotonic']);
+    // A plateau in the middle: no sigmoid of the logit follows it.
+    const plateau = (p: number) => (p < 0.2 ? 0.05 : p < 0.8 ? 0.3 : 0.95);
+    const many = Array.from({ length: 2 * isotonicMinimum.rows }, () => random.next());
+    const chosen = chooseCalibration(asRows(many), many.map((p) => (random.next() < plateau(p) ? 1 : 0)));
+    assert.equal(chosen.parameters.method, 'isotonic', JSON.stringify(chosen.candidates));
+    const fewer = chooseCalibration(asRows(enough.p.slice(1)), enough.labels.slice(1));
+    assert.deepEqual(fewer.candidates.map((candidate) => candidate.method), ['none', 'temperature', 'platt']);
     const rare = sample(5000, 0.02);
     assert.ok(rare.labels.filter((label) => label === 1).length < isotonicMinimum.perClass);
-    assert.equal(fitBinaryCalibration(rare.p, rare.labels).method, 'platt');
+    assert.ok(!chooseCalibration(asRows(rare.p), rare.labels).candidates.some((candidate) => candidate.method === 'isotonic'));
+  });
+
+  it('chooses by held-out log-loss: a map for over-confident probabilities, none (or nearly the identity) for calibrated ones', () => {
+    const sigmoid = (z: number) => 1 / (1 + Math.exp(-z));
+    const z = Array.from({ length: 300 }, () => (random.next() - 0.5) * 8);
+    const overConfident = chooseCalibration(asRows(z.map(sigmoid)), z.map((value) => (random.next() < sigmoid(value / 2) ? 1 : 0)));
+    assert.notEqual(overConfident.parameters.method, 'none', JSON.stringify(overConfident.candidates));
+    const calibrated = chooseCalibration(asRows(z.map(sigmoid)), z.map((value) => (random.next() < sigmoid(value) ? 1 : 0)));
+    // A fitted map may win by noise; it must then stay close to the identity.
+    const moved = Math.max(...z.map((value) => Math.abs(applyCalibration(calibrated.parameters, [1 - sigmoid(value), sigmoid(value)])[1]! - sigmoid(value))));
+    assert.ok(calibrated.parameters.method === 'none' || moved < 0.05, `${JSON.stringify(calibrated.candidates)} moved ${moved}`);
+  });
+
+  it('estimates the ECE a perfectly calibrated model shows by chance: large on few rows, small on many', () => {
+    const probabilities = (rows: number) => Array.from({ length: rows }, () => random.next() ** 2);
+    const few = probabilities(266);
+    const observed = Array.from({ length: 200 }, () => ece(few.map((p) => (random.next() < p ? 1 : 0)), few));
+    const meanObserved = observed.reduce((sum, value) => sum + value, 0) / observed.length;
+    const chance = chanceCalibrationError(few);
+    assert.ok(Math.abs(chance - meanObserved) < 0.1 * meanObserved, `chance ${chance}, mean ECE of calibrated draws ${meanObserved}`);
+    assert.ok(chance > 0.02 && chanceCalibrationError(probabilities(50_000)) < 0.005);
   });
 
   it('calibrates a distortion Platt scaling cannot follow, monotone and away from 0 and 1', () => {
@@ -113,8 +145,8 @@ describe('isotonic recalibration, only with enough validation rows', () => {
     saved.dispose();
   });
 
-  it('is what trainModel chooses on a validation split of over 1,000 rows, with ECE before and after in the card', async () => {
-    const rows = Array.from({ length: 2625 }, () => {
+  it('is chosen by trainModel among four candidates on a validation split of over 1,000 rows, with ECE before and after, its interval and its chance level in the card', async () => {
+    const rows = Array.from({ length: 3500 }, () => {
       const [a, b] = [random.next() * 4 - 2, random.next() * 4 - 2];
       return { a, b, outcome: random.next() < 1 / (1 + Math.exp(-(2 * a - b))) ? 'yes' : 'no' };
     });
@@ -123,18 +155,27 @@ describe('isotonic recalibration, only with enough validation rows', () => {
       target: 'outcome',
       task: 'binary',
       positiveClass: 'yes',
-      split: { validation: 0.4, test: 0.15 },
+      split: { validation: 0.35, test: 0.25 },
       training: { epochs: 5 },
       baselineTraining: { epochs: 5 },
       bootstrap: { resamples: 20 },
     });
     const calibration = result.calibration!;
     assert.ok(result.counts.validation >= isotonicMinimum.rows);
-    assert.deepEqual([calibration.method, calibration.validationRows], ['isotonic', result.counts.validation]);
-    assert.ok(calibration.ece.after <= 0.05, JSON.stringify(calibration.ece));
+    assert.equal(calibration.validationRows, result.counts.validation);
+    assert.deepEqual(calibration.candidates!.map((candidate) => candidate.method), ['none', 'temperature', 'platt', 'isotonic']);
+    // The simplest candidate within one standard error of the lowest held-out log-loss.
+    const lowest = Math.min(...calibration.candidates!.map((candidate) => candidate.logLoss));
+    assert.ok(calibration.candidates!.find((candidate) => candidate.method === calibration.method)!.logLoss - lowest < 0.01, JSON.stringify(calibration.candidates));
+    assert.ok(calibration.ece.after <= 0.05, JSON.stringify(calibration));
+    assert.ok(calibration.ece.chance! > 0 && calibration.ece.chance! < 0.05, JSON.stringify(calibration.ece));
     assert.equal((result.evaluation.model.metrics as { ece: number }).ece.toFixed(6), calibration.ece.after.toFixed(6));
-    const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCardText('isotonic', '', 'records')));
-    assert.match(markdown, /Probabilities recalibrated by isotonic regression \(pool-adjacent-violators, \d+ knots.*rule: isotonic regression when the validation split has at least 1000 rows and 50 of each class, else Platt scaling\).* Expected calibration error on the test split: 0\.\d{3} before, 0\.\d{3} after\./);
+    const interval = result.evaluation.model.intervals.ece!;
+    assert.ok(interval.lower <= interval.upper && interval.resamples === 20);
+    const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCardText('chosen', '', 'records')));
+    assert.match(
+      markdown,
+      /chosen among none 0\.\d{4}, temperature scaling 0\.\d{4}, Platt scaling 0\.\d{4}, isotonic regression 0\.\d{4} \(log-loss on held-out validation rows, 5-fold cross-fitting; .*\).* Expected calibration error on the test split: 0\.\d{3} before, 0\.\d{3} after \(95% CI 0\.\d{3} to 0\.\d{3}\)\. A perfectly calibrated model would show an ECE of about 0\.\d{3} on these test rows by chance alone/,
+    );
   });
 });
-

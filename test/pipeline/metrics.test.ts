@@ -171,7 +171,7 @@ describe('bootstrap intervals', () => {
     assert.notDeepEqual(bootstrapIntervals(values.length, meanOf, { ...options, seed: 8 }), first);
   });
 
-  it('computes binary resamples from draws per row exactly as on the copied rows, ties and one-class resamples included', () => {
+  it('computes binary resamples (ECE included) from draws per row exactly as on the copied rows, ties and one-class resamples included', () => {
     const labels = [1, 0, 1, 0, 0, 1, 1, 0, 1, 0, 0, 0];
     const scores = [0.9, 0.1, 0.8, 0.8, 0.3, 0.5, 0.3, 0.6, 0.95, 0.2, 0.5, 0.05];
     const resampled = binaryResampler(labels, scores, 0.5);
@@ -180,7 +180,9 @@ describe('bootstrap intervals', () => {
       for (const i of indices) draws[i]! += 1;
       const [y, p] = [indices.map((i) => labels[i]!), indices.map((i) => scores[i]!)];
       const counts = binaryCounts(y, p, 0.5);
-      assert.deepEqual(resampled(draws), { accuracy: accuracyOf(counts), auroc: auroc(y, p), f1: f1Of(counts) });
+      const { ece, ...headline } = resampled(draws);
+      assert.deepEqual(headline, { accuracy: accuracyOf(counts), auroc: auroc(y, p), f1: f1Of(counts) });
+      assert.ok(Math.abs(ece! - expectedCalibrationError(calibrationBins(y, p))) < 1e-12, `${ece} against ${expectedCalibrationError(calibrationBins(y, p))}`);
     }
   });
 

@@ -314,10 +314,13 @@ describe('honest estimates: grouped splits and cross-validation', () => {
     const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCard));
     assert.match(markdown, /Prediction sets at 80% nominal coverage \(split-conformal, calibrated on the \d+ validation rows.*measured coverage on the test split 0\.\d{3}/);
     assert.match(markdown, /\(threshold the highest threshold with sensitivity at least 0\.8/);
-    // Probabilities recalibrated on validation (Platt scaling folded into the network), ECE before and after on the test split.
-    assert.equal(result.calibration!.method, 'platt');
+    // Probabilities recalibrated on validation by the map with the lowest held-out log-loss (or kept), ECE before and after on the test split.
+    assert.deepEqual(result.calibration!.candidates!.map((candidate) => candidate.method), ['none', 'temperature', 'platt']);
     assert.equal(result.calibration!.validationRows, result.counts.validation);
-    assert.match(markdown, /Probabilities recalibrated by Platt scaling .* Expected calibration error on the test split: 0\.\d{3} before, 0\.\d{3} after\./);
+    assert.match(
+      markdown,
+      /Probabilities (recalibrated by|kept as).*, chosen among none 0\.\d{4}, temperature scaling 0\.\d{4}, Platt scaling 0\.\d{4} .* Expected calibration error on the test split: 0\.\d{3} before, 0\.\d{3} after \(95% CI 0\.\d{3} to 0\.\d{3}\)\./,
+    );
   });
 
   it('fits an autoencoder on the training inputs and flags an input unlike them, in the prediction and its explanation', async () => {
