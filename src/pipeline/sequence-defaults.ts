@@ -43,7 +43,7 @@ export const pbcMortality: DefaultModel = {
       'Age is the age at entry to the trial, as the source records it.',
     ],
     ethicalConsiderations: [
-      'Attributions are not offered for this model: the inputs are a history of visits, and per-visit explanations have not been validated.',
+      'Attributions (integrated gradients over the visit history, against a typical history of as many visits at the training means) show which features of which visits moved the risk; they explain the model, not the disease, and were checked for completeness and direction, not validated with clinicians.',
       'A predicted risk must not delay a transplant referral that clinical criteria already call for.',
       'Predictions should be recorded with the model version (the platform\'s audit log) so that decisions can be audited.',
     ],
