@@ -68,7 +68,8 @@ class PGliteInWorker extends BasePGlite {
 
   constructor(dir: string) {
     super();
-    this.#worker = new Worker(threadBootstrap, { workerData: dir });
+    // No inherited --import preloads: TypeScript ones (a profiler hook) would fail before the thread has registered tsx.
+    this.#worker = new Worker(threadBootstrap, { workerData: dir, execArgv: [] });
     // The thread keeps the process alive only while a statement is waiting for it (see #idle).
     this.#worker.unref();
     this.waitReady = new Promise((resolve, reject) => {
