@@ -172,8 +172,9 @@ class PGliteInWorker extends BasePGlite {
     if (this.#waiting.size === 0) this.#worker.unref();
   }
 
-  /** Refuses everything waiting and everything after: a failed engine fails closed. */
+  /** Refuses everything waiting and everything after, and ends the thread: a failed engine fails closed. */
   #end(error: Error): Error {
+    if (!this.#ended) void this.#worker.terminate();
     this.#ended ??= error;
     for (const waiter of this.#waiting.values()) waiter.reject(this.#ended);
     this.#waiting.clear();
