@@ -215,6 +215,18 @@ function printLedger(results: Figures[]): void {
         }),
       ),
     );
+    // Throughput is the server's CPU share over its CPU a request: a round whose share fell (other
+    // processes on the cores) reads low with the same CPU a request; one whose code got slower does not.
+    console.log(`
+Each phase's server: CPU share (cores) and CPU a request; DB sessions running a statement (mean):
+`);
+    const phase = (load: LoadFigures) => `${fmt.n(load.serverCores)} · ${fmt.ms(load.serverCpuMsPerRequest)} · ${load.sessions ? fmt.n(load.sessions.active) : 'n/a'}`;
+    console.log(
+      table(
+        ['round', 'predict before', 'after', 'addObservations before', 'after'],
+        after.rounds.map((round, i) => [`${i + 1}`, phase(before.rounds[i]!.predict), phase(round.predict), phase(before.rounds[i]!.observe), phase(round.observe)]),
+      ),
+    );
     const rounds = after.rounds.length > 1 ? ` (median of ${after.rounds.length} rounds)` : '';
     const predict = median(ratios('predict'));
     const observe = median(ratios('observe'));
