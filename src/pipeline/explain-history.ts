@@ -4,7 +4,7 @@
  * every visit) and kept visit by visit, with the time since the previous
  * visit as an input of its own.
  */
-import { completenessFlagged, describe, type ExplainOptions, type FeatureAttribution, refinedIntegratedGradients, type TabularExplanation, type VisitAttribution } from './explain.ts';
+import { attributionExplanation, describe, type ExplainOptions, type FeatureAttribution, refinedIntegratedGradients, type TabularExplanation, type VisitAttribution } from './explain.ts';
 import { columnFeatureIndex } from './preprocess.ts';
 import { type CleanVisit, type SequenceEncoding, sequenceRow, typicalHistoryRow } from './sequence-encoding.ts';
 import { cleanHistory, type ModelInput, type ServingModel } from './serving.ts';
@@ -76,22 +76,9 @@ export function explainHistory(serving: ServingModel, sequence: SequenceEncoding
     visits: gapVisits,
   });
   const outputName = stored.outcomeLabel;
-  const attributions = features
-    .map((item) => ({ ...item, text: `${describe(item, outputName, item.feature === gapFeature ? '' : ' at the latest visit')}${visitsText(item.visits!)}` }))
-    .sort((a, b) => Math.abs(b.attribution) - Math.abs(a.attribution));
-  return {
-    method: 'integrated-gradients',
-    steps,
-    baseline: `a typical history: as many visits as the patient's (up to the ${sequence.steps} the model sees), each with every numeric feature at its training mean, text features at their training shares and nothing missing, ${formatNumber(sequence.gapScale)} days (the mean gap) apart`,
-    outputName,
-    output: result.output,
-    baselineOutput: result.baselineOutput,
-    attributions,
-    top: attributions.slice(0, options.top ?? 5).map((item) => item.text),
-    completenessGap: result.gap,
-    completenessFlagged: completenessFlagged(result.gap, result.output - result.baselineOutput),
-    warnings,
-  };
+  const attributions = features.map((item) => ({ ...item, text: `${describe(item, outputName, item.feature === gapFeature ? '' : ' at the latest visit')}${visitsText(item.visits!)}` }));
+  const baseline = `a typical history: as many visits as the patient's (up to the ${sequence.steps} the model sees), each with every numeric feature at its training mean, text features at their training shares and nothing missing, ${formatNumber(sequence.gapScale)} days (the mean gap) apart`;
+  return attributionExplanation({ result, steps }, { baseline, outputName, attributions, warnings }, options);
 }
 
 /** The time of the visit before this one; its own time for the first visit (a gap of 0, as the encoding has it). */

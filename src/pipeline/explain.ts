@@ -174,20 +174,30 @@ export function explainPrediction(serving: ServingModel, input: Record<string, R
       const value = imputed ? (transform.kind === 'numeric' ? transform.median : transform.mode) : cell.value;
       return { feature: feature.name, label: feature.label, unit: feature.unit, value, imputed, typical: feature.typical, attribution, text: '' };
     })
-    .map((item) => ({ ...item, text: describe(item, outputName) }))
-    .sort((a, b) => Math.abs(b.attribution) - Math.abs(a.attribution));
+    .map((item) => ({ ...item, text: describe(item, outputName) }));
+  const baseline = 'a typical training row: every numeric feature at its training mean, text features at their training shares';
+  return attributionExplanation({ result, steps }, { baseline, outputName, attributions, warnings }, options);
+}
+
+/** An explanation from integrated gradients and its worded attributions, largest first; the same shape for rows and histories. */
+export function attributionExplanation(
+  { result, steps }: { result: IntegratedGradients; steps: number },
+  parts: { baseline: string; outputName: string; attributions: FeatureAttribution[]; warnings: string[] },
+  options: ExplainOptions,
+): TabularExplanation {
+  const attributions = [...parts.attributions].sort((a, b) => Math.abs(b.attribution) - Math.abs(a.attribution));
   return {
     method: 'integrated-gradients',
     steps,
-    baseline: 'a typical training row: every numeric feature at its training mean, text features at their training shares',
-    outputName,
+    baseline: parts.baseline,
+    outputName: parts.outputName,
     output: result.output,
     baselineOutput: result.baselineOutput,
     attributions,
     top: attributions.slice(0, options.top ?? 5).map((item) => item.text),
     completenessGap: result.gap,
     completenessFlagged: completenessFlagged(result.gap, result.output - result.baselineOutput),
-    warnings,
+    warnings: parts.warnings,
   };
 }
 

@@ -73,30 +73,38 @@ describe('drift check', () => {
 });
 
 describe('upgrade', () => {
+  // One database walks the migrations one at a time, gaining a patient at each earlier version; at the end
+  // every patient must be there as written. That is an upgrade from each earlier version to the latest
+  // (migrations only ever apply in order), in one pass instead of one database per version.
   it('takes a database at each earlier migration, with data in it, to the latest without losing the data', async () => {
     const all = (await readMigrationList()).migrationDirectories.map((dir) => dir.path);
     assert.ok(all.length >= 2, 'there is an earlier version to upgrade from');
-    for (let applied = 1; applied < all.length; applied++) {
-      const old = await createTestDatabase({ empty: true, embedded: !process.env.DATABASE_URL });
-      const db = await openRaw(old);
-      try {
-        // The migrations folder as it was when only the first `applied` migrations existed.
-        const earlier = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-migrations-'));
-        await cp(path.join(migrationsDir, 'migration_lock.toml'), path.join(earlier, 'migration_lock.toml'));
-        for (const name of all.slice(0, applied)) await cp(path.join(migrationsDir, name), path.join(earlier, name), { recursive: true });
-        assert.deepEqual(await applyMigrations(db.adapterFactory, earlier), all.slice(0, applied));
+    const old = await createTestDatabase({ empty: true, embedded: !process.env.DATABASE_URL });
+    const db = await openRaw(old);
+    const earlier = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-migrations-'));
+    try {
+      // The migrations folder as it was when only the first `applied` migrations existed.
+      await cp(path.join(migrationsDir, 'migration_lock.toml'), path.join(earlier, 'migration_lock.toml'));
+      for (let applied = 1; applied < all.length; applied++) {
+        await cp(path.join(migrationsDir, all[applied - 1]!), path.join(earlier, all[applied - 1]!), { recursive: true });
+        assert.deepEqual(await applyMigrations(db.adapterFactory, earlier), [all[applied - 1]]);
         await db.query(`INSERT INTO "Patient" (id, mrn, "givenName", "familyName", "birthDate", sex, "updatedAt")
-          VALUES ('11111111-1111-4111-8111-111111111111', 'OLD-1', 'Early', 'Adopter', '1950-05-05', 'FEMALE', now())`);
-
-        assert.deepEqual(await applyMigrations(db.adapterFactory), all.slice(applied));
-        const [patient] = await db.query<{ mrn: string; familyName: string }>(`SELECT * FROM "Patient"`);
-        assert.equal(patient!.mrn, 'OLD-1');
-        assert.equal(patient!.familyName, 'Adopter');
-        await rm(earlier, { recursive: true, force: true });
-      } finally {
-        await db.close();
-        await old.drop();
+          VALUES ($1, $2, 'Early', $3, '1950-05-05', 'FEMALE', now())`, [patientId(applied), `OLD-${applied}`, `Adopter ${all[applied - 1]}`]);
       }
+
+      assert.deepEqual(await applyMigrations(db.adapterFactory), all.slice(-1));
+      const patients = await db.query<{ id: string; mrn: string; familyName: string }>(`SELECT id, mrn, "familyName" FROM "Patient" ORDER BY mrn`);
+      const expected = all.slice(0, -1).map((name, index) => ({ id: patientId(index + 1), mrn: `OLD-${index + 1}`, familyName: `Adopter ${name}` }));
+      assert.deepEqual(patients.map((p) => ({ ...p })).sort((a, b) => a.id.localeCompare(b.id)), expected.sort((a, b) => a.id.localeCompare(b.id)));
+    } finally {
+      await rm(earlier, { recursive: true, force: true });
+      await db.close();
+      await old.drop();
     }
   });
 });
+
+/** A distinct, valid UUID for the patient written at an earlier version. */
+function patientId(version: number): string {
+  return `11111111-1111-4111-8111-${String(version).padStart(12, '0')}`;
+}
