@@ -1,10 +1,11 @@
-import type { Bundle, BundleEntry, CodeableConcept, Encounter, EpisodeOfCare, Identifier, Observation, ObservationComponent, Patient, Quantity, Reference, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, CodeableConcept, Coding, Encounter, EpisodeOfCare, Identifier, Observation, ObservationComponent, Patient, Quantity, Reference, Resource } from '@medplum/fhirtypes';
 import type { Patient as PatientRow } from '../patients/patient.repository.ts';
 import { caseStart } from '../cases/case.repository.ts';
 import type { ObservationInput } from '../generated/graphql.ts';
 import type { RequestContext } from '../server/context.ts';
 import { type CodeCatalog, loincSystem, toFeatureUnit } from './code-catalog.ts';
 import { type FhirIdentifierRepository, identifierKey, type ResourceIdentifier } from './fhir-identifier.repository.ts';
+import type { FhirObservationCodingRepository } from './fhir-observation-coding.repository.ts';
 import { defaultMrnSystem } from './fhir-resources.ts';
 import { type FhirError, fhirError, toFhirError } from './operation-outcome.ts';
 import { validate } from './validation.ts';
@@ -23,6 +24,12 @@ export interface ImportEntry {
   condition: ResourceIdentifier | undefined;
   /** PUT Type/{id}: the record to update. */
   targetId: string | undefined;
+}
+
+/** A row to store and the codings its value was sent under. */
+interface SentRow {
+  row: ObservationInput;
+  codings: Coding[];
 }
 
 /** Where an entry of the Bundle was stored. */
@@ -108,6 +115,7 @@ export class BundleImport {
   constructor(
     private readonly context: RequestContext,
     private readonly identifiers: FhirIdentifierRepository,
+    private readonly codings: FhirObservationCodingRepository,
     private readonly catalog: CodeCatalog,
     private readonly mrnSystem: string | undefined,
     /** Where each fullUrl (urn:uuid:...) of the Bundle was stored; shared by the entries of a batch, which run one by one. */
@@ -228,7 +236,7 @@ export class BundleImport {
     const results = new Map<number, EntryResult>();
     const conditions = entries.flatMap((entry) => (entry.condition ? [entry.condition] : []));
     const known = await this.identifiers.find('clinical.write', 'observation.create', conditions);
-    const toStore = new Map<string, { entry: ImportEntry; rows: ObservationInput[]; patientId: string }[]>();
+    const toStore = new Map<string, { entry: ImportEntry; rows: SentRow[]; patientId: string }[]>();
     for (const entry of entries) {
       await this.guarded(entry, async () => {
         const resource = entry.resource as Observation;
@@ -243,36 +251,39 @@ export class BundleImport {
     }
     for (const [caseId, items] of toStore) {
       for (const chunk of chunks(items, maxObservationsPerCall)) {
-        const stored = await this.guarded(chunk[0]!.entry, () => this.context.cases.addObservations(caseId, chunk.flatMap((item) => item.rows)));
+        const stored = await this.guarded(chunk[0]!.entry, () => this.context.cases.addObservations(caseId, chunk.flatMap((item) => item.rows.map(({ row }) => row))));
         let next = 0;
         const links = [];
+        const sent = [];
         for (const { entry, rows, patientId } of chunk) {
           const first = stored[next]!;
+          sent.push(...rows.map(({ codings }, i) => ({ observationId: stored[next + i]!.id, codings })));
           next += rows.length;
           results.set(entry.index, { status: '201 Created', location: `Observation/${first.id}`, patientId });
           links.push(...identifiersOf('Observation', (entry.resource as Observation).identifier).map((id) => ({ ...id, targetId: first.id, patientId })));
           if (entry.condition) links.push({ ...entry.condition, targetId: first.id, patientId });
         }
         await this.identifiers.link('clinical.write', 'observation.create', links);
+        await this.codings.keep(sent);
       }
     }
     return results;
   }
 
-  /** An observation's stored rows: its value, or each component's (a blood-pressure panel is two rows); none when absent. */
-  private observationRows(resource: Observation): ObservationInput[] {
+  /** An observation's stored rows (each with the codings of the code it was sent under): its value, or each component's (a blood-pressure panel is two rows); none when absent. */
+  private observationRows(resource: Observation): SentRow[] {
     const observedAt = effectiveTime(resource);
-    const rows: ObservationInput[] = [];
+    const rows: SentRow[] = [];
     const own = this.valueRow(resource.code, resource, 'Observation');
-    if (own) rows.push(own);
+    if (own) rows.push({ row: own, codings: resource.code.coding ?? [] });
     resource.component?.forEach((component, i) => {
       const row = this.valueRow(component.code, component, `Observation.component[${i}]`);
-      if (row) rows.push(row);
+      if (row) rows.push({ row, codings: component.code.coding ?? [] });
     });
     if (rows.length === 0 && !resource.dataAbsentReason && !resource.component?.length) {
       throw fhirError(422, 'required', 'The observation has no value, no components and no dataAbsentReason.', 'Observation.value[x]');
     }
-    return rows.map((row) => ({ ...row, ...(observedAt ? { observedAt } : {}) }));
+    return rows.map(({ row, codings }) => ({ row: { ...row, ...(observedAt ? { observedAt } : {}) }, codings }));
   }
 
   private valueRow(code: CodeableConcept, holder: Observation | ObservationComponent, at: string): ObservationInput | undefined {

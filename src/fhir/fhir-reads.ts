@@ -3,6 +3,7 @@ import type { Observation } from '../cases/case.repository.ts';
 import type { RequestContext } from '../server/context.ts';
 import type { CodeCatalog } from './code-catalog.ts';
 import type { FhirIdentifierRepository } from './fhir-identifier.repository.ts';
+import type { FhirObservationCodingRepository } from './fhir-observation-coding.repository.ts';
 import { type PredictionView, toDevice, toFhirEncounter, toFhirEpisodeOfCare, toFhirObservation, toFhirPatient, toRiskAssessment } from './fhir-resources.ts';
 import { fhirError } from './operation-outcome.ts';
 
@@ -20,6 +21,7 @@ export class FhirReads {
   constructor(
     private readonly context: RequestContext,
     private readonly identifiers: FhirIdentifierRepository,
+    private readonly codings: FhirObservationCodingRepository,
     private readonly catalog: CodeCatalog,
     private readonly mrnSystem: string,
   ) {}
@@ -43,7 +45,9 @@ export class FhirReads {
   /** One stored value (a panel's location is its first component's row). */
   async observation(id: string): Promise<Resource | null> {
     const found = await this.context.cases.observation(id);
-    return found && toFhirObservation(found.observation, found.episode, this.catalog);
+    if (!found) return null;
+    const sent = await this.codings.of([found.observation.id]);
+    return toFhirObservation(found.observation, found.episode, this.catalog, sent.get(found.observation.id));
   }
 
   async riskAssessment(id: string): Promise<Resource | null> {
@@ -82,8 +86,11 @@ export class FhirReads {
     const matchesDate = dateFilter(params.date);
     const resources: Resource[] = [];
     for (const episode of cases) {
-      for (const observation of await this.context.cases.observations(episode)) {
-        if (matchesCode(this.catalog.codingOf(observation.code)) && matchesDate(observation.observedAt)) resources.push(toFhirObservation(observation, episode, this.catalog));
+      const observations = await this.context.cases.observations(episode);
+      const sent = await this.codings.of(observations.map((observation) => observation.id));
+      for (const observation of observations) {
+        const resource = toFhirObservation(observation, episode, this.catalog, sent.get(observation.id));
+        if (resource.code.coding!.some(matchesCode) && matchesDate(observation.observedAt)) resources.push(resource);
       }
     }
     return resources;

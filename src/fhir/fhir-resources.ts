@@ -1,4 +1,4 @@
-import type { Device, Encounter, EpisodeOfCare, Extension, Observation as FhirObservation, Patient as FhirPatient, RiskAssessment } from '@medplum/fhirtypes';
+import type { Coding, Device, Encounter, EpisodeOfCare, Extension, Observation as FhirObservation, Patient as FhirPatient, RiskAssessment } from '@medplum/fhirtypes';
 import { type Case, caseEnd, caseStart, type Observation } from '../cases/case.repository.ts';
 import type { Model } from '../models/model.repository.ts';
 import type { Patient } from '../patients/patient.repository.ts';
@@ -76,13 +76,15 @@ function casePeriod(episode: Case): { start: string; end?: string } {
   return { start: caseStart(episode).toISOString(), ...(end ? { end: end.toISOString() } : {}) };
 }
 
-export function toFhirObservation(observation: Observation, episode: Case, catalog: CodeCatalog): FhirObservation {
+/** An observation as FHIR: coded as its feature (or stored code) reads, then as it was sent, when it was imported with codings. */
+export function toFhirObservation(observation: Observation, episode: Case, catalog: CodeCatalog, sentCodings: Coding[] = []): FhirObservation {
   const coding = catalog.codingOf(observation.code);
+  const others = sentCodings.filter((sent) => sent.system !== coding.system || sent.code !== coding.code);
   return {
     resourceType: 'Observation',
     id: observation.id,
     status: 'final',
-    code: { coding: [coding], text: coding.display ?? observation.code },
+    code: { coding: [coding, ...others], text: coding.display ?? observation.code },
     subject: { reference: `Patient/${episode.patientId}` },
     encounter: { reference: `Encounter/${episode.id}` },
     effectiveDateTime: observation.observedAt.toISOString(),

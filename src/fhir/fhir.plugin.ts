@@ -13,6 +13,7 @@ import { CodeCatalog } from './code-catalog.ts';
 import { fhirRequestContext, flushReads, inOneTransaction, requireScope } from './fhir-context.ts';
 import { registerExportRoutes } from './fhir-export.routes.ts';
 import { FhirIdentifierRepository } from './fhir-identifier.repository.ts';
+import { FhirObservationCodingRepository } from './fhir-observation-coding.repository.ts';
 import { FhirReads, type SearchParams, searchset } from './fhir-reads.ts';
 import { defaultMrnSystem } from './fhir-resources.ts';
 import { FhirError, fhirError, operationOutcome, toFhirError } from './operation-outcome.ts';
@@ -86,7 +87,7 @@ export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDep
         const stored = new Map<string, StoredEntry>();
         const run = (chosen: ImportEntry[]) =>
           inOneTransaction(deps, request, { timeoutMs: settings.importTimeoutMs, action: 'fhir.import' }, async (context) => {
-            const results = await new BundleImport(context, identifierRepository(context), catalog, settings.mrnSystem, stored).run(chosen);
+            const results = await new BundleImport(context, identifierRepository(context), new FhirObservationCodingRepository(context.scope), catalog, settings.mrnSystem, stored).run(chosen);
             // Each stored resource's own record commits with it; this summary of the Bundle goes with the request's reads.
             context.trail.note(importRecord(results));
             return results;
@@ -160,7 +161,7 @@ function identifierRepository(context: RequestContext): FhirIdentifierRepository
 }
 
 function reads(context: RequestContext, catalog: CodeCatalog, mrnSystem: string): FhirReads {
-  return new FhirReads(context, identifierRepository(context), catalog, mrnSystem);
+  return new FhirReads(context, identifierRepository(context), new FhirObservationCodingRepository(context.scope), catalog, mrnSystem);
 }
 
 /**

@@ -14,18 +14,23 @@ const clinician = fhirClient(api, people.clinician);
 const outsider = fhirClient(api, people.otherClinician);
 const raw = { query: <T>(sql: string, params: unknown[] = []) => api.server.db.prisma.$queryRawUnsafe<T[]>(sql, ...params) };
 
-/** Imports a patient with one visit carrying a breast-cancer model's 30 features (local codes), puts the suite's clinician on the care team. */
-async function importedCase(key: string) {
-  const person = patientEntry(ehrPatient(key, 0));
-  const visit = encounterEntry(person.fullUrl!, `${key}-V`);
-  const features = await modelObservations('breast-cancer', 0);
-  const observations: BundleEntry[] = features.map((feature, i) =>
-    observationEntry(person.fullUrl!, visit.fullUrl!, `${key}-${feature.code}`, {
+type VisitObservations = (key: string, patientUrl: string, visitUrl: string) => Promise<BundleEntry[]>;
+
+/** A breast-cancer model's 30 features (local codes), over three days. */
+const breastCancerFeatures: VisitObservations = async (key, patientUrl, visitUrl) =>
+  (await modelObservations('breast-cancer', 0)).map((feature, i) =>
+    observationEntry(patientUrl, visitUrl, `${key}-${feature.code}`, {
       code: { coding: [{ system: 'urn:clinigraph:feature', code: feature.code }] },
       valueQuantity: { value: feature.value },
       effectiveDateTime: `2026-03-0${1 + (i % 3)}T10:00:00Z`,
     }),
   );
+
+/** Imports a patient with one visit carrying these observations (by default breastCancerFeatures), puts the suite's clinician on the care team. */
+async function importedCase(key: string, visitObservations = breastCancerFeatures) {
+  const person = patientEntry(ehrPatient(key, 0));
+  const visit = encounterEntry(person.fullUrl!, `${key}-V`);
+  const observations = await visitObservations(key, person.fullUrl!, visit.fullUrl!);
   const response = await engine('', { body: { resourceType: 'Bundle', type: 'transaction', entry: [person, visit, ...observations] } });
   assert.equal(response.status, 200, JSON.stringify(response.body));
   const patientId = response.body.entry[0].response.location.split('/')[1] as string;
@@ -90,6 +95,34 @@ describe('FHIR reads and searches', () => {
     const badDate = await clinician(`/Observation?patient=${patientId}&date=yesterday`);
     assert.equal(badDate.status, 400);
     assert.deepEqual(badDate.body.issue[0].expression, ['date']);
+  });
+
+  it('finds an observation sent with LOINC and a local coding by either, and by nothing it was not sent with', async () => {
+    const lab = 'http://hospital.example.org/fhir/CodeSystem/lab';
+    const coded = (loinc: string, local: string, value: number, unit: string) => ({ code: { coding: [{ system: 'http://loinc.org', code: loinc }, { system: lab, code: local }] }, valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: unit } });
+    // Glucose is a diabetes model feature (stored under it); creatinine is no model's (stored under its LOINC code).
+    const { patientId } = await importedCase('LOINC', async (key, patientUrl, visitUrl) => [
+      observationEntry(patientUrl, visitUrl, `${key}-GLU`, coded('2345-7', 'GLU', 101, 'mg/dL')),
+      observationEntry(patientUrl, visitUrl, `${key}-CREA`, coded('2160-0', 'CREA', 0.9, 'mg/dL')),
+    ]);
+    const search = async (code: string) => (await clinician(`/Observation?patient=${patientId}&code=${encodeURIComponent(code)}`)).body;
+    for (const [code, value] of [['2345-7', 101], ['2160-0', 0.9]] as const) {
+      for (const query of [`http://loinc.org|${code}`, code]) {
+        const found = await search(query);
+        assert.equal(found.total, 1, query);
+        assert.equal(found.entry[0].resource.valueQuantity.value, value, query);
+        validate(found.entry[0].resource);
+      }
+    }
+    assert.equal((await search(`${lab}|GLU`)).entry?.[0]?.resource.valueQuantity.value, 101);
+    const creatinine = (await search(`${lab}|CREA`)).entry?.[0]?.resource;
+    assert.equal(creatinine?.valueQuantity.value, 0.9);
+    // It reads back with the codings it was sent with (by system).
+    assert.deepEqual(creatinine.code.coding.slice(1), [{ system: lab, code: 'CREA' }, { system: 'http://loinc.org', code: '2160-0' }]);
+    assert.deepEqual((await clinician(`/Observation/${creatinine.id}`)).body, creatinine);
+    assert.equal((await search(`${lab}|GLU,${lab}|CREA`)).total, 2);
+    // Codes it was not sent with: another LOINC code, a code under the wrong system, a local code of another lab.
+    for (const absent of ['http://loinc.org|2093-3', 'http://loinc.org|GLU', `${lab}|2345-7`, 'http://other-lab.example.org|GLU']) assert.equal((await search(absent)).total, 0, absent);
   });
 
   it('reads an observation and an encounter by id, 404 alike out of reach and absent', async () => {
