@@ -97,7 +97,7 @@ export class BulkExportRunner {
       if (!(await stillRunning(`${from} of ${kept.length} patients written`))) return undefined;
       const page = kept.slice(from, from + exportStepSize);
       await pace.step(async () => {
-        if (wanted.has('Patient')) for (const patient of page) lines.Patient.push(ndjsonLine(write.patient(patient, today)));
+        if (wanted.has('Patient')) for (const patient of page) if (!since || patient.updatedAt >= since) lines.Patient.push(ndjsonLine(write.patient(patient, today)));
         if (!wanted.has('Encounter') && !wanted.has('Observation')) return;
         const cases = await exports.cases(profile, page.map((patient) => patient.id), null);
         if (wanted.has('Encounter')) {

@@ -111,11 +111,20 @@ export class FhirExportRepository {
     this.scope.trail.failed('fhir.export', error, { resourceType: 'FhirExportJob', resourceIds: [job.id] });
   }
 
-  /** A page of the active patients (changed since `since`, when given) for an export of the profile, in the order they were created, after the patient `after`. */
+  /**
+   * A page of the active patients for an export of the profile, in the order they were created, after the patient `after`;
+   * when `since` is given, those with a record changed since: themselves, a case opened or closed, or an observation added.
+   */
   patients(profile: ExportProfile, since: Date | null, after: string | undefined, take: number): Promise<Patient[]> {
     this.scope.access.require(exportPermission(profile), 'fhir.export');
+    const changed = since && {
+      OR: [
+        { updatedAt: { gte: since } },
+        { cases: { some: { OR: [{ openedAt: { gte: since } }, { closedAt: { gte: since } }, { observations: { some: { createdAt: { gte: since } } } }] } } },
+      ],
+    };
     return this.scope.prisma.patient.findMany({
-      where: { archivedAt: null, ...(since ? { updatedAt: { gte: since } } : {}) },
+      where: { archivedAt: null, ...changed },
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
       ...(after ? { cursor: { id: after }, skip: 1 } : {}),
       take,

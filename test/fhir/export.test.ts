@@ -6,7 +6,7 @@ import { startServer } from '../../src/server/start.ts';
 import type { BundleEntry } from '@medplum/fhirtypes';
 import { startTestServer, testServerEnv } from '../support/test-server.ts';
 import { type Identity, people, signToken } from '../support/tokens.ts';
-import { type EhrPatient, encounterEntry, hospitalMrnSystem, patientEntry, visitObservations } from './ehr-bundles.ts';
+import { type EhrPatient, encounterEntry, hospitalMrnSystem, observationEntry, patientEntry, visitObservations, visitSystem } from './ehr-bundles.ts';
 import { fhirClient, type FhirResponse, interfaceEngine } from './fhir-client.ts';
 
 const settings = { FHIR_MRN_SYSTEM: hospitalMrnSystem, FHIR_EXPORT_PSEUDONYM_KEY: 'test-pseudonym-key-0123456789abcdef0123' };
@@ -41,6 +41,10 @@ async function importCohort() {
     if (i === 0) Object.assign(visit.resource!, { status: 'finished', period: visitPeriod });
     entry.push(patient, visit, ...visitObservations(patient.fullUrl!, visit.fullUrl!, `EXP-${i}`));
   });
+  await importBundle(entry);
+}
+
+async function importBundle(entry: BundleEntry[]) {
   const response = await fhirClient(api, interfaceEngine)('', { body: { resourceType: 'Bundle', type: 'transaction', entry } });
   assert.equal(response.status, 200, JSON.stringify(response.body));
 }
@@ -158,6 +162,35 @@ describe('FHIR bulk export', () => {
     assert.equal((await scientist(statusPath)).status, 404);
     const anonymous = await fhirClient(api)(statusPath);
     assert.equal(anonymous.status, 401);
+  });
+
+  it('exports with a past _since what changed after it: a new patient with its visit, and a new result of a patient unchanged since; nothing older', async () => {
+    const since = new Date();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // A man of 65 alone in his group: a de-identified export would suppress him, so the identified one is read.
+    const late: EhrPatient = { mrn: 'EXP-LATE', given: 'Lazarus', family: 'Latecomer', birthDate: '1961-06-01', gender: 'male', postalCode: '10001' };
+    const patient = patientEntry(late);
+    const visit = encounterEntry(patient.fullUrl!, 'EXP-VLATE');
+    const [earlierVisit] = await raw.query<{ targetId: string }>(`SELECT "targetId" FROM "FhirIdentifier" WHERE "resourceType" = 'Encounter' AND system = $1 AND value = 'EXP-V1'`, [visitSystem]);
+    const creatinine = observationEntry(`Patient?identifier=${hospitalMrnSystem}|EXP-1`, `Encounter/${earlierVisit!.targetId}`, 'EXP-1-crea', {
+      code: { coding: [{ system: 'http://loinc.org', code: '2160-0' }] },
+      valueQuantity: { value: 0.9, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
+    });
+    await importBundle([patient, visit, ...visitObservations(patient.fullUrl!, visit.fullUrl!, 'EXP-LATE'), creatinine]);
+
+    const admin = fhirClient(api, people.admin);
+    const operations = { 'x-purpose-of-use': 'HOPERAT' };
+    const { manifest } = await exportAll(admin, `/$export?_since=${encodeURIComponent(since.toISOString())}`, operations);
+    const file = async (type: string) => (await download(people.admin, manifest.output.find((o: any) => o.type === type).url, operations)).map((line) => JSON.parse(line));
+    const [patients, encounters, observations] = [await file('Patient'), await file('Encounter'), await file('Observation')];
+    assert.deepEqual(patients.map((p) => p.identifier[0].value), ['EXP-LATE']);
+    const lateId = patients[0].id as string;
+    assert.deepEqual(encounters.map((e) => e.subject.reference), [`Patient/${lateId}`]);
+    const [stored] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Observation" o JOIN "Case" c ON c.id = o."caseId" WHERE c."patientId" = $1`, [lateId]);
+    assert.ok(stored!.n > 0);
+    assert.equal(observations.filter((o) => o.subject.reference === `Patient/${lateId}`).length, stored!.n);
+    const older = observations.filter((o) => o.subject.reference !== `Patient/${lateId}`);
+    assert.deepEqual(older.map((o) => [o.code.coding.some((c: any) => c.code === '2160-0'), o.valueQuantity.value]), [[true, 0.9]]);
   });
 
   // Last: it stops the suite's server.
