@@ -1,6 +1,7 @@
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.ts';
@@ -56,6 +57,17 @@ export const embeddedDataPath = (dataDir: string) => path.join(dataDir, 'pgdata'
  * when a URL is given, else PGlite (PostgreSQL compiled to WebAssembly, in
  * process) kept in `DATA_DIR/pgdata`. Both speak the same schema and migrations.
  */
+/**
+ * A pool whose connections never crash the process: a connection the server ends (a restart, an
+ * administrator's terminate) while a statement holds it out of the pool emits 'error' with no listener
+ * of the pool's or the adapter's attached; the statement itself still fails with the error.
+ */
+function connectionPool(config: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool(config);
+  pool.on('connect', (client) => client.on('error', () => {}));
+  return pool;
+}
+
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
     const timeouts = options.statementTimeoutMs
@@ -65,7 +77,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     // The adapter's type says a name is always returned; node-postgres runs a statement without one unprepared.
     const naming = options.preparedStatements === false ? {} : { statementNameGenerator: preparedStatementNames() as (query: { sql: string }) => string };
     const pool = (connectionString: string) =>
-      new PrismaPg({ connectionString, max: options.poolSize, connectionTimeoutMillis: 5_000, ...timeouts }, naming);
+      new PrismaPg(connectionPool({ connectionString, max: options.poolSize, connectionTimeoutMillis: 5_000, ...timeouts }), { ...naming, disposeExternalPool: true });
     const replica = options.databaseReadUrl ? new PrismaClient({ adapter: pool(options.databaseReadUrl), errorFormat: 'minimal' }) : undefined;
     return wrap('postgresql', pool(options.databaseUrl), async () => {
       await replica?.$disconnect();
