@@ -1,12 +1,13 @@
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { pgliteTakingTurns } from './pglite-turns.ts';
-import { openPGliteInWorker } from './pglite-worker.ts';
 import { preparedStatementNames } from './prepared-statements.ts';
 
 export type DatabaseKind = 'embedded' | 'postgresql';
@@ -49,6 +50,16 @@ export interface DatabaseOptions {
   statementTimeoutMs?: number;
 }
 
+/**
+ * An embedded PostgreSQL with the extensions the migrations use (pg_trgm, for
+ * indexed name search). Every embedded database is opened through here.
+ * @param dir its directory, or undefined for a throw-away in-memory one
+ */
+export function createPGlite(dir?: string): PGlite {
+  const options = { extensions: { pg_trgm } };
+  return dir ? new PGlite(dir, options) : new PGlite(options);
+}
+
 /** The embedded database's files live here, under DATA_DIR. */
 export const embeddedDataPath = (dataDir: string) => path.join(dataDir, 'pgdata');
 
@@ -87,7 +98,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   await mkdir(dir, { recursive: true });
   const unlock = await lockEmbeddedDatabase(dir);
   try {
-    const pglite = await openPGliteInWorker(dir);
+    const pglite = createPGlite(dir);
+    await pglite.waitReady;
     return wrap('embedded', new PrismaPGlite(pgliteTakingTurns(pglite)), () => pglite.close().finally(unlock));
   } catch (error) {
     await unlock();

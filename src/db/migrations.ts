@@ -11,7 +11,7 @@ import * as engineModule from '@prisma/schema-engine-wasm/schema_engine_bg';
 import type { MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm/schema_engine_bg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { PrismaClient } from '../generated/prisma/client.ts';
-import { createPGlite } from './pglite-engine.ts';
+import { createPGlite } from './database.ts';
 
 /*
  * Migrations are driven by Prisma's schema engine compiled to WebAssembly

@@ -13,10 +13,7 @@ type Used = Pick<PGlite, 'query' | 'exec' | 'transaction'>;
  * Here statements (and transactions, whole) run one at a time, first in,
  * first out, each after a turn of the event loop (setImmediate), so the delay
  * is bounded by one statement and requests are served in arrival order.
- * Statements inside a transaction go straight to its own handle. (The
- * server's PGlite now executes in a worker thread, pglite-worker.ts, whose
- * answers come back as messages; the order and the whole transactions hold
- * the same way there.)
+ * Statements inside a transaction go straight to its own handle.
  * @returns an object the adapter takes for the PGlite instance
  */
 export function pgliteTakingTurns(pglite: PGlite): PGlite {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { PGlite } from '@electric-sql/pglite';
-import { createPGlite } from '../../src/db/pglite-engine.ts';
+import { createPGlite } from '../../src/db/database.ts';
 import { pgliteTakingTurns } from '../../src/db/pglite-turns.ts';
 
 const pglite = createPGlite();

@@ -2,8 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
-import { embeddedDataPath } from '../../src/db/database.ts';
-import { createPGlite } from '../../src/db/pglite-engine.ts';
+import { createPGlite, embeddedDataPath } from '../../src/db/database.ts';
 import type { TestDatabase } from './test-database.ts';
 
 /** A plain SQL handle and a Prisma adapter factory on a test database, for tests below the API. */

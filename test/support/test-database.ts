@@ -6,8 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
-import { embeddedDataPath } from '../../src/db/database.ts';
-import { createPGlite } from '../../src/db/pglite-engine.ts';
+import { createPGlite, embeddedDataPath } from '../../src/db/database.ts';
 import { applyMigrations, migrationsDir } from '../../src/db/migrations.ts';
 
 /*
