@@ -64,14 +64,10 @@ export function createPGlite(dir?: string): PGlite {
 export const embeddedDataPath = (dataDir: string) => path.join(dataDir, 'pgdata');
 
 /**
- * Opens the database: a pooled PostgreSQL connection through `@prisma/adapter-pg`
- * when a URL is given, else PGlite (PostgreSQL compiled to WebAssembly, in
- * process) kept in `DATA_DIR/pgdata`. Both speak the same schema and migrations.
- */
-/**
  * A pool whose connections never crash the process: a connection the server ends (a restart, an
  * administrator's terminate) while a statement holds it out of the pool emits 'error' with no listener
- * of the pool's or the adapter's attached; the statement itself still fails with the error.
+ * of the pool's or the adapter's attached; the statement itself still fails with the error (and is
+ * reported where it was run), so the connection's own event needs no second report.
  */
 function connectionPool(config: pg.PoolConfig): pg.Pool {
   const pool = new pg.Pool(config);
@@ -79,6 +75,11 @@ function connectionPool(config: pg.PoolConfig): pg.Pool {
   return pool;
 }
 
+/**
+ * Opens the database: a pooled PostgreSQL connection through `@prisma/adapter-pg`
+ * when a URL is given, else PGlite (PostgreSQL compiled to WebAssembly, in
+ * process) kept in `DATA_DIR/pgdata`. Both speak the same schema and migrations.
+ */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.databaseUrl) {
     const timeouts = options.statementTimeoutMs

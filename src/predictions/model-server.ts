@@ -64,10 +64,15 @@ export class ModelServer {
    * right inputs along; the caller checks it against the version resolved.
    */
   readsHistory(model: string, version: number | null): boolean {
-    return this.historyReaders.get(historyKey(model, version)) ?? false;
+    // Names are trimmed when parsed, so a padded name finds the same entry.
+    return this.historyReaders.get(historyKey(model.trim(), version)) ?? false;
   }
 
-  /** Records what the version resolved for this model (and version) reads, for the next readsHistory. */
+  /**
+   * Records what the version resolved for this model (and version) reads, for
+   * the next readsHistory; keyed by the resolved model's name, so the map
+   * holds at most one entry per registered model and version asked for.
+   */
   noteReadsHistory(model: string, version: number | null, readsHistory: boolean): void {
     this.historyReaders.set(historyKey(model, version), readsHistory);
   }

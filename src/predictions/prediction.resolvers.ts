@@ -10,7 +10,7 @@ export const predictionResolvers: Resolvers = {
   },
   Mutation: {
     predict: (_, { caseId, model, version, explain }, ctx) => ctx.predictions.predict(caseId, model, version, explain ?? true),
-    predictCohort: (_, { caseIds, model, version }, ctx) => ctx.predictions.predictCohort(caseIds, model, version),
+    predictCohort: (_, { caseIds, model, version, explain }, ctx) => ctx.predictions.predictCohort(caseIds, model, version, explain ?? false),
     explainPrediction: (_, { id }, ctx) => ctx.predictions.explainStored(id),
     reviewPrediction: (_, { id, decision, note }, ctx) => ctx.predictions.review(id, decision, note),
     recordOutcome: (_, { caseId, outcome }, ctx) => ctx.predictions.recordOutcome(caseId, outcome),

@@ -83,7 +83,7 @@ export class PredictionService {
       const chosen = await resolving;
       const loaded = await this.modelServer.version(chosen.id);
       const sequence = loaded.serving.stored.sequence !== undefined;
-      this.modelServer.noteReadsHistory(model, version ?? null, sequence);
+      this.modelServer.noteReadsHistory(loaded.modelName, version ?? null, sequence);
       const { episode, observations, images } = sequence === guess ? read : await this.cases.requireWithInputs(caseId, 'caseId', 'prediction.create', sequence ? 'patient-history' : 'case');
       const input = buildCaseInput(loaded.serving.stored, observations, images);
       const modelInput = input.history ? { visits: input.history } : input.values;
@@ -113,12 +113,12 @@ export class PredictionService {
   }
 
   /** Runs a model on several cases at once; each gets its prediction or its coded error. */
-  async predictCohort(caseIds: string[], model: string, version: number | null | undefined) {
+  async predictCohort(caseIds: string[], model: string, version: number | null | undefined, withExplanations = false) {
     this.predictions.requireRoleToPredict();
     if (caseIds.length === 0 || caseIds.length > this.cohortMax) {
       throw badInput(`Give 1 to ${this.cohortMax} case ids.`, { argument: 'caseIds', max: this.cohortMax });
     }
-    const settled = await Promise.allSettled(caseIds.map((caseId) => this.predict(caseId, model, version)));
+    const settled = await Promise.allSettled(caseIds.map((caseId) => this.predict(caseId, model, version, withExplanations)));
     return settled.map((result, i) => ({
       caseId: caseIds[i]!,
       prediction: result.status === 'fulfilled' ? result.value : null,

@@ -104,6 +104,31 @@ describe('upgrade', () => {
   });
 });
 
+describe('upgrade over many versions at once', () => {
+  // What an installation that skipped releases does: one start applies every migration since its first.
+  it('takes a database at the first migration, with a patient, to the latest in one call', async () => {
+    const all = (await readMigrationList()).migrationDirectories.map((dir) => dir.path);
+    const old = await createTestDatabase({ empty: true, embedded: !process.env.DATABASE_URL });
+    const db = await openRaw(old);
+    const first = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-migrations-'));
+    try {
+      await cp(path.join(migrationsDir, 'migration_lock.toml'), path.join(first, 'migration_lock.toml'));
+      await cp(path.join(migrationsDir, all[0]!), path.join(first, all[0]!), { recursive: true });
+      assert.deepEqual(await applyMigrations(db.adapterFactory, first), all.slice(0, 1));
+      await db.query(`INSERT INTO "Patient" (id, mrn, "givenName", "familyName", "birthDate", sex, "updatedAt")
+        VALUES ($1, 'OLD-FIRST', 'Early', 'Adopter', '1950-05-05', 'FEMALE', now())`, [patientId(1)]);
+
+      assert.deepEqual(await applyMigrations(db.adapterFactory), all.slice(1));
+      const patients = await db.query<{ id: string; mrn: string }>(`SELECT id, mrn FROM "Patient"`);
+      assert.deepEqual(patients.map((p) => ({ ...p })), [{ id: patientId(1), mrn: 'OLD-FIRST' }]);
+    } finally {
+      await rm(first, { recursive: true, force: true });
+      await db.close();
+      await old.drop();
+    }
+  });
+});
+
 /** A distinct, valid UUID for the patient written at an earlier version. */
 function patientId(version: number): string {
   return `11111111-1111-4111-8111-${String(version).padStart(12, '0')}`;

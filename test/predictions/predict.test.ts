@@ -282,14 +282,17 @@ describe('predictCohort', () => {
   it('predicts several cases at once, giving each its own result or coded error', async () => {
     const good = await caseWithObservations(api, await modelObservations('breast-cancer', 30));
     const incomplete = await caseWithObservations(api, (await modelObservations('breast-cancer', 31)).slice(0, 5));
-    const response = await clinician.gql('mutation($ids: [ID!]!) { predictCohort(caseIds: $ids, model: "breast-cancer") { caseId prediction { id label } error { code message } } }', {
+    const response = await clinician.gql('mutation($ids: [ID!]!) { predictCohort(caseIds: $ids, model: "breast-cancer") { caseId prediction { id label explanation { method } } error { code message } } }', {
       ids: [good, incomplete],
     });
     const [first, second] = response.body.data!.predictCohort;
     assert.equal(first.caseId, good);
     assert.ok(first.prediction.id);
+    assert.equal(first.prediction.explanation, null, 'a cohort is not explained unless asked');
     assert.equal(first.error, null);
     assert.deepEqual([second.caseId, second.prediction, second.error.code], [incomplete, null, 'BAD_USER_INPUT']);
+    const explained = await clinician.gql('mutation($ids: [ID!]!) { predictCohort(caseIds: $ids, model: "breast-cancer", explain: true) { prediction { explanation { method } } } }', { ids: [good] });
+    assert.equal(explained.body.data!.predictCohort[0].prediction.explanation.method, 'integrated-gradients');
     const tooMany = await clinician.gql('mutation($ids: [ID!]!) { predictCohort(caseIds: $ids, model: "breast-cancer") { caseId } }', { ids: Array(51).fill(good) });
     assert.deepEqual(errorCodes(tooMany), ['BAD_USER_INPUT']);
   });
