@@ -1,6 +1,5 @@
-import { Worker } from 'node:worker_threads';
 import { runAsSystem, type ScopeDeps } from '../access/scope.ts';
-import { deserializeTrainingResult, type CardText, type ProgressEvent, progressPhase, type TrainModelOptions } from '../pipeline/index.ts';
+import { deserializeTrainingResult, type CardText, type ProgressEvent, progressPhase, startTypeScriptWorker, type TrainModelOptions } from '../pipeline/index.ts';
 import { type JobChange, ModelRepository } from './model.repository.ts';
 import type { TrainingWorkerMessage } from './training-worker.ts';
 
@@ -12,14 +11,6 @@ export interface TrainingRequest {
   /** Who asked: the version is recorded as trained by them. */
   requestedBy: string;
 }
-
-/**
- * Worker threads do not inherit tsx's loader, so the worker starts from a
- * small script that registers it and then imports the TypeScript worker.
- */
-const workerBootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(
-  new URL('./training-worker.ts', import.meta.url).href,
-)}); })`;
 
 /** Progress is written to the job at most this often. */
 const progressIntervalMs = 500;
@@ -70,7 +61,7 @@ export class TrainingRunner {
   /** Trains in a worker; resolves with the result or an error text for the user. */
   private train(options: Omit<TrainModelOptions, 'onProgress'>, report: (event: ProgressEvent) => Promise<void>) {
     return new Promise<{ result: ReturnType<typeof deserializeTrainingResult> } | { error: string }>((resolve) => {
-      const worker = new Worker(workerBootstrap, { eval: true, workerData: options });
+      const worker = startTypeScriptWorker(new URL('./training-worker.ts', import.meta.url), { workerData: options });
       let lastReport = 0;
       let settled = false;
       const finish = (value: { result: ReturnType<typeof deserializeTrainingResult> } | { error: string }) => {
