@@ -38,6 +38,7 @@ export {
 } from './pipeline.ts';
 export { type PreprocessingState } from './preprocess.ts';
 export { trainingProgressBar } from './progress-bar.ts';
+export { type StageEvent, stageName } from './stages.ts';
 export { assessDataQuality, type DataQualityReport, renderQualityReport, type Task } from './quality.ts';
 export { type FeatureInfo, loadServingModel, type ModelInput, type Prediction, type SequenceHistory, type ServingModel, type StoredModel } from './serving.ts';
 export { type EventWithin, type SequenceOptions } from './sequence-data.ts';
