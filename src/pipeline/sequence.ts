@@ -107,7 +107,20 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
     saved.dispose();
     const chosen = chooseThreshold(options.threshold ?? 0.5, validation.sequence.y, validationOutputs.map((row) => row[0]!));
     const target: EvaluationTarget = { kind: 'binary', labels: prepared.labels, threshold: chosen.threshold };
-    const conformal = measureConformal(fitConformal('binary', validationOutputs, validation.sequence.y, options.coverage ?? defaultCoverage), 'binary', testOutputs, test.sequence.y);
+    // Coverage and metrics share the patient-level bootstrap: visits of one patient are alike.
+    const bootstrap = {
+      resamples: options.bootstrap?.resamples ?? defaultResamples(split.test.length),
+      level: options.bootstrap?.level ?? 0.95,
+      seed,
+      groups: split.test.map((position) => prepared.groups![position]!),
+    };
+    const conformal = measureConformal(
+      fitConformal('binary', validationOutputs, validation.sequence.y, options.coverage ?? defaultCoverage),
+      'binary',
+      testOutputs,
+      test.sequence.y,
+      bootstrap,
+    );
     step('metrics and bootstrap intervals', 0.5);
     const evaluation = evaluate({
       target,
@@ -118,12 +131,7 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
       baselineDescription: lastVisitBaseline,
       trivialDescription: 'the training class shares for everyone',
       subgroupColumns: subgroupColumns(dataset, prepared, split.test),
-      bootstrap: {
-        resamples: options.bootstrap?.resamples ?? defaultResamples(split.test.length),
-        level: options.bootstrap?.level ?? 0.95,
-        seed,
-        groups: split.test.map((position) => prepared.groups![position]!),
-      },
+      bootstrap,
     });
     const durationMs = { ...fitted.durationMs, evaluation: performance.now() - evaluationStarted };
     return {
