@@ -1,6 +1,7 @@
 import { notFound } from '../errors/errors.ts';
 import type { Resolvers } from '../generated/graphql.ts';
 import { storedResultOf as resultOf } from './stored-version.ts';
+import { epochOf, stepOf } from './training-progress.ts';
 
 export const modelResolvers: Resolvers = {
   Query: {
@@ -46,6 +47,7 @@ export const modelResolvers: Resolvers = {
   },
   TrainingJob: {
     modelVersion: (job, _, ctx) => (job.modelVersionId ? ctx.models.version(job.modelVersionId) : null),
-    progress: (job) => (job.progress as never) ?? null,
+    stage: (job) => stepOf(job.progress),
+    progress: (job) => epochOf(job.progress),
   },
 };

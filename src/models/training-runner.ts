@@ -1,8 +1,8 @@
-import { Worker } from 'node:worker_threads';
 import { runAsSystem, type ScopeDeps } from '../access/scope.ts';
-import { deserializeTrainingResult, type CardText, type ProgressEvent, progressPhase, type TrainModelOptions } from '../pipeline/index.ts';
+import { deserializeTrainingResult, type CardText, startTypeScriptWorker, type TrainModelOptions } from '../pipeline/index.ts';
 import { type JobChange, ModelRepository } from './model.repository.ts';
 import type { TrainingWorkerMessage } from './training-worker.ts';
+import { afterEpoch, afterStage, type JobProgress, ProgressWriter } from './training-progress.ts';
 
 export interface TrainingRequest {
   jobId: string;
@@ -14,21 +14,13 @@ export interface TrainingRequest {
 }
 
 /**
- * Worker threads do not inherit tsx's loader, so the worker starts from a
- * small script that registers it and then imports the TypeScript worker.
- */
-const workerBootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(
-  new URL('./training-worker.ts', import.meta.url).href,
-)}); })`;
-
-/** Progress is written to the job at most this often. */
-const progressIntervalMs = 500;
-
-/**
  * Runs training jobs one at a time, each in a worker thread, writing progress
  * to the job row (every replica can report it) and, at the end, the version
  * to the registry or the failure to the job.
  */
+/** Progress within one step is written to the job at most this often; a new step is written at once. */
+const progressIntervalMs = 500;
+
 export class TrainingRunner {
   private queue: Promise<void> = Promise.resolve();
 
@@ -53,35 +45,36 @@ export class TrainingRunner {
   private async runIn(registry: ModelRepository, request: TrainingRequest): Promise<void> {
     const job = (change: JobChange) => registry.updateJob(request.jobId, change);
     await job({ status: 'RUNNING', startedAt: new Date() });
-    const outcome = await this.train(request.options, (event) => job({ progress: progressOf(event) }));
+    const progress = new ProgressWriter((latest) => job({ progress: latest }), progressIntervalMs);
+    const outcome = await this.train(request.options, (update) => progress.update(update));
+    // The last step and epoch are written with the end, whatever the interval held back.
+    const progressAtEnd = await progress.settled();
     if ('error' in outcome) {
-      await job({ status: 'FAILED', error: outcome.error, finishedAt: new Date() });
+      await job({ status: 'FAILED', error: outcome.error, finishedAt: new Date(), ...progressAtEnd });
       return;
     }
     const version = await registry.addVersion(request.model, outcome.result, request.cardText).catch((error: Error) => error);
     if (version instanceof Error) {
       const message = (version as { extensions?: { code?: string } }).extensions?.code ? version.message : 'The trained version could not be stored.';
-      await job({ status: 'FAILED', error: message, finishedAt: new Date() });
+      await job({ status: 'FAILED', error: message, finishedAt: new Date(), ...progressAtEnd });
       return;
     }
-    await job({ status: 'SUCCEEDED', modelVersionId: version.id, finishedAt: new Date() });
+    await job({ status: 'SUCCEEDED', modelVersionId: version.id, finishedAt: new Date(), ...progressAtEnd });
   }
 
   /** Trains in a worker; resolves with the result or an error text for the user. */
-  private train(options: Omit<TrainModelOptions, 'onProgress'>, report: (event: ProgressEvent) => Promise<void>) {
+  private train(options: Omit<TrainModelOptions, 'onProgress'>, report: (update: (progress: JobProgress) => JobProgress) => void) {
     return new Promise<{ result: ReturnType<typeof deserializeTrainingResult> } | { error: string }>((resolve) => {
-      const worker = new Worker(workerBootstrap, { eval: true, workerData: options });
-      let lastReport = 0;
+      const worker = startTypeScriptWorker(new URL('./training-worker.ts', import.meta.url), { workerData: options });
       let settled = false;
       const finish = (value: { result: ReturnType<typeof deserializeTrainingResult> } | { error: string }) => {
         settled = true;
         resolve(value);
       };
       worker.on('message', (message: TrainingWorkerMessage) => {
-        if (message.type === 'progress' && Date.now() - lastReport >= progressIntervalMs) {
-          lastReport = Date.now();
-          void report(message.event).catch(() => {});
-        } else if (message.type === 'result') {
+        if (message.type === 'progress') report(() => afterEpoch(message.event));
+        else if (message.type === 'stage') report((progress) => afterStage(progress, message.event));
+        else if (message.type === 'result') {
           finish({ result: deserializeTrainingResult(message.result) });
         } else if (message.type === 'error') {
           if (!message.userFacing) this.deps.log.error({ message: message.message }, 'training failed unexpectedly');
@@ -97,16 +90,4 @@ export class TrainingRunner {
       });
     });
   }
-}
-
-function progressOf(event: ProgressEvent) {
-  return {
-    phase: progressPhase(event),
-    epoch: event.epoch,
-    epochs: event.epochs,
-    loss: event.loss,
-    validationLoss: event.valLoss,
-    validationMetric: event.valMetric,
-    validationMetricName: event.valMetricName,
-  };
 }

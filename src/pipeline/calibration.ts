@@ -373,5 +373,17 @@ export function describeCalibration(calibration: Calibration, eceInterval?: { lo
       ? ''
       : ` A perfectly calibrated model would show an ECE of about ${calibration.ece.chance.toFixed(3)} on these test rows by chance alone (labels drawn from its own probabilities).`;
   const where = calibration.method === 'none' ? `on the ${calibration.validationRows} validation rows` : `fitted on the ${calibration.validationRows} validation rows and made part of the saved network`;
-  return `${fitted}, ${rule}, ${where}. Expected calibration error on the test split: ${calibration.ece.before.toFixed(3)} before, ${calibration.ece.after.toFixed(3)} after${interval}.${chance}`;
+  return `${fitted}, ${rule}, ${where}. Expected calibration error on the test split: ${calibration.ece.before.toFixed(3)} before, ${calibration.ece.after.toFixed(3)} after${interval}.${chance} ${eceVerdict(calibration.ece.after, eceInterval ?? null, calibration.ece.chance)}`;
+}
+
+/** Issue 15's target for the calibration error after recalibration. */
+export const eceTarget = 0.03;
+
+/** Whether the ECE meets its target, said plainly with what the interval and the chance level allow. */
+function eceVerdict(ece: number, interval: { lower: number; upper: number } | null, chance: number | undefined): string {
+  const target = `The target, an ECE of at most ${eceTarget}`;
+  // Above the target by chance alone, a perfectly calibrated model could not show it on these rows.
+  const unshowable = chance !== undefined && chance > eceTarget ? `; a perfectly calibrated model would show ${chance.toFixed(3)} here, so these test rows cannot show it either way` : '';
+  if (ece <= eceTarget) return interval && interval.upper > eceTarget ? `${target}, is met by the estimate, though its interval reaches beyond${unshowable}.` : `${target}, is met.`;
+  return interval && interval.lower <= eceTarget ? `${target}, is not met by the estimate, though its interval reaches it${unshowable}.` : `${target}, is not met${unshowable}.`;
 }

@@ -162,7 +162,7 @@ export function buildModelCard(result: CardSource, text: CardText, version: stri
       trivial: evaluation.trivial.metrics,
       comparison: evaluation.comparison.statement,
       trivialComparison: evaluation.comparison.trivialStatement,
-      uncertainty: result.conformal ? describeConformal(result.conformal) : null,
+      uncertainty: result.conformal ? describeConformal(result.conformal, result.counts.test) : null,
       calibration: result.calibration ? describeCalibration(result.calibration, evaluation.model.intervals.ece) : null,
       outOfDistribution: result.autoencoder ? describeAutoencoder(result.autoencoder) : null,
       definitions: evaluation.definitions,

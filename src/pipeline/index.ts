@@ -24,6 +24,7 @@ export {
 export { PipelineError, type PipelineErrorCode } from './errors.ts';
 export { computeMetrics, type Evaluation, type EvaluationTarget, type MetricSet } from './evaluate.ts';
 export { evaluateOnDataset } from './external-validation.ts';
+export { explainOffThread } from './explain-off-thread.ts';
 export { completenessFlagged, explainPrediction, integratedGradients, type SaliencyMap, saliencyMap, type TabularExplanation } from './explain.ts';
 export { type FeatureSpec, parseFeatureSpec, readFeatureSpec } from './feature-spec.ts';
 export {
@@ -37,11 +38,13 @@ export {
 } from './pipeline.ts';
 export { type PreprocessingState } from './preprocess.ts';
 export { trainingProgressBar } from './progress-bar.ts';
+export { type StageEvent, stageName } from './stages.ts';
 export { assessDataQuality, type DataQualityReport, renderQualityReport, type Task } from './quality.ts';
 export { type FeatureInfo, loadServingModel, type ModelInput, type Prediction, type SequenceHistory, type ServingModel, type StoredModel } from './serving.ts';
 export { type EventWithin, type SequenceOptions } from './sequence-data.ts';
 export { prepareSequenceData } from './sequence.ts';
 export { type SequenceEncoding, type Visit } from './sequence-encoding.ts';
 export { initTensorflow, type TensorflowInfo, tf } from './tensorflow.ts';
+export { startTypeScriptWorker } from './worker-thread.ts';
 export { type Conformal, describeConformal, parseThresholdRule, type ThresholdRule } from './uncertainty.ts';
 export { type ProgressCallback, type ProgressEvent, progressPhase, type TrainingSettings } from './train.ts';

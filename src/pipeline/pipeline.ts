@@ -186,7 +186,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
   const { network, baseline, state, train, test, fit, baselineFit, settings, baselineSettings } = fitted;
   try {
     const evaluationStarted = performance.now();
-    const step = (detail: string, fraction: number) => options.onStage?.({ stage: 'evaluate', detail, fraction });
+    const step = evaluationStep(options);
     step('recalibration', 0);
     const calibration = options.calibrate === false ? null : await recalibrate(network, objective, prepared.labels, fitted.validation, test);
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
@@ -383,6 +383,11 @@ export function checkOptions(options: TrainModelOptions): void {
   if (!Number.isInteger(resamples) || resamples < 1 || !(level > 0 && level < 1)) {
     throw badOption('bootstrap resamples must be a positive integer and level between 0 and 1.');
   }
+}
+
+/** Tells onStage that an evaluation step starts (its name, and the share of evaluation done before it). */
+export function evaluationStep(options: Pick<TrainModelOptions, 'onStage'>): (detail: string, fraction: number) => void {
+  return (detail, fraction) => options.onStage?.({ stage: 'evaluate', detail, fraction });
 }
 
 export async function loadData(source: DataSource, onStage?: StageCallback): Promise<Dataset> {

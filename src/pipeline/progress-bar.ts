@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { StageCallback, StageEvent } from './stages.ts';
+import { type StageCallback, type StageEvent, stageName } from './stages.ts';
 import { type ProgressCallback, type ProgressEvent, progressPhase } from './train.ts';
 
 /** Without a terminal (a log file, a pipe, CI), one progress line at most this often within a step. */
@@ -45,10 +45,8 @@ function trainingStatus(label: string, event: ProgressEvent): StepStatus {
   };
 }
 
-const stageNames: Record<StageEvent['stage'], string> = { read: 'reading', check: 'checking the data', evaluate: 'evaluating' };
-
 function stageStatus(label: string, event: StageEvent): StepStatus {
-  return { step: `${label} ${stageNames[event.stage]}`, value: Math.round((event.fraction ?? 0) * 100), total: 100, text: event.detail };
+  return { step: `${label} ${stageName(event)}`, value: Math.round((event.fraction ?? 0) * 100), total: 100, text: event.detail };
 }
 
 /** Sends both kinds of event, as statuses, to one display. */

@@ -14,6 +14,7 @@ import {
   counts,
   defaultResamples,
   defaultSeed,
+  evaluationStep,
   foldProgress,
   foldSeed,
   loadData,
@@ -67,7 +68,7 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
   const { sequence } = options;
   const engine = await initTensorflow();
   const seed = options.seed ?? defaultSeed;
-  const data = prepareSequenceData(await loadData(options.data), options);
+  const data = prepareSequenceData(await loadData(options.data, options.onStage), options);
   const { labelled, prepared } = data;
   const dataset = labelled.dataset;
   const fractions = { ...defaultSplit, ...options.split };
@@ -97,6 +98,8 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
   const { network, baseline, state, encoding, validation, test } = fitted;
   try {
     const evaluationStarted = performance.now();
+    const step = evaluationStep(options);
+    step('recalibration', 0);
     const calibration = options.calibrate === false ? null : await recalibrate(network, 'binary', prepared.labels, validation.sequence, test.sequence);
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
     const saved = await loadModelArtifact(artifact);
@@ -104,7 +107,21 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
     saved.dispose();
     const chosen = chooseThreshold(options.threshold ?? 0.5, validation.sequence.y, validationOutputs.map((row) => row[0]!));
     const target: EvaluationTarget = { kind: 'binary', labels: prepared.labels, threshold: chosen.threshold };
-    const conformal = measureConformal(fitConformal('binary', validationOutputs, validation.sequence.y, options.coverage ?? defaultCoverage), 'binary', testOutputs, test.sequence.y);
+    // Coverage and metrics share the patient-level bootstrap: visits of one patient are alike.
+    const bootstrap = {
+      resamples: options.bootstrap?.resamples ?? defaultResamples(split.test.length),
+      level: options.bootstrap?.level ?? 0.95,
+      seed,
+      groups: split.test.map((position) => prepared.groups![position]!),
+    };
+    const conformal = measureConformal(
+      fitConformal('binary', validationOutputs, validation.sequence.y, options.coverage ?? defaultCoverage),
+      'binary',
+      testOutputs,
+      test.sequence.y,
+      bootstrap,
+    );
+    step('metrics and bootstrap intervals', 0.5);
     const evaluation = evaluate({
       target,
       actual: test.sequence.y,
@@ -114,12 +131,7 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
       baselineDescription: lastVisitBaseline,
       trivialDescription: 'the training class shares for everyone',
       subgroupColumns: subgroupColumns(dataset, prepared, split.test),
-      bootstrap: {
-        resamples: options.bootstrap?.resamples ?? defaultResamples(split.test.length),
-        level: options.bootstrap?.level ?? 0.95,
-        seed,
-        groups: split.test.map((position) => prepared.groups![position]!),
-      },
+      bootstrap,
     });
     const durationMs = { ...fitted.durationMs, evaluation: performance.now() - evaluationStarted };
     return {
@@ -222,12 +234,16 @@ export function prepareSequenceData(read: Dataset, options: TrainSequenceOptions
   const timeline = readTimeline(read, sequence);
   const labelled = sequence.eventWithin ? labelEventWithin(read, timeline, sequence.eventWithin, options.target) : { dataset: read, censored: null };
   const sourceColumns = sequence.eventWithin ? [sequence.eventWithin.followUp, sequence.eventWithin.status] : [];
-  const prepared = assessDataQuality(labelled.dataset, {
-    ...options,
-    ...(sequence.eventWithin ? { positiveClass: eventLabels.positive } : {}),
-    group: sequence.id,
-    exclude: [...(options.exclude ?? []), sequence.time, ...sourceColumns],
-  });
+  const prepared = assessDataQuality(
+    labelled.dataset,
+    {
+      ...options,
+      ...(sequence.eventWithin ? { positiveClass: eventLabels.positive } : {}),
+      group: sequence.id,
+      exclude: [...(options.exclude ?? []), sequence.time, ...sourceColumns],
+    },
+    options.onStage,
+  );
   return { timeline, labelled, prepared };
 }
 

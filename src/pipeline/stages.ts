@@ -8,3 +8,10 @@ export interface StageEvent {
 }
 
 export type StageCallback = (event: StageEvent) => void;
+
+const stageNames: Record<StageEvent['stage'], string> = { read: 'reading', check: 'checking the data', evaluate: 'evaluating' };
+
+/** The stage in words, as progress displays and training jobs name it: "reading", "checking the data", "evaluating". */
+export function stageName(event: StageEvent): string {
+  return stageNames[event.stage];
+}

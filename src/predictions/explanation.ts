@@ -1,4 +1,4 @@
-import { explainPrediction, type SaliencyMap, saliencyMap, type SequenceHistory, type ServingModel, type TabularExplanation } from '../pipeline/index.ts';
+import { explainOffThread, type SaliencyMap, saliencyMap, type SequenceHistory, type ServingModel, type TabularExplanation } from '../pipeline/index.ts';
 import type { InputValues } from './stored-prediction.ts';
 
 /** What a prediction stores as its explanation: attributions (tables) or a saliency map (images). */
@@ -8,11 +8,12 @@ export type StoredExplanation = TabularExplanation | SaliencyMap;
  * Explains a model's answer on one input: integrated gradients against a
  * typical training case for tabular models (for sequence models, over the
  * patient's visits against a typical history), a gradient saliency map for
- * image models.
+ * image models. A sequence model's explanation runs in a worker thread, so
+ * that it does not hold the request thread (explainOffThread).
  * @throws PipelineError BAD_INPUT for an input the model cannot take
  */
-export function explain(serving: ServingModel, input: InputValues | SequenceHistory): StoredExplanation {
-  return Array.isArray(input) ? saliencyMap(serving, input) : explainPrediction(serving, input);
+export async function explain(serving: ServingModel, input: InputValues | SequenceHistory): Promise<StoredExplanation> {
+  return Array.isArray(input) ? saliencyMap(serving, input) : explainOffThread(serving, input);
 }
 
 /** The GraphQL view of a stored explanation. */

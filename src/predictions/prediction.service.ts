@@ -92,7 +92,7 @@ export class PredictionService {
       const answer = await loaded.batcher.infer(encoded.row);
       const modelMs = performance.now() - modelStarted;
       const explanationStarted = performance.now();
-      const explanation = withExplanation ? explainOne(loaded.serving, modelInput) : null;
+      const explanation = withExplanation ? await explainOne(loaded.serving, modelInput) : null;
       const explanationMs = performance.now() - explanationStarted;
       const { warnings: _warnings, ...output } = answer;
       const { stored } = loaded.serving;
@@ -133,7 +133,7 @@ export class PredictionService {
       this.consent.requireAiConsent(await this.patients.requireExisting(prediction.patientId));
       if (prediction.explanation) return prediction;
       const loaded = await this.modelServer.version(prediction.modelVersionId);
-      return this.predictions.setExplanation(prediction, explanationColumn(explainOne(loaded.serving, modelInputOf(prediction))));
+      return this.predictions.setExplanation(prediction, explanationColumn(await explainOne(loaded.serving, modelInputOf(prediction))));
     });
   }
 
@@ -184,18 +184,24 @@ function encodeOne(serving: ServingModel, values: ModelInput): { row: number[]; 
 }
 
 /** Explains one input, turning the pipeline's refusals into coded errors. */
-function explainOne(serving: ServingModel, input: InputValues | SequenceHistory): StoredExplanation {
-  return refusalsCoded(() => explain(serving, input));
+function explainOne(serving: ServingModel, input: InputValues | SequenceHistory): Promise<StoredExplanation> {
+  return explain(serving, input).catch((error: unknown) => {
+    throw refusalCoded(error);
+  });
 }
 
-/** Runs pipeline work on a request's input: a PipelineError is the input's fault (BAD_USER_INPUT). */
+/** Runs pipeline work on a request's input, turning its refusals into coded errors. */
 function refusalsCoded<T>(work: () => T): T {
   try {
     return work();
   } catch (error) {
-    if (error instanceof PipelineError) throw badInput(error.message, { reason: 'invalid-input' });
-    throw error;
+    throw refusalCoded(error);
   }
+}
+
+/** A PipelineError is the input's fault (BAD_USER_INPUT); anything else stays as it is. */
+function refusalCoded(error: unknown): unknown {
+  return error instanceof PipelineError ? badInput(error.message, { reason: 'invalid-input' }) : error;
 }
 
 function cohortError(reason: unknown) {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { afterEpoch, afterStage, type JobProgress, ProgressWriter } from '../../src/models/training-progress.ts';
 import { auditEvents } from '../support/audit.ts';
 import { errorCodes, startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
@@ -11,7 +12,7 @@ const scientist = api.as(people.dataScientist);
 const listJobs = `query Jobs($status: TrainingJobStatus, $first: Int, $after: String) {
   trainingJobs(status: $status, first: $first, after: $after) {
     totalCount
-    edges { cursor node { id modelName status requestedBy error progress { epoch epochs } modelVersion { id } createdAt } }
+    edges { cursor node { id modelName status requestedBy error stage { step detail fraction } progress { epoch epochs } modelVersion { id } createdAt } }
     pageInfo { hasNextPage hasPreviousPage endCursor }
   }
 }`;
@@ -59,6 +60,8 @@ describe('trainingJobs: every training job, newest first', () => {
     const running = (await scientist.gql(listJobs, { status: 'RUNNING' })).body.data!.trainingJobs;
     assert.equal(running.totalCount, 1);
     assert.deepEqual(running.edges[0].node.progress, { epoch: 3, epochs: 10 });
+    // Stored before steps were recorded: its epoch shows, and no step.
+    assert.equal(running.edges[0].node.stage, null);
     const failed = (await scientist.gql(listJobs, { status: 'FAILED' })).body.data!.trainingJobs;
     assert.deepEqual(failed.edges.map((edge: { node: { modelName: string; error: string } }) => [edge.node.modelName, edge.node.error]), [['twin-a', 'No usable rows.']]);
     const succeeded = await allPages({ status: 'SUCCEEDED', first: 1 });
@@ -72,18 +75,42 @@ describe('trainingJobs: every training job, newest first', () => {
     const started = await scientist.gql('mutation($csv: String!) { trainModel(input: { name: "listed-job", task: BINARY, target: "y", data: { csv: $csv }, maxEpochs: 3 }) { id } }', { csv });
     assert.equal(started.body.errors, undefined, JSON.stringify(started.body.errors));
     const id = started.body.data!.trainModel.id;
+    const steps = new Set<string>();
     for (let attempt = 0; ; attempt++) {
       const top = (await scientist.gql(listJobs, { first: 1 })).body.data!.trainingJobs.edges[0].node;
       assert.equal(top.id, id);
+      if (top.stage) steps.add(top.stage.step);
       if (top.status === 'SUCCEEDED') {
         assert.ok(top.progress.epoch >= 1 && top.progress.epoch <= top.progress.epochs, JSON.stringify(top.progress));
         assert.ok(top.modelVersion.id);
+        // The last step reached is kept with the end, whatever the polling saw on the way.
+        assert.deepEqual(top.stage, { step: 'evaluating', detail: 'metrics and bootstrap intervals', fraction: 0.6 });
         break;
       }
       assert.notEqual(top.status, 'FAILED', top.error);
       assert.ok(attempt < 300, 'the job did not finish in a minute');
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
+    assert.ok([...steps].every((step) => ['checking the data', 'training model', 'training baseline', 'evaluating'].includes(step)), [...steps].join(', '));
+  });
+
+  it('writes every step of a job as it starts, and within a step at most once an interval; the latest is kept for the end', async () => {
+    const written: JobProgress[] = [];
+    const writer = new ProgressWriter(async (progress) => void written.push(progress), 60_000);
+    const epoch = (phase: 'model' | 'baseline', n: number) => ({ phase, epoch: n, epochs: 5, loss: 0.5, valLoss: 0.6, valMetric: 0.7, valMetricName: 'accuracy' });
+    for (const detail of ['possible ranges', 'leak checks']) writer.update((progress) => afterStage(progress, { stage: 'check', detail, fraction: 0.5 }));
+    for (const phase of ['model', 'baseline'] as const) for (let n = 1; n <= 5; n++) writer.update(() => afterEpoch(epoch(phase, n)));
+    for (const detail of ['recalibration', 'metrics and bootstrap intervals']) writer.update((progress) => afterStage(progress, { stage: 'evaluate', detail, fraction: 0.5 }));
+    const { progress: end } = await writer.settled();
+    assert.deepEqual(written.map((progress) => [progress.stage!.step, progress.stage!.detail]), [
+      ['checking the data', 'possible ranges'],
+      ['training model', 'epoch 1/5'],
+      ['training baseline', 'epoch 1/5'],
+      ['evaluating', 'recalibration'],
+    ]);
+    // The end carries the last step and the last epoch's figures, which the interval held back.
+    assert.deepEqual(end!.stage, { step: 'evaluating', detail: 'metrics and bootstrap intervals', fraction: 0.5 });
+    assert.deepEqual([end!.phase, end!.epoch, end!.epochs, end!.validationMetricName], ['baseline', 5, 5, 'accuracy']);
   });
 
   it('is for data scientists and admins: other roles get FORBIDDEN (audited) at its path, and the rest of the answer', async () => {

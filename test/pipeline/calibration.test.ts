@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { buildNetwork } from '../../src/pipeline/architectures.ts';
 import { loadModelArtifact, saveModelArtifact } from '../../src/pipeline/artifact.ts';
-import { applyCalibration, applyIsotonic, chanceCalibrationError, chooseCalibration, fitIsotonic, fitPlatt, fitTemperature, foldCalibration, isotonicMinimum } from '../../src/pipeline/calibration.ts';
+import { applyCalibration, applyIsotonic, chanceCalibrationError, chooseCalibration, describeCalibration, fitIsotonic, fitPlatt, fitTemperature, foldCalibration, isotonicMinimum } from '../../src/pipeline/calibration.ts';
 import { buildModelCard, renderModelCardMarkdown } from '../../src/pipeline/card.ts';
 import { calibrationBins, expectedCalibrationError } from '../../src/pipeline/metrics.ts';
 import { trainModel } from '../../src/pipeline/pipeline.ts';
@@ -177,5 +177,16 @@ describe('isotonic recalibration, only with enough validation rows', () => {
       markdown,
       /chosen among none 0\.\d{4}, temperature scaling 0\.\d{4}, Platt scaling 0\.\d{4}, isotonic regression 0\.\d{4} \(log-loss on held-out validation rows, 5-fold cross-fitting; .*\).* Expected calibration error on the test split: 0\.\d{3} before, 0\.\d{3} after \(95% CI 0\.\d{3} to 0\.\d{3}\)\. A perfectly calibrated model would show an ECE of about 0\.\d{3} on these test rows by chance alone/,
     );
+  });
+});
+
+describe('the ECE target in the card', () => {
+  const said = (after: number, lower: number, upper: number, chance: number) =>
+    describeCalibration({ method: 'none', validationRows: 261, ece: { before: after, after, chance } }, { lower, upper });
+  it('says plainly whether an ECE of at most 0.03 is met, with what its interval and the chance level allow', () => {
+    assert.match(said(0.02, 0.01, 0.028, 0.01), /The target, an ECE of at most 0\.03, is met\.$/);
+    assert.match(said(0.024, 0.008, 0.043, 0.023), /is met by the estimate, though its interval reaches beyond\.$/);
+    assert.match(said(0.037, 0.026, 0.088, 0.031), /is not met by the estimate, though its interval reaches it; a perfectly calibrated model would show 0\.031 here, so these test rows cannot show it either way\.$/);
+    assert.match(said(0.08, 0.05, 0.12, 0.01), /is not met\.$/);
   });
 });

@@ -5,6 +5,7 @@ import { readCsvFile, recordAt } from '../../src/pipeline/csv.ts';
 import { datasetsDir, type DefaultModelName, defaultModel, readShippedModel } from '../../src/pipeline/defaults.ts';
 import { PipelineError } from '../../src/pipeline/errors.ts';
 import { completenessFlagged, explainPrediction, integratedGradients, saliencyMap } from '../../src/pipeline/explain.ts';
+import { explainOffThread } from '../../src/pipeline/explain-off-thread.ts';
 import { loadServingModel, type ServingModel } from '../../src/pipeline/serving.ts';
 import type { Visit } from '../../src/pipeline/sequence-encoding.ts';
 import { initTensorflow, tf } from '../../src/pipeline/tensorflow.ts';
@@ -179,6 +180,22 @@ describe('sequence model explanations (pbc-mortality)', () => {
     assert.match(explanation.attributions.find((item) => item.feature === 'time since previous visit')!.text, /^time since previous visit [0-9.]+ d (above|below) typical \([0-9.]+ d\)/);
     assert.match(explanation.baseline, /typical history/);
     assert.deepEqual(explanation.top, explanation.attributions.slice(0, 5).map((item) => item.text));
+  });
+  it('are computed off the caller\'s thread, the same as here, while its event loop keeps turning', async () => {
+    const { serving, cases } = explained;
+    let ticks = 0;
+    const ticking = setInterval(() => ticks++, 1);
+    try {
+      for (const { visits, explanation } of cases.slice(0, 5)) {
+        const before = ticks;
+        assert.deepEqual(await explainOffThread(serving, { visits }), explanation);
+        // Inline, the explanation would run in one microtask and no timer could fire before it returned.
+        assert.ok(ticks > before, 'the event loop turned while the worker explained');
+      }
+    } finally {
+      clearInterval(ticking);
+    }
+    await assert.rejects(explainOffThread(serving, { visits: [] }), (e: unknown) => e instanceof PipelineError && e.code === 'BAD_INPUT' && /at least one/.test(e.message));
   });
 });
 

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
+import { datasetsDir, defaultModel } from '../../src/pipeline/defaults.ts';
 import { trainModel } from '../../src/pipeline/pipeline.ts';
 import { trainingProgressBar } from '../../src/pipeline/progress-bar.ts';
 import { createRandom } from '../../src/pipeline/random.ts';
@@ -83,6 +85,31 @@ describe('progress without a terminal', () => {
     const evaluating = lines.filter((line) => line.startsWith('small evaluating: '));
     assert.deepEqual(evaluating, ['small evaluating: 0%, recalibration', 'small evaluating: 20%, out-of-distribution autoencoder', 'small evaluating: 60%, metrics and bootstrap intervals']);
     assert.ok(lines.indexOf(evaluating[0]!) > lines.findLastIndex((line) => line.startsWith('small baseline: epoch')));
+  });
+
+  it('writes the same steps for a sequence model: checking the data, training, evaluating', async () => {
+    const pbc = defaultModel('pbc-mortality');
+    const lines = (await readFile(path.join(datasetsDir, pbc.dataset), 'utf8')).trim().split('\n');
+    // The visits of pbcseq's first 40 patients, four visits seen, two epochs: the steps, not the model, are under test.
+    const csvText = [lines[0]!, ...lines.slice(1).filter((line) => Number(line.split(',')[0]) <= 40)].join('\n');
+    const { output, lines: written } = logOutput();
+    const progress = trainingProgressBar('visits', output, 0);
+    await trainModel({
+      ...pbc.options,
+      sequence: { ...pbc.options.sequence!, steps: 4, units: 4 },
+      data: { csvText },
+      training: { epochs: 2 },
+      baselineTraining: { epochs: 2 },
+      bootstrap: { resamples: 20 },
+      onStage: progress.onStage,
+      onProgress: progress.onProgress,
+    });
+    const step = (line: string) => line.replace(/:.*$/, '');
+    const steps = written.map(step).filter((name, k, all) => name !== all[k - 1]);
+    assert.deepEqual(steps, ['visits checking the data', 'visits model', 'visits baseline', 'visits evaluating'], written.join('\n'));
+    const checking = written.filter((line) => step(line) === 'visits checking the data');
+    assert.deepEqual(checking.map((line) => line.replace(/^visits checking the data: \d+%, /, '')), ['possible ranges', 'duplicates and targets', 'column types and statistics', 'leak checks']);
+    assert.deepEqual(written.filter((line) => step(line) === 'visits evaluating'), ['visits evaluating: 0%, recalibration', 'visits evaluating: 50%, metrics and bootstrap intervals']);
   });
 
   it('spaces the lines of one step by the interval, and starts a line at each new step', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PipelineError } from '../../src/pipeline/errors.ts';
 import { createRandom } from '../../src/pipeline/random.ts';
-import { chooseThreshold, fitConformal, measureConformal, parseThresholdRule, predictionSetIndices } from '../../src/pipeline/uncertainty.ts';
+import { chooseThreshold, describeConformal, fitConformal, measureConformal, parseThresholdRule, predictionSetIndices } from '../../src/pipeline/uncertainty.ts';
 
 describe('decision threshold by a stated rule', () => {
   // Scores of 10 negatives (0.05..0.50) and 10 positives (0.30..0.75): they overlap in the middle.
@@ -66,5 +66,25 @@ describe('split-conformal prediction', () => {
     assert.deepEqual(predictionSetIndices({ quantile: 0.5 }, [0.5, 0.5]), [0, 1]);
     assert.deepEqual(predictionSetIndices(conformal, [0.9, 0.1]), [0]);
     assert.deepEqual(predictionSetIndices({ quantile: 0.2 }, [0.3, 0.7]), [], 'no class reaches 0.8: an empty set');
+  });
+});
+
+describe('split-conformal coverage of rows in groups (a patient\'s visits)', () => {
+  it('measures the coverage with an interval over resampled patients and the mean of each patient\'s share, and says whether the target is met', () => {
+    const conformal = fitConformal('binary', [[0.1], [0.2], [0.9]], [0, 0, 1], 0.5);
+    // Patient x: two visits, one covered; y: two covered; z: none covered.
+    const outputs = [[0.1], [0.9], [0.2], [0.8], [0.95]];
+    const actual = [0, 0, 0, 1, 0];
+    const groups = ['x', 'x', 'y', 'y', 'z'];
+    const measured = measureConformal({ ...conformal, quantile: 0.5 }, 'binary', outputs, actual, { resamples: 200, level: 0.95, seed: 1, groups }).test!;
+    assert.equal(measured.coverage, 3 / 5);
+    assert.equal(measured.groupCoverage, (1 / 2 + 1 + 0) / 3);
+    assert.ok(measured.interval!.lower <= 0.6 && measured.interval!.upper >= 0.6 && measured.interval!.lower >= 0 && measured.interval!.upper <= 1, JSON.stringify(measured.interval));
+    const text = (coverage: number, lower: number, upper: number) =>
+      describeConformal({ kind: 'set', coverage: 0.9, quantile: 0.5, calibrationRows: 10, test: { coverage, meanSetSize: 1, meanWidth: null, interval: { lower, upper, resamples: 200 } } });
+    assert.match(text(0.91, 0.88, 0.93), /10 validation rows.*0\.910 \(95% CI 0\.880 to 0\.930\).*the target, within 0\.03 of 0\.9, is met\.$/);
+    assert.match(text(0.89, 0.8, 0.97), /is met by the estimate, though its interval reaches beyond\.$/);
+    assert.match(text(0.865, 0.8, 0.92), /is not met by the estimate, though its interval reaches it\.$/);
+    assert.match(text(0.7, 0.6, 0.8), /is not met\.$/);
   });
 });
