@@ -71,20 +71,30 @@ export interface ConsoleBrowser {
   pageErrors: string[];
 }
 
-/**
- * Chromium with one page on the server's origin. Requests to any other host
- * (but `allowedOrigins`, e.g. a test identity provider) are blocked and
- * recorded (the console must work with no internet); the browser closes when
- * the test file ends.
- */
-export async function openBrowser(server: TestServer, allowedOrigins: string[] = []): Promise<ConsoleBrowser> {
-  const browser: Browser = await chromium.launch({
+let chromiumOfThisFile: Promise<Browser> | undefined;
+// Registered at import (no test running yet), so it runs once, when the test file ends.
+after(async () => (await chromiumOfThisFile)?.close());
+
+/** One Chromium per test file, launched when first needed: a launch costs about 2 s of CPU, a context almost nothing. */
+function chromiumOnce(): Promise<Browser> {
+  chromiumOfThisFile ??= chromium.launch({
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  after(() => browser.close());
+  return chromiumOfThisFile;
+}
+
+/**
+ * A fresh browser context (no cookies or storage from another test) with one
+ * page on the server's origin. Requests to any other host (but
+ * `allowedOrigins`, e.g. a test identity provider) are blocked and recorded
+ * (the console must work with no internet); the context closes when the
+ * calling test ends.
+ */
+export async function openBrowser(server: TestServer, allowedOrigins: string[] = []): Promise<ConsoleBrowser> {
   const origin = new URL(server.url).origin;
-  const context = await browser.newContext({ baseURL: origin, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const context = await (await chromiumOnce()).newContext({ baseURL: origin, viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  after(() => context.close());
   const foreignRequests: string[] = [];
   const pageErrors: string[] = [];
   await context.route('**/*', (route) => {

@@ -1,0 +1,60 @@
+/**
+ * `npm test`: Node's test runner over every test/<domain>/*.test.ts, two
+ * files at a time, longest first.
+ *
+ * `node --test` runs its files in alphabetical order, so a long file that
+ * sorts late runs alone at the end while the other core idles. This orders
+ * them by the durations the previous run recorded (.cache/test-durations.json):
+ * files with no record first (they may be long), then the longest; with no
+ * record at all (a clean clone) the order is alphabetical, as before. Each run
+ * records its own durations for the next.
+ *
+ * Files named on the command line run instead of all of them
+ * (`npm test -- test/audit/ledger.test.ts`).
+ */
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { run } from 'node:test';
+import { spec } from 'node:test/reporters';
+
+const durationsFile = '.cache/test-durations.json';
+type Durations = Record<string, number>;
+
+async function allTestFiles(): Promise<string[]> {
+  const files: string[] = [];
+  for (const domain of await readdir('test', { withFileTypes: true })) {
+    if (!domain.isDirectory()) continue;
+    for (const name of await readdir(path.join('test', domain.name))) if (name.endsWith('.test.ts')) files.push(path.join('test', domain.name, name));
+  }
+  return files.sort();
+}
+
+async function recordedDurations(): Promise<Durations> {
+  return readFile(durationsFile, 'utf8').then((text) => JSON.parse(text) as Durations, () => ({}));
+}
+
+/** Unrecorded files first, then the longest; Array.prototype.sort is stable, so ties keep alphabetical order. */
+function longestFirst(files: string[], durations: Durations): string[] {
+  const ms = (file: string) => durations[file] ?? Infinity;
+  return [...files].sort((a, b) => (ms(a) === ms(b) ? 0 : ms(a) > ms(b) ? -1 : 1));
+}
+
+const named = process.argv.slice(2);
+const previous = await recordedDurations();
+const files = named.length > 0 ? named : longestFirst(await allTestFiles(), previous);
+const measured: Durations = {};
+
+// The child processes inherit this process's flags (--import tsx), as under `node --test`.
+const stream = run({ files: files.map((file) => path.resolve(file)), concurrency: 2 });
+// Each file is also a test of its own (named by its path), complete when its process has ended.
+stream.on('test:complete', (event) => {
+  if (event.nesting !== 0 || event.name !== event.file) return;
+  measured[path.relative(process.cwd(), event.file)] = Math.round(event.details.duration_ms);
+  if (!event.details.passed) process.exitCode = 1;
+});
+stream.on('end', async () => {
+  await mkdir(path.dirname(durationsFile), { recursive: true });
+  // A whole run replaces the record (so deleted files drop out); a run of some files updates theirs.
+  await writeFile(durationsFile, `${JSON.stringify(named.length > 0 ? { ...previous, ...measured } : measured, null, 2)}\n`);
+});
+stream.compose(new spec()).pipe(process.stdout);
