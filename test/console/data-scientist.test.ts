@@ -43,9 +43,11 @@ describe('the data scientist console', { skip }, () => {
     const running = page.getByRole('row', { name: 'Training job sepsis-elsewhere' });
     assert.match(await running.innerText(), /running[\s\S]*training, epoch 2 of 40[\s\S]*ds-other/);
     assert.match(await page.getByRole('row', { name: 'Training job broken-upload' }).innerText(), /failed[\s\S]*The target column readmitted is missing\./);
-    // Its progress moves on the page without a reload.
+    // Its progress moves on the page without a reload, with the step it is in.
     await prisma.trainingJob.update({ where: { id: elsewhere.id }, data: { progress: { phase: 'training', epoch: 17, epochs: 40, loss: 0.42 } } });
     await running.getByText('training, epoch 17 of 40').waitFor();
+    await prisma.trainingJob.update({ where: { id: elsewhere.id }, data: { progress: { stage: { step: 'evaluating', detail: 'metrics and bootstrap intervals', fraction: 0.6 } } } });
+    await running.getByText('evaluating: metrics and bootstrap intervals (60%)').waitFor();
     await page.getByLabel('Status').selectOption('FAILED');
     await page.getByText('Newest first (1 in all)').waitFor();
     assert.equal(await page.getByRole('row', { name: 'Training job sepsis-elsewhere' }).count(), 0);

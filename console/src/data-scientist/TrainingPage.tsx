@@ -139,7 +139,7 @@ function TrainingJobs({ status, pages }: { status: TrainingJobStatus | undefined
 }
 
 function TrainingJobRow({ job }: { job: TrainingJobFieldsFragment }) {
-  const progress = job.progress;
+  const { progress, stage } = job;
   return (
     <tr aria-label={`Training job ${job.modelName}`}>
       <th scope="row">{job.modelName}</th>
@@ -149,17 +149,10 @@ function TrainingJobRow({ job }: { job: TrainingJobFieldsFragment }) {
       <td>
         {!isActive(job) ? (
           `ended ${formatTime(job.finishedAt)}`
-        ) : progress ? (
+        ) : progress || stage ? (
           <>
-            <label>
-              {progress.phase}, epoch {progress.epoch} of {progress.epochs}{' '}
-              <progress max={progress.epochs} value={progress.epoch}>
-                {progress.epoch}/{progress.epochs}
-              </progress>
-            </label>
-            <br />
-            loss {formatNumber(progress.loss)}, validation loss {formatNumber(progress.validationLoss)}
-            {progress.validationMetricName && `, ${progress.validationMetricName} ${formatNumber(progress.validationMetric)}`}
+            {stage && <TrainingStageLine stage={stage} />}
+            {progress && <TrainingEpochs progress={progress} />}
           </>
         ) : (
           'waiting to start'
@@ -173,5 +166,32 @@ function TrainingJobRow({ job }: { job: TrainingJobFieldsFragment }) {
         {!job.error && !job.modelVersion && (isActive(job) ? 'training…' : '—')}
       </td>
     </tr>
+  );
+}
+
+/** The step a running job is in (checking the data, training, evaluating), with how far along it is when known. */
+function TrainingStageLine({ stage }: { stage: NonNullable<TrainingJobFieldsFragment['stage']> }) {
+  return (
+    <div>
+      {stage.step}: {stage.detail}
+      {stage.fraction != null && ` (${Math.round(stage.fraction * 100)}%)`}
+    </div>
+  );
+}
+
+/** The epochs of the network being trained, with its latest losses. */
+function TrainingEpochs({ progress }: { progress: NonNullable<TrainingJobFieldsFragment['progress']> }) {
+  return (
+    <>
+      <label>
+        {progress.phase}, epoch {progress.epoch} of {progress.epochs}{' '}
+        <progress max={progress.epochs} value={progress.epoch}>
+          {progress.epoch}/{progress.epochs}
+        </progress>
+      </label>
+      <br />
+      loss {formatNumber(progress.loss)}, validation loss {formatNumber(progress.validationLoss)}
+      {progress.validationMetricName && `, ${progress.validationMetricName} ${formatNumber(progress.validationMetric)}`}
+    </>
   );
 }
