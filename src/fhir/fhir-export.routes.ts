@@ -34,6 +34,11 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
     if (profile === 'deidentified' && !deps.config.fhir.pseudonymKey) {
       throw fhirError(503, 'not-supported', 'De-identified exports need FHIR_EXPORT_PSEUDONYM_KEY to be set.');
     }
+    // Records chosen by their real change times would date them: a few exports with close _since values
+    // tell when a pseudonymous case really opened, hence its patient's date shift and real birth date.
+    if (profile === 'deidentified' && since) {
+      throw fhirError(400, 'not-supported', 'A de-identified export cannot take _since: choosing records by when they really changed would reveal the real dates that the date shift hides. Export without it; pseudonyms are stable, so records match those of an earlier export.', '_since');
+    }
     const requestUrl = `${baseUrl(request)}${request.url.slice(request.url.indexOf('/R4') + 3)}`;
     const job = await exportsOf(context)
       .createJob({ level, types, since, profile, requestUrl })
