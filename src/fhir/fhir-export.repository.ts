@@ -70,9 +70,14 @@ export class FhirExportRepository {
     return found;
   }
 
-  /** The NDJSON of part `seq` (from 0) of a file of the caller's completed job; null past its last part. */
+  /**
+   * The NDJSON of part `seq` (from 0) of a file that `file` found the
+   * caller's; null past its last part (or once the job was cancelled, which
+   * deletes them). By key alone: rechecking the job at every part cost more
+   * CPU than reading the part.
+   */
   async part(jobId: string, type: string, seq: number): Promise<string | null> {
-    const found = await this.scope.prisma.fhirExportPart.findFirst({ where: { jobId, type, seq, job: { requestedBy: this.scope.access.subject, status: 'COMPLETED' } }, select: { ndjson: true } });
+    const found = await this.scope.prisma.fhirExportPart.findUnique({ where: { jobId_type_seq: { jobId, type, seq } }, select: { ndjson: true } });
     return found?.ndjson ?? null;
   }
 
