@@ -116,6 +116,7 @@ export class BulkExportRunner {
     for (let from = 0; from < everyone.length; from += exportStepSize) {
       if (!(await stillRunning(`${from} of ${everyone.length} patients written`))) return undefined;
       const page = everyone.slice(from, from + exportStepSize).filter((patient) => !groups || groups.keeps(patient, k));
+      if (page.length === 0) continue;
       exported.push(...page.map((patient) => patient.id));
       await pace.step(async () => {
         if (wanted.has('Patient')) for (const patient of page) if (!since || patient.updatedAt >= since) output.add('Patient', write.patient(patient, today));
