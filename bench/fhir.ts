@@ -5,7 +5,8 @@ import path from 'node:path';
 import type { BenchContext } from './lib/context.ts';
 import { type LoadFigures, runLoad } from './lib/load.ts';
 import { fmt, log, median, table, verdict } from './lib/report.ts';
-import { type ChildServer, clinigraphEnv, serverRoot, startClinigraph } from './lib/servers.ts';
+import { total } from './lib/prometheus.ts';
+import { type ChildServer, clinigraphEnv, scrapeMetrics, serverRoot, startClinigraph } from './lib/servers.ts';
 
 const resourcesPerPatient = 8;
 const batchResources = 400;
@@ -81,7 +82,7 @@ export async function fhirExportInterferenceBenchmark(ctx: BenchContext): Promis
     admin: await signToken({ sub: 'bench-admin', roles: ['admin'] }, { expiresIn: 6 * 3600 }),
   };
   log(`fhir export interference: ${resources} resources imported; reads alone and beside exports, ${rounds} rounds on ${checkouts.map((c) => c.name).join(' and ')}`);
-  const servers: { name: string; server: ChildServer; patientIds: string[]; alone: LoadFigures[]; exporting: LoadFigures[]; exports: ExportRun[] }[] = [];
+  const servers: { name: string; server: ChildServer; patientIds: string[]; alone: ReadFigures[]; exporting: ReadFigures[]; exports: ExportRun[]; failedExports: string[] }[] = [];
   try {
     for (const [i, checkout] of checkouts.entries()) {
       const server = await startFresh(ctx, `export${i}`, checkout.root);
@@ -91,7 +92,7 @@ export async function fhirExportInterferenceBenchmark(ctx: BenchContext): Promis
         const answer = await postBundle(server, tokens.integration, { ...part, type: 'transaction' });
         patientIds.push(...answer.entry!.flatMap((entry) => (entry.response?.location?.startsWith('Patient/') ? [entry.response.location.slice('Patient/'.length)] : [])));
       }
-      servers.push({ name: checkout.name, server, patientIds, alone: [], exporting: [], exports: [] });
+      servers.push({ name: checkout.name, server, patientIds, alone: [], exporting: [], exports: [], failedExports: [] });
     }
     for (const target of servers) await readPhase(ctx, target, tokens.admin, 'warm-up', true);
     for (let round = 1; round <= rounds; round++) {
@@ -99,7 +100,9 @@ export async function fhirExportInterferenceBenchmark(ctx: BenchContext): Promis
         target.alone.push(await readPhase(ctx, target, tokens.admin, `reads alone, round ${round}`));
         const background = exportsInBackground(target.server, tokens.scientist);
         target.exporting.push(await readPhase(ctx, target, tokens.admin, `reads beside exports, round ${round}`));
-        target.exports.push(...(await background.stop()));
+        const { finished, failed } = await background.stop();
+        target.exports.push(...finished);
+        target.failedExports.push(...failed);
       }
     }
   } finally {
@@ -108,15 +111,16 @@ export async function fhirExportInterferenceBenchmark(ctx: BenchContext): Promis
 
   console.log(`\n### Interactive reads beside a bulk export (${resources} resources; ${interactiveClients} clients; median of ${rounds} rounds; PostgreSQL)\n`);
   const rows = servers.map((target) => {
-    const rps = (figures: LoadFigures[]) => median(figures.map((f) => f.rps));
-    const p99 = (figures: LoadFigures[]) => median(figures.map((f) => f.p99));
+    const rps = (figures: ReadFigures[]) => median(figures.map((f) => f.rps));
+    const p99 = (figures: ReadFigures[]) => median(figures.map((f) => f.p99));
+    const loopMax = (figures: ReadFigures[]) => Math.max(...figures.map((f) => f.eventLoopMaxMs));
     const throughput = rps(target.exporting) / rps(target.alone);
     const latency = p99(target.exporting) / p99(target.alone);
-    return { target, throughput, latency, alone: { rps: rps(target.alone), p99: p99(target.alone) }, exporting: { rps: rps(target.exporting), p99: p99(target.exporting) } };
+    return { target, throughput, latency, alone: { rps: rps(target.alone), p99: p99(target.alone), loopMax: loopMax(target.alone) }, exporting: { rps: rps(target.exporting), p99: p99(target.exporting), loopMax: loopMax(target.exporting) } };
   });
   console.log(
     table(
-      ['server', 'reads/s alone', 'p99 alone', 'reads/s beside export', 'p99 beside export', 'throughput ratio', 'p99 ratio', 'exports finished', 'export s (median)', 'export resources/s'],
+      ['server', 'reads/s alone', 'p99 alone', 'reads/s beside export', 'p99 beside export', 'throughput ratio', 'p99 ratio', 'longest event-loop delay alone', 'beside export', 'exports finished', 'failed', 'export s (median)', 'export resources/s', 'largest file'],
       rows.map((r) => [
         r.target.name,
         fmt.n(r.alone.rps),
@@ -125,19 +129,29 @@ export async function fhirExportInterferenceBenchmark(ctx: BenchContext): Promis
         fmt.ms(r.exporting.p99),
         `${fmt.n(r.throughput)}x`,
         `${fmt.n(r.latency)}x`,
+        fmt.ms(r.alone.loopMax),
+        fmt.ms(r.exporting.loopMax),
         r.target.exports.length,
+        r.target.failedExports.length,
         fmt.n(median(r.target.exports.map((e) => e.seconds))),
         fmt.n(r.target.exports.reduce((sum, e) => sum + e.resources, 0) / r.target.exports.reduce((sum, e) => sum + e.seconds, 0)),
+        `${fmt.n(Math.max(0, ...r.target.exports.map((e) => e.largestFileChars)) / 1024)} KiB`,
       ]),
     ),
   );
+  console.log('\nThe longest event-loop delay is the largest of the phases (prom-client\'s monitorEventLoopDelay, reset at each phase\'s start): the longest span the server could not answer anything, which a loaded machine lengthens far less than it does throughput and p99.');
   for (const r of rows) {
     verdict('13 fhir', `reads beside $export (${r.target.name}): throughput, p99`, `${fmt.n(r.throughput)}x, ${fmt.n(r.latency)}x`, `>= ${1 - allowedSlowdown}x, <= ${1 + allowedSlowdown}x`, r.throughput >= 1 - allowedSlowdown && r.latency <= 1 + allowedSlowdown);
+    verdict('13 fhir', `longest event-loop delay beside $export (${r.target.name})`, `${fmt.ms(r.exporting.loopMax)} (alone ${fmt.ms(r.alone.loopMax)})`, '(reported)', undefined);
   }
 }
 
-async function readPhase(ctx: BenchContext, target: { name: string; server: ChildServer; patientIds: string[] }, token: string, label: string, warmUp = false): Promise<LoadFigures> {
+/** A read phase's load figures and the server's event-loop delay over it. */
+type ReadFigures = LoadFigures & { eventLoopMaxMs: number; eventLoopP99Ms: number };
+
+async function readPhase(ctx: BenchContext, target: { name: string; server: ChildServer; patientIds: string[] }, token: string, label: string, warmUp = false): Promise<ReadFigures> {
   let next = 0;
+  await scrapeMetrics(target.server); // each scrape resets the event-loop delay histogram
   const figures = await runLoad({
     label: `${target.name}: ${label}`,
     server: target.server,
@@ -147,28 +161,40 @@ async function readPhase(ctx: BenchContext, target: { name: string; server: Chil
     headers: { authorization: `Bearer ${token}` },
     warmUp,
   });
-  if (!warmUp) log(`${figures.label}: ${fmt.n(figures.rps)} reads/s, p99 ${fmt.ms(figures.p99)}`);
-  return figures;
+  const after = await scrapeMetrics(target.server);
+  const loop = { eventLoopMaxMs: total(after, 'clinigraph_nodejs_eventloop_lag_max_seconds') * 1000, eventLoopP99Ms: total(after, 'clinigraph_nodejs_eventloop_lag_p99_seconds') * 1000 };
+  if (!warmUp) log(`${figures.label}: ${fmt.n(figures.rps)} reads/s, p99 ${fmt.ms(figures.p99)}, event loop delay p99 ${fmt.ms(loop.eventLoopP99Ms)}, max ${fmt.ms(loop.eventLoopMaxMs)}, server CPU ${fmt.ms(figures.serverCpuMsPerRequest)} a read`);
+  return { ...figures, ...loop };
 }
 
 type ExportRun = Awaited<ReturnType<typeof timedExport>>;
 
 /**
  * Runs de-identified exports one after another until stopped; stop() waits
- * for the one under way and tells each one's seconds and resources (the last
- * one's tail runs after the reads stopped, on an idle server).
+ * for the one under way and tells each finished one's seconds and resources
+ * (the last one's tail runs after the reads stopped, on an idle server) and
+ * why each failed one failed (a failed export is a figure, not a broken run).
  */
-function exportsInBackground(server: ChildServer, token: string): { stop(): Promise<ExportRun[]> } {
+function exportsInBackground(server: ChildServer, token: string): { stop(): Promise<{ finished: ExportRun[]; failed: string[] }> } {
   let stopping = false;
   const finished: ExportRun[] = [];
+  const failed: string[] = [];
   const running = (async () => {
-    while (!stopping) finished.push(await timedExport(server, token));
+    while (!stopping) {
+      await timedExport(server, token).then(
+        (run) => finished.push(run),
+        (error: unknown) => {
+          failed.push((error as Error).message);
+          log(`${server.name}: ${(error as Error).message}`);
+        },
+      );
+    }
   })();
   return {
     async stop() {
       stopping = true;
       await running;
-      return finished;
+      return { finished, failed };
     },
   };
 }
@@ -207,8 +233,8 @@ async function postBundle(server: ChildServer, token: string, bundle: Bundle): P
   return body;
 }
 
-/** Kicks off a de-identified export, polls it to its manifest and downloads every file; the seconds and the resources exported. */
-async function timedExport(server: ChildServer, token: string): Promise<{ seconds: number; resources: number }> {
+/** Kicks off a de-identified export, polls it to its manifest and downloads every file; the seconds, the resources exported and the largest file's size. */
+async function timedExport(server: ChildServer, token: string): Promise<{ seconds: number; resources: number; largestFileChars: number }> {
   const base = server.url.replace(/\/graphql$/, '/fhir/R4');
   const headers = { authorization: `Bearer ${token}` };
   const started = performance.now();
@@ -220,9 +246,11 @@ async function timedExport(server: ChildServer, token: string): Promise<{ second
     await new Promise((resolve) => setTimeout(resolve, 50));
     poll = await fetch(status, { headers });
   }
+  if (poll.status !== 200) throw new Error(`export status answered ${poll.status}: ${await poll.text()}`);
   const manifest = (await poll.json()) as { output: { url: string; count: number }[] };
-  for (const output of manifest.output) await (await fetch(output.url, { headers })).text();
-  return { seconds: (performance.now() - started) / 1000, resources: manifest.output.reduce((sum, output) => sum + output.count, 0) };
+  let largestFileChars = 0;
+  for (const output of manifest.output) largestFileChars = Math.max(largestFileChars, (await (await fetch(output.url, { headers })).text()).length);
+  return { seconds: (performance.now() - started) / 1000, resources: manifest.output.reduce((sum, output) => sum + output.count, 0), largestFileChars };
 }
 
 /** Splits a Bundle into batch Bundles of about `size` resources, never splitting one patient's resources. */

@@ -1,4 +1,4 @@
-import type { Resource } from '@medplum/fhirtypes';
+import type { Coding } from '@medplum/fhirtypes';
 import { isPurposeOfUse, isRole, type Principal } from '../access/principal.ts';
 import { openScope } from '../access/scope.ts';
 import type { Case, Observation } from '../cases/case.repository.ts';
@@ -8,13 +8,14 @@ import type { ContextDeps } from '../server/context.ts';
 import type { RequestsInFlight } from '../server/requests-in-flight.ts';
 import type { CodeCatalog } from './code-catalog.ts';
 import { DutyCycle } from './duty-cycle.ts';
-import { deidentifiedEncounter, deidentifiedObservation, deidentifiedPatient, kAnonymous, Pseudonymizer } from './deidentify.ts';
-import { type ExportFile, type ExportProfile, type ExportReport, FhirExportRepository } from './fhir-export.repository.ts';
+import { deidentifiedEncounter, deidentifiedObservation, deidentifiedPatient, Pseudonymizer, QuasiIdentifierGroups } from './deidentify.ts';
+import { type ExportPart, ExportParts } from './export-parts.ts';
+import { FhirObservationCodingRepository } from './fhir-observation-coding.repository.ts';
+import { type ExportProfile, type ExportReport, FhirExportRepository } from './fhir-export.repository.ts';
 import { defaultMrnSystem, toFhirEncounter, toFhirObservation, toFhirPatient } from './fhir-resources.ts';
 
 /** Resource types a bulk export holds, in the order it writes them. */
 export const exportTypes = ['Patient', 'Encounter', 'Observation'] as const;
-type ExportType = (typeof exportTypes)[number];
 
 /** Patients an export reads in one step, to measure k-anonymity over them. */
 const patientPageSize = 200;
@@ -56,12 +57,20 @@ export class BulkExportRunner {
     return this.queue;
   }
 
+  /** A duty cycle for one piece of background export work (a job, a file's download). */
+  pacing(): DutyCycle {
+    return new DutyCycle(this.deps.config.fhir.exportPacing, this.requests);
+  }
+
   private async run(job: FhirExportJob): Promise<void> {
-    const { trail, exports } = this.requesterScope(job);
+    const { trail, exports, codings } = this.requesterScope(job);
     try {
-      const pace = new DutyCycle(this.deps.config.fhir.exportPacing, this.requests);
-      const files = await this.build(job, exports, pace);
-      if (files) await pace.step(() => exports.complete(job, files.files, files.report, files.patientIds));
+      const pace = this.pacing();
+      // A job a stopped server left unfinished starts over: what it had written goes.
+      await pace.step(() => exports.deleteParts(job.id));
+      const built = await this.build(job, exports, codings, pace);
+      const completed = built !== undefined && (await pace.step(() => exports.complete(job, built.files, built.report, built.patientIds)));
+      if (!completed) await exports.deleteParts(job.id);
     } catch (error) {
       this.deps.log.error({ jobId: job.id, errorType: (error as Error).name }, 'bulk export failed');
       await exports.fail(job, 'The export could not be completed.');
@@ -71,14 +80,18 @@ export class BulkExportRunner {
   }
 
   /**
-   * The files of a job, or undefined when it was cancelled on the way. Every
-   * read and write is a small step of the duty cycle, so no step holds the
-   * event loop or a database connection for long and the export as a whole
-   * takes only its share of the process and database.
+   * Writes the parts of a job's files and tells what the manifest lists, or
+   * undefined when the job was cancelled on the way. Every read and write is
+   * a small step of the duty cycle (a page of patients read and counted into
+   * their k-anonymity groups, a few patients written, a part of at most about
+   * `partChars` stored), so no step holds the event loop or a database
+   * connection for long and the export as a whole takes only its share of
+   * the process and database.
    */
-  private async build(job: FhirExportJob, exports: FhirExportRepository, pace: DutyCycle) {
+  private async build(job: FhirExportJob, exports: FhirExportRepository, codings: FhirObservationCodingRepository, pace: DutyCycle) {
     const profile = job.profile as ExportProfile;
-    const wanted = new Set(job.types);
+    const types = exportTypes.filter((type) => job.types.includes(type));
+    const wanted = new Set<string>(types);
     let reported = performance.now();
     /** Records progress (and sees a cancellation) about once a second; false once the job was cancelled. */
     const stillRunning = async (progress: string, now = false) => {
@@ -86,38 +99,53 @@ export class BulkExportRunner {
       reported = performance.now();
       return pace.step(() => exports.markRunning(job.id, progress));
     };
+    /** Stores parts one step each; false once the job was cancelled. */
+    const store = async (parts: ExportPart[]) => {
+      for (const part of parts) if (!(await pace.step(() => exports.writePart(job.id, part.type, part.seq, part.ndjson)))) return false;
+      return true;
+    };
     if (!(await stillRunning('reading patients', true))) return undefined;
-    const everyone = await this.allPatients(job, exports, pace);
     const today = new Date();
-    const { kept, report } = profile === 'deidentified' ? kAnonymous(everyone, this.deps.config.fhir.exportK, today) : { kept: everyone, report: undefined };
+    const k = this.deps.config.fhir.exportK;
+    const groups = profile === 'deidentified' ? new QuasiIdentifierGroups(today) : undefined;
+    const everyone = await this.allPatients(job, exports, pace, groups);
     const write = this.writer(profile);
-    const lines: Record<ExportType, string[]> = { Patient: [], Encounter: [], Observation: [] };
+    const output = new ExportParts(types);
+    const exported: string[] = [];
     const since = job.since;
-    for (let from = 0; from < kept.length; from += exportStepSize) {
-      if (!(await stillRunning(`${from} of ${kept.length} patients written`))) return undefined;
-      const page = kept.slice(from, from + exportStepSize);
+    for (let from = 0; from < everyone.length; from += exportStepSize) {
+      if (!(await stillRunning(`${from} of ${everyone.length} patients written`))) return undefined;
+      const page = everyone.slice(from, from + exportStepSize).filter((patient) => !groups || groups.keeps(patient, k));
+      if (page.length === 0) continue;
+      exported.push(...page.map((patient) => patient.id));
       await pace.step(async () => {
-        if (wanted.has('Patient')) for (const patient of page) if (!since || patient.updatedAt >= since) lines.Patient.push(ndjsonLine(write.patient(patient, today)));
+        if (wanted.has('Patient')) for (const patient of page) if (!since || patient.updatedAt >= since) output.add('Patient', write.patient(patient, today));
         if (!wanted.has('Encounter') && !wanted.has('Observation')) return;
         const cases = await exports.cases(profile, page.map((patient) => patient.id), null);
         if (wanted.has('Encounter')) {
-          for (const episode of cases) if (!since || episode.openedAt >= since || (episode.closedAt && episode.closedAt >= since)) lines.Encounter.push(ndjsonLine(write.encounter(episode)));
+          for (const episode of cases) if (!since || episode.openedAt >= since || (episode.closedAt && episode.closedAt >= since)) output.add('Encounter', write.encounter(episode));
         }
         if (!wanted.has('Observation')) return;
         const caseById = new Map(cases.map((episode) => [episode.id, episode]));
-        for (const observation of await exports.observations(profile, [...caseById.keys()], since)) lines.Observation.push(ndjsonLine(write.observation(observation, caseById.get(observation.caseId)!)));
+        const observations = await exports.observations(profile, [...caseById.keys()], since);
+        const sent = await codings.of(observations.map((observation) => observation.id));
+        for (const observation of observations) output.add('Observation', write.observation(observation, caseById.get(observation.caseId)!, sent.get(observation.id)));
       });
+      if (!(await store(output.take()))) return undefined;
     }
-    if (!(await stillRunning('writing files', true))) return undefined;
-    const files: ExportFile[] = exportTypes.filter((type) => wanted.has(type)).map((type) => ({ type, count: lines[type].length, ndjson: lines[type].join('') }));
-    return { files, report: { profile, ...(report ? { kAnonymity: report } : {}) } satisfies ExportReport, patientIds: kept.map((patient) => patient.id) };
+    if (!(await store(output.take(true)))) return undefined;
+    return { files: output.files(), report: { profile, ...(groups ? { kAnonymity: groups.report(k) } : {}) } satisfies ExportReport, patientIds: exported };
   }
 
-  /** Every patient the export may hold, read a page at a time (k-anonymity is measured over all of them before any is written). */
-  private async allPatients(job: FhirExportJob, exports: FhirExportRepository, pace: DutyCycle): Promise<Patient[]> {
+  /** Every patient the export may hold, read a page at a time and counted into their k-anonymity groups (measured over all of them before any is written). */
+  private async allPatients(job: FhirExportJob, exports: FhirExportRepository, pace: DutyCycle, groups: QuasiIdentifierGroups | undefined): Promise<Patient[]> {
     const everyone: Patient[] = [];
     for (;;) {
-      const page = await pace.step(() => exports.patients(job.profile as ExportProfile, job.since, everyone.at(-1)?.id, patientPageSize));
+      const page = await pace.step(async () => {
+        const read = await exports.patients(job.profile as ExportProfile, job.since, everyone.at(-1)?.id, patientPageSize);
+        groups?.add(read);
+        return read;
+      });
       everyone.push(...page);
       if (page.length < patientPageSize) return everyone;
     }
@@ -131,14 +159,14 @@ export class BulkExportRunner {
       return {
         patient: (patient: Patient) => toFhirPatient(patient, mrnSystem),
         encounter: (episode: Case) => toFhirEncounter(episode),
-        observation: (observation: Observation, episode: Case) => toFhirObservation(observation, episode, catalog),
+        observation: (observation: Observation, episode: Case, sent?: Coding[]) => toFhirObservation(observation, episode, catalog, sent),
       };
     }
     const pseudonyms = new Pseudonymizer(this.deps.config.fhir.pseudonymKey!);
     return {
       patient: (patient: Patient, today: Date) => deidentifiedPatient(patient, pseudonyms, today),
       encounter: (episode: Case) => deidentifiedEncounter(episode, pseudonyms),
-      observation: (observation: Observation, episode: Case) => deidentifiedObservation(observation, episode, catalog, pseudonyms),
+      observation: (observation: Observation, episode: Case, sent?: Coding[]) => deidentifiedObservation(observation, episode, catalog, pseudonyms, sent),
     };
   }
 
@@ -150,10 +178,6 @@ export class BulkExportRunner {
       purposeOfUse: isPurposeOfUse(job.purposeOfUse) ? job.purposeOfUse : null,
     };
     const scope = openScope(this.deps, principal, { requestId: null, clientRequestId: null, operationName: `FHIR $export ${job.id}`, queryHash: null, clientAddress: null, userAgent: null });
-    return { trail: scope.trail, exports: new FhirExportRepository(scope) };
+    return { trail: scope.trail, exports: new FhirExportRepository(scope), codings: new FhirObservationCodingRepository(scope) };
   }
-}
-
-function ndjsonLine(resource: Resource): string {
-  return `${JSON.stringify(resource)}\n`;
 }

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { Encounter, Observation as FhirObservation, Patient as FhirPatient } from '@medplum/fhirtypes';
+import type { Coding, Encounter, Observation as FhirObservation, Patient as FhirPatient } from '@medplum/fhirtypes';
 import { type Case, caseEnd, caseStart, type Observation } from '../cases/case.repository.ts';
 import type { Patient } from '../patients/patient.repository.ts';
 import type { CodeCatalog } from './code-catalog.ts';
@@ -75,25 +75,35 @@ export interface KAnonymity {
   patientsSuppressed: number;
 }
 
-/** Keeps the patients in groups of at least k sharing the quasi-identifiers; the others are suppressed. */
-export function kAnonymous(patients: Patient[], k: number, today: Date): { kept: Patient[]; report: KAnonymity } {
-  const groups = new Map<string, Patient[]>();
-  for (const patient of patients) {
-    const key = quasiIdentifiers(patient, today);
-    groups.set(key, [...(groups.get(key) ?? []), patient]);
+/**
+ * Patients counted into groups sharing the quasi-identifiers, a page at a
+ * time as an export reads them (so no step groups everyone at once); once all
+ * are counted, those in groups of at least k are kept and the others suppressed.
+ */
+export class QuasiIdentifierGroups {
+  private readonly sizes = new Map<string, number>();
+  private readonly groupOf = new Map<string, string>();
+
+  constructor(private readonly today: Date) {}
+
+  add(patients: Patient[]): void {
+    for (const patient of patients) {
+      const group = quasiIdentifiers(patient, this.today);
+      this.groupOf.set(patient.id, group);
+      this.sizes.set(group, (this.sizes.get(group) ?? 0) + 1);
+    }
   }
-  const keptGroups = [...groups.values()].filter((group) => group.length >= k);
-  const kept = keptGroups.flat();
-  return {
-    kept,
-    report: {
-      k,
-      groups: groups.size,
-      smallestKeptGroup: keptGroups.length ? Math.min(...keptGroups.map((group) => group.length)) : null,
-      patientsKept: kept.length,
-      patientsSuppressed: patients.length - kept.length,
-    },
-  };
+
+  /** Whether the patient (counted before) is in a group of at least k. */
+  keeps(patient: Patient, k: number): boolean {
+    return (this.sizes.get(this.groupOf.get(patient.id)!) ?? 0) >= k;
+  }
+
+  report(k: number): KAnonymity {
+    const kept = [...this.sizes.values()].filter((size) => size >= k);
+    const patientsKept = kept.reduce((sum, size) => sum + size, 0);
+    return { k, groups: this.sizes.size, smallestKeptGroup: kept.length ? Math.min(...kept) : null, patientsKept, patientsSuppressed: this.groupOf.size - patientsKept };
+  }
 }
 
 /** A patient with nothing but pseudonyms, sex, the shifted birth date (none over 89) and the age band. */
@@ -124,10 +134,10 @@ export function deidentifiedEncounter(episode: Case, p: Pseudonymizer): Encounte
 
 const codedText = /^[A-Za-z0-9._:-]{1,64}$/;
 
-/** An observation with pseudonymous ids and shifted time; free-text values (which may name people) are dropped. */
-export function deidentifiedObservation(observation: Observation, episode: Case, catalog: CodeCatalog, p: Pseudonymizer): FhirObservation {
+/** An observation with pseudonymous ids and shifted time, coded as it was sent; free-text values (which may name people) are dropped. */
+export function deidentifiedObservation(observation: Observation, episode: Case, catalog: CodeCatalog, p: Pseudonymizer, sentCodings: Coding[] = []): FhirObservation {
   const text = observation.text !== null && !codedText.test(observation.text) ? null : observation.text;
-  const resource = toFhirObservation({ ...observation, text }, episode, catalog);
+  const resource = toFhirObservation({ ...observation, text }, episode, catalog, sentCodings);
   if (observation.value === null && text === null) {
     delete resource.valueString;
     resource.dataAbsentReason = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'masked' }] };

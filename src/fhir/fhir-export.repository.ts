@@ -28,10 +28,10 @@ export interface ExportReport {
   kAnonymity?: KAnonymity;
 }
 
+/** A file of an export as the manifest lists it: its type and how many resources its parts hold. */
 export interface ExportFile {
   type: string;
   count: number;
-  ndjson: string;
 }
 
 /**
@@ -58,16 +58,45 @@ export class FhirExportRepository {
     return this.scope.prisma.fhirExportJob.findFirst({ where: { id, requestedBy: this.scope.access.subject } });
   }
 
-  /** The files of the caller's completed job, without their contents (for the manifest). */
-  manifestFiles(jobId: string): Promise<Omit<ExportFile, 'ndjson'>[]> {
+  /** The files of the caller's completed job (for the manifest). */
+  manifestFiles(jobId: string): Promise<ExportFile[]> {
     return this.scope.prisma.fhirExportFile.findMany({ where: { jobId, job: { requestedBy: this.scope.access.subject } }, select: { type: true, count: true }, orderBy: { type: 'asc' } });
   }
 
-  /** One file of the caller's completed job; the download is audited. */
+  /** One file of the caller's completed job, whose parts are then read with `part`; the download is audited. */
   async file(jobId: string, type: string): Promise<ExportFile | null> {
-    const found = await this.scope.prisma.fhirExportFile.findFirst({ where: { jobId, type, job: { requestedBy: this.scope.access.subject, status: 'COMPLETED' } } });
+    const found = await this.scope.prisma.fhirExportFile.findFirst({ where: { jobId, type, job: { requestedBy: this.scope.access.subject, status: 'COMPLETED' } }, select: { type: true, count: true } });
     if (found) this.scope.trail.note({ action: 'fhir.export.download', resourceType: 'FhirExportJob', resourceIds: [jobId], reason: `type=${type}` });
     return found;
+  }
+
+  /**
+   * The NDJSON of part `seq` (from 0) of a file that `file` found the
+   * caller's; null past its last part (or once the job was cancelled, which
+   * deletes them). By key alone: rechecking the job at every part cost more
+   * CPU than reading the part.
+   */
+  async part(jobId: string, type: string, seq: number): Promise<string | null> {
+    const found = await this.scope.prisma.fhirExportPart.findUnique({ where: { jobId_type_seq: { jobId, type, seq } }, select: { ndjson: true } });
+    return found?.ndjson ?? null;
+  }
+
+  /**
+   * Stores the next part of a running job's file (the job's own runner
+   * writes them, as it goes); false, storing nothing, once the job was
+   * cancelled, so a cancellation leaves no part behind.
+   */
+  async writePart(jobId: string, type: string, seq: number, ndjson: string): Promise<boolean> {
+    const stored = await this.scope.prisma.$executeRaw`
+      INSERT INTO "FhirExportPart" ("jobId", "type", "seq", "ndjson")
+      SELECT ${jobId}::uuid, ${type}, ${seq}, ${ndjson}
+      WHERE EXISTS (SELECT 1 FROM "FhirExportJob" WHERE id = ${jobId}::uuid AND status = 'RUNNING')`;
+    return stored === 1;
+  }
+
+  /** Deletes what a job wrote of its files (before it runs again from the start, or when it did not complete). */
+  async deleteParts(jobId: string): Promise<void> {
+    await this.scope.prisma.fhirExportPart.deleteMany({ where: { jobId } });
   }
 
   /** Cancels a job and deletes its files; false when it is not the caller's. */
@@ -79,6 +108,7 @@ export class FhirExportRepository {
       [],
       async (tx) => {
         await tx.fhirExportFile.deleteMany({ where: { jobId: id } });
+        await tx.fhirExportPart.deleteMany({ where: { jobId: id } });
         await tx.fhirExportJob.update({ where: { id }, data: { status: 'CANCELLED', finishedAt: new Date() } });
       },
       () => ({ resourceIds: [id] }),
@@ -92,7 +122,7 @@ export class FhirExportRepository {
     return count === 1;
   }
 
-  /** Stores the files and the report, and audits the export with the patients it holds (nothing if it was cancelled meanwhile). */
+  /** Lists the files (their parts are stored already) with the report, and audits the export with the patients it holds (nothing if it was cancelled meanwhile). */
   complete(job: FhirExportJob, files: ExportFile[], report: ExportReport, patientIds: string[]): Promise<boolean> {
     return this.scope.records.write(
       exportRule(profileOf(job), 'fhir.export'),
@@ -107,6 +137,7 @@ export class FhirExportRepository {
   }
 
   async fail(job: FhirExportJob, error: string): Promise<void> {
+    await this.deleteParts(job.id);
     await this.scope.prisma.fhirExportJob.updateMany({ where: { id: job.id, status: { in: ['QUEUED', 'RUNNING'] } }, data: { status: 'FAILED', error, finishedAt: new Date() } });
     this.scope.trail.failed('fhir.export', error, { resourceType: 'FhirExportJob', resourceIds: [job.id] });
   }

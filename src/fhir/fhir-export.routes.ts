@@ -1,6 +1,8 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import type { ContextDeps, RequestContext } from '../server/context.ts';
 import { type BulkExportRunner, exportTypes } from './bulk-export.ts';
+import type { DutyCycle } from './duty-cycle.ts';
 import { fhirRequestContext, flushReads, requireScope } from './fhir-context.ts';
 import { type ExportProfile, FhirExportRepository } from './fhir-export.repository.ts';
 import { fhirError, operationOutcome, toFhirError } from './operation-outcome.ts';
@@ -13,7 +15,8 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * kick-off at `$export` and `Patient/$export` (Prefer: respond-async, 202 and
  * Content-Location), polling of `$export-status/{id}` (202 with X-Progress,
  * then 200 with the manifest), DELETE to cancel, NDJSON files at
- * `$export-file/{id}/{type}` for the requester's token only. Data scientists
+ * `$export-file/{id}/{type}` for the requester's token only, streamed from
+ * the parts the job stored. Data scientists
  * get the de-identified profile; admins asking for operations (HOPERAT) get
  * identified data.
  */
@@ -83,11 +86,26 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
 
   api.get<{ Params: { id: string; type: string } }>('/$export-file/:id/:type', { preHandler: guard }, async (request, reply) => {
     const context = await fhirRequestContext(deps, request);
-    const file = uuid.test(request.params.id) ? await exportsOf(context).file(request.params.id, request.params.type) : null;
+    const { id, type } = request.params;
+    const exports = exportsOf(context);
+    const file = uuid.test(id) ? await exports.file(id, type) : null;
     if (!file) throw fhirError(404, 'not-found', 'No such export file of yours.');
     await flushReads(context);
-    return reply.type('application/fhir+ndjson').send(file.ndjson);
+    return reply.type('application/fhir+ndjson').send(Readable.from(fileParts(exports, id, type, runner.pacing())));
   });
+}
+
+/**
+ * A file's NDJSON streamed a part at a time, each read a step of the
+ * download's duty cycle, so a large file neither sits whole in memory nor
+ * holds the event loop or a connection while interactive requests wait.
+ */
+async function* fileParts(exports: FhirExportRepository, jobId: string, type: string, pace: DutyCycle): AsyncGenerator<string> {
+  for (let seq = 0; ; seq++) {
+    const ndjson = await pace.step(() => exports.part(jobId, type, seq));
+    if (ndjson === null) return;
+    yield ndjson;
+  }
 }
 
 function exportsOf(context: RequestContext): FhirExportRepository {

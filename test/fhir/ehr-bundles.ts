@@ -13,7 +13,7 @@ import type { Bundle, BundleEntry, Encounter, Observation, Patient } from '@medp
 export const hospitalMrnSystem = 'urn:oid:2.16.840.1.113883.19.5.99999.2';
 export const visitSystem = 'urn:oid:2.16.840.1.113883.19.5.99999.3';
 export const resultSystem = 'urn:oid:2.16.840.1.113883.19.5.99999.4';
-const localLab = 'http://hospital.example.org/fhir/CodeSystem/lab';
+export const localLab = 'http://hospital.example.org/fhir/CodeSystem/lab';
 const loinc = 'http://loinc.org';
 const ucum = 'http://unitsofmeasure.org';
 const race = 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race';

@@ -6,7 +6,7 @@ import { startServer } from '../../src/server/start.ts';
 import type { BundleEntry } from '@medplum/fhirtypes';
 import { startTestServer, testServerEnv } from '../support/test-server.ts';
 import { type Identity, people, signToken } from '../support/tokens.ts';
-import { type EhrPatient, encounterEntry, hospitalMrnSystem, observationEntry, patientEntry, visitObservations, visitSystem } from './ehr-bundles.ts';
+import { type EhrPatient, encounterEntry, hospitalMrnSystem, localLab, observationEntry, patientEntry, visitObservations, visitSystem } from './ehr-bundles.ts';
 import { fhirClient, type FhirResponse, interfaceEngine } from './fhir-client.ts';
 
 const settings = { FHIR_MRN_SYSTEM: hospitalMrnSystem, FHIR_EXPORT_PSEUDONYM_KEY: 'test-pseudonym-key-0123456789abcdef0123' };
@@ -108,6 +108,13 @@ describe('FHIR bulk export', () => {
     const patientsAgain = (await download(people.dataScientist, again.manifest.output.find((o: any) => o.type === 'Patient').url)).map((line) => JSON.parse(line));
     assert.deepEqual(patientsAgain, patients);
 
+    // Each observation carries every coding it was sent with: LOINC and the hospital's local code, not only the model feature's.
+    const observations = (await download(people.dataScientist, manifest.output.find((o: any) => o.type === 'Observation').url)).map((line) => JSON.parse(line));
+    const sentPairs = [['39156-5', 'BMI'], ['2093-3', 'CHOL'], ['2345-7', 'GLU'], ['8480-6', 'SBP'], ['8462-4', 'DBP'], ['72166-2', 'SMOKE']];
+    const sentAs = (o: any) => sentPairs.filter(([loinc, local]) => ['http://loinc.org|' + loinc, `${localLab}|${local}`].every((pair) => o.code.coding.some((c: any) => `${c.system}|${c.code}` === pair)));
+    assert.ok(observations.every((o) => sentAs(o).length === 1), JSON.stringify(observations.find((o) => sentAs(o).length !== 1)?.code));
+    assert.deepEqual(new Set(observations.map((o) => sentAs(o)[0]![1])), new Set(sentPairs.map(([, local]) => local)));
+
     // The finished visit ends as long after its start as it did, both shifted by the patient's offset.
     const encounters = (await download(people.dataScientist, manifest.output.find((o: any) => o.type === 'Encounter').url)).map((line) => JSON.parse(line));
     const finished = encounters.filter((e) => e.period.end);
@@ -162,6 +169,10 @@ describe('FHIR bulk export', () => {
     const statusPath = kickOff.headers.get('content-location')!.replace(/^.*\/fhir\/R4/, '');
     assert.equal((await scientist(statusPath, { method: 'DELETE' })).status, 202);
     assert.equal((await scientist(statusPath)).status, 404);
+    // Jobs run one at a time: once the next has finished, the cancelled one has stopped, and left no part of its files.
+    await exportAll(scientist, '/$export?_type=Patient');
+    const [parts] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "FhirExportPart" WHERE "jobId" = $1::uuid`, [statusPath.split('/').at(-1)]);
+    assert.equal(parts!.n, 0);
     const anonymous = await fhirClient(api)(statusPath);
     assert.equal(anonymous.status, 401);
   });
@@ -193,6 +204,23 @@ describe('FHIR bulk export', () => {
     assert.equal(observations.filter((o) => o.subject.reference === `Patient/${lateId}`).length, stored!.n);
     const older = observations.filter((o) => o.subject.reference !== `Patient/${lateId}`);
     assert.deepEqual(older.map((o) => [o.code.coding.some((c: any) => c.code === '2160-0'), o.valueQuantity.value]), [[true, 0.9]]);
+  });
+
+  it('streams a file of many parts whole and in order, and only to the requester', async () => {
+    const job = await api.server.db.prisma.fhirExportJob.create({
+      data: { level: 'system', types: ['Patient'], profile: 'deidentified', requestUrl: 'parts', requestedBy: people.dataScientist.sub, requestedRoles: ['data_scientist'], purposeOfUse: 'TREAT', status: 'COMPLETED', report: { profile: 'deidentified' } },
+    });
+    const lines = Array.from({ length: 30 }, (_, i) => `{"resourceType":"Patient","id":"p${i}"}\n`);
+    await api.server.db.prisma.fhirExportFile.create({ data: { jobId: job.id, type: 'Patient', count: lines.length } });
+    // Stored out of order: the download follows the sequence numbers.
+    for (const seq of [2, 0, 1]) await api.server.db.prisma.fhirExportPart.create({ data: { jobId: job.id, type: 'Patient', seq, ndjson: lines.slice(seq * 10, seq * 10 + 10).join('') } });
+    const status = await scientist(`/$export-status/${job.id}`);
+    assert.equal(status.status, 200);
+    const manifest = status.body;
+    assert.deepEqual(manifest.output.map((o: any) => o.count), [30]);
+    assert.deepEqual(await download(people.dataScientist, manifest.output[0].url), lines.map((line) => line.trimEnd()));
+    const other = await fetch(manifest.output[0].url, { headers: { authorization: `Bearer ${await signToken(people.admin)}` } });
+    assert.equal(other.status, 404);
   });
 
   // Last: it stops the suite's server.
