@@ -3,6 +3,7 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
+import { makeExecutableSchema } from '@graphql-tools/schema';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify';
@@ -29,6 +30,7 @@ import { createRequestContext, type RequestContext, requestMetaWith } from './co
 import { registerHealthRoutes } from './health.ts';
 import { registerHttpErrorHandlers } from './http-errors.ts';
 import { Metrics } from './metrics.ts';
+import { compiledExecutionGateway } from './compiled-execution.ts';
 import { auditFlushPlugin } from './plugins/audit-flush.ts';
 import { maskUnexpectedErrors, unavailableStatusPlugin } from './plugins/error-masking.ts';
 import { legacyJsonStatusPlugin } from './plugins/legacy-json-status.ts';
@@ -127,8 +129,8 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     blockFieldSuggestion: { enabled: false },
   }).protect();
   const apollo = new ApolloServer<RequestContext>({
-    typeDefs,
-    resolvers,
+    // Operations run on plans compiled per document (graphql-jit), through Apollo's executor interface.
+    gateway: compiledExecutionGateway(makeExecutableSchema({ typeDefs, resolvers }), typeDefs),
     // Apollo's own switch also refuses `__type(name:) { name }`; noIntrospection (below) refuses the rest.
     introspection: true,
     includeStacktraceInErrorResponses: false,
