@@ -4,8 +4,8 @@ import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDi
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
+import helmet from 'helmet';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -81,7 +81,9 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   });
   registerHttpErrorHandlers(http, log);
   // The console and GraphiQL are bundled and served from here, so one strict policy fits every answer.
-  await http.register(helmet, { contentSecurityPolicy: consoleContentSecurityPolicy(config) });
+  // Built once: @fastify/helmet built helmet's middleware (parsing the policy) again for every request.
+  const securityHeaders = helmet({ contentSecurityPolicy: consoleContentSecurityPolicy(config) });
+  http.addHook('onRequest', (request, reply, done) => securityHeaders(request.raw, reply.raw, (error) => done(error as Error | undefined)));
   const redis = config.redisUrl ? sharedRateLimitStore(config.redisUrl, log) : undefined;
   // Rate limits protect the service; an outage of their store must not take it down, so requests then go unlimited.
   await http.register(rateLimit, { global: false, ...(redis ? { redis, nameSpace: 'clinigraph-rate:', skipOnError: true } : {}) });
