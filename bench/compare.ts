@@ -175,6 +175,9 @@ try {
     ),
   );
   console.log(`B had the higher throughput in ${wins} of ${rounds} rounds.`);
+  // Each round's A and B ran minutes apart at most: their ratio cancels the machine's drift better than the medians' ratio.
+  const cpuRatios = figures.B.map((f, i) => f.serverCpuMsPerRequest / figures.A[i]!.serverCpuMsPerRequest);
+  console.log(`Server CPU per request, B / A round by round: ${cpuRatios.map(fmt.x).join(', ')}; median ${fmt.x(median(cpuRatios))}, B lower in ${cpuRatios.filter((r) => r < 1).length} of ${rounds}.`);
 } catch (error) {
   problems.push(String((error as Error).stack ?? error));
 } finally {

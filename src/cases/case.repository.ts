@@ -3,6 +3,7 @@ import DataLoader from 'dataloader';
 import { type AccessRule, type Owner, patientOwner } from '../access/owned-record-store.ts';
 import { ByIdWithinReach } from '../access/by-id-within-reach.ts';
 import type { Scope } from '../access/scope.ts';
+import type { PatientAlong } from '../patients/patient.repository.ts';
 import { insertRowsSql } from '../db/insert-rows.ts';
 import { jsonRows } from '../db/json-rows.ts';
 import { type ConsentStatus, type Case, type CaseImage, type Observation, Prisma } from '../generated/prisma/client.ts';
@@ -86,6 +87,12 @@ const caseColumns = Prisma.raw(Object.values(Prisma.CaseScalarFieldEnum).map((co
 /** A case row with the JSON arrays of its children, when asked for (NULL otherwise). */
 type CaseWithChildren = Case & { observationsJson: unknown[][] | null; predictionsJson: unknown[][] | null };
 
+/** Whole case rows as JSON arrays. */
+const caseRows = jsonRows<Case>(Object.values(Prisma.CaseScalarFieldEnum), ['openedAt', 'startedAt', 'closedAt', 'endedAt']);
+
+/** A case a patient's read brought along: its columns, then its observations' and predictions' arrays (NULL when not brought). */
+type CaseAlong = [unknown[], unknown[][] | null, unknown[][] | null];
+
 /** A case row as a write looks it up, with a prediction's inputs when asked for (NULL otherwise). */
 type CaseRow = Case & { aiConsent: ConsentStatus | null; observationsJson: unknown[][] | null; imagesJson: unknown[][] | null };
 
@@ -102,6 +109,8 @@ export class CaseRepository {
   private readonly byId: ByIdWithinReach<Case>;
   /** Cases by patient, one loader per combination of children brought along. */
   private readonly byPatient = new Map<string, DataLoader<string, Case[]>>();
+  /** Cases that patients' reads brought along (alongPatient), by patient, with the children they hold. */
+  private readonly broughtAlong = new Map<string, { children: CaseChildren; cases: CaseAlong[] }>();
   private readonly observationsByCase: DataLoader<string, Observation[]>;
   private readonly imagesByCase: DataLoader<string, CaseImage[]>;
 
@@ -188,6 +197,27 @@ export class CaseRepository {
     return { observation, episode };
   }
 
+  /**
+   * The patient's cases, with the children selected under them, for a
+   * patient's read to bring along in its own statement (PatientAlong);
+   * listForPatient then checks, audits and hands them out with no statement
+   * of its own. Undefined where they are read on their own: from a read
+   * replica when there is one, or not at all for a role that may not read them.
+   */
+  alongPatient(children: CaseChildren): PatientAlong | undefined {
+    const { access, prisma, replica } = this.scope;
+    if (replica !== prisma || !access.reach('clinical.read')) return undefined;
+    const none = Prisma.sql`NULL`;
+    return {
+      key: `cases:${children.observations}:${children.predictions}`,
+      sql: Prisma.sql`(
+        SELECT coalesce(json_agg(json_build_array(${caseRows.array('c')}, ${children.observations ? caseObservationsJson : none}, ${children.predictions ? this.predictions.sql : none})
+          ORDER BY c."openedAt" DESC, c.id), '[]')
+        FROM "Case" c WHERE c."patientId" = p.id)`,
+      keep: (patientId, cases) => this.broughtAlong.set(patientId, { children, cases: cases as CaseAlong[] }),
+    };
+  }
+
   /** A patient's cases, newest first, with the children a client selected loaded in the same statement. */
   listForPatient(patientId: string, children: CaseChildren): Promise<Case[]> {
     return this.scope.records.read(rule('clinical.read', 'case.read', 'Case'), patientOwner(patientId), () => this.casesOf(children).load(patientId), (cases) => cases.map(asItem));
@@ -200,23 +230,39 @@ export class CaseRepository {
     return loader;
   }
 
-  /** Cases of patients with their selected children, handing the children to their loaders. */
+  /** Cases of patients with their selected children, handing the children to their loaders; those a patient's read brought along are not read again. */
   private async loadCasesOf(patientIds: readonly string[], children: CaseChildren): Promise<Case[][]> {
+    const covers = (held: CaseChildren) => (held.observations || !children.observations) && (held.predictions || !children.predictions);
+    const broughtFor = (patientId: string) => {
+      const brought = this.broughtAlong.get(patientId);
+      return brought && covers(brought.children) ? brought.cases : undefined;
+    };
+    const along = patientIds.flatMap((id) => broughtFor(id) ?? []);
+    const missing = patientIds.filter((id) => !broughtFor(id));
     const none = Prisma.sql`NULL`;
-    const rows = await this.scope.replica.$queryRaw<CaseWithChildren[]>`
+    const rows =
+      missing.length === 0
+        ? []
+        : await this.scope.replica.$queryRaw<CaseWithChildren[]>`
       SELECT ${caseColumns},
         ${children.observations ? caseObservationsJson : none} AS "observationsJson",
         ${children.predictions ? this.predictions.sql : none} AS "predictionsJson"
-      FROM "Case" c WHERE c."patientId" = ANY(${[...patientIds]}::uuid[])
+      FROM "Case" c WHERE c."patientId" = ANY(${missing}::uuid[])
       ORDER BY c."openedAt" DESC, c.id`;
-    const cases = rows.map(({ observationsJson, predictionsJson, ...episode }) => {
-      // These cases' patients were checked for reading before this load, so the reading loader may keep them.
-      this.byId.prime('clinical.read', episode);
-      if (observationsJson) this.observationsByCase.prime(episode.id, observationsJson.map(observationRows.decode));
-      if (predictionsJson) this.predictions.keep(episode.id, predictionsJson);
-      return episode;
-    });
+    const cases = [
+      ...along.map(([values, observationsJson, predictionsJson]) => this.adopt(caseRows.decode(values), observationsJson, predictionsJson)),
+      ...rows.map(({ observationsJson, predictionsJson, ...episode }) => this.adopt(episode, observationsJson, predictionsJson)),
+    ];
     return groupBy(patientIds, cases, (row) => row.patientId);
+  }
+
+  /** A case of a list, whose children read along go to their loaders. */
+  private adopt(episode: Case, observationsJson: unknown[][] | null, predictionsJson: unknown[][] | null): Case {
+    // These cases' patients were checked for reading before this load, so the reading loader may keep them.
+    this.byId.prime('clinical.read', episode);
+    if (observationsJson) this.observationsByCase.prime(episode.id, observationsJson.map(observationRows.decode));
+    if (predictionsJson) this.predictions.keep(episode.id, predictionsJson);
+    return episode;
   }
 
   observations(episode: Case): Promise<Observation[]> {

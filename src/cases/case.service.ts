@@ -5,6 +5,7 @@ import type { AuditTrail } from '../access/audit-trail.ts';
 import { conflict, notFound } from '../errors/errors.ts';
 import type { CaseImageInput, ObservationInput, OpenCaseInput } from '../generated/graphql.ts';
 import { boundedText, isId, notInFuture, parseId, parseInput } from '../graphql/validation.ts';
+import type { PatientAlong } from '../patients/patient.repository.ts';
 import type { PatientService } from '../patients/patient.service.ts';
 import type { Case, CaseChildren, CaseImage, CaseRepository, CaseWithInputs, Observation, PredictionInputs } from './case.repository.ts';
 
@@ -87,6 +88,11 @@ export class CaseService {
     const found = await this.cases.findWithInputs(parseId(id, argument), action, inputs);
     if (!found) throw notFound(`No case with id ${id}.`, { argument });
     return found;
+  }
+
+  /** What a patient's read brings along of the patient's cases; undefined when they are read on their own. */
+  alongPatient(children: CaseChildren): PatientAlong | undefined {
+    return this.cases.alongPatient(children);
   }
 
   listForPatient(patientId: string, children: CaseChildren): Promise<Case[]> {

@@ -1,9 +1,16 @@
 import type { Resolvers } from '../generated/graphql.ts';
-import { selectedFields } from '../graphql/selection.ts';
+import { selectedFields, selectedUnder } from '../graphql/selection.ts';
+
+/** What a case list brings along, from the fields selected under it. */
+const caseChildren = (selected: Set<string>) => ({ observations: selected.has('observations'), predictions: selected.has('predictions') });
 
 export const patientResolvers: Resolvers = {
   Query: {
-    patient: (_, { id }, ctx) => ctx.patients.get(id),
+    patient: (_, { id }, ctx, info) => {
+      // A patient's cases (and what is selected under them) are read in the patient's own statement.
+      const underCases = selectedUnder(info, 'cases');
+      return ctx.patients.get(id, underCases && ctx.cases.alongPatient(caseChildren(underCases)));
+    },
     patientByMrn: (_, { mrn }, ctx) => ctx.patients.getByMrn(mrn),
     patientIdByMrnForAudit: (_, { mrn }, ctx) => ctx.patients.idByMrnForAudit(mrn),
     patients: (_, { filter, first, after }, ctx) => ctx.patients.list(filter, first, after),
@@ -16,10 +23,7 @@ export const patientResolvers: Resolvers = {
   },
   Patient: {
     archived: (patient) => patient.archivedAt !== null,
-    cases: (patient, _, ctx, info) => {
-      const selected = selectedFields(info);
-      return ctx.cases.listForPatient(patient.id, { observations: selected.has('observations'), predictions: selected.has('predictions') });
-    },
+    cases: (patient, _, ctx, info) => ctx.cases.listForPatient(patient.id, caseChildren(selectedFields(info))),
   },
   PatientConnection: {
     totalCount: (connection) => connection.totalCount(),

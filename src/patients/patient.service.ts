@@ -10,7 +10,7 @@ import { type Connection, decodeCursor, pageSize } from '../graphql/paging.ts';
 import { boundedText, isId, notInFuture, parseId, parseInput } from '../graphql/validation.ts';
 import { recordingFailure } from '../access/audited-transaction.ts';
 import type { AuditTrail } from '../access/audit-trail.ts';
-import type { Patient, PatientRepository } from './patient.repository.ts';
+import type { Patient, PatientAlong, PatientRepository } from './patient.repository.ts';
 
 const earliestBirthDate = new Date('1900-01-01T00:00:00Z');
 
@@ -57,8 +57,9 @@ export class PatientService {
     private readonly maxPageSize: number,
   ) {}
 
-  get(id: string): Promise<Patient | null> {
-    return this.patients.findById(parseId(id, 'id'));
+  /** @param along rows of another domain the client selected under the patient, read in the same statement */
+  get(id: string, along?: PatientAlong): Promise<Patient | null> {
+    return this.patients.findById(parseId(id, 'id'), along);
   }
 
   getByMrn(value: string): Promise<Patient | null> {

@@ -3,8 +3,9 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import helmet from '@fastify/helmet';
+import { makeExecutableSchema } from '@graphql-tools/schema';
 import rateLimit from '@fastify/rate-limit';
+import helmet from 'helmet';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -29,6 +30,7 @@ import { createRequestContext, type RequestContext, requestMetaWith } from './co
 import { registerHealthRoutes } from './health.ts';
 import { registerHttpErrorHandlers } from './http-errors.ts';
 import { Metrics } from './metrics.ts';
+import { compiledExecutionGateway } from './compiled-execution.ts';
 import { auditFlushPlugin } from './plugins/audit-flush.ts';
 import { maskUnexpectedErrors, unavailableStatusPlugin } from './plugins/error-masking.ts';
 import { legacyJsonStatusPlugin } from './plugins/legacy-json-status.ts';
@@ -79,7 +81,9 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   });
   registerHttpErrorHandlers(http, log);
   // The console and GraphiQL are bundled and served from here, so one strict policy fits every answer.
-  await http.register(helmet, { contentSecurityPolicy: consoleContentSecurityPolicy(config) });
+  // Built once: @fastify/helmet built helmet's middleware (parsing the policy) again for every request.
+  const securityHeaders = helmet({ contentSecurityPolicy: consoleContentSecurityPolicy(config) });
+  http.addHook('onRequest', (request, reply, done) => securityHeaders(request.raw, reply.raw, (error) => done(error as Error | undefined)));
   const redis = config.redisUrl ? sharedRateLimitStore(config.redisUrl, log) : undefined;
   // Rate limits protect the service; an outage of their store must not take it down, so requests then go unlimited.
   await http.register(rateLimit, { global: false, ...(redis ? { redis, nameSpace: 'clinigraph-rate:', skipOnError: true } : {}) });
@@ -127,8 +131,8 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     blockFieldSuggestion: { enabled: false },
   }).protect();
   const apollo = new ApolloServer<RequestContext>({
-    typeDefs,
-    resolvers,
+    // Operations run on plans compiled per document (graphql-jit), through Apollo's executor interface.
+    gateway: compiledExecutionGateway(makeExecutableSchema({ typeDefs, resolvers }), typeDefs),
     // Apollo's own switch also refuses `__type(name:) { name }`; noIntrospection (below) refuses the rest.
     introspection: true,
     includeStacktraceInErrorResponses: false,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { auditEvents } from '../support/audit.ts';
 import { createPatient, openCase } from '../support/fixtures.ts';
 import { errorCodes, startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
@@ -70,6 +71,69 @@ describe('cases and observations', () => {
     assert.deepEqual(errorCodes(late), ['CONFLICT']);
     assert.match(late.body.errors![0]!.message, /closed case/);
     assert.equal(await observationCount(caseId), 0);
+  });
+});
+
+describe("a patient's detail", () => {
+  const detail = `query Detail($id: ID!) { patient(id: $id) {
+    familyName cases { id title status openedAt observations { code value unit } predictions { id } }
+  } }`;
+
+  /** A patient with two cases, observations on both; returns its id and the case ids, newest first. */
+  async function patientWithCases() {
+    const patientId = await createPatient(api, { familyName: 'Detailed' });
+    const older = await openCase(api, patientId, 'Older case');
+    const newer = await openCase(api, patientId, 'Newer case');
+    for (const [caseId, value] of [[older, 1], [newer, 2]] as const) {
+      const added = await clinician.gql(addObservations, { caseId, observations: [{ code: 'heart_rate', value, unit: '/min' }, { code: 'glucose', value: value * 10 }] });
+      assert.equal(added.body.errors, undefined);
+    }
+    return { patientId, caseIds: [newer, older] };
+  }
+
+  it('is read in one statement with its cases and their children (plus the audit append), audited as before', async () => {
+    const { patientId, caseIds } = await patientWithCases();
+    await clinician.gql(detail, { id: patientId }); // the audit log's group append warm
+    let statements = 0;
+    const stop = api.server.db.onQuery(() => statements++);
+    const response = await clinician.gql(detail, { id: patientId });
+    stop();
+    assert.equal(response.body.errors, undefined);
+    const { cases } = response.body.data!.patient;
+    assert.deepEqual(cases.map((c: any) => c.id), caseIds, 'newest first');
+    const values = (episode: any) => episode.observations.map((o: any) => `${o.code}=${o.value}`).sort();
+    assert.deepEqual(cases.map(values), [['glucose=20', 'heart_rate=2'], ['glucose=10', 'heart_rate=1']]);
+    assert.equal(statements, 2, 'the patient with its cases, observations and predictions; the audit append');
+    for (const action of ['patient.read', 'case.read', 'observation.read']) {
+      const [record] = await auditEvents(api, { actorSubject: people.clinician.sub, action }, 1);
+      assert.deepEqual(record!.patientIds, [patientId], action);
+    }
+    const [caseRead] = await auditEvents(api, { actorSubject: people.clinician.sub, action: 'case.read' }, 1);
+    assert.deepEqual(new Set(caseRead!.resourceIds), new Set(caseIds));
+    // The same cases as a list reads them in a statement of its own.
+    const listed = await clinician.gql(`query { patients(first: 5, filter: { nameContains: "Detailed" }) { edges { node { id cases { id title status openedAt observations { code value unit } predictions { id } } } } } }`);
+    assert.equal(listed.body.errors, undefined, JSON.stringify(listed.body.errors));
+    const node = listed.body.data!.patients.edges.find((edge: any) => edge.node.id === patientId).node;
+    assert.deepEqual(cases, node.cases);
+  });
+
+  it('gives each alias of its cases the children it selected', async () => {
+    const { patientId, caseIds } = await patientWithCases();
+    const response = await clinician.gql(`query($id: ID!) { patient(id: $id) { bare: cases { id } full: cases { id observations { code } } } }`, { id: patientId });
+    assert.equal(response.body.errors, undefined);
+    const { bare, full } = response.body.data!.patient;
+    assert.deepEqual(bare, caseIds.map((id) => ({ id })));
+    assert.deepEqual(full.map((c: any) => c.observations.length), [2, 2]);
+  });
+
+  it('reaches an admin without its cases: the patient, and the cases refused and the refusal audited', async () => {
+    const { patientId } = await patientWithCases();
+    const response = await admin.gql(detail, { id: patientId });
+    assert.deepEqual(errorCodes(response), ['FORBIDDEN']);
+    assert.equal(response.body.data!.patient.familyName, 'Detailed');
+    assert.equal(response.body.data!.patient.cases, null);
+    const [denial] = await auditEvents(api, { actorSubject: people.admin.sub, outcome: 'DENIED' }, 1);
+    assert.equal(denial!.action, 'case.read');
   });
 });
 

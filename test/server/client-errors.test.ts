@@ -50,6 +50,31 @@ describe('enum values are not suggested in production', () => {
   }
 });
 
+describe('a document run often (on a plan compiled for it) answers client errors as graphql-js does', () => {
+  const often = 'query Often($first: Int) { patients(first: $first) { totalCount } }';
+  const post = async (body: Record<string, unknown>) => {
+    const response = await fetch(api.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await signToken(people.admin)}` },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] } };
+  };
+
+  it('answers variables that do not coerce with BAD_USER_INPUT, and an operation it does not hold with a client error', async () => {
+    for (let run = 0; run < 3; run++) assert.equal((await admin.gql(often, { first: 2 })).body.errors, undefined);
+    const badVariable = await post({ query: often, variables: { first: 'many' } });
+    assert.equal(badVariable.status, 400);
+    assert.deepEqual(badVariable.body.errors?.map((error) => error.extensions?.code), ['BAD_USER_INPUT']);
+    for (const operationName of ['Other', '', '__proto__']) {
+      const unknown = await post({ query: often, variables: { first: 2 }, operationName });
+      assert.equal(unknown.status, 400, JSON.stringify(unknown.body));
+      assert.equal(unknown.body.data, undefined);
+      assert.notEqual(unknown.body.errors?.[0]?.extensions?.code, 'INTERNAL_SERVER_ERROR');
+    }
+  });
+});
+
 describe('malformed cursors and subjects are the client\'s errors', () => {
   const malformed: [string, string][] = [
     ['a patient cursor holding a non-uuid id', cursor(['2026-01-01T00:00:00.000Z', `${marker}'; SELECT 1`])],
