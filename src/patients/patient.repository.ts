@@ -52,7 +52,13 @@ export class PatientRepository {
   /** @param along rows of another domain to read in the same statement (none: the patient alone) */
   findById(id: string, along?: PatientAlong): Promise<Patient | null> {
     const loader = along ? this.loaderAlong(along) : this.byId;
-    return this.scope.records.readWithinReach(readPatient, patientOwner(id), () => loader.load(id), (patient) => (patient ? [asItem(patient)] : []));
+    const load = async () => {
+      const patient = await loader.load(id);
+      // Absent or out of reach is not remembered: later in the request, break-glass or an import may reach it.
+      if (!patient) loader.clear(id);
+      return patient;
+    };
+    return this.scope.records.readWithinReach(readPatient, patientOwner(id), load, (patient) => (patient ? [asItem(patient)] : []));
   }
 
   private loaderAlong(along: PatientAlong): DataLoader<string, Patient | null> {

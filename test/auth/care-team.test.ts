@@ -173,6 +173,18 @@ describe('break-glass', () => {
     const [opened] = await auditEvents(api, { action: 'breakGlass.open', patientId: otherId });
     assert.equal(opened?.outcome, 'SUCCESS');
   });
+
+  it('opens access within the same document: a refusal before it is not remembered after it', async () => {
+    const id = await createPatient(api, { familyName: 'Later' });
+    const consent = 'recordAiConsent(patientId: $id, status: GRANTED) { familyName }';
+    const response = await outsider.gql(`mutation($id: ID!, $reason: String!) { before: ${consent} open: openBreakGlass(patientId: $id, reason: $reason) { active } after: ${consent} }`, {
+      id,
+      reason: 'Arrived unresponsive, family asks for care now',
+    });
+    assert.deepEqual(errorCodes(response), ['FORBIDDEN']);
+    assert.deepEqual(response.body.errors![0]!.path, ['before']);
+    assert.deepEqual(response.body.data, { before: null, open: { active: true }, after: { familyName: 'Later' } });
+  });
 });
 
 describe('reads of who cares for a patient and of their consent history', () => {
