@@ -305,7 +305,10 @@ export class CaseRepository {
     this.observationsByCase.clear(episode.id);
     const rows = observations.map((row) => ({ id: randomUUID(), caseId: episode.id, code: row.code, value: row.value, text: row.text, unit: row.unit, observedAt: row.observedAt ?? new Date() }));
     const added = await this.whileOpen(rule('clinical.write', 'observation.create', 'Observation'), episode, 'Observation', observationColumns, rows, observationRows);
-    return added && added.map((row) => observationRows.decode(row.row));
+    if (!added) return null;
+    // In the order given (callers pair them with what they sent, e.g. an import's codings): RETURNING promises no order.
+    const byId = new Map(added.map(({ row }) => observationRows.decode(row)).map((observation) => [observation.id, observation]));
+    return rows.map((row) => byId.get(row.id)!);
   }
 
   /** Adds an image; null when the case is not open. */

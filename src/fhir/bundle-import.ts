@@ -220,12 +220,11 @@ export class BundleImport {
     const startedAt = startOf(resource);
     if (existingId) {
       const episode = await this.context.cases.requireForWrite(existingId, 'id', 'case.open');
-      const endedAt = endOf(resource, caseStart(episode));
-      if (done && episode.status === 'OPEN' && entry.method === 'PUT') this.finished.set(episode.id, endedAt);
+      if (done && episode.status === 'OPEN' && entry.method === 'PUT') this.finished.set(episode.id, endOf(resource, caseStart(episode)));
       return this.linked(type, episode.id, episode.patientId, links, '200 OK');
     }
-    // Without period.start the case starts as it is opened: now.
-    const endedAt = endOf(resource, startedAt ?? new Date());
+    // Without period.start the case starts as it is opened: now. An unfinished episode's end is a plan (an expected discharge), not kept.
+    const endedAt = done ? endOf(resource, startedAt ?? new Date()) : null;
     const episode = await this.context.cases.open({ patientId, title: encounterTitle(resource), startedAt });
     if (done) this.finished.set(episode.id, endedAt);
     return this.linked(type, episode.id, patientId, links, '201 Created');

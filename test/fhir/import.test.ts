@@ -145,6 +145,14 @@ describe('FHIR import', () => {
       assert.match(answer.body.issue[0].diagnostics, why, label);
     }
     assert.deepEqual(await counts(), before);
+
+    // An encounter still in progress may carry its planned end (the expected discharge): accepted, left open, not kept.
+    const ongoing = ehrBundle('ENDPLANNED', 1);
+    Object.assign(ongoing.entry![1]!.resource!, { status: 'in-progress', period: { start: '2026-03-02T09:00:00+01:00', end: '2999-01-01T00:00:00Z' } });
+    const accepted = await engine('', { body: ongoing });
+    assert.equal(accepted.status, 200, JSON.stringify(accepted.body));
+    const [open] = await raw.query<{ status: string; endedAt: Date | null }>(`SELECT status, "endedAt" FROM "Case" WHERE id = $1::uuid`, [accepted.body.entry[1].response.location.split('/')[1]]);
+    assert.deepEqual({ ...open }, { status: 'OPEN', endedAt: null });
   });
 
   it('updates a patient conditionally when the EHR sends a change', async () => {
