@@ -1,5 +1,5 @@
 import type { GatewayInterface } from '@apollo/server-gateway-interface';
-import { type DocumentNode, execute, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { type DocumentNode, execute, type ExecutionResult, GraphQLError, type GraphQLSchema } from 'graphql';
 import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 
 /**
@@ -39,10 +39,24 @@ export function compiledExecutor(schema: GraphQLSchema) {
       const result = await plan.compiled.query(undefined, contextValue, variables);
       // Variables that do not coerce (no data): graphql-jit's errors lack the node by which Apollo
       // answers them BAD_USER_INPUT, so they are answered in graphql-js's words. No resolver ran.
-      if (!(result.errors && result.data === undefined)) return result;
+      if (!(result.errors && result.data === undefined)) return result.errors ? { ...result, errors: result.errors.map(withExtensions) } : result;
     }
     return execute({ schema, document, operationName, variableValues: variables, contextValue });
   };
+}
+
+/**
+ * graphql-jit leaves an error's extensions undefined when the error thrown had
+ * none (a bug, a database failure), and Apollo's formatting, which reads them,
+ * then fails into a bare "Internal server error" that skips the server's own
+ * masking: unlogged, and a database outage answered 200 instead of 503. Such
+ * an error is made again as graphql-js makes it, with its path, locations and
+ * the error thrown.
+ */
+function withExtensions(error: GraphQLError): GraphQLError {
+  if (error.extensions) return error;
+  const remade = new GraphQLError(error.message, { path: error.path, ...(error.originalError ? { originalError: error.originalError } : {}) });
+  return Object.assign(remade, { locations: error.locations });
 }
 
 /** graphql-jit's plan of an operation; null where it declines or fails to compile one (graphql-js runs it). */

@@ -73,6 +73,23 @@ describe('a document run often (on a plan compiled for it) answers client errors
       assert.notEqual(unknown.body.errors?.[0]?.extensions?.code, 'INTERNAL_SERVER_ERROR');
     }
   });
+
+  it('masks and logs a failure inside a resolver as a document run once does', async () => {
+    const failing = 'query Failing { breakGlassGrants(first: 1) { totalCount } }';
+    for (let run = 0; run < 3; run++) assert.equal((await auditor.gql(failing)).body.errors, undefined);
+    const logged = lines.length;
+    await api.asOwner('ALTER TABLE "BreakGlassGrant" RENAME TO "BreakGlassGrantAway"');
+    try {
+      const response = await auditor.gql(failing);
+      assert.deepEqual(errorCodes(response), ['INTERNAL_SERVER_ERROR']);
+      assert.match(response.body.errors![0]!.message, /^Internal server error\. The request id/);
+      assert.ok(lines.slice(logged).some((line) => line.includes('unexpected error while answering a GraphQL request')), 'the failure is logged');
+    } finally {
+      await api.asOwner('ALTER TABLE "BreakGlassGrantAway" RENAME TO "BreakGlassGrant"');
+      // The log check below is of client errors only; this failure was the server's, on purpose.
+      lines.splice(logged);
+    }
+  });
 });
 
 describe('malformed cursors and subjects are the client\'s errors', () => {
