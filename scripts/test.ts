@@ -4,10 +4,10 @@
  *
  * `node --test` runs its files in alphabetical order, so a long file that
  * sorts late runs alone at the end while the other core idles. This orders
- * them by the durations the previous run recorded (.cache/test-durations.json):
- * files with no record first (they may be long), then the longest; with no
- * record at all (a clean clone) the order is alphabetical, as before. Each run
- * records its own durations for the next.
+ * them by the durations the previous run recorded (.cache/test-durations.json),
+ * or in a clean clone by those of a quiet run kept with the tests
+ * (test/durations.json): files with no record first (they may be long), then
+ * the longest. Each run records its own durations for the next.
  *
  * Files named on the command line run instead of all of them
  * (`npm test -- test/audit/ledger.test.ts`).
@@ -18,6 +18,7 @@ import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
 
 const durationsFile = '.cache/test-durations.json';
+const keptDurationsFile = 'test/durations.json';
 type Durations = Record<string, number>;
 
 async function allTestFiles(): Promise<string[]> {
@@ -30,7 +31,8 @@ async function allTestFiles(): Promise<string[]> {
 }
 
 async function recordedDurations(): Promise<Durations> {
-  return readFile(durationsFile, 'utf8').then((text) => JSON.parse(text) as Durations, () => ({}));
+  const read = (file: string) => readFile(file, 'utf8').then((text) => JSON.parse(text) as Durations);
+  return read(durationsFile).catch(() => read(keptDurationsFile)).catch(() => ({}));
 }
 
 /** Unrecorded files first, then the longest; Array.prototype.sort is stable, so ties keep alphabetical order. */
