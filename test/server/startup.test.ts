@@ -78,7 +78,7 @@ it('starts on an empty database: migrates, installs the default models, loads th
 });
 
 it('reports not ready while migrations are pending, and refuses to start with a bad setting', async () => {
-  const fresh = await createTestDatabase({ empty: true });
+  const fresh = await createTestDatabase({ unmigrated: true });
   after(() => fresh.drop());
   const server = await startChildServer({
     DATA_DIR: fresh.dataDir,
