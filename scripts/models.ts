@@ -11,9 +11,10 @@
  *   npm run models -- card my-model [--version 2] [--out card.md]
  */
 import 'dotenv/config';
+import { realpathSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { runAsSystem } from '../src/access/scope.ts';
@@ -266,4 +267,5 @@ export async function runModels(args: string[]): Promise<number> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) process.exitCode = await runModels(process.argv.slice(2));
+// Run as a command (not imported by a test): the entry file, compared by its real path as Node loads it (through a symlink too).
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) process.exitCode = await runModels(process.argv.slice(2));
