@@ -562,7 +562,7 @@ function describeColumn(name: string, column: DataColumn, rows: readonly number[
   const coded = numeric && !spec?.type && distinct >= 3 && distinct <= Math.min(maxCodedLevels, options.maxCategoryLevels ?? 10) && numbers.every(Number.isInteger);
   if (numeric && !coded) {
     const { summary, outliers } = numericSummary(numbers, rangeQuantilesOf(options), sorted!);
-    if (distinct === 2) return { ...base, summary, outliers: null, levels: null, type: 'numeric', role: 'feature', treatment: 'two values (binary): used as a number, standardized; no outliers counted' };
+    if (distinct === 2) return { ...base, summary, outliers: null, levels: null, type: 'numeric', role: 'feature', treatment: `two values (binary): used as a number, standardized, and explained as categories ("${sorted![sorted!.length - 1]} rather than ${sorted![0]}"); no outliers counted` };
     return { ...base, summary, outliers, levels: null, type: 'numeric', role: 'feature', treatment: 'standardized (mean and standard deviation of the training split)' };
   }
   const counts = levelCounts ?? frequencies(numbers.map(String));

@@ -25,6 +25,8 @@ export interface FeatureInfo {
   typical: number | string;
   /** Text features: the levels seen in training. */
   levels: string[] | null;
+  /** Names of coded values from the feature specification (e.g. { "1": "female", "2": "male" }); absent when it gives none. */
+  levelNames?: Record<string, string>;
 }
 
 /** What serving needs of a trained version (a TrainingResult has all of it). */

@@ -277,7 +277,7 @@ describe('checks before training', () => {
     assert.deepEqual(report.checks.codedCategories, ['race']);
     assert.deepEqual(features.map((f) => `${f.name}:${f.kind}`), ['age:numeric', 'race:categorical', 'smoke:numeric', 'lwt:numeric']);
     assert.equal(column('smoke').outliers, null);
-    assert.match(column('smoke').treatment, /two values \(binary\)/);
+    assert.match(column('smoke').treatment, /two values \(binary\): used as a number, standardized, and explained as categories \("1 rather than 0"\)/);
     // The feature specification decides where it speaks: age as categories, race as a number.
     const spec = parseFeatureSpec({ features: { race: { type: 'numeric' }, age: { type: 'categorical' } } });
     const specified = assessDataQuality(await birthWeight(), { target: 'low', task: 'binary', exclude: ['bwt'], featureSpec: spec, maxCategoryLevels: 30 });
