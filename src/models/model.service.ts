@@ -49,6 +49,8 @@ const trainSchema = z
     sequence: z.object({ id: boundedText(64), time: boundedText(64) }).nullish(),
     threshold: boundedText(32).nullish(),
     coverage: z.number().gt(0).lt(1).nullish(),
+    calibrate: z.boolean().nullish(),
+    missing: z.enum(['IMPUTE', 'DROP_ROWS']).nullish(),
     crossValidation: z.string().regex(/^\d+(x\d+)?$/, { message: 'use k or k x repeats, such as 5 or 5x5' }).nullish(),
   })
   .refine((input) => (input.task === 'IMAGE') === (input.imageWidth != null && input.imageHeight != null), {
@@ -215,6 +217,8 @@ export class ModelService {
         ...(parsed.sequence ? { sequence: parsed.sequence } : {}),
         ...(parsed.threshold ? { threshold: optionOf(() => parseThresholdRule(parsed.threshold!), 'input.threshold') } : {}),
         ...(parsed.coverage != null ? { coverage: parsed.coverage } : {}),
+        ...(parsed.calibrate != null ? { calibrate: parsed.calibrate } : {}),
+        ...(parsed.missing ? { missing: parsed.missing === 'DROP_ROWS' ? 'drop-rows' : 'impute' } : {}),
         ...(parsed.crossValidation ? { crossValidation: optionOf(() => parseCrossValidation(parsed.crossValidation!), 'input.crossValidation') } : {}),
       };
       checkData(options);
