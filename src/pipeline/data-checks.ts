@@ -162,13 +162,17 @@ const physiologicalName =
 export function suspectZeros(name: string, values: ArrayLike<number>, unit: string | null): { count: number; reason: string } | null {
   const positives: number[] = [];
   let zeros = 0;
+  let varied = false;
   for (let i = 0; i < values.length; i++) {
     const value = values[i]!;
     if (value < 0) return null;
     if (value === 0) zeros += 1;
-    else if (value > 0) positives.push(value);
+    else if (value > 0) {
+      varied ||= positives.length > 0 && value !== positives[0];
+      positives.push(value);
+    }
   }
-  if (zeros === 0 || new Set(positives).size < 2) return null;
+  if (zeros === 0 || !varied) return null;
   if (physiologicalName.test(name)) return { count: zeros, reason: 'its name is that of a measurement that cannot be 0' };
   if (unit) return { count: zeros, reason: `it is a measurement in ${unit}` };
   const sorted = ascending(positives);
