@@ -156,7 +156,7 @@ describe('artifacts', () => {
 
 describe('a messy clinical CSV end to end', () => {
   let result: TrainingResult;
-  const featureSpec = parseFeatureSpec({ features: { age: { unit: 'years', possibleRange: [0, 120] }, bmi: { unit: 'kg/m2', possibleRange: [10, 80] } } });
+  const featureSpec = parseFeatureSpec({ features: { age: { unit: 'years', possibleRange: [0, 120] }, bmi: { unit: 'kg/m2', possibleRange: [10, 80] }, sex: { levels: { F: 'female', M: 'male' } } } });
 
   before(async () => {
     result = await trainModel({ data: { csvPath: fixturePath('messy-clinical.csv') }, target: 'readmitted', task: 'binary', featureSpec, bootstrap: { resamples: 300 } });
@@ -216,6 +216,9 @@ describe('a messy clinical CSV end to end', () => {
     const change = explanation.output - explanation.baselineOutput;
     assert.ok(Math.abs(explanation.completenessGap) <= 0.05 * Math.abs(change) + 1e-4);
     assert.match(explanation.attributions.find((a) => a.feature === 'smoking')!.text, /^smoking: current rather than the training mix \(mostly never\), (raised|lowered) probability of yes by/);
+    // The specification's names of the values are stored with the version and spoken.
+    assert.deepEqual(result.features.find((f) => f.name === 'sex')!.levelNames, { F: 'female', M: 'male' });
+    assert.match(explanation.attributions.find((a) => a.feature === 'sex')!.text, /^sex: male rather than the training mix \(mostly (female|male)\)/);
     served.dispose();
   });
 
