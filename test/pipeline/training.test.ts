@@ -144,6 +144,21 @@ describe('artifacts', () => {
     reloaded.dispose();
   });
 
+  it('regularizes the kernels of a reloaded network, whose weights tfjs renamed beside the same layer names', async () => {
+    const model = buildNetwork(dense, { inputSize: 5, outputUnits: 1, outputActivation: 'sigmoid' }, 3);
+    const { artifact } = await saveModelArtifact(model);
+    const kernelNorm = async (l2: number) => {
+      const reloaded = (await loadModelArtifact(artifact)) as tf.Sequential;
+      assert.ok(reloaded.trainableWeights.some((weight) => weight.name !== weight.originalName), 'the reloaded weights carry renamed variables');
+      await fitNetwork(reloaded, toyData(120, 1), toyData(40, 2), { objective: 'binary', classes: 2, settings: { ...settings, l2 }, seed: 3 });
+      const norm = reloaded.trainableWeights.filter((weight) => weight.originalName.endsWith('kernel')).reduce((sum, weight) => sum + tf.tidy(() => tf.sum(tf.square(weight.read())).dataSync()[0]!), 0);
+      reloaded.dispose();
+      return norm;
+    };
+    assert.ok((await kernelNorm(0.5)) < (await kernelNorm(0)), 'a strong L2 penalty shrinks the kernels');
+    model.dispose();
+  });
+
   it('refuses weights that do not match their checksum', async () => {
     const model = buildNetwork(dense, { inputSize: 5, outputUnits: 1, outputActivation: 'sigmoid' }, 3);
     const { artifact, weightsSha256 } = await saveModelArtifact(model);
