@@ -128,8 +128,10 @@ export class BulkExportRunner {
         if (!wanted.has('Observation')) return;
         const caseById = new Map(cases.map((episode) => [episode.id, episode]));
         const observations = await exports.observations(profile, [...caseById.keys()], since);
-        const sent = await codings.of(observations.map((observation) => observation.id));
-        for (const observation of observations) output.add('Observation', write.observation(observation, caseById.get(observation.caseId)!, sent.get(observation.id)));
+        const ids = observations.map((observation) => observation.id);
+        const sent = await codings.of(ids);
+        const values = profile === 'deidentified' ? await codings.valueCodingsOf(ids) : new Map<string, Coding>();
+        for (const observation of observations) output.add('Observation', write.observation(observation, caseById.get(observation.caseId)!, sent.get(observation.id), values.get(observation.id)));
       });
       if (!(await store(output.take()))) return undefined;
     }
@@ -166,7 +168,7 @@ export class BulkExportRunner {
     return {
       patient: (patient: Patient, today: Date) => deidentifiedPatient(patient, pseudonyms, today),
       encounter: (episode: Case) => deidentifiedEncounter(episode, pseudonyms),
-      observation: (observation: Observation, episode: Case, sent?: Coding[]) => deidentifiedObservation(observation, episode, catalog, pseudonyms, sent),
+      observation: (observation: Observation, episode: Case, sent?: Coding[], value?: Coding) => deidentifiedObservation(observation, episode, catalog, pseudonyms, sent, value),
     };
   }
 

@@ -132,15 +132,19 @@ export function deidentifiedEncounter(episode: Case, p: Pseudonymizer): Encounte
   };
 }
 
-const codedText = /^[A-Za-z0-9._:-]{1,64}$/;
-
-/** An observation with pseudonymous ids and shifted time, coded as it was sent; free-text values (which may name people) are dropped. */
-export function deidentifiedObservation(observation: Observation, episode: Case, catalog: CodeCatalog, p: Pseudonymizer, sentCodings: Coding[] = []): FhirObservation {
-  const text = observation.text !== null && !codedText.test(observation.text) ? null : observation.text;
-  const resource = toFhirObservation({ ...observation, text }, episode, catalog, sentCodings);
-  if (observation.value === null && text === null) {
+/**
+ * An observation with pseudonymous ids and shifted time, coded as it was sent.
+ * A text value is kept only when it is the code of the coding it was sent as
+ * (valueCodeableConcept), written back as that coding; any other text is free
+ * text (a name, an MRN, a telephone number may be one word) and is dropped.
+ */
+export function deidentifiedObservation(observation: Observation, episode: Case, catalog: CodeCatalog, p: Pseudonymizer, sentCodings: Coding[] = [], valueCoding?: Coding): FhirObservation {
+  const coded = observation.text !== null && valueCoding?.code === observation.text ? valueCoding : undefined;
+  const resource = toFhirObservation({ ...observation, text: null }, episode, catalog, sentCodings);
+  if (observation.value === null) {
     delete resource.valueString;
-    resource.dataAbsentReason = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'masked' }] };
+    if (coded) resource.valueCodeableConcept = { coding: [coded] };
+    else resource.dataAbsentReason = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'masked' }] };
   }
   return {
     ...resource,

@@ -30,6 +30,9 @@ const cohort: EhrPatient[] = [
   { mrn: 'EXP-YOUNG', given: 'Zoe', family: 'Youngblood', birthDate: '2001-07-08', gender: 'female', postalCode: '94110' },
 ];
 
+/** One-word free text a sender may put in valueString (a surname, an MRN, a telephone number without spaces): de-identified exports must drop it. */
+const freeTextWords = (person: EhrPatient) => [person.family, `DEMO-${person.mrn}`, '+15550100777'];
+
 const visitPeriod = { start: '2026-03-02T08:00:00.000Z', end: '2026-03-02T09:30:00.000Z' };
 
 async function importCohort() {
@@ -39,7 +42,10 @@ async function importCohort() {
     const visit = encounterEntry(patient.fullUrl!, `EXP-V${i}`);
     // The first visit is over: its period.end is exported (shifted like its start when de-identified).
     if (i === 0) Object.assign(visit.resource!, { status: 'finished', period: visitPeriod });
-    entry.push(patient, visit, ...visitObservations(patient.fullUrl!, visit.fullUrl!, `EXP-${i}`));
+    const notes = freeTextWords(person).map((word, n) =>
+      observationEntry(patient.fullUrl!, visit.fullUrl!, `EXP-${i}-note${n}`, { code: { coding: [{ system: localLab, code: 'NOTE' }] }, valueString: word }),
+    );
+    entry.push(patient, visit, ...visitObservations(patient.fullUrl!, visit.fullUrl!, `EXP-${i}`), ...notes);
   });
   await importBundle(entry);
 }
@@ -87,7 +93,7 @@ describe('FHIR bulk export', () => {
     assert.deepEqual(report.kAnonymity, { k: 5, groups: 3, smallestKeptGroup: 6, patientsKept: 6, patientsSuppressed: 2 });
     assert.equal(manifest.output.find((o: any) => o.type === 'Patient').count, 6);
 
-    const secrets = cohort.flatMap((person) => [person.given, person.family, person.mrn, `PI${person.mrn}`, person.birthDate, person.postalCode]).concat(['Harbour Road', 'Springfield', '+1 555 0100', 'Diabetes follow-up']);
+    const secrets = cohort.flatMap((person) => [person.given, person.family, person.mrn, `PI${person.mrn}`, person.birthDate, person.postalCode, ...freeTextWords(person)]).concat(['Harbour Road', 'Springfield', '+1 555 0100', 'Diabetes follow-up']);
     let lines = 0;
     for (const output of manifest.output) {
       const file = await download(people.dataScientist, output.url);
@@ -112,8 +118,16 @@ describe('FHIR bulk export', () => {
     const observations = (await download(people.dataScientist, manifest.output.find((o: any) => o.type === 'Observation').url)).map((line) => JSON.parse(line));
     const sentPairs = [['39156-5', 'BMI'], ['2093-3', 'CHOL'], ['2345-7', 'GLU'], ['8480-6', 'SBP'], ['8462-4', 'DBP'], ['72166-2', 'SMOKE']];
     const sentAs = (o: any) => sentPairs.filter(([loinc, local]) => ['http://loinc.org|' + loinc, `${localLab}|${local}`].every((pair) => o.code.coding.some((c: any) => `${c.system}|${c.code}` === pair)));
-    assert.ok(observations.every((o) => sentAs(o).length === 1), JSON.stringify(observations.find((o) => sentAs(o).length !== 1)?.code));
-    assert.deepEqual(new Set(observations.map((o) => sentAs(o)[0]![1])), new Set(sentPairs.map(([, local]) => local)));
+    const sentAsFeatures = observations.filter((o) => !o.code.coding.some((c: any) => c.code === 'NOTE'));
+    assert.ok(sentAsFeatures.every((o) => sentAs(o).length === 1), JSON.stringify(sentAsFeatures.find((o) => sentAs(o).length !== 1)?.code));
+    assert.deepEqual(new Set(sentAsFeatures.map((o) => sentAs(o)[0]![1])), new Set(sentPairs.map(([, local]) => local)));
+    // A coded value keeps its code, as the coding it was sent as; the free-text notes are masked.
+    const smoking = observations.filter((o) => sentAs(o)[0]?.[1] === 'SMOKE');
+    assert.ok(smoking.length === 6 && smoking.every((o) => o.valueCodeableConcept), JSON.stringify(smoking[0]));
+    assert.ok(smoking.every((o) => o.valueCodeableConcept.coding[0].system === 'http://snomed.info/sct' && o.valueCodeableConcept.coding[0].code === '8517006'));
+    const notes = observations.filter((o) => o.code.coding.some((c: any) => c.code === 'NOTE'));
+    assert.equal(notes.length, 6 * 3);
+    assert.ok(notes.every((o) => o.valueString === undefined && o.dataAbsentReason.coding[0].code === 'masked'));
 
     // The finished visit ends as long after its start as it did, both shifted by the patient's offset.
     const encounters = (await download(people.dataScientist, manifest.output.find((o: any) => o.type === 'Encounter').url)).map((line) => JSON.parse(line));
