@@ -17,6 +17,9 @@ function resource(
   };
 }
 
+const exportDocumentation =
+  'Also takes _deidentify: safe-harbor (HIPAA Safe Harbor, the default for de-identified exports: dates reduced to the year) or shifted-dates (each patient\'s dates shifted by a keyed offset; not Safe Harbor). The manifest extension urn:clinigraph:export-report names the profile.';
+
 /**
  * What /fhir/R4 supports, exactly: imports of Patient, Encounter,
  * EpisodeOfCare and Observation in transaction and batch Bundles (with
@@ -43,11 +46,11 @@ export function capabilityStatement(baseUrl: string, software: { name: string; v
         },
         interaction: [{ code: 'transaction' }, { code: 'batch' }],
         // FHIR Bulk Data $export (system level and Patient/$export): Patient, Encounter, Observation as NDJSON.
-        operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
+        operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export', documentation: exportDocumentation }],
         resource: [
           {
             ...resource('Patient', ['read', 'search-type'], [['identifier', 'token']], true),
-            operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' }],
+            operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export', documentation: exportDocumentation }],
           },
           resource('Encounter', ['read', 'search-type'], [['patient', 'reference'], ['subject', 'reference']], true),
           resource('EpisodeOfCare', ['read'], [], true),
