@@ -34,7 +34,8 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
     const since = query._since ? new Date(query._since) : null;
     if (since && Number.isNaN(since.getTime())) throw fhirError(400, 'invalid', '_since must be an instant, e.g. 2026-01-01T00:00:00Z.', '_since');
     const context = await fhirRequestContext(deps, request);
-    for (const type of types) requireScope(context, type, 'r');
+    // The job runs later under the requester's own access policy: patient/ scopes, confined to one patient, cannot allow it.
+    for (const type of types) requireScope(context, type, 'r', false);
     const { principal } = context;
     const profile: ExportProfile = !deidentification && principal.roles.includes('admin') && principal.purposeOfUse === 'HOPERAT' ? 'identified' : (deidentification ?? 'safe-harbor');
     if (profile !== 'identified' && !deps.config.fhir.pseudonymKey) {

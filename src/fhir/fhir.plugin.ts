@@ -2,7 +2,7 @@ import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import { type Permission, permissionTable } from '../access/permissions.ts';
 import type { Principal } from '../access/principal.ts';
-import { scopesAllow } from '../access/smart-scopes.ts';
+import { scopeGrant } from '../access/smart-scopes.ts';
 import type { TrailEntry } from '../access/audit-trail.ts';
 import type { ContextDeps, RequestContext } from '../server/context.ts';
 import { countRequestsInFlight } from '../server/requests-in-flight.ts';
@@ -188,7 +188,8 @@ function requireImportScopes(request: FastifyRequest, entries: ImportEntry[]): v
   const authentication = request.authentication;
   const scopes = authentication && 'principal' in authentication ? authentication.principal.smartScopes : undefined;
   if (!scopes) return;
-  const refused = entries.find((entry) => !scopesAllow(scopes, entry.resource.resourceType, entry.method === 'POST' ? 'c' : 'u'));
+  // patient/ scopes reach one patient's records, and imports write any patient's: they need user/ or system/ scopes.
+  const refused = entries.find((entry) => scopeGrant(scopes, entry.resource.resourceType, entry.method === 'POST' ? 'c' : 'u') !== 'all');
   if (refused) throw fhirError(403, 'forbidden', `Your token's scopes do not allow ${refused.method === 'POST' ? 'creating' : 'updating'} ${refused.resource.resourceType}.`, `Bundle.entry[${refused.index}].request.method`);
 }
 

@@ -210,4 +210,34 @@ describe('FHIR reads and searches', () => {
     const scopeOnly = fhirClient(api, { sub: people.clinician.sub, roles: [] }, { roles: undefined, scope: 'user/*.rs' });
     assert.equal((await scopeOnly(`/Observation?patient=${patientId}`)).body.total, 30);
   });
+
+  it('confines patient/ scopes to the token\'s launch patient: another patient of the same care team reads as absent, and no claim is refused', async () => {
+    const mine = await importedCase('LAUNCH');
+    const other = await importedCase('NEIGHBOUR');
+    const launched = fhirClient(api, people.clinician, { scope: 'patient/Patient.rs patient/Observation.rs patient/Encounter.rs', patient: mine.patientId });
+    assert.equal((await launched(`/Patient/${mine.patientId}`)).status, 200);
+    assert.equal((await launched(`/Observation?patient=${mine.patientId}`)).body.total, 30);
+    const [observation] = await raw.query<{ id: string }>(`SELECT id FROM "Observation" WHERE "caseId" = $1::uuid LIMIT 1`, [other.caseId]);
+    // The care team reaches the neighbour, the launch context does not: absent, as one out of reach.
+    for (const path of [`/Patient/${other.patientId}`, `/Encounter/${other.caseId}`, `/Observation/${observation!.id}`]) {
+      const response = await launched(path);
+      assert.equal(response.status, 404, path);
+      assert.equal(response.body.resourceType, 'OperationOutcome');
+    }
+    for (const path of [`/Observation?patient=${other.patientId}`, `/Encounter?patient=${other.patientId}`, `/Patient?identifier=${hospitalMrnSystem}|${ehrPatient('NEIGHBOUR', 0).mrn}`]) {
+      const response = await launched(path);
+      assert.equal(response.status, 200, path);
+      assert.equal(response.body.total, 0, path);
+    }
+    const [denials] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE outcome = 'DENIED' AND reason = 'outside-launch-context' AND $1 = ANY("patientIds"::text[])`, [other.patientId]);
+    assert.ok(denials!.n >= 3);
+    // Without the patient claim, patient/ scopes reach no one.
+    const noLaunch = await fhirClient(api, people.clinician, { scope: 'patient/Patient.rs' })(`/Patient/${mine.patientId}`);
+    assert.equal(noLaunch.status, 403);
+    assert.match(noLaunch.body.issue[0].diagnostics, /patient claim/);
+    // A user/ scope beside them reaches the care team again for its type only.
+    const mixed = fhirClient(api, people.clinician, { scope: 'patient/Observation.rs user/Patient.rs', patient: mine.patientId });
+    assert.equal((await mixed(`/Patient/${other.patientId}`)).status, 200);
+    assert.equal((await mixed(`/Observation?patient=${other.patientId}`)).body.total, 0);
+  });
 });
