@@ -7,6 +7,7 @@ import type { DutyCycle } from './duty-cycle.ts';
 import { fhirRequestContext, flushReads, requireScope } from './fhir-context.ts';
 import { type ExportProfile, FhirExportRepository } from './fhir-export.repository.ts';
 import { fhirError, operationOutcome, toFhirError } from './operation-outcome.ts';
+import { type SearchParams, singleParam } from './search-params.ts';
 
 const ndjsonFormats = new Set(['application/fhir+ndjson', 'application/ndjson', 'ndjson']);
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -24,14 +25,17 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, guard: preHandlerHookHandler[], runner: BulkExportRunner, baseUrl: (request: FastifyRequest) => string): void {
   const kickOff = (level: string) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const query = request.query as Record<string, string | undefined>;
+    const query = request.query as SearchParams;
     if (!/respond-async/.test(String(request.headers.prefer ?? ''))) throw fhirError(400, 'invalid', 'A bulk export runs asynchronously: send Prefer: respond-async.', 'Prefer');
-    if (query._outputFormat && !ndjsonFormats.has(query._outputFormat)) throw fhirError(400, 'not-supported', 'Exports are written as application/fhir+ndjson.', '_outputFormat');
-    const types = query._type ? query._type.split(',').map((type) => type.trim()) : [...exportTypes];
+    const outputFormat = singleParam(query, '_outputFormat');
+    if (outputFormat && !ndjsonFormats.has(outputFormat)) throw fhirError(400, 'not-supported', 'Exports are written as application/fhir+ndjson.', '_outputFormat');
+    const typeList = singleParam(query, '_type');
+    const types = typeList ? typeList.split(',').map((type) => type.trim()) : [...exportTypes];
     const unknown = types.find((type) => !(exportTypes as readonly string[]).includes(type));
     if (unknown) throw fhirError(400, 'not-supported', `${unknown} is not exported; export some of ${exportTypes.join(', ')}.`, '_type');
-    const deidentification = deidentificationOf(query._deidentify);
-    const since = query._since ? new Date(query._since) : null;
+    const deidentification = deidentificationOf(singleParam(query, '_deidentify'));
+    const sinceParam = singleParam(query, '_since');
+    const since = sinceParam ? new Date(sinceParam) : null;
     if (since && Number.isNaN(since.getTime())) throw fhirError(400, 'invalid', '_since must be an instant, e.g. 2026-01-01T00:00:00Z.', '_since');
     const context = await fhirRequestContext(deps, request);
     // The job runs later under the requester's own access policy: patient/ scopes, confined to one patient, cannot allow it.

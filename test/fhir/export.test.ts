@@ -208,6 +208,9 @@ describe('FHIR bulk export', () => {
     assert.deepEqual(noPrefer.body.issue[0].expression, ['Prefer']);
     const badType = await scientist('/$export?_type=Medication', { headers: asyncHeaders });
     assert.deepEqual(badType.body.issue[0].expression, ['_type']);
+    const repeatedType = await scientist('/$export?_type=Patient&_type=Observation', { headers: asyncHeaders });
+    assert.equal(repeatedType.status, 400);
+    assert.deepEqual(repeatedType.body.issue[0].expression, ['_type']);
     const badProfile = await scientist('/$export?_deidentify=expert', { headers: asyncHeaders });
     assert.equal(badProfile.status, 400);
     assert.deepEqual(badProfile.body.issue[0].expression, ['_deidentify']);

@@ -201,6 +201,35 @@ describe('FHIR reads and searches', () => {
     assert.equal((await outsider(`/RiskAssessment?subject=Patient/${patientId}`)).body.total, 0);
   });
 
+  it('takes repeated date (a range) and code parameters as FHIR search does, and answers malformed ones 400 naming them, never 500', async () => {
+    const { patientId } = await importedCase('RANGE');
+    const search = (query: string) => clinician(`/Observation?patient=${patientId}&${query}`);
+    // 30 features over three days, ten a day.
+    assert.equal((await search('date=ge2026-03-02&date=le2026-03-03')).body.total, 20);
+    assert.equal((await search('date=ge2026-03-02&date=lt2026-03-03')).body.total, 10);
+    const [a, b, c] = (await modelObservations('breast-cancer', 0)).map((feature) => feature.code);
+    // A comma list is any of its codes; repeated parameters must all hold.
+    assert.equal((await search(`code=${a},${b}`)).body.total, 2);
+    const both = await search(`code=${a},${b}&code=${b},${c}`);
+    assert.equal(both.status, 200);
+    assert.deepEqual(both.body.entry.map((e: any) => e.resource.code.coding.some((coding: any) => coding.code === b)), [true]);
+    assert.equal((await search(`code=${a}&code=${b}`)).body.total, 0);
+    const malformed: [string, string][] = [
+      ['date=2026-13-45', 'date'],
+      ['date=ge2026-01-01&date=soon', 'date'],
+      ['code=', 'code'],
+      [`code=${a}&code=urn:clinigraph:feature|`, 'code'],
+      [`patient=${patientId}`, 'patient'],
+      ['_count=5&_count=10', '_count'],
+    ];
+    for (const [query, parameter] of malformed) {
+      const response = await search(query);
+      assert.equal(response.status, 400, query);
+      assert.equal(response.body.resourceType, 'OperationOutcome');
+      assert.deepEqual(response.body.issue[0].expression, [parameter], query);
+    }
+  });
+
   it('narrows a clinician by the SMART scopes the token carries', async () => {
     const { patientId } = await importedCase('SCOPE');
     const patientsOnly = fhirClient(api, people.clinician, { scope: 'user/Patient.rs' });
