@@ -1,6 +1,6 @@
 import type { Bundle, BundleEntry, CodeableConcept, Coding, Encounter, EpisodeOfCare, Identifier, Observation, ObservationComponent, Patient, Quantity, Reference, Resource } from '@medplum/fhirtypes';
 import type { Patient as PatientRow } from '../patients/patient.repository.ts';
-import { caseStart } from '../cases/case.repository.ts';
+import { type Case, caseEnd, caseStart } from '../cases/case.repository.ts';
 import type { ObservationInput } from '../generated/graphql.ts';
 import type { RequestContext } from '../server/context.ts';
 import { type CodeCatalog, loincSystem, toFeatureUnit } from './code-catalog.ts';
@@ -220,7 +220,8 @@ export class BundleImport {
     const done = resource.status === 'finished' || resource.status === 'cancelled';
     const startedAt = startOf(resource);
     if (existingId) {
-      const episode = await this.context.cases.requireForWrite(existingId, 'id', 'case.open');
+      const known = await this.context.cases.requireForWrite(existingId, 'id', 'case.open');
+      const episode = entry.method === 'PUT' ? await this.updatedCase(known, resource, startedAt) : known;
       if (done && episode.status === 'OPEN' && entry.method === 'PUT') this.finished.set(episode.id, endOf(resource, caseStart(episode)));
       return this.linked(type, episode.id, episode.patientId, links, '200 OK');
     }
@@ -301,6 +302,23 @@ export class BundleImport {
     const text = holder.valueCodeableConcept ? (holder.valueCodeableConcept.coding?.[0]?.code ?? holder.valueCodeableConcept.text) : (holder.valueString ?? (holder.valueBoolean === undefined ? undefined : String(holder.valueBoolean)));
     if (text !== undefined) return { code: name, text };
     return undefined;
+  }
+
+  /**
+   * A known case as an update (PUT) of its Encounter or EpisodeOfCare leaves
+   * it: a changed title or period.start is written (and audited as
+   * `case.update`); the same resource sent again changes nothing. A closed
+   * case's end stays as it was closed.
+   */
+  private async updatedCase(episode: Case, resource: Encounter | EpisodeOfCare, startedAt: Date | null): Promise<Case> {
+    const title = encounterTitle(resource);
+    const changes = { ...(title !== episode.title ? { title } : {}), ...(startedAt && startedAt.getTime() !== caseStart(episode).getTime() ? { startedAt } : {}) };
+    if (Object.keys(changes).length === 0) return episode;
+    const end = caseEnd(episode);
+    if (changes.startedAt && end && changes.startedAt > end) {
+      throw fhirError(422, 'value', `The period would start after the case ended (${end.toISOString()}).`, `${resource.resourceType}.period.start`);
+    }
+    return this.context.cases.update(episode.id, changes);
   }
 
   /**

@@ -28,6 +28,9 @@ describe('FHIR import', () => {
     assert.equal(metadata.body.fhirVersion, '4.0.1');
     const types = metadata.body.rest[0].resource.map((r: { type: string }) => r.type);
     assert.deepEqual(types, ['Patient', 'Encounter', 'EpisodeOfCare', 'Observation', 'RiskAssessment', 'Device']);
+    // Exactly what an import's PUT of a known record does: patients and cases change, observations are kept as first stored.
+    assert.deepEqual(metadata.body.rest[0].resource.map((r: any) => r.conditionalUpdate), [true, true, true, false, undefined, undefined]);
+    validate(metadata.body);
 
     const unauthenticated = await anonymous('', { body: ehrBundle('anon', 1) });
     assert.equal(unauthenticated.status, 401);
@@ -164,6 +167,45 @@ describe('FHIR import', () => {
     assert.equal(response.body.entry[0].response.status, '200 OK');
     const [row] = await raw.query<{ familyName: string }>(`SELECT "familyName" FROM "Patient" WHERE mrn = $1`, [person.mrn]);
     assert.equal(row!.familyName, 'Married-Name');
+  });
+
+  it('updates a known encounter conditionally or by id: a changed title or start is written and audited, the same resource again changes nothing', async () => {
+    const bundle = ehrBundle('ENCPUT', 1);
+    const first = await engine('', { body: bundle });
+    assert.equal(first.status, 200);
+    const caseId = first.body.entry[1].response.location.split('/')[1] as string;
+    const updates = async () => (await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'case.update' AND outcome = 'SUCCESS' AND $1 = ANY("resourceIds"::text[])`, [caseId]))[0]!.n;
+    const visit = structuredClone(bundle.entry![1]!) as any;
+    visit.resource.type[0].text = 'Diabetes review';
+    visit.resource.period = { start: '2026-03-01T08:00:00.000Z' };
+    visit.request = { method: 'PUT', url: `Encounter?identifier=${visitSystem}|ENCPUT-V0` };
+    const send = (entry: any) => engine('', { body: { resourceType: 'Bundle', type: 'transaction', entry: [bundle.entry![0], entry] } });
+    const response = await send(visit);
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    assert.deepEqual([response.body.entry[1].response.status, response.body.entry[1].response.location], ['200 OK', `Encounter/${caseId}`]);
+    const read = await engine(`/Encounter/${caseId}`);
+    assert.deepEqual([read.body.type[0].text, read.body.period.start], ['Diabetes review', '2026-03-01T08:00:00.000Z']);
+    assert.equal(await updates(), 1);
+    assert.equal((await send(visit)).status, 200);
+    assert.equal(await updates(), 1, 'the same encounter again writes nothing');
+
+    const byId = structuredClone(visit);
+    byId.resource.type[0].text = 'Diabetes annual review';
+    byId.request = { method: 'PUT', url: `Encounter/${caseId}` };
+    assert.equal((await send(byId)).body.entry[1].response.status, '200 OK');
+    assert.equal((await engine(`/Encounter/${caseId}`)).body.type[0].text, 'Diabetes annual review');
+    assert.equal(await updates(), 2);
+
+    // A start after the case's end is refused, naming period.start; nothing changes.
+    const closing = structuredClone(visit);
+    Object.assign(closing.resource, { status: 'finished', period: { start: '2026-03-01T08:00:00.000Z', end: '2026-03-01T09:00:00.000Z' } });
+    assert.equal((await send(closing)).status, 200);
+    const late = structuredClone(visit);
+    Object.assign(late.resource, { status: 'finished', period: { start: '2026-03-01T10:00:00.000Z' } });
+    const refused = await send(late);
+    assert.equal(refused.status, 422);
+    assert.deepEqual(refused.body.issue[0].expression, ['Bundle.entry[1].resource.period.start']);
+    assert.equal((await engine(`/Encounter/${caseId}`)).body.period.start, '2026-03-01T08:00:00.000Z');
   });
 
   it('answers a conditional update of a known observation with a note, and keeps the value stored', async () => {
