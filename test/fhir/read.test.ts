@@ -165,6 +165,37 @@ describe('FHIR reads and searches', () => {
     }
   });
 
+  it('matches imported observations to pbc-mortality\'s features by LOINC, converting units, so predict reads them (coverage)', async () => {
+    // Visit 0 of pbcseq's patient 1, as a hepatology lab reports it: bilirubin in mg/L, albumin in g/L.
+    const loinc = (code: string, value: number, unit: string) => ({ code: { coding: [{ system: 'http://loinc.org', code }] }, valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: unit } });
+    const local = (code: string, value: number | string) => ({ code: { coding: [{ system: 'urn:clinigraph:feature', code }] }, ...(typeof value === 'number' ? { valueQuantity: { value } } : { valueString: value }) });
+    const pbcVisit: VisitObservations = async (key, patientUrl, visitUrl) =>
+      Object.entries({
+        age: loinc('30525-0', 58.77, 'a'),
+        sex: local('sex', 'f'),
+        ascites: local('ascites', 1),
+        hepato: local('hepato', 1),
+        spiders: local('spiders', 1),
+        edema: local('edema', 1),
+        bili: loinc('1975-2', 145, 'mg/L'),
+        chol: loinc('2093-3', 261, 'mg/dL'),
+        albumin: loinc('1751-7', 26, 'g/L'),
+        alkphos: loinc('6768-6', 1718, 'U/L'),
+        ast: loinc('1920-8', 138, 'U/L'),
+        platelet: loinc('777-3', 190, '10*3/uL'),
+        protime: loinc('5902-2', 12.2, 's'),
+        stage: local('stage', 4),
+      }).map(([name, body]) => observationEntry(patientUrl, visitUrl, `${key}-${name}`, { ...body, effectiveDateTime: '2026-03-01T10:00:00Z' }));
+    const { caseId } = await importedCase('PBC', pbcVisit);
+    const predicted = await api.as(people.clinician).gql('mutation($id: ID!) { predict(caseId: $id, model: "pbc-mortality") { id input } }', { id: caseId });
+    assert.equal(predicted.body.errors, undefined, JSON.stringify(predicted.body.errors));
+    const input = predicted.body.data!.predict.input;
+    // Converted to the model's units: bilirubin 14.5 mg/dL, albumin 2.6 g/dL.
+    assert.equal(input.bili, 14.5);
+    assert.equal(input.albumin, 2.6);
+    assert.equal(input.platelet, 190);
+  });
+
   it('reads a prediction back as a RiskAssessment naming the model version (a Device), which the FHIR validator accepts', async () => {
     const { patientId, caseId } = await importedCase('RISK');
     const predicted = await api.as(people.clinician).gql('mutation($id: ID!) { predict(caseId: $id, model: "breast-cancer") { id modelVersion { id version weightsSha256 } } }', { id: caseId });
