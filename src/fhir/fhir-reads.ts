@@ -53,8 +53,12 @@ export class FhirReads {
   async riskAssessment(id: string): Promise<Resource | null> {
     const prediction = await this.context.predictions.get(id);
     if (!prediction) return null;
-    const episode = await this.context.cases.get(prediction.caseId);
-    return toRiskAssessment(await this.predictionView(prediction, await this.context.cases.observations(episode!)));
+    const whole = await this.context.predictions.whole(prediction);
+    // A sequence model read the patient's visits across cases: its basis is drawn from all of them.
+    const observations = historyOf(whole)
+      ? await this.patientObservations(prediction.patientId)
+      : await this.context.cases.observations((await this.context.cases.get(prediction.caseId))!);
+    return toRiskAssessment(await this.predictionView(whole, observations));
   }
 
   async device(id: string): Promise<Resource | null> {
@@ -105,16 +109,27 @@ export class FhirReads {
 
   async searchRiskAssessments(params: SearchParams): Promise<Resource[]> {
     const cases = await this.context.cases.listForPatient(patientParam(params, 'subject', 'patient'), { observations: true, predictions: true });
+    const byCase = new Map<string, Observation[]>();
+    for (const episode of cases) byCase.set(episode.id, await this.context.cases.observations(episode));
     const resources: Resource[] = [];
     for (const episode of cases) {
-      const observations = await this.context.cases.observations(episode);
       for (const record of await this.context.predictions.forCase(episode)) {
-        resources.push(toRiskAssessment(await this.predictionView(await this.context.predictions.whole(record), observations)));
+        const whole = await this.context.predictions.whole(record);
+        resources.push(toRiskAssessment(await this.predictionView(whole, historyOf(whole) ? [...byCase.values()].flat() : byCase.get(episode.id)!)));
       }
     }
     return resources;
   }
 
+  /** Every observation of the patient, across their cases. */
+  private async patientObservations(patientId: string): Promise<Observation[]> {
+    const cases = await this.context.cases.listForPatient(patientId, { observations: true, predictions: false });
+    const observations: Observation[] = [];
+    for (const episode of cases) observations.push(...(await this.context.cases.observations(episode)));
+    return observations;
+  }
+
+  /** @param prediction a whole prediction (with its input) */
   private async predictionView(prediction: PredictionView['prediction'], observations: Observation[]): Promise<PredictionView> {
     const version = await this.context.models.version(prediction.modelVersionId);
     const model = await this.context.models.byId(version!.modelId);
@@ -122,17 +137,31 @@ export class FhirReads {
   }
 }
 
-/** The observations a prediction's input came from: for each input feature, the latest recorded before the prediction. */
+/** The visits a sequence model's input held (each with its values by feature), if it is one. */
+function historyOf(prediction: PredictionView['prediction']): { values?: object }[] | undefined {
+  const history = (prediction.input as { history?: unknown } | null)?.history;
+  return Array.isArray(history) ? history : undefined;
+}
+
+/**
+ * The observations a prediction's input came from: for each input feature,
+ * the latest recorded before the prediction; for a sequence model (whose
+ * input is the patient's visits so far), every one of them recorded before it.
+ */
 function basisOf(prediction: PredictionView['prediction'], observations: Observation[]): Observation[] {
   const values = (prediction.input as { values?: unknown }).values;
   if (!values || Array.isArray(values)) return [];
-  const used = new Map<string, Observation>();
+  const history = historyOf(prediction);
+  const used = new Set([values, ...(history ?? []).map((visit) => visit.values ?? {})].flatMap((visitValues) => Object.keys(visitValues as object)));
+  const features = (observation: Observation) => used.has(observation.code) && observation.createdAt <= prediction.createdAt;
+  if (history) return observations.filter(features).sort((a, b) => a.observedAt.getTime() - b.observedAt.getTime());
+  const latest = new Map<string, Observation>();
   for (const observation of observations) {
-    if (!(observation.code in (values as object)) || observation.createdAt > prediction.createdAt) continue;
-    const seen = used.get(observation.code);
-    if (!seen || seen.observedAt <= observation.observedAt) used.set(observation.code, observation);
+    if (!features(observation)) continue;
+    const seen = latest.get(observation.code);
+    if (!seen || seen.observedAt <= observation.observedAt) latest.set(observation.code, observation);
   }
-  return [...used.values()];
+  return [...latest.values()];
 }
 
 /** The patient id a search names (`patient=ID` or `patient=Patient/ID`). */

@@ -194,6 +194,27 @@ describe('FHIR reads and searches', () => {
     assert.equal(input.bili, 14.5);
     assert.equal(input.albumin, 2.6);
     assert.equal(input.platelet, 190);
+
+    // A second visit, in a case of its own: pbc-mortality reads both, and the RiskAssessment's basis names both visits' observations
+    // (the first visit's 13 of pbc-mortality's features: its cholesterol, LOINC 2093-3, was stored under diabetes-progression's s1_tc).
+    const visit = encounterEntry(`Patient?identifier=${hospitalMrnSystem}|${ehrPatient('PBC', 0).mrn}`, 'PBC-V2');
+    const later = [loinc('1975-2', 213, 'mg/L'), loinc('1751-7', 29.4, 'g/L')].map((body, i) =>
+      observationEntry(`Patient?identifier=${hospitalMrnSystem}|${ehrPatient('PBC', 0).mrn}`, visit.fullUrl!, `PBC-2-${i}`, { ...body, effectiveDateTime: '2026-09-09T10:00:00Z' }),
+    );
+    const second = await engine('', { body: { resourceType: 'Bundle', type: 'transaction', entry: [visit, ...later] } });
+    assert.equal(second.status, 200, JSON.stringify(second.body));
+    const secondCase = second.body.entry[0].response.location.split('/')[1] as string;
+    const repeated = await api.as(people.clinician).gql('mutation($id: ID!) { predict(caseId: $id, model: "pbc-mortality") { id } }', { id: secondCase });
+    assert.equal(repeated.body.errors, undefined, JSON.stringify(repeated.body.errors));
+    const risk = await clinician(`/RiskAssessment/${repeated.body.data!.predict.id}`);
+    assert.equal(risk.status, 200);
+    validate(risk.body);
+    const basisCases = await raw.query<{ caseId: string; n: number }>(
+      `SELECT "caseId", count(*)::int AS n FROM "Observation" WHERE id = ANY($1::uuid[]) GROUP BY "caseId"`,
+      [risk.body.basis.map((b: any) => b.reference.split('/')[1])],
+    );
+    assert.deepEqual(new Map(basisCases.map((row) => [row.caseId, row.n])), new Map([[caseId, 13], [secondCase, 2]]));
+    assert.deepEqual((await clinician(`/RiskAssessment?subject=Patient/${risk.body.subject.reference.split('/')[1]}`)).body.entry.find((e: any) => e.resource.id === risk.body.id).resource.basis, risk.body.basis);
   });
 
   it('reads a prediction back as a RiskAssessment naming the model version (a Device), which the FHIR validator accepts', async () => {
