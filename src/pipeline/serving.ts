@@ -25,6 +25,8 @@ export interface FeatureInfo {
   typical: number | string;
   /** Text features: the levels seen in training. */
   levels: string[] | null;
+  /** The clinical code FHIR observations of this feature carry, from the feature specification (absent: none given). */
+  code?: { system: string; code: string; display?: string; ucum?: string };
 }
 
 /** What serving needs of a trained version (a TrainingResult has all of it). */
