@@ -1,8 +1,8 @@
 import ucum from '@lhncbc/ucum-lhc';
 import type { Coding, Quantity } from '@medplum/fhirtypes';
 import path from 'node:path';
-import type { PrismaClient } from '../generated/prisma/client.ts';
 import { datasetsDir, defaultModels, type FeatureInfo, readFeatureSpec } from '../pipeline/index.ts';
+import type { ProductionFeaturesRepository } from './production-features.repository.ts';
 
 export const loincSystem = 'http://loinc.org';
 export const ucumSystem = 'http://unitsofmeasure.org';
@@ -59,13 +59,11 @@ export class CodeCatalog {
    * was built (a promotion, a new model, here or on another replica): one
    * small query when they did not.
    */
-  async refresh(prisma: PrismaClient): Promise<void> {
-    const production = { stage: 'PRODUCTION' as const };
-    const ids = (await prisma.modelVersion.findMany({ where: production, select: { id: true }, orderBy: { id: 'asc' } })).map((row) => row.id).join(',');
+  async refresh(production: ProductionFeaturesRepository): Promise<void> {
+    const ids = await production.versionIds();
     if (ids === this.builtFrom) return;
-    const versions = await prisma.modelVersion.findMany({ where: production, select: { result: true, model: { select: { name: true } } }, orderBy: [{ model: { createdAt: 'asc' } }, { id: 'asc' }] });
     const features: FeatureCode[] = [];
-    for (const version of versions) features.push(...(await featureCodesOf(version.model.name, (version.result as { features?: FeatureInfo[] }).features ?? [])));
+    for (const version of await production.versions()) features.push(...(await featureCodesOf(version.modelName, version.features)));
     this.use(features);
     this.builtFrom = ids;
   }

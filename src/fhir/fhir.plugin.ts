@@ -10,6 +10,7 @@ import { BundleImport, type EntryResult, type ImportEntry, parseImportBundle, ty
 import { BulkExportRunner } from './bulk-export.ts';
 import { capabilityStatement } from './capability-statement.ts';
 import { CodeCatalog } from './code-catalog.ts';
+import { ProductionFeaturesRepository } from './production-features.repository.ts';
 import { fhirRequestContext, flushReads, inOneTransaction, requireScope } from './fhir-context.ts';
 import { registerExportRoutes } from './fhir-export.routes.ts';
 import { FhirIdentifierRepository } from './fhir-identifier.repository.ts';
@@ -44,7 +45,8 @@ type ReadableType = keyof typeof readable;
 export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDeps, guard: preHandlerHookHandler[]): Promise<BulkExportRunner> {
   // Built from the models in production, and rebuilt before an import or read once they changed.
   const catalog = new CodeCatalog();
-  await catalog.refresh(deps.db.prisma).catch((error: unknown) => deps.log.warn({ errorType: (error as Error).name }, 'code catalog not built: no models read yet'));
+  const production = new ProductionFeaturesRepository(deps.db.prisma);
+  await catalog.refresh(production).catch((error: unknown) => deps.log.warn({ errorType: (error as Error).name }, 'code catalog not built: no models read yet'));
   // Exports give way to interactive requests; the polling and downloads of exports are not what they give way to.
   const exports = new BulkExportRunner(deps, catalog, countRequestsInFlight(http.server, (url) => !exportUrl.test(url)));
   // A database not yet migrated has no job table; its jobs (none) wait for the next start.
@@ -86,7 +88,7 @@ export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDep
       api.post('/', { preHandler: guard, bodyLimit: settings.maxBundleBytes }, async (request, reply) => {
         const { type, entries } = parseImportBundle(request.body);
         requireImportScopes(request, entries);
-        await catalog.refresh(deps.db.prisma);
+        await catalog.refresh(production);
         const stored = new Map<string, StoredEntry>();
         const run = (chosen: ImportEntry[]) =>
           inOneTransaction(deps, request, { timeoutMs: settings.importTimeoutMs, action: 'fhir.import' }, async (context) => {
@@ -120,7 +122,7 @@ export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDep
         const how = readable[type].read;
         if (!how) throw fhirError(405, 'not-supported', `${type} is searched, not read by id, here.`);
         const context = await fhirRequestContext(deps, request);
-        await catalog.refresh(deps.db.prisma);
+        await catalog.refresh(production);
         requireScope(context, type, 'r');
         const resource = await asAbsentWhenOutOfReach(context.principal, readable[type].permission, type, () =>
           reads(context, catalog, mrnSystem)[how](request.params.id),
@@ -135,7 +137,7 @@ export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDep
         const how = readable[type].search;
         if (!how) throw fhirError(405, 'not-supported', `${type} is read by id, not searched, here.`);
         const context = await fhirRequestContext(deps, request);
-        await catalog.refresh(deps.db.prisma);
+        await catalog.refresh(production);
         requireScope(context, type, 's');
         const found = await asAbsentWhenOutOfReach(context.principal, readable[type].permission, type, () =>
           reads(context, catalog, mrnSystem)[how](request.query),
