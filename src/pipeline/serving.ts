@@ -27,6 +27,8 @@ export interface FeatureInfo {
   levels: string[] | null;
   /** Names of coded values from the feature specification (e.g. { "1": "female", "2": "male" }); absent when it gives none. */
   levelNames?: Record<string, string>;
+  /** The clinical code FHIR observations of this feature carry, from the feature specification (absent: none given). */
+  code?: { system: string; code: string; display?: string; ucum?: string };
 }
 
 /** What serving needs of a trained version (a TrainingResult has all of it). */
