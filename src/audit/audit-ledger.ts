@@ -1,6 +1,7 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { canonicalAuditRecord } from './audit-record.ts';
-import { decodeEntry, entryColumns, prismaSql, storedConsistencyProof, storedInclusionProof, storedTreeSize } from './audit-tree.ts';
+import { decodeEntry, entryColumns, storedConsistencyProof, storedInclusionProof, storedTreeSize } from './audit-tree.ts';
+import { prismaSql } from './prisma-sql.ts';
 import type { Checkpoint, VerifierKey } from './checkpoint.ts';
 import { type LogVerification, verifyAuditLog } from './log-verification.ts';
 import { leafHash } from './merkle.ts';

@@ -1,22 +1,17 @@
-import type { Prisma } from '../generated/prisma/client.ts';
 import type { AuditRecord } from './audit-record.ts';
 import { consistencyProof, type Hash, hashFromNodes, inclusionProof, nodeKey, nodesNeeded } from './merkle.ts';
 
 /*
  * Reads of the stored tree (AuditLeaf, AuditTreeNode, AuditCheckpoint) in
- * plain SQL, so the same queries run on a Prisma client (server, PGlite) and
- * on a node-postgres connection (the sequencer's own session). Every value is
- * cast in SQL to text, boolean, array or bytea, so both drivers hand back
- * the same shapes.
+ * plain SQL, so the same queries run on a Prisma client (the server,
+ * prisma-sql.ts), on a node-postgres connection (the sequencer's own session,
+ * the verifier) and on PGlite itself (the verifier, embedded). Every value is
+ * cast in SQL to text, boolean, array or bytea, so every driver hands back
+ * the same shapes. Nothing here imports Prisma.
  */
 
 /** Runs one SQL statement with positional parameters ($1, $2, …) and returns its rows. */
 export type Sql = <T>(text: string, values?: unknown[]) => Promise<T[]>;
-
-export const prismaSql =
-  (db: Prisma.TransactionClient): Sql =>
-  <T>(text: string, values: unknown[] = []) =>
-    db.$queryRawUnsafe<T[]>(text, ...values);
 
 /** An entry as stored, with its arrival number and inserting transaction. */
 export interface StoredEntry extends AuditRecord {
