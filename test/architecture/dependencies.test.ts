@@ -126,6 +126,10 @@ describe('architecture', () => {
     const closure = runtimeImportClosure('scripts/audit-verify.ts');
     assert.ok(closure.files.includes('src/audit/log-verification.ts') && closure.packages.includes('pg'), 'the closure was read');
     assert.deepEqual(verifierDependencyViolations(closure), []);
+    const proofs = runtimeImportClosure('scripts/audit-verify-proof.ts');
+    assert.ok(proofs.files.includes('src/audit/proof-verification.ts'), 'the closure was read');
+    assert.deepEqual(verifierDependencyViolations(proofs), []);
+    assert.deepEqual(proofs.packages.filter((name) => !name.startsWith('node:')), [], 'the proof verifier needs no driver either');
     // The walk can fail: the server's database module loads Prisma's client and adapters.
     const server = verifierDependencyViolations(runtimeImportClosure('src/db/database.ts'));
     for (const violation of ['loads the generated Prisma client (src/generated/prisma/client.ts)', 'loads the package @prisma/adapter-pg', 'loads the package pglite-prisma-adapter']) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { openCheckpoint, parseVerifierKey } from '../../src/audit/checkpoint.ts';
 import { leafHash, verifyConsistency, verifyInclusion } from '../../src/audit/merkle.ts';
+import { verifyInclusionProofDocument } from '../../src/audit/proof-verification.ts';
 import { witnessFileName } from '../../src/audit/sequencer.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { applyMigrations, migrationsDir, readMigrationList } from '../../src/db/migrations.ts';
@@ -74,6 +75,57 @@ describe('proofs (auditors)', () => {
     assert.ok(JSON.parse(proof.entry)[8].includes(patientId), 'the leaf is the entry itself (its resource ids)');
     assert.ok(verifyInclusion(leaf, BigInt(proof.leafIndex), checkpoint.size, b64(proof.hashes), checkpoint.root));
     assert.ok(!verifyInclusion(leafHash(Buffer.from(proof.entry.replace(patientId, 'someone-else'))), BigInt(proof.leafIndex), checkpoint.size, b64(proof.hashes), checkpoint.root));
+  });
+
+  it('check offline, with the public key alone: a saved proof passes, a tampered entry, path or checkpoint fails with its reason', async () => {
+    const patientId = await createPatient(api);
+    await createPatient(api); // the entry is not the last leaf: its audit path is not empty
+    await api.server.app.auditLedger.settle();
+    const [event] = await api.server.db.prisma.auditEvent.findMany({ where: { action: 'patient.create', resourceIds: { has: patientId } } });
+    const response = await auditor.gql(
+      'query($id: ID!) { auditInclusionProof(eventId: $id) { eventId leafIndex treeSize entry leafHash hashes checkpoint } }',
+      { id: event!.id },
+    );
+    const proof = response.body.data!.auditInclusionProof;
+    assert.ok(proof.hashes.length > 0);
+    const check = (document: object, kept?: string) => {
+      const result = verifyInclusionProofDocument(document, key, kept);
+      return result.valid ? 'valid' : result.problem;
+    };
+    assert.equal(check(proof), 'valid');
+    const altered = proof.entry.replace(patientId, 'someone-else');
+    assert.equal(check({ ...proof, entry: altered }), 'entry-mismatch', 'the entry no longer hashes to its leaf');
+    assert.equal(check({ ...proof, entry: altered, leafHash: leafHash(Buffer.from(altered)).toString('base64') }), 'path-mismatch', 'entry and leaf hash both altered');
+    const flipped = Buffer.from(proof.hashes[0], 'base64');
+    flipped[0]! ^= 1;
+    assert.equal(check({ ...proof, hashes: [flipped.toString('base64'), ...proof.hashes.slice(1)] }), 'path-mismatch');
+    assert.equal(check({ ...proof, leafIndex: (BigInt(proof.leafIndex) + 1n).toString() }), 'path-mismatch', 'another position');
+    const [origin, size, ...rest] = proof.checkpoint.split('\n');
+    assert.equal(check({ ...proof, checkpoint: [origin, BigInt(size) + 1n, ...rest].join('\n') }), 'wrong-signature', 'a checkpoint rewritten');
+    assert.equal(check(proof, proof.checkpoint), 'valid', 'against a kept checkpoint of its size');
+    await createPatient(api);
+    await api.server.app.auditLedger.settle();
+    const later = (await auditor.gql('{ auditCheckpoint }')).body.data!.auditCheckpoint as string;
+    assert.equal(check(proof, later), 'checkpoint-mismatch', 'a kept checkpoint of another size');
+    assert.equal(check({ ...proof, hashes: 'none' }), 'malformed-proof');
+
+    // The command, as a third party runs it: no database, no data directory of the server's.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-proof-'));
+    after(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(path.join(dir, 'proof.json'), JSON.stringify(proof));
+    await writeFile(path.join(dir, 'tampered.json'), JSON.stringify({ ...proof, entry: altered }));
+    await writeFile(path.join(dir, 'audit.pub'), testAuditKeys.publicKey);
+    const env = { PATH: process.env.PATH!, DATA_DIR: path.join(dir, 'nothing') };
+    const run = (file: string) =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/audit-verify-proof.ts', '--proof', path.join(dir, file), '--public-key', path.join(dir, 'audit.pub')], { cwd: root, env }).then(
+        ({ stdout }) => ({ code: 0, output: stdout }),
+        (error: { code: number; stderr: string }) => ({ code: error.code, output: error.stderr }),
+      );
+    const [good, bad] = await Promise.all([run('proof.json'), run('tampered.json')]);
+    assert.equal(good.code, 0, good.output);
+    assert.match(good.output, new RegExp(`^Proof valid: entry ${event!.id} \\(patient\\.create, SUCCESS, by .* is at position ${proof.leafIndex} of the tree of ${proof.treeSize} entries`));
+    assert.equal(bad.code, 1, bad.output);
+    assert.match(bad.output, /^Proof NOT VALID \(entry-mismatch\): the entry does not hash to the proof's leaf hash/);
   });
 
   it('prove that an earlier signed tree is a prefix of the newest', async () => {
