@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash, randomUUID } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -250,30 +251,74 @@ describe('exports', () => {
   });
 });
 
-describe('the hash chain of earlier versions', () => {
-  it('moves into the tree in its order, and the log goes on after it', async () => {
-    const database = await createTestDatabase({ empty: true });
-    after(() => database.drop());
-    const raw = await openRaw(database);
-    const all = (await readMigrationList()).migrationDirectories.map((dir) => dir.path);
-    const ours = all.findIndex((name) => name.endsWith('_audit_transparency_log'));
-    const earlier = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-migrations-'));
-    try {
-      await cp(path.join(migrationsDir, 'migration_lock.toml'), path.join(earlier, 'migration_lock.toml'));
-      for (const name of all.slice(0, ours)) await cp(path.join(migrationsDir, name), path.join(earlier, name), { recursive: true });
-      await applyMigrations(raw.adapterFactory, earlier);
-      for (let sequence = 1; sequence <= 5; sequence++) {
-        await raw.query(
-          `INSERT INTO "AuditEvent" (sequence, id, "recordedAt", "actorSubject", "actorRoles", action, outcome, "resourceIds", "patientIds", "purposeOfUse", "previousHash", hash)
-           VALUES ($1, gen_random_uuid(), now(), 'chain-era', '{clinician}', $2, 'SUCCESS', '{}', '{}', 'TREAT', repeat('0', 64), repeat('f', 64))`,
-          [sequence, `chain.${sequence}`],
-        );
-      }
-    } finally {
-      await raw.close();
-      await rm(earlier, { recursive: true, force: true });
+/** A record's hash in the chain of versions before the transparency log (hashAuditRecord at 62cd060), written here independently of the upgrade's SQL. */
+function legacyChainHash(record: { sequence: number; id: string; recordedAt: string; action: string; previousHash: string }): string {
+  const fields = [String(record.sequence), record.id, record.recordedAt, 'chain-era', ['clinician'], record.action, 'SUCCESS', null, [], [], 'TREAT', false, null, null, null, null, null, null];
+  return createHash('sha256').update(JSON.stringify([...fields, record.previousHash])).digest('hex');
+}
+
+/**
+ * A database as version 62cd060 left it (every migration before the transparency log) holding a hash chain of
+ * five records, then changed by `tamper` (as the tables' owner, triggers off).
+ */
+async function chainEraDatabase(tamper?: string) {
+  const database = await createTestDatabase({ empty: true });
+  after(() => database.drop());
+  const raw = await openRaw(database);
+  const all = (await readMigrationList()).migrationDirectories.map((dir) => dir.path);
+  const ours = all.findIndex((name) => name.endsWith('_audit_transparency_log'));
+  const earlier = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-migrations-'));
+  let previousHash = '0'.repeat(64);
+  try {
+    await cp(path.join(migrationsDir, 'migration_lock.toml'), path.join(earlier, 'migration_lock.toml'));
+    for (const name of all.slice(0, ours)) await cp(path.join(migrationsDir, name), path.join(earlier, name), { recursive: true });
+    await applyMigrations(raw.adapterFactory, earlier);
+    for (let sequence = 1; sequence <= 5; sequence++) {
+      const record = { sequence, id: randomUUID(), recordedAt: new Date(Date.UTC(2026, 10, 30, 12, 0, sequence)).toISOString(), action: `chain.${sequence}`, previousHash };
+      previousHash = legacyChainHash(record);
+      await raw.query(
+        `INSERT INTO "AuditEvent" (sequence, id, "recordedAt", "actorSubject", "actorRoles", action, outcome, "resourceIds", "patientIds", "purposeOfUse", "previousHash", hash)
+         VALUES ($1, $2, $3, 'chain-era', '{clinician}', $4, 'SUCCESS', '{}', '{}', 'TREAT', $5, $6)`,
+        [sequence, record.id, record.recordedAt, record.action, record.previousHash, previousHash],
+      );
     }
-    const server = await startServer(loadConfig({ ...(await testServerEnv(database)), DATABASE_POOL_SIZE: '3' }), pino({ level: 'silent' }));
+    if (tamper) for (const sql of ['ALTER TABLE "AuditEvent" DISABLE TRIGGER USER', tamper, 'ALTER TABLE "AuditEvent" ENABLE TRIGGER USER']) await raw.query(sql);
+  } finally {
+    await raw.close();
+    await rm(earlier, { recursive: true, force: true });
+  }
+  return Object.assign(database, { head: previousHash });
+}
+
+const startQuietly = async (database: Awaited<ReturnType<typeof createTestDatabase>>) =>
+  startServer(loadConfig({ ...(await testServerEnv(database)), DATABASE_POOL_SIZE: '3' }), pino({ level: 'silent' }));
+
+/** Whether the chain's columns are still there, i.e. the migration that drops them did not run. */
+async function chainColumnsKept(database: Awaited<ReturnType<typeof createTestDatabase>>): Promise<boolean> {
+  const raw = await openRaw(database);
+  try {
+    const rows = await raw.query(`SELECT 1 FROM information_schema.columns WHERE table_name = 'AuditEvent' AND column_name = 'hash'`);
+    return rows.length === 1;
+  } finally {
+    await raw.close();
+  }
+}
+
+/** `ALTER DATABASE … SET`, as the owner would before the upgrade. */
+async function setForDatabase(database: Awaited<ReturnType<typeof createTestDatabase>>, name: string, value: string): Promise<void> {
+  const raw = await openRaw(database);
+  try {
+    const [{ database: current }] = (await raw.query<{ database: string }>('SELECT current_database() AS database')) as [{ database: string }];
+    await raw.query(`ALTER DATABASE "${current}" SET ${name} = '${value}'`);
+  } finally {
+    await raw.close();
+  }
+}
+
+describe('the hash chain of earlier versions', () => {
+  it('is verified, then moves into the tree in its order, and the log goes on after it', async () => {
+    const database = await chainEraDatabase();
+    const server = await startQuietly(database);
     try {
       const ledger = server.app.auditLedger;
       await ledger.settle();
@@ -293,5 +338,34 @@ describe('the hash chain of earlier versions', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  it('is not sealed when a record was altered: the upgrade refuses, naming it, and migrates nothing until the owner accepts that record', async () => {
+    const database = await chainEraDatabase(`UPDATE "AuditEvent" SET action = 'chain.rewritten' WHERE sequence = 3`);
+    await assert.rejects(startQuietly(database), (error: Error & { code?: string }) => {
+      assert.equal(error.name, 'LegacyAuditChainError');
+      assert.equal(error.code, 'AUDIT_CHAIN_BROKEN');
+      assert.match(error.message, /^The audit log's hash chain is broken at record 3 \([0-9a-f-]{36}\): its hash does not match its content/);
+      assert.match(error.message, /clinigraph\.accept_broken_audit_chain_at = '3'/);
+      return true;
+    });
+    assert.ok(await chainColumnsKept(database), 'nothing was migrated');
+    await setForDatabase(database, 'clinigraph.accept_broken_audit_chain_at', '3');
+    const server = await startQuietly(database);
+    await server.stop();
+    assert.ok(!(await chainColumnsKept(database)), 'accepted deliberately, the upgrade goes on');
+  });
+
+  it('is not sealed when a record was removed from the middle: the next one is named', async () => {
+    const database = await chainEraDatabase(`DELETE FROM "AuditEvent" WHERE sequence = 2`);
+    await assert.rejects(startQuietly(database), /^LegacyAuditChainError: The audit log's hash chain is broken at record 3 \([0-9a-f-]{36}\): it does not link to the record before it/);
+    assert.ok(await chainColumnsKept(database));
+  });
+
+  it('is not sealed when its newest records were removed, against the head an auditor kept', async () => {
+    const database = await chainEraDatabase(`DELETE FROM "AuditEvent" WHERE sequence = 5`);
+    await setForDatabase(database, 'clinigraph.legacy_audit_chain_head', database.head);
+    await assert.rejects(startQuietly(database), new RegExp(`^LegacyAuditChainError: The audit log's hash chain ends at [0-9a-f]{64} \\(4 records\\), not at the head kept before the upgrade \\(${database.head}\\)`));
+    assert.ok(await chainColumnsKept(database));
   });
 });
