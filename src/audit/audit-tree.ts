@@ -98,6 +98,45 @@ export async function storedTreeSize(sql: Sql): Promise<bigint> {
   return BigInt(row!.size);
 }
 
+/** What waits for the sequencer, and how old the newest signed checkpoint is. */
+export interface LedgerBacklog {
+  /** Committed entries not yet in the tree. */
+  queued: number;
+  /** Seconds since the oldest of them was recorded (null: none waits). */
+  oldestQueuedAgeSeconds: number | null;
+  /** Seconds since the newest checkpoint was signed (null: none yet). */
+  checkpointAgeSeconds: number | null;
+}
+
+/**
+ * The entries after the last one integrated, in the sequencer's own order
+ * (transaction id, arrival number), so the count reads the backlog through
+ * the index and not the whole log.
+ */
+export async function ledgerBacklog(sql: Sql): Promise<LedgerBacklog> {
+  const [row] = await sql<{ queued: string; oldest: string | null; checkpoint: string | null }>(
+    `WITH last AS (
+       SELECT e."transactionId" AS tx, e.sequence AS seq FROM "AuditLeaf" l JOIN "AuditEvent" e ON e.sequence = l."eventSequence"
+        ORDER BY l.position DESC LIMIT 1),
+     cursor AS (SELECT coalesce((SELECT tx FROM last), 0) AS tx, coalesce((SELECT seq FROM last), 0) AS seq)
+     SELECT count(*)::text AS queued,
+            extract(epoch FROM clock_timestamp() - min(e."recordedAt"))::text AS oldest,
+            (SELECT extract(epoch FROM clock_timestamp() - max("createdAt"))::text FROM "AuditCheckpoint") AS checkpoint
+       FROM cursor, "AuditEvent" e WHERE (e."transactionId", e.sequence) > (cursor.tx, cursor.seq)`,
+  );
+  const seconds = (value: string | null | undefined) => (value == null ? null : Math.max(0, Number(value)));
+  return { queued: Number(row!.queued), oldestQueuedAgeSeconds: seconds(row!.oldest), checkpointAgeSeconds: seconds(row!.checkpoint) };
+}
+
+/**
+ * A stalled sequencer (none elected, or one that keeps failing, e.g. on a
+ * tree that no longer matches its checkpoint): entries have waited longer
+ * than `limitSeconds` and no checkpoint was signed for as long. An idle log
+ * with an old checkpoint is not stalled.
+ */
+export const ledgerStalled = (backlog: LedgerBacklog, limitSeconds: number): boolean =>
+  backlog.queued > 0 && (backlog.oldestQueuedAgeSeconds ?? 0) > limitSeconds && (backlog.checkpointAgeSeconds ?? Infinity) > limitSeconds;
+
 /** Runs a proof against stored nodes: one query for every node it needs. */
 async function prove(sql: Sql, proof: (hashOf: (start: bigint, end: bigint) => Hash) => Hash[]): Promise<Hash[]> {
   const nodes = await readNodes(sql, nodesNeeded(proof));
