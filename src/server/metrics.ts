@@ -92,24 +92,19 @@ export class Metrics {
       (reading ??= backlog()
         .catch(() => undefined)
         .finally(() => setImmediate(() => (reading = undefined))));
-    new Gauge({
-      name: 'clinigraph_audit_queued_entries',
-      help: 'Committed audit entries not yet integrated into the signed tree',
-      registers: [this.registry],
-      async collect() {
-        const backlog = await read();
-        if (backlog) this.set(backlog.queued);
-      },
-    });
-    new Gauge({
-      name: 'clinigraph_audit_checkpoint_age_seconds',
-      help: 'Seconds since the newest audit checkpoint was signed',
-      registers: [this.registry],
-      async collect() {
-        const backlog = await read();
-        if (backlog?.checkpointAgeSeconds != null) this.set(backlog.checkpointAgeSeconds);
-      },
-    });
+    const gauge = (name: string, help: string, value: (backlog: LedgerBacklog) => number | null) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        async collect() {
+          const backlog = await read();
+          const current = backlog && value(backlog);
+          if (current != null) this.set(current);
+        },
+      });
+    gauge('clinigraph_audit_queued_entries', 'Committed audit entries not yet integrated into the signed tree', (backlog) => backlog.queued);
+    gauge('clinigraph_audit_checkpoint_age_seconds', 'Seconds since the newest audit checkpoint was signed', (backlog) => backlog.checkpointAgeSeconds);
   }
 
   /** Serves /metrics; with a token set, only to callers that present it. */
