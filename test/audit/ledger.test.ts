@@ -169,6 +169,7 @@ describe('proofs (auditors)', () => {
     const run = (args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/audit.ts', ...args], { cwd: root, env });
     const inclusion = JSON.parse((await run(['proof', '--entry', event!.id])).stdout);
     assert.deepEqual([inclusion.valid, inclusion.leafIndex], [true, '0']);
+    assert.equal(verifyInclusionProofDocument(inclusion, key).valid, true, 'what audit:proof prints is what audit:verify-proof reads');
     const consistency = JSON.parse((await run(['proof', '--from', oldest.treeSize.toString(), '--to', newest.size.toString()])).stdout);
     assert.equal(consistency.valid, true);
     const out = path.join(api.database.dataDir, 'kept.txt');
