@@ -12,29 +12,36 @@
  * signature, and every entry's content against its leaf. Exit 0: intact;
  * 1: the first inconsistency, named; 2: it could not verify (no database,
  * no key). Reads DATABASE_URL (or the embedded database in DATA_DIR) and
- * AUDIT_PUBLIC_KEY from the environment, never the server's configuration:
- * an auditor holds no server secret.
+ * AUDIT_PUBLIC_KEY from the environment (or .env), never the server's
+ * configuration: an auditor holds no server secret.
+ *
+ * Standalone on purpose: the checks use node:crypto only, and the entries are
+ * read with plain pg or PGlite, not the server's Prisma client (an
+ * architecture test keeps this file's imports so).
  */
-import 'dotenv/config';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Command } from 'commander';
-import { prismaSql } from '../src/audit/audit-tree.ts';
+import { parseArgs } from 'node:util';
 import { type Checkpoint, CheckpointError, openCheckpoint } from '../src/audit/checkpoint.ts';
+import { type LogReader, openLogReader } from '../src/audit/log-reader.ts';
 import { verifyAuditLog } from '../src/audit/log-verification.ts';
 import { loadVerifierKey } from '../src/audit/signing-key.ts';
-import { type Database, openDatabase } from '../src/db/database.ts';
 
-const options = new Command('audit:verify')
-  .option('--checkpoint <file>', 'a signed checkpoint kept outside the database')
-  .option('--public-key <file>', "the log's verifier key (default: AUDIT_PUBLIC_KEY, or the development key in DATA_DIR)")
-  .parse()
-  .opts<{ checkpoint?: string; publicKey?: string }>();
+const usage = `Usage: npm run audit:verify -- [--checkpoint FILE] [--public-key FILE]
+  --checkpoint FILE   a signed checkpoint kept outside the database
+  --public-key FILE   the log's verifier key (default: AUDIT_PUBLIC_KEY, or the development key in DATA_DIR)`;
 
-const dataDir = path.resolve(process.env.DATA_DIR || './data');
-let db: Database | undefined;
+let reader: LogReader | undefined;
 try {
-  const key = await loadVerifierKey({ file: options.publicKey, text: process.env.AUDIT_PUBLIC_KEY, dataDir });
+  if (existsSync('.env')) process.loadEnvFile('.env'); // variables already set win
+  const { values: options } = parseArgs({ options: { checkpoint: { type: 'string' }, 'public-key': { type: 'string' }, help: { type: 'boolean' } } });
+  if (options.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const dataDir = path.resolve(process.env.DATA_DIR || './data');
+  const key = await loadVerifierKey({ file: options['public-key'], text: process.env.AUDIT_PUBLIC_KEY, dataDir });
   let kept: Checkpoint | undefined;
   if (options.checkpoint) {
     try {
@@ -45,8 +52,8 @@ try {
       process.exit(1);
     }
   }
-  db = await openDatabase({ databaseUrl: process.env.DATABASE_URL || undefined, dataDir, poolSize: 2 });
-  const result = await verifyAuditLog(prismaSql(db.prisma), key, kept);
+  reader = await openLogReader({ databaseUrl: process.env.DATABASE_URL || undefined, dataDir });
+  const result = await verifyAuditLog(reader.sql, key, kept);
   if (result.intact) {
     const queued = result.totalCount - result.checkedCount;
     console.log(
@@ -62,5 +69,5 @@ try {
   console.error(`error: ${(error as Error).message}`);
   process.exitCode = 2;
 } finally {
-  await db?.close();
+  await reader?.close();
 }

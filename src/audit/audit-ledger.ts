@@ -1,6 +1,15 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { canonicalAuditRecord } from './audit-record.ts';
-import { decodeEntry, entryColumns, prismaSql, storedConsistencyProof, storedInclusionProof, storedTreeSize } from './audit-tree.ts';
+import {
+  decodeEntry,
+  entryColumns,
+  type LedgerBacklog,
+  ledgerBacklog,
+  storedConsistencyProof,
+  storedInclusionProof,
+  storedTreeSize,
+} from './audit-tree.ts';
+import { prismaSql } from './prisma-sql.ts';
 import type { Checkpoint, VerifierKey } from './checkpoint.ts';
 import { type LogVerification, verifyAuditLog } from './log-verification.ts';
 import { leafHash } from './merkle.ts';
@@ -62,6 +71,11 @@ export class AuditLedger {
     const [{ count }] = (await sql<{ count: string }>(`SELECT count(*)::text AS count FROM "AuditEvent"`)) as [{ count: string }];
     const deadline = Date.now() + settleTimeoutMs;
     while ((await storedTreeSize(sql)) < BigInt(count) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  /** What waits for the sequencer (whichever process holds it) and the newest checkpoint's age. */
+  backlog(): Promise<LedgerBacklog> {
+    return ledgerBacklog(prismaSql(this.prisma));
   }
 
   /** Integrates what is queued, then verifies the whole log as an outside verifier would (see verifyAuditLog). */

@@ -1,22 +1,17 @@
-import type { Prisma } from '../generated/prisma/client.ts';
 import type { AuditRecord } from './audit-record.ts';
 import { consistencyProof, type Hash, hashFromNodes, inclusionProof, nodeKey, nodesNeeded } from './merkle.ts';
 
 /*
  * Reads of the stored tree (AuditLeaf, AuditTreeNode, AuditCheckpoint) in
- * plain SQL, so the same queries run on a Prisma client (server, PGlite) and
- * on a node-postgres connection (the sequencer's own session). Every value is
- * cast in SQL to text, boolean, array or bytea, so both drivers hand back
- * the same shapes.
+ * plain SQL, so the same queries run on a Prisma client (the server,
+ * prisma-sql.ts), on a node-postgres connection (the sequencer's own session,
+ * the verifier) and on PGlite itself (the verifier, embedded). Every value is
+ * cast in SQL to text, boolean, array or bytea, so every driver hands back
+ * the same shapes. Nothing here imports Prisma.
  */
 
 /** Runs one SQL statement with positional parameters ($1, $2, …) and returns its rows. */
 export type Sql = <T>(text: string, values?: unknown[]) => Promise<T[]>;
-
-export const prismaSql =
-  (db: Prisma.TransactionClient): Sql =>
-  <T>(text: string, values: unknown[] = []) =>
-    db.$queryRawUnsafe<T[]>(text, ...values);
 
 /** An entry as stored, with its arrival number and inserting transaction. */
 export interface StoredEntry extends AuditRecord {
@@ -102,6 +97,45 @@ export async function storedTreeSize(sql: Sql): Promise<bigint> {
   const [row] = await sql<{ size: string }>(`SELECT COALESCE(max(position) + 1, 0)::text AS size FROM "AuditLeaf"`);
   return BigInt(row!.size);
 }
+
+/** What waits for the sequencer, and how old the newest signed checkpoint is. */
+export interface LedgerBacklog {
+  /** Committed entries not yet in the tree. */
+  queued: number;
+  /** Seconds since the oldest of them was recorded (null: none waits). */
+  oldestQueuedAgeSeconds: number | null;
+  /** Seconds since the newest checkpoint was signed (null: none yet). */
+  checkpointAgeSeconds: number | null;
+}
+
+/**
+ * The entries after the last one integrated, in the sequencer's own order
+ * (transaction id, arrival number), so the count reads the backlog through
+ * the index and not the whole log.
+ */
+export async function ledgerBacklog(sql: Sql): Promise<LedgerBacklog> {
+  const [row] = await sql<{ queued: string; oldest: string | null; checkpoint: string | null }>(
+    `WITH last AS (
+       SELECT e."transactionId" AS tx, e.sequence AS seq FROM "AuditLeaf" l JOIN "AuditEvent" e ON e.sequence = l."eventSequence"
+        ORDER BY l.position DESC LIMIT 1),
+     cursor AS (SELECT coalesce((SELECT tx FROM last), 0) AS tx, coalesce((SELECT seq FROM last), 0) AS seq)
+     SELECT count(*)::text AS queued,
+            extract(epoch FROM clock_timestamp() - min(e."recordedAt"))::text AS oldest,
+            (SELECT extract(epoch FROM clock_timestamp() - max("createdAt"))::text FROM "AuditCheckpoint") AS checkpoint
+       FROM cursor, "AuditEvent" e WHERE (e."transactionId", e.sequence) > (cursor.tx, cursor.seq)`,
+  );
+  const seconds = (value: string | null | undefined) => (value == null ? null : Math.max(0, Number(value)));
+  return { queued: Number(row!.queued), oldestQueuedAgeSeconds: seconds(row!.oldest), checkpointAgeSeconds: seconds(row!.checkpoint) };
+}
+
+/**
+ * A stalled sequencer (none elected, or one that keeps failing, e.g. on a
+ * tree that no longer matches its checkpoint): entries have waited longer
+ * than `limitSeconds` and no checkpoint was signed for as long. An idle log
+ * with an old checkpoint is not stalled.
+ */
+export const ledgerStalled = (backlog: LedgerBacklog, limitSeconds: number): boolean =>
+  backlog.queued > 0 && (backlog.oldestQueuedAgeSeconds ?? 0) > limitSeconds && (backlog.checkpointAgeSeconds ?? Infinity) > limitSeconds;
 
 /** Runs a proof against stored nodes: one query for every node it needs. */
 async function prove(sql: Sql, proof: (hashOf: (start: bigint, end: bigint) => Hash) => Hash[]): Promise<Hash[]> {

@@ -35,19 +35,37 @@ export async function grantServerRole(owner: PrismaClient, serverRole: string): 
   }
 }
 
+/** An audit table the connected role could rewrite, and what lets it. */
+export interface RewritableAuditTable {
+  table: string;
+  /** `owner` (it owns the table, is a member of its owner or is a superuser), else the rights it holds beyond INSERT and SELECT. */
+  rights: string[];
+}
+
 /**
  * The audit tables the connected role could rewrite: those it owns (or whose
- * owner role it is a member of), or all of them when it is a superuser.
+ * owner role it is a member of, or all of them when it is a superuser), and
+ * those on which it holds UPDATE (on any column), DELETE, TRUNCATE or
+ * TRIGGER, granted to it directly, through a role it belongs to, or to
+ * PUBLIC. The migration role's grants revoke direct grants at every start,
+ * but not what a membership or PUBLIC brings, nor anything when there is one
+ * role.
  */
-export async function auditTablesWritableByOwner(prisma: PrismaClient): Promise<string[]> {
-  const rows = await prisma.$queryRawUnsafe<{ name: string }[]>(
-    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+export async function rewritableAuditTables(prisma: PrismaClient): Promise<RewritableAuditTable[]> {
+  const rows = await prisma.$queryRawUnsafe<{ name: string; owner: boolean; rights: string[] }[]>(
+    `SELECT c.relname AS name,
+            (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) OR pg_has_role(current_user, c.relowner, 'USAGE') AS owner,
+            array_remove(ARRAY[
+              CASE WHEN has_any_column_privilege(c.oid, 'UPDATE') THEN 'UPDATE' END,
+              CASE WHEN has_table_privilege(c.oid, 'DELETE') THEN 'DELETE' END,
+              CASE WHEN has_table_privilege(c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,
+              CASE WHEN has_table_privilege(c.oid, 'TRIGGER') THEN 'TRIGGER' END], NULL) AS rights
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = current_schema() AND c.relname = ANY($1::text[])
-        AND ((SELECT rolsuper FROM pg_roles WHERE rolname = current_user) OR pg_has_role(current_user, c.relowner, 'USAGE'))
       ORDER BY c.relname`,
     [...auditTables],
   );
-  return rows.map((row) => row.name);
+  return rows.filter((row) => row.owner || row.rights.length > 0).map((row) => ({ table: row.name, rights: row.owner ? ['owner'] : row.rights }));
 }
 
 /** The role a PostgreSQL URL logs in as. */

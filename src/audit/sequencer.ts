@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import type { SqlDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { canonicalAuditRecord } from './audit-record.ts';
-import { decodeEntry, entryColumns, latestCheckpoint, prismaSql, readNodes, type Sql, storedTreeSize } from './audit-tree.ts';
+import { decodeEntry, entryColumns, latestCheckpoint, readNodes, type Sql, storedTreeSize } from './audit-tree.ts';
+import { prismaSql } from './prisma-sql.ts';
 import { signCheckpoint, type SignerKey } from './checkpoint.ts';
 import { CompactRange, edgeNodes, leafHash, nodeKey, type TreeNode } from './merkle.ts';
 

@@ -92,6 +92,7 @@ const settingsSchema = z.object({
   AUDIT_CHECKPOINT_DIR: optionalText,
   AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
   AUDIT_INTEGRATION_INTERVAL_MS: z.coerce.number().int().min(10).max(1000).default(250),
+  AUDIT_STALL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   FHIR_MRN_SYSTEM: optionalText,
   FHIR_MAX_BUNDLE_BYTES: z.coerce.number().int().min(1024).max(200 * 1024 * 1024).default(32 * 1024 * 1024),
   FHIR_IMPORT_TIMEOUT_MS: z.coerce.number().int().min(1000).max(30 * 60_000).default(120_000),
@@ -216,6 +217,8 @@ export interface AuditConfig {
   checkpointDir: string;
   batchSize: number;
   integrationIntervalMs: number;
+  /** Entries waiting this long with no checkpoint signed for as long: /readyz reports the ledger degraded. */
+  stallSeconds: number;
 }
 
 /** The web console at /console/: how people sign in to it, and whether the GraphiQL explorer is served. */
@@ -314,6 +317,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       checkpointDir: path.resolve(s.AUDIT_CHECKPOINT_DIR ?? path.join(s.DATA_DIR, 'audit-checkpoints')),
       batchSize: s.AUDIT_BATCH_SIZE,
       integrationIntervalMs: s.AUDIT_INTEGRATION_INTERVAL_MS,
+      stallSeconds: s.AUDIT_STALL_SECONDS,
     },
     fhir: {
       mrnSystem: s.FHIR_MRN_SYSTEM,

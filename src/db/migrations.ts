@@ -12,6 +12,7 @@ import type { MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm/sch
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import { createPGlite } from './database.ts';
+import { verifyLegacyAuditChain } from './legacy-audit-chain.ts';
 
 /*
  * Migrations are driven by Prisma's schema engine compiled to WebAssembly
@@ -128,14 +129,17 @@ export async function readMigrationList(dir = migrationsDir): Promise<MigrationL
 }
 
 /**
- * Applies every pending migration in order.
+ * Applies every pending migration in order, after verifying the hash chain
+ * of a database from before the transparency log (legacy-audit-chain.ts).
  * @returns the names of the migrations applied now (empty when up to date)
+ * @throws LegacyAuditChainError, applying nothing, when that chain is broken
  */
 export async function applyMigrations(
   adapterFactory: SqlMigrationAwareDriverAdapterFactory,
   dir = migrationsDir,
 ): Promise<string[]> {
   const migrationsList = await readMigrationList(dir);
+  await verifyLegacyAuditChain(adapterFactory);
   return withEngine(adapterFactory, async (engine) => {
     const output = await engine.applyMigrations({ migrationsList, filters: noFilters });
     return output.appliedMigrationNames;

@@ -159,7 +159,8 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   });
   await apollo.start();
 
-  registerHealthRoutes(http, db, modelServer);
+  registerHealthRoutes(http, db, modelServer, { ledger: auditLedger, stallSeconds: config.audit.stallSeconds });
+  metrics.watchAuditLedger(() => auditLedger.backlog());
   await registerConsole(http, config, log);
   metrics.register(http, config.metricsToken);
   const deps = { ...scopeDeps, auditLedger, modelServer, trainingRunner };

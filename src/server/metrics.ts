@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { LedgerBacklog } from '../audit/audit-tree.ts';
 import { errorBody, ErrorCode } from '../errors/errors.ts';
 
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -77,6 +78,33 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'clinigraph_' });
+  }
+
+  /**
+   * Gauges of the audit ledger's backlog, read from the database at each
+   * scrape (a stalled sequencer shows as a growing queue and an ageing
+   * checkpoint, whichever process should be integrating).
+   */
+  watchAuditLedger(backlog: () => Promise<LedgerBacklog>): void {
+    let reading: Promise<LedgerBacklog | undefined> | undefined;
+    // Both gauges of one scrape share one query; a database that does not answer leaves them as they were, and the rest of the scrape served.
+    const read = () =>
+      (reading ??= backlog()
+        .catch(() => undefined)
+        .finally(() => setImmediate(() => (reading = undefined))));
+    const gauge = (name: string, help: string, value: (backlog: LedgerBacklog) => number | null) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        async collect() {
+          const backlog = await read();
+          const current = backlog && value(backlog);
+          if (current != null) this.set(current);
+        },
+      });
+    gauge('clinigraph_audit_queued_entries', 'Committed audit entries not yet integrated into the signed tree', (backlog) => backlog.queued);
+    gauge('clinigraph_audit_checkpoint_age_seconds', 'Seconds since the newest audit checkpoint was signed', (backlog) => backlog.checkpointAgeSeconds);
   }
 
   /** Serves /metrics; with a token set, only to callers that present it. */

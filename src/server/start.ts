@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { runAsSystem } from '../access/scope.ts';
-import { auditTablesWritableByOwner, grantServerRole, roleOf } from '../audit/database-roles.ts';
+import { grantServerRole, rewritableAuditTables, roleOf } from '../audit/database-roles.ts';
 import { type Config, ConfigError } from '../config/config.ts';
 import { openDatabase, type Database, type DatabaseKind } from '../db/database.ts';
 import { applyMigrations, pendingMigrations } from '../db/migrations.ts';
@@ -40,11 +40,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       pending = [];
     }
     if (config.production && db.kind === 'postgresql') {
-      const writable = await auditTablesWritableByOwner(db.prisma);
-      if (writable.length > 0) {
+      const rewritable = await rewritableAuditTables(db.prisma);
+      if (rewritable.length > 0) {
+        const held = rewritable.map(({ table, rights }) => `${table} (${rights.join(', ')})`).join(', ');
         throw new ConfigError(
-          `DATABASE_URL: the server's role owns (or is superuser over) the audit tables ${writable.join(', ')}, so it could rewrite them; ` +
-            'production mode runs the server as a role that may only INSERT and SELECT them: set DATABASE_MIGRATION_URL to the owner (README, "Database roles")',
+          `DATABASE_URL: the server's role owns (or is superuser over) or may rewrite the audit tables: ${held}; ` +
+            'production mode runs the server as a role that may only INSERT and SELECT them: set DATABASE_MIGRATION_URL to the owner, ' +
+            'and take UPDATE, DELETE, TRUNCATE and TRIGGER on them from the server role and from every role it belongs to (README, "Database roles")',
         );
       }
     }

@@ -78,11 +78,63 @@ function importsOfSources(): Import[] {
   );
 }
 
+/**
+ * What a file loads when it runs: the source files and packages its imports
+ * reach, following relative imports. `import type` and `export type` are
+ * erased before running (verbatimModuleSyntax), so they load nothing and are
+ * not followed; an import of type names alone still loads its module and is.
+ */
+export function runtimeImportClosure(entry: string): { files: string[]; packages: string[] } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string) => {
+    if (files.has(file)) return;
+    files.add(file);
+    const source = ts.createSourceFile(file, readFileSync(path.join(root, file), 'utf8'), ts.ScriptTarget.Latest);
+    for (const statement of source.statements) {
+      const typeOnly = ts.isImportDeclaration(statement) ? statement.importClause?.isTypeOnly : ts.isExportDeclaration(statement) && statement.isTypeOnly;
+      const specifier = (ts.isImportDeclaration(statement) || ts.isExportDeclaration(statement)) && statement.moduleSpecifier;
+      if (typeOnly || !specifier || !ts.isStringLiteral(specifier)) continue;
+      const name = specifier.text;
+      if (name.startsWith('.')) visit(path.posix.normalize(path.posix.join(path.posix.dirname(file), name)));
+      else packages.add(name);
+    }
+  };
+  visit(entry);
+  return { files: [...files].sort(), packages: [...packages].sort() };
+}
+
+/** Packages the offline audit verifiers may load: Node's own, and the two drivers that read the entries. */
+const verifierPackages = /^(node:.*|pg|@electric-sql\/pglite(\/.*)?)$/;
+
+/** Why a verifier's closure is not standalone, one sentence each (none: it is). */
+export function verifierDependencyViolations(closure: { files: string[]; packages: string[] }): string[] {
+  return [
+    ...closure.files.filter((file) => file.startsWith(prismaClient)).map((file) => `loads the generated Prisma client (${file})`),
+    ...closure.packages.filter((name) => !verifierPackages.test(name)).map((name) => `loads the package ${name}`),
+  ];
+}
+
 describe('architecture', () => {
   it('keeps the layers pointing one way and the Prisma client in the data-access layers', () => {
     const imports = importsOfSources();
     assert.ok(imports.length > 100, 'the imports of src/ were read');
     assert.deepEqual(violations(imports), []);
+  });
+
+  it('keeps the offline audit verifiers standalone: node:crypto, plain pg and PGlite, no Prisma', () => {
+    const closure = runtimeImportClosure('scripts/audit-verify.ts');
+    assert.ok(closure.files.includes('src/audit/log-verification.ts') && closure.packages.includes('pg'), 'the closure was read');
+    assert.deepEqual(verifierDependencyViolations(closure), []);
+    const proofs = runtimeImportClosure('scripts/audit-verify-proof.ts');
+    assert.ok(proofs.files.includes('src/audit/proof-verification.ts'), 'the closure was read');
+    assert.deepEqual(verifierDependencyViolations(proofs), []);
+    assert.deepEqual(proofs.packages.filter((name) => !name.startsWith('node:')), [], 'the proof verifier needs no driver either');
+    // The walk can fail: the server's database module loads Prisma's client and adapters.
+    const server = verifierDependencyViolations(runtimeImportClosure('src/db/database.ts'));
+    for (const violation of ['loads the generated Prisma client (src/generated/prisma/client.ts)', 'loads the package @prisma/adapter-pg', 'loads the package pglite-prisma-adapter']) {
+      assert.ok(server.includes(violation), violation);
+    }
   });
 
   it('keeps patient checks, read records and audited writes in the owned-record store', () => {

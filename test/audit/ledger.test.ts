@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { openCheckpoint, parseVerifierKey } from '../../src/audit/checkpoint.ts';
 import { leafHash, verifyConsistency, verifyInclusion } from '../../src/audit/merkle.ts';
+import { verifyInclusionProofDocument } from '../../src/audit/proof-verification.ts';
 import { witnessFileName } from '../../src/audit/sequencer.ts';
 import { loadConfig } from '../../src/config/config.ts';
 import { applyMigrations, migrationsDir, readMigrationList } from '../../src/db/migrations.ts';
@@ -76,6 +78,57 @@ describe('proofs (auditors)', () => {
     assert.ok(!verifyInclusion(leafHash(Buffer.from(proof.entry.replace(patientId, 'someone-else'))), BigInt(proof.leafIndex), checkpoint.size, b64(proof.hashes), checkpoint.root));
   });
 
+  it('check offline, with the public key alone: a saved proof passes, a tampered entry, path or checkpoint fails with its reason', async () => {
+    const patientId = await createPatient(api);
+    await createPatient(api); // the entry is not the last leaf: its audit path is not empty
+    await api.server.app.auditLedger.settle();
+    const [event] = await api.server.db.prisma.auditEvent.findMany({ where: { action: 'patient.create', resourceIds: { has: patientId } } });
+    const response = await auditor.gql(
+      'query($id: ID!) { auditInclusionProof(eventId: $id) { eventId leafIndex treeSize entry leafHash hashes checkpoint } }',
+      { id: event!.id },
+    );
+    const proof = response.body.data!.auditInclusionProof;
+    assert.ok(proof.hashes.length > 0);
+    const check = (document: object, kept?: string) => {
+      const result = verifyInclusionProofDocument(document, key, kept);
+      return result.valid ? 'valid' : result.problem;
+    };
+    assert.equal(check(proof), 'valid');
+    const altered = proof.entry.replace(patientId, 'someone-else');
+    assert.equal(check({ ...proof, entry: altered }), 'entry-mismatch', 'the entry no longer hashes to its leaf');
+    assert.equal(check({ ...proof, entry: altered, leafHash: leafHash(Buffer.from(altered)).toString('base64') }), 'path-mismatch', 'entry and leaf hash both altered');
+    const flipped = Buffer.from(proof.hashes[0], 'base64');
+    flipped[0]! ^= 1;
+    assert.equal(check({ ...proof, hashes: [flipped.toString('base64'), ...proof.hashes.slice(1)] }), 'path-mismatch');
+    assert.equal(check({ ...proof, leafIndex: (BigInt(proof.leafIndex) + 1n).toString() }), 'path-mismatch', 'another position');
+    const [origin, size, ...rest] = proof.checkpoint.split('\n');
+    assert.equal(check({ ...proof, checkpoint: [origin, BigInt(size) + 1n, ...rest].join('\n') }), 'wrong-signature', 'a checkpoint rewritten');
+    assert.equal(check(proof, proof.checkpoint), 'valid', 'against a kept checkpoint of its size');
+    await createPatient(api);
+    await api.server.app.auditLedger.settle();
+    const later = (await auditor.gql('{ auditCheckpoint }')).body.data!.auditCheckpoint as string;
+    assert.equal(check(proof, later), 'checkpoint-mismatch', 'a kept checkpoint of another size');
+    assert.equal(check({ ...proof, hashes: 'none' }), 'malformed-proof');
+
+    // The command, as a third party runs it: no database, no data directory of the server's.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-proof-'));
+    after(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(path.join(dir, 'proof.json'), JSON.stringify(proof));
+    await writeFile(path.join(dir, 'tampered.json'), JSON.stringify({ ...proof, entry: altered }));
+    await writeFile(path.join(dir, 'audit.pub'), testAuditKeys.publicKey);
+    const env = { PATH: process.env.PATH!, DATA_DIR: path.join(dir, 'nothing') };
+    const run = (file: string) =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/audit-verify-proof.ts', '--proof', path.join(dir, file), '--public-key', path.join(dir, 'audit.pub')], { cwd: root, env }).then(
+        ({ stdout }) => ({ code: 0, output: stdout }),
+        (error: { code: number; stderr: string }) => ({ code: error.code, output: error.stderr }),
+      );
+    const [good, bad] = await Promise.all([run('proof.json'), run('tampered.json')]);
+    assert.equal(good.code, 0, good.output);
+    assert.match(good.output, new RegExp(`^Proof valid: entry ${event!.id} \\(patient\\.create, SUCCESS, by .* is at position ${proof.leafIndex} of the tree of ${proof.treeSize} entries`));
+    assert.equal(bad.code, 1, bad.output);
+    assert.match(bad.output, /^Proof NOT VALID \(entry-mismatch\): the entry does not hash to the proof's leaf hash/);
+  });
+
   it('prove that an earlier signed tree is a prefix of the newest', async () => {
     const earlier = (await newestCheckpoint())!;
     await createPatient(api);
@@ -116,6 +169,7 @@ describe('proofs (auditors)', () => {
     const run = (args: string[]) => promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/audit.ts', ...args], { cwd: root, env });
     const inclusion = JSON.parse((await run(['proof', '--entry', event!.id])).stdout);
     assert.deepEqual([inclusion.valid, inclusion.leafIndex], [true, '0']);
+    assert.equal(verifyInclusionProofDocument(inclusion, key).valid, true, 'what audit:proof prints is what audit:verify-proof reads');
     const consistency = JSON.parse((await run(['proof', '--from', oldest.treeSize.toString(), '--to', newest.size.toString()])).stdout);
     assert.equal(consistency.valid, true);
     const out = path.join(api.database.dataDir, 'kept.txt');
@@ -198,30 +252,74 @@ describe('exports', () => {
   });
 });
 
-describe('the hash chain of earlier versions', () => {
-  it('moves into the tree in its order, and the log goes on after it', async () => {
-    const database = await createTestDatabase({ empty: true });
-    after(() => database.drop());
-    const raw = await openRaw(database);
-    const all = (await readMigrationList()).migrationDirectories.map((dir) => dir.path);
-    const ours = all.findIndex((name) => name.endsWith('_audit_transparency_log'));
-    const earlier = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-migrations-'));
-    try {
-      await cp(path.join(migrationsDir, 'migration_lock.toml'), path.join(earlier, 'migration_lock.toml'));
-      for (const name of all.slice(0, ours)) await cp(path.join(migrationsDir, name), path.join(earlier, name), { recursive: true });
-      await applyMigrations(raw.adapterFactory, earlier);
-      for (let sequence = 1; sequence <= 5; sequence++) {
-        await raw.query(
-          `INSERT INTO "AuditEvent" (sequence, id, "recordedAt", "actorSubject", "actorRoles", action, outcome, "resourceIds", "patientIds", "purposeOfUse", "previousHash", hash)
-           VALUES ($1, gen_random_uuid(), now(), 'chain-era', '{clinician}', $2, 'SUCCESS', '{}', '{}', 'TREAT', repeat('0', 64), repeat('f', 64))`,
-          [sequence, `chain.${sequence}`],
-        );
-      }
-    } finally {
-      await raw.close();
-      await rm(earlier, { recursive: true, force: true });
+/** A record's hash in the chain of versions before the transparency log (hashAuditRecord at 62cd060), written here independently of the upgrade's SQL. */
+function legacyChainHash(record: { sequence: number; id: string; recordedAt: string; action: string; previousHash: string }): string {
+  const fields = [String(record.sequence), record.id, record.recordedAt, 'chain-era', ['clinician'], record.action, 'SUCCESS', null, [], [], 'TREAT', false, null, null, null, null, null, null];
+  return createHash('sha256').update(JSON.stringify([...fields, record.previousHash])).digest('hex');
+}
+
+/**
+ * A database as version 62cd060 left it (every migration before the transparency log) holding a hash chain of
+ * five records, then changed by `tamper` (as the tables' owner, triggers off).
+ */
+async function chainEraDatabase(tamper?: string) {
+  const database = await createTestDatabase({ empty: true });
+  after(() => database.drop());
+  const raw = await openRaw(database);
+  const all = (await readMigrationList()).migrationDirectories.map((dir) => dir.path);
+  const ours = all.findIndex((name) => name.endsWith('_audit_transparency_log'));
+  const earlier = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-migrations-'));
+  let previousHash = '0'.repeat(64);
+  try {
+    await cp(path.join(migrationsDir, 'migration_lock.toml'), path.join(earlier, 'migration_lock.toml'));
+    for (const name of all.slice(0, ours)) await cp(path.join(migrationsDir, name), path.join(earlier, name), { recursive: true });
+    await applyMigrations(raw.adapterFactory, earlier);
+    for (let sequence = 1; sequence <= 5; sequence++) {
+      const record = { sequence, id: randomUUID(), recordedAt: new Date(Date.UTC(2026, 10, 30, 12, 0, sequence)).toISOString(), action: `chain.${sequence}`, previousHash };
+      previousHash = legacyChainHash(record);
+      await raw.query(
+        `INSERT INTO "AuditEvent" (sequence, id, "recordedAt", "actorSubject", "actorRoles", action, outcome, "resourceIds", "patientIds", "purposeOfUse", "previousHash", hash)
+         VALUES ($1, $2, $3, 'chain-era', '{clinician}', $4, 'SUCCESS', '{}', '{}', 'TREAT', $5, $6)`,
+        [sequence, record.id, record.recordedAt, record.action, record.previousHash, previousHash],
+      );
     }
-    const server = await startServer(loadConfig({ ...(await testServerEnv(database)), DATABASE_POOL_SIZE: '3' }), pino({ level: 'silent' }));
+    if (tamper) for (const sql of ['ALTER TABLE "AuditEvent" DISABLE TRIGGER USER', tamper, 'ALTER TABLE "AuditEvent" ENABLE TRIGGER USER']) await raw.query(sql);
+  } finally {
+    await raw.close();
+    await rm(earlier, { recursive: true, force: true });
+  }
+  return Object.assign(database, { head: previousHash });
+}
+
+const startQuietly = async (database: Awaited<ReturnType<typeof createTestDatabase>>) =>
+  startServer(loadConfig({ ...(await testServerEnv(database)), DATABASE_POOL_SIZE: '3' }), pino({ level: 'silent' }));
+
+/** Whether the chain's columns are still there, i.e. the migration that drops them did not run. */
+async function chainColumnsKept(database: Awaited<ReturnType<typeof createTestDatabase>>): Promise<boolean> {
+  const raw = await openRaw(database);
+  try {
+    const rows = await raw.query(`SELECT 1 FROM information_schema.columns WHERE table_name = 'AuditEvent' AND column_name = 'hash'`);
+    return rows.length === 1;
+  } finally {
+    await raw.close();
+  }
+}
+
+/** `ALTER DATABASE … SET`, as the owner would before the upgrade. */
+async function setForDatabase(database: Awaited<ReturnType<typeof createTestDatabase>>, name: string, value: string): Promise<void> {
+  const raw = await openRaw(database);
+  try {
+    const [{ database: current }] = (await raw.query<{ database: string }>('SELECT current_database() AS database')) as [{ database: string }];
+    await raw.query(`ALTER DATABASE "${current}" SET ${name} = '${value}'`);
+  } finally {
+    await raw.close();
+  }
+}
+
+describe('the hash chain of earlier versions', () => {
+  it('is verified, then moves into the tree in its order, and the log goes on after it', async () => {
+    const database = await chainEraDatabase();
+    const server = await startQuietly(database);
     try {
       const ledger = server.app.auditLedger;
       await ledger.settle();
@@ -241,5 +339,34 @@ describe('the hash chain of earlier versions', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  it('is not sealed when a record was altered: the upgrade refuses, naming it, and migrates nothing until the owner accepts that record', async () => {
+    const database = await chainEraDatabase(`UPDATE "AuditEvent" SET action = 'chain.rewritten' WHERE sequence = 3`);
+    await assert.rejects(startQuietly(database), (error: Error & { code?: string }) => {
+      assert.equal(error.name, 'LegacyAuditChainError');
+      assert.equal(error.code, 'AUDIT_CHAIN_BROKEN');
+      assert.match(error.message, /^The audit log's hash chain is broken at record 3 \([0-9a-f-]{36}\): its hash does not match its content/);
+      assert.match(error.message, /clinigraph\.accept_broken_audit_chain_at = '3'/);
+      return true;
+    });
+    assert.ok(await chainColumnsKept(database), 'nothing was migrated');
+    await setForDatabase(database, 'clinigraph.accept_broken_audit_chain_at', '3');
+    const server = await startQuietly(database);
+    await server.stop();
+    assert.ok(!(await chainColumnsKept(database)), 'accepted deliberately, the upgrade goes on');
+  });
+
+  it('is not sealed when a record was removed from the middle: the next one is named', async () => {
+    const database = await chainEraDatabase(`DELETE FROM "AuditEvent" WHERE sequence = 2`);
+    await assert.rejects(startQuietly(database), /^LegacyAuditChainError: The audit log's hash chain is broken at record 3 \([0-9a-f-]{36}\): it does not link to the record before it/);
+    assert.ok(await chainColumnsKept(database));
+  });
+
+  it('is not sealed when its newest records were removed, against the head an auditor kept', async () => {
+    const database = await chainEraDatabase(`DELETE FROM "AuditEvent" WHERE sequence = 5`);
+    await setForDatabase(database, 'clinigraph.legacy_audit_chain_head', database.head);
+    await assert.rejects(startQuietly(database), new RegExp(`^LegacyAuditChainError: The audit log's hash chain ends at [0-9a-f]{64} \\(4 records\\), not at the head kept before the upgrade \\(${database.head}\\)`));
+    assert.ok(await chainColumnsKept(database));
   });
 });

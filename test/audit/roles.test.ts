@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/config.ts';
 import { startServer } from '../../src/server/start.ts';
 import { createPatient } from '../support/fixtures.ts';
 import { createTestDatabase } from '../support/test-database.ts';
-import { startTestServer, testServerEnv, testServerRole } from '../support/test-server.ts';
+import { startTestServer, testServerEnv, testServerRole, twoRoles } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
 
 // Roles are PostgreSQL's; the embedded database has one user, so this runs in the PostgreSQL pass.
@@ -17,6 +17,39 @@ it('refuses to start in production when the server’s role owns the audit table
   after(() => database.drop());
   const config = loadConfig({ ...(await testServerEnv(database)), CLINIGRAPH_MODE: 'production' });
   await assert.rejects(startServer(config, pino({ level: 'silent' })), /the server's role owns .*AuditEvent.*DATABASE_MIGRATION_URL/);
+});
+
+it('refuses to start in production when the server’s role may rewrite the audit tables through a grant it holds', { skip }, async () => {
+  const database = await createTestDatabase();
+  after(() => database.drop());
+  const roles = await twoRoles(database.databaseUrl!);
+  const serverOnly = { ...(await testServerEnv(database)), DATABASE_URL: roles.DATABASE_URL!, CLINIGRAPH_MODE: 'production' };
+  const twoRoleEnv = { ...serverOnly, DATABASE_MIGRATION_URL: roles.DATABASE_MIGRATION_URL! };
+  const start = (env: Record<string, string>) => startServer(loadConfig(env), pino({ level: 'silent' }));
+  await (await start(twoRoleEnv)).stop(); // the rights as the migration role grants them
+
+  const owner = new pg.Client({ connectionString: database.databaseUrl });
+  owner.on('error', () => {}); // the test database is dropped with its connections
+  await owner.connect();
+  // A role the server's role belongs to: the migration role's REVOKE at start does not reach what it brings.
+  const group = `clinigraph_audit_rewriters_${process.pid}_${Date.now()}`;
+  await owner.query(`CREATE ROLE ${group}`);
+  try {
+    await owner.query(`GRANT TRIGGER ON "AuditEvent" TO ${group}`);
+    await owner.query(`GRANT UPDATE (note) ON "AuditCheckpoint" TO ${group}`);
+    await owner.query(`GRANT ${group} TO ${testServerRole}`);
+    await assert.rejects(start(twoRoleEnv), /may rewrite the audit tables: AuditCheckpoint \(UPDATE\), AuditEvent \(TRIGGER\);/);
+
+    // One role, granted directly (no migration role revokes anything at start).
+    await owner.query(`REVOKE ${group} FROM ${testServerRole}`);
+    await owner.query(`GRANT DELETE, TRUNCATE ON "AuditLeaf" TO ${testServerRole}`);
+    await assert.rejects(start(serverOnly), /may rewrite the audit tables: AuditLeaf \(DELETE, TRUNCATE\);/);
+  } finally {
+    await owner.query(`REVOKE ${group} FROM ${testServerRole}`);
+    await owner.query(`REVOKE ALL ON "AuditEvent", "AuditCheckpoint" FROM ${group}`);
+    await owner.query(`DROP ROLE ${group}`);
+    await owner.end();
+  }
 });
 
 it('runs as a role that may only insert and read the audit tables, migrated by the owner', { skip }, async () => {
