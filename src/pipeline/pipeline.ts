@@ -4,7 +4,8 @@ import { cellAt, type Dataset, rawValueOf, datasetFromRecords, parseCsv, type Ra
 import type { Matrix } from './matrix.ts';
 import { badOption, PipelineError } from './errors.ts';
 import { type Autoencoder, fitAutoencoder, measureAutoencoder } from './autoencoder.ts';
-import { type Calibration, chanceCalibrationError, chooseCalibration, foldCalibration } from './calibration.ts';
+import { type Calibration, calibrationEvents, chanceCalibrationError, chooseCalibration, foldCalibration } from './calibration.ts';
+import { eceSweep } from './metrics.ts';
 import { computeMetrics, type Evaluation, type EvaluationTarget, evaluate, type SubgroupColumn } from './evaluate.ts';
 import type { FeatureSpec } from './feature-spec.ts';
 import { checkCrossValidation, type CrossValidationOptions, type CrossValidationResult, crossValidate, type FoldOutputs } from './cross-validation.ts';
@@ -32,7 +33,7 @@ export interface TrainModelOptions extends Omit<QualityOptions, 'image'> {
   threshold?: ThresholdRule;
   /** Nominal coverage of the split-conformal prediction sets and intervals (default 0.9). */
   coverage?: number;
-  /** Classifiers: recalibrate the probabilities on the validation split (Platt scaling, isotonic with enough rows, temperature for several classes); default true. */
+  /** Classifiers: recalibrate the probabilities on the calibration split (the map chosen by cross-fitted log-loss, see chooseCalibration); default true. */
   calibrate?: boolean;
   split?: Partial<SplitFractions>;
   /** Seeds the split, the initial weights, the shuffling, dropout and the bootstrap (default 42). */
@@ -77,15 +78,17 @@ export interface TrainingResult extends StoredModel {
   datasetSha256: string;
   datasetSource: string;
   /** Original row indices (0 = first data row of the source) of each split; groupedBy names the column whose groups never straddle splits. */
-  split: { fractions: SplitFractions; seed: number; stratifiedBy: string; groupedBy?: string; train: number[]; validation: number[]; test: number[] };
+  split: { fractions: SplitFractions; seed: number; stratifiedBy: string; groupedBy?: string; train: number[]; validation: number[]; calibration: number[]; test: number[] };
   counts: {
     rowsRead: number;
     usableRows: number;
     train: number;
     validation: number;
+    /** Rows kept apart from early stopping for recalibration and the conformal quantile (absent before the calibration split). */
+    calibration?: number;
     test: number;
     /** Binary: rows of the positive class per split. */
-    events: { total: number; train: number; validation: number; test: number } | null;
+    events: { total: number; train: number; validation: number; calibration?: number; test: number } | null;
     classCounts: Record<string, number> | null;
   };
   quality: DataQualityReport;
@@ -94,7 +97,7 @@ export interface TrainingResult extends StoredModel {
   crossValidation?: CrossValidationResult;
   /** Binary: how the threshold was chosen, in words. */
   thresholdRule: string | null;
-  /** Classifiers: the recalibration fitted on the validation split and folded into the network, with the test ECE before and after. */
+  /** Classifiers: the recalibration fitted on the calibration split and folded into the network, with the test ECE before and after. */
   calibration: Calibration | null;
   /** Tabular models: the out-of-distribution autoencoder fitted on the training inputs. */
   autoencoder: Autoencoder | null;
@@ -188,18 +191,30 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
     const evaluationStarted = performance.now();
     const step = evaluationStep(options);
     step('recalibration', 0);
-    const calibration = options.calibrate === false ? null : await recalibrate(network, objective, prepared.labels, fitted.validation, test);
+    const recalibrated = options.calibrate === false ? null : await recalibrate(network, objective, prepared.labels, fitted.calibration, test);
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
     const classes = prepared.labels?.length ?? 1;
-    // The figures describe the saved artifact, exactly as it will be served; threshold and conformal quantile come from validation.
+    // The figures describe the saved artifact, exactly as it will be served; threshold and conformal quantile come from held-out training rows.
     const saved = await loadModelArtifact(artifact);
-    const [validationOutputs, testOutputs] = [await predictWith(saved, fitted.validation.x), await predictWith(saved, test.x)];
+    const [heldOutOutputs, testOutputs] = [await predictHeldOut(saved, fitted), await predictWith(saved, test.x)];
     saved.dispose();
-    const chosen = objective === 'binary' ? chooseThreshold(options.threshold ?? fixedThreshold, fitted.validation.y, validationOutputs.map((row) => row[0]!)) : null;
+    const chosen = objective === 'binary' ? chooseThreshold(options.threshold ?? fixedThreshold, heldOutOutputs.y, heldOutOutputs.outputs.map((row) => row[0]!)) : null;
     const target: EvaluationTarget = { kind: objective, labels: prepared.labels, threshold: chosen?.threshold ?? fixedThreshold };
     step('out-of-distribution autoencoder', 0.2);
     const autoencoder = state.kind === 'tabular' ? measureAutoencoder(await fitAutoencoder(train.x, seed + 2), test.x) : null;
-    const conformal = measureConformal(fitConformal(objective, validationOutputs, fitted.validation.y, options.coverage ?? defaultCoverage), objective, testOutputs, test.y);
+    const bootstrap = {
+      resamples: options.bootstrap?.resamples ?? defaultResamples(split.test.length),
+      level: options.bootstrap?.level ?? 0.95,
+      seed,
+      ...(prepared.groups ? { groups: split.test.map((position) => prepared.groups![position]!) } : {}),
+    };
+    const conformal = measureConformal(
+      fitConformal(objective, recalibrated?.heldOut ?? heldOutOutputs.calibration, fitted.calibration.y, options.coverage ?? defaultCoverage),
+      objective,
+      testOutputs,
+      test.y,
+      bootstrap,
+    );
     step('metrics and bootstrap intervals', 0.6);
     const evaluation = evaluate({
       target,
@@ -210,7 +225,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
       baselineDescription: baselineDescriptions[objective],
       trivialDescription: objective === 'regression' ? 'the training mean for everyone' : 'the training class shares for everyone',
       subgroupColumns: subgroupColumns(dataset, prepared, split.test),
-      bootstrap: { resamples: options.bootstrap?.resamples ?? defaultResamples(split.test.length), level: options.bootstrap?.level ?? 0.95, seed },
+      bootstrap: { resamples: bootstrap.resamples, level: bootstrap.level, seed },
     });
     const durationMs = { ...fitted.durationMs, evaluation: performance.now() - evaluationStarted };
     return {
@@ -224,7 +239,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
       threshold: chosen?.threshold ?? null,
       thresholdRule: chosen?.rule ?? null,
       conformal,
-      calibration,
+      calibration: recalibrated?.calibration ?? null,
       autoencoder,
       image: prepared.image,
       ...storedNetworks(state, options.featureSpec, { artifact, weightsSha256 }, { ...architecture, network }, { description: evaluation.baseline.description, network: baseline }),
@@ -260,41 +275,68 @@ export function foldProgress(options: TrainModelOptions, { repeat, fold }: { rep
 
 /**
  * The held-out outputs of one cross-validation fold: the network is
- * recalibrated and its conformal quantile fitted on the fold's validation
- * rows, as the stored model's are, then both networks predict the held-out rows.
+ * recalibrated and its conformal quantile fitted on the fold's calibration
+ * rows, and its decision threshold chosen by the rule on the fold's
+ * validation and calibration rows, as the stored model's are; then both
+ * networks predict the held-out rows.
  * @param test the held-out rows as the network and as the baseline take them (a sequence model's baseline sees the last visit only)
  */
 export async function scoreFold(
-  fitted: { network: tf.Sequential; baseline: tf.Sequential; validation: TrainingData },
+  fitted: { network: tf.Sequential; baseline: tf.Sequential; validation: TrainingData; calibration: TrainingData },
   test: { network: TrainingData; baseline: TrainingData },
   objective: Objective,
   labels: string[] | null,
   options: TrainModelOptions,
 ): Promise<FoldOutputs> {
-  if (options.calibrate !== false) await recalibrate(fitted.network, objective, labels, fitted.validation, test.network);
+  const recalibrated = options.calibrate === false ? null : await recalibrate(fitted.network, objective, labels, fitted.calibration, test.network);
   const model = await predictWith(fitted.network, test.network.x);
-  const conformal = fitConformal(objective, await predictWith(fitted.network, fitted.validation.x), fitted.validation.y, options.coverage ?? defaultCoverage);
+  const heldOut = await predictHeldOut(fitted.network, fitted);
+  const conformal = fitConformal(objective, recalibrated?.heldOut ?? heldOut.calibration, fitted.calibration.y, options.coverage ?? defaultCoverage);
   const coverage = measureConformal(conformal, objective, model, test.network.y).test!.coverage;
-  return { actual: test.network.y, model, baseline: await predictWith(fitted.baseline, test.baseline.x), coverage };
+  const threshold = objective === 'binary' ? chooseThreshold(options.threshold ?? 0.5, heldOut.y, heldOut.outputs.map((row) => row[0]!)).threshold : undefined;
+  return { actual: test.network.y, model, baseline: await predictWith(fitted.baseline, test.baseline.x), coverage, ...(threshold === undefined ? {} : { threshold }) };
 }
 
 /**
- * Recalibrates a classifier on the validation split (the map chosen by
+ * The network's outputs on the rows held out from training: the calibration
+ * rows (for the conformal quantile when no map was fitted) and, with the
+ * validation rows, all of them with their labels (for the decision threshold).
+ */
+export async function predictHeldOut(network: tf.LayersModel, rows: { validation: TrainingData; calibration: TrainingData }) {
+  const [validation, calibration] = [await predictWith(network, rows.validation.x), await predictWith(network, rows.calibration.x)];
+  return { calibration, outputs: [...validation, ...calibration], y: [...rows.validation.y, ...rows.calibration.y] };
+}
+
+/**
+ * Recalibrates a classifier on the calibration split (the map chosen by
  * held-out log-loss there, see chooseCalibration) and folds it into the
  * network; measures the test split's calibration error before and after, and
  * what a perfectly calibrated model would show on those rows by chance.
- * @returns null for regression, or when the validation split holds one class only
+ * @returns null for regression, or when the calibration split holds one class only; else the calibration and,
+ *   per calibration row, the network's output under the chosen map fitted without that row's fold
  */
-export async function recalibrate(network: tf.Sequential, objective: Objective, labels: string[] | null, validation: TrainingData, test: TrainingData): Promise<Calibration | null> {
-  if (objective === 'regression' || new Set(validation.y).size < 2) return null;
+export async function recalibrate(
+  network: tf.Sequential,
+  objective: Objective,
+  labels: string[] | null,
+  calibrationRows: TrainingData,
+  test: TrainingData,
+): Promise<{ calibration: Calibration; heldOut: number[][] } | null> {
+  if (objective === 'regression' || new Set(calibrationRows.y).size < 2) return null;
   const eceOf = (outputs: number[][]) => (computeMetrics({ kind: objective, labels, threshold: 0.5 }, test.y, outputs) as { ece: number }).ece;
   const before = eceOf(await predictWith(network, test.x));
-  const { parameters, candidates } = chooseCalibration(classProbabilities(objective, await predictWith(network, validation.x)), validation.y);
+  const { parameters, candidates, heldOut } = chooseCalibration(classProbabilities(objective, await predictWith(network, calibrationRows.x)), calibrationRows.y);
   foldCalibration(network, parameters);
   const after = await predictWith(network, test.x);
   // The ECE bins the positive class's probability (binary) or the top class's (several classes).
-  const eventProbabilities = after.map((row) => (objective === 'binary' ? row[0]! : Math.max(...row)));
-  return { ...parameters, validationRows: validation.y.length, candidates, ece: { before, after: eceOf(after), chance: chanceCalibrationError(eventProbabilities) } };
+  const events = calibrationEvents(objective, test.y, after);
+  const calibration = {
+    ...parameters,
+    validationRows: calibrationRows.y.length,
+    candidates,
+    ece: { before, after: eceOf(after), chance: chanceCalibrationError(events.probabilities), sweep: eceSweep(events.outcomes, events.probabilities), sweepChance: chanceCalibrationError(events.probabilities, eceSweep) },
+  };
+  return { calibration, heldOut: objective === 'binary' ? heldOut.map((row) => [row[1]!]) : heldOut };
 }
 
 /** Outputs as class probabilities: a binary network's [p] becomes [1 - p, p]. */
@@ -309,6 +351,7 @@ interface FittedPair {
   baseline: tf.Sequential;
   train: TrainingData;
   validation: TrainingData;
+  calibration: TrainingData;
   test: TrainingData;
   fit: FitResult;
   baselineFit: FitResult;
@@ -334,7 +377,7 @@ async function fitPair(
 ): Promise<FittedPair> {
   const state = fitPreprocessing(prepared, split.train, options.image?.pixelScale);
   const part = (positions: number[]): TrainingData => ({ x: encodeRows(state, prepared.values, positions), y: positions.map((p) => prepared.targets[p]!) });
-  const [train, validation, test] = [part(split.train), part(split.validation), part(split.test)];
+  const [train, validation, calibration, test] = [part(split.train), part(split.validation), part(split.calibration), part(split.test)];
   const shape = networkShape(objective, prepared, state);
   const settings = { ...trainingDefaults(architecture.kind, split.train.length), ...options.training };
   const baselineSettings = { ...trainingDefaults('linear', split.train.length), ...options.baselineTraining };
@@ -351,7 +394,7 @@ async function fitPair(
     const modelDone = performance.now();
     const baselineFit = await fitBaseline(baseline, train, validation, { objective, classes, settings: baselineSettings, seed: seed + 1, phase: 'baseline', ...(onProgress ? { onProgress } : {}) });
     const durationMs = { model: modelDone - started, baseline: performance.now() - modelDone };
-    return { state, network, baseline, train, validation, test, fit, baselineFit, settings, baselineSettings, durationMs, dispose };
+    return { state, network, baseline, train, validation, calibration, test, fit, baselineFit, settings, baselineSettings, durationMs, dispose };
   } catch (error) {
     dispose();
     throw error;
@@ -527,9 +570,9 @@ export function trainingRecord(
   };
 }
 
-export function originalRows(prepared: PreparedData, split: DataSplit): Pick<DataSplit, 'train' | 'validation' | 'test'> {
+export function originalRows(prepared: PreparedData, split: DataSplit): DataSplit {
   const original = (positions: number[]) => positions.map((position) => prepared.rows[position]!);
-  return { train: original(split.train), validation: original(split.validation), test: original(split.test) };
+  return { train: original(split.train), validation: original(split.validation), calibration: original(split.calibration), test: original(split.test) };
 }
 
 export function counts(prepared: PreparedData, split: DataSplit): TrainingResult['counts'] {
@@ -540,9 +583,16 @@ export function counts(prepared: PreparedData, split: DataSplit): TrainingResult
     usableRows: prepared.rows.length,
     train: split.train.length,
     validation: split.validation.length,
+    calibration: split.calibration.length,
     test: split.test.length,
     events: binary
-      ? { total: positives(prepared.targets.map((_, p) => p)), train: positives(split.train), validation: positives(split.validation), test: positives(split.test) }
+      ? {
+          total: positives(prepared.targets.map((_, p) => p)),
+          train: positives(split.train),
+          validation: positives(split.validation),
+          calibration: positives(split.calibration),
+          test: positives(split.test),
+        }
       : null,
     classCounts: prepared.report.classBalance ? Object.fromEntries(prepared.report.classBalance.map(({ label, count }) => [label, count])) : null,
   };

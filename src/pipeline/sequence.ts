@@ -19,6 +19,7 @@ import {
   foldSeed,
   loadData,
   originalRows,
+  predictHeldOut,
   predictWith,
   recalibrate,
   scoreFold,
@@ -85,7 +86,13 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
         async (foldSplit, fold) => {
           const fitted = await fitSequencePair(data, foldSplit, options, foldSeed(seed, fold), foldProgress(options, fold));
           try {
-            return await scoreFold({ ...fitted, validation: fitted.validation.sequence }, { network: fitted.test.sequence, baseline: fitted.test.last }, 'binary', prepared.labels, options);
+            return await scoreFold(
+              { ...fitted, validation: fitted.validation.sequence, calibration: fitted.calibration.sequence },
+              { network: fitted.test.sequence, baseline: fitted.test.last },
+              'binary',
+              prepared.labels,
+              options,
+            );
           } finally {
             fitted.dispose();
           }
@@ -95,17 +102,17 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
     : null;
 
   const fitted = await fitSequencePair(data, split, options, seed, options.onProgress);
-  const { network, baseline, state, encoding, validation, test } = fitted;
+  const { network, baseline, state, encoding, validation, calibration, test } = fitted;
   try {
     const evaluationStarted = performance.now();
     const step = evaluationStep(options);
     step('recalibration', 0);
-    const calibration = options.calibrate === false ? null : await recalibrate(network, 'binary', prepared.labels, validation.sequence, test.sequence);
+    const recalibrated = options.calibrate === false ? null : await recalibrate(network, 'binary', prepared.labels, calibration.sequence, test.sequence);
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
     const saved = await loadModelArtifact(artifact);
-    const [validationOutputs, testOutputs] = [await predictWith(saved, validation.sequence.x), await predictWith(saved, test.sequence.x)];
+    const [heldOut, testOutputs] = [await predictHeldOut(saved, { validation: validation.sequence, calibration: calibration.sequence }), await predictWith(saved, test.sequence.x)];
     saved.dispose();
-    const chosen = chooseThreshold(options.threshold ?? 0.5, validation.sequence.y, validationOutputs.map((row) => row[0]!));
+    const chosen = chooseThreshold(options.threshold ?? 0.5, heldOut.y, heldOut.outputs.map((row) => row[0]!));
     const target: EvaluationTarget = { kind: 'binary', labels: prepared.labels, threshold: chosen.threshold };
     // Coverage and metrics share the patient-level bootstrap: visits of one patient are alike.
     const bootstrap = {
@@ -115,7 +122,7 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
       groups: split.test.map((position) => prepared.groups![position]!),
     };
     const conformal = measureConformal(
-      fitConformal('binary', validationOutputs, validation.sequence.y, options.coverage ?? defaultCoverage),
+      fitConformal('binary', recalibrated?.heldOut ?? heldOut.calibration, calibration.sequence.y, options.coverage ?? defaultCoverage),
       'binary',
       testOutputs,
       test.sequence.y,
@@ -145,7 +152,7 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
       threshold: chosen.threshold,
       thresholdRule: chosen.rule,
       conformal,
-      calibration,
+      calibration: recalibrated?.calibration ?? null,
       autoencoder: null,
       image: null,
       ...storedNetworks(state, options.featureSpec, { artifact, weightsSha256 }, { ...fitted.architecture, network }, { description: evaluation.baseline.description, network: baseline }),
@@ -198,7 +205,7 @@ async function fitSequencePair(
   const staticIndices = encoding.staticFeatures.map((name) => (state.kind === 'tabular' ? state.features.findIndex((feature) => feature.name === name) : -1));
   const filled = new Map([...visits].map(([patient, list]) => [patient, fillStatic(list, staticIndices)]));
   const part = (positions: number[]) => examples(prepared.rows, positions, timeline, filled, encoding, state, prepared.targets);
-  const [train, validation, test] = [part(split.train), part(split.validation), part(split.test)];
+  const [train, validation, calibration, test] = [part(split.train), part(split.validation), part(split.calibration), part(split.test)];
   const architecture: SequenceArchitecture = { kind: 'gru', units, steps };
   const settings = { ...sequenceTraining, ...options.training };
   const baselineSettings = { ...trainingDefaults('linear', split.train.length), ...options.baselineTraining };
@@ -215,7 +222,7 @@ async function fitSequencePair(
     const modelDone = performance.now();
     const baselineFit = await fitNetwork(baseline, train.last, validation.last, { objective: 'binary', classes: 2, settings: baselineSettings, seed: seed + 1, phase: 'baseline', ...progress });
     const durationMs = { model: modelDone - started, baseline: performance.now() - modelDone };
-    return { state, encoding, architecture, network, baseline, train, validation, test, fit, baselineFit, settings, baselineSettings, durationMs, dispose };
+    return { state, encoding, architecture, network, baseline, train, validation, calibration, test, fit, baselineFit, settings, baselineSettings, durationMs, dispose };
   } catch (error) {
     dispose();
     throw error;
