@@ -1,5 +1,5 @@
 /*
- * Recalibration of a classifier's probabilities on the validation split.
+ * Recalibration of a classifier's probabilities on the calibration split (rows held out from training and from early stopping).
  * The candidates: none (the network as trained), temperature scaling
  * (softmax(z / T), for two classes sigmoid(z / T)), Platt scaling (binary:
  * p' = sigmoid(a z + b) of the network's logit z) and isotonic regression
@@ -394,7 +394,7 @@ export function describeCalibration(calibration: Calibration, eceInterval?: { lo
   const source = calibration.ece.sweep === undefined ? 'validation' : 'calibration';
   const rows = source === 'validation' ? 'validation rows' : 'calibration rows (kept apart from early stopping)';
   const rule = calibration.candidates
-    ? `chosen among ${calibration.candidates.map((candidate) => `${methodNames[candidate.method]} ${candidate.logLoss.toFixed(4)}`).join(', ')} (log-loss on held-out ${source} rows, ${crossFitFolds}-fold cross-fitting; the simplest within one standard error of the lowest; isotonic regression is a candidate only with at least ${isotonicMinimum.rows} validation rows and ${isotonicMinimum.perClass} of each class)`
+    ? `chosen among ${calibration.candidates.map((candidate) => `${methodNames[candidate.method]} ${candidate.logLoss.toFixed(4)}`).join(', ')} (log-loss on held-out ${source} rows, ${crossFitFolds}-fold cross-fitting; the simplest within one standard error of the lowest; isotonic regression is a candidate only with at least ${isotonicMinimum.rows} ${source} rows and ${isotonicMinimum.perClass} of each class)`
     : 'by the rule of its time (Platt scaling, or isotonic regression with enough rows, for two classes; temperature scaling for more)';
   const interval = eceInterval ? ` (95% CI ${eceInterval.lower.toFixed(3)} to ${eceInterval.upper.toFixed(3)})` : '';
   const chance =

@@ -28,7 +28,7 @@ export interface TrainModelOptions extends Omit<QualityOptions, 'image'> {
   image?: ImageOptions & { pixelScale?: number };
   /**
    * Binary: the probability of the positive class at or above which it is predicted: a number (default 0.5),
-   * `youden`, or `{ sensitivity: 0.9 }`, the rules chosen on the validation split.
+   * `youden`, or `{ sensitivity: 0.9 }`, the rules chosen on the validation and calibration rows.
    */
   threshold?: ThresholdRule;
   /** Nominal coverage of the split-conformal prediction sets and intervals (default 0.9). */

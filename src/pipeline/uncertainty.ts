@@ -38,7 +38,7 @@ export function checkedRule(rule: ThresholdRule): ThresholdRule {
 }
 
 /**
- * Chooses the threshold on validation outputs: Youden's J (the probability
+ * Chooses the threshold on held-out outputs (the validation and calibration rows): Youden's J (the probability
  * maximizing sensitivity + specificity - 1), or the highest probability that
  * still reaches the sensitivity asked for; a fixed number is taken as given.
  * @param labels 1 for the positive class, else 0
@@ -49,7 +49,7 @@ export function chooseThreshold(rule: ThresholdRule, labels: readonly number[], 
   const order = scores.map((score, i) => ({ score, label: labels[i]! })).sort((a, b) => b.score - a.score);
   const positives = labels.filter((label) => label === 1).length;
   const negatives = labels.length - positives;
-  if (positives === 0 || negatives === 0) return { threshold: 0.5, rule: 'fixed at 0.5 (the validation split holds one class only, so no rule could choose)' };
+  if (positives === 0 || negatives === 0) return { threshold: 0.5, rule: 'fixed at 0.5 (the validation and calibration rows hold one class only, so no rule could choose)' };
   let tp = 0;
   let fp = 0;
   let best = { threshold: 0.5, j: -Infinity, sensitivity: 0, specificity: 1 };
@@ -67,9 +67,9 @@ export function chooseThreshold(rule: ThresholdRule, labels: readonly number[], 
       break;
     }
   }
-  const measured = `sensitivity ${best.sensitivity.toFixed(3)}, specificity ${best.specificity.toFixed(3)} on the validation split`;
+  const measured = `sensitivity ${best.sensitivity.toFixed(3)}, specificity ${best.specificity.toFixed(3)} on those rows`;
   const name = rule === 'youden' ? "Youden's J (sensitivity + specificity - 1) maximized" : `the highest threshold with sensitivity at least ${rule.sensitivity}`;
-  return { threshold: best.threshold, rule: `${name} on the validation split: ${best.threshold.toPrecision(4)} (${measured})` };
+  return { threshold: best.threshold, rule: `${name} on the validation and calibration rows: ${best.threshold.toPrecision(4)} (${measured})` };
 }
 
 /** Split-conformal calibration: the quantile of validation nonconformity scores that gives the coverage asked for. */

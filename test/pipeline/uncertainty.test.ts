@@ -13,7 +13,7 @@ describe('decision threshold by a stated rule', () => {
     const youden = chooseThreshold('youden', labels, scores);
     // At 0.55: sensitivity 0.5... at 0.3: sensitivity 1, specificity 0.5 -> J 0.5; at 0.55 J = 0.5 too; the first best (higher threshold) is kept.
     assert.ok(Math.abs(youden.threshold - 0.55) < 1e-9, String(youden.threshold));
-    assert.match(youden.rule, /Youden's J .*\(sensitivity 0\.500, specificity 1\.000 on the validation split\)/);
+    assert.match(youden.rule, /Youden's J .*\(sensitivity 0\.500, specificity 1\.000 on those rows\)/);
     const sensitive = chooseThreshold({ sensitivity: 0.9 }, labels, scores);
     assert.ok(Math.abs(sensitive.threshold - 0.35) < 1e-9, String(sensitive.threshold));
     assert.match(sensitive.rule, /sensitivity at least 0\.9 .*\(sensitivity 0\.900, specificity 0\.600/);
