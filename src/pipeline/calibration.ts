@@ -1,5 +1,5 @@
 /*
- * Recalibration of a classifier's probabilities on the calibration split (rows held out from training and from early stopping).
+ * Recalibration of a classifier's probabilities on the validation split.
  * The candidates: none (the network as trained), temperature scaling
  * (softmax(z / T), for two classes sigmoid(z / T)), Platt scaling (binary:
  * p' = sigmoid(a z + b) of the network's logit z) and isotonic regression
@@ -138,13 +138,13 @@ const binaryFitters: CandidateFitter[] = [
 /**
  * Chooses and fits the recalibration of a classifier: each candidate (none,
  * temperature; for two classes also Platt, and isotonic with enough rows) is
- * fitted on four fifths of the calibration rows and scored by log-loss on the
+ * fitted on four fifths of the validation rows and scored by log-loss on the
  * fifth left out, over 5 folds (stratified, deterministic). The simplest
  * candidate whose held-out log-loss is within one standard error (of its
- * per-row difference) of the lowest is refitted on all calibration rows: a
+ * per-row difference) of the lowest is refitted on all validation rows: a
  * more flexible map must beat the simpler ones by more than noise.
- * @param probabilities per calibration row, the network's class probabilities (two classes: [1 - p, p])
- * @param classes per calibration row, the true class index
+ * @param probabilities per validation row, the network's class probabilities (two classes: [1 - p, p])
+ * @param classes per validation row, the true class index
  * @returns the fitted map, every candidate's held-out log-loss, and per row its class probabilities under
  *   the chosen map fitted on the other folds (what the conformal quantile is fitted on, so that no row
  *   scores under a map fitted on itself)
@@ -390,18 +390,15 @@ export function describeCalibration(calibration: Calibration, eceInterval?: { lo
         : calibration.method === 'isotonic'
           ? `Probabilities recalibrated by isotonic regression (pool-adjacent-violators, ${calibration.knots.probability.length} knots, linear in between, appended to the network as two layers)`
           : `Probabilities recalibrated by temperature scaling (T = ${calibration.temperature.toPrecision(4)})`;
-  // The sweep estimate came with the calibration split: a version that has it was recalibrated on rows that did not stop training.
-  const source = calibration.ece.sweep === undefined ? 'validation' : 'calibration';
-  const rows = source === 'validation' ? 'validation rows' : 'calibration rows (kept apart from early stopping)';
   const rule = calibration.candidates
-    ? `chosen among ${calibration.candidates.map((candidate) => `${methodNames[candidate.method]} ${candidate.logLoss.toFixed(4)}`).join(', ')} (log-loss on held-out ${source} rows, ${crossFitFolds}-fold cross-fitting; the simplest within one standard error of the lowest; isotonic regression is a candidate only with at least ${isotonicMinimum.rows} ${source} rows and ${isotonicMinimum.perClass} of each class)`
+    ? `chosen among ${calibration.candidates.map((candidate) => `${methodNames[candidate.method]} ${candidate.logLoss.toFixed(4)}`).join(', ')} (log-loss on held-out validation rows, ${crossFitFolds}-fold cross-fitting; the simplest within one standard error of the lowest; isotonic regression is a candidate only with at least ${isotonicMinimum.rows} validation rows and ${isotonicMinimum.perClass} of each class)`
     : 'by the rule of its time (Platt scaling, or isotonic regression with enough rows, for two classes; temperature scaling for more)';
   const interval = eceInterval ? ` (95% CI ${eceInterval.lower.toFixed(3)} to ${eceInterval.upper.toFixed(3)})` : '';
   const chance =
     calibration.ece.chance === undefined
       ? ''
       : ` A perfectly calibrated model would show an ECE of about ${calibration.ece.chance.toFixed(3)} on these test rows by chance alone (labels drawn from its own probabilities).`;
-  const where = calibration.method === 'none' ? `on the ${calibration.validationRows} ${rows}` : `fitted on the ${calibration.validationRows} ${rows} and made part of the saved network`;
+  const where = calibration.method === 'none' ? `on the ${calibration.validationRows} validation rows` : `fitted on the ${calibration.validationRows} validation rows and made part of the saved network`;
   const binned = `Expected calibration error (ECE, 10 equal-width bins) on the test split: ${calibration.ece.before.toFixed(3)} before, ${calibration.ece.after.toFixed(3)} after${interval}.${chance}`;
   return `${fitted}, ${rule}, ${where}. ${binned}${describeSweep(calibration.ece)} ${eceVerdict(calibration.ece.after, eceInterval ?? null, calibration.ece.chance)}`;
 }

@@ -2,7 +2,7 @@ import { calibrationEvents, chanceCalibrationError } from './calibration.ts';
 import { badOption } from './errors.ts';
 import { computeMetrics, type EvaluationTarget } from './evaluate.ts';
 import { eceSweep } from './metrics.ts';
-import { allocateGroups, assignFolds, type DataSplit, heldOutShares } from './preprocess.ts';
+import { allocateGroups, assignFolds, type DataSplit } from './preprocess.ts';
 import { mean, standardDeviation } from './stats.ts';
 
 /** k folds, repeated with different fold assignments (`--cv 5` is 5x1, `--cv 5x5` five repeats). */
@@ -39,16 +39,16 @@ export interface FoldOutputs {
   actual: number[];
   model: number[][];
   baseline: number[][];
-  /** Share of the held-out rows whose conformal set or interval (fitted on the fold's calibration rows) holds the truth. */
+  /** Share of the held-out rows whose conformal set or interval (fitted on the fold's validation rows) holds the truth. */
   coverage?: number;
-  /** Binary: the decision threshold the rule chose on the fold's validation and calibration rows (absent: the target's). */
+  /** Binary: the decision threshold the rule chose on the fold's validation rows (absent: the target's). */
   threshold?: number;
 }
 
 /** Trains the network and its baseline on a split's training rows (validation for early stopping) and predicts its test rows. */
 export type FitFold = (split: DataSplit, fold: { repeat: number; fold: number }) => Promise<FoldOutputs>;
 
-/** Share of the training folds (by group) held out: half for early stopping, half for recalibration and the conformal quantile. */
+/** Share of the training folds (by group) held out for early stopping, recalibration, the threshold and the conformal quantile. */
 const validationShare = 0.15;
 
 const reported: Record<EvaluationTarget['kind'], string[]> = {
@@ -77,8 +77,8 @@ export function checkCrossValidation({ folds, repeats = 1 }: CrossValidationOpti
 
 /**
  * k-fold cross-validation, repeated: each fold is held out once while the
- * network and baseline train on the other folds (15% of them held out, by
- * group: half for early stopping, half for recalibration and the conformal
+ * network and baseline train on the other folds (15% of them, by group, held
+ * out for early stopping, recalibration, the threshold and the conformal
  * quantile); every metric is reported as mean and spread across folds, at
  * the decision threshold each fold chose.
  * @param groups per usable row, its group (patient) or a key of its own
@@ -102,11 +102,10 @@ export async function crossValidate(
     for (let fold = 0; fold < options.folds; fold++) {
       const test = foldOf.flatMap((f, row) => (f === fold ? [row] : []));
       const rest = foldOf.flatMap((f, row) => (f === fold ? [] : [row]));
-      const [calibration, validation, train] = allocateGroups(pick(groups, rest), pick(strata, rest), heldOutShares(validationShare), seed + repeat * 100 + fold);
-      const original = (positions: number[] | undefined) => positions!.map((k) => rest[k]!);
-      const split = { train: original(train), validation: original(validation), calibration: original(calibration), test };
+      const [validation, train] = allocateGroups(pick(groups, rest), pick(strata, rest), [validationShare], seed + repeat * 100 + fold);
+      const split = { train: train!.map((k) => rest[k]!), validation: validation!.map((k) => rest[k]!), test };
       const outputs = await fitFold(split, { repeat, fold });
-      // The fold's decision threshold, chosen by the rule on its own held-out training rows, for the model and its baseline alike.
+      // The fold's decision threshold, chosen by the rule on its own validation rows, for the model and its baseline alike.
       const foldTarget = outputs.threshold === undefined ? target : { ...target, threshold: outputs.threshold };
       const model: Record<string, number | null> = {
         ...(computeMetrics(foldTarget, outputs.actual, outputs.model) as unknown as Record<string, number | null>),
@@ -127,7 +126,7 @@ export async function crossValidate(
     repeats,
     groupedBy,
     metrics,
-    procedure: `${design}, stratified; in each fold the network and its baseline train on the other folds (15% of them held out: half for early stopping, half, never used to stop, for the network's recalibration and conformal quantile; the decision threshold, when a rule chooses it, is chosen on both halves) and are scored on the held-out fold (coverage: the share of its rows whose conformal set or interval holds the truth; eceChance: the ECE a perfectly calibrated model would show on the fold's rows by chance; eceSweep: the monotonic-sweep estimate of the same calibration error, less biased on few rows, with its own chance level eceSweepChance; the ECE target is judged on ece, the binned figure). The stored model is trained once more on the usual training/validation/test split, whose test figures are reported beside these.`,
+    procedure: `${design}, stratified; in each fold the network and its baseline train on the other folds (15% of them held out for early stopping and, for the network, recalibration, the decision threshold when a rule chooses it, and the conformal quantile) and are scored on the held-out fold (coverage: the share of its rows whose conformal set or interval holds the truth; eceChance: the ECE a perfectly calibrated model would show on the fold's rows by chance; eceSweep: the monotonic-sweep estimate of the same calibration error, less biased on few rows, with its own chance level eceSweepChance; the ECE target is judged on ece, the binned figure). The stored model is trained once more on the usual training/validation/test split, whose test figures are reported beside these.`,
     statement: statementOf(reported[target.kind][0]!, metrics[reported[target.kind][0]!]!, design, baselineDescription),
   };
 }

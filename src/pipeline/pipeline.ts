@@ -28,12 +28,12 @@ export interface TrainModelOptions extends Omit<QualityOptions, 'image'> {
   image?: ImageOptions & { pixelScale?: number };
   /**
    * Binary: the probability of the positive class at or above which it is predicted: a number (default 0.5),
-   * `youden`, or `{ sensitivity: 0.9 }`, the rules chosen on the validation and calibration rows.
+   * `youden`, or `{ sensitivity: 0.9 }`, the rules chosen on the validation split.
    */
   threshold?: ThresholdRule;
   /** Nominal coverage of the split-conformal prediction sets and intervals (default 0.9). */
   coverage?: number;
-  /** Classifiers: recalibrate the probabilities on the calibration split (the map chosen by cross-fitted log-loss, see chooseCalibration); default true. */
+  /** Classifiers: recalibrate the probabilities on the validation split (the map chosen by cross-fitted log-loss, see chooseCalibration); default true. */
   calibrate?: boolean;
   split?: Partial<SplitFractions>;
   /** Seeds the split, the initial weights, the shuffling, dropout and the bootstrap (default 42). */
@@ -78,17 +78,15 @@ export interface TrainingResult extends StoredModel {
   datasetSha256: string;
   datasetSource: string;
   /** Original row indices (0 = first data row of the source) of each split; groupedBy names the column whose groups never straddle splits. */
-  split: { fractions: SplitFractions; seed: number; stratifiedBy: string; groupedBy?: string; train: number[]; validation: number[]; calibration: number[]; test: number[] };
+  split: { fractions: SplitFractions; seed: number; stratifiedBy: string; groupedBy?: string; train: number[]; validation: number[]; test: number[] };
   counts: {
     rowsRead: number;
     usableRows: number;
     train: number;
     validation: number;
-    /** Rows kept apart from early stopping for recalibration and the conformal quantile (absent before the calibration split). */
-    calibration?: number;
     test: number;
     /** Binary: rows of the positive class per split. */
-    events: { total: number; train: number; validation: number; calibration?: number; test: number } | null;
+    events: { total: number; train: number; validation: number; test: number } | null;
     classCounts: Record<string, number> | null;
   };
   quality: DataQualityReport;
@@ -97,7 +95,7 @@ export interface TrainingResult extends StoredModel {
   crossValidation?: CrossValidationResult;
   /** Binary: how the threshold was chosen, in words. */
   thresholdRule: string | null;
-  /** Classifiers: the recalibration fitted on the calibration split and folded into the network, with the test ECE before and after. */
+  /** Classifiers: the recalibration fitted on the validation split and folded into the network, with the test ECE before and after. */
   calibration: Calibration | null;
   /** Tabular models: the out-of-distribution autoencoder fitted on the training inputs. */
   autoencoder: Autoencoder | null;
@@ -191,14 +189,14 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
     const evaluationStarted = performance.now();
     const step = evaluationStep(options);
     step('recalibration', 0);
-    const recalibrated = options.calibrate === false ? null : await recalibrate(network, objective, prepared.labels, fitted.calibration, test);
+    const recalibrated = options.calibrate === false ? null : await recalibrate(network, objective, prepared.labels, fitted.validation, test);
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
     const classes = prepared.labels?.length ?? 1;
-    // The figures describe the saved artifact, exactly as it will be served; threshold and conformal quantile come from held-out training rows.
+    // The figures describe the saved artifact, exactly as it will be served; threshold and conformal quantile come from validation.
     const saved = await loadModelArtifact(artifact);
-    const [heldOutOutputs, testOutputs] = [await predictHeldOut(saved, fitted), await predictWith(saved, test.x)];
+    const [validationOutputs, testOutputs] = [await predictWith(saved, fitted.validation.x), await predictWith(saved, test.x)];
     saved.dispose();
-    const chosen = objective === 'binary' ? chooseThreshold(options.threshold ?? fixedThreshold, heldOutOutputs.y, heldOutOutputs.outputs.map((row) => row[0]!)) : null;
+    const chosen = objective === 'binary' ? chooseThreshold(options.threshold ?? fixedThreshold, fitted.validation.y, validationOutputs.map((row) => row[0]!)) : null;
     const target: EvaluationTarget = { kind: objective, labels: prepared.labels, threshold: chosen?.threshold ?? fixedThreshold };
     step('out-of-distribution autoencoder', 0.2);
     const autoencoder = state.kind === 'tabular' ? measureAutoencoder(await fitAutoencoder(train.x, seed + 2), test.x) : null;
@@ -209,7 +207,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
       ...(prepared.groups ? { groups: split.test.map((position) => prepared.groups![position]!) } : {}),
     };
     const conformal = measureConformal(
-      fitConformal(objective, recalibrated?.heldOut ?? heldOutOutputs.calibration, fitted.calibration.y, options.coverage ?? defaultCoverage),
+      fitConformal(objective, recalibrated?.heldOut ?? validationOutputs, fitted.validation.y, options.coverage ?? defaultCoverage),
       objective,
       testOutputs,
       test.y,
@@ -275,64 +273,55 @@ export function foldProgress(options: TrainModelOptions, { repeat, fold }: { rep
 
 /**
  * The held-out outputs of one cross-validation fold: the network is
- * recalibrated and its conformal quantile fitted on the fold's calibration
- * rows, and its decision threshold chosen by the rule on the fold's
- * validation and calibration rows, as the stored model's are; then both
- * networks predict the held-out rows.
+ * recalibrated, its conformal quantile fitted and its decision threshold
+ * chosen by the rule on the fold's validation rows, as the stored model's
+ * are; then both networks predict the held-out rows.
  * @param test the held-out rows as the network and as the baseline take them (a sequence model's baseline sees the last visit only)
  */
 export async function scoreFold(
-  fitted: { network: tf.Sequential; baseline: tf.Sequential; validation: TrainingData; calibration: TrainingData },
+  fitted: { network: tf.Sequential; baseline: tf.Sequential; validation: TrainingData },
   test: { network: TrainingData; baseline: TrainingData },
   objective: Objective,
   labels: string[] | null,
   options: TrainModelOptions,
 ): Promise<FoldOutputs> {
-  const recalibrated = options.calibrate === false ? null : await recalibrate(fitted.network, objective, labels, fitted.calibration, test.network);
+  const recalibrated = options.calibrate === false ? null : await recalibrate(fitted.network, objective, labels, fitted.validation, test.network);
   const model = await predictWith(fitted.network, test.network.x);
-  const heldOut = await predictHeldOut(fitted.network, fitted);
-  const conformal = fitConformal(objective, recalibrated?.heldOut ?? heldOut.calibration, fitted.calibration.y, options.coverage ?? defaultCoverage);
+  const validation = await predictWith(fitted.network, fitted.validation.x);
+  const conformal = fitConformal(objective, recalibrated?.heldOut ?? validation, fitted.validation.y, options.coverage ?? defaultCoverage);
   const coverage = measureConformal(conformal, objective, model, test.network.y).test!.coverage;
-  const threshold = objective === 'binary' ? chooseThreshold(options.threshold ?? 0.5, heldOut.y, heldOut.outputs.map((row) => row[0]!)).threshold : undefined;
+  const threshold = objective === 'binary' ? chooseThreshold(options.threshold ?? 0.5, fitted.validation.y, validation.map((row) => row[0]!)).threshold : undefined;
   return { actual: test.network.y, model, baseline: await predictWith(fitted.baseline, test.baseline.x), coverage, ...(threshold === undefined ? {} : { threshold }) };
 }
 
 /**
- * The network's outputs on the rows held out from training: the calibration
- * rows (for the conformal quantile when no map was fitted) and, with the
- * validation rows, all of them with their labels (for the decision threshold).
- */
-export async function predictHeldOut(network: tf.LayersModel, rows: { validation: TrainingData; calibration: TrainingData }) {
-  const [validation, calibration] = [await predictWith(network, rows.validation.x), await predictWith(network, rows.calibration.x)];
-  return { calibration, outputs: [...validation, ...calibration], y: [...rows.validation.y, ...rows.calibration.y] };
-}
-
-/**
- * Recalibrates a classifier on the calibration split (the map chosen by
+ * Recalibrates a classifier on the validation split (the map chosen by
  * held-out log-loss there, see chooseCalibration) and folds it into the
- * network; measures the test split's calibration error before and after, and
- * what a perfectly calibrated model would show on those rows by chance.
- * @returns null for regression, or when the calibration split holds one class only; else the calibration and,
- *   per calibration row, the network's output under the chosen map fitted without that row's fold
+ * network; measures the test split's calibration error before and after
+ * (binned, and the sweep estimate), and what a perfectly calibrated model
+ * would show on those rows by chance.
+ * @returns null for regression, or when the validation split holds one class only; else the calibration and,
+ *   per validation row, the network's output under the chosen map fitted without that row's fold (what the
+ *   conformal quantile is fitted on, so that no row's score comes from a map fitted on itself)
  */
 export async function recalibrate(
   network: tf.Sequential,
   objective: Objective,
   labels: string[] | null,
-  calibrationRows: TrainingData,
+  validation: TrainingData,
   test: TrainingData,
 ): Promise<{ calibration: Calibration; heldOut: number[][] } | null> {
-  if (objective === 'regression' || new Set(calibrationRows.y).size < 2) return null;
+  if (objective === 'regression' || new Set(validation.y).size < 2) return null;
   const eceOf = (outputs: number[][]) => (computeMetrics({ kind: objective, labels, threshold: 0.5 }, test.y, outputs) as { ece: number }).ece;
   const before = eceOf(await predictWith(network, test.x));
-  const { parameters, candidates, heldOut } = chooseCalibration(classProbabilities(objective, await predictWith(network, calibrationRows.x)), calibrationRows.y);
+  const { parameters, candidates, heldOut } = chooseCalibration(classProbabilities(objective, await predictWith(network, validation.x)), validation.y);
   foldCalibration(network, parameters);
   const after = await predictWith(network, test.x);
   // The ECE bins the positive class's probability (binary) or the top class's (several classes).
   const events = calibrationEvents(objective, test.y, after);
   const calibration = {
     ...parameters,
-    validationRows: calibrationRows.y.length,
+    validationRows: validation.y.length,
     candidates,
     ece: { before, after: eceOf(after), chance: chanceCalibrationError(events.probabilities), sweep: eceSweep(events.outcomes, events.probabilities), sweepChance: chanceCalibrationError(events.probabilities, eceSweep) },
   };
@@ -351,7 +340,6 @@ interface FittedPair {
   baseline: tf.Sequential;
   train: TrainingData;
   validation: TrainingData;
-  calibration: TrainingData;
   test: TrainingData;
   fit: FitResult;
   baselineFit: FitResult;
@@ -377,7 +365,7 @@ async function fitPair(
 ): Promise<FittedPair> {
   const state = fitPreprocessing(prepared, split.train, options.image?.pixelScale);
   const part = (positions: number[]): TrainingData => ({ x: encodeRows(state, prepared.values, positions), y: positions.map((p) => prepared.targets[p]!) });
-  const [train, validation, calibration, test] = [part(split.train), part(split.validation), part(split.calibration), part(split.test)];
+  const [train, validation, test] = [part(split.train), part(split.validation), part(split.test)];
   const shape = networkShape(objective, prepared, state);
   const settings = { ...trainingDefaults(architecture.kind, split.train.length), ...options.training };
   const baselineSettings = { ...trainingDefaults('linear', split.train.length), ...options.baselineTraining };
@@ -394,7 +382,7 @@ async function fitPair(
     const modelDone = performance.now();
     const baselineFit = await fitBaseline(baseline, train, validation, { objective, classes, settings: baselineSettings, seed: seed + 1, phase: 'baseline', ...(onProgress ? { onProgress } : {}) });
     const durationMs = { model: modelDone - started, baseline: performance.now() - modelDone };
-    return { state, network, baseline, train, validation, calibration, test, fit, baselineFit, settings, baselineSettings, durationMs, dispose };
+    return { state, network, baseline, train, validation, test, fit, baselineFit, settings, baselineSettings, durationMs, dispose };
   } catch (error) {
     dispose();
     throw error;
@@ -572,7 +560,7 @@ export function trainingRecord(
 
 export function originalRows(prepared: PreparedData, split: DataSplit): DataSplit {
   const original = (positions: number[]) => positions.map((position) => prepared.rows[position]!);
-  return { train: original(split.train), validation: original(split.validation), calibration: original(split.calibration), test: original(split.test) };
+  return { train: original(split.train), validation: original(split.validation), test: original(split.test) };
 }
 
 export function counts(prepared: PreparedData, split: DataSplit): TrainingResult['counts'] {
@@ -583,16 +571,9 @@ export function counts(prepared: PreparedData, split: DataSplit): TrainingResult
     usableRows: prepared.rows.length,
     train: split.train.length,
     validation: split.validation.length,
-    calibration: split.calibration.length,
     test: split.test.length,
     events: binary
-      ? {
-          total: positives(prepared.targets.map((_, p) => p)),
-          train: positives(split.train),
-          validation: positives(split.validation),
-          calibration: positives(split.calibration),
-          test: positives(split.test),
-        }
+      ? { total: positives(prepared.targets.map((_, p) => p)), train: positives(split.train), validation: positives(split.validation), test: positives(split.test) }
       : null,
     classCounts: prepared.report.classBalance ? Object.fromEntries(prepared.report.classBalance.map(({ label, count }) => [label, count])) : null,
   };

@@ -5,7 +5,7 @@ import { createRandom, shuffled } from './random.ts';
 import { ascending, frequencies, groupPositions, mean, quantileSorted, standardDeviation } from './stats.ts';
 
 export interface SplitFractions {
-  /** Share of rows held out from training: early stopping, and (its calibration share) recalibration and the conformal quantile. */
+  /** Share of rows held out to stop training early (and choose nothing else). */
   validation: number;
   /** Share of rows held out to evaluate the final model, never seen in training. */
   test: number;
@@ -13,20 +13,10 @@ export interface SplitFractions {
 
 export const defaultSplit: SplitFractions = { validation: 0.15, test: 0.15 };
 
-/**
- * Share of the validation rows kept apart from early stopping: the
- * recalibration map and the conformal quantile are fitted on them. Split
- * conformal covers as stated only when its calibration rows played no part
- * in choosing the model, and early stopping chooses the epoch whose
- * validation loss is lowest.
- */
-export const calibrationShare = 0.5;
-
-/** Positions (into the prepared rows) of each split: validation stops training early, calibration recalibrates and fits the conformal quantile. */
+/** Positions (into the prepared rows) of each split. */
 export interface DataSplit {
   train: number[];
   validation: number[];
-  calibration: number[];
   test: number[];
 }
 
@@ -67,7 +57,7 @@ export type PreprocessingState =
   | { kind: 'image'; width: number; height: number; pixelColumns: string[]; scale: number; min: number; max: number; columns: string[] };
 
 /**
- * Splits rows into training, validation (early stopping), calibration and test sets, stratified, with a seeded shuffle.
+ * Splits rows into training, validation and test sets, stratified, with a seeded shuffle.
  * @param strata one stratum per row (a class index, or a quantile bin of the target)
  * @param fractions validation and test shares; the rest trains
  * @param seed the shuffle's seed; equal seeds give equal splits
@@ -77,15 +67,13 @@ export type PreprocessingState =
 export function stratifiedSplit(strata: readonly number[], fractions: SplitFractions, seed: number): DataSplit {
   checkFractions(fractions);
   const random = createRandom(seed);
-  const split: DataSplit = { train: [], validation: [], calibration: [], test: [] };
+  const split: DataSplit = { train: [], validation: [], test: [] };
   const groups = groupPositions(strata);
   for (const stratum of [...groups.keys()].sort((a, b) => a - b)) {
     const members = shuffled(groups.get(stratum)!, random);
     const testCount = Math.round(members.length * fractions.test);
     const validationCount = Math.round(members.length * fractions.validation);
-    const calibrationCount = Math.round(validationCount * calibrationShare);
-    const splitOf = (k: number) => (k < testCount ? split.test : k < testCount + calibrationCount ? split.calibration : k < testCount + validationCount ? split.validation : split.train);
-    members.forEach((position, k) => splitOf(k).push(position));
+    members.forEach((position, k) => (k < testCount ? split.test : k < testCount + validationCount ? split.validation : split.train).push(position));
   }
   for (const positions of Object.values(split)) positions.sort((a: number, b: number) => a - b);
   return split;
@@ -99,13 +87,8 @@ export function stratifiedSplit(strata: readonly number[], fractions: SplitFract
  */
 export function groupedSplit(groups: readonly string[], strata: readonly number[], fractions: SplitFractions, seed: number): DataSplit {
   checkFractions(fractions);
-  const [test, calibration, validation, train] = allocateGroups(groups, strata, [fractions.test, ...heldOutShares(fractions.validation)], seed);
-  return { train: train!, validation: validation!, calibration: calibration!, test: test! };
-}
-
-/** The calibration and early-stopping shares of a validation share (the training rows are the same as without a calibration split). */
-export function heldOutShares(validation: number): [number, number] {
-  return [validation * calibrationShare, validation * (1 - calibrationShare)];
+  const [test, validation, train] = allocateGroups(groups, strata, [fractions.test, fractions.validation], seed);
+  return { train: train!, validation: validation!, test: test! };
 }
 
 /**

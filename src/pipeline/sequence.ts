@@ -19,7 +19,6 @@ import {
   foldSeed,
   loadData,
   originalRows,
-  predictHeldOut,
   predictWith,
   recalibrate,
   scoreFold,
@@ -87,7 +86,7 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
           const fitted = await fitSequencePair(data, foldSplit, options, foldSeed(seed, fold), foldProgress(options, fold));
           try {
             return await scoreFold(
-              { ...fitted, validation: fitted.validation.sequence, calibration: fitted.calibration.sequence },
+              { ...fitted, validation: fitted.validation.sequence },
               { network: fitted.test.sequence, baseline: fitted.test.last },
               'binary',
               prepared.labels,
@@ -102,17 +101,17 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
     : null;
 
   const fitted = await fitSequencePair(data, split, options, seed, options.onProgress);
-  const { network, baseline, state, encoding, validation, calibration, test } = fitted;
+  const { network, baseline, state, encoding, validation, test } = fitted;
   try {
     const evaluationStarted = performance.now();
     const step = evaluationStep(options);
     step('recalibration', 0);
-    const recalibrated = options.calibrate === false ? null : await recalibrate(network, 'binary', prepared.labels, calibration.sequence, test.sequence);
+    const recalibrated = options.calibrate === false ? null : await recalibrate(network, 'binary', prepared.labels, validation.sequence, test.sequence);
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
     const saved = await loadModelArtifact(artifact);
-    const [heldOut, testOutputs] = [await predictHeldOut(saved, { validation: validation.sequence, calibration: calibration.sequence }), await predictWith(saved, test.sequence.x)];
+    const [validationOutputs, testOutputs] = [await predictWith(saved, validation.sequence.x), await predictWith(saved, test.sequence.x)];
     saved.dispose();
-    const chosen = chooseThreshold(options.threshold ?? 0.5, heldOut.y, heldOut.outputs.map((row) => row[0]!));
+    const chosen = chooseThreshold(options.threshold ?? 0.5, validation.sequence.y, validationOutputs.map((row) => row[0]!));
     const target: EvaluationTarget = { kind: 'binary', labels: prepared.labels, threshold: chosen.threshold };
     // Coverage and metrics share the patient-level bootstrap: visits of one patient are alike.
     const bootstrap = {
@@ -122,7 +121,7 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
       groups: split.test.map((position) => prepared.groups![position]!),
     };
     const conformal = measureConformal(
-      fitConformal('binary', recalibrated?.heldOut ?? heldOut.calibration, calibration.sequence.y, options.coverage ?? defaultCoverage),
+      fitConformal('binary', recalibrated?.heldOut ?? validationOutputs, validation.sequence.y, options.coverage ?? defaultCoverage),
       'binary',
       testOutputs,
       test.sequence.y,
@@ -205,7 +204,7 @@ async function fitSequencePair(
   const staticIndices = encoding.staticFeatures.map((name) => (state.kind === 'tabular' ? state.features.findIndex((feature) => feature.name === name) : -1));
   const filled = new Map([...visits].map(([patient, list]) => [patient, fillStatic(list, staticIndices)]));
   const part = (positions: number[]) => examples(prepared.rows, positions, timeline, filled, encoding, state, prepared.targets);
-  const [train, validation, calibration, test] = [part(split.train), part(split.validation), part(split.calibration), part(split.test)];
+  const [train, validation, test] = [part(split.train), part(split.validation), part(split.test)];
   const architecture: SequenceArchitecture = { kind: 'gru', units, steps };
   const settings = { ...sequenceTraining, ...options.training };
   const baselineSettings = { ...trainingDefaults('linear', split.train.length), ...options.baselineTraining };
@@ -222,7 +221,7 @@ async function fitSequencePair(
     const modelDone = performance.now();
     const baselineFit = await fitNetwork(baseline, train.last, validation.last, { objective: 'binary', classes: 2, settings: baselineSettings, seed: seed + 1, phase: 'baseline', ...progress });
     const durationMs = { model: modelDone - started, baseline: performance.now() - modelDone };
-    return { state, encoding, architecture, network, baseline, train, validation, calibration, test, fit, baselineFit, settings, baselineSettings, durationMs, dispose };
+    return { state, encoding, architecture, network, baseline, train, validation, test, fit, baselineFit, settings, baselineSettings, durationMs, dispose };
   } catch (error) {
     dispose();
     throw error;

@@ -1,8 +1,7 @@
 /*
- * Decisions and uncertainty fitted on rows held out from training: the
- * binary decision threshold by a stated rule (validation and calibration
- * rows), and split-conformal prediction sets (classifiers) and intervals
- * (regression) at a stated coverage (calibration rows only), with the
+ * Decisions and uncertainty fitted on the validation split: the binary
+ * decision threshold by a stated rule, and split-conformal prediction sets
+ * (classifiers) and intervals (regression) at a stated coverage, with the
  * coverage measured on the test split.
  */
 import { badOption } from './errors.ts';
@@ -38,7 +37,7 @@ export function checkedRule(rule: ThresholdRule): ThresholdRule {
 }
 
 /**
- * Chooses the threshold on held-out outputs (the validation and calibration rows): Youden's J (the probability
+ * Chooses the threshold on validation outputs: Youden's J (the probability
  * maximizing sensitivity + specificity - 1), or the highest probability that
  * still reaches the sensitivity asked for; a fixed number is taken as given.
  * @param labels 1 for the positive class, else 0
@@ -49,7 +48,7 @@ export function chooseThreshold(rule: ThresholdRule, labels: readonly number[], 
   const order = scores.map((score, i) => ({ score, label: labels[i]! })).sort((a, b) => b.score - a.score);
   const positives = labels.filter((label) => label === 1).length;
   const negatives = labels.length - positives;
-  if (positives === 0 || negatives === 0) return { threshold: 0.5, rule: 'fixed at 0.5 (the validation and calibration rows hold one class only, so no rule could choose)' };
+  if (positives === 0 || negatives === 0) return { threshold: 0.5, rule: 'fixed at 0.5 (the validation split holds one class only, so no rule could choose)' };
   let tp = 0;
   let fp = 0;
   let best = { threshold: 0.5, j: -Infinity, sensitivity: 0, specificity: 1 };
@@ -67,9 +66,9 @@ export function chooseThreshold(rule: ThresholdRule, labels: readonly number[], 
       break;
     }
   }
-  const measured = `sensitivity ${best.sensitivity.toFixed(3)}, specificity ${best.specificity.toFixed(3)} on those rows`;
+  const measured = `sensitivity ${best.sensitivity.toFixed(3)}, specificity ${best.specificity.toFixed(3)} on the validation split`;
   const name = rule === 'youden' ? "Youden's J (sensitivity + specificity - 1) maximized" : `the highest threshold with sensitivity at least ${rule.sensitivity}`;
-  return { threshold: best.threshold, rule: `${name} on the validation and calibration rows: ${best.threshold.toPrecision(4)} (${measured})` };
+  return { threshold: best.threshold, rule: `${name} on the validation split: ${best.threshold.toPrecision(4)} (${measured})` };
 }
 
 /** Split-conformal calibration: the quantile of validation nonconformity scores that gives the coverage asked for. */
@@ -80,8 +79,6 @@ export interface Conformal {
   /** Classes whose 1 - probability is at most this join the set; intervals are the prediction ± this. */
   quantile: number;
   calibrationRows: number;
-  /** 'calibration': rows kept apart from early stopping; absent in versions whose quantile came from the validation rows that also stopped training. */
-  fittedOn?: 'calibration';
   /** Measured on the test split. */
   test: ConformalTest | null;
 }
@@ -102,9 +99,9 @@ export const coverageTolerance = 0.03;
 export const defaultCoverage = 0.9;
 
 /**
- * Fits split-conformal prediction on the calibration rows' outputs (rows
- * that played no part in training or early stopping; with a recalibration
- * map, each row's output under the map fitted without it): the nonconformity
+ * Fits split-conformal prediction on validation outputs (with a
+ * recalibration map, each row's output under the map cross-fitted without
+ * it, so that no row scores under a map fitted on itself): the nonconformity
  * score is 1 - probability of the true class (classifiers) or |y - prediction|
  * (regression); the quantile is the ceil((n + 1) * coverage)-th smallest score.
  * Rows of one patient (a sequence model's visits) count one by one: the test
@@ -124,7 +121,6 @@ export function fitConformal(kind: 'binary' | 'multiclass' | 'regression', outpu
     coverage,
     quantile: Number.isFinite(quantile) ? quantile : Number.MAX_VALUE,
     calibrationRows: scores.length,
-    fittedOn: 'calibration',
     test: null,
   };
 }
@@ -182,9 +178,7 @@ export function predictionSetIndices(conformal: Pick<Conformal, 'quantile'>, pro
  */
 export function describeConformal(conformal: Conformal, testRows?: number): string {
   const nominal = `${Math.round(conformal.coverage * 100)}%`;
-  const fitted = conformal.fittedOn
-    ? `split-conformal, calibrated on ${conformal.calibrationRows} rows kept apart from training and early stopping`
-    : `split-conformal, calibrated on the ${conformal.calibrationRows} validation rows, which also chose the epoch by early stopping (a reuse that can lower the coverage)`;
+  const fitted = `split-conformal, calibrated on the ${conformal.calibrationRows} validation rows`;
   const test = conformal.test && !conformal.test.interval && testRows ? { ...conformal.test, interval: wilsonInterval(conformal.test.coverage, testRows) } : conformal.test;
   const [kind, how] = conformal.test?.interval
     ? ['95% bootstrap CI', `, ${conformal.test.groupCoverage != null ? 'patients' : 'rows'} resampled`]

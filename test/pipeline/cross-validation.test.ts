@@ -67,18 +67,18 @@ describe('the decision threshold in cross-validation', () => {
     assert.equal(cv.metrics.accuracy!.baseline!.mean, 1);
   });
 
-  it("chooses a fold's threshold by the rule on its validation and calibration rows", async () => {
+  it("chooses a fold's threshold by the rule on its validation rows", async () => {
     await initTensorflow();
     const network = buildNetwork({ kind: 'dense', hiddenUnits: [3], dropout: 0 }, { inputSize: 2, outputUnits: 1, outputActivation: 'sigmoid' }, 5);
     const part = (offset: number, count: number) => {
       const x = Array.from({ length: count }, (_, k) => [Math.sin(offset + k), Math.cos(3 * (offset + k))]);
       return { x: matrixFromRows(x), y: x.map(([a, b]) => (a! + 0.3 * b! > 0 ? 1 : 0)) };
     };
-    const [validation, calibration, test] = [part(0, 30), part(100, 30), part(200, 20)];
+    const [validation, test] = [part(0, 60), part(200, 20)];
     try {
-      const held = [...(await predictWith(network, validation.x)), ...(await predictWith(network, calibration.x))].map((row) => row[0]!);
-      const expected = chooseThreshold('youden', [...validation.y, ...calibration.y], held).threshold;
-      const outputs = await scoreFold({ network, baseline: network, validation, calibration }, { network: test, baseline: test }, 'binary', ['no', 'yes'], { calibrate: false, threshold: 'youden' } as never);
+      const held = (await predictWith(network, validation.x)).map((row) => row[0]!);
+      const expected = chooseThreshold('youden', validation.y, held).threshold;
+      const outputs = await scoreFold({ network, baseline: network, validation }, { network: test, baseline: test }, 'binary', ['no', 'yes'], { calibrate: false, threshold: 'youden' } as never);
       assert.equal(outputs.threshold, expected);
       assert.notEqual(expected, 0.5);
       assert.equal(outputs.model.length, 20);

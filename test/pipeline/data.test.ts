@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { datasetFromRecords, parseCsv, readCsvFile, sha256Hex } from '../../src/pipeline/csv.ts';
 import { PipelineError } from '../../src/pipeline/errors.ts';
-import { allocateGroups, baselineRow, defaultSplit, encodeRow, encodeRows, fitPreprocessing, groupedSplit, splitStrata, stratifiedSplit } from '../../src/pipeline/preprocess.ts';
+import { baselineRow, defaultSplit, encodeRow, encodeRows, fitPreprocessing, splitStrata, stratifiedSplit } from '../../src/pipeline/preprocess.ts';
 import { parseFeatureSpec } from '../../src/pipeline/feature-spec.ts';
 import { assessDataQuality, renderQualityReport } from '../../src/pipeline/quality.ts';
 import { mean, median } from '../../src/pipeline/stats.ts';
@@ -26,7 +26,7 @@ describe('split and preprocessing', () => {
     const lines = Array.from({ length: rows }, (_, i) => `${(i * 7919) % 100_003},${i % 3 === 0 ? 'a' : 'b'},${i % 4 === 0 ? 'yes' : 'no'}`);
     const prepared = assessDataQuality(parseCsv(`x,group,outcome\n${lines.join('\n')}\n`), { target: 'outcome', task: 'binary', duplicates: 'keep' });
     const split = stratifiedSplit(splitStrata(prepared), defaultSplit, 1);
-    assert.equal(split.train.length + split.validation.length + split.calibration.length + split.test.length, rows);
+    assert.equal(split.train.length + split.validation.length + split.test.length, rows);
     const state = fitPreprocessing(prepared, split.train);
     if (state.kind !== 'tabular' || state.features[0]!.kind !== 'numeric') throw new Error('numeric x expected');
     assert.equal(state.features[0]!.max, 100_002);
@@ -79,26 +79,13 @@ describe('split and preprocessing', () => {
     assert.deepEqual(baselineRow(state).slice(0, 1), [0]);
   });
 
-  it('keeps class proportions in every split, and half the validation share apart from early stopping for calibration', () => {
+  it('keeps class proportions in every split', () => {
     const prepared = leakageData(); // 25 events in 100 rows
     const split = stratifiedSplit(splitStrata(prepared), { validation: 0.2, test: 0.2 }, 11);
     const events = (positions: number[]) => positions.filter((p) => prepared.targets[p] === 1).length;
-    // Per class, the validation share (15 and 5 rows) is halved, rounding half up: 8 and 3 rows calibrate.
-    assert.deepEqual([split.train.length, split.validation.length, split.calibration.length, split.test.length], [60, 9, 11, 20]);
-    assert.deepEqual([events(split.train), events(split.validation), events(split.calibration), events(split.test)], [15, 2, 3, 5]);
-    assert.deepEqual([...split.train, ...split.validation, ...split.calibration, ...split.test].sort((a, b) => a - b), prepared.rows.map((_, p) => p));
-  });
-
-  it('splits by group with calibration rows apart, training and test groups as without them', () => {
-    const groups = Array.from({ length: 400 }, (_, i) => `patient ${i % 80}`);
-    const strata = groups.map((_, i) => (i % 80 < 20 ? 1 : 0));
-    const split = groupedSplit(groups, strata, defaultSplit, 3);
-    const [test, validation, train] = allocateGroups(groups, strata, [defaultSplit.test, defaultSplit.validation], 3);
-    assert.deepEqual([split.train, split.test], [train, test]);
-    assert.deepEqual([...split.validation, ...split.calibration].sort((a, b) => a - b), validation);
-    const patientsOf = (rows: number[]) => new Set(rows.map((row) => groups[row]));
-    assert.ok(split.calibration.length > 0 && split.validation.length > 0);
-    for (const patient of patientsOf(split.calibration)) assert.ok(!patientsOf(split.validation).has(patient), 'a patient on both sides');
+    assert.deepEqual([split.train.length, split.validation.length, split.test.length], [60, 20, 20]);
+    assert.deepEqual([events(split.train), events(split.validation), events(split.test)], [15, 5, 5]);
+    assert.deepEqual([...split.train, ...split.validation, ...split.test].sort((a, b) => a - b), prepared.rows.map((_, p) => p));
   });
 
   it('stratifies regression by quantile bins of the target', () => {

@@ -175,11 +175,9 @@ describe('cross-validating a sequence model (a slice of pbcseq)', () => {
     let folds = 0;
     await crossValidate({ folds: 4, repeats: 2 }, { kind: 'binary', labels: prepared.labels, threshold: 0.5 }, groups, splitStrata(prepared), 'id', 42, async (split) => {
       const patients = (positions: number[]) => new Set(positions.map((position) => groups[position]!));
-      const [train, validation, calibration, test] = [patients(split.train), patients(split.validation), patients(split.calibration), patients(split.test)];
-      for (const [a, b] of [[train, validation], [train, calibration], [train, test], [validation, calibration], [validation, test], [calibration, test]] as const) {
-        assert.deepEqual([...a].filter((id) => b.has(id)), []);
-      }
-      assert.equal(split.train.length + split.validation.length + split.calibration.length + split.test.length, groups.length);
+      const [train, validation, test] = [patients(split.train), patients(split.validation), patients(split.test)];
+      for (const [a, b] of [[train, validation], [train, test], [validation, test]] as const) assert.deepEqual([...a].filter((id) => b.has(id)), []);
+      assert.equal(split.train.length + split.validation.length + split.test.length, groups.length);
       folds++;
       return { actual: split.test.map((position) => prepared.targets[position]!), model: split.test.map(() => [0.5]), baseline: split.test.map(() => [0.5]) };
     }, 'none');
