@@ -9,7 +9,7 @@
  *   npx tsx scripts/train-defaults.ts --model pbc-mortality --cv 5   # with 5-fold cross-validation in the card
  */
 import { Command } from 'commander';
-import { parseCrossValidation } from '../src/pipeline/cross-validation.ts';
+import { foldSpreadLines, parseCrossValidation } from '../src/pipeline/cross-validation.ts';
 import { checkQualityBars, defaultModel, defaultModels, trainDefaultModel, writeShippedModel } from '../src/pipeline/defaults.ts';
 import { trainingProgressBar } from '../src/pipeline/progress-bar.ts';
 import { renderQualityReport } from '../src/pipeline/quality.ts';
@@ -44,9 +44,7 @@ for (const name of options.model) {
   console.log(`  ${result.evaluation.comparison.statement}`);
   if (result.crossValidation) {
     console.log(`  ${result.crossValidation.statement}`);
-    for (const [metric, { model: figures }] of Object.entries(result.crossValidation.metrics)) {
-      if (figures) console.log(`    ${metric}: ${figures.mean.toFixed(4)} ± ${figures.sd.toFixed(4)} (${figures.min.toFixed(3)} to ${figures.max.toFixed(3)}, ${figures.folds} folds)`);
-    }
+    for (const line of foldSpreadLines(result.crossValidation)) console.log(`    ${line}`);
   }
   for (const { bar, value, met } of checkQualityBars(model, result)) {
     failed ||= !met;

@@ -157,6 +157,25 @@ function spread(values: number[]): FoldSpread | null {
 
 const names: Record<string, string> = { auroc: 'AUROC', accuracy: 'accuracy', r2: 'R²' };
 
+/** What a calibration figure across folds is, said beside it. */
+const calibrationNotes: Record<string, string> = {
+  ece: 'binned ECE, 10 equal-width bins: the ECE target (at most 0.03) is judged on this figure',
+  eceChance: 'the binned ECE a perfectly calibrated model would show on the same rows by chance',
+  eceSweep: 'monotonic-sweep ECE (Roelofs et al. 2022), less biased upwards on few rows; shown beside, not judged',
+  eceSweepChance: 'the sweep ECE a perfectly calibrated model would show on the same rows by chance',
+};
+
+/**
+ * Each metric's mean ± SD (range) across folds, for the model and its
+ * baseline, one line each, the calibration figures named (the command line's report).
+ */
+export function foldSpreadLines(result: CrossValidationResult): string[] {
+  const shown = (value: FoldSpread) => `${value.mean.toFixed(4)} ± ${value.sd.toFixed(4)} (${value.min.toFixed(3)} to ${value.max.toFixed(3)}, ${value.folds} folds)`;
+  return Object.entries(result.metrics).flatMap(([metric, { model, baseline }]) =>
+    model ? [`${metric}: ${shown(model)}${baseline ? `; baseline ${shown(baseline)}` : ''}${calibrationNotes[metric] ? ` [${calibrationNotes[metric]}]` : ''}`] : [],
+  );
+}
+
 function statementOf(metric: string, figures: { model: FoldSpread | null; baseline: FoldSpread | null }, design: string, baselineDescription: string): string {
   const shown = (value: FoldSpread | null) => (value ? `${value.mean.toFixed(3)} ± ${value.sd.toFixed(3)} (SD over ${value.folds} folds)` : 'not estimable');
   return `${design}: ${names[metric] ?? metric} ${shown(figures.model)} for the model, ${shown(figures.baseline)} for its baseline (${baselineDescription}).`;

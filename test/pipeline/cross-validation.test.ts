@@ -10,7 +10,7 @@ import { before, describe, it } from 'node:test';
 import { buildModelCard, renderModelCardMarkdown } from '../../src/pipeline/card.ts';
 import { datasetsDir } from '../../src/pipeline/defaults.ts';
 import { buildNetwork } from '../../src/pipeline/architectures.ts';
-import { crossValidate } from '../../src/pipeline/cross-validation.ts';
+import { crossValidate, foldSpreadLines } from '../../src/pipeline/cross-validation.ts';
 import { matrixFromRows } from '../../src/pipeline/matrix.ts';
 import { predictWith, scoreFold, type TrainingResult, trainModel } from '../../src/pipeline/pipeline.ts';
 import { initTensorflow } from '../../src/pipeline/tensorflow.ts';
@@ -65,6 +65,10 @@ describe('the decision threshold in cross-validation', () => {
     }, 'the same');
     assert.equal(cv.metrics.accuracy!.model!.mean, 1);
     assert.equal(cv.metrics.accuracy!.baseline!.mean, 1);
+    // The report names which calibration figure the target is judged on.
+    const lines = foldSpreadLines(cv);
+    assert.match(lines.find((line) => line.startsWith('ece:'))!, /\[binned ECE, 10 equal-width bins: the ECE target \(at most 0\.03\) is judged on this figure\]$/);
+    assert.match(lines.find((line) => line.startsWith('eceSweep:'))!, /less biased upwards on few rows; shown beside, not judged\]$/);
   });
 
   it("chooses a fold's threshold by the rule on its validation rows", async () => {
