@@ -531,6 +531,7 @@ function featureInfo(state: PreprocessingState, spec: FeatureSpec | undefined): 
     possibleRange: feature.kind === 'numeric' ? range(feature.name) : null,
     typical: feature.kind === 'numeric' ? feature.mean : feature.mode,
     levels: feature.kind === 'categorical' ? feature.levels : null,
+    ...(specOf(feature.name)?.levels ? { levelNames: specOf(feature.name)!.levels! } : {}),
   }));
 }
 
