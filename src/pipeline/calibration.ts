@@ -12,7 +12,12 @@
  * isotonic as two layers after it), so the saved network itself gives
  * calibrated probabilities: serving, explanations and conformal sets all see them.
  */
-import { calibrationBins, expectedCalibrationError } from './metrics.ts';
+import { argmax, calibrationBins, expectedCalibrationError } from './metrics.ts';
+
+/** A calibration error estimated from outcomes (1 when the event happened) and the predicted probabilities of the event. */
+export type CalibrationErrorEstimator = (outcomes: readonly number[], probabilities: readonly number[]) => number;
+
+const binnedEce: CalibrationErrorEstimator = (outcomes, probabilities) => expectedCalibrationError(calibrationBins(outcomes, probabilities));
 import { createRandom } from './random.ts';
 import { mean, standardDeviation } from './stats.ts';
 import { tf } from './tensorflow.ts';
@@ -62,6 +67,10 @@ export type Calibration = CalibrationParameters & {
     after: number;
     /** The ECE a perfectly calibrated model would show on these test rows by chance alone (mean over labels drawn from its own probabilities). */
     chance?: number;
+    /** After recalibration, the monotonic-sweep estimate (ECE_sweep, see eceSweep), less biased on few rows; absent in older versions. */
+    sweep?: number;
+    /** The sweep estimate a perfectly calibrated model would show on these test rows by chance. */
+    sweepChance?: number;
   };
 };
 
@@ -136,32 +145,38 @@ const binaryFitters: CandidateFitter[] = [
  * more flexible map must beat the simpler ones by more than noise.
  * @param probabilities per validation row, the network's class probabilities (two classes: [1 - p, p])
  * @param classes per validation row, the true class index
- * @returns the fitted map and every candidate's held-out log-loss
+ * @returns the fitted map, every candidate's held-out log-loss, and per row its class probabilities under
+ *   the chosen map fitted on the other folds (what the conformal quantile is fitted on, so that no row
+ *   scores under a map fitted on itself)
  */
-export function chooseCalibration(probabilities: readonly number[][], classes: readonly number[]): { parameters: CalibrationParameters; candidates: CalibrationCandidate[] } {
+export function chooseCalibration(
+  probabilities: readonly number[][],
+  classes: readonly number[],
+): { parameters: CalibrationParameters; candidates: CalibrationCandidate[]; heldOut: number[][] } {
   const binary = probabilities[0]!.length === 2;
   const fitters = binary ? binaryFitters.filter((fitter) => fitter.method !== 'isotonic' || isotonicAllowed(classes)) : binaryFitters.slice(0, 2);
-  const losses = fitters.map((fitter) => heldOutLosses(fitter, probabilities, classes));
+  const crossFitted = fitters.map((fitter) => crossFit(fitter, probabilities, classes));
+  const losses = crossFitted.map(({ heldOut }) => heldOut.map((row, i) => -Math.log(clip(row[classes[i]!]!))));
   const candidates = fitters.map((fitter, k) => ({ method: fitter.method, logLoss: mean(losses[k]!) }));
   const lowest = candidates.reduce((best, candidate, k) => (candidate.logLoss < candidates[best]!.logLoss ? k : best), 0);
   const chosen = fitters.findIndex((_, k) => {
     const differences = losses[k]!.map((loss, row) => loss - losses[lowest]![row]!);
     return mean(differences) <= standardDeviation(differences) / Math.sqrt(differences.length);
   });
-  return { parameters: fitters[chosen]!.fit(probabilities, classes), candidates };
+  return { parameters: fitters[chosen]!.fit(probabilities, classes), candidates, heldOut: crossFitted[chosen]!.heldOut };
 }
 
-/** Per validation row, its log-loss under the candidate fitted on the other folds. */
-function heldOutLosses(fitter: CandidateFitter, probabilities: readonly number[][], classes: readonly number[]): number[] {
+/** Per row, its class probabilities under the candidate fitted on the other folds. */
+function crossFit(fitter: CandidateFitter, probabilities: readonly number[][], classes: readonly number[]): { heldOut: number[][] } {
   const foldOf = stratifiedFolds(classes, crossFitFolds);
-  const losses = new Array<number>(classes.length).fill(0);
+  const heldOut: number[][] = probabilities.map((row) => [...row]);
   for (let fold = 0; fold < crossFitFolds; fold++) {
     const [held, kept] = partition(foldOf, fold);
     if (held.length === 0) continue;
     const parameters = fitter.fit(pick(probabilities, kept), pick(classes, kept));
-    for (const row of held) losses[row] = -Math.log(clip(applyCalibration(parameters, probabilities[row]!)[classes[row]!]!));
+    for (const row of held) heldOut[row] = applyCalibration(parameters, probabilities[row]!);
   }
-  return losses;
+  return { heldOut };
 }
 
 /** Per row its fold: the rows of each class are dealt to the folds in turn, in the order given. */
@@ -214,15 +229,26 @@ const chanceDraws = (rows: number) => Math.max(20, Math.min(200, Math.round(2e6 
  * few rows this is far from 0, and an observed ECE near it is noise.
  * @param probabilities per row, the predicted probability of the event the ECE bins (binary: the positive class; multiclass: the top class being right)
  */
-export function chanceCalibrationError(probabilities: readonly number[]): number {
+export function chanceCalibrationError(probabilities: readonly number[], estimator: CalibrationErrorEstimator = binnedEce): number {
   const random = createRandom(probabilities.length);
   const draws = chanceDraws(probabilities.length);
   let total = 0;
   for (let draw = 0; draw < draws; draw++) {
     const outcomes = probabilities.map((p) => (random.next() < p ? 1 : 0));
-    total += expectedCalibrationError(calibrationBins(outcomes, probabilities));
+    total += estimator(outcomes, probabilities);
   }
   return total / draws;
+}
+
+/**
+ * The event whose probability the ECE bins: the positive class (binary), or
+ * the top class being right (several classes).
+ * @param actual per row, the true class index
+ * @param outputs binary rows [p(positive)], multiclass rows of class probabilities
+ */
+export function calibrationEvents(objective: 'binary' | 'multiclass', actual: readonly number[], outputs: readonly number[][]): { outcomes: number[]; probabilities: number[] } {
+  if (objective === 'binary') return { outcomes: [...actual], probabilities: outputs.map((row) => row[0]!) };
+  return { outcomes: outputs.map((row, i) => (argmax(row) === actual[i] ? 1 : 0)), probabilities: outputs.map((row) => Math.max(...row)) };
 }
 
 /**
@@ -373,7 +399,15 @@ export function describeCalibration(calibration: Calibration, eceInterval?: { lo
       ? ''
       : ` A perfectly calibrated model would show an ECE of about ${calibration.ece.chance.toFixed(3)} on these test rows by chance alone (labels drawn from its own probabilities).`;
   const where = calibration.method === 'none' ? `on the ${calibration.validationRows} validation rows` : `fitted on the ${calibration.validationRows} validation rows and made part of the saved network`;
-  return `${fitted}, ${rule}, ${where}. Expected calibration error on the test split: ${calibration.ece.before.toFixed(3)} before, ${calibration.ece.after.toFixed(3)} after${interval}.${chance} ${eceVerdict(calibration.ece.after, eceInterval ?? null, calibration.ece.chance)}`;
+  const binned = `Expected calibration error (ECE, 10 equal-width bins) on the test split: ${calibration.ece.before.toFixed(3)} before, ${calibration.ece.after.toFixed(3)} after${interval}.${chance}`;
+  return `${fitted}, ${rule}, ${where}. ${binned}${describeSweep(calibration.ece)} ${eceVerdict(calibration.ece.after, eceInterval ?? null, calibration.ece.chance)}`;
+}
+
+/** The sweep estimate beside the binned ECE, and why the verdict is not on it. */
+function describeSweep({ sweep, sweepChance }: Calibration['ece']): string {
+  if (sweep === undefined) return '';
+  const chance = sweepChance === undefined ? '' : ` (chance level ${sweepChance.toFixed(3)})`;
+  return ` Beside it, the monotonic-sweep estimate (ECE_sweep: equal-mass bins, as many as keep the observed rates rising; Roelofs et al. 2022), less biased upwards on few rows: ${sweep.toFixed(3)} after${chance}. The target's verdict uses the binned ECE, the measure the target was set in; the sweep figure shows how much of it may be the binning's noise.`;
 }
 
 /** Issue 15's target for the calibration error after recalibration. */

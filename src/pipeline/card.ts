@@ -144,7 +144,7 @@ export function buildModelCard(result: CardSource, text: CardText, version: stri
       dataQualityNotes: quality.notes,
     },
     validation: {
-      method: `Internal validation on one random split of the data, stratified by ${result.split.stratifiedBy}${result.split.groupedBy ? `, whole groups of ${result.split.groupedBy} to one side (no group's rows in two splits)` : ''} (seed ${result.split.seed}): training ${counts.train} rows, validation ${counts.validation} rows (early stopping only), held-out test ${counts.test} rows (all figures below). Preprocessing statistics were fitted on the training rows only.`,
+      method: `Internal validation on one random split of the data, stratified by ${result.split.stratifiedBy}${result.split.groupedBy ? `, whole groups of ${result.split.groupedBy} to one side (no group's rows in two splits)` : ''} (seed ${result.split.seed}): training ${counts.train} rows, validation ${counts.validation} rows (early stopping, and the recalibration, the decision threshold and the conformal quantile), held-out test ${counts.test} rows (all figures below). Preprocessing statistics were fitted on the training rows only.`,
       split: { train: counts.train, validation: counts.validation, test: counts.test },
     },
     ...(result.crossValidation ? { crossValidation: result.crossValidation } : {}),

@@ -1,6 +1,7 @@
-import { chanceCalibrationError } from './calibration.ts';
+import { calibrationEvents, chanceCalibrationError } from './calibration.ts';
 import { badOption } from './errors.ts';
 import { computeMetrics, type EvaluationTarget } from './evaluate.ts';
+import { eceSweep } from './metrics.ts';
 import { allocateGroups, assignFolds, type DataSplit } from './preprocess.ts';
 import { mean, standardDeviation } from './stats.ts';
 
@@ -40,17 +41,19 @@ export interface FoldOutputs {
   baseline: number[][];
   /** Share of the held-out rows whose conformal set or interval (fitted on the fold's validation rows) holds the truth. */
   coverage?: number;
+  /** Binary: the decision threshold the rule chose on the fold's validation rows (absent: the target's). */
+  threshold?: number;
 }
 
 /** Trains the network and its baseline on a split's training rows (validation for early stopping) and predicts its test rows. */
 export type FitFold = (split: DataSplit, fold: { repeat: number; fold: number }) => Promise<FoldOutputs>;
 
-/** Share of the training folds (by group) held out for early stopping. */
+/** Share of the training folds (by group) held out for early stopping, recalibration, the threshold and the conformal quantile. */
 const validationShare = 0.15;
 
 const reported: Record<EvaluationTarget['kind'], string[]> = {
-  binary: ['auroc', 'accuracy', 'f1', 'brier', 'ece', 'eceChance', 'coverage'],
-  multiclass: ['accuracy', 'auroc', 'f1', 'ece', 'eceChance', 'coverage'],
+  binary: ['auroc', 'accuracy', 'f1', 'brier', 'ece', 'eceChance', 'eceSweep', 'eceSweepChance', 'coverage'],
+  multiclass: ['accuracy', 'auroc', 'f1', 'ece', 'eceChance', 'eceSweep', 'eceSweepChance', 'coverage'],
   regression: ['r2', 'rmse', 'mae', 'coverage'],
 };
 
@@ -74,8 +77,10 @@ export function checkCrossValidation({ folds, repeats = 1 }: CrossValidationOpti
 
 /**
  * k-fold cross-validation, repeated: each fold is held out once while the
- * network and baseline train on the other folds (15% of them, by group, for
- * early stopping); every metric is reported as mean and spread across folds.
+ * network and baseline train on the other folds (15% of them, by group, held
+ * out for early stopping, recalibration, the threshold and the conformal
+ * quantile); every metric is reported as mean and spread across folds, at
+ * the decision threshold each fold chose.
  * @param groups per usable row, its group (patient) or a key of its own
  * @param strata per usable row, its stratum (class or target quintile)
  */
@@ -100,12 +105,14 @@ export async function crossValidate(
       const [validation, train] = allocateGroups(pick(groups, rest), pick(strata, rest), [validationShare], seed + repeat * 100 + fold);
       const split = { train: train!.map((k) => rest[k]!), validation: validation!.map((k) => rest[k]!), test };
       const outputs = await fitFold(split, { repeat, fold });
+      // The fold's decision threshold, chosen by the rule on its own validation rows, for the model and its baseline alike.
+      const foldTarget = outputs.threshold === undefined ? target : { ...target, threshold: outputs.threshold };
       const model: Record<string, number | null> = {
-        ...(computeMetrics(target, outputs.actual, outputs.model) as unknown as Record<string, number | null>),
-        eceChance: target.kind === 'regression' ? null : chanceCalibrationError(outputs.model.map((row) => (target.kind === 'binary' ? row[0]! : Math.max(...row)))),
+        ...(computeMetrics(foldTarget, outputs.actual, outputs.model) as unknown as Record<string, number | null>),
+        ...calibrationFigures(target.kind, outputs),
         coverage: outputs.coverage ?? null,
       };
-      const baseline = computeMetrics(target, outputs.actual, outputs.baseline) as unknown as Record<string, number | null>;
+      const baseline = computeMetrics(foldTarget, outputs.actual, outputs.baseline) as unknown as Record<string, number | null>;
       for (const [name, lists] of values) {
         if (typeof model[name] === 'number' && Number.isFinite(model[name])) lists.model.push(model[name]!);
         if (typeof baseline[name] === 'number' && Number.isFinite(baseline[name])) lists.baseline.push(baseline[name]!);
@@ -119,9 +126,16 @@ export async function crossValidate(
     repeats,
     groupedBy,
     metrics,
-    procedure: `${design}, stratified; in each fold the network and its baseline train on the other folds (15% of them held out for early stopping and, for the network, recalibration and the conformal quantile) and are scored on the held-out fold (coverage: the share of its rows whose conformal set or interval holds the truth; eceChance: the ECE a perfectly calibrated model would show on the fold's rows by chance). The stored model is trained once more on the usual training/validation/test split, whose test figures are reported beside these.`,
+    procedure: `${design}, stratified; in each fold the network and its baseline train on the other folds (15% of them held out for early stopping and, for the network, recalibration, the decision threshold when a rule chooses it, and the conformal quantile) and are scored on the held-out fold (coverage: the share of its rows whose conformal set or interval holds the truth; eceChance: the ECE a perfectly calibrated model would show on the fold's rows by chance; eceSweep: the monotonic-sweep estimate of the same calibration error, less biased on few rows, with its own chance level eceSweepChance; the ECE target is judged on ece, the binned figure). The stored model is trained once more on the usual training/validation/test split, whose test figures are reported beside these.`,
     statement: statementOf(reported[target.kind][0]!, metrics[reported[target.kind][0]!]!, design, baselineDescription),
   };
+}
+
+/** A classifier fold's chance level of the binned ECE, and the sweep estimate (ECE_sweep) with its own chance level. */
+function calibrationFigures(kind: EvaluationTarget['kind'], outputs: FoldOutputs): Record<string, number | null> {
+  if (kind === 'regression') return {};
+  const { outcomes, probabilities } = calibrationEvents(kind, outputs.actual, outputs.model);
+  return { eceChance: chanceCalibrationError(probabilities), eceSweep: eceSweep(outcomes, probabilities), eceSweepChance: chanceCalibrationError(probabilities, eceSweep) };
 }
 
 function pick<T>(values: readonly T[], positions: readonly number[]): T[] {
@@ -142,6 +156,25 @@ function spread(values: number[]): FoldSpread | null {
 }
 
 const names: Record<string, string> = { auroc: 'AUROC', accuracy: 'accuracy', r2: 'R²' };
+
+/** What a calibration figure across folds is, said beside it. */
+const calibrationNotes: Record<string, string> = {
+  ece: 'binned ECE, 10 equal-width bins: the ECE target (at most 0.03) is judged on this figure',
+  eceChance: 'the binned ECE a perfectly calibrated model would show on the same rows by chance',
+  eceSweep: 'monotonic-sweep ECE (Roelofs et al. 2022), less biased upwards on few rows; shown beside, not judged',
+  eceSweepChance: 'the sweep ECE a perfectly calibrated model would show on the same rows by chance',
+};
+
+/**
+ * Each metric's mean ± SD (range) across folds, for the model and its
+ * baseline, one line each, the calibration figures named (the command line's report).
+ */
+export function foldSpreadLines(result: CrossValidationResult): string[] {
+  const shown = (value: FoldSpread) => `${value.mean.toFixed(4)} ± ${value.sd.toFixed(4)} (${value.min.toFixed(3)} to ${value.max.toFixed(3)}, ${value.folds} folds)`;
+  return Object.entries(result.metrics).flatMap(([metric, { model, baseline }]) =>
+    model ? [`${metric}: ${shown(model)}${baseline ? `; baseline ${shown(baseline)}` : ''}${calibrationNotes[metric] ? ` [${calibrationNotes[metric]}]` : ''}`] : [],
+  );
+}
 
 function statementOf(metric: string, figures: { model: FoldSpread | null; baseline: FoldSpread | null }, design: string, baselineDescription: string): string {
   const shown = (value: FoldSpread | null) => (value ? `${value.mean.toFixed(3)} ± ${value.sd.toFixed(3)} (SD over ${value.folds} folds)` : 'not estimable');

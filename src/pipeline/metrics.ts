@@ -224,6 +224,50 @@ export function expectedCalibrationError(bins: readonly CalibrationBin[]): numbe
 }
 
 /**
+ * The monotonic-sweep calibration error (ECE_sweep, Roelofs, Cain, Shlens and
+ * Mozer 2022): rows sorted by predicted probability go into b equal-mass
+ * bins, for b = 1, 2, ... as long as the bins' observed rates still rise with
+ * the bins; the ECE (|observed rate - mean predicted|, weighted by rows) of the
+ * largest such b. On a calibrated model's few rows the binned ECE's ten
+ * equal-width bins each hold a handful of rows whose noise adds up to an error
+ * of its own; the sweep stops splitting where the rows no longer show a
+ * rising trend, and is less biased upwards (tested beside the binned ECE).
+ * @param outcomes 1 when the predicted event happened, else 0
+ * @param probabilities the predicted probability of that event
+ */
+export function eceSweep(outcomes: readonly number[], probabilities: readonly number[]): number {
+  const n = probabilities.length;
+  if (n === 0) return 0;
+  const order = Uint32Array.from(probabilities.keys()).sort((a, b) => probabilities[a]! - probabilities[b]!);
+  // Prefix sums over the sorted rows, so that a bin's sums cost two look-ups.
+  const predicted = new Float64Array(n + 1);
+  const observed = new Float64Array(n + 1);
+  order.forEach((row, k) => {
+    predicted[k + 1] = predicted[k]! + probabilities[row]!;
+    observed[k + 1] = observed[k]! + outcomes[row]!;
+  });
+  const errorWith = (bins: number): number | null => {
+    let error = 0;
+    let previousRate = -Infinity;
+    for (let bin = 0; bin < bins; bin++) {
+      const [start, end] = [Math.floor((bin * n) / bins), Math.floor(((bin + 1) * n) / bins)];
+      const rate = (observed[end]! - observed[start]!) / (end - start);
+      if (rate < previousRate) return null;
+      previousRate = rate;
+      error += Math.abs(observed[end]! - observed[start]! - (predicted[end]! - predicted[start]!));
+    }
+    return error / n;
+  };
+  let best = errorWith(1)!;
+  for (let bins = 2; bins <= n; bins++) {
+    const error = errorWith(bins);
+    if (error === null) break;
+    best = error;
+  }
+  return best;
+}
+
+/**
  * Confusion matrix.
  * @param actual the true class index of each row
  * @param predicted the predicted class index of each row

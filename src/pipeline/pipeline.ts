@@ -4,7 +4,8 @@ import { cellAt, type Dataset, rawValueOf, datasetFromRecords, parseCsv, type Ra
 import type { Matrix } from './matrix.ts';
 import { badOption, PipelineError } from './errors.ts';
 import { type Autoencoder, fitAutoencoder, measureAutoencoder } from './autoencoder.ts';
-import { type Calibration, chanceCalibrationError, chooseCalibration, foldCalibration } from './calibration.ts';
+import { type Calibration, calibrationEvents, chanceCalibrationError, chooseCalibration, foldCalibration } from './calibration.ts';
+import { eceSweep } from './metrics.ts';
 import { computeMetrics, type Evaluation, type EvaluationTarget, evaluate, type SubgroupColumn } from './evaluate.ts';
 import type { FeatureSpec } from './feature-spec.ts';
 import { checkCrossValidation, type CrossValidationOptions, type CrossValidationResult, crossValidate, type FoldOutputs } from './cross-validation.ts';
@@ -32,7 +33,7 @@ export interface TrainModelOptions extends Omit<QualityOptions, 'image'> {
   threshold?: ThresholdRule;
   /** Nominal coverage of the split-conformal prediction sets and intervals (default 0.9). */
   coverage?: number;
-  /** Classifiers: recalibrate the probabilities on the validation split (Platt scaling, isotonic with enough rows, temperature for several classes); default true. */
+  /** Classifiers: recalibrate the probabilities on the validation split (the map chosen by cross-fitted log-loss, see chooseCalibration); default true. */
   calibrate?: boolean;
   split?: Partial<SplitFractions>;
   /** Seeds the split, the initial weights, the shuffling, dropout and the bootstrap (default 42). */
@@ -188,7 +189,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
     const evaluationStarted = performance.now();
     const step = evaluationStep(options);
     step('recalibration', 0);
-    const calibration = options.calibrate === false ? null : await recalibrate(network, objective, prepared.labels, fitted.validation, test);
+    const recalibrated = options.calibrate === false ? null : await recalibrate(network, objective, prepared.labels, fitted.validation, test);
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
     const classes = prepared.labels?.length ?? 1;
     // The figures describe the saved artifact, exactly as it will be served; threshold and conformal quantile come from validation.
@@ -199,7 +200,19 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
     const target: EvaluationTarget = { kind: objective, labels: prepared.labels, threshold: chosen?.threshold ?? fixedThreshold };
     step('out-of-distribution autoencoder', 0.2);
     const autoencoder = state.kind === 'tabular' ? measureAutoencoder(await fitAutoencoder(train.x, seed + 2), test.x) : null;
-    const conformal = measureConformal(fitConformal(objective, validationOutputs, fitted.validation.y, options.coverage ?? defaultCoverage), objective, testOutputs, test.y);
+    const bootstrap = {
+      resamples: options.bootstrap?.resamples ?? defaultResamples(split.test.length),
+      level: options.bootstrap?.level ?? 0.95,
+      seed,
+      ...(prepared.groups ? { groups: split.test.map((position) => prepared.groups![position]!) } : {}),
+    };
+    const conformal = measureConformal(
+      fitConformal(objective, recalibrated?.heldOut ?? validationOutputs, fitted.validation.y, options.coverage ?? defaultCoverage),
+      objective,
+      testOutputs,
+      test.y,
+      bootstrap,
+    );
     step('metrics and bootstrap intervals', 0.6);
     const evaluation = evaluate({
       target,
@@ -210,7 +223,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
       baselineDescription: baselineDescriptions[objective],
       trivialDescription: objective === 'regression' ? 'the training mean for everyone' : 'the training class shares for everyone',
       subgroupColumns: subgroupColumns(dataset, prepared, split.test),
-      bootstrap: { resamples: options.bootstrap?.resamples ?? defaultResamples(split.test.length), level: options.bootstrap?.level ?? 0.95, seed },
+      bootstrap: { resamples: bootstrap.resamples, level: bootstrap.level, seed },
     });
     const durationMs = { ...fitted.durationMs, evaluation: performance.now() - evaluationStarted };
     return {
@@ -224,7 +237,7 @@ export async function trainModel(options: TrainModelOptions): Promise<TrainingRe
       threshold: chosen?.threshold ?? null,
       thresholdRule: chosen?.rule ?? null,
       conformal,
-      calibration,
+      calibration: recalibrated?.calibration ?? null,
       autoencoder,
       image: prepared.image,
       ...storedNetworks(state, options.featureSpec, { artifact, weightsSha256 }, { ...architecture, network }, { description: evaluation.baseline.description, network: baseline }),
@@ -260,8 +273,9 @@ export function foldProgress(options: TrainModelOptions, { repeat, fold }: { rep
 
 /**
  * The held-out outputs of one cross-validation fold: the network is
- * recalibrated and its conformal quantile fitted on the fold's validation
- * rows, as the stored model's are, then both networks predict the held-out rows.
+ * recalibrated, its conformal quantile fitted and its decision threshold
+ * chosen by the rule on the fold's validation rows, as the stored model's
+ * are; then both networks predict the held-out rows.
  * @param test the held-out rows as the network and as the baseline take them (a sequence model's baseline sees the last visit only)
  */
 export async function scoreFold(
@@ -271,30 +285,47 @@ export async function scoreFold(
   labels: string[] | null,
   options: TrainModelOptions,
 ): Promise<FoldOutputs> {
-  if (options.calibrate !== false) await recalibrate(fitted.network, objective, labels, fitted.validation, test.network);
+  const recalibrated = options.calibrate === false ? null : await recalibrate(fitted.network, objective, labels, fitted.validation, test.network);
   const model = await predictWith(fitted.network, test.network.x);
-  const conformal = fitConformal(objective, await predictWith(fitted.network, fitted.validation.x), fitted.validation.y, options.coverage ?? defaultCoverage);
+  const validation = await predictWith(fitted.network, fitted.validation.x);
+  const conformal = fitConformal(objective, recalibrated?.heldOut ?? validation, fitted.validation.y, options.coverage ?? defaultCoverage);
   const coverage = measureConformal(conformal, objective, model, test.network.y).test!.coverage;
-  return { actual: test.network.y, model, baseline: await predictWith(fitted.baseline, test.baseline.x), coverage };
+  const threshold = objective === 'binary' ? chooseThreshold(options.threshold ?? 0.5, fitted.validation.y, validation.map((row) => row[0]!)).threshold : undefined;
+  return { actual: test.network.y, model, baseline: await predictWith(fitted.baseline, test.baseline.x), coverage, ...(threshold === undefined ? {} : { threshold }) };
 }
 
 /**
  * Recalibrates a classifier on the validation split (the map chosen by
  * held-out log-loss there, see chooseCalibration) and folds it into the
- * network; measures the test split's calibration error before and after, and
- * what a perfectly calibrated model would show on those rows by chance.
- * @returns null for regression, or when the validation split holds one class only
+ * network; measures the test split's calibration error before and after
+ * (binned, and the sweep estimate), and what a perfectly calibrated model
+ * would show on those rows by chance.
+ * @returns null for regression, or when the validation split holds one class only; else the calibration and,
+ *   per validation row, the network's output under the chosen map fitted without that row's fold (what the
+ *   conformal quantile is fitted on, so that no row's score comes from a map fitted on itself)
  */
-export async function recalibrate(network: tf.Sequential, objective: Objective, labels: string[] | null, validation: TrainingData, test: TrainingData): Promise<Calibration | null> {
+export async function recalibrate(
+  network: tf.Sequential,
+  objective: Objective,
+  labels: string[] | null,
+  validation: TrainingData,
+  test: TrainingData,
+): Promise<{ calibration: Calibration; heldOut: number[][] } | null> {
   if (objective === 'regression' || new Set(validation.y).size < 2) return null;
   const eceOf = (outputs: number[][]) => (computeMetrics({ kind: objective, labels, threshold: 0.5 }, test.y, outputs) as { ece: number }).ece;
   const before = eceOf(await predictWith(network, test.x));
-  const { parameters, candidates } = chooseCalibration(classProbabilities(objective, await predictWith(network, validation.x)), validation.y);
+  const { parameters, candidates, heldOut } = chooseCalibration(classProbabilities(objective, await predictWith(network, validation.x)), validation.y);
   foldCalibration(network, parameters);
   const after = await predictWith(network, test.x);
   // The ECE bins the positive class's probability (binary) or the top class's (several classes).
-  const eventProbabilities = after.map((row) => (objective === 'binary' ? row[0]! : Math.max(...row)));
-  return { ...parameters, validationRows: validation.y.length, candidates, ece: { before, after: eceOf(after), chance: chanceCalibrationError(eventProbabilities) } };
+  const events = calibrationEvents(objective, test.y, after);
+  const calibration = {
+    ...parameters,
+    validationRows: validation.y.length,
+    candidates,
+    ece: { before, after: eceOf(after), chance: chanceCalibrationError(events.probabilities), sweep: eceSweep(events.outcomes, events.probabilities), sweepChance: chanceCalibrationError(events.probabilities, eceSweep) },
+  };
+  return { calibration, heldOut: objective === 'binary' ? heldOut.map((row) => [row[1]!]) : heldOut };
 }
 
 /** Outputs as class probabilities: a binary network's [p] becomes [1 - p, p]. */
@@ -529,7 +560,7 @@ export function trainingRecord(
   };
 }
 
-export function originalRows(prepared: PreparedData, split: DataSplit): Pick<DataSplit, 'train' | 'validation' | 'test'> {
+export function originalRows(prepared: PreparedData, split: DataSplit): DataSplit {
   const original = (positions: number[]) => positions.map((position) => prepared.rows[position]!);
   return { train: original(split.train), validation: original(split.validation), test: original(split.test) };
 }

@@ -85,7 +85,13 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
         async (foldSplit, fold) => {
           const fitted = await fitSequencePair(data, foldSplit, options, foldSeed(seed, fold), foldProgress(options, fold));
           try {
-            return await scoreFold({ ...fitted, validation: fitted.validation.sequence }, { network: fitted.test.sequence, baseline: fitted.test.last }, 'binary', prepared.labels, options);
+            return await scoreFold(
+              { ...fitted, validation: fitted.validation.sequence },
+              { network: fitted.test.sequence, baseline: fitted.test.last },
+              'binary',
+              prepared.labels,
+              options,
+            );
           } finally {
             fitted.dispose();
           }
@@ -100,7 +106,7 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
     const evaluationStarted = performance.now();
     const step = evaluationStep(options);
     step('recalibration', 0);
-    const calibration = options.calibrate === false ? null : await recalibrate(network, 'binary', prepared.labels, validation.sequence, test.sequence);
+    const recalibrated = options.calibrate === false ? null : await recalibrate(network, 'binary', prepared.labels, validation.sequence, test.sequence);
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
     const saved = await loadModelArtifact(artifact);
     const [validationOutputs, testOutputs] = [await predictWith(saved, validation.sequence.x), await predictWith(saved, test.sequence.x)];
@@ -115,7 +121,7 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
       groups: split.test.map((position) => prepared.groups![position]!),
     };
     const conformal = measureConformal(
-      fitConformal('binary', validationOutputs, validation.sequence.y, options.coverage ?? defaultCoverage),
+      fitConformal('binary', recalibrated?.heldOut ?? validationOutputs, validation.sequence.y, options.coverage ?? defaultCoverage),
       'binary',
       testOutputs,
       test.sequence.y,
@@ -145,7 +151,7 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
       threshold: chosen.threshold,
       thresholdRule: chosen.rule,
       conformal,
-      calibration,
+      calibration: recalibrated?.calibration ?? null,
       autoencoder: null,
       image: null,
       ...storedNetworks(state, options.featureSpec, { artifact, weightsSha256 }, { ...fitted.architecture, network }, { description: evaluation.baseline.description, network: baseline }),

@@ -99,7 +99,9 @@ export const coverageTolerance = 0.03;
 export const defaultCoverage = 0.9;
 
 /**
- * Fits split-conformal prediction on validation outputs: the nonconformity
+ * Fits split-conformal prediction on validation outputs (with a
+ * recalibration map, each row's output under the map cross-fitted without
+ * it, so that no row scores under a map fitted on itself): the nonconformity
  * score is 1 - probability of the true class (classifiers) or |y - prediction|
  * (regression); the quantile is the ceil((n + 1) * coverage)-th smallest score.
  * Rows of one patient (a sequence model's visits) count one by one: the test
@@ -114,7 +116,13 @@ export function fitConformal(kind: 'binary' | 'multiclass' | 'regression', outpu
   const scores = Float64Array.from(outputs, (row, i) => (kind === 'regression' ? Math.abs(actual[i]! - row[0]!) : 1 - classProbabilities(kind, row)[actual[i]!]!)).sort();
   const rank = Math.ceil((scores.length + 1) * coverage);
   const quantile = rank > scores.length ? Infinity : scores[rank - 1]!;
-  return { kind: kind === 'regression' ? 'interval' : 'set', coverage, quantile: Number.isFinite(quantile) ? quantile : Number.MAX_VALUE, calibrationRows: scores.length, test: null };
+  return {
+    kind: kind === 'regression' ? 'interval' : 'set',
+    coverage,
+    quantile: Number.isFinite(quantile) ? quantile : Number.MAX_VALUE,
+    calibrationRows: scores.length,
+    test: null,
+  };
 }
 
 /**
@@ -172,9 +180,11 @@ export function describeConformal(conformal: Conformal, testRows?: number): stri
   const nominal = `${Math.round(conformal.coverage * 100)}%`;
   const fitted = `split-conformal, calibrated on the ${conformal.calibrationRows} validation rows`;
   const test = conformal.test && !conformal.test.interval && testRows ? { ...conformal.test, interval: wilsonInterval(conformal.test.coverage, testRows) } : conformal.test;
-  const kind = conformal.test?.interval ? '95% CI' : '95% Wilson interval, rows taken as independent';
+  const [kind, how] = conformal.test?.interval
+    ? ['95% bootstrap CI', `, ${conformal.test.groupCoverage != null ? 'patients' : 'rows'} resampled`]
+    : ['95% Wilson interval', ', rows taken as independent'];
   const measured = test
-    ? `measured coverage on the test split ${test.coverage.toFixed(3)}${test.interval ? ` (${kind} ${test.interval.lower.toFixed(3)} to ${test.interval.upper.toFixed(3)})` : ''}${test.groupCoverage != null ? `, ${test.groupCoverage.toFixed(3)} as the mean of each test patient's share` : ''}${test.meanSetSize !== null ? `, mean set size ${test.meanSetSize.toFixed(2)}` : `, mean width ${test.meanWidth!.toPrecision(4)}`}; ${coverageVerdict(conformal.coverage, test)}`
+    ? `measured coverage on the test split ${test.coverage.toFixed(3)}${test.interval ? ` (${kind} ${test.interval.lower.toFixed(3)} to ${test.interval.upper.toFixed(3)}${how})` : ''}${test.groupCoverage != null ? `, ${test.groupCoverage.toFixed(3)} as the mean of each test patient's share` : ''}${test.meanSetSize !== null ? `, mean set size ${test.meanSetSize.toFixed(2)}` : `, mean width ${test.meanWidth!.toPrecision(4)}`}; ${coverageVerdict(conformal.coverage, test)}`
     : 'not measured';
   return conformal.kind === 'set'
     ? `Prediction sets at ${nominal} nominal coverage (${fitted}: every class with probability at least ${(1 - conformal.quantile).toPrecision(4)}; an empty set means no class reaches it, a case the model cannot place at this coverage); ${measured}.`

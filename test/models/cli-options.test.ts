@@ -56,7 +56,7 @@ it('passes --group, --cv, --threshold, --coverage, --no-calibrate, --missing, --
   assert.match(report, /^2-fold cross-validation, folds by id \(one group's rows never on both sides\): AUROC/m, '--cv folds by --group');
   assert.match(report, /^Threshold: Youden's J/m, '--threshold youden');
   assert.match(report, /^Prediction sets at 80% nominal coverage/m, '--coverage 0.8');
-  assert.doesNotMatch(report, /chosen among none|Expected calibration error on the test split/, '--no-calibrate: no recalibration');
+  assert.doesNotMatch(report, /chosen among none|Expected calibration error \(ECE, 10 equal-width bins\) on the test split/, '--no-calibrate: no recalibration');
   assert.match(report, /imputation: rows with any missing feature value are dropped/, '--missing drop-rows');
   assert.match(report, /19 row\(s\) dropped for a missing feature value \(policy drop-rows\)/);
   assert.match(report, /duplicates: identical rows are dropped, keeping the first/, '--drop-duplicates');
@@ -71,7 +71,7 @@ it('passes --group, --cv, --threshold, --coverage, --no-calibrate, --missing, --
   assert.match(card.stdout, /predicted at a probability of [\d.]+ or more \(threshold Youden's J/);
   assert.match(card.stdout, /Prediction sets at 80% nominal coverage/);
   assert.match(card.stdout, /Policy: rows with any missing feature value are dropped\. 22 row\(s\) were dropped for an unusable target, 0 as duplicates, 19 for missing values/);
-  assert.doesNotMatch(card.stdout, /Expected calibration error on the test split: [\d.]+ before/);
+  assert.doesNotMatch(card.stdout, /Expected calibration error \(ECE, 10 equal-width bins\) on the test split: [\d.]+ before/);
 });
 
 it('trains a sequence model through the command line, split by patient, against the last-visit baseline', async () => {

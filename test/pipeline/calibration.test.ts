@@ -145,7 +145,7 @@ describe('isotonic recalibration, only with enough validation rows', () => {
     saved.dispose();
   });
 
-  it('is chosen by trainModel among four candidates on a validation split of over 1,000 rows, with ECE before and after, its interval and its chance level in the card', async () => {
+  it('is chosen by trainModel among four candidates on a validation split of over 1,000 rows, with ECE before and after, its interval, its chance level and the sweep estimate in the card', async () => {
     const rows = Array.from({ length: 3500 }, () => {
       const [a, b] = [random.next() * 4 - 2, random.next() * 4 - 2];
       return { a, b, outcome: random.next() < 1 / (1 + Math.exp(-(2 * a - b))) ? 'yes' : 'no' };
@@ -169,13 +169,14 @@ describe('isotonic recalibration, only with enough validation rows', () => {
     assert.ok(calibration.candidates!.find((candidate) => candidate.method === calibration.method)!.logLoss - lowest < 0.01, JSON.stringify(calibration.candidates));
     assert.ok(calibration.ece.after <= 0.05, JSON.stringify(calibration));
     assert.ok(calibration.ece.chance! > 0 && calibration.ece.chance! < 0.05, JSON.stringify(calibration.ece));
+    assert.ok(calibration.ece.sweep! >= 0 && calibration.ece.sweepChance! < calibration.ece.chance!, JSON.stringify(calibration.ece));
     assert.equal((result.evaluation.model.metrics as { ece: number }).ece.toFixed(6), calibration.ece.after.toFixed(6));
     const interval = result.evaluation.model.intervals.ece!;
     assert.ok(interval.lower <= interval.upper && interval.resamples === 20);
     const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCardText('chosen', '', 'records')));
     assert.match(
       markdown,
-      /chosen among none 0\.\d{4}, temperature scaling 0\.\d{4}, Platt scaling 0\.\d{4}, isotonic regression 0\.\d{4} \(log-loss on held-out validation rows, 5-fold cross-fitting; .*\).* Expected calibration error on the test split: 0\.\d{3} before, 0\.\d{3} after \(95% CI 0\.\d{3} to 0\.\d{3}\)\. A perfectly calibrated model would show an ECE of about 0\.\d{3} on these test rows by chance alone/,
+      /chosen among none 0\.\d{4}, temperature scaling 0\.\d{4}, Platt scaling 0\.\d{4}, isotonic regression 0\.\d{4} \(log-loss on held-out validation rows, 5-fold cross-fitting; .*\).* Expected calibration error \(ECE, 10 equal-width bins\) on the test split: 0\.\d{3} before, 0\.\d{3} after \(95% CI 0\.\d{3} to 0\.\d{3}\)\. A perfectly calibrated model would show an ECE of about 0\.\d{3} on these test rows by chance alone.* Beside it, the monotonic-sweep estimate .*: 0\.\d{3} after \(chance level 0\.\d{3}\)\. The target's verdict uses the binned ECE/,
     );
   });
 });
@@ -188,5 +189,10 @@ describe('the ECE target in the card', () => {
     assert.match(said(0.024, 0.008, 0.043, 0.023), /is met by the estimate, though its interval reaches beyond\.$/);
     assert.match(said(0.037, 0.026, 0.088, 0.031), /is not met by the estimate, though its interval reaches it; a perfectly calibrated model would show 0\.031 here, so these test rows cannot show it either way\.$/);
     assert.match(said(0.08, 0.05, 0.12, 0.01), /is not met\.$/);
+  });
+
+  it('gives the sweep estimate beside the binned ECE and judges the target on the binned one', () => {
+    const text = describeCalibration({ method: 'none', validationRows: 43, ece: { before: 0.032, after: 0.032, chance: 0.02, sweep: 0.012, sweepChance: 0.011 } }, { lower: 0.02, upper: 0.06 });
+    assert.match(text, /ECE_sweep.*: 0\.012 after \(chance level 0\.011\)\. The target's verdict uses the binned ECE.* is not met by the estimate, though its interval reaches it\.$/);
   });
 });

@@ -9,8 +9,12 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { buildModelCard, renderModelCardMarkdown } from '../../src/pipeline/card.ts';
 import { datasetsDir } from '../../src/pipeline/defaults.ts';
-import { type TrainingResult, trainModel } from '../../src/pipeline/pipeline.ts';
+import { buildNetwork } from '../../src/pipeline/architectures.ts';
+import { crossValidate, foldSpreadLines } from '../../src/pipeline/cross-validation.ts';
+import { matrixFromRows } from '../../src/pipeline/matrix.ts';
+import { predictWith, scoreFold, type TrainingResult, trainModel } from '../../src/pipeline/pipeline.ts';
 import { initTensorflow } from '../../src/pipeline/tensorflow.ts';
+import { chooseThreshold } from '../../src/pipeline/uncertainty.ts';
 import type { ProgressEvent } from '../../src/pipeline/train.ts';
 import { placeholderCardText } from '../../src/models/stored-version.ts';
 
@@ -38,7 +42,7 @@ describe('repeated cross-validation of a convolutional network', () => {
     const cv = result.crossValidation!;
     assert.deepEqual([cv.folds, cv.repeats, cv.groupedBy], [2, 2, null]);
     assert.equal(result.architecture.kind, 'cnn');
-    for (const metric of ['accuracy', 'auroc', 'ece', 'eceChance', 'coverage']) assert.equal(cv.metrics[metric]!.model!.folds, 4, metric);
+    for (const metric of ['accuracy', 'auroc', 'ece', 'eceChance', 'eceSweep', 'eceSweepChance', 'coverage']) assert.equal(cv.metrics[metric]!.model!.folds, 4, metric);
     assert.equal(cv.metrics.accuracy!.baseline!.folds, 4);
     assert.equal(cv.metrics.eceChance!.baseline, null);
     assert.ok(cv.metrics.accuracy!.model!.mean > 0.1 && cv.metrics.coverage!.model!.mean > 0.5, JSON.stringify(cv.metrics));
@@ -47,5 +51,43 @@ describe('repeated cross-validation of a convolutional network', () => {
     const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCardText('digits-cv', '', 'digits')));
     assert.match(markdown, /## Cross-validation\n\n2-fold cross-validation, repeated 2 times/);
     assert.match(markdown, /\| eceChance \| 0\.\d{3} ± 0\.\d{3} /);
+  });
+});
+
+describe('the decision threshold in cross-validation', () => {
+  it('scores each fold at the threshold its rule chose, for the model and its baseline', async () => {
+    const rows = 40;
+    const targets = Array.from({ length: rows }, (_, row) => row % 2);
+    // Positives score 0.4, negatives 0.2: at 0.5 every positive is missed; at the fold's 0.4 every row is right.
+    const cv = await crossValidate({ folds: 2 }, { kind: 'binary', labels: ['no', 'yes'], threshold: 0.5 }, targets.map(String), targets, null, 1, async (split) => {
+      const outputs = split.test.map((row) => [targets[row] === 1 ? 0.4 : 0.2]);
+      return { actual: split.test.map((row) => targets[row]!), model: outputs, baseline: outputs, threshold: 0.4 };
+    }, 'the same');
+    assert.equal(cv.metrics.accuracy!.model!.mean, 1);
+    assert.equal(cv.metrics.accuracy!.baseline!.mean, 1);
+    // The report names which calibration figure the target is judged on.
+    const lines = foldSpreadLines(cv);
+    assert.match(lines.find((line) => line.startsWith('ece:'))!, /\[binned ECE, 10 equal-width bins: the ECE target \(at most 0\.03\) is judged on this figure\]$/);
+    assert.match(lines.find((line) => line.startsWith('eceSweep:'))!, /less biased upwards on few rows; shown beside, not judged\]$/);
+  });
+
+  it("chooses a fold's threshold by the rule on its validation rows", async () => {
+    await initTensorflow();
+    const network = buildNetwork({ kind: 'dense', hiddenUnits: [3], dropout: 0 }, { inputSize: 2, outputUnits: 1, outputActivation: 'sigmoid' }, 5);
+    const part = (offset: number, count: number) => {
+      const x = Array.from({ length: count }, (_, k) => [Math.sin(offset + k), Math.cos(3 * (offset + k))]);
+      return { x: matrixFromRows(x), y: x.map(([a, b]) => (a! + 0.3 * b! > 0 ? 1 : 0)) };
+    };
+    const [validation, test] = [part(0, 60), part(200, 20)];
+    try {
+      const held = (await predictWith(network, validation.x)).map((row) => row[0]!);
+      const expected = chooseThreshold('youden', validation.y, held).threshold;
+      const outputs = await scoreFold({ network, baseline: network, validation }, { network: test, baseline: test }, 'binary', ['no', 'yes'], { calibrate: false, threshold: 'youden' } as never);
+      assert.equal(outputs.threshold, expected);
+      assert.notEqual(expected, 0.5);
+      assert.equal(outputs.model.length, 20);
+    } finally {
+      network.dispose();
+    }
   });
 });

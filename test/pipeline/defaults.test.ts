@@ -21,6 +21,18 @@ before(async () => {
   await initTensorflow();
 });
 
+describe('the cross-validation kept in shipped cards (train-defaults --cv)', () => {
+  it('gives pbc-mortality\'s coverage across 5 folds by patient beside its test split, and breast-cancer\'s 5x5', async () => {
+    const pbc = await readShippedModel('pbc-mortality');
+    assert.deepEqual([pbc.result.crossValidation?.folds, pbc.result.crossValidation?.groupedBy], [5, 'id']);
+    assert.equal(pbc.result.crossValidation!.metrics.coverage!.model!.folds, 5);
+    assert.match(renderModelCardMarkdown(pbc.card), /## Cross-validation\n\n5-fold cross-validation, folds by id[\s\S]*\| coverage \| 0\.\d{3} ± 0\.\d{3}/);
+    const breast = await readShippedModel('breast-cancer');
+    assert.deepEqual([breast.result.crossValidation?.folds, breast.result.crossValidation?.repeats], [5, 5]);
+    assert.ok(breast.result.crossValidation!.metrics.eceSweep!.model, 'the sweep estimate across folds');
+  });
+});
+
 describe('the shipped default models', () => {
   for (const model of defaultModels) {
     describe(model.name, () => {

@@ -330,14 +330,14 @@ describe('honest estimates: grouped splits and cross-validation', () => {
     assert.ok(Array.isArray(set.set) && set.set.every((label) => result.classLabels!.includes(label)));
     served.dispose();
     const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCard));
-    assert.match(markdown, /Prediction sets at 80% nominal coverage \(split-conformal, calibrated on the \d+ validation rows.*measured coverage on the test split 0\.\d{3}/);
+    assert.match(markdown, /Prediction sets at 80% nominal coverage \(split-conformal, calibrated on the \d+ validation rows.*measured coverage on the test split 0\.\d{3} \(95% bootstrap CI 0\.\d{3} to [01]\.\d{3}, patients resampled\)/);
     assert.match(markdown, /\(threshold the highest threshold with sensitivity at least 0\.8/);
     // Probabilities recalibrated on validation by the map with the lowest held-out log-loss (or kept), ECE before and after on the test split.
     assert.deepEqual(result.calibration!.candidates!.map((candidate) => candidate.method), ['none', 'temperature', 'platt']);
     assert.equal(result.calibration!.validationRows, result.counts.validation);
     assert.match(
       markdown,
-      /Probabilities (recalibrated by|kept as).*, chosen among none 0\.\d{4}, temperature scaling 0\.\d{4}, Platt scaling 0\.\d{4} .* Expected calibration error on the test split: 0\.\d{3} before, 0\.\d{3} after \(95% CI 0\.\d{3} to 0\.\d{3}\)\./,
+      /Probabilities (recalibrated by|kept as).*, chosen among none 0\.\d{4}, temperature scaling 0\.\d{4}, Platt scaling 0\.\d{4} .* Expected calibration error \(ECE, 10 equal-width bins\) on the test split: 0\.\d{3} before, 0\.\d{3} after \(95% CI 0\.\d{3} to 0\.\d{3}\)\./,
     );
   });
 
