@@ -5,9 +5,8 @@ import type { Case, Observation } from '../cases/case.repository.ts';
 import type { Patient } from '../patients/patient.repository.ts';
 import type { FhirExportJob } from './fhir-export.repository.ts';
 import type { ContextDeps } from '../server/context.ts';
-import type { RequestsInFlight } from '../server/requests-in-flight.ts';
 import type { CodeCatalog } from './code-catalog.ts';
-import { DutyCycle } from './duty-cycle.ts';
+import { DutyCycle, type InteractiveRequests } from './duty-cycle.ts';
 import { deidentifiedEncounter, deidentifiedObservation, deidentifiedPatient, Pseudonymizer, QuasiIdentifierGroups } from './deidentify.ts';
 import { type ExportPart, ExportParts } from './export-parts.ts';
 import { FhirObservationCodingRepository } from './fhir-observation-coding.repository.ts';
@@ -38,7 +37,7 @@ export class BulkExportRunner {
   constructor(
     private readonly deps: ContextDeps,
     private readonly catalog: CodeCatalog,
-    private readonly requests: RequestsInFlight,
+    private readonly requests: InteractiveRequests,
   ) {}
 
   /** Queues a job; it runs after the ones before it. */
