@@ -16,10 +16,15 @@ import { defaultMrnSystem, toFhirEncounter, toFhirObservation, toFhirPatient } f
 /** Resource types a bulk export holds, in the order it writes them. */
 export const exportTypes = ['Patient', 'Encounter', 'Observation'] as const;
 
-/** Patients an export reads in one step, to measure k-anonymity over them. */
-const patientPageSize = 200;
-/** Patients an export writes in one step (with their cases and observations): a few milliseconds of work. */
-const exportStepSize = 10;
+/**
+ * Patients an export reads in one step, to measure k-anonymity over them.
+ * Each step holds the event loop for its JavaScript, and a read that meets
+ * it waits that long, so the longest step bounds what an export adds to a
+ * read's latency: 200 patients took 17-22 ms (BENCHMARKS.md, issue 13).
+ */
+const patientPageSize = 100;
+/** Patients an export writes in one step (with their cases and observations): the longest step, 10-19 ms of CPU for 10 under load, so 5. */
+const exportStepSize = 5;
 /** How often a running export records its progress and looks for a cancellation. */
 const progressIntervalMs = 1000;
 
