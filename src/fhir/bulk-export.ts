@@ -12,7 +12,7 @@ import { DutyCycle, type InteractiveRequests } from './duty-cycle.ts';
 import { deidentifiedEncounter, deidentifiedObservation, deidentifiedPatient, Pseudonymizer, QuasiIdentifierGroups } from './deidentify.ts';
 import { type ExportPart, ExportParts } from './export-parts.ts';
 import { FhirObservationCodingRepository } from './fhir-observation-coding.repository.ts';
-import { type ExportProfile, type ExportReport, FhirExportRepository } from './fhir-export.repository.ts';
+import { type ExportProfile, type ExportReport, expireOldestExport, FhirExportRepository } from './fhir-export.repository.ts';
 import { defaultMrnSystem, toFhirEncounter, toFhirObservation, toFhirPatient } from './fhir-resources.ts';
 
 /** When a lease taken or renewed now runs out. */
@@ -77,12 +77,28 @@ export class BulkExportRunner {
     for (const job of jobs) this.start(job);
   }
 
-  /** Looks for abandoned jobs every `leaseMs` from now on (until `close`). */
+  /** Expires old exports now, then every `leaseMs` (until `close`) resumes abandoned jobs and expires old exports. */
   startHousekeeping(): void {
+    const expire = () => void this.expireOld().catch((error: unknown) => this.deps.log.warn({ errorType: (error as Error).name }, 'expired bulk exports not deleted'));
+    expire();
     this.housekeeping = setInterval(() => {
       this.resumeUnfinished().catch((error: unknown) => this.deps.log.warn({ errorType: (error as Error).name }, 'abandoned bulk exports not resumed'));
+      expire();
     }, leaseMs);
     this.housekeeping.unref();
+  }
+
+  /**
+   * Deletes the files of every completed export older than
+   * FHIR_EXPORT_RETENTION_HOURS (identified NDJSON must not stay forever),
+   * one export a step of the duty cycle; resolves with how many expired.
+   */
+  async expireOld(): Promise<number> {
+    const before = new Date(Date.now() - this.deps.config.fhir.exportRetentionMs);
+    const pace = this.pacing();
+    let expired = 0;
+    while (await pace.step(() => expireOldestExport(this.deps.db.prisma, before))) expired++;
+    return expired;
   }
 
   /** Stops the housekeeping and resolves when every queued job has finished (shutdown). */

@@ -1,6 +1,6 @@
 import type { AccessRule } from '../access/owned-record-store.ts';
 import { type Action, type Permission, purposeOfUseFor } from '../access/permissions.ts';
-import type { Case, FhirExportJob, Observation, Patient, Prisma } from '../generated/prisma/client.ts';
+import type { Case, FhirExportJob, Observation, Patient, Prisma, PrismaClient } from '../generated/prisma/client.ts';
 
 export type { FhirExportJob };
 import type { Scope } from '../access/scope.ts';
@@ -63,11 +63,19 @@ export class FhirExportRepository {
     return this.scope.prisma.fhirExportFile.findMany({ where: { jobId, job: { requestedBy: this.scope.access.subject } }, select: { type: true, count: true }, orderBy: { type: 'asc' } });
   }
 
-  /** One file of the caller's completed job, whose parts are then read with `part`; the download is audited. */
-  async file(jobId: string, type: string): Promise<ExportFile | null> {
-    const found = await this.scope.prisma.fhirExportFile.findFirst({ where: { jobId, type, job: { requestedBy: this.scope.access.subject, status: 'COMPLETED' } }, select: { type: true, count: true } });
-    if (found) this.scope.trail.note({ action: 'fhir.export.download', resourceType: 'FhirExportJob', resourceIds: [jobId], reason: `type=${type}` });
-    return found;
+  /**
+   * One file of the caller's completed job, with when the job finished (its
+   * files expire a retention time later), whose parts are then read with
+   * `part`; the download is audited.
+   */
+  async file(jobId: string, type: string): Promise<(ExportFile & { finishedAt: Date }) | null> {
+    const found = await this.scope.prisma.fhirExportFile.findFirst({
+      where: { jobId, type, job: { requestedBy: this.scope.access.subject, status: 'COMPLETED' } },
+      select: { type: true, count: true, job: { select: { finishedAt: true } } },
+    });
+    if (!found?.job.finishedAt) return null;
+    this.scope.trail.note({ action: 'fhir.export.download', resourceType: 'FhirExportJob', resourceIds: [jobId], reason: `type=${type}` });
+    return { type: found.type, count: found.count, finishedAt: found.job.finishedAt };
   }
 
   /**
@@ -187,6 +195,23 @@ export class FhirExportRepository {
     this.scope.access.require(exportPermission(profile), 'fhir.export');
     return this.scope.prisma.observation.findMany({ where: { caseId: { in: caseIds }, ...(since ? { createdAt: { gte: since } } : {}) }, orderBy: [{ observedAt: 'asc' }, { id: 'asc' }] });
   }
+}
+
+/**
+ * Expires the oldest completed export finished before `finishedBefore`: its
+ * files and their parts are deleted and it is marked EXPIRED, in one
+ * transaction (a system task of the export runner, under no requester's
+ * identity: only what the requester was given goes). False when there is none.
+ */
+export async function expireOldestExport(prisma: PrismaClient, finishedBefore: Date): Promise<boolean> {
+  const job = await prisma.fhirExportJob.findFirst({ where: { status: 'COMPLETED', finishedAt: { lt: finishedBefore } }, orderBy: { finishedAt: 'asc' }, select: { id: true } });
+  if (!job) return false;
+  await prisma.$transaction([
+    prisma.fhirExportPart.deleteMany({ where: { jobId: job.id } }),
+    prisma.fhirExportFile.deleteMany({ where: { jobId: job.id } }),
+    prisma.fhirExportJob.updateMany({ where: { id: job.id, status: 'COMPLETED' }, data: { status: 'EXPIRED' } }),
+  ]);
+  return true;
 }
 
 /** The audit and access terms of an export's writes: the profile's permission, the job as the resource. */

@@ -59,6 +59,14 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
   api.get('/$export', { preHandler: guard }, kickOff('system'));
   api.get('/Patient/$export', { preHandler: guard }, kickOff('Patient'));
 
+  const retention = deps.config.fhir.exportRetentionMs;
+  /** When a completed export's files go (FHIR_EXPORT_RETENTION_HOURS after it finished); undefined once they have. */
+  const expiryOf = (finishedAt: Date | null) => {
+    const expires = new Date((finishedAt?.getTime() ?? 0) + retention);
+    return expires.getTime() > Date.now() ? expires : undefined;
+  };
+  const expired = (id: string) => fhirError(410, 'not-found', `Export ${id} has expired: its files are kept ${retention / 3_600_000} hours after it completes. Start a new export.`);
+
   api.get<{ Params: { id: string } }>('/$export-status/:id', { preHandler: guard }, async (request, reply) => {
     const context = await fhirRequestContext(deps, request);
     const exports = exportsOf(context);
@@ -66,8 +74,10 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
     if (!job || job.status === 'CANCELLED') throw fhirError(404, 'not-found', `No export ${request.params.id} of yours.`);
     if (job.status === 'QUEUED' || job.status === 'RUNNING') return reply.code(202).header('x-progress', job.progress ?? 'queued').header('retry-after', '1').send();
     if (job.status === 'FAILED') throw fhirError(500, 'exception', job.error ?? 'The export failed.');
+    const expires = expiryOf(job.finishedAt);
+    if (job.status === 'EXPIRED' || !expires) throw expired(request.params.id);
     const files = await exports.manifestFiles(job.id);
-    return reply.type('application/json').send({
+    return reply.type('application/json').header('expires', expires.toUTCString()).send({
       transactionTime: job.createdAt.toISOString(),
       request: job.requestUrl,
       requiresAccessToken: true,
@@ -90,8 +100,10 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
     const exports = exportsOf(context);
     const file = uuid.test(id) ? await exports.file(id, type) : null;
     if (!file) throw fhirError(404, 'not-found', 'No such export file of yours.');
+    const expires = expiryOf(file.finishedAt);
+    if (!expires) throw expired(id);
     await flushReads(context);
-    return reply.type('application/fhir+ndjson').send(Readable.from(fileParts(exports, id, type, runner.pacing())));
+    return reply.type('application/fhir+ndjson').header('expires', expires.toUTCString()).send(Readable.from(fileParts(exports, id, type, runner.pacing())));
   });
 }
 
