@@ -1,6 +1,7 @@
 import type { Bundle, BundleEntry, Observation, Patient } from '@medplum/fhirtypes';
 import { signToken } from '../test/support/tokens.ts';
 import { ehrBundle } from '../test/fhir/ehr-bundles.ts';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { BenchContext } from './lib/context.ts';
 import { type LoadFigures, runLoad } from './lib/load.ts';
@@ -76,6 +77,7 @@ export async function fhirExportInterferenceBenchmark(ctx: BenchContext): Promis
   const rounds = ctx.settings.short ? 2 : 3;
   const baselineRoot = process.env.BENCH_BASELINE_ROOT ? path.resolve(process.env.BENCH_BASELINE_ROOT) : undefined;
   const checkouts = [...(baselineRoot ? [{ name: 'before (BENCH_BASELINE_ROOT)', root: baselineRoot }] : []), { name: 'this checkout', root: serverRoot }];
+  for (const { root } of checkouts) await requireCurrentPrismaClient(root);
   const tokens = {
     integration: await signToken({ sub: 'bench-integration', roles: ['integration'] }, { expiresIn: 6 * 3600 }),
     scientist: await signToken({ sub: 'bench-scientist', roles: ['data_scientist'] }, { expiresIn: 6 * 3600 }),
@@ -151,6 +153,19 @@ export async function fhirExportInterferenceBenchmark(ctx: BenchContext): Promis
       !failing && r.throughput >= 1 - allowedSlowdown && r.latency <= 1 + allowedSlowdown,
     );
     verdict('13 fhir', `longest event-loop delay beside $export (${r.target.name})`, `${fmt.ms(r.exporting.loopMax)} (alone ${fmt.ms(r.alone.loopMax)})`, '(reported)', undefined);
+  }
+}
+
+/**
+ * Refuses a checkout whose generated Prisma client is older than its
+ * schema (a merge or checkout since the last `npm run generate`): its
+ * server would start, then fail on every model the old client lacks, and
+ * its exports fail in milliseconds: no baseline (BENCHMARKS.md, issue 13).
+ */
+async function requireCurrentPrismaClient(root: string): Promise<void> {
+  const modified = async (file: string) => (await stat(path.join(root, file))).mtimeMs;
+  if ((await modified('src/generated/prisma/client.ts')) < (await modified('prisma/schema.prisma'))) {
+    throw new Error(`${root}: the generated Prisma client is older than prisma/schema.prisma; run npm run generate there first`);
   }
 }
 
