@@ -13,8 +13,8 @@ import { fhirClient, interfaceEngine } from './fhir-client.ts';
 const shared = Boolean(process.env.DATABASE_URL);
 const settings = { FHIR_EXPORT_PSEUDONYM_KEY: 'test-pseudonym-key-0123456789abcdef0123' };
 
-describe('FHIR bulk export jobs with two server processes on one database', { skip: !shared && 'needs DATABASE_URL (PostgreSQL)' }, () => {
-  it('leaves a job another live process runs to it, and takes over one whose process stopped', async () => {
+describe('FHIR bulk export jobs with two server processes on one database', () => {
+  it('leaves a job another live process runs to it, and takes over one whose process stopped', { skip: !shared && 'needs DATABASE_URL (PostgreSQL)' }, async () => {
     const first = await startTestServer(settings);
     const prisma = first.server.db.prisma;
     const imported = await fhirClient(first, interfaceEngine)('', { body: ehrBundle('LEASE', 20) });
