@@ -59,14 +59,6 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
   api.get('/$export', { preHandler: guard }, kickOff('system'));
   api.get('/Patient/$export', { preHandler: guard }, kickOff('Patient'));
 
-  const retention = deps.config.fhir.exportRetentionMs;
-  /** When a completed export's files go (FHIR_EXPORT_RETENTION_HOURS after it finished); undefined once they have. */
-  const expiryOf = (finishedAt: Date | null) => {
-    const expires = new Date((finishedAt?.getTime() ?? 0) + retention);
-    return expires.getTime() > Date.now() ? expires : undefined;
-  };
-  const expired = (id: string) => fhirError(410, 'not-found', `Export ${id} has expired: its files are kept ${retention / 3_600_000} hours after it completes. Start a new export.`);
-
   api.get<{ Params: { id: string } }>('/$export-status/:id', { preHandler: guard }, async (request, reply) => {
     const context = await fhirRequestContext(deps, request);
     const exports = exportsOf(context);
@@ -74,8 +66,8 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
     if (!job || job.status === 'CANCELLED') throw fhirError(404, 'not-found', `No export ${request.params.id} of yours.`);
     if (job.status === 'QUEUED' || job.status === 'RUNNING') return reply.code(202).header('x-progress', job.progress ?? 'queued').header('retry-after', '1').send();
     if (job.status === 'FAILED') throw fhirError(500, 'exception', job.error ?? 'The export failed.');
-    const expires = expiryOf(job.finishedAt);
-    if (job.status === 'EXPIRED' || !expires) throw expired(request.params.id);
+    const expires = expiryOf(job.finishedAt, deps.config.fhir.exportRetentionMs);
+    if (job.status === 'EXPIRED' || !expires) throw expired(request.params.id, deps.config.fhir.exportRetentionMs);
     const files = await exports.manifestFiles(job.id);
     return reply.type('application/json').header('expires', expires.toUTCString()).send({
       transactionTime: job.createdAt.toISOString(),
@@ -100,8 +92,8 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
     const exports = exportsOf(context);
     const file = uuid.test(id) ? await exports.file(id, type) : null;
     if (!file) throw fhirError(404, 'not-found', 'No such export file of yours.');
-    const expires = expiryOf(file.finishedAt);
-    if (!expires) throw expired(id);
+    const expires = expiryOf(file.finishedAt, deps.config.fhir.exportRetentionMs);
+    if (!expires) throw expired(id, deps.config.fhir.exportRetentionMs);
     await flushReads(context);
     return reply.type('application/fhir+ndjson').header('expires', expires.toUTCString()).send(Readable.from(fileParts(exports, id, type, runner.pacing())));
   });
@@ -118,6 +110,17 @@ async function* fileParts(exports: FhirExportRepository, jobId: string, type: st
     if (ndjson === null) return;
     yield ndjson;
   }
+}
+
+/** When a completed export's files go (`retentionMs`, FHIR_EXPORT_RETENTION_HOURS, after it finished); undefined once they have. */
+function expiryOf(finishedAt: Date | null, retentionMs: number): Date | undefined {
+  const expires = new Date((finishedAt?.getTime() ?? 0) + retentionMs);
+  return expires.getTime() > Date.now() ? expires : undefined;
+}
+
+/** 410 for an export whose files expired (deleted, or about to be). */
+function expired(id: string, retentionMs: number) {
+  return fhirError(410, 'not-found', `Export ${id} has expired: its files are kept ${retentionMs / 3_600_000} hours after it completes. Start a new export.`);
 }
 
 function exportsOf(context: RequestContext): FhirExportRepository {
