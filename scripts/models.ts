@@ -11,8 +11,10 @@
  *   npm run models -- card my-model [--version 2] [--out card.md]
  */
 import 'dotenv/config';
+import { realpathSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { runAsSystem } from '../src/access/scope.ts';
@@ -248,8 +250,22 @@ program
     }),
   );
 
-program.parseAsync().catch((error: Error) => {
-  // Messages are written for users; stack traces are not.
-  console.error(`error: ${error.message}`);
-  process.exitCode = 1;
-});
+/**
+ * Runs one command (`args` as typed after `npm run models --`), printing as
+ * the command line does. Exported so that the tests can run most commands
+ * in their own process instead of paying a process start-up for each.
+ * @returns the exit code: 0, or 1 after printing the error's message
+ */
+export async function runModels(args: string[]): Promise<number> {
+  try {
+    await program.parseAsync(args, { from: 'user' });
+    return 0;
+  } catch (error) {
+    // Messages are written for users; stack traces are not.
+    console.error(`error: ${(error as Error).message}`);
+    return 1;
+  }
+}
+
+// Run as a command (not imported by a test): the entry file, compared by its real path as Node loads it (through a symlink too).
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) process.exitCode = await runModels(process.argv.slice(2));

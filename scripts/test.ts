@@ -1,6 +1,6 @@
 /**
  * `npm test`: Node's test runner over every test/<domain>/*.test.ts, two
- * files at a time, longest first.
+ * files at a time (TEST_CONCURRENCY), longest first.
  *
  * `node --test` runs its files in alphabetical order, so a long file that
  * sorts late runs alone at the end while the other core idles. This orders
@@ -41,13 +41,25 @@ function longestFirst(files: string[], durations: Durations): string[] {
   return [...files].sort((a, b) => (ms(a) === ms(b) ? 0 : ms(a) > ms(b) ? -1 : 1));
 }
 
+/**
+ * Files run at a time: TEST_CONCURRENCY, else 2. The files wait for much of
+ * their time (servers, browsers, timers), so more than one per core may finish
+ * sooner; measure before changing the default.
+ */
+function concurrency(): number {
+  const setting = process.env.TEST_CONCURRENCY ?? '2';
+  if (/^[1-9]\d*$/.test(setting)) return Number(setting);
+  console.error(`TEST_CONCURRENCY must be a whole number of files, not "${setting}"`);
+  process.exit(2);
+}
+
 const named = process.argv.slice(2);
 const previous = await recordedDurations();
 const files = named.length > 0 ? named : longestFirst(await allTestFiles(), previous);
 const measured: Durations = {};
 
 // The child processes inherit this process's flags (--import tsx), as under `node --test`.
-const stream = run({ files: files.map((file) => path.resolve(file)), concurrency: 2 });
+const stream = run({ files: files.map((file) => path.resolve(file)), concurrency: concurrency() });
 // Each file is also a test of its own (named by its path), complete when its process has ended.
 stream.on('test:complete', (event) => {
   if (event.nesting !== 0 || event.name !== event.file) return;

@@ -40,6 +40,8 @@ export class AccessPolicy {
   private readonly reachesByPermission = new Map<Permission, Reach[]>();
   /** Whether any permission reaches patients through this subject's imports (then a cached tie must say so). */
   private readonly mayReachByImport: boolean;
+  /** The one patient this request is confined to (a SMART patient/ scope's launch patient), if any. */
+  private confinedTo: string | undefined;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -71,6 +73,15 @@ export class AccessPolicy {
     return reaches;
   }
 
+  /**
+   * Confines the rest of this request to one patient, within what its roles
+   * reach: a SMART `patient/` scope reaches its launch patient only. Every
+   * check and filter below then refuses (as out of reach) any other patient.
+   */
+  confineTo(patientId: string): void {
+    this.confinedTo = patientId;
+  }
+
   /** Checks the role only (for operations on no particular patient). */
   require(permission: Permission, action: Action): void {
     if (!this.reach(permission)) {
@@ -90,6 +101,11 @@ export class AccessPolicy {
       this.trail.denied(action, 'role', { resourceType, resourceIds, patientIds });
       throw forbidden(`Your role does not allow ${action}.`);
     }
+    const outside = this.confinedTo === undefined ? [] : patientIds.filter((id) => id !== this.confinedTo);
+    if (outside.length > 0) {
+      this.trail.denied(action, 'outside-launch-context', { resourceType, resourceIds, patientIds: outside });
+      throw outOfReach();
+    }
     if (reach === 'all') return new Set();
     const kinds = await this.accessTo(permission, patientIds);
     const refused = patientIds.filter((_, i) => kinds[i] === 'none');
@@ -105,6 +121,11 @@ export class AccessPolicy {
    * permission, so lists and their counts never include others.
    */
   patientScope(permission: Permission, action: Action): Prisma.PatientWhereInput {
+    const reached = this.reachScope(permission, action);
+    return this.confinedTo === undefined ? reached : { AND: [{ id: this.confinedTo }, reached] };
+  }
+
+  private reachScope(permission: Permission, action: Action): Prisma.PatientWhereInput {
     const reach = this.reach(permission);
     if (!reach) {
       this.trail.denied(action, 'role');
@@ -140,7 +161,8 @@ export class AccessPolicy {
       }
       return reaches;
     });
-    if (reachesOfRules.every((reaches) => reaches.includes('all'))) return { within: Prisma.sql`TRUE`, breakGlass: Prisma.sql`FALSE` };
+    const confined = this.confinedTo === undefined ? Prisma.sql`TRUE` : Prisma.sql`${patientId}::text = ${this.confinedTo}`;
+    if (reachesOfRules.every((reaches) => reaches.includes('all'))) return { within: confined, breakGlass: Prisma.sql`FALSE` };
     const subject = this.subject;
     const ties: Record<Exclude<Reach, 'all'>, Prisma.Sql> = {
       'care-team': Prisma.sql`EXISTS (SELECT 1 FROM "CareTeamMember" m WHERE m."patientId" = ${patientId} AND m."clinicianSubject" = ${subject})`,
@@ -151,7 +173,7 @@ export class AccessPolicy {
     // Per permission: a plain tie of one of its reaches, or (a care-team reach) an active grant.
     const plain = (reaches: Reach[]) => (reaches.includes('all') ? Prisma.sql`TRUE` : Prisma.join(reaches.map((reach) => ties[reach as Exclude<Reach, 'all'>]), ' OR ', '(', ')'));
     const reached = (reaches: Reach[]) => (reaches.includes('care-team') ? Prisma.sql`(${plain(reaches)} OR ${grant})` : plain(reaches));
-    const within = Prisma.join(reachesOfRules.map(reached), ' AND ', '(', ')');
+    const within = Prisma.join([confined, ...reachesOfRules.map(reached)], ' AND ', '(', ')');
     const allPlain = Prisma.join(reachesOfRules.map(plain), ' AND ', '(', ')');
     return { within, breakGlass: Prisma.sql`(NOT ${allPlain} AND ${within})` };
   }
@@ -171,7 +193,7 @@ export class AccessPolicy {
   /** Whether a permission reaches patients through the care team alone (its lists can read the care team's own index). */
   reachesOnlyCareTeam(permission: Permission): boolean {
     const reaches = this.reaches(permission);
-    return reaches.length === 1 && reaches[0] === 'care-team';
+    return reaches.length === 1 && reaches[0] === 'care-team' && this.confinedTo === undefined;
   }
 
   /**

@@ -52,6 +52,7 @@ export const actions = [
   'case.read',
   'case.open',
   'case.close',
+  'case.update',
   'observation.read',
   'observation.create',
   'image.read',

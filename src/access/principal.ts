@@ -16,6 +16,8 @@ export interface Principal {
   purposeOfUse: PurposeOfUse | null;
   /** SMART scopes the token carried (absent: no `scope` claim); they narrow what the FHIR API lets it do. */
   smartScopes?: SmartScope[];
+  /** The token's `patient` claim (SMART launch context): the one patient its `patient/` scopes reach. */
+  launchPatient?: string;
 }
 
 export function isRole(value: unknown): value is Role {

@@ -55,7 +55,16 @@ export function rolesFromSmartScopes(scopes: SmartScope[]): Role[] {
   return [...roles];
 }
 
-/** Whether the scopes allow an interaction (one permission letter) on a resource type. */
-export function scopesAllow(scopes: SmartScope[], resourceType: string, permission: ScopePermission): boolean {
-  return scopes.some((scope) => (scope.resourceType === '*' || scope.resourceType === resourceType) && scope.permissions.has(permission));
+/**
+ * What the scopes grant for an interaction (one permission letter) on a
+ * resource type: `all` (a `user/` or `system/` scope: whatever the role
+ * reaches), `patient` (only `patient/` scopes: the token's launch patient
+ * alone), or `none`.
+ */
+export type ScopeGrant = 'all' | 'patient' | 'none';
+
+export function scopeGrant(scopes: SmartScope[], resourceType: string, permission: ScopePermission): ScopeGrant {
+  const allowing = scopes.filter((scope) => (scope.resourceType === '*' || scope.resourceType === resourceType) && scope.permissions.has(permission));
+  if (allowing.some((scope) => scope.context !== 'patient')) return 'all';
+  return allowing.length > 0 ? 'patient' : 'none';
 }

@@ -60,5 +60,7 @@ export async function authenticate(headers: AuthHeaders, verifier: TokenVerifier
   // Neither stated: each audit record names the purpose of the role and action (purposeOfUseFor).
   const purposeOfUse = isPurposeOfUse(claimed) ? claimed : requested && isPurposeOfUse(requested) ? requested : null;
   const smartScopes = verified.smartScopes ? { smartScopes: verified.smartScopes } : {};
-  return { principal: { subject: verified.subject, roles: verified.roles, purposeOfUse, ...smartScopes } };
+  const patient = verified.claims.patient;
+  const launchPatient = verified.smartScopes && typeof patient === 'string' && patient.length > 0 ? { launchPatient: patient } : {};
+  return { principal: { subject: verified.subject, roles: verified.roles, purposeOfUse, ...smartScopes, ...launchPatient } };
 }

@@ -279,6 +279,15 @@ export class CaseRepository {
     }));
   }
 
+  /** Changes a case's title or the time its episode began (an imported Encounter's conditional update). */
+  update(episode: Case, changes: { title?: string; startedAt?: Date }): Promise<Case> {
+    this.byId.forget(episode.id);
+    return this.scope.records.write(rule('clinical.write', 'case.update', 'Case'), [caseOwner(episode)], (tx) => tx.case.update({ where: { id: episode.id }, data: changes }), (updated) => ({
+      resourceIds: [updated.id],
+      reason: `changed=${Object.keys(changes).sort().join(',')}`,
+    }));
+  }
+
   /**
    * Closes an open case; returns null when it was not open (checked and changed in one statement).
    * @param endedAt when the episode ended as its source recorded it (an imported Encounter's period.end); null: now, at closing

@@ -2,12 +2,12 @@ import { z } from 'zod';
 import { recordingFailure } from '../access/audited-transaction.ts';
 import type { Action } from '../access/permissions.ts';
 import type { AuditTrail } from '../access/audit-trail.ts';
-import { conflict, notFound } from '../errors/errors.ts';
+import { badInput, conflict, notFound } from '../errors/errors.ts';
 import type { CaseImageInput, ObservationInput, OpenCaseInput } from '../generated/graphql.ts';
 import { boundedText, isId, notInFuture, parseId, parseInput } from '../graphql/validation.ts';
 import type { PatientAlong } from '../patients/patient.repository.ts';
 import type { PatientService } from '../patients/patient.service.ts';
-import type { Case, CaseChildren, CaseImage, CaseRepository, CaseWithInputs, Observation, PredictionInputs } from './case.repository.ts';
+import { type Case, caseEnd, type CaseChildren, type CaseImage, type CaseRepository, type CaseWithInputs, type Observation, type PredictionInputs } from './case.repository.ts';
 
 /** How many observations one addObservations call may carry. */
 export const maxObservationsPerCall = 500;
@@ -112,6 +112,19 @@ export class CaseService {
       const data = parseInput(openCaseSchema, input);
       const patient = await this.patients.requireActive(parseId(data.patientId, 'input.patientId'));
       return this.cases.open({ patientId: patient.id, title: data.title, startedAt: data.startedAt ?? null });
+    });
+  }
+
+  /**
+   * Changes a case's title or the time its episode began (open or closed: a
+   * correction from its source); a start after the case's end is refused.
+   */
+  update(id: string, changes: { title?: string; startedAt?: Date }): Promise<Case> {
+    return recordingFailure(this.trail, 'case.update', caseTarget(id), async () => {
+      const existing = await this.requireForWrite(id, 'id', 'case.update');
+      const end = caseEnd(existing);
+      if (changes.startedAt && end && changes.startedAt > end) throw badInput('The case cannot start after it ended.', { field: 'startedAt' });
+      return this.cases.update(existing, changes);
     });
   }
 

@@ -9,10 +9,10 @@ import type { FhirExportJob } from './fhir-export.repository.ts';
 import type { ContextDeps } from '../server/context.ts';
 import type { CodeCatalog } from './code-catalog.ts';
 import { DutyCycle, type InteractiveRequests } from './duty-cycle.ts';
-import { deidentifiedEncounter, deidentifiedObservation, deidentifiedPatient, Pseudonymizer, QuasiIdentifierGroups } from './deidentify.ts';
+import { deidentifiedEncounter, deidentifiedObservation, deidentifiedPatient, Deidentifier, Pseudonymizer, QuasiIdentifierGroups } from './deidentify.ts';
 import { type ExportPart, ExportParts } from './export-parts.ts';
 import { FhirObservationCodingRepository } from './fhir-observation-coding.repository.ts';
-import { type ExportProfile, type ExportReport, expireOldestExport, FhirExportRepository } from './fhir-export.repository.ts';
+import { type ExportProfile, type ExportReport, expireOldestExport, FhirExportRepository, profileOf } from './fhir-export.repository.ts';
 import { defaultMrnSystem, toFhirEncounter, toFhirObservation, toFhirPatient } from './fhir-resources.ts';
 
 /** When a lease taken or renewed now runs out. */
@@ -147,7 +147,7 @@ export class BulkExportRunner {
    * the process and database.
    */
   private async build(job: FhirExportJob, exports: FhirExportRepository, codings: FhirObservationCodingRepository, pace: DutyCycle) {
-    const profile = job.profile as ExportProfile;
+    const profile = profileOf(job);
     const types = exportTypes.filter((type) => job.types.includes(type));
     const wanted = new Set<string>(types);
     let reported = performance.now();
@@ -165,7 +165,7 @@ export class BulkExportRunner {
     if (!(await stillRunning('reading patients', true))) return undefined;
     const today = new Date();
     const k = this.deps.config.fhir.exportK;
-    const groups = profile === 'deidentified' ? new QuasiIdentifierGroups(today) : undefined;
+    const groups = profile !== 'identified' ? new QuasiIdentifierGroups(today) : undefined;
     const everyone = await this.allPatients(job, exports, pace, groups, stillRunning);
     if (!everyone) return undefined;
     const write = this.writer(profile);
@@ -187,8 +187,10 @@ export class BulkExportRunner {
         if (!wanted.has('Observation')) return;
         const caseById = new Map(cases.map((episode) => [episode.id, episode]));
         const observations = await exports.observations(profile, [...caseById.keys()], since);
-        const sent = await codings.of(observations.map((observation) => observation.id));
-        for (const observation of observations) output.add('Observation', write.observation(observation, caseById.get(observation.caseId)!, sent.get(observation.id)));
+        const ids = observations.map((observation) => observation.id);
+        const sent = await codings.of(ids);
+        const values = profile !== 'identified' ? await codings.valueCodingsOf(ids) : new Map<string, Coding>();
+        for (const observation of observations) output.add('Observation', write.observation(observation, caseById.get(observation.caseId)!, sent.get(observation.id), values.get(observation.id)));
       });
       if (!(await store(output.take()))) return undefined;
     }
@@ -208,7 +210,7 @@ export class BulkExportRunner {
     for (;;) {
       if (!(await stillRunning(`${everyone.length} patients read`))) return undefined;
       const page = await pace.step(async () => {
-        const read = await exports.patients(job.profile as ExportProfile, job.since, everyone.at(-1)?.id, patientPageSize);
+        const read = await exports.patients(profileOf(job), job.since, everyone.at(-1)?.id, patientPageSize);
         groups?.add(read);
         return read;
       });
@@ -228,11 +230,11 @@ export class BulkExportRunner {
         observation: (observation: Observation, episode: Case, sent?: Coding[]) => toFhirObservation(observation, episode, catalog, sent),
       };
     }
-    const pseudonyms = new Pseudonymizer(this.deps.config.fhir.pseudonymKey!);
+    const pseudonyms = new Deidentifier(profile, new Pseudonymizer(this.deps.config.fhir.pseudonymKey!));
     return {
       patient: (patient: Patient, today: Date) => deidentifiedPatient(patient, pseudonyms, today),
       encounter: (episode: Case) => deidentifiedEncounter(episode, pseudonyms),
-      observation: (observation: Observation, episode: Case, sent?: Coding[]) => deidentifiedObservation(observation, episode, catalog, pseudonyms, sent),
+      observation: (observation: Observation, episode: Case, sent?: Coding[], value?: Coding) => deidentifiedObservation(observation, episode, catalog, pseudonyms, sent, value),
     };
   }
 

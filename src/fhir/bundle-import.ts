@@ -1,6 +1,6 @@
 import type { Bundle, BundleEntry, CodeableConcept, Coding, Encounter, EpisodeOfCare, Identifier, Observation, ObservationComponent, Patient, Quantity, Reference, Resource } from '@medplum/fhirtypes';
 import type { Patient as PatientRow } from '../patients/patient.repository.ts';
-import { caseStart } from '../cases/case.repository.ts';
+import { type Case, caseEnd, caseStart } from '../cases/case.repository.ts';
 import type { ObservationInput } from '../generated/graphql.ts';
 import type { RequestContext } from '../server/context.ts';
 import { type CodeCatalog, loincSystem, toFeatureUnit } from './code-catalog.ts';
@@ -26,10 +26,11 @@ export interface ImportEntry {
   targetId: string | undefined;
 }
 
-/** A row to store and the codings its value was sent under. */
+/** A row to store, the codings its value was sent under and, for a coded value, the coding its text is the code of. */
 interface SentRow {
   row: ObservationInput;
   codings: Coding[];
+  valueCoding?: Coding;
 }
 
 /** Where an entry of the Bundle was stored. */
@@ -219,7 +220,8 @@ export class BundleImport {
     const done = resource.status === 'finished' || resource.status === 'cancelled';
     const startedAt = startOf(resource);
     if (existingId) {
-      const episode = await this.context.cases.requireForWrite(existingId, 'id', 'case.open');
+      const known = await this.context.cases.requireForWrite(existingId, 'id', 'case.open');
+      const episode = entry.method === 'PUT' ? await this.updatedCase(known, resource, startedAt) : known;
       if (done && episode.status === 'OPEN' && entry.method === 'PUT') this.finished.set(episode.id, endOf(resource, caseStart(episode)));
       return this.linked(type, episode.id, episode.patientId, links, '200 OK');
     }
@@ -256,7 +258,7 @@ export class BundleImport {
         const sent = [];
         for (const { entry, rows, patientId } of chunk) {
           const first = stored[next]!;
-          sent.push(...rows.map(({ codings }, i) => ({ observationId: stored[next + i]!.id, codings })));
+          sent.push(...rows.map(({ codings, valueCoding }, i) => ({ observationId: stored[next + i]!.id, codings, valueCoding })));
           next += rows.length;
           results.set(entry.index, { status: '201 Created', location: `Observation/${first.id}`, patientId });
           links.push(...identifiersOf('Observation', (entry.resource as Observation).identifier).map((id) => ({ ...id, targetId: first.id, patientId })));
@@ -274,15 +276,15 @@ export class BundleImport {
     const observedAt = effectiveTime(resource);
     const rows: SentRow[] = [];
     const own = this.valueRow(resource.code, resource, 'Observation');
-    if (own) rows.push({ row: own, codings: resource.code.coding ?? [] });
+    if (own) rows.push({ row: own, codings: resource.code.coding ?? [], valueCoding: codedValue(resource) });
     resource.component?.forEach((component, i) => {
       const row = this.valueRow(component.code, component, `Observation.component[${i}]`);
-      if (row) rows.push({ row, codings: component.code.coding ?? [] });
+      if (row) rows.push({ row, codings: component.code.coding ?? [], valueCoding: codedValue(component) });
     });
     if (rows.length === 0 && !resource.dataAbsentReason && !resource.component?.length) {
       throw fhirError(422, 'required', 'The observation has no value, no components and no dataAbsentReason.', 'Observation.value[x]');
     }
-    return rows.map(({ row, codings }) => ({ row: { ...row, ...(observedAt ? { observedAt } : {}) }, codings }));
+    return rows.map((sent) => ({ ...sent, row: { ...sent.row, ...(observedAt ? { observedAt } : {}) } }));
   }
 
   private valueRow(code: CodeableConcept, holder: Observation | ObservationComponent, at: string): ObservationInput | undefined {
@@ -300,6 +302,23 @@ export class BundleImport {
     const text = holder.valueCodeableConcept ? (holder.valueCodeableConcept.coding?.[0]?.code ?? holder.valueCodeableConcept.text) : (holder.valueString ?? (holder.valueBoolean === undefined ? undefined : String(holder.valueBoolean)));
     if (text !== undefined) return { code: name, text };
     return undefined;
+  }
+
+  /**
+   * A known case as an update (PUT) of its Encounter or EpisodeOfCare leaves
+   * it: a changed title or period.start is written (and audited as
+   * `case.update`); the same resource sent again changes nothing. A closed
+   * case's end stays as it was closed.
+   */
+  private async updatedCase(episode: Case, resource: Encounter | EpisodeOfCare, startedAt: Date | null): Promise<Case> {
+    const title = encounterTitle(resource);
+    const changes = { ...(title !== episode.title ? { title } : {}), ...(startedAt && startedAt.getTime() !== caseStart(episode).getTime() ? { startedAt } : {}) };
+    if (Object.keys(changes).length === 0) return episode;
+    const end = caseEnd(episode);
+    if (changes.startedAt && end && changes.startedAt > end) {
+      throw fhirError(422, 'value', `The period would start after the case ended (${end.toISOString()}).`, `${resource.resourceType}.period.start`);
+    }
+    return this.context.cases.update(episode.id, changes);
   }
 
   /**
@@ -396,6 +415,12 @@ function storedCodeOf(code: CodeableConcept, expression: string): string {
   const coding = code.coding?.find((c) => c.system === loincSystem) ?? code.coding?.[0];
   if (!coding?.code || !storedCode.test(coding.code)) throw fhirError(422, 'value', 'The observation needs a coding whose code clinigraph can store (letters, digits, . _ : -).', expression);
   return coding.code;
+}
+
+/** The coding a valueCodeableConcept's stored text is the code of (its first), if it has one: a code, not free text. */
+function codedValue(holder: Observation | ObservationComponent): Coding | undefined {
+  const coding = holder.valueCodeableConcept?.coding?.[0];
+  return coding?.system && coding.code ? { system: coding.system, code: coding.code } : undefined;
 }
 
 function unitOf(quantity: Quantity): string | null {

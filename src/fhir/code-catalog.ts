@@ -1,7 +1,8 @@
 import ucum from '@lhncbc/ucum-lhc';
 import type { Coding, Quantity } from '@medplum/fhirtypes';
 import path from 'node:path';
-import { datasetsDir, defaultModels, readFeatureSpec } from '../pipeline/index.ts';
+import { datasetsDir, defaultModels, type FeatureInfo, readFeatureSpec } from '../pipeline/index.ts';
+import type { ProductionFeaturesRepository } from './production-features.repository.ts';
 
 export const loincSystem = 'http://loinc.org';
 export const ucumSystem = 'http://unitsofmeasure.org';
@@ -25,35 +26,46 @@ const ucumUtils = ucum.UcumLhcUtils.getInstance();
 export type Converted = { value: number; unit: string | null } | { refused: string };
 
 /**
- * The codes of the shipped models' features (their feature specifications),
- * so that imported observations are stored under the feature a model reads,
- * whichever of their codings names it, in the unit the model expects.
+ * The codes of the features of the models in production (their stored
+ * feature specifications: a user model's `--features`, a shipped model's
+ * datasets/*.features.json), so that imported observations are stored under
+ * the feature a model reads, whichever of their codings names it, in the unit
+ * the model expects.
  */
 export class CodeCatalog {
-  private readonly byCoding = new Map<string, FeatureCode>();
-  private readonly byFeature = new Map<string, FeatureCode>();
+  private byCoding = new Map<string, FeatureCode>();
+  private byFeature = new Map<string, FeatureCode>();
+  /** The production versions the catalog was built from. */
+  private builtFrom: string | undefined;
 
-  constructor(features: FeatureCode[]) {
-    // A code two models share (cholesterol, age) keeps the first model's feature, so adding a model never remaps another's.
-    for (const feature of features) {
-      const coding = key(feature.coding.system, feature.coding.code);
-      if (!this.byCoding.has(coding)) this.byCoding.set(coding, feature);
-      if (!this.byFeature.has(feature.feature)) this.byFeature.set(feature.feature, feature);
-    }
+  constructor(features: FeatureCode[] = []) {
+    this.use(features);
   }
 
-  /** Reads the feature specifications of the shipped models. */
-  static async load(): Promise<CodeCatalog> {
-    const features: FeatureCode[] = [];
-    for (const model of defaultModels) {
-      const spec = await readFeatureSpec(path.join(datasetsDir, model.featureSpec));
-      for (const [feature, info] of Object.entries(spec.features)) {
-        if (!info.code) continue;
-        const { system, code, display, ucum: ucumUnit } = info.code;
-        features.push({ feature, coding: { system, code, ...(display ? { display } : {}) }, unit: info.unit, ucum: ucumUnit ?? asUcum(info.unit) });
-      }
+  private use(features: FeatureCode[]): void {
+    const byCoding = new Map<string, FeatureCode>();
+    const byFeature = new Map<string, FeatureCode>();
+    // A code two models share (cholesterol, age) keeps the first registered model's feature, so adding a model never remaps another's.
+    for (const feature of features) {
+      const coding = key(feature.coding.system, feature.coding.code);
+      if (!byCoding.has(coding)) byCoding.set(coding, feature);
+      if (!byFeature.has(feature.feature)) byFeature.set(feature.feature, feature);
     }
-    return new CodeCatalog(features);
+    [this.byCoding, this.byFeature] = [byCoding, byFeature];
+  }
+
+  /**
+   * Rebuilds the catalog when the versions in production changed since it
+   * was built (a promotion, a new model, here or on another replica): one
+   * small query when they did not.
+   */
+  async refresh(production: ProductionFeaturesRepository): Promise<void> {
+    const ids = await production.versionIds();
+    if (ids === this.builtFrom) return;
+    const features: FeatureCode[] = [];
+    for (const version of await production.versions()) features.push(...(await featureCodesOf(version.modelName, version.features)));
+    this.use(features);
+    this.builtFrom = ids;
   }
 
   /** The feature one of these codings names, if any. */
@@ -74,6 +86,18 @@ export class CodeCatalog {
 }
 
 const key = (system: string | undefined, code: string | undefined) => `${system ?? ''}|${code ?? ''}`;
+
+/**
+ * A version's coded features, as its stored feature specification gives
+ * them; a shipped model's version stored before features kept their codes
+ * reads them from its specification in datasets/.
+ */
+async function featureCodesOf(modelName: string, stored: FeatureInfo[]): Promise<FeatureCode[]> {
+  const codedAsStored = stored.filter((info) => info.code).map((info) => ({ name: info.name, unit: info.unit, code: info.code! }));
+  const shipped = defaultModels.find((model) => model.name === modelName);
+  const coded = codedAsStored.length || !shipped ? codedAsStored : Object.entries((await readFeatureSpec(path.join(datasetsDir, shipped.featureSpec))).features).flatMap(([name, info]) => (info.code ? [{ name, unit: info.unit, code: info.code }] : []));
+  return coded.map(({ name, unit, code: { system, code, display, ucum: ucumUnit } }) => ({ feature: name, coding: { system, code, ...(display ? { display } : {}) }, unit, ucum: ucumUnit ?? asUcum(unit) }));
+}
 
 /** The unit itself when it is valid UCUM, else null. */
 function asUcum(unit: string | null): string | null {

@@ -6,14 +6,24 @@ import type { CodeCatalog } from './code-catalog.ts';
 import { toFhirEncounter, toFhirObservation } from './fhir-resources.ts';
 
 /*
- * The Safe Harbor profile of bulk exports (45 CFR 164.514(b)(2)): names,
- * telecom, addresses, free text and every other direct identifier removed;
- * MRNs and ids replaced by keyed pseudonyms (HMAC-SHA256 with a secret key,
- * the same in every export, so cohorts can be followed); dates shifted by a
- * per-patient keyed offset (the same in every export of that patient); ages
- * over 89 grouped as 90+; groups of fewer than k patients sharing the
- * quasi-identifiers (age band, sex, 3-digit ZIP) suppressed.
+ * The de-identification profiles of bulk exports. Both remove names,
+ * telecom, addresses, free text and every other direct identifier, replace
+ * MRNs and ids by keyed pseudonyms (HMAC-SHA256 with a secret key, the same in
+ * every export, so cohorts can be followed), group ages over 89 as 90+ and
+ * suppress groups of fewer than k patients sharing the quasi-identifiers (age
+ * band, sex, 3-digit ZIP). They differ in dates:
+ * - `safe-harbor` (HIPAA Safe Harbor, 45 CFR 164.514(b)(2)): every date is
+ *   reduced to its year; no birth year over 89.
+ * - `shifted-dates`: every date of a patient shifted by the same keyed offset
+ *   (the same in every export of that patient), so intervals survive for
+ *   longitudinal research. Shifted full dates are not Safe Harbor: this is a
+ *   limited-data-set / expert-determination style profile, for recipients
+ *   bound by such an agreement.
  */
+
+/** The de-identification profiles, the first the default. */
+export const deidentificationProfiles = ['safe-harbor', 'shifted-dates'] as const;
+export type DeidentificationProfile = (typeof deidentificationProfiles)[number];
 
 const pseudonymSystem = 'urn:clinigraph:pseudonym';
 const ageBandUrl = 'urn:clinigraph:fhir:StructureDefinition:age-band';
@@ -38,6 +48,28 @@ export class Pseudonymizer {
 
   shift(date: Date, patientId: string): Date {
     return new Date(date.getTime() + this.shiftDays(patientId) * dayMs);
+  }
+}
+
+/** Pseudonyms, and dates as the profile writes them. */
+export class Deidentifier {
+  constructor(
+    readonly profile: DeidentificationProfile,
+    readonly pseudonyms: Pseudonymizer,
+  ) {}
+
+  pseudonym(kind: string, value: string): string {
+    return this.pseudonyms.pseudonym(kind, value);
+  }
+
+  /** A calendar date (a birth date) of the patient: its year, or shifted to the day. */
+  day(date: Date, patientId: string): string {
+    return this.profile === 'safe-harbor' ? String(date.getUTCFullYear()) : this.pseudonyms.shift(date, patientId).toISOString().slice(0, 10);
+  }
+
+  /** A time (a visit, an observation) of the patient: its year, or shifted to the millisecond. */
+  instant(date: Date, patientId: string): string {
+    return this.profile === 'safe-harbor' ? String(date.getUTCFullYear()) : this.pseudonyms.shift(date, patientId).toISOString();
   }
 }
 
@@ -106,22 +138,22 @@ export class QuasiIdentifierGroups {
   }
 }
 
-/** A patient with nothing but pseudonyms, sex, the shifted birth date (none over 89) and the age band. */
-export function deidentifiedPatient(patient: Patient, p: Pseudonymizer, today: Date): FhirPatient {
+/** A patient with nothing but pseudonyms, sex, the birth date as the profile writes it (none over 89) and the age band. */
+export function deidentifiedPatient(patient: Patient, p: Deidentifier, today: Date): FhirPatient {
   const age = ageOn(patient.birthDate, today);
   return {
     resourceType: 'Patient',
     id: p.pseudonym('Patient', patient.id),
     identifier: [{ system: pseudonymSystem, value: p.pseudonym('MRN', patient.mrn) }],
     gender: ({ FEMALE: 'female', MALE: 'male', OTHER: 'other', UNKNOWN: 'unknown' } as const)[patient.sex],
-    ...(age > 89 ? {} : { birthDate: p.shift(patient.birthDate, patient.id).toISOString().slice(0, 10) }),
+    ...(age > 89 ? {} : { birthDate: p.day(patient.birthDate, patient.id) }),
     extension: [{ url: ageBandUrl, valueString: ageBand(age) }],
   };
 }
 
-/** An encounter with pseudonymous ids, shifted period, and no title (free text). */
-export function deidentifiedEncounter(episode: Case, p: Pseudonymizer): Encounter {
-  const shifted = (date: Date) => p.shift(date, episode.patientId).toISOString();
+/** An encounter with pseudonymous ids, its period as the profile writes dates, and no title (free text). */
+export function deidentifiedEncounter(episode: Case, p: Deidentifier): Encounter {
+  const shifted = (date: Date) => p.instant(date, episode.patientId);
   const { type: _title, ...encounter } = toFhirEncounter(episode);
   const end = caseEnd(episode);
   return {
@@ -132,21 +164,25 @@ export function deidentifiedEncounter(episode: Case, p: Pseudonymizer): Encounte
   };
 }
 
-const codedText = /^[A-Za-z0-9._:-]{1,64}$/;
-
-/** An observation with pseudonymous ids and shifted time, coded as it was sent; free-text values (which may name people) are dropped. */
-export function deidentifiedObservation(observation: Observation, episode: Case, catalog: CodeCatalog, p: Pseudonymizer, sentCodings: Coding[] = []): FhirObservation {
-  const text = observation.text !== null && !codedText.test(observation.text) ? null : observation.text;
-  const resource = toFhirObservation({ ...observation, text }, episode, catalog, sentCodings);
-  if (observation.value === null && text === null) {
+/**
+ * An observation with pseudonymous ids and its time as the profile writes it, coded as it was sent.
+ * A text value is kept only when it is the code of the coding it was sent as
+ * (valueCodeableConcept), written back as that coding; any other text is free
+ * text (a name, an MRN, a telephone number may be one word) and is dropped.
+ */
+export function deidentifiedObservation(observation: Observation, episode: Case, catalog: CodeCatalog, p: Deidentifier, sentCodings: Coding[] = [], valueCoding?: Coding): FhirObservation {
+  const coded = observation.text !== null && valueCoding?.code === observation.text ? valueCoding : undefined;
+  const resource = toFhirObservation({ ...observation, text: null }, episode, catalog, sentCodings);
+  if (observation.value === null) {
     delete resource.valueString;
-    resource.dataAbsentReason = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'masked' }] };
+    if (coded) resource.valueCodeableConcept = { coding: [coded] };
+    else resource.dataAbsentReason = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'masked' }] };
   }
   return {
     ...resource,
     id: p.pseudonym('Observation', observation.id),
     subject: { reference: `Patient/${p.pseudonym('Patient', episode.patientId)}` },
     encounter: { reference: `Encounter/${p.pseudonym('Case', episode.id)}` },
-    effectiveDateTime: p.shift(observation.observedAt, episode.patientId).toISOString(),
+    effectiveDateTime: p.instant(observation.observedAt, episode.patientId),
   };
 }

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { inJoinedTransaction } from '../access/joined-transaction.ts';
 import { type ContextDeps, createRequestContext, type RequestContext } from '../server/context.ts';
-import { type ScopePermission, scopesAllow } from '../access/smart-scopes.ts';
+import { type ScopePermission, scopeGrant } from '../access/smart-scopes.ts';
 import type { Action } from '../access/permissions.ts';
 import { fhirError, toFhirError } from './operation-outcome.ts';
 
@@ -49,12 +49,25 @@ export async function inOneTransaction<T>(
   }
 }
 
-/** SMART scopes, when the token carries them, narrow what the role allows; a refusal is audited. */
-export function requireScope(context: RequestContext, resourceType: string, permission: ScopePermission): void {
+/**
+ * SMART scopes, when the token carries them, narrow what the role allows: an
+ * interaction no scope allows is refused, and one only `patient/` scopes
+ * allow is confined to the token's launch patient (its `patient` claim) in
+ * the access layer, so every read of the request reaches that patient alone;
+ * without the claim it is refused. A refusal is audited.
+ * @param confinable false for work that does not run under this request's access policy (a bulk export), which a `patient/` scope cannot allow
+ */
+export function requireScope(context: RequestContext, resourceType: string, permission: ScopePermission, confinable = true): void {
   const scopes = context.principal.smartScopes;
-  if (!scopes || scopesAllow(scopes, resourceType, permission)) return;
-  context.trail.denied(`fhir.${permission === 'c' ? 'create' : permission === 'u' ? 'update' : permission === 'r' ? 'read' : 'search'}`, 'smart-scope', { resourceType });
-  throw fhirError(403, 'forbidden', `Your token's scopes do not allow ${permission} on ${resourceType}.`);
+  if (!scopes) return;
+  const grant = scopeGrant(scopes, resourceType, permission);
+  if (grant === 'all') return;
+  const action = `fhir.${permission === 'c' ? 'create' : permission === 'u' ? 'update' : permission === 'r' ? 'read' : 'search'}` as const;
+  const patient = context.principal.launchPatient;
+  if (grant === 'patient' && patient && confinable) return context.scope.access.confineTo(patient);
+  context.trail.denied(action, grant === 'none' ? 'smart-scope' : 'smart-launch-context', { resourceType });
+  if (grant === 'none') throw fhirError(403, 'forbidden', `Your token's scopes do not allow ${permission} on ${resourceType}.`);
+  throw fhirError(403, 'forbidden', patient ? `patient/ scopes reach one patient; this needs a user/ or system/ scope for ${resourceType}.` : `Your token's patient/ scopes need its patient claim (the SMART launch context) to name the patient they reach.`);
 }
 
 /** Appends what the request read; if the audit log cannot take it, the data is withheld (fail closed, as GraphQL does). */

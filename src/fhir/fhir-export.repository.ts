@@ -4,14 +4,15 @@ import type { Case, FhirExportJob, Observation, Patient, Prisma, PrismaClient } 
 
 export type { FhirExportJob };
 import type { Scope } from '../access/scope.ts';
-import type { KAnonymity } from './deidentify.ts';
+import { type DeidentificationProfile, deidentificationProfiles, type KAnonymity } from './deidentify.ts';
 
-export type ExportProfile = 'deidentified' | 'identified';
+export type ExportProfile = 'identified' | DeidentificationProfile;
+
+/** A stored job's profile: an unknown one (as older jobs stored "deidentified") is held to Safe Harbor and its permission. */
+export const profileOf = (job: Pick<FhirExportJob, 'profile'>): ExportProfile =>
+  job.profile === 'identified' || (deidentificationProfiles as readonly string[]).includes(job.profile) ? (job.profile as ExportProfile) : 'safe-harbor';
 
 /** What an export of a profile needs: identified data only for admins (the route also checks the purpose). */
-/** A stored job's profile: anything but 'identified' is held to the de-identified profile's permission. */
-const profileOf = (job: Pick<FhirExportJob, 'profile'>): ExportProfile => (job.profile === 'identified' ? 'identified' : 'deidentified');
-
 export const exportPermission = (profile: ExportProfile): Permission => (profile === 'identified' ? 'clinical.export.identified' : 'clinical.deidentified');
 
 export interface NewExportJob {

@@ -2,10 +2,12 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import type { ContextDeps, RequestContext } from '../server/context.ts';
 import { type BulkExportRunner, exportTypes } from './bulk-export.ts';
+import { type DeidentificationProfile, deidentificationProfiles } from './deidentify.ts';
 import type { DutyCycle } from './duty-cycle.ts';
 import { fhirRequestContext, flushReads, requireScope } from './fhir-context.ts';
 import { type ExportProfile, FhirExportRepository } from './fhir-export.repository.ts';
 import { fhirError, operationOutcome, toFhirError } from './operation-outcome.ts';
+import { type SearchParams, singleParam } from './search-params.ts';
 
 const ndjsonFormats = new Set(['application/fhir+ndjson', 'application/ndjson', 'ndjson']);
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -17,29 +19,35 @@ const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * then 200 with the manifest), DELETE to cancel, NDJSON files at
  * `$export-file/{id}/{type}` for the requester's token only, streamed from
  * the parts the job stored. Data scientists
- * get the de-identified profile; admins asking for operations (HOPERAT) get
- * identified data.
+ * get a de-identified profile (`_deidentify=safe-harbor`, the default, or
+ * `shifted-dates`); admins asking for operations (HOPERAT) get identified
+ * data unless they ask for one.
  */
 export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, guard: preHandlerHookHandler[], runner: BulkExportRunner, baseUrl: (request: FastifyRequest) => string): void {
   const kickOff = (level: string) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const query = request.query as Record<string, string | undefined>;
+    const query = request.query as SearchParams;
     if (!/respond-async/.test(String(request.headers.prefer ?? ''))) throw fhirError(400, 'invalid', 'A bulk export runs asynchronously: send Prefer: respond-async.', 'Prefer');
-    if (query._outputFormat && !ndjsonFormats.has(query._outputFormat)) throw fhirError(400, 'not-supported', 'Exports are written as application/fhir+ndjson.', '_outputFormat');
-    const types = query._type ? query._type.split(',').map((type) => type.trim()) : [...exportTypes];
+    const outputFormat = singleParam(query, '_outputFormat');
+    if (outputFormat && !ndjsonFormats.has(outputFormat)) throw fhirError(400, 'not-supported', 'Exports are written as application/fhir+ndjson.', '_outputFormat');
+    const typeList = singleParam(query, '_type');
+    const types = typeList ? typeList.split(',').map((type) => type.trim()) : [...exportTypes];
     const unknown = types.find((type) => !(exportTypes as readonly string[]).includes(type));
     if (unknown) throw fhirError(400, 'not-supported', `${unknown} is not exported; export some of ${exportTypes.join(', ')}.`, '_type');
-    const since = query._since ? new Date(query._since) : null;
+    const deidentification = deidentificationOf(singleParam(query, '_deidentify'));
+    const sinceParam = singleParam(query, '_since');
+    const since = sinceParam ? new Date(sinceParam) : null;
     if (since && Number.isNaN(since.getTime())) throw fhirError(400, 'invalid', '_since must be an instant, e.g. 2026-01-01T00:00:00Z.', '_since');
     const context = await fhirRequestContext(deps, request);
-    for (const type of types) requireScope(context, type, 'r');
+    // The job runs later under the requester's own access policy: patient/ scopes, confined to one patient, cannot allow it.
+    for (const type of types) requireScope(context, type, 'r', false);
     const { principal } = context;
-    const profile: ExportProfile = principal.roles.includes('admin') && principal.purposeOfUse === 'HOPERAT' ? 'identified' : 'deidentified';
-    if (profile === 'deidentified' && !deps.config.fhir.pseudonymKey) {
+    const profile: ExportProfile = !deidentification && principal.roles.includes('admin') && principal.purposeOfUse === 'HOPERAT' ? 'identified' : (deidentification ?? 'safe-harbor');
+    if (profile !== 'identified' && !deps.config.fhir.pseudonymKey) {
       throw fhirError(503, 'not-supported', 'De-identified exports need FHIR_EXPORT_PSEUDONYM_KEY to be set.');
     }
     // Records chosen by their real change times would date them: a few exports with close _since values
     // tell when a pseudonymous case really opened, hence its patient's date shift and real birth date.
-    if (profile === 'deidentified' && since) {
+    if (profile !== 'identified' && since) {
       throw fhirError(400, 'not-supported', 'A de-identified export cannot take _since: choosing records by when they really changed would reveal the real dates that the date shift hides. Export without it; pseudonyms are stable, so records match those of an earlier export.', '_since');
     }
     const requestUrl = `${baseUrl(request)}${request.url.slice(request.url.indexOf('/R4') + 3)}`;
@@ -121,6 +129,13 @@ function expiryOf(finishedAt: Date | null, retentionMs: number): Date | undefine
 /** 410 for an export whose files expired (deleted, or about to be). */
 function expired(id: string, retentionMs: number) {
   return fhirError(410, 'not-found', `Export ${id} has expired: its files are kept ${retentionMs / 3_600_000} hours after it completes. Start a new export.`);
+}
+
+/** The de-identification profile `_deidentify` asks for (none: the role's default), or a 400 naming the parameter. */
+function deidentificationOf(asked: string | undefined): DeidentificationProfile | undefined {
+  if (asked === undefined) return undefined;
+  if ((deidentificationProfiles as readonly string[]).includes(asked)) return asked as DeidentificationProfile;
+  throw fhirError(400, 'not-supported', `_deidentify=${asked} is not a profile: ask for one of ${deidentificationProfiles.join(', ')}.`, '_deidentify');
 }
 
 function exportsOf(context: RequestContext): FhirExportRepository {

@@ -1,4 +1,4 @@
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Bundle, Coding, Resource } from '@medplum/fhirtypes';
 import type { Observation } from '../cases/case.repository.ts';
 import type { RequestContext } from '../server/context.ts';
 import type { CodeCatalog } from './code-catalog.ts';
@@ -6,9 +6,9 @@ import type { FhirIdentifierRepository } from './fhir-identifier.repository.ts';
 import type { FhirObservationCodingRepository } from './fhir-observation-coding.repository.ts';
 import { type PredictionView, toDevice, toFhirEncounter, toFhirEpisodeOfCare, toFhirObservation, toFhirPatient, toRiskAssessment } from './fhir-resources.ts';
 import { fhirError } from './operation-outcome.ts';
+import { repeatedParam, type SearchParams, singleParam } from './search-params.ts';
 
-/** A search's parameters as the query string gave them. */
-export type SearchParams = Record<string, string | undefined>;
+export type { SearchParams };
 
 const noChildren = { observations: false, predictions: false };
 
@@ -53,8 +53,12 @@ export class FhirReads {
   async riskAssessment(id: string): Promise<Resource | null> {
     const prediction = await this.context.predictions.get(id);
     if (!prediction) return null;
-    const episode = await this.context.cases.get(prediction.caseId);
-    return toRiskAssessment(await this.predictionView(prediction, await this.context.cases.observations(episode!)));
+    const whole = await this.context.predictions.whole(prediction);
+    // A sequence model read the patient's visits across cases: its basis is drawn from all of them.
+    const observations = historyOf(whole)
+      ? await this.patientObservations(prediction.patientId)
+      : await this.context.cases.observations((await this.context.cases.get(prediction.caseId))!);
+    return toRiskAssessment(await this.predictionView(whole, observations));
   }
 
   async device(id: string): Promise<Resource | null> {
@@ -65,7 +69,7 @@ export class FhirReads {
 
   /** Patient?identifier=system|value (or a bare MRN): a patient out of reach matches nothing. */
   async searchPatients(params: SearchParams): Promise<Resource[]> {
-    const search = params.identifier;
+    const search = singleParam(params, 'identifier');
     if (!search) throw fhirError(400, 'not-supported', 'Search patients by identifier=system|value.', 'identifier');
     const [system, value] = search.includes('|') ? [search.slice(0, search.indexOf('|')), search.slice(search.indexOf('|') + 1)] : [undefined, search];
     const linked = system ? (await this.identifiers.find('patient.read', 'patient.read', [{ resourceType: 'Patient', system, value }])).values().next().value : undefined;
@@ -79,18 +83,25 @@ export class FhirReads {
     return cases.map(toFhirEncounter);
   }
 
-  /** Observation?patient=...&code=[system|]code&date=[ge|le|gt|lt|eq]date, oldest first. */
+  /**
+   * Observation?patient=...&code=[system|]code[,...]&date=[ge|le|gt|lt|eq]date,
+   * oldest first. As FHIR search has it, a comma list is any of its values
+   * and repeated parameters must all hold (date=ge2024-01-01&date=le2024-12-31).
+   */
   async searchObservations(params: SearchParams): Promise<Resource[]> {
-    const cases = await this.context.cases.listForPatient(patientParam(params, 'patient', 'subject'), { observations: true, predictions: false });
-    const matchesCode = codeFilter(params.code);
-    const matchesDate = dateFilter(params.date);
+    const patientId = patientParam(params, 'patient', 'subject');
+    const codeFilters = repeatedParam(params, 'code').map(codeFilter);
+    const dateFilters = repeatedParam(params, 'date').map(dateFilter);
+    const matchesCode = (codings: Coding[]) => codeFilters.every((matches) => codings.some(matches));
+    const matchesDate = (time: Date) => dateFilters.every((matches) => matches(time));
+    const cases = await this.context.cases.listForPatient(patientId, { observations: true, predictions: false });
     const resources: Resource[] = [];
     for (const episode of cases) {
       const observations = await this.context.cases.observations(episode);
       const sent = await this.codings.of(observations.map((observation) => observation.id));
       for (const observation of observations) {
         const resource = toFhirObservation(observation, episode, this.catalog, sent.get(observation.id));
-        if (resource.code.coding!.some(matchesCode) && matchesDate(observation.observedAt)) resources.push(resource);
+        if (matchesCode(resource.code.coding!) && matchesDate(observation.observedAt)) resources.push(resource);
       }
     }
     return resources;
@@ -98,16 +109,27 @@ export class FhirReads {
 
   async searchRiskAssessments(params: SearchParams): Promise<Resource[]> {
     const cases = await this.context.cases.listForPatient(patientParam(params, 'subject', 'patient'), { observations: true, predictions: true });
+    const byCase = new Map<string, Observation[]>();
+    for (const episode of cases) byCase.set(episode.id, await this.context.cases.observations(episode));
     const resources: Resource[] = [];
     for (const episode of cases) {
-      const observations = await this.context.cases.observations(episode);
       for (const record of await this.context.predictions.forCase(episode)) {
-        resources.push(toRiskAssessment(await this.predictionView(await this.context.predictions.whole(record), observations)));
+        const whole = await this.context.predictions.whole(record);
+        resources.push(toRiskAssessment(await this.predictionView(whole, historyOf(whole) ? [...byCase.values()].flat() : byCase.get(episode.id)!)));
       }
     }
     return resources;
   }
 
+  /** Every observation of the patient, across their cases. */
+  private async patientObservations(patientId: string): Promise<Observation[]> {
+    const cases = await this.context.cases.listForPatient(patientId, { observations: true, predictions: false });
+    const observations: Observation[] = [];
+    for (const episode of cases) observations.push(...(await this.context.cases.observations(episode)));
+    return observations;
+  }
+
+  /** @param prediction a whole prediction (with its input) */
   private async predictionView(prediction: PredictionView['prediction'], observations: Observation[]): Promise<PredictionView> {
     const version = await this.context.models.version(prediction.modelVersionId);
     const model = await this.context.models.byId(version!.modelId);
@@ -115,42 +137,57 @@ export class FhirReads {
   }
 }
 
-/** The observations a prediction's input came from: for each input feature, the latest recorded before the prediction. */
+/** The visits a sequence model's input held (each with its values by feature), if it is one. */
+function historyOf(prediction: PredictionView['prediction']): { values?: object }[] | undefined {
+  const history = (prediction.input as { history?: unknown } | null)?.history;
+  return Array.isArray(history) ? history : undefined;
+}
+
+/**
+ * The observations a prediction's input came from: for each input feature,
+ * the latest recorded before the prediction; for a sequence model (whose
+ * input is the patient's visits so far), every one of them recorded before it.
+ */
 function basisOf(prediction: PredictionView['prediction'], observations: Observation[]): Observation[] {
   const values = (prediction.input as { values?: unknown }).values;
   if (!values || Array.isArray(values)) return [];
-  const used = new Map<string, Observation>();
+  const history = historyOf(prediction);
+  const used = new Set([values, ...(history ?? []).map((visit) => visit.values ?? {})].flatMap((visitValues) => Object.keys(visitValues as object)));
+  const features = (observation: Observation) => used.has(observation.code) && observation.createdAt <= prediction.createdAt;
+  if (history) return observations.filter(features).sort((a, b) => a.observedAt.getTime() - b.observedAt.getTime());
+  const latest = new Map<string, Observation>();
   for (const observation of observations) {
-    if (!(observation.code in (values as object)) || observation.createdAt > prediction.createdAt) continue;
-    const seen = used.get(observation.code);
-    if (!seen || seen.observedAt <= observation.observedAt) used.set(observation.code, observation);
+    if (!features(observation)) continue;
+    const seen = latest.get(observation.code);
+    if (!seen || seen.observedAt <= observation.observedAt) latest.set(observation.code, observation);
   }
-  return [...used.values()];
+  return [...latest.values()];
 }
 
 /** The patient id a search names (`patient=ID` or `patient=Patient/ID`). */
 function patientParam(params: SearchParams, ...names: string[]): string {
   const name = names.find((n) => params[n]);
-  const value = name ? params[name]! : undefined;
+  const value = name ? singleParam(params, name) : undefined;
   if (!value) throw fhirError(400, 'required', `Give ${names[0]}=Patient/{id}.`, names[0]);
   return value.replace(/^Patient\//, '');
 }
 
-function codeFilter(param: string | undefined): (coding: { system?: string; code?: string }) => boolean {
-  if (!param) return () => true;
+/** One code parameter: any of its comma-separated tokens ([system|]code); an empty token is refused. */
+function codeFilter(param: string): (coding: Coding) => boolean {
   const wanted = param.split(',').map((token) => (token.includes('|') ? { system: token.slice(0, token.indexOf('|')), code: token.slice(token.indexOf('|') + 1) } : { system: undefined, code: token }));
+  if (wanted.some((token) => !token.code)) throw fhirError(400, 'invalid', 'code must be a comma-separated list of [system|]code, each with a code.', 'code');
   return (coding) => wanted.some((w) => w.code === coding.code && (w.system === undefined || w.system === coding.system));
 }
 
 const datePrefixes = { eq: 0, ge: 1, le: 2, gt: 3, lt: 4 } as const;
 
 /** date=[prefix]YYYY-MM-DD[Thh:mm:ssZ]; a bare day compares the whole day. */
-function dateFilter(param: string | undefined): (time: Date) => boolean {
-  if (!param) return () => true;
+function dateFilter(param: string): (time: Date) => boolean {
   const match = /^(eq|ge|le|gt|lt)?(\d{4}-\d{2}-\d{2}(?:T[\d:.]+(?:Z|[+-]\d{2}:\d{2}))?)$/.exec(param);
   if (!match) throw fhirError(400, 'invalid', 'date must be [eq|ge|le|gt|lt]YYYY-MM-DD or a dateTime with zone.', 'date');
   const prefix = (match[1] ?? 'eq') as keyof typeof datePrefixes;
   const start = new Date(match[2]!.length === 10 ? `${match[2]}T00:00:00Z` : match[2]!).getTime();
+  if (Number.isNaN(start)) throw fhirError(400, 'invalid', `date ${param} is not a real date.`, 'date');
   const end = match[2]!.length === 10 ? start + 86_400_000 : start + 1;
   return (time) => {
     const t = time.getTime();
@@ -171,8 +208,8 @@ function dateFilter(param: string | undefined): (time: Date) => boolean {
 
 /** A searchset page: `_count` entries from `_offset`, with the total and paging links. */
 export function searchset(resources: Resource[], url: URL, params: SearchParams, maxPageSize: number): Bundle {
-  const count = Math.min(Math.max(Number.parseInt(params._count ?? '20', 10) || 20, 1), maxPageSize);
-  const offset = Math.max(Number.parseInt(params._offset ?? '0', 10) || 0, 0);
+  const count = Math.min(Math.max(Number.parseInt(singleParam(params, '_count') ?? '20', 10) || 20, 1), maxPageSize);
+  const offset = Math.max(Number.parseInt(singleParam(params, '_offset') ?? '0', 10) || 0, 0);
   const page = resources.slice(offset, offset + count);
   const link = (relation: string, at: number) => {
     const next = new URL(url);

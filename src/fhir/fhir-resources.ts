@@ -5,6 +5,7 @@ import type { Patient } from '../patients/patient.repository.ts';
 import type { Prediction } from '../predictions/prediction.repository.ts';
 import type { ModelVersionSummary } from '../models/model.repository.ts';
 import type { StoredExplanation } from '../predictions/explanation.ts';
+import type { SaliencyMap } from '../pipeline/index.ts';
 import { type CodeCatalog, ucumSystem } from './code-catalog.ts';
 
 /*
@@ -135,16 +136,35 @@ export function toRiskAssessment({ prediction, model, version, basis }: Predicti
   };
 }
 
+/**
+ * The explanation's largest attributions as extensions, whatever its method:
+ * integrated gradients' feature attributions (in the output's units), or a
+ * saliency map's pixels of largest gradient (per unit of the pixel's value).
+ */
 function explanationExtensions(explanation: StoredExplanation | null): Extension[] {
-  if (!explanation || explanation.method !== 'integrated-gradients') return [];
-  return explanation.attributions.slice(0, topFeatures).map((attribution) => ({
+  if (!explanation) return [];
+  const features = explanation.method === 'gradient-saliency' ? salientPixels(explanation) : explanation.attributions;
+  return features.slice(0, topFeatures).map((attribution) => ({
     url: explanationExtensionUrl,
     extension: [
       { url: 'feature', valueString: attribution.feature },
       { url: 'attribution', valueDecimal: attribution.attribution },
       { url: 'text', valueString: attribution.text },
+      { url: 'method', valueString: explanation.method },
     ],
   }));
+}
+
+/** A saliency map's pixels, largest gradient (either sign) first, named as the image model's features are (px0, px1, ... row-major). */
+function salientPixels(map: SaliencyMap): { feature: string; attribution: number; text: string }[] {
+  return map.values
+    .flatMap((row, r) => row.map((gradient, c) => ({ r, c, gradient })))
+    .sort((a, b) => Math.abs(b.gradient) - Math.abs(a.gradient))
+    .map(({ r, c, gradient }) => ({
+      feature: `px${r * map.width + c}`,
+      attribution: gradient,
+      text: `More ink at row ${r}, column ${c} would ${gradient >= 0 ? 'raise' : 'lower'} the probability of ${map.label} (gradient ${gradient.toPrecision(3)} per unit of the pixel).`,
+    }));
 }
 
 /** A model version as a Device: the model's name, the version number, the weight digest, whether it is in use. */

@@ -2,7 +2,7 @@ import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import { type Permission, permissionTable } from '../access/permissions.ts';
 import type { Principal } from '../access/principal.ts';
-import { scopesAllow } from '../access/smart-scopes.ts';
+import { scopeGrant } from '../access/smart-scopes.ts';
 import type { TrailEntry } from '../access/audit-trail.ts';
 import type { ContextDeps, RequestContext } from '../server/context.ts';
 import { countRequestsInFlight } from '../server/requests-in-flight.ts';
@@ -10,6 +10,7 @@ import { BundleImport, type EntryResult, type ImportEntry, parseImportBundle, ty
 import { BulkExportRunner } from './bulk-export.ts';
 import { capabilityStatement } from './capability-statement.ts';
 import { CodeCatalog } from './code-catalog.ts';
+import { ProductionFeaturesRepository } from './production-features.repository.ts';
 import { fhirRequestContext, flushReads, inOneTransaction, requireScope } from './fhir-context.ts';
 import { registerExportRoutes } from './fhir-export.routes.ts';
 import { FhirIdentifierRepository } from './fhir-identifier.repository.ts';
@@ -42,7 +43,10 @@ type ReadableType = keyof typeof readable;
  * access rules and audit records are the same. Errors are OperationOutcomes.
  */
 export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDeps, guard: preHandlerHookHandler[]): Promise<BulkExportRunner> {
-  const catalog = await CodeCatalog.load();
+  // Built from the models in production, and rebuilt before an import or read once they changed.
+  const catalog = new CodeCatalog();
+  const production = new ProductionFeaturesRepository(deps.db.prisma);
+  await catalog.refresh(production).catch((error: unknown) => deps.log.warn({ errorType: (error as Error).name }, 'code catalog not built: no models read yet'));
   // Exports give way to interactive requests; the polling and downloads of exports are not what they give way to.
   const exports = new BulkExportRunner(deps, catalog, countRequestsInFlight(http.server, (url) => !exportUrl.test(url)));
   // A database not yet migrated has no job table; its jobs (none) wait for the next start.
@@ -85,6 +89,7 @@ export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDep
       api.post('/', { preHandler: guard, bodyLimit: settings.maxBundleBytes }, async (request, reply) => {
         const { type, entries } = parseImportBundle(request.body);
         requireImportScopes(request, entries);
+        await catalog.refresh(production);
         const stored = new Map<string, StoredEntry>();
         const run = (chosen: ImportEntry[]) =>
           inOneTransaction(deps, request, { timeoutMs: settings.importTimeoutMs, action: 'fhir.import' }, async (context) => {
@@ -118,6 +123,7 @@ export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDep
         const how = readable[type].read;
         if (!how) throw fhirError(405, 'not-supported', `${type} is searched, not read by id, here.`);
         const context = await fhirRequestContext(deps, request);
+        await catalog.refresh(production);
         requireScope(context, type, 'r');
         const resource = await asAbsentWhenOutOfReach(context.principal, readable[type].permission, type, () =>
           reads(context, catalog, mrnSystem)[how](request.params.id),
@@ -132,6 +138,7 @@ export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDep
         const how = readable[type].search;
         if (!how) throw fhirError(405, 'not-supported', `${type} is read by id, not searched, here.`);
         const context = await fhirRequestContext(deps, request);
+        await catalog.refresh(production);
         requireScope(context, type, 's');
         const found = await asAbsentWhenOutOfReach(context.principal, readable[type].permission, type, () =>
           reads(context, catalog, mrnSystem)[how](request.query),
@@ -189,7 +196,8 @@ function requireImportScopes(request: FastifyRequest, entries: ImportEntry[]): v
   const authentication = request.authentication;
   const scopes = authentication && 'principal' in authentication ? authentication.principal.smartScopes : undefined;
   if (!scopes) return;
-  const refused = entries.find((entry) => !scopesAllow(scopes, entry.resource.resourceType, entry.method === 'POST' ? 'c' : 'u'));
+  // patient/ scopes reach one patient's records, and imports write any patient's: they need user/ or system/ scopes.
+  const refused = entries.find((entry) => scopeGrant(scopes, entry.resource.resourceType, entry.method === 'POST' ? 'c' : 'u') !== 'all');
   if (refused) throw fhirError(403, 'forbidden', `Your token's scopes do not allow ${refused.method === 'POST' ? 'creating' : 'updating'} ${refused.resource.resourceType}.`, `Bundle.entry[${refused.index}].request.method`);
 }
 

@@ -9,6 +9,7 @@ import {
   assessDataQuality,
   buildModelCard,
   type CardText,
+  datasetFromRecords,
   initTensorflow,
   parseCrossValidation,
   parseCsv,
@@ -49,15 +50,13 @@ const trainSchema = z
     sequence: z.object({ id: boundedText(64), time: boundedText(64) }).nullish(),
     threshold: boundedText(32).nullish(),
     coverage: z.number().gt(0).lt(1).nullish(),
+    calibrate: z.boolean().nullish(),
+    missing: z.enum(['IMPUTE', 'DROP_ROWS']).nullish(),
     crossValidation: z.string().regex(/^\d+(x\d+)?$/, { message: 'use k or k x repeats, such as 5 or 5x5' }).nullish(),
   })
   .refine((input) => (input.task === 'IMAGE') === (input.imageWidth != null && input.imageHeight != null), {
     message: 'image tasks need imageWidth and imageHeight (and only image tasks take them)',
     path: ['imageWidth'],
-  })
-  .refine((input) => !input.sequence || Boolean(input.data.csv), {
-    message: 'a sequence model trains on a CSV of visits (one row per visit), not on platform cases',
-    path: ['sequence'],
   })
   .refine((input) => Boolean(input.data.csv) !== Boolean(input.data.fromPlatform), {
     message: 'give exactly one data source: csv, or fromPlatform: true',
@@ -194,7 +193,7 @@ export class ModelService {
       this.access.require('model.train', 'model.train');
       const parsed = parseInput(trainSchema, input);
       const task = parsed.task.toLowerCase() as 'binary' | 'multiclass' | 'regression' | 'image';
-      const data = parsed.data.csv ? { csvText: parsed.data.csv, source: 'uploaded CSV' } : { records: await this.trainingData.collect(parsed.target), source: 'platform cases with recorded outcomes' };
+      const data = parsed.data.csv ? { csvText: parsed.data.csv, source: 'uploaded CSV' } : await this.platformData(parsed.target, parsed.sequence);
       // Platform rows are patients' own: no published range may be one patient's exact value.
       const hideExtremes = !parsed.data.csv;
       const options: Omit<TrainModelOptions, 'onProgress'> = {
@@ -215,6 +214,8 @@ export class ModelService {
         ...(parsed.sequence ? { sequence: parsed.sequence } : {}),
         ...(parsed.threshold ? { threshold: optionOf(() => parseThresholdRule(parsed.threshold!), 'input.threshold') } : {}),
         ...(parsed.coverage != null ? { coverage: parsed.coverage } : {}),
+        ...(parsed.calibrate != null ? { calibrate: parsed.calibrate } : {}),
+        ...(parsed.missing ? { missing: parsed.missing === 'DROP_ROWS' ? 'drop-rows' : 'impute' } : {}),
         ...(parsed.crossValidation ? { crossValidation: optionOf(() => parseCrossValidation(parsed.crossValidation!), 'input.crossValidation') } : {}),
       };
       checkData(options);
@@ -229,6 +230,18 @@ export class ModelService {
       });
       return job;
     });
+  }
+
+  /**
+   * Training rows from the platform: one per case with a recorded outcome, or
+   * for a sequence model one per patient and day of observations, the
+   * sequence's id and time naming the patient pseudonym and day columns.
+   */
+  private async platformData(target: string, sequence: { id: string; time: string } | null | undefined) {
+    if (!sequence) return { records: await this.trainingData.collect(target), source: 'platform cases with recorded outcomes' };
+    const clash = [sequence.id, sequence.time].find((name) => name === target) ?? (sequence.id === sequence.time ? sequence.id : undefined);
+    if (clash) throw badInput(`The sequence's id and time name the platform's patient and day columns: give two names other than the target (${clash}).`, { field: 'input.sequence' });
+    return { records: await this.trainingData.collectVisits(target, sequence), source: "platform patients' observations by day, with recorded outcomes" };
   }
 
   promote(id: string, comment: string): Promise<ModelVersionSummary> {
@@ -255,12 +268,12 @@ function optionOf<T>(parse: () => T, field: string): T {
 /** Runs the data-quality step on the data now: a file it cannot use is the caller's to fix. */
 function checkData(options: Omit<TrainModelOptions, 'onProgress'>): void {
   try {
-    const dataset = 'csvText' in options.data ? parseCsv(options.data.csvText, 'upload') : undefined;
-    if (dataset && options.sequence) prepareSequenceData(dataset, { ...options, sequence: options.sequence });
-    else if (dataset) assessDataQuality(dataset, options);
-    else if ('records' in options.data && options.data.records.length === 0) {
+    if ('records' in options.data && options.data.records.length === 0) {
       throw new PipelineError('BAD_DATA', `No case in the platform has a recorded outcome for ${options.target}.`);
     }
+    const dataset = 'csvText' in options.data ? parseCsv(options.data.csvText, 'upload') : 'records' in options.data && options.sequence ? datasetFromRecords(options.data.records, options.data.source) : undefined;
+    if (dataset && options.sequence) prepareSequenceData(dataset, { ...options, sequence: options.sequence });
+    else if (dataset) assessDataQuality(dataset, options);
   } catch (error) {
     if (error instanceof PipelineError) throw badInput(error.message, { reason: error.code, field: 'input.data' });
     throw codedError(ErrorCode.INTERNAL_SERVER_ERROR, 'The training data could not be checked.');

@@ -44,4 +44,54 @@ export class TrainingDataRepository {
       return record;
     });
   }
+
+  /**
+   * Collects a sequence model's visits from the platform: for each patient
+   * with a case whose outcome for the target is recorded, one row per
+   * calendar day (UTC) with numeric observations, across all the patient's
+   * cases (as `predict` reads a sequence model's input), holding that day's
+   * latest value of each code. A case's outcome labels the row of its last
+   * observation day; other rows are history. De-identified: the patient
+   * column holds a pseudonym numbered in this collection ("patient 1"), and
+   * the time column days since the patient's first visit (no dates). Age and
+   * sex are not added: a sequence prediction reads observations only.
+   * Patients who withdrew consent to automated analysis are left out; those
+   * used are named in the audit log.
+   * @param columns the names of the patient and time columns (the sequence options' id and time)
+   */
+  async collectVisits(target: string, columns: { id: string; time: string }): Promise<RawRecord[]> {
+    const { access, prisma, trail } = this.scope;
+    access.require('clinical.deidentified', 'training.collect');
+    const patients = await prisma.patient.findMany({
+      where: { aiConsent: 'GRANTED', cases: { some: { outcomes: { some: { target } } } } },
+      orderBy: { id: 'asc' },
+      select: {
+        id: true,
+        cases: {
+          select: {
+            outcomes: { where: { target }, select: { label: true, value: true } },
+            observations: { select: { code: true, value: true, observedAt: true }, where: { value: { not: null } }, orderBy: { observedAt: 'asc' } },
+          },
+        },
+      },
+    });
+    trail.note({ action: 'training.collect', resourceType: 'CaseOutcome', patientIds: patients.map((patient) => patient.id), reason: target });
+    return patients.flatMap((patient, k) => {
+      const visits = new Map<number, RawRecord>();
+      const visit = (day: number) => visits.get(day) ?? visits.set(day, {}).get(day)!;
+      // In time order across the cases, so that a day's latest value of a code counts.
+      const observations = patient.cases.flatMap((episode) => episode.observations).sort((a, b) => a.observedAt.getTime() - b.observedAt.getTime());
+      for (const observation of observations) visit(dayOf(observation.observedAt))[observation.code] = observation.value;
+      for (const episode of patient.cases) {
+        const outcome = episode.outcomes[0];
+        const last = episode.observations.at(-1);
+        if (outcome && last) visit(dayOf(last.observedAt))[target] = outcome.label ?? outcome.value;
+      }
+      const days = [...visits.keys()].sort((a, b) => a - b);
+      return days.map((day) => ({ ...visits.get(day), [columns.id]: `patient ${k + 1}`, [columns.time]: day - days[0]! }));
+    });
+  }
 }
+
+const dayMs = 86_400_000;
+const dayOf = (at: Date) => Math.floor(at.getTime() / dayMs);

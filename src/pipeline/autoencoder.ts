@@ -107,11 +107,19 @@ export function measureAutoencoder(autoencoder: Autoencoder, test: Matrix): Auto
   return { ...autoencoder, test: { rows: test.rows, flagged } };
 }
 
-/** The warning for an input the autoencoder flags, or null. */
-export function noveltyWarning(autoencoder: Autoencoder, row: ArrayLike<number>): string | null {
+/** One input's out-of-distribution score: its reconstruction error over the training rows' 99th percentile, flagged above 1. */
+export interface NoveltyScore {
+  score: number;
+  flagged: boolean;
+}
+
+/** The input's out-of-distribution score, and the warning when it is flagged (else null). */
+export function assessNovelty(autoencoder: Autoencoder, row: ArrayLike<number>): NoveltyScore & { warning: string | null } {
   const error = reconstructionError(autoencoder, row);
-  if (error <= autoencoder.threshold) return null;
-  return `the combination of values is unlike the training data: out-of-distribution score ${(error / autoencoder.threshold).toFixed(2)} (autoencoder reconstruction error ${error.toPrecision(3)} above the training 99th percentile ${autoencoder.threshold.toPrecision(3)})`;
+  const score = error / autoencoder.threshold;
+  if (error <= autoencoder.threshold) return { score, flagged: false, warning: null };
+  const warning = `the combination of values is unlike the training data: out-of-distribution score ${score.toFixed(2)} (autoencoder reconstruction error ${error.toPrecision(3)} above the training 99th percentile ${autoencoder.threshold.toPrecision(3)})`;
+  return { score, flagged: true, warning };
 }
 
 /** The autoencoder in words, for the card. */

@@ -4,13 +4,16 @@
  * identifiers recognised by what they hold rather than by their name.
  */
 import { auroc } from './metrics.ts';
-import { mean } from './stats.ts';
+import { ascending, mean, quantileSorted } from './stats.ts';
 
-/** A single column's power to predict the target on its own. */
+/** A single column's power to predict the target on its own, or the target's to determine the column. */
 export interface LeakSuspect {
   column: string;
-  /** AUROC (binary; the better of the column and its reverse), accuracy by value (multiclass) or R² (regression). */
-  metric: 'AUROC' | 'accuracy' | 'R²';
+  /**
+   * AUROC (binary; the better of the column and its reverse), accuracy by value (multiclass) or R² (regression);
+   * or determinism: how nearly the column is a function of the target (see columnDeterminedByTarget).
+   */
+  metric: 'AUROC' | 'accuracy' | 'R²' | 'determinism';
   value: number;
 }
 
@@ -18,7 +21,10 @@ export interface LeakSuspect {
 const maxCheckedRows = 100_000;
 
 /** At or above these, one column alone predicts the target almost perfectly: a probable leak. */
-export const leakThresholds = { AUROC: 0.98, accuracy: 0.98, 'R²': 0.95 } as const;
+export const leakThresholds = { AUROC: 0.98, accuracy: 0.98, 'R²': 0.95, determinism: 0.9 } as const;
+
+/** Columns with more values than this are amounts, judged by singleColumnStrength; fewer are flags and grades a target can determine. */
+const maxDeterminedLevels = 20;
 
 /** What single-column strength is measured against. */
 export interface LeakTarget {
@@ -55,6 +61,53 @@ export function singleColumnStrength(name: string, column: ArrayLike<number | st
   return { column: name, metric: 'R²', value: numeric ? Math.max(binned, correlation(present.map((i) => column[i] as number), y) ** 2) : binned };
 }
 
+/**
+ * How nearly a column of few values (a flag, a grade) is a function of the
+ * target: a low-birth-weight flag computed from the birth weight in grams, a
+ * grouping of diagnoses. The column is compared along the rows in target
+ * order: rows that differ from the most frequent value among rows of the same
+ * target value count twice, and each change of that value between one target
+ * value and the next once. Determinism is 1 minus that count over the changes
+ * expected in a random order (n - 1 times the chance two rows differ): 1 for
+ * a step function of the target with one step, about 0 for an unrelated
+ * column. The target predicts it, whatever it predicts of the target, so a
+ * coarsened copy of a regression target, which no single-column fit flags,
+ * is caught.
+ * @param column per usable row: a number, a level, or null when missing
+ * @returns null when the column has too many values, or too few rows to judge
+ */
+export function columnDeterminedByTarget(name: string, column: ArrayLike<number | string | null>, target: LeakTarget): LeakSuspect | null {
+  const every = Math.max(1, Math.ceil(column.length / maxCheckedRows));
+  const present: number[] = [];
+  for (let i = 0; i < column.length; i += every) if (column[i] !== null && !(typeof column[i] === 'number' && Number.isNaN(column[i]))) present.push(i);
+  const levelCounts = new Map<string, number>();
+  for (const i of present) levelCounts.set(String(column[i]), (levelCounts.get(String(column[i])) ?? 0) + 1);
+  if (levelCounts.size < 2 || levelCounts.size > maxDeterminedLevels) return null;
+  let sameChance = 0;
+  for (const count of levelCounts.values()) sameChance += (count / present.length) ** 2;
+  const expectedChanges = (present.length - 1) * (1 - sameChance);
+  if (expectedChanges < 10) return null;
+  present.sort((a, b) => target.values[a]! - target.values[b]!);
+  let misses = 0;
+  let changes = 0;
+  let previous: string | null = null;
+  for (let start = 0; start < present.length; ) {
+    let end = start;
+    const counts = new Map<string, number>();
+    while (end < present.length && target.values[present[end]!] === target.values[present[start]!]) {
+      const level = String(column[present[end]!]);
+      counts.set(level, (counts.get(level) ?? 0) + 1);
+      end += 1;
+    }
+    const [usual, usualCount] = [...counts].reduce((best, entry) => (entry[1] > best[1] ? entry : best));
+    misses += end - start - usualCount;
+    if (previous !== null && usual !== previous) changes += 1;
+    previous = usual;
+    start = end;
+  }
+  return { column: name, metric: 'determinism', value: Math.max(0, 1 - (2 * misses + changes) / expectedChanges) };
+}
+
 /** True when the strength reaches its metric's leak threshold. */
 export function isProbableLeak(suspect: LeakSuspect): boolean {
   return suspect.value >= leakThresholds[suspect.metric];
@@ -63,27 +116,68 @@ export function isProbableLeak(suspect: LeakSuspect): boolean {
 /**
  * An identifier by content: whole numbers that differ on every row and either
  * run in one direction down the file or fill a dense range (1..n with few
- * gaps), or texts that differ on every row.
+ * gaps), texts that differ on every row, or whole numbers of many values
+ * (over half the rows) that never turn back down the file: a patient number
+ * repeated on each of the patient's rows of a file sorted by it.
  * @param values the present values of a column, in row order
  * @returns why it looks like an identifier, or null
  */
 export function identifierByContent(values: readonly (number | string)[]): string | null {
-  if (values.length < 20 || new Set(values).size !== values.length) return null;
-  if (values.every((value) => typeof value === 'string')) return 'a different text on every row';
-  if (!values.every((value) => typeof value === 'number' && Number.isInteger(value))) return null;
+  if (values.length < 20) return null;
+  const distinct = new Set(values).size;
+  const unique = distinct === values.length;
+  if (unique && values.every((value) => typeof value === 'string')) return 'a different text on every row';
+  if (distinct <= values.length / 2 || !values.every((value) => typeof value === 'number' && Number.isInteger(value))) return null;
   const numbers = values as number[];
   let rising = true;
   let falling = true;
   let low = numbers[0]!;
   let high = numbers[0]!;
   for (let k = 1; k < numbers.length; k++) {
-    rising &&= numbers[k]! > numbers[k - 1]!;
-    falling &&= numbers[k]! < numbers[k - 1]!;
+    rising &&= numbers[k]! >= numbers[k - 1]!;
+    falling &&= numbers[k]! <= numbers[k - 1]!;
     low = Math.min(low, numbers[k]!);
     high = Math.max(high, numbers[k]!);
   }
+  if (!unique) return rising || falling ? `a whole number of ${distinct} values for ${values.length} rows, in sequence down the file (a number repeated on one patient's rows)` : null;
   if (rising || falling) return 'a whole number that differs on every row and runs in sequence';
   if (high - low + 1 <= 1.5 * numbers.length) return 'a whole number that differs on every row and fills a range like a row number';
+  return null;
+}
+
+/** Names of measurements that cannot be 0 in a living patient (a 0 there is usually "not measured"). */
+const physiologicalName =
+  /glucose|bmi|body.?mass|blood.?pressure|^s?bp$|^dbp$|systolic|diastolic|heart.?rate|pulse|^hr$|weight|height|temperature|^temp$|cholesterol|creatinine|h(a)?emoglobin|albumin|sodium|potassium|skin.?thickness|insulin|platelet|spo2|saturation|resp(iratory)?.?rate|bilirubin|^bili$|protime|calcium/i;
+
+/**
+ * Zeros that probably stand for "not measured", in a column with no possible
+ * range to judge them by: a column whose other values are all positive (at
+ * least two of them) and that is named like a physiological measurement
+ * (glucose, blood pressure, BMI...) or carries a unit, or whose zeros lie far
+ * below the rest (under the lower Tukey fence of its positive values).
+ * @param values the column's numbers (NaN where missing)
+ * @param unit the unit a feature specification gives, if any
+ * @returns how many zeros, and why they are suspect; null when none are
+ */
+export function suspectZeros(name: string, values: ArrayLike<number>, unit: string | null): { count: number; reason: string } | null {
+  const positives: number[] = [];
+  let zeros = 0;
+  let varied = false;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    if (value < 0) return null;
+    if (value === 0) zeros += 1;
+    else if (value > 0) {
+      varied ||= positives.length > 0 && value !== positives[0];
+      positives.push(value);
+    }
+  }
+  if (zeros === 0 || !varied) return null;
+  if (physiologicalName.test(name)) return { count: zeros, reason: 'its name is that of a measurement that cannot be 0' };
+  if (unit) return { count: zeros, reason: `it is a measurement in ${unit}` };
+  const sorted = ascending(positives);
+  const [q1, q3] = [quantileSorted(sorted, 0.25), quantileSorted(sorted, 0.75)];
+  if (q1 - 1.5 * (q3 - q1) > 0) return { count: zeros, reason: `its other values are all positive and the zeros lie far below them (${sorted[0]} and up)` };
   return null;
 }
 

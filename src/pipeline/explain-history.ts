@@ -4,7 +4,7 @@
  * every visit) and kept visit by visit, with the time since the previous
  * visit as an input of its own.
  */
-import { attributionExplanation, describe, type ExplainOptions, type FeatureAttribution, refinedIntegratedGradients, type TabularExplanation, type VisitAttribution } from './explain.ts';
+import { attributionExplanation, describe, type ExplainOptions, type FeatureAttribution, refinedIntegratedGradients, type TabularExplanation, type VisitAttribution, valueCoding } from './explain.ts';
 import { columnFeatureIndex } from './preprocess.ts';
 import { type CleanVisit, type SequenceEncoding, sequenceRow, typicalHistoryRow } from './sequence-encoding.ts';
 import { cleanHistory, type ModelInput, type ServingModel } from './serving.ts';
@@ -76,7 +76,11 @@ export function explainHistory(serving: ServingModel, sequence: SequenceEncoding
     visits: gapVisits,
   });
   const outputName = stored.outcomeLabel;
-  const attributions = features.map((item) => ({ ...item, text: `${describe(item, outputName, item.feature === gapFeature ? '' : ' at the latest visit')}${visitsText(item.visits!)}` }));
+  const codingOf = (index: number) => (state.kind === 'tabular' && index < featureCount ? valueCoding(state.features[index]!, stored.features[index]!) : undefined);
+  const attributions = features.map((item, index) => ({
+    ...item,
+    text: `${describe(item, outputName, item.feature === gapFeature ? '' : ' at the latest visit', codingOf(index))}${visitsText(item.visits!)}`,
+  }));
   const baseline = `a typical history: as many visits as the patient's (up to the ${sequence.steps} the model sees), each with every numeric feature at its training mean, text features at their training shares and nothing missing, ${formatNumber(sequence.gapScale)} days (the mean gap) apart`;
   return attributionExplanation({ result, steps }, { baseline, outputName, attributions, warnings }, options);
 }

@@ -1,9 +1,9 @@
 import type { RawValue } from './csv.ts';
 import { PipelineError } from './errors.ts';
 import { argmax } from './metrics.ts';
-import { baselineRow, columnFeatureIndex } from './preprocess.ts';
+import { baselineRow, columnFeatureIndex, type NumericTransform } from './preprocess.ts';
 import { explainHistory } from './explain-history.ts';
-import { encodeInput, type ModelInput, type SequenceHistory, type ServingModel } from './serving.ts';
+import { encodeInput, type FeatureInfo, type ModelInput, type SequenceHistory, type ServingModel } from './serving.ts';
 import { formatNumber } from './stats.ts';
 import { tf } from './tensorflow.ts';
 import { parseCell } from './values.ts';
@@ -174,7 +174,7 @@ export function explainPrediction(serving: ServingModel, input: Record<string, R
       const value = imputed ? (transform.kind === 'numeric' ? transform.median : transform.mode) : cell.value;
       return { feature: feature.name, label: feature.label, unit: feature.unit, value, imputed, typical: feature.typical, attribution, text: '' };
     })
-    .map((item) => ({ ...item, text: describe(item, outputName) }));
+    .map((item, index) => ({ ...item, text: describe(item, outputName, '', valueCoding(state.features[index]!, stored.features[index]!)) }));
   const baseline = 'a typical training row: every numeric feature at its training mean, text features at their training shares';
   return attributionExplanation({ result, steps }, { baseline, outputName, attributions, warnings }, options);
 }
@@ -201,15 +201,46 @@ export function attributionExplanation(
   };
 }
 
+/** How a feature's values are spoken of: names of coded values, and for a number of two values in training, the two. */
+export interface ValueCoding {
+  /** Names of the values from the feature specification (`levels`), e.g. { "1": "female" }. */
+  names: Record<string, string>;
+  /** A numeric feature that took two values in training (a 0/1 flag, sex coded 1 and 2), with the training share of the higher. */
+  twoValues: { low: number; high: number; highShare: number } | null;
+}
+
+/**
+ * How a feature's values are spoken of. A number of two values is recognised
+ * from its fitted statistics alone (so versions stored before this are
+ * explained alike): a variance reaches (max - mean)(mean - min) only when
+ * every value lies at the minimum or the maximum (Bhatia and Davis, 2000).
+ */
+export function valueCoding(transform: NumericTransform | { kind: 'categorical' }, feature: Pick<FeatureInfo, 'levelNames'>): ValueCoding {
+  const names = feature.levelNames ?? {};
+  if (transform.kind !== 'numeric') return { names, twoValues: null };
+  const { min, max, mean, std } = transform;
+  const width = max - min;
+  const two = width > 0 && Math.abs(std ** 2 - (max - mean) * (mean - min)) <= 1e-9 * width ** 2;
+  return { names, twoValues: two ? { low: min, high: max, highShare: (mean - min) / width } : null };
+}
+
 /**
  * e.g. "mean_concave_points 0.15 above typical (0.049), raised probability of malignant by 0.22"
  * (`when` follows the name: " at the latest visit");
- * categories speak as categories: "sex: female rather than the training mix (mostly male), lowered ...".
+ * categories speak as categories: "sex: female rather than the training mix (mostly male), lowered ...",
+ * and so do numbers of two values: "sex: 2 rather than 1 (training rows: 47% 2), raised ...",
+ * by the specification's names of the values when it gives them.
  */
-export function describe(item: FeatureAttribution, outputName: string, when = ''): string {
+export function describe(item: FeatureAttribution, outputName: string, when = '', coding: ValueCoding = { names: {}, twoValues: null }): string {
   const unit = item.unit ? ` ${item.unit}` : '';
   const missing = `${when}${item.imputed ? ' (missing, filled from training)' : ''}`;
   const effect = item.attribution === 0 ? `did not change ${outputName}` : `${item.attribution > 0 ? 'raised' : 'lowered'} ${outputName} by ${formatNumber(Math.abs(item.attribution), 2)}`;
+  const name = (value: number | string) => coding.names[String(value)] ?? (typeof value === 'number' ? formatNumber(value) : value);
+  const two = coding.twoValues;
+  if (two && (item.value === two.low || item.value === two.high)) {
+    const other = item.value === two.low ? two.high : two.low;
+    return `${item.feature}${missing}: ${name(item.value)} rather than ${name(other)} (training rows: ${Math.round(two.highShare * 100)}% ${name(two.high)}), ${effect}`;
+  }
   if (typeof item.value === 'number' && typeof item.typical === 'number') {
     const difference = item.value - item.typical;
     const side = difference > 0 ? 'above' : 'below';
@@ -217,7 +248,7 @@ export function describe(item: FeatureAttribution, outputName: string, when = ''
     return `${item.feature}${missing} ${where}, ${effect}`;
   }
   // A category's reference is the training mix of its levels, not one level.
-  return `${item.feature}${missing}: ${item.value} rather than the training mix (mostly ${item.typical}), ${effect}`;
+  return `${item.feature}${missing}: ${name(item.value)} rather than the training mix (mostly ${name(item.typical)}), ${effect}`;
 }
 
 export interface SaliencyMap {

@@ -17,6 +17,8 @@ const featureSchema = z.object({
    * is not written in UCUM: imports match observations to features by it.
    */
   code: z.object({ system: z.string().min(1), code: z.string().min(1), display: z.string().optional(), ucum: z.string().optional() }).optional(),
+  /** Names of a coded column's values, e.g. { "1": "female", "2": "male" }: explanations use them. */
+  levels: z.record(z.string(), z.string().min(1)).optional(),
   /** How the column enters the model: a number, categories (one-hot), or two categories; inferred from the data when absent. */
   type: z.enum(['numeric', 'categorical', 'binary']).optional(),
   /**

@@ -498,8 +498,10 @@ function featureInfo(state: PreprocessingState, spec: FeatureSpec | undefined): 
     unit: specOf(feature.name)?.unit ?? null,
     trainingRange: feature.kind === 'numeric' ? { min: feature.min, max: feature.max } : null,
     possibleRange: feature.kind === 'numeric' ? range(feature.name) : null,
+    ...(specOf(feature.name)?.code ? { code: specOf(feature.name)!.code! } : {}),
     typical: feature.kind === 'numeric' ? feature.mean : feature.mode,
     levels: feature.kind === 'categorical' ? feature.levels : null,
+    ...(specOf(feature.name)?.levels ? { levelNames: specOf(feature.name)!.levels! } : {}),
   }));
 }
 

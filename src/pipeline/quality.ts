@@ -1,7 +1,7 @@
 import { cellAt, type DataColumn, type Dataset } from './csv.ts';
 import { badData, badOption } from './errors.ts';
 import { ascending, countWhere, formatNumber, frequencies, mean, quantileSorted, standardDeviation } from './stats.ts';
-import { identifierByContent, isProbableLeak, leakThresholds, type LeakSuspect, singleColumnStrength } from './data-checks.ts';
+import { columnDeterminedByTarget, identifierByContent, isProbableLeak, suspectZeros, leakThresholds, type LeakSuspect, singleColumnStrength } from './data-checks.ts';
 import type { ColumnSpec, FeatureSpec } from './feature-spec.ts';
 import type { StageCallback } from './stages.ts';
 import { type Cell, cellLevel, missingTokens } from './values.ts';
@@ -126,6 +126,8 @@ export interface DataChecks {
   codedCategories: string[];
   /** Values outside a column's possible range (feature specification), treated as missing. */
   impossibleValues: { column: string; count: number }[];
+  /** Zeros in columns without a possible range where 0 is probably impossible ("not measured"): warned, kept. */
+  suspectZeros: { column: string; count: number; reason: string }[];
   /** Feature columns with more than 40% missing values. */
   heavilyMissing: string[];
   /** Classification: the smallest class's share of the usable rows, when under 20% (binary; 0.4 / k for k classes). */
@@ -217,6 +219,7 @@ export function assessDataQuality(dataset: Dataset, options: QualityOptions, onS
     identifiers: columns.filter((column) => column.treatment.startsWith('dropped: an identifier')).map((column) => column.name),
     codedCategories: columns.filter((column) => column.treatment.startsWith('one-hot encoded as codes')).map((column) => column.name),
     impossibleValues,
+    suspectZeros: options.task === 'image' ? [] : zerosToWarn(features, values, options),
     heavilyMissing: columns.filter((column) => column.role === 'feature' && column.missing > heavyMissingShare * (column.count + column.missing)).map((column) => column.name),
     minorityShare: minorityShare(target.classBalance),
   };
@@ -284,22 +287,35 @@ function withinPossibleRange(name: string, column: DataColumn, spec: ColumnSpec 
 /** Each feature's single-column strength against the target; refuses probable leaks that were not accepted. */
 function probableLeaks(features: FeaturePlan[], values: FeatureValues[], targets: number[], options: QualityOptions): DataChecks['probableLeaks'] {
   const kind = options.task === 'regression' ? 'regression' : options.task === 'binary' ? 'binary' : 'multiclass';
+  const target = { kind, values: targets } as const;
   const leaks = features.flatMap((feature, k) => {
-    const strength = singleColumnStrength(feature.name, values[k]!, { kind, values: targets });
-    return strength && isProbableLeak(strength) ? [{ ...strength, accepted: (options.acceptLeaks ?? []).includes(feature.name) }] : [];
+    const strength = singleColumnStrength(feature.name, values[k]!, target);
+    // A binary target determines a column exactly when the column predicts it, which the AUROC already measures.
+    const determined = kind === 'binary' ? null : columnDeterminedByTarget(feature.name, values[k]!, target);
+    const leak = [strength, determined].find((suspect) => suspect && isProbableLeak(suspect));
+    return leak ? [{ ...leak, accepted: (options.acceptLeaks ?? []).includes(feature.name) }] : [];
   });
   const refused = leaks.filter((leak) => !leak.accepted);
   if (refused.length > 0) {
     const named = refused.map((leak) => `"${leak.column}" (${leak.metric} ${leak.value.toFixed(3)})`).join(', ');
     throw badData(
-      `Probable target leak: ${named} alone predict(s) "${options.target}" almost perfectly (${leakRule}). A column that is the outcome in another form, or is recorded after it, must not be an input: leave it out (exclude), or if it is truly known before the outcome, accept it (acceptLeaks).`,
+      `Probable target leak: ${named} alone predict(s) "${options.target}" almost perfectly or follow(s) from it (${leakRule}). A column that is the outcome in another form, or is recorded after it, must not be an input: leave it out (exclude), or if it is truly known before the outcome, accept it (acceptLeaks).`,
       { columns: refused.map((leak) => leak.column) },
     );
   }
   return leaks;
 }
 
-const leakRule = `single-column AUROC >= ${leakThresholds.AUROC}, accuracy >= ${leakThresholds.accuracy} or R² >= ${leakThresholds['R²']}`;
+const leakRule = `single-column AUROC >= ${leakThresholds.AUROC}, accuracy >= ${leakThresholds.accuracy} or R² >= ${leakThresholds['R²']}; or a column of few values that the target determines, determinism >= ${leakThresholds.determinism}`;
+
+/** Numeric features without a possible range whose zeros are probably "not measured" (a range, when given, decides instead). */
+function zerosToWarn(features: FeaturePlan[], values: FeatureValues[], options: QualityOptions): DataChecks['suspectZeros'] {
+  return features.flatMap((feature, k) => {
+    const spec = options.featureSpec?.features[feature.name];
+    const found = feature.kind === 'numeric' && !spec?.possibleRange ? suspectZeros(feature.name, values[k] as Float64Array, spec?.unit ?? null) : null;
+    return found ? [{ column: feature.name, ...found }] : [];
+  });
+}
 
 /** The smallest class's share when under 20% (binary), or under the same fraction of an even split (k classes: 0.4 / k). */
 function minorityShare(classBalance: ClassCount[] | null): number | null {
@@ -311,7 +327,15 @@ function minorityShare(classBalance: ClassCount[] | null): number | null {
 /** The checks' findings in words, as warnings in the report. */
 function checkNotes(checks: DataChecks, options: QualityOptions): string[] {
   const notes: string[] = [];
-  for (const leak of checks.probableLeaks) notes.push(`Warning: "${leak.column}" alone predicts "${options.target}" with ${leak.metric} ${leak.value.toFixed(3)}; accepted as known before the outcome.`);
+  for (const leak of checks.probableLeaks) {
+    const how = leak.metric === 'determinism' ? `is nearly a function of "${options.target}" (determinism ${leak.value.toFixed(3)})` : `alone predicts "${options.target}" with ${leak.metric} ${leak.value.toFixed(3)}`;
+    notes.push(`Warning: "${leak.column}" ${how}; accepted as known before the outcome.`);
+  }
+  for (const { column, count, reason } of checks.suspectZeros) {
+    notes.push(
+      `Warning: "${column}" has ${count} zero(s) where 0 is probably impossible (${reason}): a 0 often stands for "not measured". They are used as zeros; if they are not real, give the column a possible range in a feature specification with "impossible": "missing".`,
+    );
+  }
   if (checks.heavilyMissing.length > 0) notes.push(`Warning: more than ${heavyMissingShare * 100}% of the values are missing in ${checks.heavilyMissing.join(', ')}: imputation carries much of these columns.`);
   if (checks.minorityShare !== null) {
     notes.push(`Warning: the smallest class is ${(checks.minorityShare * 100).toFixed(1)}% of the rows: accuracy flatters, look at recall, AUPRC and the threshold.`);
@@ -424,6 +448,11 @@ function checkOptions(dataset: Dataset, options: QualityOptions): void {
     const unknown = (names ?? []).filter((name) => !dataset.columns.includes(name) || name === options.target);
     if (unknown.length > 0) throw badOption(`${option} names columns that are not features of ${dataset.source}: ${unknown.join(', ')}.`, { columns: unknown });
   }
+  // A misspelt name would silently turn that column's range checks off.
+  const unspecified = Object.keys(options.featureSpec?.features ?? {}).filter((name) => !dataset.columns.includes(name));
+  if (unspecified.length > 0) {
+    throw badOption(`The feature specification names columns that are not in ${dataset.source}: ${unspecified.join(', ')}. Its columns are: ${dataset.columns.join(', ')}.`, { columns: unspecified });
+  }
   if (options.task === 'image') {
     const { width, height } = options.image ?? { width: 0, height: 0 };
     if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
@@ -526,14 +555,14 @@ function describeColumn(name: string, column: DataColumn, rows: readonly number[
   if (spec?.type === 'numeric' && texts.length > 0) {
     throw badData(`The feature specification says "${name}" is numeric, but it holds text such as "${texts[0]}".`, { column: name });
   }
-  if (!spec?.type && distinct === present) {
+  if (!spec?.type && distinct > present / 2) {
     const identifier = numbers.length === 0 ? identifierByContent(texts) : texts.length === 0 ? identifierByContent(numbers) : null;
     if (identifier) return dropped(numeric ? 'numeric' : 'categorical', `dropped: an identifier by its content (${identifier}), which must not predict`);
   }
   const coded = numeric && !spec?.type && distinct >= 3 && distinct <= Math.min(maxCodedLevels, options.maxCategoryLevels ?? 10) && numbers.every(Number.isInteger);
   if (numeric && !coded) {
     const { summary, outliers } = numericSummary(numbers, rangeQuantilesOf(options), sorted!);
-    if (distinct === 2) return { ...base, summary, outliers: null, levels: null, type: 'numeric', role: 'feature', treatment: 'two values (binary): used as a number, standardized; no outliers counted' };
+    if (distinct === 2) return { ...base, summary, outliers: null, levels: null, type: 'numeric', role: 'feature', treatment: `two values (binary): used as a number, standardized, and explained as categories ("${sorted![sorted!.length - 1]} rather than ${sorted![0]}"); no outliers counted` };
     return { ...base, summary, outliers, levels: null, type: 'numeric', role: 'feature', treatment: 'standardized (mean and standard deviation of the training split)' };
   }
   const counts = levelCounts ?? frequencies(numbers.map(String));

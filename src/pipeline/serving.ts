@@ -6,7 +6,7 @@ import { encodeRow, type PreprocessingState } from './preprocess.ts';
 import type { CleanValue, Task } from './quality.ts';
 import { tf } from './tensorflow.ts';
 import { type Conformal, predictionSetIndices } from './uncertainty.ts';
-import { type Autoencoder, noveltyWarning } from './autoencoder.ts';
+import { type Autoencoder, assessNovelty, type NoveltyScore } from './autoencoder.ts';
 import { parseCell } from './values.ts';
 import { type CleanVisit, fillStatic, type SequenceEncoding, sequenceRow, type Visit } from './sequence-encoding.ts';
 
@@ -25,6 +25,10 @@ export interface FeatureInfo {
   typical: number | string;
   /** Text features: the levels seen in training. */
   levels: string[] | null;
+  /** Names of coded values from the feature specification (e.g. { "1": "female", "2": "male" }); absent when it gives none. */
+  levelNames?: Record<string, string>;
+  /** The clinical code FHIR observations of this feature carry, from the feature specification (absent: none given). */
+  code?: { system: string; code: string; display?: string; ucum?: string };
 }
 
 /** What serving needs of a trained version (a TrainingResult has all of it). */
@@ -86,6 +90,8 @@ export interface EncodedInputs {
   rows: number[][];
   /** Per input: what was imputed or lies outside the training range. */
   warnings: string[][];
+  /** Per input: the autoencoder's out-of-distribution score (null for models without one: sequence, image, older versions). */
+  novelty: (NoveltyScore | null)[];
 }
 
 export interface ServingModel {
@@ -124,7 +130,7 @@ export async function loadServingModel(stored: StoredModel): Promise<ServingMode
   const predictEncoded = async (batch: readonly number[][] | tf.Tensor2D) => (await outputs(batch)).map((row) => decode(stored, row));
   const encode = (inputs: readonly ModelInput[]) => {
     const encoded = inputs.map((input) => encodeInput(stored, input));
-    return { rows: encoded.map(({ row }) => row), warnings: encoded.map(({ warnings }) => warnings) };
+    return { rows: encoded.map(({ row }) => row), warnings: encoded.map(({ warnings }) => warnings), novelty: encoded.map(({ novelty }) => novelty) };
   };
   return {
     stored,
@@ -162,19 +168,20 @@ function decode(stored: StoredModel, output: number[]): Prediction {
 
 /**
  * Cleans and checks one input, then encodes it with the training preprocessing.
- * @returns the model row and warnings about imputed or out-of-range values
+ * @returns the model row, warnings about imputed or out-of-range values, and the autoencoder's out-of-distribution score (null without one)
  */
-export function encodeInput(stored: StoredModel, input: ModelInput): { row: number[]; warnings: string[] } {
-  if (stored.sequence) return encodeHistory(stored, stored.sequence, input);
+export function encodeInput(stored: StoredModel, input: ModelInput): { row: number[]; warnings: string[]; novelty: NoveltyScore | null } {
+  if (stored.sequence) return { ...encodeHistory(stored, stored.sequence, input), novelty: null };
   if (isHistory(input)) throw new PipelineError('BAD_INPUT', 'This model takes one set of feature values, not a history of visits.');
   const warnings: string[] = [];
   const image = stored.image !== null;
   const raw = Array.isArray(input) ? pixelValues(stored, input as readonly number[] | readonly number[][]) : (input as Record<string, RawValue>);
   const values = stored.features.map((feature) => checkValue(feature, raw[feature.name], image, warnings));
   const row = encodeRow(stored.preprocessing, values);
-  const novelty = stored.autoencoder ? noveltyWarning(stored.autoencoder, row) : null;
-  if (novelty) warnings.push(novelty);
-  return { row, warnings };
+  if (!stored.autoencoder) return { row, warnings, novelty: null };
+  const { warning, ...novelty } = assessNovelty(stored.autoencoder, row);
+  if (warning) warnings.push(warning);
+  return { row, warnings, novelty };
 }
 
 function pixelValues(stored: StoredModel, input: readonly number[] | readonly number[][]): Record<string, RawValue> {

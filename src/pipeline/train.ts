@@ -158,7 +158,8 @@ class TrainingStep {
   ) {
     this.optimizer = tf.train.adam(options.settings.learningRate);
     this.variables = model.trainableWeights.map((weight) => weight.read() as tf.Variable);
-    this.kernels = model.trainableWeights.filter((weight) => weight.name.endsWith('kernel')).map((weight) => weight.read() as tf.Variable);
+    // originalName: tfjs renames a variable whose name is taken (…/kernel_1) when a network with the same layer names is loaded.
+    this.kernels = model.trainableWeights.filter((weight) => weight.originalName.endsWith('kernel')).map((weight) => weight.read() as tf.Variable);
   }
 
   /** Targets as the loss wants them: 0/1 column, one-hot rows, or standardized numbers. */

@@ -38,6 +38,7 @@ export const predictionResolvers: Resolvers = {
     threshold: (prediction) => outputOf(prediction).threshold,
     outOfDistribution: (prediction) => flagsOf(prediction).outOfDistribution,
     warnings: (prediction) => flagsOf(prediction).warnings,
+    outOfDistributionScore: (prediction) => flagsOf(prediction).outOfDistributionScore ?? null,
     explanation: async (prediction, _, ctx) => {
       const explanation = explanationOf(await ctx.predictions.whole(prediction));
       return explanation ? explanationView(explanation) : null;

@@ -104,7 +104,7 @@ export class PredictionService {
           values: input.values,
           ...(input.history ? { history: input.history } : {}),
           output: { ...output, outcomeLabel: stored.outcomeLabel, threshold: stored.threshold, timings: { modelMs, explanationMs } },
-          flags: { outOfDistribution: input.outOfDistribution, warnings: encoded.warnings },
+          flags: { outOfDistribution: input.outOfDistribution, warnings: encoded.warnings, outOfDistributionScore: encoded.novelty },
           explanation,
         }),
         latencyMs: performance.now() - started,
@@ -176,10 +176,10 @@ export class PredictionService {
 }
 
 /** Encodes one input, turning the pipeline's refusals into coded errors. */
-function encodeOne(serving: ServingModel, values: ModelInput): { row: number[]; warnings: string[] } {
+function encodeOne(serving: ServingModel, values: ModelInput) {
   return refusalsCoded(() => {
     const encoded = serving.encode([values]);
-    return { row: encoded.rows[0]!, warnings: encoded.warnings[0]! };
+    return { row: encoded.rows[0]!, warnings: encoded.warnings[0]!, novelty: encoded.novelty[0]! };
   });
 }
 

@@ -32,6 +32,11 @@ export interface QualityFlags {
   outOfDistribution: string[];
   /** What the encoding imputed or found unusual. */
   warnings: string[];
+  /**
+   * The autoencoder's check of the whole input: reconstruction error over the training rows' 99th percentile, flagged
+   * above 1; null for models without an autoencoder (sequence, image). Absent in predictions stored before it was kept.
+   */
+  outOfDistributionScore?: { score: number; flagged: boolean } | null;
 }
 
 /** The JSON columns of a new prediction. */

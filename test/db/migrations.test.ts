@@ -79,7 +79,7 @@ describe('upgrade', () => {
   it('takes a database at each earlier migration, with data in it, to the latest without losing the data', async () => {
     const all = (await readMigrationList()).migrationDirectories.map((dir) => dir.path);
     assert.ok(all.length >= 2, 'there is an earlier version to upgrade from');
-    const old = await createTestDatabase({ empty: true, embedded: !process.env.DATABASE_URL });
+    const old = await createTestDatabase({ unmigrated: true, embedded: !process.env.DATABASE_URL });
     const db = await openRaw(old);
     const earlier = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-migrations-'));
     try {
@@ -108,7 +108,7 @@ describe('upgrade over many versions at once', () => {
   // What an installation that skipped releases does: one start applies every migration since its first.
   it('takes a database at the first migration, with a patient, to the latest in one call', async () => {
     const all = (await readMigrationList()).migrationDirectories.map((dir) => dir.path);
-    const old = await createTestDatabase({ empty: true, embedded: !process.env.DATABASE_URL });
+    const old = await createTestDatabase({ unmigrated: true, embedded: !process.env.DATABASE_URL });
     const db = await openRaw(old);
     const first = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-migrations-'));
     try {

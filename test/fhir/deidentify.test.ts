@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Patient } from '../../src/patients/patient.repository.ts';
-import { ageBand, deidentifiedPatient, Pseudonymizer, QuasiIdentifierGroups, zip3 } from '../../src/fhir/deidentify.ts';
+import { ageBand, deidentifiedPatient, Deidentifier, Pseudonymizer, QuasiIdentifierGroups, zip3 } from '../../src/fhir/deidentify.ts';
 
 const today = new Date('2026-12-01T00:00:00Z');
 
@@ -10,15 +10,23 @@ function patient(id: string, birthDate: string, sex: Patient['sex'], address: st
   return { id, mrn: `MRN-${id}`, givenName: 'Given', familyName: 'Family', birthDate: new Date(`${birthDate}T00:00:00Z`), sex, phone: '+1 555 0100', email: null, address, createdAt: at, updatedAt: at, archivedAt: null, mergedIntoId: null, aiConsent: 'GRANTED', aiConsentUpdatedAt: null };
 }
 
-describe('Safe Harbor de-identification', () => {
+describe('De-identification profiles', () => {
   it('groups everyone over 89 as 90+ and gives them no birth date', () => {
-    const p = new Pseudonymizer('key-one-0123456789abcdef0123456789');
+    const p = new Deidentifier('shifted-dates', new Pseudonymizer('key-one-0123456789abcdef0123456789'));
     const old = deidentifiedPatient(patient('a', '1930-06-01', 'MALE', null), p, today);
     assert.equal(old.birthDate, undefined);
     assert.deepEqual(old.extension, [{ url: 'urn:clinigraph:fhir:StructureDefinition:age-band', valueString: '90+' }]);
     const eightyNine = deidentifiedPatient(patient('b', '1937-06-01', 'MALE', null), p, today);
     assert.equal(eightyNine.extension![0]!.valueString, '85-89');
     assert.notEqual(eightyNine.birthDate, '1937-06-01');
+    assert.match(eightyNine.birthDate!, /^\d{4}-\d{2}-\d{2}$/);
+  });
+
+  it('keeps only the year of a date under Safe Harbor (the default profile), and no year over 89', () => {
+    const p = new Deidentifier('safe-harbor', new Pseudonymizer('key-one-0123456789abcdef0123456789'));
+    assert.equal(deidentifiedPatient(patient('b', '1937-06-01', 'MALE', null), p, today).birthDate, '1937');
+    assert.equal(deidentifiedPatient(patient('a', '1930-06-01', 'MALE', null), p, today).birthDate, undefined);
+    assert.equal(p.instant(new Date('2026-03-02T08:00:00Z'), 'b'), '2026');
     assert.equal(ageBand(90), '90+');
     assert.equal(ageBand(89), '85-89');
   });
@@ -27,9 +35,9 @@ describe('Safe Harbor de-identification', () => {
     const one = new Pseudonymizer('key-one-0123456789abcdef0123456789');
     const two = new Pseudonymizer('key-two-0123456789abcdef0123456789');
     const person = patient('c', '1980-02-03', 'FEMALE', '1 Main St, Boston, MA 02139');
-    const first = deidentifiedPatient(person, one, today);
-    assert.deepEqual(deidentifiedPatient(person, one, today), first);
-    assert.notEqual(deidentifiedPatient(person, two, today).id, first.id);
+    const first = deidentifiedPatient(person, new Deidentifier('shifted-dates', one), today);
+    assert.deepEqual(deidentifiedPatient(person, new Deidentifier('shifted-dates', one), today), first);
+    assert.notEqual(deidentifiedPatient(person, new Deidentifier('shifted-dates', two), today).id, first.id);
     assert.ok(!JSON.stringify(first).includes('MRN-c') && !JSON.stringify(first).includes('02139') && !JSON.stringify(first).includes('Family'));
     const shift = one.shiftDays('c');
     assert.ok(shift !== 0 && Math.abs(shift) <= 180);

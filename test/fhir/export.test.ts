@@ -16,7 +16,7 @@ const raw = { query: <T>(sql: string, params: unknown[] = []) => api.server.db.p
 const scientist = fhirClient(api, people.dataScientist);
 const asyncHeaders = { prefer: 'respond-async' };
 
-/** Six women of 45 to 49 in ZIP 021xx (a group of 6), and two people alone in their group (one over 89): k = 5 keeps the six. */
+/** Six women of 45 to 49 in ZIP 021xx (a group of 6), five men over 89 there (a group of 5: 90+), and a woman alone in her group: k = 5 keeps eleven. */
 const cohort: EhrPatient[] = [
   // Birth dates over 180 days apart (the largest date shift): a shifted date can never land on another's real one, which the scan below would take for a leak.
   ...['1977-03-10', '1977-10-11', '1978-05-12', '1978-12-13', '1979-07-14', '1980-02-15'].map((birthDate, i) => ({
@@ -28,8 +28,19 @@ const cohort: EhrPatient[] = [
     postalCode: '02139',
   })),
   { mrn: 'EXP-OLD', given: 'Methuselah', family: 'Ancient', birthDate: '1931-02-03', gender: 'male', postalCode: '02139' },
+  ...['1928-05-04', '1928-12-05', '1929-07-06', '1930-02-07'].map((birthDate, i) => ({
+    mrn: `EXP-OLD${i}`,
+    given: `Matthias${i}`,
+    family: `Oldfield${i}`,
+    birthDate,
+    gender: 'male' as const,
+    postalCode: '02141',
+  })),
   { mrn: 'EXP-YOUNG', given: 'Zoe', family: 'Youngblood', birthDate: '2001-07-08', gender: 'female', postalCode: '94110' },
 ];
+
+/** One-word free text a sender may put in valueString (a surname, an MRN, a telephone number without spaces): de-identified exports must drop it. */
+const freeTextWords = (person: EhrPatient) => [person.family, `DEMO-${person.mrn}`, '+15550100777'];
 
 const visitPeriod = { start: '2026-03-02T08:00:00.000Z', end: '2026-03-02T09:30:00.000Z' };
 
@@ -40,7 +51,10 @@ async function importCohort() {
     const visit = encounterEntry(patient.fullUrl!, `EXP-V${i}`);
     // The first visit is over: its period.end is exported (shifted like its start when de-identified).
     if (i === 0) Object.assign(visit.resource!, { status: 'finished', period: visitPeriod });
-    entry.push(patient, visit, ...visitObservations(patient.fullUrl!, visit.fullUrl!, `EXP-${i}`));
+    const notes = freeTextWords(person).map((word, n) =>
+      observationEntry(patient.fullUrl!, visit.fullUrl!, `EXP-${i}-note${n}`, { code: { coding: [{ system: localLab, code: 'NOTE' }] }, valueString: word }),
+    );
+    entry.push(patient, visit, ...visitObservations(patient.fullUrl!, visit.fullUrl!, `EXP-${i}`), ...notes);
   });
   await importBundle(entry);
 }
@@ -78,31 +92,43 @@ async function download(identity: Identity, url: string, headers: Record<string,
 
 await importCohort();
 
+/** Every line of every file of a de-identified export, scanned for the cohort's identifiers (and, under Safe Harbor, for any date finer than a year). */
+async function scannedLines(manifest: any, safeHarbor: boolean): Promise<number> {
+  const secrets = cohort.flatMap((person) => [person.given, person.family, person.mrn, `PI${person.mrn}`, person.birthDate, person.postalCode, ...freeTextWords(person)]).concat(['Harbour Road', 'Springfield', '+1 555 0100', 'Diabetes follow-up']);
+  let lines = 0;
+  for (const output of manifest.output) {
+    const file = await download(people.dataScientist, output.url);
+    assert.equal(file.length, output.count);
+    for (const line of file) {
+      lines++;
+      JSON.parse(line);
+      for (const secret of secrets) assert.ok(!line.includes(secret), `${output.type} line holds ${secret}`);
+      if (safeHarbor) assert.doesNotMatch(line, /\d{4}-\d{2}/, `${output.type} line holds a date finer than its year`);
+    }
+  }
+  return lines;
+}
+
 describe('FHIR bulk export', () => {
-  it('gives a data scientist a de-identified export: no names, MRNs, exact birth dates or addresses, k-anonymous, audited', async () => {
+  it('gives a data scientist a Safe Harbor export by default: no names, MRNs, dates finer than the year, addresses or free text; 90+ grouped; k-anonymous, audited', async () => {
     const { manifest } = await exportAll(scientist);
     assert.equal(manifest.requiresAccessToken, true);
     assert.deepEqual(manifest.output.map((o: any) => o.type).sort(), ['Encounter', 'Observation', 'Patient']);
     const report = manifest.extension['urn:clinigraph:export-report'];
-    assert.equal(report.profile, 'deidentified');
-    assert.deepEqual(report.kAnonymity, { k: 5, groups: 3, smallestKeptGroup: 6, patientsKept: 6, patientsSuppressed: 2 });
-    assert.equal(manifest.output.find((o: any) => o.type === 'Patient').count, 6);
+    assert.equal(report.profile, 'safe-harbor');
+    assert.deepEqual(report.kAnonymity, { k: 5, groups: 3, smallestKeptGroup: 5, patientsKept: 11, patientsSuppressed: 1 });
+    assert.equal(manifest.output.find((o: any) => o.type === 'Patient').count, 11);
 
-    const secrets = cohort.flatMap((person) => [person.given, person.family, person.mrn, `PI${person.mrn}`, person.birthDate, person.postalCode]).concat(['Harbour Road', 'Springfield', '+1 555 0100', 'Diabetes follow-up']);
-    let lines = 0;
-    for (const output of manifest.output) {
-      const file = await download(people.dataScientist, output.url);
-      assert.equal(file.length, output.count);
-      for (const line of file) {
-        lines++;
-        JSON.parse(line);
-        for (const secret of secrets) assert.ok(!line.includes(secret), `${output.type} line holds ${secret}`);
-      }
-    }
-    assert.ok(lines >= 6 + 6 + 36);
+    const lines = await scannedLines(manifest, true);
+    assert.ok(lines >= 11 + 11 + 11 * 6);
     assert.equal((await fetch(manifest.output[0].url)).status, 401);
     const patients = (await download(people.dataScientist, manifest.output.find((o: any) => o.type === 'Patient').url)).map((line) => JSON.parse(line));
-    assert.ok(patients.every((p) => p.extension[0].valueString === '45-49' && p.identifier[0].system === 'urn:clinigraph:pseudonym'));
+    assert.ok(patients.every((p) => p.identifier[0].system === 'urn:clinigraph:pseudonym'));
+    // The women's birth years, no day; the men over 89 as one 90+ group, with no birth date at all.
+    const bands = (band: string) => patients.filter((p) => p.extension[0].valueString === band);
+    assert.deepEqual(bands('45-49').map((p) => p.birthDate).sort(), ['1977', '1977', '1978', '1978', '1979', '1980']);
+    assert.equal(bands('90+').length, 5);
+    assert.ok(bands('90+').every((p) => p.birthDate === undefined && p.gender === 'male'));
 
     // Pseudonyms and date shifts are stable across exports: cohorts can be followed.
     const again = await exportAll(scientist);
@@ -113,21 +139,45 @@ describe('FHIR bulk export', () => {
     const observations = (await download(people.dataScientist, manifest.output.find((o: any) => o.type === 'Observation').url)).map((line) => JSON.parse(line));
     const sentPairs = [['39156-5', 'BMI'], ['2093-3', 'CHOL'], ['2345-7', 'GLU'], ['8480-6', 'SBP'], ['8462-4', 'DBP'], ['72166-2', 'SMOKE']];
     const sentAs = (o: any) => sentPairs.filter(([loinc, local]) => ['http://loinc.org|' + loinc, `${localLab}|${local}`].every((pair) => o.code.coding.some((c: any) => `${c.system}|${c.code}` === pair)));
-    assert.ok(observations.every((o) => sentAs(o).length === 1), JSON.stringify(observations.find((o) => sentAs(o).length !== 1)?.code));
-    assert.deepEqual(new Set(observations.map((o) => sentAs(o)[0]![1])), new Set(sentPairs.map(([, local]) => local)));
+    const sentAsFeatures = observations.filter((o) => !o.code.coding.some((c: any) => c.code === 'NOTE'));
+    assert.ok(sentAsFeatures.every((o) => sentAs(o).length === 1), JSON.stringify(sentAsFeatures.find((o) => sentAs(o).length !== 1)?.code));
+    assert.deepEqual(new Set(sentAsFeatures.map((o) => sentAs(o)[0]![1])), new Set(sentPairs.map(([, local]) => local)));
+    // A coded value keeps its code, as the coding it was sent as; the free-text notes are masked.
+    const smoking = observations.filter((o) => sentAs(o)[0]?.[1] === 'SMOKE');
+    assert.ok(smoking.length === 11 && smoking.every((o) => o.valueCodeableConcept), JSON.stringify(smoking[0]));
+    assert.ok(smoking.every((o) => o.valueCodeableConcept.coding[0].system === 'http://snomed.info/sct' && o.valueCodeableConcept.coding[0].code === '8517006'));
+    const notes = observations.filter((o) => o.code.coding.some((c: any) => c.code === 'NOTE'));
+    assert.equal(notes.length, 11 * 3);
+    assert.ok(notes.every((o) => o.valueString === undefined && o.dataAbsentReason.coding[0].code === 'masked'));
 
-    // The finished visit ends as long after its start as it did, both shifted by the patient's offset.
+    // The finished visit: its year, start and end.
     const encounters = (await download(people.dataScientist, manifest.output.find((o: any) => o.type === 'Encounter').url)).map((line) => JSON.parse(line));
-    const finished = encounters.filter((e) => e.period.end);
+    assert.deepEqual(encounters.filter((e) => e.period.end).map((e) => e.period), [{ start: '2026', end: '2026' }]);
+
+    const [requested] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'fhir.export.request' AND "actorSubject" = $1 AND reason LIKE 'profile=safe-harbor %'`, [people.dataScientist.sub]);
+    assert.equal(requested!.n, 2);
+    const [exported] = await raw.query<{ reason: string; patients: number }>(`SELECT reason, cardinality("patientIds") AS patients FROM "AuditEvent" WHERE action = 'fhir.export' AND "actorSubject" = $1 LIMIT 1`, [people.dataScientist.sub]);
+    assert.equal(exported!.patients, 11);
+    assert.match(exported!.reason, /^profile=safe-harbor .*counts=.*Patient:11/);
+  });
+
+  it('shifts every date of a patient by one keyed offset when asked for shifted-dates (not Safe Harbor), stable across exports, and records the profile', async () => {
+    const { manifest } = await exportAll(scientist, '/$export?_deidentify=shifted-dates');
+    assert.equal(manifest.extension['urn:clinigraph:export-report'].profile, 'shifted-dates');
+    assert.ok((await scannedLines(manifest, false)) >= 11 + 11 + 11 * 6);
+    const file = async (m: any, type: string) => (await download(people.dataScientist, m.output.find((o: any) => o.type === type).url)).map((line) => JSON.parse(line));
+    const patients = await file(manifest, 'Patient');
+    assert.ok(patients.filter((p) => p.extension[0].valueString === '45-49').every((p) => /^\d{4}-\d{2}-\d{2}$/.test(p.birthDate)));
+    assert.ok(patients.filter((p) => p.extension[0].valueString === '90+').every((p) => p.birthDate === undefined));
+    // The finished visit ends as long after its start as it did, both shifted by the patient's offset.
+    const finished = (await file(manifest, 'Encounter')).filter((e) => e.period.end);
     assert.equal(finished.length, 1);
     assert.equal(Date.parse(finished[0].period.end) - Date.parse(finished[0].period.start), Date.parse(visitPeriod.end) - Date.parse(visitPeriod.start));
     assert.notEqual(finished[0].period.end, visitPeriod.end);
-
-    const [requested] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'fhir.export.request' AND "actorSubject" = $1 AND reason LIKE 'profile=deidentified%'`, [people.dataScientist.sub]);
+    // Pseudonyms and date shifts are stable across exports: cohorts can be followed.
+    assert.deepEqual(await file((await exportAll(scientist, '/$export?_deidentify=shifted-dates')).manifest, 'Patient'), patients);
+    const [requested] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'fhir.export.request' AND "actorSubject" = $1 AND reason LIKE 'profile=shifted-dates %'`, [people.dataScientist.sub]);
     assert.equal(requested!.n, 2);
-    const [exported] = await raw.query<{ reason: string; patients: number }>(`SELECT reason, cardinality("patientIds") AS patients FROM "AuditEvent" WHERE action = 'fhir.export' AND "actorSubject" = $1 LIMIT 1`, [people.dataScientist.sub]);
-    assert.equal(exported!.patients, 6);
-    assert.match(exported!.reason, /counts=.*Patient:6/);
   });
 
   it('gives identified data only to an admin asking for operations, and refuses other roles', async () => {
@@ -136,7 +186,7 @@ describe('FHIR bulk export', () => {
     assert.equal(manifest.extension['urn:clinigraph:export-report'].profile, 'identified');
     assert.deepEqual(manifest.output.map((o: any) => o.type), ['Patient']);
     const lines = await download(people.admin, manifest.output[0].url, { 'x-purpose-of-use': 'HOPERAT' });
-    assert.equal(lines.length, 8);
+    assert.equal(lines.length, 12);
     assert.ok(lines.some((line) => line.includes('EXP-OLD')));
     const visits = await exportAll(admin, '/$export?_type=Encounter', { 'x-purpose-of-use': 'HOPERAT' });
     const encounters = (await download(people.admin, visits.manifest.output[0].url, { 'x-purpose-of-use': 'HOPERAT' })).map((line) => JSON.parse(line));
@@ -159,6 +209,13 @@ describe('FHIR bulk export', () => {
     assert.deepEqual(noPrefer.body.issue[0].expression, ['Prefer']);
     const badType = await scientist('/$export?_type=Medication', { headers: asyncHeaders });
     assert.deepEqual(badType.body.issue[0].expression, ['_type']);
+    const repeatedType = await scientist('/$export?_type=Patient&_type=Observation', { headers: asyncHeaders });
+    assert.equal(repeatedType.status, 400);
+    assert.deepEqual(repeatedType.body.issue[0].expression, ['_type']);
+    const badProfile = await scientist('/$export?_deidentify=expert', { headers: asyncHeaders });
+    assert.equal(badProfile.status, 400);
+    assert.deepEqual(badProfile.body.issue[0].expression, ['_deidentify']);
+    assert.match(badProfile.body.issue[0].diagnostics, /expert.*safe-harbor, shifted-dates/);
     const badSince = await scientist('/$export?_since=yesterday', { headers: asyncHeaders });
     assert.deepEqual(badSince.body.issue[0].expression, ['_since']);
     // A de-identified export chosen by real change times would reveal the real dates its date shift hides.
@@ -285,6 +342,6 @@ describe('FHIR bulk export', () => {
     }
     assert.equal(response.status, 200);
     const manifest = (await response.json()) as any;
-    assert.equal(manifest.output[0].count, 6);
+    assert.equal(manifest.output[0].count, 11);
   });
 });

@@ -6,7 +6,8 @@ import { people } from '../support/tokens.ts';
 import { ehrBundle, ehrPatient, encounterEntry, hospitalMrnSystem, observationEntry, patientEntry, resultSystem, visitSystem } from './ehr-bundles.ts';
 import { fhirClient, interfaceEngine } from './fhir-client.ts';
 
-const api = await startTestServer({ FHIR_MRN_SYSTEM: hospitalMrnSystem });
+// The shipped models in production: their features' codes are what imports match and convert.
+const api = await startTestServer({ DEFAULT_MODELS: 'true', FHIR_MRN_SYSTEM: hospitalMrnSystem });
 // The server's own client: the embedded database takes no second connection.
 const raw = { query: <T>(sql: string, params: unknown[] = []) => api.server.db.prisma.$queryRawUnsafe<T[]>(sql, ...params) };
 const engine = fhirClient(api, interfaceEngine);
@@ -28,6 +29,9 @@ describe('FHIR import', () => {
     assert.equal(metadata.body.fhirVersion, '4.0.1');
     const types = metadata.body.rest[0].resource.map((r: { type: string }) => r.type);
     assert.deepEqual(types, ['Patient', 'Encounter', 'EpisodeOfCare', 'Observation', 'RiskAssessment', 'Device']);
+    // Exactly what an import's PUT of a known record does: patients and cases change, observations are kept as first stored.
+    assert.deepEqual(metadata.body.rest[0].resource.map((r: any) => r.conditionalUpdate), [true, true, true, false, undefined, undefined]);
+    validate(metadata.body);
 
     const unauthenticated = await anonymous('', { body: ehrBundle('anon', 1) });
     assert.equal(unauthenticated.status, 401);
@@ -164,6 +168,88 @@ describe('FHIR import', () => {
     assert.equal(response.body.entry[0].response.status, '200 OK');
     const [row] = await raw.query<{ familyName: string }>(`SELECT "familyName" FROM "Patient" WHERE mrn = $1`, [person.mrn]);
     assert.equal(row!.familyName, 'Married-Name');
+  });
+
+  it('updates a known encounter conditionally or by id: a changed title or start is written and audited, the same resource again changes nothing', async () => {
+    const bundle = ehrBundle('ENCPUT', 1);
+    const first = await engine('', { body: bundle });
+    assert.equal(first.status, 200);
+    const caseId = first.body.entry[1].response.location.split('/')[1] as string;
+    const updates = async () => (await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE action = 'case.update' AND outcome = 'SUCCESS' AND $1 = ANY("resourceIds"::text[])`, [caseId]))[0]!.n;
+    const visit = structuredClone(bundle.entry![1]!) as any;
+    visit.resource.type[0].text = 'Diabetes review';
+    visit.resource.period = { start: '2026-03-01T08:00:00.000Z' };
+    visit.request = { method: 'PUT', url: `Encounter?identifier=${visitSystem}|ENCPUT-V0` };
+    const send = (entry: any) => engine('', { body: { resourceType: 'Bundle', type: 'transaction', entry: [bundle.entry![0], entry] } });
+    const response = await send(visit);
+    assert.equal(response.status, 200, JSON.stringify(response.body));
+    assert.deepEqual([response.body.entry[1].response.status, response.body.entry[1].response.location], ['200 OK', `Encounter/${caseId}`]);
+    const read = await engine(`/Encounter/${caseId}`);
+    assert.deepEqual([read.body.type[0].text, read.body.period.start], ['Diabetes review', '2026-03-01T08:00:00.000Z']);
+    assert.equal(await updates(), 1);
+    assert.equal((await send(visit)).status, 200);
+    assert.equal(await updates(), 1, 'the same encounter again writes nothing');
+
+    const byId = structuredClone(visit);
+    byId.resource.type[0].text = 'Diabetes annual review';
+    byId.request = { method: 'PUT', url: `Encounter/${caseId}` };
+    assert.equal((await send(byId)).body.entry[1].response.status, '200 OK');
+    assert.equal((await engine(`/Encounter/${caseId}`)).body.type[0].text, 'Diabetes annual review');
+    assert.equal(await updates(), 2);
+
+    // A start after the case's end is refused, naming period.start; nothing changes.
+    const closing = structuredClone(visit);
+    Object.assign(closing.resource, { status: 'finished', period: { start: '2026-03-01T08:00:00.000Z', end: '2026-03-01T09:00:00.000Z' } });
+    assert.equal((await send(closing)).status, 200);
+    const late = structuredClone(visit);
+    Object.assign(late.resource, { status: 'finished', period: { start: '2026-03-01T10:00:00.000Z' } });
+    const refused = await send(late);
+    assert.equal(refused.status, 422);
+    assert.deepEqual(refused.body.issue[0].expression, ['Bundle.entry[1].resource.period.start']);
+    assert.equal((await engine(`/Encounter/${caseId}`)).body.period.start, '2026-03-01T08:00:00.000Z');
+  });
+
+  it('matches observations to a user model\'s coded features once it is in production, converting to its units (the catalog follows promotions)', async () => {
+    const scientist = api.as(people.dataScientist);
+    // C-reactive protein (LOINC 1988-5) in mg/L, as the model's feature specification says.
+    const rows = Array.from({ length: 80 }, (_, i) => `${(i * 37) % 100},${i % 3 === 0 ? 'yes' : 'no'}`);
+    const started = await scientist.gql('mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }', {
+      input: {
+        name: 'sepsis-crp',
+        task: 'BINARY',
+        target: 'septic',
+        data: { csv: `crp,septic\n${rows.join('\n')}\n` },
+        seed: 3,
+        maxEpochs: 5,
+        features: { features: { crp: { unit: 'mg/L', type: 'numeric', possibleRange: [0, 500], code: { system: 'http://loinc.org', code: '1988-5', display: 'C reactive protein' } } } },
+      },
+    });
+    assert.equal(started.body.errors, undefined, JSON.stringify(started.body.errors));
+    let job: any;
+    for (let attempt = 0; attempt < 600 && !['SUCCEEDED', 'FAILED'].includes(job?.status); attempt++) {
+      if (attempt) await new Promise((resolve) => setTimeout(resolve, 200));
+      job = (await scientist.gql('query($id: ID!) { trainingJob(id: $id) { status error modelVersion { id } } }', { id: started.body.data!.trainModel.id })).body.data!.trainingJob;
+    }
+    assert.equal(job.status, 'SUCCEEDED', job.error);
+
+    const crp = (key: string) => {
+      const bundle = ehrBundle(key, 1);
+      const observation = observationEntry(bundle.entry![0]!.fullUrl!, bundle.entry![1]!.fullUrl!, `${key}-crp`, {
+        code: { coding: [{ system: 'http://loinc.org', code: '1988-5' }] },
+        valueQuantity: { value: 1.5, unit: 'mg/dL', system: 'http://unitsofmeasure.org', code: 'mg/dL' },
+      });
+      return { ...bundle, entry: [bundle.entry![0]!, bundle.entry![1]!, observation] };
+    };
+    const stored = async (response: any) => (await raw.query<{ code: string; value: number; unit: string }>(`SELECT code, value, unit FROM "Observation" WHERE id = $1::uuid`, [response.body.entry[2].response.location.split('/')[1]]))[0];
+    // A candidate is not in production: its codes match nothing yet.
+    const before = await engine('', { body: crp('CRP1') });
+    assert.equal(before.status, 200, JSON.stringify(before.body));
+    assert.deepEqual({ ...(await stored(before)) }, { code: '1988-5', value: 1.5, unit: 'mg/dL' });
+    const promoted = await api.as(people.admin).gql('mutation($id: ID!) { promoteModelVersion(id: $id, comment: "catalog test") { id } }', { id: job.modelVersion.id });
+    assert.equal(promoted.body.errors, undefined, JSON.stringify(promoted.body.errors));
+    const after = await engine('', { body: crp('CRP2') });
+    assert.equal(after.status, 200, JSON.stringify(after.body));
+    assert.deepEqual({ ...(await stored(after)) }, { code: 'crp', value: 15, unit: 'mg/L' });
   });
 
   it('answers a conditional update of a known observation with a note, and keeps the value stored', async () => {

@@ -165,6 +165,58 @@ describe('FHIR reads and searches', () => {
     }
   });
 
+  it('matches imported observations to pbc-mortality\'s features by LOINC, converting units, so predict reads them (coverage)', async () => {
+    // Visit 0 of pbcseq's patient 1, as a hepatology lab reports it: bilirubin in mg/L, albumin in g/L.
+    const loinc = (code: string, value: number, unit: string) => ({ code: { coding: [{ system: 'http://loinc.org', code }] }, valueQuantity: { value, unit, system: 'http://unitsofmeasure.org', code: unit } });
+    const local = (code: string, value: number | string) => ({ code: { coding: [{ system: 'urn:clinigraph:feature', code }] }, ...(typeof value === 'number' ? { valueQuantity: { value } } : { valueString: value }) });
+    const pbcVisit: VisitObservations = async (key, patientUrl, visitUrl) =>
+      Object.entries({
+        age: loinc('30525-0', 58.77, 'a'),
+        sex: local('sex', 'f'),
+        ascites: local('ascites', 1),
+        hepato: local('hepato', 1),
+        spiders: local('spiders', 1),
+        edema: local('edema', 1),
+        bili: loinc('1975-2', 145, 'mg/L'),
+        chol: loinc('2093-3', 261, 'mg/dL'),
+        albumin: loinc('1751-7', 26, 'g/L'),
+        alkphos: loinc('6768-6', 1718, 'U/L'),
+        ast: loinc('1920-8', 138, 'U/L'),
+        platelet: loinc('777-3', 190, '10*3/uL'),
+        protime: loinc('5902-2', 12.2, 's'),
+        stage: local('stage', 4),
+      }).map(([name, body]) => observationEntry(patientUrl, visitUrl, `${key}-${name}`, { ...body, effectiveDateTime: '2026-03-01T10:00:00Z' }));
+    const { caseId } = await importedCase('PBC', pbcVisit);
+    const predicted = await api.as(people.clinician).gql('mutation($id: ID!) { predict(caseId: $id, model: "pbc-mortality") { id input } }', { id: caseId });
+    assert.equal(predicted.body.errors, undefined, JSON.stringify(predicted.body.errors));
+    const input = predicted.body.data!.predict.input;
+    // Converted to the model's units: bilirubin 14.5 mg/dL, albumin 2.6 g/dL.
+    assert.equal(input.bili, 14.5);
+    assert.equal(input.albumin, 2.6);
+    assert.equal(input.platelet, 190);
+
+    // A second visit, in a case of its own: pbc-mortality reads both, and the RiskAssessment's basis names both visits' observations
+    // (the first visit's 13 of pbc-mortality's features: its cholesterol, LOINC 2093-3, was stored under diabetes-progression's s1_tc).
+    const visit = encounterEntry(`Patient?identifier=${hospitalMrnSystem}|${ehrPatient('PBC', 0).mrn}`, 'PBC-V2');
+    const later = [loinc('1975-2', 213, 'mg/L'), loinc('1751-7', 29.4, 'g/L')].map((body, i) =>
+      observationEntry(`Patient?identifier=${hospitalMrnSystem}|${ehrPatient('PBC', 0).mrn}`, visit.fullUrl!, `PBC-2-${i}`, { ...body, effectiveDateTime: '2026-09-09T10:00:00Z' }),
+    );
+    const second = await engine('', { body: { resourceType: 'Bundle', type: 'transaction', entry: [visit, ...later] } });
+    assert.equal(second.status, 200, JSON.stringify(second.body));
+    const secondCase = second.body.entry[0].response.location.split('/')[1] as string;
+    const repeated = await api.as(people.clinician).gql('mutation($id: ID!) { predict(caseId: $id, model: "pbc-mortality") { id } }', { id: secondCase });
+    assert.equal(repeated.body.errors, undefined, JSON.stringify(repeated.body.errors));
+    const risk = await clinician(`/RiskAssessment/${repeated.body.data!.predict.id}`);
+    assert.equal(risk.status, 200);
+    validate(risk.body);
+    const basisCases = await raw.query<{ caseId: string; n: number }>(
+      `SELECT "caseId", count(*)::int AS n FROM "Observation" WHERE id = ANY($1::uuid[]) GROUP BY "caseId"`,
+      [risk.body.basis.map((b: any) => b.reference.split('/')[1])],
+    );
+    assert.deepEqual(new Map(basisCases.map((row) => [row.caseId, row.n])), new Map([[caseId, 13], [secondCase, 2]]));
+    assert.deepEqual((await clinician(`/RiskAssessment?subject=Patient/${risk.body.subject.reference.split('/')[1]}`)).body.entry.find((e: any) => e.resource.id === risk.body.id).resource.basis, risk.body.basis);
+  });
+
   it('reads a prediction back as a RiskAssessment naming the model version (a Device), which the FHIR validator accepts', async () => {
     const { patientId, caseId } = await importedCase('RISK');
     const predicted = await api.as(people.clinician).gql('mutation($id: ID!) { predict(caseId: $id, model: "breast-cancer") { id modelVersion { id version weightsSha256 } } }', { id: caseId });
@@ -201,6 +253,35 @@ describe('FHIR reads and searches', () => {
     assert.equal((await outsider(`/RiskAssessment?subject=Patient/${patientId}`)).body.total, 0);
   });
 
+  it('takes repeated date (a range) and code parameters as FHIR search does, and answers malformed ones 400 naming them, never 500', async () => {
+    const { patientId } = await importedCase('RANGE');
+    const search = (query: string) => clinician(`/Observation?patient=${patientId}&${query}`);
+    // 30 features over three days, ten a day.
+    assert.equal((await search('date=ge2026-03-02&date=le2026-03-03')).body.total, 20);
+    assert.equal((await search('date=ge2026-03-02&date=lt2026-03-03')).body.total, 10);
+    const [a, b, c] = (await modelObservations('breast-cancer', 0)).map((feature) => feature.code);
+    // A comma list is any of its codes; repeated parameters must all hold.
+    assert.equal((await search(`code=${a},${b}`)).body.total, 2);
+    const both = await search(`code=${a},${b}&code=${b},${c}`);
+    assert.equal(both.status, 200);
+    assert.deepEqual(both.body.entry.map((e: any) => e.resource.code.coding.some((coding: any) => coding.code === b)), [true]);
+    assert.equal((await search(`code=${a}&code=${b}`)).body.total, 0);
+    const malformed: [string, string][] = [
+      ['date=2026-13-45', 'date'],
+      ['date=ge2026-01-01&date=soon', 'date'],
+      ['code=', 'code'],
+      [`code=${a}&code=urn:clinigraph:feature|`, 'code'],
+      [`patient=${patientId}`, 'patient'],
+      ['_count=5&_count=10', '_count'],
+    ];
+    for (const [query, parameter] of malformed) {
+      const response = await search(query);
+      assert.equal(response.status, 400, query);
+      assert.equal(response.body.resourceType, 'OperationOutcome');
+      assert.deepEqual(response.body.issue[0].expression, [parameter], query);
+    }
+  });
+
   it('narrows a clinician by the SMART scopes the token carries', async () => {
     const { patientId } = await importedCase('SCOPE');
     const patientsOnly = fhirClient(api, people.clinician, { scope: 'user/Patient.rs' });
@@ -209,5 +290,35 @@ describe('FHIR reads and searches', () => {
     assert.equal(refused.status, 403);
     const scopeOnly = fhirClient(api, { sub: people.clinician.sub, roles: [] }, { roles: undefined, scope: 'user/*.rs' });
     assert.equal((await scopeOnly(`/Observation?patient=${patientId}`)).body.total, 30);
+  });
+
+  it('confines patient/ scopes to the token\'s launch patient: another patient of the same care team reads as absent, and no claim is refused', async () => {
+    const mine = await importedCase('LAUNCH');
+    const other = await importedCase('NEIGHBOUR');
+    const launched = fhirClient(api, people.clinician, { scope: 'patient/Patient.rs patient/Observation.rs patient/Encounter.rs', patient: mine.patientId });
+    assert.equal((await launched(`/Patient/${mine.patientId}`)).status, 200);
+    assert.equal((await launched(`/Observation?patient=${mine.patientId}`)).body.total, 30);
+    const [observation] = await raw.query<{ id: string }>(`SELECT id FROM "Observation" WHERE "caseId" = $1::uuid LIMIT 1`, [other.caseId]);
+    // The care team reaches the neighbour, the launch context does not: absent, as one out of reach.
+    for (const path of [`/Patient/${other.patientId}`, `/Encounter/${other.caseId}`, `/Observation/${observation!.id}`]) {
+      const response = await launched(path);
+      assert.equal(response.status, 404, path);
+      assert.equal(response.body.resourceType, 'OperationOutcome');
+    }
+    for (const path of [`/Observation?patient=${other.patientId}`, `/Encounter?patient=${other.patientId}`, `/Patient?identifier=${hospitalMrnSystem}|${ehrPatient('NEIGHBOUR', 0).mrn}`]) {
+      const response = await launched(path);
+      assert.equal(response.status, 200, path);
+      assert.equal(response.body.total, 0, path);
+    }
+    const [denials] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "AuditEvent" WHERE outcome = 'DENIED' AND reason = 'outside-launch-context' AND $1 = ANY("patientIds"::text[])`, [other.patientId]);
+    assert.ok(denials!.n >= 3);
+    // Without the patient claim, patient/ scopes reach no one.
+    const noLaunch = await fhirClient(api, people.clinician, { scope: 'patient/Patient.rs' })(`/Patient/${mine.patientId}`);
+    assert.equal(noLaunch.status, 403);
+    assert.match(noLaunch.body.issue[0].diagnostics, /patient claim/);
+    // A user/ scope beside them reaches the care team again for its type only.
+    const mixed = fhirClient(api, people.clinician, { scope: 'patient/Observation.rs user/Patient.rs', patient: mine.patientId });
+    assert.equal((await mixed(`/Patient/${other.patientId}`)).status, 200);
+    assert.equal((await mixed(`/Observation?patient=${other.patientId}`)).body.total, 0);
   });
 });

@@ -1,24 +1,35 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { format, promisify } from 'node:util';
 import { after, it } from 'node:test';
-import { createTestDatabase } from '../support/test-database.ts';
+import { runModels } from '../../scripts/models.ts';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const database = await createTestDatabase();
 after(() => database.drop());
 const messy = path.join(root, 'test/pipeline/fixtures/messy-clinical.csv');
+/** The settings that point the command line at a test database. */
+const settingsFor = (db: TestDatabase) => ({ DATA_DIR: db.dataDir, ...(db.databaseUrl ? { DATABASE_URL: db.databaseUrl } : {}) });
+const databaseEnv = settingsFor(database);
 
-/** Runs `npm run models -- <args>` (scripts/models.ts) on the test database. */
-async function models(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return modelsOn({ DATA_DIR: database.dataDir, ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}) }, ...args);
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
 }
 
-async function modelsOn(databaseEnv: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * Runs `npm run models -- <args>` (scripts/models.ts) in a process of its
+ * own on the test database: the command line end to end. Each costs a
+ * process start-up (2 s of CPU), so most commands run in the test's process
+ * instead; training runs in a process of its own, so that each model is
+ * trained in a fresh TensorFlow.js engine, as the command line trains it.
+ */
+async function modelsProcess(...args: string[]): Promise<Run> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/models.ts', ...args], {
       cwd: root,
@@ -26,13 +37,42 @@ async function modelsOn(databaseEnv: Record<string, string>, ...args: string[]):
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
+    const failed = error as Run;
     return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
   }
 }
 
+/**
+ * Runs one command as the command line does (scripts/models.ts `runModels`,
+ * which its process runs), here in this process, on the test database:
+ * what it prints through the console is captured, not shown.
+ */
+async function models(...args: string[]): Promise<Run> {
+  return modelsOn(databaseEnv, ...args);
+}
+
+/** `models` with these settings in the environment instead of the test database's. */
+async function modelsOn(env: Record<string, string>, ...args: string[]): Promise<Run> {
+  const saved = { DATA_DIR: process.env.DATA_DIR, DATABASE_URL: process.env.DATABASE_URL, log: console.log, error: console.error };
+  const printed = { stdout: '', stderr: '' };
+  delete process.env.DATABASE_URL;
+  Object.assign(process.env, env);
+  console.log = (...values: unknown[]) => void (printed.stdout += `${format(...values)}\n`);
+  console.error = (...values: unknown[]) => void (printed.stderr += `${format(...values)}\n`);
+  try {
+    return { code: await runModels(args), ...printed };
+  } finally {
+    console.log = saved.log;
+    console.error = saved.error;
+    for (const name of ['DATA_DIR', 'DATABASE_URL'] as const) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+  }
+}
+
 it('trains from a CSV, printing the data-quality report and the evaluation, and stores a candidate', async () => {
-  const trained = await models('train', '--data', messy, '--target', 'readmitted', '--task', 'binary', '--name', 'readmission', '--seed', '11');
+  const trained = await modelsProcess('train', '--data', messy, '--target', 'readmitted', '--task', 'binary', '--name', 'readmission', '--seed', '11');
   assert.equal(trained.code, 0, trained.stderr);
   assert.match(trained.stdout, /missing value\(s\) in .* are imputed/);
   assert.match(trained.stdout, /patient_id: dropped: its name marks an identifier/);
@@ -60,16 +100,17 @@ it('lists, promotes, evaluates on new data and writes the model card', async () 
 });
 
 it('exits 1 with a clear message and no stack trace for bad files and options', async () => {
-  const cases: [string[], RegExp][] = [
-    [['train', '--data', '/nonexistent.csv', '--target', 'x', '--task', 'binary', '--name', 'nope'], /Cannot read the data file/],
-    [['train', '--data', messy, '--target', 'no_such_column', '--task', 'binary', '--name', 'nope'], /target column "no_such_column" is not in/],
-    [['train', '--data', messy, '--target', 'readmitted', '--task', 'clustering', '--name', 'nope'], /argument 'clustering' is invalid/],
-    [['promote', 'readmission', '7', '--comment', 'x'], /readmission has no version 7/],
-    [['evaluate', 'unknown-model', '--data', messy], /no model named unknown-model/i],
-    [['train', '--data', messy, '--target', 'readmitted', '--task', 'binary', '--name', 'Bad Name'], /use 2 to 63 lower-case letters/],
+  // Commander refuses a bad choice by ending the process, and the process prints the message: those run in a process of their own.
+  const cases: [typeof models, string[], RegExp][] = [
+    [modelsProcess, ['train', '--data', '/nonexistent.csv', '--target', 'x', '--task', 'binary', '--name', 'nope'], /Cannot read the data file/],
+    [models, ['train', '--data', messy, '--target', 'no_such_column', '--task', 'binary', '--name', 'nope'], /target column "no_such_column" is not in/],
+    [modelsProcess, ['train', '--data', messy, '--target', 'readmitted', '--task', 'clustering', '--name', 'nope'], /argument 'clustering' is invalid/],
+    [models, ['promote', 'readmission', '7', '--comment', 'x'], /readmission has no version 7/],
+    [models, ['evaluate', 'unknown-model', '--data', messy], /no model named unknown-model/i],
+    [models, ['train', '--data', messy, '--target', 'readmitted', '--task', 'binary', '--name', 'Bad Name'], /use 2 to 63 lower-case letters/],
   ];
-  for (const [args, message] of cases) {
-    const result = await models(...args);
+  for (const [run, args, message] of cases) {
+    const result = await run(...args);
     assert.notEqual(result.code, 0, args.join(' '));
     assert.match(result.stderr, message);
     assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
@@ -77,7 +118,7 @@ it('exits 1 with a clear message and no stack trace for bad files and options', 
 });
 
 it('follows the registry service: no production version means naming one, not the newest', async () => {
-  const trained = await models('train', '--data', messy, '--target', 'readmitted', '--task', 'binary', '--name', 'unpromoted', '--seed', '3');
+  const trained = await modelsProcess('train', '--data', messy, '--target', 'readmitted', '--task', 'binary', '--name', 'unpromoted', '--seed', '3');
   assert.equal(trained.code, 0, trained.stderr);
   const card = await models('card', 'unpromoted');
   assert.equal(card.code, 1);
@@ -88,14 +129,14 @@ it('follows the registry service: no production version means naming one, not th
 });
 
 it('checks that the database is migrated before it trains, not after', async () => {
-  const empty = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-unmigrated-'));
+  const unmigrated = await createTestDatabase({ unmigrated: true });
   try {
-    const result = await modelsOn({ DATA_DIR: empty }, 'train', '--data', messy, '--target', 'readmitted', '--task', 'binary', '--name', 'early');
+    const result = await modelsOn(settingsFor(unmigrated), 'train', '--data', messy, '--target', 'readmitted', '--task', 'binary', '--name', 'early');
     assert.equal(result.code, 1);
     assert.match(result.stderr, /pending migrations/);
     assert.doesNotMatch(result.stdout, /TensorFlow\.js|Test split/, 'no training ran');
   } finally {
-    await rm(empty, { recursive: true, force: true });
+    await unmigrated.drop();
   }
 });
 
@@ -105,7 +146,7 @@ it('refuses a probable leak naming the column, and trains with it excluded and a
   assert.equal(leak.code, 1);
   assert.match(leak.stderr, /Probable target leak: "bwt" \(AUROC 1\.000\)/);
   const spec = path.join(root, 'test/pipeline/fixtures/birth-weight.features.json');
-  const trained = await models('train', '--data', birthWeight, '--target', 'low', '--task', 'binary', '--name', 'low-birth-weight', '--exclude', 'bwt', '--features', spec, '--positive-class', 'yes');
+  const trained = await modelsProcess('train', '--data', birthWeight, '--target', 'low', '--task', 'binary', '--name', 'low-birth-weight', '--exclude', 'bwt', '--features', spec, '--positive-class', 'yes');
   assert.equal(trained.code, 0, trained.stderr);
   assert.match(trained.stdout, /PatientNumber .*dropped: an identifier by its content/);
   const card = await models('card', 'low-birth-weight', '--version', '1');

@@ -79,7 +79,18 @@ describe('the registry on a new installation', () => {
 describe('training through the API', () => {
   it('trains on an uploaded CSV in the background, reporting progress, and stores a candidate with its data-quality report', async () => {
     const started = await scientist.gql('mutation($input: TrainModelInput!) { trainModel(input: $input) { id status modelName requestedBy } }', {
-      input: { name: 'readmission', description: 'Readmission risk (test data)', task: 'BINARY', target: 'readmitted', data: { csv: messyCsv }, seed: 7, maxEpochs: 30, features: { features: { age: { unit: 'a', type: 'numeric', possibleRange: [0, 120] } } } },
+      input: {
+        name: 'readmission',
+        description: 'Readmission risk (test data)',
+        task: 'BINARY',
+        target: 'readmitted',
+        data: { csv: messyCsv },
+        seed: 7,
+        maxEpochs: 30,
+        features: { features: { age: { unit: 'a', type: 'numeric', possibleRange: [0, 120] } } },
+        calibrate: false,
+        missing: 'DROP_ROWS',
+      },
     });
     assert.equal(started.body.errors, undefined, JSON.stringify(started.body.errors));
     assert.deepEqual([started.body.data!.trainModel.status, started.body.data!.trainModel.requestedBy], ['QUEUED', people.dataScientist.sub]);
@@ -88,7 +99,11 @@ describe('training through the API', () => {
     assert.ok(job.progress.epoch >= 1 && job.progress.epochs >= job.progress.epoch);
     const version = job.modelVersion;
     assert.deepEqual([version.version, version.stage, version.seed, version.trainedBy], [1, 'CANDIDATE', 7, people.dataScientist.sub]);
-    assert.ok(version.dataQuality.notes.some((note: string) => /missing value/.test(note)));
+    // missing: DROP_ROWS and calibrate: false reach the pipeline as the CLI's --missing drop-rows and --no-calibrate do.
+    assert.equal(version.dataQuality.rules.imputation, 'rows with any missing feature value are dropped');
+    assert.ok(version.dataQuality.notes.some((note: string) => /row\(s\) dropped for a missing feature value \(policy drop-rows\)/.test(note)));
+    const stored = await prisma.modelVersion.findUniqueOrThrow({ where: { id: version.id } });
+    assert.equal((stored.result as { calibration: unknown }).calibration, null, 'not recalibrated');
     assert.equal(typeof version.metrics.comparison.statement, 'string');
     // The feature specification is stored with the version (and enforced at prediction, as for the shipped models).
     const features = (await scientist.gql('query($id: ID!) { modelVersion(id: $id) { features { name unit possibleMin possibleMax } } }', { id: version.id })).body.data!.modelVersion.features;

@@ -277,7 +277,7 @@ describe('checks before training', () => {
     assert.deepEqual(report.checks.codedCategories, ['race']);
     assert.deepEqual(features.map((f) => `${f.name}:${f.kind}`), ['age:numeric', 'race:categorical', 'smoke:numeric', 'lwt:numeric']);
     assert.equal(column('smoke').outliers, null);
-    assert.match(column('smoke').treatment, /two values \(binary\)/);
+    assert.match(column('smoke').treatment, /two values \(binary\): used as a number, standardized, and explained as categories \("1 rather than 0"\)/);
     // The feature specification decides where it speaks: age as categories, race as a number.
     const spec = parseFeatureSpec({ features: { race: { type: 'numeric' }, age: { type: 'categorical' } } });
     const specified = assessDataQuality(await birthWeight(), { target: 'low', task: 'binary', exclude: ['bwt'], featureSpec: spec, maxCategoryLevels: 30 });
@@ -312,5 +312,66 @@ describe('checks before training', () => {
     const dropped = assessDataQuality(await readCsvFile(fixturePath('messy-clinical.csv')), { target: 'readmitted', task: 'binary', duplicates: 'drop' }).report;
     assert.deepEqual([kept.duplicateRows, kept.dropped.duplicates, dropped.dropped.duplicates], [2, 0, 2]);
     assert.equal(kept.usableRows - dropped.usableRows, 2);
+  });
+});
+
+describe('checks before training: what the target determines, zeros, repeated identifiers, specifications', () => {
+  const refused = (code: string, pattern: RegExp) => (error: unknown) => {
+    assert.ok(error instanceof PipelineError && error.code === code, String(error));
+    assert.match(error.message, pattern);
+    return true;
+  };
+
+  it('refuses a column the target determines (a low-birth-weight flag beside the weight in grams), naming it', async () => {
+    const dataset = await readCsvFile(fixturePath('birth-weight.csv'));
+    assert.throws(() => assessDataQuality(dataset, { target: 'bwt', task: 'regression' }), refused('BAD_DATA', /Probable target leak: "low" \(determinism 0\.9\d\d\)/));
+    const accepted = assessDataQuality(dataset, { target: 'bwt', task: 'regression', acceptLeaks: ['low'] }).report;
+    assert.deepEqual(accepted.checks.probableLeaks.map((leak) => [leak.column, leak.metric, leak.accepted]), [['low', 'determinism', true]]);
+    assert.ok(accepted.notes.some((note) => /"low" is nearly a function of "bwt"/.test(note)));
+    // Codes and flags the target does not determine pass: race, smoke.
+    assert.deepEqual(assessDataQuality(dataset, { target: 'bwt', task: 'regression', exclude: ['low'] }).report.checks.probableLeaks, []);
+  });
+
+  it('refuses a grouping of the classes of a multiclass target, and keeps a column merely related to them', () => {
+    const records = Array.from({ length: 150 }, (_, i) => {
+      const stage = ['I', 'II', 'III'][i % 3]!;
+      return { stage, advanced: stage === 'III' ? 'yes' : 'no', tumour_mm: 10 + ((i * 37) % 50) + (i % 3) * 10, site: i % 3 === 2 && i % 2 === 0 ? 'lung' : ['breast', 'skin'][i % 2]! };
+    });
+    assert.throws(() => assessDataQuality(datasetFromRecords(records), { target: 'stage', task: 'multiclass' }), refused('BAD_DATA', /"advanced" \(determinism 0\.9\d\d\)/));
+    assert.deepEqual(assessDataQuality(datasetFromRecords(records), { target: 'stage', task: 'multiclass', exclude: ['advanced'] }).report.checks.probableLeaks, []);
+  });
+
+  it('warns of zeros where 0 is probably impossible, with no possible range given', async () => {
+    const glucose = assessDataQuality(await readCsvFile(fixturePath('glucose-zeros.csv')), { target: 'diabetes', task: 'binary' }).report;
+    assert.deepEqual(glucose.checks.suspectZeros.map(({ column, count }) => [column, count]), [['glucose', 14]]);
+    assert.ok(glucose.notes.some((note) => /"glucose" has 14 zero\(s\) where 0 is probably impossible .*"impossible": "missing"/.test(note)));
+    const records = Array.from({ length: 100 }, (_, i) => ({
+      lab_x: i % 10 === 0 ? 0 : 80 + ((i * 13) % 40), // an unnamed measurement: zeros far below its other values
+      pregnancies: i % 6, // a count: 0 is a value like the others
+      treated: i % 2, // a flag
+      outcome: (i * 7) % 11 < 4 ? 'yes' : 'no',
+    }));
+    const unnamed = assessDataQuality(datasetFromRecords(records), { target: 'outcome', task: 'binary' }).report;
+    assert.deepEqual(unnamed.checks.suspectZeros.map(({ column, count }) => [column, count]), [['lab_x', 10]]);
+    // A possible range decides instead (here it allows 0).
+    const ranged = assessDataQuality(datasetFromRecords(records), { target: 'outcome', task: 'binary', featureSpec: parseFeatureSpec({ features: { lab_x: { possibleRange: [0, 500] } } }) }).report;
+    assert.deepEqual(ranged.checks.suspectZeros, []);
+  });
+
+  it('drops a whole-number identifier repeated on a patient\'s rows of a file sorted by it', () => {
+    const records = Array.from({ length: 90 }, (_, i) => ({ PatientNumber: 5000 + Math.floor(i / 1.5), visit_glucose: 70 + ((i * 29) % 61), outcome: i % 4 === 0 ? 'yes' : 'no' }));
+    const { report, features } = assessDataQuality(datasetFromRecords(records), { target: 'outcome', task: 'binary' });
+    assert.deepEqual(report.checks.identifiers, ['PatientNumber']);
+    assert.match(report.columns.find((c) => c.name === 'PatientNumber')!.treatment, /identifier by its content \(a whole number of 60 values for 90 rows, in sequence down the file/);
+    // Many whole-number values out of order (a lab value) stay a feature.
+    assert.deepEqual(features.map((f) => f.name), ['visit_glucose']);
+  });
+
+  it('refuses a feature specification naming a column the data does not have, naming it', async () => {
+    const spec = parseFeatureSpec({ features: { glucos: { possibleRange: [20, 600] }, bmi: { unit: 'kg/m2' } } });
+    assert.throws(
+      () => assessDataQuality(datasetFromRecords([{ glucose: 1, bmi: 2, diabetes: 'no' }]), { target: 'diabetes', task: 'binary', featureSpec: spec }),
+      refused('BAD_OPTION', /The feature specification names columns that are not in .*: glucos\. Its columns are: glucose, bmi, diabetes/),
+    );
   });
 });

@@ -108,6 +108,19 @@ describe('integrated gradients', () => {
     assert.ok(explanation.warnings.some((w) => w.startsWith('bmi is missing')));
     assert.match(explanation.attributions.find((a) => a.feature === 'age')!.text, /years/);
   });
+
+  it('speaks of a number of two values (sex coded 1 and 2) as categories, by the names the specification gives', async () => {
+    const { result, serving, testRows } = await shipped('diabetes-progression');
+    served.push(serving);
+    const sexOf = (model: ServingModel, sex: number) => explainPrediction(model, { ...testRows[0]!, sex }).attributions.find((a) => a.feature === 'sex')!.text;
+    assert.match(sexOf(serving, 2), /^sex: 2 rather than 1 \(training rows: \d+% 2\), (raised|lowered) predicted progression score by [0-9.]+$/);
+    assert.match(sexOf(serving, 1), /^sex: 1 rather than 2 /);
+    // Numbers of more values stay amounts.
+    assert.match(explainPrediction(serving, testRows[0]!).attributions.find((a) => a.feature === 'bmi')!.text, /^bmi [0-9.]+ kg\/m2 (above|below) typical/);
+    const named = await loadServingModel({ ...result, features: result.features.map((f) => (f.name === 'sex' ? { ...f, levelNames: { '1': 'group one', '2': 'group two' } } : f)) });
+    served.push(named);
+    assert.match(sexOf(named, 2), /^sex: group two rather than group one \(training rows: \d+% group two\)/);
+  });
 });
 
 describe('sequence model explanations (pbc-mortality)', () => {

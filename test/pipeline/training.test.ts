@@ -144,6 +144,21 @@ describe('artifacts', () => {
     reloaded.dispose();
   });
 
+  it('regularizes the kernels of a reloaded network, whose weights tfjs renamed beside the same layer names', async () => {
+    const model = buildNetwork(dense, { inputSize: 5, outputUnits: 1, outputActivation: 'sigmoid' }, 3);
+    const { artifact } = await saveModelArtifact(model);
+    const kernelNorm = async (l2: number) => {
+      const reloaded = (await loadModelArtifact(artifact)) as tf.Sequential;
+      assert.ok(reloaded.trainableWeights.some((weight) => weight.name !== weight.originalName), 'the reloaded weights carry renamed variables');
+      await fitNetwork(reloaded, toyData(120, 1), toyData(40, 2), { objective: 'binary', classes: 2, settings: { ...settings, l2 }, seed: 3 });
+      const norm = reloaded.trainableWeights.filter((weight) => weight.originalName.endsWith('kernel')).reduce((sum, weight) => sum + tf.tidy(() => tf.sum(tf.square(weight.read())).dataSync()[0]!), 0);
+      reloaded.dispose();
+      return norm;
+    };
+    assert.ok((await kernelNorm(0.5)) < (await kernelNorm(0)), 'a strong L2 penalty shrinks the kernels');
+    model.dispose();
+  });
+
   it('refuses weights that do not match their checksum', async () => {
     const model = buildNetwork(dense, { inputSize: 5, outputUnits: 1, outputActivation: 'sigmoid' }, 3);
     const { artifact, weightsSha256 } = await saveModelArtifact(model);
@@ -156,7 +171,7 @@ describe('artifacts', () => {
 
 describe('a messy clinical CSV end to end', () => {
   let result: TrainingResult;
-  const featureSpec = parseFeatureSpec({ features: { age: { unit: 'years', possibleRange: [0, 120] }, bmi: { unit: 'kg/m2', possibleRange: [10, 80] } } });
+  const featureSpec = parseFeatureSpec({ features: { age: { unit: 'years', possibleRange: [0, 120] }, bmi: { unit: 'kg/m2', possibleRange: [10, 80] }, sex: { levels: { F: 'female', M: 'male' } } } });
 
   before(async () => {
     result = await trainModel({ data: { csvPath: fixturePath('messy-clinical.csv') }, target: 'readmitted', task: 'binary', featureSpec, bootstrap: { resamples: 300 } });
@@ -216,6 +231,9 @@ describe('a messy clinical CSV end to end', () => {
     const change = explanation.output - explanation.baselineOutput;
     assert.ok(Math.abs(explanation.completenessGap) <= 0.05 * Math.abs(change) + 1e-4);
     assert.match(explanation.attributions.find((a) => a.feature === 'smoking')!.text, /^smoking: current rather than the training mix \(mostly never\), (raised|lowered) probability of yes by/);
+    // The specification's names of the values are stored with the version and spoken.
+    assert.deepEqual(result.features.find((f) => f.name === 'sex')!.levelNames, { F: 'female', M: 'male' });
+    assert.match(explanation.attributions.find((a) => a.feature === 'sex')!.text, /^sex: male rather than the training mix \(mostly (female|male)\)/);
     served.dispose();
   });
 

@@ -12,6 +12,7 @@ const { prisma } = api.server.db;
 const predictMutation = `mutation($caseId: ID!, $model: String!, $version: Int, $explain: Boolean) {
   predict(caseId: $caseId, model: $model, version: $version, explain: $explain) {
     id label value outcomeLabel threshold input outOfDistribution warnings latencyMs requestedBy
+    outOfDistributionScore { score flagged }
     probabilities { label probability }
     conformal { coverage set lower upper }
     modelVersion { version stage }
@@ -94,6 +95,25 @@ describe('predict on tabular models', () => {
     const prediction = (await predict(caseId, 'diabetes-progression')).body.data!.predict;
     assert.deepEqual(prediction.outOfDistribution, ['bmi']);
     assert.equal(typeof prediction.value, 'number');
+  });
+
+  it('scores every input for being unlike the training data as a whole (autoencoder), stores the score and flags an unusual one', async () => {
+    const observations = await modelObservations('diabetes-progression', 5);
+    const usual = (await predict(await caseWithObservations(api, observations), 'diabetes-progression')).body.data!.predict;
+    const unusual = (await predict(await caseWithObservations(api, observations.map((o) => (o.code === 'bmi' ? { ...o, value: 60 } : o))), 'diabetes-progression')).body.data!.predict;
+    const model = (await readShippedModel('diabetes-progression')).result;
+    for (const prediction of [usual, unusual]) {
+      const { score, flagged } = prediction.outOfDistributionScore;
+      // The score is the reconstruction error over the training 99th percentile, as the pipeline computes it for that input.
+      const encoded = (await directModel('diabetes-progression')).encode([prediction.input]);
+      assert.ok(Math.abs(score - encoded.novelty[0]!.score) < 1e-9, `${score} against ${encoded.novelty[0]!.score}`);
+      assert.equal(flagged, score > 1);
+      const stored = await prisma.prediction.findUniqueOrThrow({ where: { id: prediction.id } });
+      assert.deepEqual((stored.qualityFlags as { outOfDistributionScore: unknown }).outOfDistributionScore, { score, flagged });
+    }
+    assert.ok(model.autoencoder && usual.outOfDistributionScore.score < unusual.outOfDistributionScore.score);
+    assert.equal(unusual.outOfDistributionScore.flagged, true);
+    assert.ok(unusual.warnings.some((warning: string) => warning.includes(`out-of-distribution score ${unusual.outOfDistributionScore.score.toFixed(2)}`)));
   });
 
   it('uses a named version, and lists predictions on the case, with their input and explanation as when read by id', async () => {
@@ -196,6 +216,7 @@ describe('predict on the image model', () => {
     const saliency = prediction.explanation.saliency;
     assert.deepEqual([saliency.width, saliency.height, saliency.values.length, saliency.label], [8, 8, 64, prediction.label]);
     assert.ok(saliency.values.some((value: number) => value !== 0));
+    assert.equal(prediction.outOfDistributionScore, null, 'image models have no autoencoder');
   });
 });
 

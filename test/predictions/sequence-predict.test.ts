@@ -163,3 +163,52 @@ describe('training a sequence model through the API', () => {
     assert.equal(await prisma.trainingJob.count(), jobs);
   });
 });
+
+describe('a sequence model trained on the platform\'s own observations', () => {
+  it('trains on each patient\'s days of observations across cases, labelled by the cases\' outcomes, and predicts from a patient\'s history', async () => {
+    // 30 patients, 3 cases each, 2 days of a marker per case; a case's outcome follows the marker, not perfectly.
+    const patientIds: string[] = [];
+    for (let p = 0; p < 30; p++) {
+      const patient = await prisma.patient.create({ data: { mrn: `SEQ-PLAT-${p}`, givenName: 'S', familyName: 'Eq', birthDate: new Date('1950-01-01'), sex: p % 2 ? 'FEMALE' : 'MALE' } });
+      patientIds.push(patient.id);
+      for (let c = 0; c < 3; c++) {
+        const level = ((p * 37 + c * 11) % 100) / 10 + c * 0.5;
+        const day = (k: number) => new Date(enrolment + (c * 90 + k * 7) * dayMs);
+        await prisma.case.create({
+          data: {
+            patientId: patient.id,
+            title: 'follow-up',
+            observations: { create: [{ code: 'marker', value: level - 0.3, observedAt: day(0) }, { code: 'marker', value: level, observedAt: day(1) }] },
+            outcomes: { create: { target: 'flare', label: (level > 5.5) !== ((p + c) % 6 === 0) ? 'yes' : 'no', recordedBy: 'test' } },
+          },
+        });
+      }
+    }
+    const started = await scientist.gql('mutation($input: TrainModelInput!) { trainModel(input: $input) { id } }', {
+      input: { name: 'flare-visits', task: 'BINARY', target: 'flare', positiveClass: 'yes', data: { fromPlatform: true }, sequence: { id: 'patient', time: 'day' }, maxEpochs: 3 },
+    });
+    assert.equal(started.body.errors, undefined, JSON.stringify(started.body.errors));
+    let job: any;
+    for (let attempt = 0; attempt < 600 && !['SUCCEEDED', 'FAILED'].includes(job?.status); attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      job = (await scientist.gql('query($id: ID!) { trainingJob(id: $id) { status error modelVersion { id version dataQuality } } }', { id: started.body.data!.trainModel.id })).body.data!.trainingJob;
+    }
+    assert.equal(job.status, 'SUCCEEDED', job.error);
+    const quality = job.modelVersion.dataQuality;
+    // 180 days of observations, 90 labelled (each case's last day); no patient id or date leaves the database.
+    assert.deepEqual([quality.rowsRead, quality.usableRows], [180, 90]);
+    const stored = JSON.stringify((await prisma.modelVersion.findUniqueOrThrow({ where: { id: job.modelVersion.id } })).result);
+    assert.ok(patientIds.every((id) => !stored.includes(id)), 'pseudonyms only');
+    assert.match(stored, /"kind":"gru"|GRU/i);
+
+    // Predicting reads a patient's history across cases, as for the shipped sequence model.
+    const patientId = await createPatient(api);
+    const observation = (value: number, day: number) => ({ code: 'marker', value, observedAt: new Date(enrolment + day * dayMs).toISOString() });
+    await caseWithObservations(api, [observation(4, 0), observation(4.5, 7)], patientId);
+    const caseId = await caseWithObservations(api, [observation(7, 90), observation(8, 97)], patientId);
+    const predicted = await clinician.gql('mutation($caseId: ID!) { predict(caseId: $caseId, model: "flare-visits", version: 1) { label input probabilities { label probability } } }', { caseId });
+    assert.equal(predicted.body.errors, undefined, JSON.stringify(predicted.body.errors));
+    assert.deepEqual(predicted.body.data!.predict.input, { marker: 8 });
+    assert.ok(['yes', 'no'].includes(predicted.body.data!.predict.label));
+  });
+});

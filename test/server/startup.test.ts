@@ -12,8 +12,20 @@ const database = await createTestDatabase({ empty: true });
 after(() => database.drop());
 const env = { DATA_DIR: database.dataDir, ...(database.databaseUrl ? { DATABASE_URL: database.databaseUrl } : {}) };
 
-/** What `npm run token -- --sub <subject> --role <role>` prints, for the server's development key. */
-async function token(subject = 'demo-admin', role = 'admin') {
+const tokens = new Map<string, Promise<string>>();
+
+/**
+ * What `npm run token -- --sub <subject> --role <role>` prints, for the
+ * server's development key: made once for each subject and role (a process
+ * costs 2 s of CPU), so the restarted server is asked with a token made before.
+ */
+function token(subject = 'demo-admin', role = 'admin'): Promise<string> {
+  const key = `${subject}/${role}`;
+  if (!tokens.has(key)) tokens.set(key, developmentToken(subject, role));
+  return tokens.get(key)!;
+}
+
+async function developmentToken(subject: string, role: string): Promise<string> {
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/token.ts', '--sub', subject, '--role', role], {
     cwd: fileURLToPath(new URL('../../', import.meta.url)),
     env: { PATH: process.env.PATH!, DATA_DIR: database.dataDir },
@@ -78,7 +90,7 @@ it('starts on an empty database: migrates, installs the default models, loads th
 });
 
 it('reports not ready while migrations are pending, and refuses to start with a bad setting', async () => {
-  const fresh = await createTestDatabase({ empty: true });
+  const fresh = await createTestDatabase({ unmigrated: true });
   after(() => fresh.drop());
   const server = await startChildServer({
     DATA_DIR: fresh.dataDir,

@@ -37,15 +37,21 @@ async function migrationsHash(): Promise<string> {
 
 /**
  * @param options.empty a database without any migration applied (as a new
- *   installation finds it), instead of a copy of the migrated template
+ *   installation finds it: embedded, an empty DATA_DIR, where the first start
+ *   creates the database), instead of a copy of the migrated template
+ * @param options.unmigrated a database created but without any migration
+ *   applied (as a start with MIGRATE_ON_START=false leaves it): embedded, a copy
+ *   of a template, where creating the database costs 4 s of CPU
  * @param options.embedded an embedded database even when DATABASE_URL is set
  * @param options.serverUrl the PostgreSQL server to make it on instead of DATABASE_URL's
  */
-export async function createTestDatabase(options: { empty?: boolean; embedded?: boolean; serverUrl?: string } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  options: { empty?: boolean; unmigrated?: boolean; embedded?: boolean; serverUrl?: string } = {},
+): Promise<TestDatabase> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-test-'));
   const serverUrl = options.embedded ? undefined : (options.serverUrl ?? process.env.DATABASE_URL);
   if (serverUrl) {
-    const databaseUrl = await createPostgresDatabase(serverUrl, options.empty ?? false);
+    const databaseUrl = await createPostgresDatabase(serverUrl, Boolean(options.empty || options.unmigrated));
     return {
       databaseUrl,
       dataDir,
@@ -55,18 +61,22 @@ export async function createTestDatabase(options: { empty?: boolean; embedded?: 
       },
     };
   }
-  if (!options.empty) await copyTree(await embeddedTemplate(), embeddedDataPath(dataDir));
+  if (!options.empty) await copyTree(await embeddedTemplate(!options.unmigrated), embeddedDataPath(dataDir));
   return { databaseUrl: undefined, dataDir, drop: () => rm(dataDir, { recursive: true, force: true }) };
 }
 
-/** An empty embedded database directory with every migration applied, built once per migration set. */
-async function embeddedTemplate(): Promise<string> {
-  const template = path.join(cacheDir, `pglite-${await migrationsHash()}`);
+/**
+ * An empty embedded database directory, built once: with every migration
+ * applied (once per migration set), or with none.
+ */
+async function embeddedTemplate(migrated: boolean): Promise<string> {
+  const template = path.join(cacheDir, migrated ? `pglite-${await migrationsHash()}` : 'pglite-unmigrated');
   if (await readdir(template).then(() => true, () => false)) return template;
   await mkdir(cacheDir, { recursive: true });
   const building = `${template}.${process.pid}.${randomBytes(4).toString('hex')}`;
   const pglite = createPGlite(building);
-  await applyMigrations(new PrismaPGlite(pglite));
+  if (migrated) await applyMigrations(new PrismaPGlite(pglite));
+  else await pglite.waitReady;
   await pglite.close();
   // Another test process may have finished first; either copy is as good.
   await rename(building, template).catch(() => rm(building, { recursive: true, force: true }));
