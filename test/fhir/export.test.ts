@@ -319,7 +319,7 @@ describe('FHIR bulk export', () => {
     try {
       await new Promise((resolve) => setTimeout(resolve, 50));
       const { manifest } = await exportAll(scientist, '/$export?_type=Patient');
-      assert.equal(manifest.output[0].count, 6);
+      assert.deepEqual(manifest.output.map((output: any) => output.type), ['Patient']);
     } finally {
       held.destroy();
     }
