@@ -15,9 +15,6 @@ import { FhirObservationCodingRepository } from './fhir-observation-coding.repos
 import { type ExportProfile, type ExportReport, expireOldestExport, FhirExportRepository, profileOf } from './fhir-export.repository.ts';
 import { defaultMrnSystem, toFhirEncounter, toFhirObservation, toFhirPatient } from './fhir-resources.ts';
 
-/** When a lease taken or renewed now runs out. */
-const leaseEnd = () => new Date(Date.now() + leaseMs);
-
 /** Resource types a bulk export holds, in the order it writes them. */
 export const exportTypes = ['Patient', 'Encounter', 'Observation'] as const;
 
@@ -39,6 +36,8 @@ const progressIntervalMs = 1000;
  * looks for such jobs at its start and every `leaseMs`.
  */
 const leaseMs = 60_000;
+/** When a lease taken or renewed now runs out. */
+const leaseEnd = () => new Date(Date.now() + leaseMs);
 
 /**
  * Runs bulk exports in the background of this process, one at a time, under
