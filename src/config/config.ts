@@ -100,6 +100,7 @@ const settingsSchema = z.object({
   FHIR_EXPORT_K: z.coerce.number().int().min(2).max(1000).default(5),
   FHIR_EXPORT_WORK_MS: z.coerce.number().int().min(1).max(10_000).default(10),
   FHIR_EXPORT_PERIOD_MS: z.coerce.number().int().min(2).max(60_000).default(100),
+  FHIR_EXPORT_RETENTION_HOURS: z.coerce.number().int().min(1).max(24 * 366).default(24),
   CONSOLE_GRAPHIQL: booleanFlag.optional(),
   CONSOLE_OIDC_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
   CONSOLE_OIDC_CLIENT_ID: optionalText,
@@ -207,6 +208,8 @@ export interface Config {
     exportK: number;
     /** The duty cycle of bulk exports beside interactive requests: at most workMs of every periodMs. */
     exportPacing: { workMs: number; periodMs: number };
+    /** How long a completed export's files are kept (then deleted in the background, and the export answers 410). */
+    exportRetentionMs: number;
   };
 }
 
@@ -326,6 +329,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       pseudonymKey: s.FHIR_EXPORT_PSEUDONYM_KEY,
       exportK: s.FHIR_EXPORT_K,
       exportPacing: { workMs: s.FHIR_EXPORT_WORK_MS, periodMs: s.FHIR_EXPORT_PERIOD_MS },
+      exportRetentionMs: s.FHIR_EXPORT_RETENTION_HOURS * 3_600_000,
     },
     console: consoleConfig(s, production, auth),
   };

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Coding } from '@medplum/fhirtypes';
 import { isPurposeOfUse, isRole, type Principal } from '../access/principal.ts';
 import { openScope } from '../access/scope.ts';
@@ -5,24 +7,37 @@ import type { Case, Observation } from '../cases/case.repository.ts';
 import type { Patient } from '../patients/patient.repository.ts';
 import type { FhirExportJob } from './fhir-export.repository.ts';
 import type { ContextDeps } from '../server/context.ts';
-import type { RequestsInFlight } from '../server/requests-in-flight.ts';
 import type { CodeCatalog } from './code-catalog.ts';
-import { DutyCycle } from './duty-cycle.ts';
+import { DutyCycle, type InteractiveRequests } from './duty-cycle.ts';
 import { deidentifiedEncounter, deidentifiedObservation, deidentifiedPatient, Deidentifier, Pseudonymizer, QuasiIdentifierGroups } from './deidentify.ts';
 import { type ExportPart, ExportParts } from './export-parts.ts';
 import { FhirObservationCodingRepository } from './fhir-observation-coding.repository.ts';
-import { type ExportProfile, type ExportReport, FhirExportRepository, profileOf } from './fhir-export.repository.ts';
+import { type ExportProfile, type ExportReport, expireOldestExport, FhirExportRepository, profileOf } from './fhir-export.repository.ts';
 import { defaultMrnSystem, toFhirEncounter, toFhirObservation, toFhirPatient } from './fhir-resources.ts';
 
 /** Resource types a bulk export holds, in the order it writes them. */
 export const exportTypes = ['Patient', 'Encounter', 'Observation'] as const;
 
-/** Patients an export reads in one step, to measure k-anonymity over them. */
-const patientPageSize = 200;
-/** Patients an export writes in one step (with their cases and observations): a few milliseconds of work. */
-const exportStepSize = 10;
-/** How often a running export records its progress and looks for a cancellation. */
+/**
+ * Patients an export reads in one step, to measure k-anonymity over them.
+ * Each step holds the event loop for its JavaScript, and a read that meets
+ * it waits that long, so the longest step bounds what an export adds to a
+ * read's latency: 200 patients took 17-22 ms (BENCHMARKS.md, issue 13).
+ */
+const patientPageSize = 100;
+/** Patients an export writes in one step (with their cases and observations): the longest step, 10-19 ms of CPU for 10 under load, so 5. */
+const exportStepSize = 5;
+/** How often a running export records its progress, renews its lease and looks for a cancellation. */
 const progressIntervalMs = 1000;
+/**
+ * How long a runner holds a job without renewing its lease: far longer than
+ * the renewals' interval, a paced step and its rest, so only a runner whose
+ * process stopped (or hangs) loses its jobs to another. Another process
+ * looks for such jobs at its start and every `leaseMs`.
+ */
+const leaseMs = 60_000;
+/** When a lease taken or renewed now runs out. */
+const leaseEnd = () => new Date(Date.now() + leaseMs);
 
 /**
  * Runs bulk exports in the background of this process, one at a time, under
@@ -30,15 +45,21 @@ const progressIntervalMs = 1000;
  * request), in small steps paced by a duty cycle (FHIR_EXPORT_WORK_MS of
  * every FHIR_EXPORT_PERIOD_MS while interactive requests come in), so a
  * running export slows them little. Jobs are rows in
- * the database: those a stopped process left unfinished run again at start.
+ * the database, each held by one runner (`owner`) under a lease it renews as
+ * it works: a job whose runner stopped is taken over, once its lease has run
+ * out, by the next runner to look (at its start, then every `leaseMs`), and
+ * a job another live process runs is left to it.
  */
 export class BulkExportRunner {
   private queue: Promise<void> = Promise.resolve();
+  /** This runner, as the jobs it holds name it: host and process, for operators, and a random part, unique. */
+  readonly owner = `${hostname()}:${process.pid}:${randomUUID()}`;
+  private housekeeping: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deps: ContextDeps,
     private readonly catalog: CodeCatalog,
-    private readonly requests: RequestsInFlight,
+    private readonly requests: InteractiveRequests,
   ) {}
 
   /** Queues a job; it runs after the ones before it. */
@@ -46,10 +67,43 @@ export class BulkExportRunner {
     this.queue = this.queue.then(() => this.run(job)).catch((error: unknown) => this.deps.log.error({ jobId: job.id, errorType: (error as Error).name }, 'bulk export failed'));
   }
 
-  /** Queues the jobs a previous process left queued or running. */
+  /** Queues the unfinished jobs no live runner holds: those no runner took yet, and those whose runner's lease ran out. */
   async resumeUnfinished(): Promise<void> {
-    const jobs = await this.deps.db.prisma.fhirExportJob.findMany({ where: { status: { in: ['QUEUED', 'RUNNING'] } }, orderBy: { createdAt: 'asc' } });
+    const jobs = await this.deps.db.prisma.fhirExportJob.findMany({
+      where: { status: { in: ['QUEUED', 'RUNNING'] }, OR: [{ owner: null }, { leaseUntil: { lt: new Date() } }] },
+      orderBy: { createdAt: 'asc' },
+    });
     for (const job of jobs) this.start(job);
+  }
+
+  /** Expires old exports now, then every `leaseMs` (until `close`) resumes abandoned jobs and expires old exports. */
+  startHousekeeping(): void {
+    const expire = () => void this.expireOld().catch((error: unknown) => this.deps.log.warn({ errorType: (error as Error).name }, 'expired bulk exports not deleted'));
+    expire();
+    this.housekeeping = setInterval(() => {
+      this.resumeUnfinished().catch((error: unknown) => this.deps.log.warn({ errorType: (error as Error).name }, 'abandoned bulk exports not resumed'));
+      expire();
+    }, leaseMs);
+    this.housekeeping.unref();
+  }
+
+  /**
+   * Deletes the files of every completed export older than
+   * FHIR_EXPORT_RETENTION_HOURS (identified NDJSON must not stay forever),
+   * one export a step of the duty cycle; resolves with how many expired.
+   */
+  async expireOld(): Promise<number> {
+    const before = new Date(Date.now() - this.deps.config.fhir.exportRetentionMs);
+    const pace = this.pacing();
+    let expired = 0;
+    while (await pace.step(() => expireOldestExport(this.deps.db.prisma, before))) expired++;
+    return expired;
+  }
+
+  /** Stops the housekeeping and resolves when every queued job has finished (shutdown). */
+  close(): Promise<void> {
+    clearInterval(this.housekeeping);
+    return this.idle();
   }
 
   /** Resolves when every queued job has finished (shutdown, tests). */
@@ -64,16 +118,19 @@ export class BulkExportRunner {
 
   private async run(job: FhirExportJob): Promise<void> {
     const { trail, exports, codings } = this.requesterScope(job);
+    const { owner } = this;
     try {
       const pace = this.pacing();
+      // Finished meanwhile, or another live runner holds it: not this runner's to run.
+      if (!(await pace.step(() => exports.claim(job.id, owner, leaseEnd())))) return;
       // A job a stopped server left unfinished starts over: what it had written goes.
-      await pace.step(() => exports.deleteParts(job.id));
+      await pace.step(() => exports.deleteParts(job.id, owner));
       const built = await this.build(job, exports, codings, pace);
-      const completed = built !== undefined && (await pace.step(() => exports.complete(job, built.files, built.report, built.patientIds)));
-      if (!completed) await exports.deleteParts(job.id);
+      const completed = built !== undefined && (await pace.step(() => exports.complete(job, owner, built.files, built.report, built.patientIds)));
+      if (!completed) await exports.deleteParts(job.id, owner);
     } catch (error) {
       this.deps.log.error({ jobId: job.id, errorType: (error as Error).name }, 'bulk export failed');
-      await exports.fail(job, 'The export could not be completed.');
+      await exports.fail(job, owner, 'The export could not be completed.');
     } finally {
       await trail.flush().catch(() => {});
     }
@@ -93,22 +150,23 @@ export class BulkExportRunner {
     const types = exportTypes.filter((type) => job.types.includes(type));
     const wanted = new Set<string>(types);
     let reported = performance.now();
-    /** Records progress (and sees a cancellation) about once a second; false once the job was cancelled. */
+    /** Records progress and renews the lease (and sees a cancellation or a takeover) about once a second; false once the job is no longer this runner's to run. */
     const stillRunning = async (progress: string, now = false) => {
       if (!now && performance.now() - reported < progressIntervalMs) return true;
       reported = performance.now();
-      return pace.step(() => exports.markRunning(job.id, progress));
+      return pace.step(() => exports.markRunning(job.id, this.owner, progress, leaseEnd()));
     };
-    /** Stores parts one step each; false once the job was cancelled. */
+    /** Stores parts one step each; false once the job was cancelled or taken over. */
     const store = async (parts: ExportPart[]) => {
-      for (const part of parts) if (!(await pace.step(() => exports.writePart(job.id, part.type, part.seq, part.ndjson)))) return false;
+      for (const part of parts) if (!(await pace.step(() => exports.writePart(job.id, this.owner, part.type, part.seq, part.ndjson)))) return false;
       return true;
     };
     if (!(await stillRunning('reading patients', true))) return undefined;
     const today = new Date();
     const k = this.deps.config.fhir.exportK;
     const groups = profile !== 'identified' ? new QuasiIdentifierGroups(today) : undefined;
-    const everyone = await this.allPatients(job, exports, pace, groups);
+    const everyone = await this.allPatients(job, exports, pace, groups, stillRunning);
+    if (!everyone) return undefined;
     const write = this.writer(profile);
     const output = new ExportParts(types);
     const exported: string[] = [];
@@ -139,10 +197,17 @@ export class BulkExportRunner {
     return { files: output.files(), report: { profile, ...(groups ? { kAnonymity: groups.report(k) } : {}) } satisfies ExportReport, patientIds: exported };
   }
 
-  /** Every patient the export may hold, read a page at a time and counted into their k-anonymity groups (measured over all of them before any is written). */
-  private async allPatients(job: FhirExportJob, exports: FhirExportRepository, pace: DutyCycle, groups: QuasiIdentifierGroups | undefined): Promise<Patient[]> {
+  /** Every patient the export may hold, read a page at a time and counted into their k-anonymity groups (measured over all of them before any is written); undefined once the job is no longer this runner's. */
+  private async allPatients(
+    job: FhirExportJob,
+    exports: FhirExportRepository,
+    pace: DutyCycle,
+    groups: QuasiIdentifierGroups | undefined,
+    stillRunning: (progress: string) => Promise<boolean>,
+  ): Promise<Patient[] | undefined> {
     const everyone: Patient[] = [];
     for (;;) {
+      if (!(await stillRunning(`${everyone.length} patients read`))) return undefined;
       const page = await pace.step(async () => {
         const read = await exports.patients(profileOf(job), job.since, everyone.at(-1)?.id, patientPageSize);
         groups?.add(read);

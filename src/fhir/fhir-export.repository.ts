@@ -1,6 +1,6 @@
 import type { AccessRule } from '../access/owned-record-store.ts';
 import { type Action, type Permission, purposeOfUseFor } from '../access/permissions.ts';
-import type { Case, FhirExportJob, Observation, Patient, Prisma } from '../generated/prisma/client.ts';
+import type { Case, FhirExportJob, Observation, Patient, Prisma, PrismaClient } from '../generated/prisma/client.ts';
 
 export type { FhirExportJob };
 import type { Scope } from '../access/scope.ts';
@@ -64,11 +64,19 @@ export class FhirExportRepository {
     return this.scope.prisma.fhirExportFile.findMany({ where: { jobId, job: { requestedBy: this.scope.access.subject } }, select: { type: true, count: true }, orderBy: { type: 'asc' } });
   }
 
-  /** One file of the caller's completed job, whose parts are then read with `part`; the download is audited. */
-  async file(jobId: string, type: string): Promise<ExportFile | null> {
-    const found = await this.scope.prisma.fhirExportFile.findFirst({ where: { jobId, type, job: { requestedBy: this.scope.access.subject, status: 'COMPLETED' } }, select: { type: true, count: true } });
-    if (found) this.scope.trail.note({ action: 'fhir.export.download', resourceType: 'FhirExportJob', resourceIds: [jobId], reason: `type=${type}` });
-    return found;
+  /**
+   * One file of the caller's completed job, with when the job finished (its
+   * files expire a retention time later), whose parts are then read with
+   * `part`; the download is audited.
+   */
+  async file(jobId: string, type: string): Promise<(ExportFile & { finishedAt: Date }) | null> {
+    const found = await this.scope.prisma.fhirExportFile.findFirst({
+      where: { jobId, type, job: { requestedBy: this.scope.access.subject, status: 'COMPLETED' } },
+      select: { type: true, count: true, job: { select: { finishedAt: true } } },
+    });
+    if (!found?.job.finishedAt) return null;
+    this.scope.trail.note({ action: 'fhir.export.download', resourceType: 'FhirExportJob', resourceIds: [jobId], reason: `type=${type}` });
+    return { type: found.type, count: found.count, finishedAt: found.job.finishedAt };
   }
 
   /**
@@ -85,19 +93,33 @@ export class FhirExportRepository {
   /**
    * Stores the next part of a running job's file (the job's own runner
    * writes them, as it goes); false, storing nothing, once the job was
-   * cancelled, so a cancellation leaves no part behind.
+   * cancelled or another runner took it over, so neither leaves a part
+   * behind or clashes with the new owner's.
    */
-  async writePart(jobId: string, type: string, seq: number, ndjson: string): Promise<boolean> {
+  async writePart(jobId: string, owner: string, type: string, seq: number, ndjson: string): Promise<boolean> {
     const stored = await this.scope.prisma.$executeRaw`
       INSERT INTO "FhirExportPart" ("jobId", "type", "seq", "ndjson")
       SELECT ${jobId}::uuid, ${type}, ${seq}, ${ndjson}
-      WHERE EXISTS (SELECT 1 FROM "FhirExportJob" WHERE id = ${jobId}::uuid AND status = 'RUNNING')`;
+      WHERE EXISTS (SELECT 1 FROM "FhirExportJob" WHERE id = ${jobId}::uuid AND status = 'RUNNING' AND owner = ${owner})`;
     return stored === 1;
   }
 
-  /** Deletes what a job wrote of its files (before it runs again from the start, or when it did not complete). */
-  async deleteParts(jobId: string): Promise<void> {
-    await this.scope.prisma.fhirExportPart.deleteMany({ where: { jobId } });
+  /** Deletes what a job wrote of its files (before it runs again from the start, or when it did not complete), unless another runner holds the job now. */
+  async deleteParts(jobId: string, owner: string): Promise<void> {
+    await this.scope.prisma.fhirExportPart.deleteMany({ where: { jobId, job: { owner } } });
+  }
+
+  /**
+   * Takes a queued or running job for the runner `owner` until `leaseUntil`:
+   * a job no runner holds, or whose runner's lease ran out (its process
+   * stopped or hangs); false when it is finished or another runner holds it.
+   */
+  async claim(id: string, owner: string, leaseUntil: Date): Promise<boolean> {
+    const { count } = await this.scope.prisma.fhirExportJob.updateMany({
+      where: { id, status: { in: ['QUEUED', 'RUNNING'] }, OR: [{ owner: null }, { owner }, { leaseUntil: { lt: new Date() } }] },
+      data: { owner, leaseUntil },
+    });
+    return count === 1;
   }
 
   /** Cancels a job and deletes its files; false when it is not the caller's. */
@@ -117,19 +139,19 @@ export class FhirExportRepository {
     return true;
   }
 
-  /** Marks a job running, unless it was cancelled meanwhile. */
-  async markRunning(id: string, progress: string): Promise<boolean> {
-    const { count } = await this.scope.prisma.fhirExportJob.updateMany({ where: { id, status: { in: ['QUEUED', 'RUNNING'] } }, data: { status: 'RUNNING', progress } });
+  /** Marks a job running and renews its runner's lease; false once it was cancelled or another runner took it over. */
+  async markRunning(id: string, owner: string, progress: string, leaseUntil: Date): Promise<boolean> {
+    const { count } = await this.scope.prisma.fhirExportJob.updateMany({ where: { id, owner, status: { in: ['QUEUED', 'RUNNING'] } }, data: { status: 'RUNNING', progress, leaseUntil } });
     return count === 1;
   }
 
-  /** Lists the files (their parts are stored already) with the report, and audits the export with the patients it holds (nothing if it was cancelled meanwhile). */
-  complete(job: FhirExportJob, files: ExportFile[], report: ExportReport, patientIds: string[]): Promise<boolean> {
+  /** Lists the files (their parts are stored already) with the report, and audits the export with the patients it holds (nothing if it was cancelled or taken over meanwhile). */
+  complete(job: FhirExportJob, owner: string, files: ExportFile[], report: ExportReport, patientIds: string[]): Promise<boolean> {
     return this.scope.records.write(
       exportRule(profileOf(job), 'fhir.export'),
       [],
       async (tx) => {
-        const { count } = await tx.fhirExportJob.updateMany({ where: { id: job.id, status: 'RUNNING' }, data: { status: 'COMPLETED', progress: 'done', report: report as unknown as Prisma.InputJsonObject, finishedAt: new Date() } });
+        const { count } = await tx.fhirExportJob.updateMany({ where: { id: job.id, owner, status: 'RUNNING' }, data: { status: 'COMPLETED', progress: 'done', report: report as unknown as Prisma.InputJsonObject, finishedAt: new Date(), leaseUntil: null } });
         if (count === 1) await tx.fhirExportFile.createMany({ data: files.map((file) => ({ ...file, jobId: job.id })) });
         return count === 1;
       },
@@ -137,10 +159,11 @@ export class FhirExportRepository {
     );
   }
 
-  async fail(job: FhirExportJob, error: string): Promise<void> {
-    await this.deleteParts(job.id);
-    await this.scope.prisma.fhirExportJob.updateMany({ where: { id: job.id, status: { in: ['QUEUED', 'RUNNING'] } }, data: { status: 'FAILED', error, finishedAt: new Date() } });
-    this.scope.trail.failed('fhir.export', error, { resourceType: 'FhirExportJob', resourceIds: [job.id] });
+  /** Marks the runner's job failed and deletes what it wrote (nothing when another runner holds it now). */
+  async fail(job: FhirExportJob, owner: string, error: string): Promise<void> {
+    await this.deleteParts(job.id, owner);
+    const { count } = await this.scope.prisma.fhirExportJob.updateMany({ where: { id: job.id, owner, status: { in: ['QUEUED', 'RUNNING'] } }, data: { status: 'FAILED', error, finishedAt: new Date(), leaseUntil: null } });
+    if (count === 1) this.scope.trail.failed('fhir.export', error, { resourceType: 'FhirExportJob', resourceIds: [job.id] });
   }
 
   /**
@@ -173,6 +196,23 @@ export class FhirExportRepository {
     this.scope.access.require(exportPermission(profile), 'fhir.export');
     return this.scope.prisma.observation.findMany({ where: { caseId: { in: caseIds }, ...(since ? { createdAt: { gte: since } } : {}) }, orderBy: [{ observedAt: 'asc' }, { id: 'asc' }] });
   }
+}
+
+/**
+ * Expires the oldest completed export finished before `finishedBefore`: its
+ * files and their parts are deleted and it is marked EXPIRED, in one
+ * transaction (a system task of the export runner, under no requester's
+ * identity: only what the requester was given goes). False when there is none.
+ */
+export async function expireOldestExport(prisma: PrismaClient, finishedBefore: Date): Promise<boolean> {
+  const job = await prisma.fhirExportJob.findFirst({ where: { status: 'COMPLETED', finishedAt: { lt: finishedBefore } }, orderBy: { finishedAt: 'asc' }, select: { id: true } });
+  if (!job) return false;
+  await prisma.$transaction([
+    prisma.fhirExportPart.deleteMany({ where: { jobId: job.id } }),
+    prisma.fhirExportFile.deleteMany({ where: { jobId: job.id } }),
+    prisma.fhirExportJob.updateMany({ where: { id: job.id, status: 'COMPLETED' }, data: { status: 'EXPIRED' } }),
+  ]);
+  return true;
 }
 
 /** The audit and access terms of an export's writes: the profile's permission, the job as the resource. */

@@ -74,8 +74,10 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
     if (!job || job.status === 'CANCELLED') throw fhirError(404, 'not-found', `No export ${request.params.id} of yours.`);
     if (job.status === 'QUEUED' || job.status === 'RUNNING') return reply.code(202).header('x-progress', job.progress ?? 'queued').header('retry-after', '1').send();
     if (job.status === 'FAILED') throw fhirError(500, 'exception', job.error ?? 'The export failed.');
+    const expires = expiryOf(job.finishedAt, deps.config.fhir.exportRetentionMs);
+    if (job.status === 'EXPIRED' || !expires) throw expired(request.params.id, deps.config.fhir.exportRetentionMs);
     const files = await exports.manifestFiles(job.id);
-    return reply.type('application/json').send({
+    return reply.type('application/json').header('expires', expires.toUTCString()).send({
       transactionTime: job.createdAt.toISOString(),
       request: job.requestUrl,
       requiresAccessToken: true,
@@ -98,8 +100,10 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
     const exports = exportsOf(context);
     const file = uuid.test(id) ? await exports.file(id, type) : null;
     if (!file) throw fhirError(404, 'not-found', 'No such export file of yours.');
+    const expires = expiryOf(file.finishedAt, deps.config.fhir.exportRetentionMs);
+    if (!expires) throw expired(id, deps.config.fhir.exportRetentionMs);
     await flushReads(context);
-    return reply.type('application/fhir+ndjson').send(Readable.from(fileParts(exports, id, type, runner.pacing())));
+    return reply.type('application/fhir+ndjson').header('expires', expires.toUTCString()).send(Readable.from(fileParts(exports, id, type, runner.pacing())));
   });
 }
 
@@ -114,6 +118,17 @@ async function* fileParts(exports: FhirExportRepository, jobId: string, type: st
     if (ndjson === null) return;
     yield ndjson;
   }
+}
+
+/** When a completed export's files go (`retentionMs`, FHIR_EXPORT_RETENTION_HOURS, after it finished); undefined once they have. */
+function expiryOf(finishedAt: Date | null, retentionMs: number): Date | undefined {
+  const expires = new Date((finishedAt?.getTime() ?? 0) + retentionMs);
+  return expires.getTime() > Date.now() ? expires : undefined;
+}
+
+/** 410 for an export whose files expired (deleted, or about to be). */
+function expired(id: string, retentionMs: number) {
+  return fhirError(410, 'not-found', `Export ${id} has expired: its files are kept ${retentionMs / 3_600_000} hours after it completes. Start a new export.`);
 }
 
 /** The de-identification profile `_deidentify` asks for (none: the role's default), or a 400 naming the parameter. */

@@ -51,6 +51,7 @@ export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDep
   const exports = new BulkExportRunner(deps, catalog, countRequestsInFlight(http.server, (url) => !exportUrl.test(url)));
   // A database not yet migrated has no job table; its jobs (none) wait for the next start.
   await exports.resumeUnfinished().catch((error: unknown) => deps.log.warn({ errorType: (error as Error).name }, 'unfinished bulk exports not resumed'));
+  exports.startHousekeeping();
   const { fhir: settings, maxPageSize } = deps.config;
   const mrnSystem = settings.mrnSystem ?? defaultMrnSystem;
   guard = [...guard, refuseUnauthenticated];

@@ -23,6 +23,7 @@ import { createTokenVerifier, type TokenVerifier } from '../auth/token-verifier.
 import type { Config } from '../config/config.ts';
 import type { Database } from '../db/database.ts';
 import { errorBody, ErrorCode } from '../errors/errors.ts';
+import type { BulkExportRunner } from '../fhir/bulk-export.ts';
 import { registerFhirRoutes } from '../fhir/fhir.plugin.ts';
 import { fhirRequestMeta } from '../fhir/fhir-request-meta.ts';
 import { consoleContentSecurityPolicy, graphqlPageRedirect, registerConsole } from './console.ts';
@@ -48,6 +49,8 @@ export interface App {
   metrics: Metrics;
   modelServer: ModelServer;
   trainingRunner: TrainingRunner;
+  /** The FHIR bulk exports this process runs in the background. */
+  fhirExports: BulkExportRunner;
   /** Starts listening; resolves with the GraphQL endpoint's URL. */
   listen(): Promise<string>;
   /** Stops accepting requests, finishes those in flight and their audit records, then returns. */
@@ -207,6 +210,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
     metrics,
     modelServer,
     trainingRunner,
+    fhirExports,
     async listen() {
       await http.listen({ port: config.port, host: config.host });
       sequencer.start();
@@ -222,7 +226,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
       const sweep = setInterval(() => http.server.closeIdleConnections(), 50);
       await Promise.all([http.close(), modelServer.drain()]).finally(() => clearInterval(sweep));
       await trainingRunner.idle();
-      await fhirExports.idle();
+      await fhirExports.close();
       await auditLog.drain();
       // The last entries are integrated and signed before the sequencer's lock is given up.
       await sequencer.stop();

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
@@ -265,7 +266,7 @@ describe('FHIR bulk export', () => {
 
   it('streams a file of many parts whole and in order, and only to the requester', async () => {
     const job = await api.server.db.prisma.fhirExportJob.create({
-      data: { level: 'system', types: ['Patient'], profile: 'deidentified', requestUrl: 'parts', requestedBy: people.dataScientist.sub, requestedRoles: ['data_scientist'], purposeOfUse: 'TREAT', status: 'COMPLETED', report: { profile: 'deidentified' } },
+      data: { level: 'system', types: ['Patient'], profile: 'deidentified', requestUrl: 'parts', requestedBy: people.dataScientist.sub, requestedRoles: ['data_scientist'], purposeOfUse: 'TREAT', status: 'COMPLETED', report: { profile: 'deidentified' }, finishedAt: new Date() },
     });
     const lines = Array.from({ length: 30 }, (_, i) => `{"resourceType":"Patient","id":"p${i}"}\n`);
     await api.server.db.prisma.fhirExportFile.create({ data: { jobId: job.id, type: 'Patient', count: lines.length } });
@@ -278,6 +279,50 @@ describe('FHIR bulk export', () => {
     assert.deepEqual(await download(people.dataScientist, manifest.output[0].url), lines.map((line) => line.trimEnd()));
     const other = await fetch(manifest.output[0].url, { headers: { authorization: `Bearer ${await signToken(people.admin)}` } });
     assert.equal(other.status, 404);
+  });
+
+  it('says when its files expire (Expires, FHIR_EXPORT_RETENTION_HOURS after completion), answers 410 after, and the background expiry (at start, then every minute) deletes the files', async () => {
+    const { manifest, statusPath } = await exportAll(scientist, '/$export?_type=Patient');
+    const jobId = statusPath.split('/').at(-1)!;
+    const { finishedAt } = await api.server.db.prisma.fhirExportJob.findUniqueOrThrow({ where: { id: jobId } });
+    const expires = new Date(finishedAt!.getTime() + 24 * 3_600_000).toUTCString();
+    assert.equal((await scientist(statusPath)).headers.get('expires'), expires);
+    const file = await fetch(manifest.output[0].url, { headers: { authorization: `Bearer ${await signToken(people.dataScientist)}` } });
+    assert.equal(file.headers.get('expires'), expires);
+    await file.text();
+
+    // A day and an hour later: expired, whether or not the files are deleted yet.
+    await api.server.db.prisma.fhirExportJob.update({ where: { id: jobId }, data: { finishedAt: new Date(Date.now() - 25 * 3_600_000) } });
+    const gone = await scientist(statusPath);
+    assert.equal(gone.status, 410);
+    assert.equal(gone.body.resourceType, 'OperationOutcome');
+    assert.equal((await fetch(manifest.output[0].url, { headers: { authorization: `Bearer ${await signToken(people.dataScientist)}` } })).status, 410);
+
+    assert.ok((await api.server.app.fhirExports.expireOld()) >= 1);
+    const [left] = await raw.query<{ parts: number; files: number; status: string }>(
+      `SELECT (SELECT count(*)::int FROM "FhirExportPart" WHERE "jobId" = $1::uuid) AS parts, (SELECT count(*)::int FROM "FhirExportFile" WHERE "jobId" = $1::uuid) AS files, status::text FROM "FhirExportJob" WHERE id = $1::uuid`,
+      [jobId],
+    );
+    assert.deepEqual(left, { parts: 0, files: 0, status: 'EXPIRED' });
+    assert.equal((await scientist(statusPath)).status, 410);
+    // Recent exports are kept.
+    const [recent] = await raw.query<{ n: number }>(`SELECT count(*)::int AS n FROM "FhirExportJob" WHERE status = 'COMPLETED'`);
+    assert.ok(recent!.n > 0);
+  });
+
+  it('still finishes an export while an interactive request stays in flight throughout (the pacing waits for a gap a period at most)', async () => {
+    // A GraphQL request whose body never finishes arriving: in flight until the connection is dropped.
+    const url = new URL(api.url);
+    const held = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '1000' } });
+    held.on('error', () => {});
+    held.write('{"query":');
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const { manifest } = await exportAll(scientist, '/$export?_type=Patient');
+      assert.deepEqual(manifest.output.map((output: any) => output.type), ['Patient']);
+    } finally {
+      held.destroy();
+    }
   });
 
   // Last: it stops the suite's server.

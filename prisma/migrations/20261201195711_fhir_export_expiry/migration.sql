@@ -1,0 +1,2 @@
+-- AlterEnum
+ALTER TYPE "FhirExportStatus" ADD VALUE 'EXPIRED';

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/config.ts';
+import { startServer } from '../../src/server/start.ts';
+import { startTestServer, testServerEnv } from '../support/test-server.ts';
+import { people } from '../support/tokens.ts';
+import { ehrBundle } from './ehr-bundles.ts';
+import { fhirClient, interfaceEngine } from './fhir-client.ts';
+
+// Two server processes on one database need a database server: the embedded one belongs to a single process.
+const shared = Boolean(process.env.DATABASE_URL);
+const settings = { FHIR_EXPORT_PSEUDONYM_KEY: 'test-pseudonym-key-0123456789abcdef0123' };
+
+describe('FHIR bulk export jobs with two server processes on one database', () => {
+  it('leaves a job another live process runs to it, and takes over one whose process stopped', { skip: !shared && 'needs DATABASE_URL (PostgreSQL)' }, async () => {
+    const first = await startTestServer(settings);
+    const prisma = first.server.db.prisma;
+    const imported = await fhirClient(first, interfaceEngine)('', { body: ehrBundle('LEASE', 20) });
+    assert.equal(imported.status, 200);
+    const job = (id: string) => prisma.fhirExportJob.findUniqueOrThrow({ where: { id } });
+
+    // A job whose process stopped mid-export: its lease ran out, and a part it wrote is left.
+    const abandoned = await prisma.fhirExportJob.create({
+      data: {
+        ...{ level: 'system', types: ['Patient'], profile: 'identified', requestUrl: 'abandoned', requestedBy: people.admin.sub, requestedRoles: ['admin'], purposeOfUse: 'HOPERAT' },
+        ...{ status: 'RUNNING', owner: 'gone:1:stopped', leaseUntil: new Date(Date.now() - 1000) },
+      },
+    });
+    await prisma.fhirExportPart.create({ data: { jobId: abandoned.id, type: 'Patient', seq: 0, ndjson: '{"stale":true}\n' } });
+
+    // The first process runs an export, slowly: a request held in flight makes it wait a period before each step.
+    const url = new URL(first.url);
+    const held = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '1000' } });
+    held.on('error', () => {});
+    held.write('{"query":');
+    let runningId = '';
+    try {
+      const kickOff = await fhirClient(first, people.admin)('/$export?_type=Patient', { headers: { prefer: 'respond-async', 'x-purpose-of-use': 'HOPERAT' } });
+      assert.equal(kickOff.status, 202);
+      runningId = kickOff.headers.get('content-location')!.split('/').at(-1)!;
+      let running = await job(runningId);
+      for (let i = 0; running.status !== 'RUNNING' && i < 100; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        running = await job(runningId);
+      }
+      assert.equal(running.status, 'RUNNING');
+      assert.equal(running.owner, first.server.app.fhirExports.owner);
+
+      // The second process starts while the first one's export runs: it looks for unfinished jobs.
+      const second = await startServer(loadConfig({ ...(await testServerEnv(first.database)), ...settings }), pino({ level: 'silent' }));
+      after(() => second.stop());
+      await second.app.fhirExports.idle();
+      const resumed = await job(abandoned.id);
+      assert.equal(resumed.status, 'COMPLETED');
+      assert.equal(resumed.owner, second.app.fhirExports.owner);
+      const parts = await prisma.fhirExportPart.findMany({ where: { jobId: abandoned.id }, orderBy: { seq: 'asc' } });
+      assert.ok(parts.every((part) => !part.ndjson.includes('stale')), 'the abandoned job was not run again from the start');
+      assert.deepEqual(await prisma.fhirExportFile.findMany({ where: { jobId: abandoned.id }, select: { type: true, count: true } }), [{ type: 'Patient', count: 20 }]);
+
+      // The first process's export was left to it: still its own, and it completes once, with every patient.
+      assert.equal((await job(runningId)).owner, first.server.app.fhirExports.owner);
+    } finally {
+      held.destroy();
+    }
+    await first.server.app.fhirExports.idle();
+    const finished = await job(runningId);
+    assert.equal(finished.status, 'COMPLETED');
+    assert.equal(finished.owner, first.server.app.fhirExports.owner);
+    assert.deepEqual(await prisma.fhirExportFile.findMany({ where: { jobId: runningId }, select: { type: true, count: true } }), [{ type: 'Patient', count: 20 }]);
+    const completions = await prisma.auditEvent.count({ where: { action: 'fhir.export', resourceIds: { has: runningId } } });
+    assert.equal(completions, 1);
+  });
+});
