@@ -100,6 +100,8 @@ describe('console sign-in with an OpenID Connect provider', { skip }, () => {
     // Sign-out tells the provider (ending its session), forgets the tokens and stops renewing.
     const logoutsBefore = idp.logouts.length;
     await page.getByRole('button', { name: 'Sign out' }).click();
+    // The console shows its sign-in button before the browser reaches the provider's logout endpoint.
+    await eventually(() => idp.logouts.length > logoutsBefore, 'the provider to be told of the sign-out');
     await signInButton.waitFor();
     assert.equal(idp.logouts.length, logoutsBefore + 1);
     assert.ok(idp.logouts.at(-1)!.get('id_token_hint'), 'the provider is told whose session ends');
