@@ -28,7 +28,7 @@ export interface CaseWithInputs {
   aiConsent: ConsentStatus;
 }
 
-/** What a prediction's case read brings along: the case's own observations and images, or the patient's observation history (sequence models). */
+/** What a prediction's case read brings along: the latest observation of each code in the case and its images, or the patient's observation history (sequence models). */
 export type PredictionInputs = 'case' | 'patient-history';
 
 /** Groups rows by a key, in the order of the keys asked for (what a DataLoader batch returns). */
@@ -62,6 +62,15 @@ const imageColumns = ['id', 'caseId', 'code', 'width', 'height', 'pixels', 'obse
 /** SQL: each case's observations (the case aliased `c`) as one JSON array, in the order lists use. */
 const caseObservationsJson = Prisma.sql`(
   SELECT coalesce(json_agg(${observationRows.array('o')} ORDER BY o."observedAt", o.id), '[]') FROM "Observation" o WHERE o."caseId" = c.id)`;
+/**
+ * SQL: the latest observation of each code in the case (the case aliased `c`;
+ * of equal times, the one a list shows last), as one JSON array: all a
+ * tabular model reads of it, so a prediction's cost does not grow with the
+ * length of the case's record.
+ */
+const caseLatestObservationsJson = Prisma.sql`(
+  SELECT coalesce(json_agg(${observationRows.array('o')} ORDER BY o."observedAt", o.id), '[]')
+  FROM (SELECT DISTINCT ON (l.code) l.* FROM "Observation" l WHERE l."caseId" = c.id ORDER BY l.code, l."observedAt" DESC, l.id DESC) o)`;
 /** SQL: every observation of the case's patient (the case aliased `c`), across their cases, as one JSON array in time order. */
 const patientObservationsJson = Prisma.sql`(
   SELECT coalesce(json_agg(${observationRows.array('o')} ORDER BY o."observedAt", o.id), '[]')
@@ -155,8 +164,8 @@ export class CaseRepository {
    * A case a prediction is made on, with its inputs as they are now on the
    * primary (a prediction must not act on a replica's lagging copy) and its
    * patient's AI consent, looked up and checked in one statement. The inputs
-   * are the case's observations and images (audited as a read of the case's
-   * observations), or for a sequence model the patient's observations across
+   * are the latest observation of each code in the case and its images
+   * (audited as a read of the case's observations), or for a sequence model the patient's observations across
    * all their cases in time order, without images (audited as a read of the
    * patient's observations, under the same access rule).
    */
@@ -174,7 +183,7 @@ export class CaseRepository {
 
   private async queryForWrite(id: string, reach: { within: Prisma.Sql; breakGlass: Prisma.Sql }, inputs: PredictionInputs | null): Promise<(CaseRow & { breakGlass: boolean }) | null> {
     const none = Prisma.sql`NULL`;
-    const observations = inputs === 'case' ? caseObservationsJson : inputs === 'patient-history' ? patientObservationsJson : none;
+    const observations = inputs === 'case' ? caseLatestObservationsJson : inputs === 'patient-history' ? patientObservationsJson : none;
     const [row] = await this.scope.prisma.$queryRaw<(CaseRow & { breakGlass: boolean })[]>`
       SELECT ${caseColumns}, ${reach.breakGlass} AS "breakGlass",
         ${inputs ? Prisma.sql`(SELECT p."aiConsent"::text FROM "Patient" p WHERE p.id = c."patientId")` : none} AS "aiConsent",

@@ -59,6 +59,30 @@ describe('predict on tabular models', () => {
     assert.deepEqual((again as any).probabilities, (stored.output as any).probabilities);
   });
 
+  it('reads the latest observation of each feature, whatever else the case holds', async () => {
+    const observations = await modelObservations('breast-cancer', 3);
+    const caseId = await caseWithObservations(api, observations);
+    const [first, second] = observations;
+    const at = (minutes: number) => new Date(Date.now() + minutes * 60_000);
+    // Older values of a feature, a newer one, two of the same time (the later id wins, as lists show them), and another code.
+    await prisma.observation.createMany({
+      data: [
+        ...Array.from({ length: 50 }, (_, i) => ({ caseId, code: first!.code, value: first!.value + 100 + i, unit: first!.unit, observedAt: at(-60 - i) })),
+        { caseId, code: first!.code, value: first!.value * 1.01, unit: first!.unit, observedAt: at(5) },
+        { id: '00000000-0000-4000-8000-000000000001', caseId, code: second!.code, value: second!.value * 1.02, unit: second!.unit, observedAt: at(5) },
+        { id: 'ffffffff-ffff-4fff-bfff-ffffffffffff', caseId, code: second!.code, value: second!.value * 1.03, unit: second!.unit, observedAt: at(5) },
+        { caseId, code: 'note', text: 'not a feature', observedAt: at(10) },
+      ],
+    });
+    const response = await predict(caseId, 'breast-cancer', { explain: false });
+    assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
+    const input = response.body.data!.predict.input as Record<string, number>;
+    assert.equal(input[first!.code], first!.value * 1.01);
+    assert.equal(input[second!.code], second!.value * 1.03);
+    assert.equal(input[observations[2]!.code], observations[2]!.value);
+    assert.equal(Object.keys(input).length, observations.length);
+  });
+
   it('explains with integrated gradients whose attributions add up to the change from a typical case', async () => {
     const observations = await modelObservations('diabetes-progression', 10);
     const caseId = await caseWithObservations(api, observations);
