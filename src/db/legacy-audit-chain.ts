@@ -67,7 +67,9 @@ const chainCheck = `WITH chain AS (
          ${databaseSetting('clinigraph.accept_broken_audit_chain_at')} AS accepted
     FROM (SELECT 1) AS one
     LEFT JOIN LATERAL (SELECT sequence, id, "previousHash" <> linked AS link FROM chain
-                        WHERE "previousHash" <> linked OR hash <> recomputed ORDER BY sequence LIMIT 1) AS broken ON true`;
+                        WHERE ("previousHash" <> linked OR hash <> recomputed)
+                          AND NOT sequence::text = ANY (string_to_array(coalesce(${databaseSetting('clinigraph.accept_broken_audit_chain_at')}, ''), ','))
+                        ORDER BY sequence LIMIT 1) AS broken ON true`;
 
 export interface LegacyChainVerification {
   records: bigint;
@@ -95,8 +97,9 @@ export async function verifyLegacyAuditChain(adapterFactory: SqlMigrationAwareDr
   if (column?.present !== 'true') return undefined;
   const [chain] = await query(chainCheck);
   const { records, head, brokenSequence, brokenId, brokenLink, keptHead, accepted } = chain!;
-  const accept = `ALTER DATABASE <database> SET clinigraph.accept_broken_audit_chain_at = '${brokenSequence}'`;
-  if (brokenSequence && accepted !== brokenSequence) {
+  // Accepted breaks are a list, each named: accepting one never waives a later one.
+  const accept = `ALTER DATABASE <database> SET clinigraph.accept_broken_audit_chain_at = '${accepted ? `${accepted},` : ''}${brokenSequence}'`;
+  if (brokenSequence) {
     throw new LegacyAuditChainError(
       `The audit log's hash chain is broken at record ${brokenSequence} (${brokenId}): ` +
         (brokenLink === 'true'

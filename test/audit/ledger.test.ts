@@ -341,8 +341,8 @@ describe('the hash chain of earlier versions', () => {
     }
   });
 
-  it('is not sealed when a record was altered: the upgrade refuses, naming it, and migrates nothing until the owner accepts that record', async () => {
-    const database = await chainEraDatabase(`UPDATE "AuditEvent" SET action = 'chain.rewritten' WHERE sequence = 3`);
+  it('is not sealed when a record was altered: the upgrade refuses, naming it, and migrates nothing until the owner accepts that record and no other', async () => {
+    const database = await chainEraDatabase(`UPDATE "AuditEvent" SET action = 'chain.rewritten' WHERE sequence IN (3, 5)`);
     await assert.rejects(startQuietly(database), (error: Error & { code?: string }) => {
       assert.equal(error.name, 'LegacyAuditChainError');
       assert.equal(error.code, 'AUDIT_CHAIN_BROKEN');
@@ -352,6 +352,14 @@ describe('the hash chain of earlier versions', () => {
     });
     assert.ok(await chainColumnsKept(database), 'nothing was migrated');
     await setForDatabase(database, 'clinigraph.accept_broken_audit_chain_at', '3');
+    // Accepting record 3 does not waive record 5, altered too.
+    await assert.rejects(startQuietly(database), (error: Error) => {
+      assert.match(error.message, /^The audit log's hash chain is broken at record 5 \([0-9a-f-]{36}\): its hash does not match its content/);
+      assert.match(error.message, /clinigraph\.accept_broken_audit_chain_at = '3,5'/);
+      return true;
+    });
+    assert.ok(await chainColumnsKept(database), 'still nothing migrated');
+    await setForDatabase(database, 'clinigraph.accept_broken_audit_chain_at', '3,5');
     const server = await startQuietly(database);
     await server.stop();
     assert.ok(!(await chainColumnsKept(database)), 'accepted deliberately, the upgrade goes on');
