@@ -58,8 +58,14 @@ export class Deidentifier {
     readonly pseudonyms: Pseudonymizer,
   ) {}
 
+  /**
+   * Each profile has pseudonyms of its own, so records of a Safe Harbor export
+   * (real years) cannot be joined to the same records of a shifted-dates
+   * export (shifted days), which would undo the shift. Shifted dates keep the
+   * pseudonyms of the exports made before profiles existed.
+   */
   pseudonym(kind: string, value: string): string {
-    return this.pseudonyms.pseudonym(kind, value);
+    return this.pseudonyms.pseudonym(this.profile === 'shifted-dates' ? kind : `${this.profile}\u0000${kind}`, value);
   }
 
   /** A calendar date (a birth date) of the patient: its year, or shifted to the day. */

@@ -39,6 +39,11 @@ describe('De-identification profiles', () => {
     assert.deepEqual(deidentifiedPatient(person, new Deidentifier('shifted-dates', one), today), first);
     assert.notEqual(deidentifiedPatient(person, new Deidentifier('shifted-dates', two), today).id, first.id);
     assert.ok(!JSON.stringify(first).includes('MRN-c') && !JSON.stringify(first).includes('02139') && !JSON.stringify(first).includes('Family'));
+    // The two profiles' pseudonyms differ, so a Safe Harbor export's years cannot be joined to a shifted-dates export's days.
+    const safeHarbor = deidentifiedPatient(person, new Deidentifier('safe-harbor', one), today);
+    assert.deepEqual(deidentifiedPatient(person, new Deidentifier('safe-harbor', one), today).id, safeHarbor.id);
+    assert.notEqual(safeHarbor.id, first.id);
+    assert.notEqual(safeHarbor.identifier![0]!.value, first.identifier![0]!.value);
     const shift = one.shiftDays('c');
     assert.ok(shift !== 0 && Math.abs(shift) <= 180);
     assert.equal(one.shiftDays('c'), shift);
