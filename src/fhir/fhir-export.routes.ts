@@ -38,8 +38,7 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
     const since = sinceParam ? new Date(sinceParam) : null;
     if (since && Number.isNaN(since.getTime())) throw fhirError(400, 'invalid', '_since must be an instant, e.g. 2026-01-01T00:00:00Z.', '_since');
     const context = await fhirRequestContext(deps, request);
-    // The job runs later under the requester's own access policy: patient/ scopes, confined to one patient, cannot allow it.
-    for (const type of types) requireScope(context, type, 'r', false);
+    requireExportScopes(context, types);
     const { principal } = context;
     const profile: ExportProfile = !deidentification && principal.roles.includes('admin') && principal.purposeOfUse === 'HOPERAT' ? 'identified' : (deidentification ?? 'safe-harbor');
     if (profile !== 'identified' && !deps.config.fhir.pseudonymKey) {
@@ -72,6 +71,7 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
     const exports = exportsOf(context);
     const job = uuid.test(request.params.id) ? await exports.findJob(request.params.id) : null;
     if (!job || job.status === 'CANCELLED') throw fhirError(404, 'not-found', `No export ${request.params.id} of yours.`);
+    requireExportScopes(context, job.types);
     if (job.status === 'QUEUED' || job.status === 'RUNNING') return reply.code(202).header('x-progress', job.progress ?? 'queued').header('retry-after', '1').send();
     if (job.status === 'FAILED') throw fhirError(500, 'exception', job.error ?? 'The export failed.');
     const expires = expiryOf(job.finishedAt, deps.config.fhir.exportRetentionMs);
@@ -89,7 +89,10 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
 
   api.delete<{ Params: { id: string } }>('/$export-status/:id', { preHandler: guard }, async (request, reply) => {
     const context = await fhirRequestContext(deps, request);
-    const cancelled = uuid.test(request.params.id) && (await exportsOf(context).cancel(request.params.id));
+    const exports = exportsOf(context);
+    const job = uuid.test(request.params.id) ? await exports.findJob(request.params.id) : null;
+    if (job) requireExportScopes(context, job.types);
+    const cancelled = job !== null && (await exports.cancel(request.params.id));
     if (!cancelled) throw fhirError(404, 'not-found', `No export ${request.params.id} of yours.`);
     return reply.code(202).send();
   });
@@ -100,11 +103,22 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
     const exports = exportsOf(context);
     const file = uuid.test(id) ? await exports.file(id, type) : null;
     if (!file) throw fhirError(404, 'not-found', 'No such export file of yours.');
+    requireExportScopes(context, [type]);
     const expires = expiryOf(file.finishedAt, deps.config.fhir.exportRetentionMs);
     if (!expires) throw expired(id, deps.config.fhir.exportRetentionMs);
     await flushReads(context);
     return reply.type('application/fhir+ndjson').header('expires', expires.toUTCString()).send(Readable.from(fileParts(exports, id, type, runner.pacing())));
   });
+}
+
+/**
+ * An export reaches every patient its requester reaches, so a token's scopes
+ * must allow reading each of its types beyond one patient: patient/ scopes,
+ * confined to one patient, allow neither starting an export nor reading,
+ * downloading or cancelling one.
+ */
+function requireExportScopes(context: RequestContext, types: readonly string[]): void {
+  for (const type of types) requireScope(context, type, 'r', false);
 }
 
 /**

@@ -279,6 +279,13 @@ describe('FHIR bulk export', () => {
     assert.deepEqual(await download(people.dataScientist, manifest.output[0].url), lines.map((line) => line.trimEnd()));
     const other = await fetch(manifest.output[0].url, { headers: { authorization: `Bearer ${await signToken(people.admin)}` } });
     assert.equal(other.status, 404);
+    // The requester's token confined to one patient (a SMART patient/ scope) reaches none of an export of everyone.
+    const confined = { scope: 'patient/*.rs', patient: '00000000-0000-4000-8000-000000000000' };
+    assert.equal((await fhirClient(api, people.dataScientist, confined)(`/$export-status/${job.id}`)).status, 403);
+    const file = await fetch(manifest.output[0].url, { headers: { authorization: `Bearer ${await signToken(people.dataScientist, { claims: confined })}` } });
+    assert.equal(file.status, 403);
+    assert.equal((await fhirClient(api, people.dataScientist, confined)(`/$export-status/${job.id}`, { method: 'DELETE' })).status, 403);
+    assert.equal((await scientist(`/$export-status/${job.id}`)).status, 200, 'not cancelled by the refused DELETE');
   });
 
   it('says when its files expire (Expires, FHIR_EXPORT_RETENTION_HOURS after completion), answers 410 after, and the background expiry (at start, then every minute) deletes the files', async () => {
