@@ -18,6 +18,8 @@ interface PatientTies {
 type PatientAccess = 'reached' | 'break-glass' | 'none';
 
 const forbidden = (message: string) => codedError(ErrorCode.FORBIDDEN, message);
+/** The nil UUID: no patient has it, so a request confined to it reaches no one. */
+const noPatient = '00000000-0000-0000-0000-000000000000';
 
 /**
  * The one answer for a patient (or a case, or anything of a patient) out of
@@ -49,6 +51,10 @@ export class AccessPolicy {
     private readonly trail: AuditTrail,
   ) {
     this.ties = new DataLoader((patientIds) => this.lookUpTies(patientIds));
+    // A token whose SMART scopes are all patient/ ones reaches its launch patient alone, through every interface
+    // (GraphQL has no per-type scopes; FHIR narrows further by type); without a launch patient, it reaches no one.
+    const scopes = principal.smartScopes;
+    if (scopes && scopes.length > 0 && scopes.every((scope) => scope.context === 'patient')) this.confinedTo = principal.launchPatient ?? noPatient;
     this.mayReachByImport = principal.roles.some((role) => Object.values(permissionTable).some((rule: Partial<Record<Role, Reach>>) => rule[role] === 'imported'));
   }
 

@@ -1,5 +1,6 @@
 import type { GraphQLError } from 'graphql';
 import { codedError, ErrorCode } from '../errors/errors.ts';
+import { isId } from '../graphql/validation.ts';
 import type { AuthConfig } from '../config/config.ts';
 import { claimAt, AuthenticationFailure, type TokenVerifier } from './token-verifier.ts';
 import { isPurposeOfUse, type Principal, purposesOfUse } from '../access/principal.ts';
@@ -61,6 +62,7 @@ export async function authenticate(headers: AuthHeaders, verifier: TokenVerifier
   const purposeOfUse = isPurposeOfUse(claimed) ? claimed : requested && isPurposeOfUse(requested) ? requested : null;
   const smartScopes = verified.smartScopes ? { smartScopes: verified.smartScopes } : {};
   const patient = verified.claims.patient;
-  const launchPatient = verified.smartScopes && typeof patient === 'string' && patient.length > 0 ? { launchPatient: patient } : {};
+  // Only a patient id can name the launch patient; anything else counts as no claim (refused as such, not a database error).
+  const launchPatient = verified.smartScopes && typeof patient === 'string' && isId(patient) ? { launchPatient: patient.toLowerCase() } : {};
   return { principal: { subject: verified.subject, roles: verified.roles, purposeOfUse, ...smartScopes, ...launchPatient } };
 }

@@ -4,7 +4,7 @@ import type { BundleEntry } from '@medplum/fhirtypes';
 import { validate } from '../../src/fhir/validation.ts';
 import { modelObservations } from '../support/fixtures.ts';
 import { startTestServer } from '../support/test-server.ts';
-import { people } from '../support/tokens.ts';
+import { people, signToken } from '../support/tokens.ts';
 import { ehrPatient, encounterEntry, hospitalMrnSystem, observationEntry, patientEntry } from './ehr-bundles.ts';
 import { fhirClient, interfaceEngine } from './fhir-client.ts';
 
@@ -320,5 +320,27 @@ describe('FHIR reads and searches', () => {
     const mixed = fhirClient(api, people.clinician, { scope: 'patient/Observation.rs user/Patient.rs', patient: mine.patientId });
     assert.equal((await mixed(`/Patient/${other.patientId}`)).status, 200);
     assert.equal((await mixed(`/Observation?patient=${other.patientId}`)).body.total, 0);
+    // A patient id that is not one counts as no claim: refused as such, not a database error.
+    const badClaim = await fhirClient(api, people.clinician, { scope: 'patient/Patient.rs', patient: 'MRN-12' })(`/Patient?identifier=${hospitalMrnSystem}|${ehrPatient('LAUNCH', 0).mrn}`);
+    assert.equal(badClaim.status, 403);
+  });
+
+  it('confines a token of patient/ scopes alone to its launch patient on GraphQL too, which has no scopes of its own', async () => {
+    const mine = await importedCase('GQLLAUNCH');
+    const other = await importedCase('GQLNEIGHBOUR');
+    const asToken = async (claims: Record<string, unknown>, query: string) =>
+      (await api.gql(query, {}, { authorization: `Bearer ${await signToken(people.clinician, { claims })}` })).body as { data: any; errors?: unknown[] };
+    const launched = { scope: 'patient/*.rs', patient: mine.patientId };
+    assert.equal((await asToken(launched, `{ patient(id: "${mine.patientId}") { id } }`)).data.patient.id, mine.patientId);
+    const neighbour = await asToken(launched, `{ patient(id: "${other.patientId}") { id } }`);
+    assert.equal(neighbour.data?.patient ?? null, null);
+    assert.ok((neighbour.errors ?? []).length > 0, 'out of reach, as an absent patient');
+    const list = await asToken(launched, '{ patients(first: 100) { totalCount edges { node { id } } } }');
+    assert.deepEqual(list.data.patients.edges.map((edge: any) => edge.node.id), [mine.patientId]);
+    // Without a launch patient such a token reaches no one; the same clinician's user/ token reaches the care team.
+    const noLaunch = await asToken({ scope: 'patient/*.rs' }, '{ patients(first: 100) { totalCount } }');
+    assert.equal(noLaunch.data.patients.totalCount, 0);
+    const user = await asToken({ scope: 'user/*.rs' }, '{ patients(first: 100) { totalCount } }');
+    assert.ok(user.data.patients.totalCount >= 2);
   });
 });
