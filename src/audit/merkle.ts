@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /*
  * The Merkle tree of RFC 9162 (Certificate Transparency 2.0, section 2.1),
@@ -11,11 +11,8 @@ import { createHash } from 'node:crypto';
 
 export type Hash = Buffer;
 
-const sha256 = (...parts: Uint8Array[]): Hash => {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part);
-  return hash.digest();
-};
+// One-shot hashing: half the time of a createHash object for inputs this small.
+const sha256 = (...parts: Uint8Array[]): Hash => hash('sha256', Buffer.concat(parts), 'buffer');
 
 /** MTH({}) : the root of the empty tree. */
 export const emptyRoot: Hash = sha256();

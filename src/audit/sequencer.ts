@@ -147,8 +147,8 @@ export class AuditSequencer {
   private async round(): Promise<void> {
     try {
       if (!this.state && !(await this.elect())) return;
-      // A full batch means more may be waiting: go on at once.
-      while ((await this.integrateBatch()) === this.options.batchSize);
+      // A full batch means more may be waiting, and so do writers that filled one while this batch ran: go on at once.
+      while ((await this.integrateBatch()) === this.options.batchSize || this.appendedSinceBatch >= this.options.batchSize);
       this.lastFailure = undefined;
     } catch (error) {
       // Only the sequencer's own messages are logged: a database error's text may hold values.
@@ -184,22 +184,15 @@ export class AuditSequencer {
     const state = this.state!;
     this.appendedSinceBatch = 0;
     const batch = await this.session!.transaction(async (sql) => {
-      const rows = await sql<Parameters<typeof decodeEntry>[0]>(
-        `SELECT ${entryColumns} FROM "AuditEvent" e
-          WHERE e."transactionId" < (${horizon})
-            AND (e."transactionId", e.sequence) > ($1::bigint, $2::bigint)
-          ORDER BY e."transactionId", e.sequence LIMIT $3::int`,
-        [state.cursor.transactionId.toString(), state.cursor.sequence.toString(), this.options.batchSize],
-      );
-      if (rows.length === 0) return undefined;
-      const entries = rows.map(decodeEntry);
+      const queued = await nextQueuedEntries(sql, state.cursor, this.options.batchSize);
+      if (queued.length === 0) return undefined;
       const range = state.range.clone();
       const first = range.treeSize;
-      const nodes: TreeNode[] = entries.flatMap((entry) => range.append(leafHash(canonicalAuditRecord(entry))));
+      const nodes: TreeNode[] = queued.flatMap((entry) => range.append(entry.leafHash));
       await sql(
         `INSERT INTO "AuditLeaf" (position, "eventSequence")
            SELECT position, "eventSequence" FROM jsonb_to_recordset($1::jsonb) AS x(position bigint, "eventSequence" bigint)`,
-        [JSON.stringify(entries.map((entry, i) => ({ position: (first + BigInt(i)).toString(), eventSequence: entry.sequence.toString() })))],
+        [JSON.stringify(queued.map((entry, i) => ({ position: (first + BigInt(i)).toString(), eventSequence: entry.sequence })))],
       );
       await sql(
         `INSERT INTO "AuditTreeNode" (level, index, hash)
@@ -212,15 +205,15 @@ export class AuditSequencer {
         range.root().toString('hex'),
         note,
       ]);
-      const last = entries[entries.length - 1]!;
-      return { range, note, entries, cursor: { transactionId: last.transactionId, sequence: last.sequence } };
+      const last = queued[queued.length - 1]!;
+      return { range, note, queued, cursor: { transactionId: BigInt(last.transactionId), sequence: BigInt(last.sequence) } };
     });
     if (!batch) return 0;
     this.state = { range: batch.range, cursor: batch.cursor };
     const now = Date.now();
-    this.options.onBatch?.(batch.entries.map((entry) => now - entry.recordedAt.getTime()));
+    this.options.onBatch?.(batch.queued.map((entry) => now - entry.recordedMs));
     await this.witness(batch.note);
-    return batch.entries.length;
+    return batch.queued.length;
   }
 
   /** Appends a checkpoint to the witness file; a failure is logged, and the next checkpoint (consistent with this one) covers it. */
@@ -234,6 +227,40 @@ export class AuditSequencer {
       this.log.error({ errorType: (error as Error).name }, 'audit checkpoint could not be written to the witness file');
     }
   }
+}
+
+/** An entry waiting for its place: where it sorts, its leaf hash and when it was recorded. */
+interface QueuedEntry {
+  sequence: string;
+  transactionId: string;
+  leafHash: Buffer;
+  recordedMs: number;
+}
+
+/**
+ * The next committed entries in integration order (see the class comment).
+ * Writers store each entry's leaf hash with it, so only that is read; an
+ * entry written before they did is read whole and hashed here.
+ */
+async function nextQueuedEntries(sql: Sql, cursor: TreeState['cursor'], limit: number): Promise<QueuedEntry[]> {
+  const rows = await sql<{ sequence: string; transactionId: string; leafHash: Uint8Array | null; recordedMs: number }>(
+    `SELECT e.sequence::text AS sequence, e."transactionId"::text AS "transactionId", e."leafHash",
+            (extract(epoch FROM e."recordedAt") * 1000)::float8 AS "recordedMs"
+       FROM "AuditEvent" e
+      WHERE e."transactionId" < (${horizon})
+        AND (e."transactionId", e.sequence) > ($1::bigint, $2::bigint)
+      ORDER BY e."transactionId", e.sequence LIMIT $3::int`,
+    [cursor.transactionId.toString(), cursor.sequence.toString(), limit],
+  );
+  const unhashed = rows.filter((row) => !row.leafHash).map((row) => row.sequence);
+  const hashed = unhashed.length === 0 ? new Map<string, Buffer>() : await hashEntries(sql, unhashed);
+  return rows.map((row) => ({ ...row, leafHash: row.leafHash ? Buffer.from(row.leafHash) : hashed.get(row.sequence)! }));
+}
+
+/** Leaf hashes of entries that were stored without one, by arrival number. */
+async function hashEntries(sql: Sql, sequences: string[]): Promise<Map<string, Buffer>> {
+  const rows = await sql<Parameters<typeof decodeEntry>[0]>(`SELECT ${entryColumns} FROM "AuditEvent" e WHERE e.sequence = ANY($1::bigint[])`, [sequences]);
+  return new Map(rows.map((row) => [row.sequence, leafHash(canonicalAuditRecord(decodeEntry(row)))]));
 }
 
 /** See the class comment: below this transaction id, every transaction that may write here has ended. */
