@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
+import { FhirExportRepository } from '../../src/fhir/fhir-export.repository.ts';
 import { startServer } from '../../src/server/start.ts';
 import type { BundleEntry } from '@medplum/fhirtypes';
 import { startTestServer, testServerEnv } from '../support/test-server.ts';
@@ -88,6 +89,17 @@ async function download(identity: Identity, url: string, headers: Record<string,
   assert.equal(response.status, 200);
   assert.match(response.headers.get('content-type')!, /application\/fhir\+ndjson/);
   return (await response.text()).split('\n').filter(Boolean);
+}
+
+/** A completed export of the data scientist's with one file of 30 Patient lines in three parts, stored out of order (a download follows the sequence numbers). */
+async function completedExportOfThreeParts() {
+  const job = await api.server.db.prisma.fhirExportJob.create({
+    data: { level: 'system', types: ['Patient'], profile: 'deidentified', requestUrl: 'parts', requestedBy: people.dataScientist.sub, requestedRoles: ['data_scientist'], purposeOfUse: 'TREAT', status: 'COMPLETED', report: { profile: 'deidentified' }, finishedAt: new Date() },
+  });
+  const lines = Array.from({ length: 30 }, (_, i) => `{"resourceType":"Patient","id":"p${i}"}\n`);
+  await api.server.db.prisma.fhirExportFile.create({ data: { jobId: job.id, type: 'Patient', count: lines.length } });
+  for (const seq of [2, 0, 1]) await api.server.db.prisma.fhirExportPart.create({ data: { jobId: job.id, type: 'Patient', seq, ndjson: lines.slice(seq * 10, seq * 10 + 10).join('') } });
+  return { job, lines };
 }
 
 await importCohort();
@@ -265,13 +277,7 @@ describe('FHIR bulk export', () => {
   });
 
   it('streams a file of many parts whole and in order, and only to the requester', async () => {
-    const job = await api.server.db.prisma.fhirExportJob.create({
-      data: { level: 'system', types: ['Patient'], profile: 'deidentified', requestUrl: 'parts', requestedBy: people.dataScientist.sub, requestedRoles: ['data_scientist'], purposeOfUse: 'TREAT', status: 'COMPLETED', report: { profile: 'deidentified' }, finishedAt: new Date() },
-    });
-    const lines = Array.from({ length: 30 }, (_, i) => `{"resourceType":"Patient","id":"p${i}"}\n`);
-    await api.server.db.prisma.fhirExportFile.create({ data: { jobId: job.id, type: 'Patient', count: lines.length } });
-    // Stored out of order: the download follows the sequence numbers.
-    for (const seq of [2, 0, 1]) await api.server.db.prisma.fhirExportPart.create({ data: { jobId: job.id, type: 'Patient', seq, ndjson: lines.slice(seq * 10, seq * 10 + 10).join('') } });
+    const { job, lines } = await completedExportOfThreeParts();
     const status = await scientist(`/$export-status/${job.id}`);
     assert.equal(status.status, 200);
     const manifest = status.body;
@@ -286,6 +292,32 @@ describe('FHIR bulk export', () => {
     assert.equal(file.status, 403);
     assert.equal((await fhirClient(api, people.dataScientist, confined)(`/$export-status/${job.id}`, { method: 'DELETE' })).status, 403);
     assert.equal((await scientist(`/$export-status/${job.id}`)).status, 200, 'not cancelled by the refused DELETE');
+  });
+
+  it('fails a download whose export is cancelled while it streams (the client sees an error, never a shorter file ending like a whole one), and answers 410 when nothing was sent yet', async () => {
+    const headers = { authorization: `Bearer ${await signToken(people.dataScientist)}` };
+    for (const cancelledBeforePart of [1, 0]) {
+      const { job } = await completedExportOfThreeParts();
+      const url = (await scientist(`/$export-status/${job.id}`)).body.output[0].url;
+      const readPart = FhirExportRepository.prototype.part;
+      // The requester cancels between two of the parts the download reads (a cancellation deletes them all).
+      FhirExportRepository.prototype.part = async function (this: FhirExportRepository, jobId: string, type: string, seq: number) {
+        if (jobId === job.id && seq === cancelledBeforePart) assert.equal((await scientist(`/$export-status/${job.id}`, { method: 'DELETE' })).status, 202);
+        return readPart.call(this, jobId, type, seq);
+      };
+      try {
+        const response = await fetch(url, { headers });
+        if (cancelledBeforePart === 0) {
+          assert.equal(response.status, 410);
+          assert.equal(((await response.json()) as any).resourceType, 'OperationOutcome');
+        } else {
+          assert.equal(response.status, 200, 'the first part was on its way');
+          await assert.rejects(response.text(), 'the response is cut off, not ended');
+        }
+      } finally {
+        FhirExportRepository.prototype.part = readPart;
+      }
+    }
   });
 
   it('says when its files expire (Expires, FHIR_EXPORT_RETENTION_HOURS after completion), answers 410 after, and the background expiry (at start, then every minute) deletes the files', async () => {
