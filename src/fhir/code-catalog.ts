@@ -81,7 +81,12 @@ export class CodeCatalog {
 
   /** The coding an observation stored under this code is read back with. */
   codingOf(storedCode: string): Coding {
-    return this.byFeature.get(storedCode)?.coding ?? { system: localObservationSystem, code: storedCode };
+    return this.featureCodingOf(storedCode) ?? { system: localObservationSystem, code: storedCode };
+  }
+
+  /** The coding of the model feature this stored code names (from the feature specification, not a sender), if it names one. */
+  featureCodingOf(storedCode: string): Coding | undefined {
+    return this.byFeature.get(storedCode)?.coding;
   }
 }
 

@@ -147,18 +147,21 @@ describe('FHIR bulk export', () => {
     const patientsAgain = (await download(people.dataScientist, again.manifest.output.find((o: any) => o.type === 'Patient').url)).map((line) => JSON.parse(line));
     assert.deepEqual(patientsAgain, patients);
 
-    // Each observation carries every coding it was sent with: LOINC and the hospital's local code, not only the model feature's.
+    // Each observation carries the standard codings it was sent with (LOINC), not only the model feature's; never the hospital's
+    // local codes (a sender's own code may be anything it typed), and a code sent with local codings only is masked.
     const observations = (await download(people.dataScientist, manifest.output.find((o: any) => o.type === 'Observation').url)).map((line) => JSON.parse(line));
+    assert.ok(observations.every((o) => o.code.coding.every((c: any) => c.system !== localLab)), 'no local coding');
     const sentPairs = [['39156-5', 'BMI'], ['2093-3', 'CHOL'], ['2345-7', 'GLU'], ['8480-6', 'SBP'], ['8462-4', 'DBP'], ['72166-2', 'SMOKE']];
-    const sentAs = (o: any) => sentPairs.filter(([loinc, local]) => ['http://loinc.org|' + loinc, `${localLab}|${local}`].every((pair) => o.code.coding.some((c: any) => `${c.system}|${c.code}` === pair)));
-    const sentAsFeatures = observations.filter((o) => !o.code.coding.some((c: any) => c.code === 'NOTE'));
+    const sentAs = (o: any) => sentPairs.filter(([loinc]) => o.code.coding.some((c: any) => `${c.system}|${c.code}` === `http://loinc.org|${loinc}`));
+    const isNote = (o: any) => o.code.coding.length === 1 && o.code.coding[0].code === 'masked' && o.code.text === undefined;
+    const sentAsFeatures = observations.filter((o) => !isNote(o));
     assert.ok(sentAsFeatures.every((o) => sentAs(o).length === 1), JSON.stringify(sentAsFeatures.find((o) => sentAs(o).length !== 1)?.code));
     assert.deepEqual(new Set(sentAsFeatures.map((o) => sentAs(o)[0]![1])), new Set(sentPairs.map(([, local]) => local)));
     // A coded value keeps its code, as the coding it was sent as; the free-text notes are masked.
     const smoking = observations.filter((o) => sentAs(o)[0]?.[1] === 'SMOKE');
     assert.ok(smoking.length === 11 && smoking.every((o) => o.valueCodeableConcept), JSON.stringify(smoking[0]));
     assert.ok(smoking.every((o) => o.valueCodeableConcept.coding[0].system === 'http://snomed.info/sct' && o.valueCodeableConcept.coding[0].code === '8517006'));
-    const notes = observations.filter((o) => o.code.coding.some((c: any) => c.code === 'NOTE'));
+    const notes = observations.filter(isNote);
     assert.equal(notes.length, 11 * 3);
     assert.ok(notes.every((o) => o.valueString === undefined && o.dataAbsentReason.coding[0].code === 'masked'));
 
@@ -362,6 +365,25 @@ describe('FHIR bulk export', () => {
     } finally {
       held.destroy();
     }
+  });
+
+  it('keeps only codings of published terminologies in a de-identified export: a coded value sent with a local coding and free text keeps its SNOMED CT coding alone, a code its LOINC', async () => {
+    // Patient 1 of the cohort, on its (open) visit.
+    const patient = patientEntry(cohort[1]!);
+    const visit = encounterEntry(patient.fullUrl!, 'EXP-V1');
+    const familyHistory = observationEntry(patient.fullUrl!, visit.fullUrl!, 'EXP-1-famhx', {
+      code: { coding: [{ system: localLab, code: 'FAMHX-SMITH', display: 'Smith family history' }, { system: 'http://loinc.org', code: '10157-6', display: 'History of family member diseases' }], text: 'Family history of John Smith' },
+      valueCodeableConcept: { text: 'Smith family history', coding: [{ system: 'urn:local', code: 'JOHN-SMITH', display: 'John Smith' }, { system: 'http://snomed.info/sct', code: '160303001', display: 'FH: Diabetes mellitus' }] },
+    });
+    await importBundle([patient, visit, familyHistory]);
+    const { manifest } = await exportAll(scientist, '/$export?_type=Observation');
+    const lines = await download(people.dataScientist, manifest.output[0].url);
+    const [line] = lines.filter((candidate) => candidate.includes('160303001'));
+    assert.ok(line, 'the SNOMED CT coding of the value is exported');
+    const observation = JSON.parse(line);
+    assert.deepEqual(observation.valueCodeableConcept, { coding: [{ system: 'http://snomed.info/sct', code: '160303001' }] });
+    assert.deepEqual(observation.code, { coding: [{ system: 'http://loinc.org', code: '10157-6' }] });
+    for (const sent of ['Smith', 'SMITH', 'John', 'urn:local', 'FAMHX', localLab]) assert.ok(!line.includes(sent), `the export holds ${sent}`);
   });
 
   // Last: it stops the suite's server.
