@@ -27,6 +27,7 @@ import { ModelService } from '../src/models/model.service.ts';
 import { placeholderCardText } from '../src/models/stored-version.ts';
 import { TrainingDataRepository } from '../src/models/training-data.repository.ts';
 import { TrainingRunner } from '../src/models/training-runner.ts';
+import { ProductionChanges } from '../src/models/production-changes.ts';
 import {
   type CardText,
   type CrossValidationOptions,
@@ -83,7 +84,7 @@ async function withRegistry<T>(work: (models: ModelService) => Promise<T>): Prom
     const log = pino({ level: 'warn' });
     const deps = { db, config, auditLog: new AuditLog(db.prisma, log), log };
     return await runAsSystem(deps, `cli:${os.userInfo().username}`, ['data_scientist', 'admin'], (scope) =>
-      work(new ModelService(new ModelRepository(scope), new TrainingDataRepository(scope), scope.access, new TrainingRunner(deps), scope.trail, config.maxPageSize)),
+      work(new ModelService(new ModelRepository(scope), new TrainingDataRepository(scope), scope.access, new TrainingRunner(deps), scope.trail, config.maxPageSize, new ProductionChanges())),
     );
   } finally {
     await db.close();

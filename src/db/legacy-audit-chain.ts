@@ -1,4 +1,4 @@
-import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 
 /*
  * Before version 08c0ce2 the audit log was a hash chain: every record stored
@@ -88,10 +88,45 @@ export interface LegacyChainVerification {
 export async function verifyLegacyAuditChain(adapterFactory: SqlMigrationAwareDriverAdapterFactory): Promise<LegacyChainVerification | undefined> {
   // Not disposed: the factory runs on the caller's pool, which disposing may end (adapter-pg's disposeExternalPool).
   const adapter = await adapterFactory.connect();
-  const query = async (sql: string) => {
-    const result = await adapter.queryRaw({ sql, args: [], argTypes: [] });
+  return withoutStatementTimeout(adapter, checkChain);
+}
+
+type Query = (sql: string) => Promise<Record<string, string | null>[]>;
+
+/**
+ * Runs `work` in a read-only transaction of its own whose statements have no
+ * time limit: the pool's statement_timeout (sized for API requests) would cut
+ * a long chain's one pass off and stop the upgrade. SET LOCAL ends with the
+ * transaction, so the connection goes back to the pool with its own limit.
+ */
+async function withoutStatementTimeout<T>(adapter: SqlDriverAdapter, work: (query: Query) => Promise<T>): Promise<T> {
+  const transaction = await adapter.startTransaction();
+  const query: Query = async (sql) => {
+    const result = await transaction.queryRaw({ sql, args: [], argTypes: [] });
     return result.rows.map((row) => Object.fromEntries(result.columnNames.map((name, i) => [name, row[i] as string | null])));
   };
+  // adapter-pg leaves COMMIT and ROLLBACK to its caller; PGlite's adapter (usePhantomQuery) sends them itself.
+  const end = async (statement: 'COMMIT' | 'ROLLBACK') => {
+    try {
+      if (!transaction.options.usePhantomQuery) await transaction.executeRaw({ sql: statement, args: [], argTypes: [] });
+    } finally {
+      await (statement === 'COMMIT' ? transaction.commit() : transaction.rollback());
+    }
+  };
+  let result: T;
+  try {
+    await query('SET TRANSACTION READ ONLY');
+    await query('SET LOCAL statement_timeout = 0');
+    result = await work(query);
+  } catch (error) {
+    await end('ROLLBACK').catch(() => {});
+    throw error;
+  }
+  await end('COMMIT');
+  return result;
+}
+
+async function checkChain(query: Query): Promise<LegacyChainVerification | undefined> {
   const [column] = await query(`SELECT EXISTS (SELECT 1 FROM information_schema.columns
     WHERE table_schema = current_schema() AND table_name = 'AuditEvent' AND column_name = 'hash')::text AS present`);
   if (column?.present !== 'true') return undefined;

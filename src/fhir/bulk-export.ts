@@ -12,7 +12,7 @@ import { DutyCycle, type InteractiveRequests } from './duty-cycle.ts';
 import { deidentifiedEncounter, deidentifiedObservation, deidentifiedPatient, Deidentifier, Pseudonymizer, QuasiIdentifierGroups } from './deidentify.ts';
 import { type ExportPart, ExportParts } from './export-parts.ts';
 import { FhirObservationCodingRepository } from './fhir-observation-coding.repository.ts';
-import { type ExportProfile, type ExportReport, expireOldestExport, FhirExportRepository, profileOf } from './fhir-export.repository.ts';
+import { type ExportProfile, type ExportReport, expireOldestExport, FhirExportRepository, profileOf, unheldUnfinishedJobs } from './fhir-export.repository.ts';
 import { defaultMrnSystem, toFhirEncounter, toFhirObservation, toFhirPatient } from './fhir-resources.ts';
 
 /** Resource types a bulk export holds, in the order it writes them. */
@@ -36,8 +36,6 @@ const progressIntervalMs = 1000;
  * looks for such jobs at its start and every `leaseMs`.
  */
 const leaseMs = 60_000;
-/** When a lease taken or renewed now runs out. */
-const leaseEnd = () => new Date(Date.now() + leaseMs);
 
 /**
  * Runs bulk exports in the background of this process, one at a time, under
@@ -47,7 +45,7 @@ const leaseEnd = () => new Date(Date.now() + leaseMs);
  * running export slows them little. Jobs are rows in
  * the database, each held by one runner (`owner`) under a lease it renews as
  * it works: a job whose runner stopped is taken over, once its lease has run
- * out, by the next runner to look (at its start, then every `leaseMs`), and
+ * out by the database's clock, by the next runner to look (at its start, then every `leaseMs`), and
  * a job another live process runs is left to it.
  */
 export class BulkExportRunner {
@@ -69,11 +67,7 @@ export class BulkExportRunner {
 
   /** Queues the unfinished jobs no live runner holds: those no runner took yet, and those whose runner's lease ran out. */
   async resumeUnfinished(): Promise<void> {
-    const jobs = await this.deps.db.prisma.fhirExportJob.findMany({
-      where: { status: { in: ['QUEUED', 'RUNNING'] }, OR: [{ owner: null }, { leaseUntil: { lt: new Date() } }] },
-      orderBy: { createdAt: 'asc' },
-    });
-    for (const job of jobs) this.start(job);
+    for (const job of await unheldUnfinishedJobs(this.deps.db.prisma)) this.start(job);
   }
 
   /** Expires old exports now, then every `leaseMs` (until `close`) resumes abandoned jobs and expires old exports. */
@@ -122,7 +116,7 @@ export class BulkExportRunner {
     try {
       const pace = this.pacing();
       // Finished meanwhile, or another live runner holds it: not this runner's to run.
-      if (!(await pace.step(() => exports.claim(job.id, owner, leaseEnd())))) return;
+      if (!(await pace.step(() => exports.claim(job.id, owner, leaseMs)))) return;
       // A job a stopped server left unfinished starts over: what it had written goes.
       await pace.step(() => exports.deleteParts(job.id, owner));
       const built = await this.build(job, exports, codings, pace);
@@ -154,7 +148,7 @@ export class BulkExportRunner {
     const stillRunning = async (progress: string, now = false) => {
       if (!now && performance.now() - reported < progressIntervalMs) return true;
       reported = performance.now();
-      return pace.step(() => exports.markRunning(job.id, this.owner, progress, leaseEnd()));
+      return pace.step(() => exports.markRunning(job.id, this.owner, progress, leaseMs));
     };
     /** Stores parts one step each; false once the job was cancelled or taken over. */
     const store = async (parts: ExportPart[]) => {

@@ -8,6 +8,7 @@ import { type FhirIdentifierRepository, identifierKey, type ResourceIdentifier }
 import type { FhirObservationCodingRepository } from './fhir-observation-coding.repository.ts';
 import { defaultMrnSystem } from './fhir-resources.ts';
 import { type FhirError, fhirError, toFhirError } from './operation-outcome.ts';
+import { isStandardTerminology } from './terminology-systems.ts';
 import { validate } from './validation.ts';
 
 /** Resource types an import takes, in the order a Bundle's entries are processed (what others refer to comes first). */
@@ -299,7 +300,7 @@ export class BundleImport {
       return { code: name, value: converted.value, unit: converted.unit };
     }
     if (holder.valueInteger !== undefined) return { code: name, value: holder.valueInteger };
-    const text = holder.valueCodeableConcept ? (holder.valueCodeableConcept.coding?.[0]?.code ?? holder.valueCodeableConcept.text) : (holder.valueString ?? (holder.valueBoolean === undefined ? undefined : String(holder.valueBoolean)));
+    const text = holder.valueCodeableConcept ? (keptValueCoding(holder)?.code ?? holder.valueCodeableConcept.text) : (holder.valueString ?? (holder.valueBoolean === undefined ? undefined : String(holder.valueBoolean)));
     if (text !== undefined) return { code: name, text };
     return undefined;
   }
@@ -417,10 +418,22 @@ function storedCodeOf(code: CodeableConcept, expression: string): string {
   return coding.code;
 }
 
-/** The coding a valueCodeableConcept's stored text is the code of (its first), if it has one: a code, not free text. */
+/** The coding a valueCodeableConcept's stored text is the code of, if it has one: a code, not free text. */
 function codedValue(holder: Observation | ObservationComponent): Coding | undefined {
-  const coding = holder.valueCodeableConcept?.coding?.[0];
+  const coding = keptValueCoding(holder);
   return coding?.system && coding.code ? { system: coding.system, code: coding.code } : undefined;
+}
+
+/**
+ * The one coding of a valueCodeableConcept that is stored: its first of a
+ * published terminology (SNOMED CT, LOINC, ...), else its first. A code of a
+ * sender's own system is kept as sent but never leaves in a de-identified
+ * export, so the standard one is the one worth keeping (as storedCodeOf
+ * prefers LOINC for the code).
+ */
+function keptValueCoding(holder: Observation | ObservationComponent): Coding | undefined {
+  const codings = (holder.valueCodeableConcept?.coding ?? []).filter((coding) => coding.code);
+  return codings.find((coding) => isStandardTerminology(coding.system)) ?? codings[0];
 }
 
 function unitOf(quantity: Quantity): string | null {

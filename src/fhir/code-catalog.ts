@@ -6,6 +6,8 @@ import type { ProductionFeaturesRepository } from './production-features.reposit
 
 export const loincSystem = 'http://loinc.org';
 export const ucumSystem = 'http://unitsofmeasure.org';
+/** How long the versions in production, once read, are taken as current: a promotion on another replica shows within it. */
+export const catalogMaxAgeMs = 5_000;
 /** Codes of observations no model feature names: the stored code, as a coding. */
 const localObservationSystem = 'urn:clinigraph:observation-code';
 
@@ -37,8 +39,13 @@ export class CodeCatalog {
   private byFeature = new Map<string, FeatureCode>();
   /** The production versions the catalog was built from. */
   private builtFrom: string | undefined;
+  /** When (performance.now) the versions in production were last read; -Infinity: to read on the next refresh. */
+  private checkedAt = -Infinity;
+  /** How many times `invalidate` was called: a refresh under way when it is does not count as current. */
+  private invalidations = 0;
 
-  constructor(features: FeatureCode[] = []) {
+  /** @param maxAgeMs how long the versions in production, once read, are taken as current (other processes' promotions show within it) */
+  constructor(features: FeatureCode[] = [], private readonly maxAgeMs = catalogMaxAgeMs) {
     this.use(features);
   }
 
@@ -56,16 +63,29 @@ export class CodeCatalog {
 
   /**
    * Rebuilds the catalog when the versions in production changed since it
-   * was built (a promotion, a new model, here or on another replica): one
-   * small query when they did not.
+   * was built (a promotion, a new model, here or on another replica). They
+   * are read at most once every `maxAgeMs` (each FHIR request refreshes, and
+   * asking the database each time cost a query a request), or on the next
+   * refresh after `invalidate` (a promotion in this process).
    */
   async refresh(production: ProductionFeaturesRepository): Promise<void> {
+    if (performance.now() - this.checkedAt < this.maxAgeMs) return;
+    const [startedAt, invalidations] = [performance.now(), this.invalidations];
     const ids = await production.versionIds();
-    if (ids === this.builtFrom) return;
-    const features: FeatureCode[] = [];
-    for (const version of await production.versions()) features.push(...(await featureCodesOf(version.modelName, version.features)));
-    this.use(features);
-    this.builtFrom = ids;
+    if (ids !== this.builtFrom) {
+      const features: FeatureCode[] = [];
+      for (const version of await production.versions()) features.push(...(await featureCodesOf(version.modelName, version.features)));
+      this.use(features);
+      this.builtFrom = ids;
+    }
+    // A promotion committed while this read ran may be missing from it: then the next refresh reads again.
+    if (invalidations === this.invalidations) this.checkedAt = startedAt;
+  }
+
+  /** The versions in production changed (a promotion here): the next refresh reads them. */
+  invalidate(): void {
+    this.checkedAt = -Infinity;
+    this.invalidations += 1;
   }
 
   /** The feature one of these codings names, if any. */
@@ -81,7 +101,12 @@ export class CodeCatalog {
 
   /** The coding an observation stored under this code is read back with. */
   codingOf(storedCode: string): Coding {
-    return this.byFeature.get(storedCode)?.coding ?? { system: localObservationSystem, code: storedCode };
+    return this.featureCodingOf(storedCode) ?? { system: localObservationSystem, code: storedCode };
+  }
+
+  /** The coding of the model feature this stored code names (from the feature specification, not a sender), if it names one. */
+  featureCodingOf(storedCode: string): Coding | undefined {
+    return this.byFeature.get(storedCode)?.coding;
   }
 }
 

@@ -1,9 +1,10 @@
 import { createHmac } from 'node:crypto';
-import type { Coding, Encounter, Observation as FhirObservation, Patient as FhirPatient } from '@medplum/fhirtypes';
+import type { CodeableConcept, Coding, Encounter, Observation as FhirObservation, Patient as FhirPatient } from '@medplum/fhirtypes';
 import { type Case, caseEnd, caseStart, type Observation } from '../cases/case.repository.ts';
 import type { Patient } from '../patients/patient.repository.ts';
 import type { CodeCatalog } from './code-catalog.ts';
 import { toFhirEncounter, toFhirObservation } from './fhir-resources.ts';
+import { isStandardTerminology } from './terminology-systems.ts';
 
 /*
  * The de-identification profiles of bulk exports. Both remove names,
@@ -171,18 +172,24 @@ export function deidentifiedEncounter(episode: Case, p: Deidentifier): Encounter
 }
 
 /**
- * An observation with pseudonymous ids and its time as the profile writes it, coded as it was sent.
- * A text value is kept only when it is the code of the coding it was sent as
- * (valueCodeableConcept), written back as that coding; any other text is free
- * text (a name, an MRN, a telephone number may be one word) and is dropped.
+ * An observation with pseudonymous ids and its time as the profile writes it.
+ * Only codings of published terminologies are kept (a sender's own code may
+ * be anything it typed, a name included) and no text a sender wrote: the
+ * code keeps the model feature's coding (with its display, from the feature
+ * specification) and the standard codings it was sent with, or is masked
+ * when it had none. A text value is kept only when it is the code of the
+ * standard coding it was sent as (valueCodeableConcept), written back as
+ * that coding; any other text is free text (a name, an MRN, a telephone
+ * number may be one word) and is dropped.
  */
 export function deidentifiedObservation(observation: Observation, episode: Case, catalog: CodeCatalog, p: Deidentifier, sentCodings: Coding[] = [], valueCoding?: Coding): FhirObservation {
-  const coded = observation.text !== null && valueCoding?.code === observation.text ? valueCoding : undefined;
+  const coded = observation.text !== null && valueCoding?.code === observation.text && isStandardTerminology(valueCoding.system) ? valueCoding : undefined;
   const resource = toFhirObservation({ ...observation, text: null }, episode, catalog, sentCodings);
+  resource.code = standardCode(observation.code, catalog, sentCodings);
   if (observation.value === null) {
     delete resource.valueString;
     if (coded) resource.valueCodeableConcept = { coding: [coded] };
-    else resource.dataAbsentReason = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'masked' }] };
+    else resource.dataAbsentReason = { coding: [masked] };
   }
   return {
     ...resource,
@@ -191,4 +198,15 @@ export function deidentifiedObservation(observation: Observation, episode: Case,
     encounter: { reference: `Encounter/${p.pseudonym('Case', episode.id)}` },
     effectiveDateTime: p.instant(observation.observedAt, episode.patientId),
   };
+}
+
+const masked: Coding = { system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'masked' };
+
+/** An observation's code with the feature's coding and the standard codings it was sent with only; masked when none is left. */
+function standardCode(storedCode: string, catalog: CodeCatalog, sentCodings: Coding[]): CodeableConcept {
+  const feature = catalog.featureCodingOf(storedCode);
+  const sent = sentCodings.filter((coding) => isStandardTerminology(coding.system) && !(coding.system === feature?.system && coding.code === feature?.code));
+  const coding = [...(feature ? [feature] : []), ...sent];
+  if (coding.length === 0) return { coding: [masked] };
+  return { coding, ...(feature?.display ? { text: feature.display } : {}) };
 }

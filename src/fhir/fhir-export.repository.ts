@@ -110,16 +110,18 @@ export class FhirExportRepository {
   }
 
   /**
-   * Takes a queued or running job for the runner `owner` until `leaseUntil`:
-   * a job no runner holds, or whose runner's lease ran out (its process
+   * Takes a queued or running job for the runner `owner` for `leaseMs`: a
+   * job no runner holds, or whose runner's lease ran out (its process
    * stopped or hangs); false when it is finished or another runner holds it.
+   * Leases are set and judged by the database's clock, the one clock every
+   * process shares: a process whose own clock runs ahead would take live
+   * jobs, one whose clock runs behind would set leases already over.
    */
-  async claim(id: string, owner: string, leaseUntil: Date): Promise<boolean> {
-    const { count } = await this.scope.prisma.fhirExportJob.updateMany({
-      where: { id, status: { in: ['QUEUED', 'RUNNING'] }, OR: [{ owner: null }, { owner }, { leaseUntil: { lt: new Date() } }] },
-      data: { owner, leaseUntil },
-    });
-    return count === 1;
+  async claim(id: string, owner: string, leaseMs: number): Promise<boolean> {
+    const claimed = await this.scope.prisma.$executeRaw`
+      UPDATE "FhirExportJob" SET owner = ${owner}, "leaseUntil" = now() + ${leaseMs}::int * interval '1 millisecond'
+       WHERE id = ${id}::uuid AND status IN ('QUEUED', 'RUNNING') AND (owner IS NULL OR owner = ${owner} OR "leaseUntil" < now())`;
+    return claimed === 1;
   }
 
   /** Cancels a job and deletes its files; false when it is not the caller's. */
@@ -139,10 +141,12 @@ export class FhirExportRepository {
     return true;
   }
 
-  /** Marks a job running and renews its runner's lease; false once it was cancelled or another runner took it over. */
-  async markRunning(id: string, owner: string, progress: string, leaseUntil: Date): Promise<boolean> {
-    const { count } = await this.scope.prisma.fhirExportJob.updateMany({ where: { id, owner, status: { in: ['QUEUED', 'RUNNING'] } }, data: { status: 'RUNNING', progress, leaseUntil } });
-    return count === 1;
+  /** Marks a job running and renews its runner's lease for `leaseMs` (by the database's clock, as `claim`); false once it was cancelled or another runner took it over. */
+  async markRunning(id: string, owner: string, progress: string, leaseMs: number): Promise<boolean> {
+    const renewed = await this.scope.prisma.$executeRaw`
+      UPDATE "FhirExportJob" SET status = 'RUNNING', progress = ${progress}, "leaseUntil" = now() + ${leaseMs}::int * interval '1 millisecond'
+       WHERE id = ${id}::uuid AND owner = ${owner} AND status IN ('QUEUED', 'RUNNING')`;
+    return renewed === 1;
   }
 
   /** Lists the files (their parts are stored already) with the report, and audits the export with the patients it holds (nothing if it was cancelled or taken over meanwhile). */
@@ -196,6 +200,19 @@ export class FhirExportRepository {
     this.scope.access.require(exportPermission(profile), 'fhir.export');
     return this.scope.prisma.observation.findMany({ where: { caseId: { in: caseIds }, ...(since ? { createdAt: { gte: since } } : {}) }, orderBy: [{ observedAt: 'asc' }, { id: 'asc' }] });
   }
+}
+
+/**
+ * The unfinished jobs no live runner holds, oldest first: those no runner
+ * took yet, and those whose runner's lease ran out by the database's clock
+ * (see `claim`). A system task of the export runner, which then claims each.
+ */
+export async function unheldUnfinishedJobs(prisma: PrismaClient): Promise<FhirExportJob[]> {
+  const unheld = await prisma.$queryRaw<{ id: string }[]>`
+    SELECT id::text FROM "FhirExportJob"
+     WHERE status IN ('QUEUED', 'RUNNING') AND (owner IS NULL OR "leaseUntil" < now())`;
+  if (unheld.length === 0) return [];
+  return prisma.fhirExportJob.findMany({ where: { id: { in: unheld.map((job) => job.id) } }, orderBy: { createdAt: 'asc' } });
 }
 
 /**

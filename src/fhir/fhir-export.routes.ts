@@ -5,7 +5,7 @@ import { type BulkExportRunner, exportTypes } from './bulk-export.ts';
 import { type DeidentificationProfile, deidentificationProfiles } from './deidentify.ts';
 import type { DutyCycle } from './duty-cycle.ts';
 import { fhirRequestContext, flushReads, requireScope } from './fhir-context.ts';
-import { type ExportProfile, FhirExportRepository } from './fhir-export.repository.ts';
+import { type ExportFile, type ExportProfile, FhirExportRepository } from './fhir-export.repository.ts';
 import { fhirError, operationOutcome, toFhirError } from './operation-outcome.ts';
 import { type SearchParams, singleParam } from './search-params.ts';
 
@@ -107,7 +107,7 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
     const expires = expiryOf(file.finishedAt, deps.config.fhir.exportRetentionMs);
     if (!expires) throw expired(id, deps.config.fhir.exportRetentionMs);
     await flushReads(context);
-    return reply.type('application/fhir+ndjson').header('expires', expires.toUTCString()).send(Readable.from(fileParts(exports, id, type, runner.pacing())));
+    return reply.type('application/fhir+ndjson').header('expires', expires.toUTCString()).send(Readable.from(fileParts(exports, file, id, runner.pacing())));
   });
 }
 
@@ -125,13 +125,27 @@ function requireExportScopes(context: RequestContext, types: readonly string[]):
  * A file's NDJSON streamed a part at a time, each read a step of the
  * download's duty cycle, so a large file neither sits whole in memory nor
  * holds the event loop or a connection while interactive requests wait.
+ * The file holds `count` lines (one resource each): a part missing before
+ * them all means the export was cancelled or expired meanwhile (which
+ * deletes its parts), and the stream fails rather than end early, so the
+ * client sees an error (the response is cut off, or a 410 when nothing was
+ * sent yet), never a truncated file ending like a whole one.
  */
-async function* fileParts(exports: FhirExportRepository, jobId: string, type: string, pace: DutyCycle): AsyncGenerator<string> {
-  for (let seq = 0; ; seq++) {
-    const ndjson = await pace.step(() => exports.part(jobId, type, seq));
-    if (ndjson === null) return;
+async function* fileParts(exports: FhirExportRepository, file: ExportFile, jobId: string, pace: DutyCycle): AsyncGenerator<string> {
+  let lines = 0;
+  for (let seq = 0; lines < file.count; seq++) {
+    const ndjson = await pace.step(() => exports.part(jobId, file.type, seq));
+    if (ndjson === null) throw fhirError(410, 'not-found', `Export ${jobId} was cancelled or expired during the download: its files are deleted. Start a new export.`);
+    lines += lineCount(ndjson);
     yield ndjson;
   }
+}
+
+/** Lines of NDJSON text (each ends in a newline; JSON.stringify writes none inside one). */
+function lineCount(ndjson: string): number {
+  let count = 0;
+  for (let at = ndjson.indexOf('\n'); at !== -1; at = ndjson.indexOf('\n', at + 1)) count++;
+  return count;
 }
 
 /** When a completed export's files go (`retentionMs`, FHIR_EXPORT_RETENTION_HOURS, after it finished); undefined once they have. */

@@ -43,10 +43,11 @@ type ReadableType = keyof typeof readable;
  * access rules and audit records are the same. Errors are OperationOutcomes.
  */
 export async function registerFhirRoutes(http: FastifyInstance, deps: ContextDeps, guard: preHandlerHookHandler[]): Promise<BulkExportRunner> {
-  // Built from the models in production, and rebuilt before an import or read once they changed.
+  // Built from the models in production, and rebuilt before an import or read once they changed (promoted here: at once; on another replica: within catalogMaxAgeMs).
   const catalog = new CodeCatalog();
   const production = new ProductionFeaturesRepository(deps.db.prisma);
   await catalog.refresh(production).catch((error: unknown) => deps.log.warn({ errorType: (error as Error).name }, 'code catalog not built: no models read yet'));
+  deps.productionChanges.subscribe(() => catalog.invalidate());
   // Exports give way to interactive requests; the polling and downloads of exports are not what they give way to.
   const exports = new BulkExportRunner(deps, catalog, countRequestsInFlight(http.server, (url) => !exportUrl.test(url)));
   // A database not yet migrated has no job table; its jobs (none) wait for the next start.

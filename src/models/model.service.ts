@@ -26,6 +26,7 @@ import type { Model, ModelRepository, ModelVersionSummary, TrainingJob, VersionR
 import { cardTextOf, placeholderCardText, storedResultOf, trainingResultOf } from './stored-version.ts';
 import type { TrainingDataRepository } from './training-data.repository.ts';
 import type { TrainingRunner } from './training-runner.ts';
+import type { ProductionChanges } from './production-changes.ts';
 
 const modelName = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, { message: 'use 2 to 63 lower-case letters, digits and "-"' });
 
@@ -72,6 +73,7 @@ export class ModelService {
     private readonly runner: TrainingRunner,
     private readonly trail: AuditTrail,
     private readonly maxPageSize: number,
+    private readonly productionChanges: ProductionChanges,
   ) {}
 
   list(): Promise<Model[]> {
@@ -250,7 +252,9 @@ export class ModelService {
       const version = await this.models.findVersion(parseId(id, 'id'));
       if (!version) throw notFound(`No model version with id ${id}.`, { argument: 'id' });
       if (version.stage === 'PRODUCTION') throw conflict('This version is already in production.', { argument: 'id' });
-      return this.models.promote(version, parseInput(boundedText(500), comment, 'comment'));
+      const promoted = await this.models.promote(version, parseInput(boundedText(500), comment, 'comment'));
+      this.productionChanges.notify();
+      return promoted;
     });
   }
 }

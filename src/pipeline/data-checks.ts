@@ -114,11 +114,15 @@ export function isProbableLeak(suspect: LeakSuspect): boolean {
 }
 
 /**
- * An identifier by content: whole numbers that differ on every row and either
- * run in one direction down the file or fill a dense range (1..n with few
- * gaps), texts that differ on every row, or whole numbers of many values
- * (over half the rows) that never turn back down the file: a patient number
- * repeated on each of the patient's rows of a file sorted by it.
+ * An identifier by content: texts that differ on every row; whole numbers
+ * that differ on every row and either run down the file in even steps (1, 2,
+ * 3...; a few gaps allowed) or, out of order, fill a dense range (1..n with
+ * few gaps: a shuffled row number); or whole numbers of many values (over
+ * half the rows) that run down the file in even steps, each repeated on
+ * consecutive rows: a patient number on each of the patient's rows of a file
+ * sorted by it. Values that merely never turn back, with uneven steps, are
+ * a feature the file is sorted by (an age in days with ties and gaps), not
+ * a numbering, and are kept.
  * @param values the present values of a column, in row order
  * @returns why it looks like an identifier, or null
  */
@@ -129,20 +133,38 @@ export function identifierByContent(values: readonly (number | string)[]): strin
   if (unique && values.every((value) => typeof value === 'string')) return 'a different text on every row';
   if (distinct <= values.length / 2 || !values.every((value) => typeof value === 'number' && Number.isInteger(value))) return null;
   const numbers = values as number[];
+  const { monotone, step } = stepsDownTheFile(numbers);
+  if (!unique) return step !== null ? `a whole number of ${distinct} values for ${values.length} rows, in sequence down the file in steps of ${step} (a number repeated on one patient's rows)` : null;
+  if (step !== null) return 'a whole number that differs on every row and runs in sequence';
+  if (!monotone && Math.max(...numbers) - Math.min(...numbers) + 1 <= 1.5 * numbers.length) return 'a whole number that differs on every row and fills a range like a row number';
+  return null;
+}
+
+/** Of the changes down a numbering, the share at least that must be its one step (the others are gaps: deleted records). */
+const evenStepShare = 0.9;
+
+/**
+ * Whether numbers never turn back down the file and, if so, the one step
+ * (in size) that nearly all their changes take, as a numbering's do.
+ * @returns monotone, and the step, or null when they turn back or their steps are uneven
+ */
+function stepsDownTheFile(numbers: readonly number[]): { monotone: boolean; step: number | null } {
   let rising = true;
   let falling = true;
-  let low = numbers[0]!;
-  let high = numbers[0]!;
+  const stepCounts = new Map<number, number>();
+  let changes = 0;
   for (let k = 1; k < numbers.length; k++) {
-    rising &&= numbers[k]! >= numbers[k - 1]!;
-    falling &&= numbers[k]! <= numbers[k - 1]!;
-    low = Math.min(low, numbers[k]!);
-    high = Math.max(high, numbers[k]!);
+    const change = numbers[k]! - numbers[k - 1]!;
+    rising &&= change >= 0;
+    falling &&= change <= 0;
+    if (change === 0) continue;
+    changes += 1;
+    stepCounts.set(Math.abs(change), (stepCounts.get(Math.abs(change)) ?? 0) + 1);
   }
-  if (!unique) return rising || falling ? `a whole number of ${distinct} values for ${values.length} rows, in sequence down the file (a number repeated on one patient's rows)` : null;
-  if (rising || falling) return 'a whole number that differs on every row and runs in sequence';
-  if (high - low + 1 <= 1.5 * numbers.length) return 'a whole number that differs on every row and fills a range like a row number';
-  return null;
+  const monotone = rising || falling;
+  if (!monotone || changes === 0) return { monotone, step: null };
+  const [step, count] = [...stepCounts].reduce((best, entry) => (entry[1] > best[1] ? entry : best));
+  return { monotone, step: count >= evenStepShare * changes ? step : null };
 }
 
 /** Names of measurements that cannot be 0 in a living patient (a 0 there is usually "not measured"). */

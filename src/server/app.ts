@@ -40,6 +40,7 @@ import { noIntrospection } from './introspection.ts';
 import { requestObserverPlugin } from './plugins/request-observer.ts';
 import { resolvers, typeDefs } from './schema.ts';
 import { loadTrustedDocuments, trustedDocumentsHook } from './trusted-documents.ts';
+import { ProductionChanges } from '../models/production-changes.ts';
 
 export interface App {
   http: FastifyInstance;
@@ -166,7 +167,7 @@ export async function createApp(config: Config, db: Database, log: Logger): Prom
   metrics.watchAuditLedger(() => auditLedger.backlog());
   await registerConsole(http, config, log);
   metrics.register(http, config.metricsToken);
-  const deps = { ...scopeDeps, auditLedger, modelServer, trainingRunner };
+  const deps = { ...scopeDeps, auditLedger, modelServer, trainingRunner, productionChanges: new ProductionChanges() };
   const trusted = config.trustedDocuments ? trustedDocumentsHook(await loadTrustedDocuments(config.trustedDocuments)) : undefined;
   const toGraphiql = graphqlPageRedirect(config);
   const isAuthenticated = (request: FastifyRequest) => request.authentication !== undefined && 'principal' in request.authentication;

@@ -24,6 +24,7 @@ import { PatientService } from '../patients/patient.service.ts';
 import type { ModelServer } from '../predictions/model-server.ts';
 import { casePredictions, PredictionRepository } from '../predictions/prediction.repository.ts';
 import { PredictionService } from '../predictions/prediction.service.ts';
+import type { ProductionChanges } from '../models/production-changes.ts';
 
 /** What every resolver receives: who is asking, and the request's services, built fresh per request. */
 export interface RequestContext {
@@ -47,6 +48,8 @@ export interface ContextDeps extends ScopeDeps {
   auditLedger: AuditLedger;
   modelServer: ModelServer;
   trainingRunner: TrainingRunner;
+  /** Promotions made in this process, for the caches of what production models read. */
+  productionChanges: ProductionChanges;
 }
 
 const clientRequestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -99,7 +102,7 @@ export async function createRequestContext(deps: ContextDeps, request: FastifyRe
   const patients = new PatientService(new PatientRepository(scope), trail, config.maxPageSize);
   const cases = new CaseService(new CaseRepository(scope, casePredictions(scope)), patients, trail);
   const consent = new ConsentService(new ConsentRepository(scope), patients, trail);
-  const models = new ModelService(new ModelRepository(scope), new TrainingDataRepository(scope), scope.access, deps.trainingRunner, trail, config.maxPageSize);
+  const models = new ModelService(new ModelRepository(scope), new TrainingDataRepository(scope), scope.access, deps.trainingRunner, trail, config.maxPageSize, deps.productionChanges);
   return {
     requestId: request.id,
     log,

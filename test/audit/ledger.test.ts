@@ -14,6 +14,8 @@ import { leafHash, verifyConsistency, verifyInclusion } from '../../src/audit/me
 import { verifyInclusionProofDocument } from '../../src/audit/proof-verification.ts';
 import { witnessFileName } from '../../src/audit/sequencer.ts';
 import { loadConfig } from '../../src/config/config.ts';
+import { openDatabase } from '../../src/db/database.ts';
+import { verifyLegacyAuditChain } from '../../src/db/legacy-audit-chain.ts';
 import { applyMigrations, migrationsDir, readMigrationList } from '../../src/db/migrations.ts';
 import { startServer } from '../../src/server/start.ts';
 import { createPatient } from '../support/fixtures.ts';
@@ -363,6 +365,29 @@ describe('the hash chain of earlier versions', () => {
     const server = await startQuietly(database);
     await server.stop();
     assert.ok(!(await chainColumnsKept(database)), 'accepted deliberately, the upgrade goes on');
+  });
+
+  it('is checked without the pool\'s statement timeout: a check that takes longer than it completes', { skip: !onPostgres && 'statement_timeout is a PostgreSQL pool setting' }, async () => {
+    const database = await chainEraDatabase();
+    const db = await openDatabase({ databaseUrl: database.databaseUrl, dataDir: database.dataDir, poolSize: 2, statementTimeoutMs: 100 });
+    const locker = new pg.Client({ connectionString: database.databaseUrl });
+    await locker.connect();
+    try {
+      // The check waits for the table as it would read a long chain: longer than the pool lets a statement run.
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE "AuditEvent" IN ACCESS EXCLUSIVE MODE');
+      const started = Date.now();
+      const checked = verifyLegacyAuditChain(db.adapterFactory);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      await locker.query('COMMIT');
+      assert.deepEqual(await checked, { records: 5n, head: database.head });
+      assert.ok(Date.now() - started >= 600, 'the check waited past the timeout');
+      const [pooled] = await db.prisma.$queryRawUnsafe<{ statement_timeout: string }[]>('SHOW statement_timeout');
+      assert.equal(pooled!.statement_timeout, '100ms', 'the pool keeps its own limit after the check');
+    } finally {
+      await locker.end();
+      await db.close();
+    }
   });
 
   it('is not sealed when a record was removed from the middle: the next one is named', async () => {

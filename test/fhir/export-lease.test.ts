@@ -73,3 +73,60 @@ describe('FHIR bulk export jobs with two server processes on one database', () =
     assert.equal(completions, 1);
   });
 });
+
+/** Makes this process's clock run `offsetMs` off (Date.now and new Date()) until the returned function restores it: a replica with a skewed clock. */
+function skewClock(offsetMs: number): () => void {
+  const RealDate = Date;
+  class SkewedDate extends RealDate {
+    constructor(...args: unknown[]) {
+      if (args.length === 0) super(RealDate.now() + offsetMs);
+      else super(...(args as [string]));
+    }
+    static override now() {
+      return RealDate.now() + offsetMs;
+    }
+  }
+  globalThis.Date = SkewedDate as DateConstructor;
+  return () => {
+    globalThis.Date = RealDate;
+  };
+}
+
+describe('FHIR bulk export leases', () => {
+  // The embedded database runs in this process, on its clock (PGlite's now() is Date.now()): only a database server has a clock of its own.
+  it('are set and judged by the database\'s clock: a process whose clock runs ahead leaves a live lease alone, one whose clock runs behind takes a lease that ran out', { skip: !shared && 'needs DATABASE_URL (PostgreSQL)' }, async () => {
+    const api = await startTestServer(settings);
+    const prisma = api.server.db.prisma;
+    const runner = api.server.app.fhirExports;
+    const leasedJob = async (owner: string, leaseFromNow: string) => {
+      const job = await prisma.fhirExportJob.create({
+        data: { level: 'system', types: ['Patient'], profile: 'identified', requestUrl: 'lease', requestedBy: people.admin.sub, requestedRoles: ['admin'], purposeOfUse: 'HOPERAT', status: 'RUNNING', owner },
+      });
+      await prisma.$executeRawUnsafe(`UPDATE "FhirExportJob" SET "leaseUntil" = now() + interval '${leaseFromNow}' WHERE id = $1::uuid`, job.id);
+      return job.id;
+    };
+    const resumeWithClockOff = async (offsetMs: number) => {
+      const restore = skewClock(offsetMs);
+      try {
+        await runner.resumeUnfinished();
+        await runner.idle();
+      } finally {
+        restore();
+      }
+    };
+
+    // Another process holds this job for 30 s more, by the database's clock; this one's clock runs 5 minutes ahead.
+    const live = await leasedJob('other:1:live', '30 seconds');
+    await resumeWithClockOff(5 * 60_000);
+    const untouched = await prisma.fhirExportJob.findUniqueOrThrow({ where: { id: live } });
+    assert.deepEqual([untouched.owner, untouched.status], ['other:1:live', 'RUNNING'], 'the live lease was left to its holder');
+
+    // Its holder stopped a second ago, by the database's clock; this process's clock runs 5 minutes behind.
+    const lapsed = await leasedJob('other:2:stopped', '-1 second');
+    await resumeWithClockOff(-5 * 60_000);
+    const resumed = await prisma.fhirExportJob.findUniqueOrThrow({ where: { id: lapsed } });
+    assert.deepEqual([resumed.owner, resumed.status], [runner.owner, 'COMPLETED'], 'the lapsed lease was taken over and the job run');
+    await prisma.fhirExportJob.update({ where: { id: live }, data: { status: 'CANCELLED' } });
+  });
+});
+

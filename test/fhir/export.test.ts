@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
+import { FhirExportRepository } from '../../src/fhir/fhir-export.repository.ts';
 import { startServer } from '../../src/server/start.ts';
 import type { BundleEntry } from '@medplum/fhirtypes';
 import { startTestServer, testServerEnv } from '../support/test-server.ts';
@@ -90,6 +91,17 @@ async function download(identity: Identity, url: string, headers: Record<string,
   return (await response.text()).split('\n').filter(Boolean);
 }
 
+/** A completed export of the data scientist's with one file of 30 Patient lines in three parts, stored out of order (a download follows the sequence numbers). */
+async function completedExportOfThreeParts() {
+  const job = await api.server.db.prisma.fhirExportJob.create({
+    data: { level: 'system', types: ['Patient'], profile: 'deidentified', requestUrl: 'parts', requestedBy: people.dataScientist.sub, requestedRoles: ['data_scientist'], purposeOfUse: 'TREAT', status: 'COMPLETED', report: { profile: 'deidentified' }, finishedAt: new Date() },
+  });
+  const lines = Array.from({ length: 30 }, (_, i) => `{"resourceType":"Patient","id":"p${i}"}\n`);
+  await api.server.db.prisma.fhirExportFile.create({ data: { jobId: job.id, type: 'Patient', count: lines.length } });
+  for (const seq of [2, 0, 1]) await api.server.db.prisma.fhirExportPart.create({ data: { jobId: job.id, type: 'Patient', seq, ndjson: lines.slice(seq * 10, seq * 10 + 10).join('') } });
+  return { job, lines };
+}
+
 await importCohort();
 
 /** Every line of every file of a de-identified export, scanned for the cohort's identifiers (and, under Safe Harbor, for any date finer than a year). */
@@ -135,18 +147,21 @@ describe('FHIR bulk export', () => {
     const patientsAgain = (await download(people.dataScientist, again.manifest.output.find((o: any) => o.type === 'Patient').url)).map((line) => JSON.parse(line));
     assert.deepEqual(patientsAgain, patients);
 
-    // Each observation carries every coding it was sent with: LOINC and the hospital's local code, not only the model feature's.
+    // Each observation carries the standard codings it was sent with (LOINC), not only the model feature's; never the hospital's
+    // local codes (a sender's own code may be anything it typed), and a code sent with local codings only is masked.
     const observations = (await download(people.dataScientist, manifest.output.find((o: any) => o.type === 'Observation').url)).map((line) => JSON.parse(line));
+    assert.ok(observations.every((o) => o.code.coding.every((c: any) => c.system !== localLab)), 'no local coding');
     const sentPairs = [['39156-5', 'BMI'], ['2093-3', 'CHOL'], ['2345-7', 'GLU'], ['8480-6', 'SBP'], ['8462-4', 'DBP'], ['72166-2', 'SMOKE']];
-    const sentAs = (o: any) => sentPairs.filter(([loinc, local]) => ['http://loinc.org|' + loinc, `${localLab}|${local}`].every((pair) => o.code.coding.some((c: any) => `${c.system}|${c.code}` === pair)));
-    const sentAsFeatures = observations.filter((o) => !o.code.coding.some((c: any) => c.code === 'NOTE'));
+    const sentAs = (o: any) => sentPairs.filter(([loinc]) => o.code.coding.some((c: any) => `${c.system}|${c.code}` === `http://loinc.org|${loinc}`));
+    const isNote = (o: any) => o.code.coding.length === 1 && o.code.coding[0].code === 'masked' && o.code.text === undefined;
+    const sentAsFeatures = observations.filter((o) => !isNote(o));
     assert.ok(sentAsFeatures.every((o) => sentAs(o).length === 1), JSON.stringify(sentAsFeatures.find((o) => sentAs(o).length !== 1)?.code));
     assert.deepEqual(new Set(sentAsFeatures.map((o) => sentAs(o)[0]![1])), new Set(sentPairs.map(([, local]) => local)));
     // A coded value keeps its code, as the coding it was sent as; the free-text notes are masked.
     const smoking = observations.filter((o) => sentAs(o)[0]?.[1] === 'SMOKE');
     assert.ok(smoking.length === 11 && smoking.every((o) => o.valueCodeableConcept), JSON.stringify(smoking[0]));
     assert.ok(smoking.every((o) => o.valueCodeableConcept.coding[0].system === 'http://snomed.info/sct' && o.valueCodeableConcept.coding[0].code === '8517006'));
-    const notes = observations.filter((o) => o.code.coding.some((c: any) => c.code === 'NOTE'));
+    const notes = observations.filter(isNote);
     assert.equal(notes.length, 11 * 3);
     assert.ok(notes.every((o) => o.valueString === undefined && o.dataAbsentReason.coding[0].code === 'masked'));
 
@@ -265,13 +280,7 @@ describe('FHIR bulk export', () => {
   });
 
   it('streams a file of many parts whole and in order, and only to the requester', async () => {
-    const job = await api.server.db.prisma.fhirExportJob.create({
-      data: { level: 'system', types: ['Patient'], profile: 'deidentified', requestUrl: 'parts', requestedBy: people.dataScientist.sub, requestedRoles: ['data_scientist'], purposeOfUse: 'TREAT', status: 'COMPLETED', report: { profile: 'deidentified' }, finishedAt: new Date() },
-    });
-    const lines = Array.from({ length: 30 }, (_, i) => `{"resourceType":"Patient","id":"p${i}"}\n`);
-    await api.server.db.prisma.fhirExportFile.create({ data: { jobId: job.id, type: 'Patient', count: lines.length } });
-    // Stored out of order: the download follows the sequence numbers.
-    for (const seq of [2, 0, 1]) await api.server.db.prisma.fhirExportPart.create({ data: { jobId: job.id, type: 'Patient', seq, ndjson: lines.slice(seq * 10, seq * 10 + 10).join('') } });
+    const { job, lines } = await completedExportOfThreeParts();
     const status = await scientist(`/$export-status/${job.id}`);
     assert.equal(status.status, 200);
     const manifest = status.body;
@@ -286,6 +295,32 @@ describe('FHIR bulk export', () => {
     assert.equal(file.status, 403);
     assert.equal((await fhirClient(api, people.dataScientist, confined)(`/$export-status/${job.id}`, { method: 'DELETE' })).status, 403);
     assert.equal((await scientist(`/$export-status/${job.id}`)).status, 200, 'not cancelled by the refused DELETE');
+  });
+
+  it('fails a download whose export is cancelled while it streams (the client sees an error, never a shorter file ending like a whole one), and answers 410 when nothing was sent yet', async () => {
+    const headers = { authorization: `Bearer ${await signToken(people.dataScientist)}` };
+    for (const cancelledBeforePart of [1, 0]) {
+      const { job } = await completedExportOfThreeParts();
+      const url = (await scientist(`/$export-status/${job.id}`)).body.output[0].url;
+      const readPart = FhirExportRepository.prototype.part;
+      // The requester cancels between two of the parts the download reads (a cancellation deletes them all).
+      FhirExportRepository.prototype.part = async function (this: FhirExportRepository, jobId: string, type: string, seq: number) {
+        if (jobId === job.id && seq === cancelledBeforePart) assert.equal((await scientist(`/$export-status/${job.id}`, { method: 'DELETE' })).status, 202);
+        return readPart.call(this, jobId, type, seq);
+      };
+      try {
+        const response = await fetch(url, { headers });
+        if (cancelledBeforePart === 0) {
+          assert.equal(response.status, 410);
+          assert.equal(((await response.json()) as any).resourceType, 'OperationOutcome');
+        } else {
+          assert.equal(response.status, 200, 'the first part was on its way');
+          await assert.rejects(response.text(), 'the response is cut off, not ended');
+        }
+      } finally {
+        FhirExportRepository.prototype.part = readPart;
+      }
+    }
   });
 
   it('says when its files expire (Expires, FHIR_EXPORT_RETENTION_HOURS after completion), answers 410 after, and the background expiry (at start, then every minute) deletes the files', async () => {
@@ -330,6 +365,25 @@ describe('FHIR bulk export', () => {
     } finally {
       held.destroy();
     }
+  });
+
+  it('keeps only codings of published terminologies in a de-identified export: a coded value sent with a local coding and free text keeps its SNOMED CT coding alone, a code its LOINC', async () => {
+    // Patient 1 of the cohort, on its (open) visit.
+    const patient = patientEntry(cohort[1]!);
+    const visit = encounterEntry(patient.fullUrl!, 'EXP-V1');
+    const familyHistory = observationEntry(patient.fullUrl!, visit.fullUrl!, 'EXP-1-famhx', {
+      code: { coding: [{ system: localLab, code: 'FAMHX-SMITH', display: 'Smith family history' }, { system: 'http://loinc.org', code: '10157-6', display: 'History of family member diseases' }], text: 'Family history of John Smith' },
+      valueCodeableConcept: { text: 'Smith family history', coding: [{ system: 'urn:local', code: 'JOHN-SMITH', display: 'John Smith' }, { system: 'http://snomed.info/sct', code: '160303001', display: 'FH: Diabetes mellitus' }] },
+    });
+    await importBundle([patient, visit, familyHistory]);
+    const { manifest } = await exportAll(scientist, '/$export?_type=Observation');
+    const lines = await download(people.dataScientist, manifest.output[0].url);
+    const [line] = lines.filter((candidate) => candidate.includes('160303001'));
+    assert.ok(line, 'the SNOMED CT coding of the value is exported');
+    const observation = JSON.parse(line);
+    assert.deepEqual(observation.valueCodeableConcept, { coding: [{ system: 'http://snomed.info/sct', code: '160303001' }] });
+    assert.deepEqual(observation.code, { coding: [{ system: 'http://loinc.org', code: '10157-6' }] });
+    for (const sent of ['Smith', 'SMITH', 'John', 'urn:local', 'FAMHX', localLab]) assert.ok(!line.includes(sent), `the export holds ${sent}`);
   });
 
   // Last: it stops the suite's server.

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ProductionFeaturesRepository } from '../../src/fhir/production-features.repository.ts';
 import { validate } from '../../src/fhir/validation.ts';
 import { startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
@@ -250,6 +251,40 @@ describe('FHIR import', () => {
     const after = await engine('', { body: crp('CRP2') });
     assert.equal(after.status, 200, JSON.stringify(after.body));
     assert.deepEqual({ ...(await stored(after)) }, { code: 'crp', value: 15, unit: 'mg/L' });
+  });
+
+  it('reads which versions are in production once in a while, not on every request, and on the next request after a promotion here', async () => {
+    const { prisma } = api.server.db;
+    const bundle = ehrBundle('CATALOG', 1);
+    const imported = await engine('', { body: bundle });
+    assert.equal(imported.status, 200);
+    const read = () => engine(`/${imported.body.entry[0].response.location}`).then((response) => assert.equal(response.status, 200));
+    const { versionIds, versions } = ProductionFeaturesRepository.prototype;
+    const counted = { idReads: 0, builds: 0 };
+    ProductionFeaturesRepository.prototype.versionIds = function (this: ProductionFeaturesRepository) {
+      counted.idReads += 1;
+      return versionIds.call(this);
+    };
+    ProductionFeaturesRepository.prototype.versions = function (this: ProductionFeaturesRepository) {
+      counted.builds += 1;
+      return versions.call(this);
+    };
+    try {
+      await read();
+      const before = { ...counted };
+      for (let i = 0; i < 3; i++) await read();
+      assert.deepEqual(counted, before, 'repeated requests do not ask the database again');
+      // A candidate (a copy of a version in production) promoted through the API.
+      const { id: _id, version: _version, stage: _stage, promotedBy: _by, promotedAt: _at, promotionComment: _comment, result, cardText, ...copied } = await prisma.modelVersion.findFirstOrThrow({ where: { stage: 'PRODUCTION' } });
+      const latest = await prisma.modelVersion.findFirstOrThrow({ where: { modelId: copied.modelId }, orderBy: { version: 'desc' } });
+      const candidate = await prisma.modelVersion.create({ data: { ...copied, result: result as object, cardText: cardText as object, version: latest.version + 1 } });
+      const promoted = await api.as(people.admin).gql('mutation($id: ID!) { promoteModelVersion(id: $id, comment: "catalog cache test") { id } }', { id: candidate.id });
+      assert.equal(promoted.body.errors, undefined, JSON.stringify(promoted.body.errors));
+      await read();
+      assert.deepEqual(counted, { idReads: before.idReads + 1, builds: before.builds + 1 }, 'the next request rebuilt the catalog from the new versions in production');
+    } finally {
+      Object.assign(ProductionFeaturesRepository.prototype, { versionIds, versions });
+    }
   });
 
   it('answers a conditional update of a known observation with a note, and keeps the value stored', async () => {

@@ -367,6 +367,23 @@ describe('checks before training: what the target determines, zeros, repeated id
     assert.deepEqual(features.map((f) => f.name), ['visit_glucose']);
   });
 
+  it('keeps a whole-number feature of a small file sorted by it, with more values than half its rows: ages in days with ties or gaps', () => {
+    // Sorted by age in days: uneven gaps between the ages, and every third patient the age of the one before (or, unique, no ties).
+    const csv = (ties: boolean) => {
+      let age = 7300;
+      const rows = Array.from({ length: 40 }, (_, i) => {
+        age += ties && i % 3 === 2 ? 0 : 11 + ((i * 37) % 90);
+        return `${age},${70 + ((i * 29) % 61)},${i % 4 === 0 ? 'yes' : 'no'}`;
+      });
+      return parseCsv(`age_days,glucose,outcome\n${rows.join('\n')}\n`);
+    };
+    for (const ties of [true, false]) {
+      const { report, features } = assessDataQuality(csv(ties), { target: 'outcome', task: 'binary' });
+      assert.deepEqual(report.checks.identifiers, [], `ties: ${ties}`);
+      assert.deepEqual(features.map((f) => f.name), ['age_days', 'glucose'], `ties: ${ties}`);
+    }
+  });
+
   it('refuses a feature specification naming a column the data does not have, naming it', async () => {
     const spec = parseFeatureSpec({ features: { glucos: { possibleRange: [20, 600] }, bmi: { unit: 'kg/m2' } } });
     assert.throws(
