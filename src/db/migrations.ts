@@ -64,6 +64,14 @@ function withUnrefTimers(module: typeof engineModule): Record<string, unknown> {
  * body (our audit trigger). PostgreSQL's simple query protocol takes the
  * whole script at once, as the native engine sends it, so that is what the
  * adapter is made to do here.
+ *
+ * PostgreSQL runs such a script as one implicit transaction, which the
+ * script opens with SET LOCAL statement_timeout = 0: the pool's limit is
+ * sized for API requests, and a migration rewriting a large table takes
+ * longer, so it would be cancelled mid-upgrade. SET LOCAL ends with the
+ * transaction, so the connection goes back to the pool with its own limit.
+ * (lock_timeout is not set by the pool, so a migration already waits for
+ * its locks as long as it must.)
  */
 function wholeScripts(factory: SqlMigrationAwareDriverAdapterFactory): SqlMigrationAwareDriverAdapterFactory {
   if (factory.adapterName !== '@prisma/adapter-pg') return factory;
@@ -72,7 +80,7 @@ function wholeScripts(factory: SqlMigrationAwareDriverAdapterFactory): SqlMigrat
     const driver = (adapter as unknown as { underlyingDriver(): { query(sql: string): Promise<unknown> } }).underlyingDriver();
     const onError = (adapter as unknown as { onError(error: unknown): never }).onError.bind(adapter);
     adapter.executeScript = async (script: string) => {
-      await driver.query(script).catch(onError);
+      await driver.query(`SET LOCAL statement_timeout = 0;\n${script}`).catch(onError);
     };
     return adapter;
   };

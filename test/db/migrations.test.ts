@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
+import { openDatabase } from '../../src/db/database.ts';
 import { applyMigrations, detectSchemaDrift, migrationsDir, readMigrationList, schemaPath } from '../../src/db/migrations.ts';
 import { openRaw } from '../support/raw-database.ts';
 import { createTestDatabase } from '../support/test-database.ts';
@@ -133,3 +134,26 @@ describe('upgrade over many versions at once', () => {
 function patientId(version: number): string {
   return `11111111-1111-4111-8111-${String(version).padStart(12, '0')}`;
 }
+
+describe('a long migration', () => {
+  // The pool's statement_timeout is sized for API requests; a migration rewriting a large table takes longer.
+  it('runs to its end under a pool whose statement timeout is shorter than it, and the pool keeps its limit', { skip: !process.env.DATABASE_URL && 'statement_timeout is a PostgreSQL pool setting' }, async () => {
+    const database = await createTestDatabase();
+    const db = await openDatabase({ databaseUrl: database.databaseUrl, dataDir: database.dataDir, poolSize: 2, statementTimeoutMs: 100 });
+    const withSlow = await mkdtemp(path.join(os.tmpdir(), 'clinigraph-migrations-'));
+    try {
+      // Every migration (applied already) and a new one that takes 300 ms, three times the pool's limit.
+      await cp(migrationsDir, withSlow, { recursive: true });
+      await mkdir(path.join(withSlow, '99991231000000_slow'));
+      await writeFile(path.join(withSlow, '99991231000000_slow', 'migration.sql'), 'CREATE TABLE "SlowlyFilled" (n int);\nINSERT INTO "SlowlyFilled" SELECT 1 FROM pg_sleep(0.3);\n');
+      assert.deepEqual(await applyMigrations(db.adapterFactory, withSlow), ['99991231000000_slow']);
+      assert.deepEqual(await db.prisma.$queryRawUnsafe('SELECT n FROM "SlowlyFilled"'), [{ n: 1 }]);
+      const [pooled] = await db.prisma.$queryRawUnsafe<{ statement_timeout: string }[]>('SHOW statement_timeout');
+      assert.equal(pooled!.statement_timeout, '100ms', 'the pool keeps its own limit after the migration');
+    } finally {
+      await rm(withSlow, { recursive: true, force: true });
+      await db.close();
+      await database.drop();
+    }
+  });
+});
