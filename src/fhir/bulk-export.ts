@@ -83,14 +83,14 @@ export class BulkExportRunner {
 
   /**
    * Deletes the files of every completed export older than
-   * FHIR_EXPORT_RETENTION_HOURS (identified NDJSON must not stay forever),
-   * one export a step of the duty cycle; resolves with how many expired.
+   * FHIR_EXPORT_RETENTION_HOURS by the database's clock (identified NDJSON
+   * must not stay forever), one export a step of the duty cycle; resolves
+   * with how many expired.
    */
   async expireOld(): Promise<number> {
-    const before = new Date(Date.now() - this.deps.config.fhir.exportRetentionMs);
     const pace = this.pacing();
     let expired = 0;
-    while (await pace.step(() => expireOldestExport(this.deps.db.prisma, before))) expired++;
+    while (await pace.step(() => expireOldestExport(this.deps.db.prisma, this.deps.config.fhir.exportRetentionMs))) expired++;
     return expired;
   }
 

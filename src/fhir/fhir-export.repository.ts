@@ -1,6 +1,6 @@
 import type { AccessRule } from '../access/owned-record-store.ts';
 import { type Action, type Permission, purposeOfUseFor } from '../access/permissions.ts';
-import type { Case, FhirExportJob, Observation, Patient, Prisma, PrismaClient } from '../generated/prisma/client.ts';
+import { type Case, type FhirExportJob, type Observation, type Patient, Prisma, type PrismaClient } from '../generated/prisma/client.ts';
 
 export type { FhirExportJob };
 import type { Scope } from '../access/scope.ts';
@@ -65,18 +65,27 @@ export class FhirExportRepository {
   }
 
   /**
-   * One file of the caller's completed job, with when the job finished (its
-   * files expire a retention time later), whose parts are then read with
-   * `part`; the download is audited.
+   * When the files of the caller's completed job go (`retentionMs` after it
+   * finished); undefined once that time has come, by the database's clock:
+   * jobs finish by that clock too (see `complete`), so a process whose own
+   * clock is off neither serves files past their time nor refuses them early.
    */
-  async file(jobId: string, type: string): Promise<(ExportFile & { finishedAt: Date }) | null> {
+  async expiresAt(jobId: string, retentionMs: number): Promise<Date | undefined> {
+    const [job] = await this.scope.prisma.$queryRaw<{ expires: Date }[]>`
+      SELECT "finishedAt" + ${millis(retentionMs)} AS expires FROM "FhirExportJob"
+       WHERE id = ${jobId}::uuid AND "requestedBy" = ${this.scope.access.subject} AND status = 'COMPLETED' AND "finishedAt" + ${millis(retentionMs)} > now()`;
+    return job?.expires;
+  }
+
+  /** One file of the caller's completed job, whose parts are then read with `part`; the download is audited. */
+  async file(jobId: string, type: string): Promise<ExportFile | null> {
     const found = await this.scope.prisma.fhirExportFile.findFirst({
       where: { jobId, type, job: { requestedBy: this.scope.access.subject, status: 'COMPLETED' } },
-      select: { type: true, count: true, job: { select: { finishedAt: true } } },
+      select: { type: true, count: true },
     });
-    if (!found?.job.finishedAt) return null;
+    if (!found) return null;
     this.scope.trail.note({ action: 'fhir.export.download', resourceType: 'FhirExportJob', resourceIds: [jobId], reason: `type=${type}` });
-    return { type: found.type, count: found.count, finishedAt: found.job.finishedAt };
+    return found;
   }
 
   /**
@@ -134,7 +143,7 @@ export class FhirExportRepository {
       async (tx) => {
         await tx.fhirExportFile.deleteMany({ where: { jobId: id } });
         await tx.fhirExportPart.deleteMany({ where: { jobId: id } });
-        await tx.fhirExportJob.update({ where: { id }, data: { status: 'CANCELLED', finishedAt: new Date() } });
+        await tx.$executeRaw`UPDATE "FhirExportJob" SET status = 'CANCELLED', "finishedAt" = now() WHERE id = ${id}::uuid`;
       },
       () => ({ resourceIds: [id] }),
     );
@@ -149,13 +158,20 @@ export class FhirExportRepository {
     return renewed === 1;
   }
 
-  /** Lists the files (their parts are stored already) with the report, and audits the export with the patients it holds (nothing if it was cancelled or taken over meanwhile). */
+  /**
+   * Lists the files (their parts are stored already) with the report, and
+   * audits the export with the patients it holds (nothing if it was cancelled
+   * or taken over meanwhile). The job finishes at the database's `now()`,
+   * the clock its files' expiry is judged by (see `expiresAt`).
+   */
   complete(job: FhirExportJob, owner: string, files: ExportFile[], report: ExportReport, patientIds: string[]): Promise<boolean> {
     return this.scope.records.write(
       exportRule(profileOf(job), 'fhir.export'),
       [],
       async (tx) => {
-        const { count } = await tx.fhirExportJob.updateMany({ where: { id: job.id, owner, status: 'RUNNING' }, data: { status: 'COMPLETED', progress: 'done', report: report as unknown as Prisma.InputJsonObject, finishedAt: new Date(), leaseUntil: null } });
+        const count = await tx.$executeRaw`
+          UPDATE "FhirExportJob" SET status = 'COMPLETED', progress = 'done', report = ${JSON.stringify(report)}::jsonb, "finishedAt" = now(), "leaseUntil" = NULL
+           WHERE id = ${job.id}::uuid AND owner = ${owner} AND status = 'RUNNING'`;
         if (count === 1) await tx.fhirExportFile.createMany({ data: files.map((file) => ({ ...file, jobId: job.id })) });
         return count === 1;
       },
@@ -166,7 +182,9 @@ export class FhirExportRepository {
   /** Marks the runner's job failed and deletes what it wrote (nothing when another runner holds it now). */
   async fail(job: FhirExportJob, owner: string, error: string): Promise<void> {
     await this.deleteParts(job.id, owner);
-    const { count } = await this.scope.prisma.fhirExportJob.updateMany({ where: { id: job.id, owner, status: { in: ['QUEUED', 'RUNNING'] } }, data: { status: 'FAILED', error, finishedAt: new Date(), leaseUntil: null } });
+    const count = await this.scope.prisma.$executeRaw`
+      UPDATE "FhirExportJob" SET status = 'FAILED', error = ${error}, "finishedAt" = now(), "leaseUntil" = NULL
+       WHERE id = ${job.id}::uuid AND owner = ${owner} AND status IN ('QUEUED', 'RUNNING')`;
     if (count === 1) this.scope.trail.failed('fhir.export', error, { resourceType: 'FhirExportJob', resourceIds: [job.id] });
   }
 
@@ -216,13 +234,15 @@ export async function unheldUnfinishedJobs(prisma: PrismaClient): Promise<FhirEx
 }
 
 /**
- * Expires the oldest completed export finished before `finishedBefore`: its
+ * Expires the oldest completed export that finished over `retentionMs` ago
+ * by the database's clock (the one `complete` and `expiresAt` use): its
  * files and their parts are deleted and it is marked EXPIRED, in one
  * transaction (a system task of the export runner, under no requester's
  * identity: only what the requester was given goes). False when there is none.
  */
-export async function expireOldestExport(prisma: PrismaClient, finishedBefore: Date): Promise<boolean> {
-  const job = await prisma.fhirExportJob.findFirst({ where: { status: 'COMPLETED', finishedAt: { lt: finishedBefore } }, orderBy: { finishedAt: 'asc' }, select: { id: true } });
+export async function expireOldestExport(prisma: PrismaClient, retentionMs: number): Promise<boolean> {
+  const [job] = await prisma.$queryRaw<{ id: string }[]>`
+    SELECT id::text FROM "FhirExportJob" WHERE status = 'COMPLETED' AND "finishedAt" + ${millis(retentionMs)} <= now() ORDER BY "finishedAt" LIMIT 1`;
   if (!job) return false;
   await prisma.$transaction([
     prisma.fhirExportPart.deleteMany({ where: { jobId: job.id } }),
@@ -230,6 +250,11 @@ export async function expireOldestExport(prisma: PrismaClient, finishedBefore: D
     prisma.fhirExportJob.updateMany({ where: { id: job.id, status: 'COMPLETED' }, data: { status: 'EXPIRED' } }),
   ]);
   return true;
+}
+
+/** An interval of `ms` milliseconds in SQL (bigint: a retention of a year of hours overflows int). */
+function millis(ms: number): Prisma.Sql {
+  return Prisma.sql`(${ms}::bigint * interval '1 millisecond')`;
 }
 
 /** The audit and access terms of an export's writes: the profile's permission, the job as the resource. */

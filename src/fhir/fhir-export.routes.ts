@@ -74,8 +74,8 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
     requireExportScopes(context, job.types);
     if (job.status === 'QUEUED' || job.status === 'RUNNING') return reply.code(202).header('x-progress', job.progress ?? 'queued').header('retry-after', '1').send();
     if (job.status === 'FAILED') throw fhirError(500, 'exception', job.error ?? 'The export failed.');
-    const expires = expiryOf(job.finishedAt, deps.config.fhir.exportRetentionMs);
-    if (job.status === 'EXPIRED' || !expires) throw expired(request.params.id, deps.config.fhir.exportRetentionMs);
+    const expires = await exports.expiresAt(job.id, deps.config.fhir.exportRetentionMs);
+    if (!expires) throw expired(request.params.id, deps.config.fhir.exportRetentionMs);
     const files = await exports.manifestFiles(job.id);
     return reply.type('application/json').header('expires', expires.toUTCString()).send({
       transactionTime: job.createdAt.toISOString(),
@@ -104,7 +104,7 @@ export function registerExportRoutes(api: FastifyInstance, deps: ContextDeps, gu
     const file = uuid.test(id) ? await exports.file(id, type) : null;
     if (!file) throw fhirError(404, 'not-found', 'No such export file of yours.');
     requireExportScopes(context, [type]);
-    const expires = expiryOf(file.finishedAt, deps.config.fhir.exportRetentionMs);
+    const expires = await exports.expiresAt(id, deps.config.fhir.exportRetentionMs);
     if (!expires) throw expired(id, deps.config.fhir.exportRetentionMs);
     await flushReads(context);
     return reply.type('application/fhir+ndjson').header('expires', expires.toUTCString()).send(Readable.from(fileParts(exports, file, id, runner.pacing())));
@@ -146,12 +146,6 @@ function lineCount(ndjson: string): number {
   let count = 0;
   for (let at = ndjson.indexOf('\n'); at !== -1; at = ndjson.indexOf('\n', at + 1)) count++;
   return count;
-}
-
-/** When a completed export's files go (`retentionMs`, FHIR_EXPORT_RETENTION_HOURS, after it finished); undefined once they have. */
-function expiryOf(finishedAt: Date | null, retentionMs: number): Date | undefined {
-  const expires = new Date((finishedAt?.getTime() ?? 0) + retentionMs);
-  return expires.getTime() > Date.now() ? expires : undefined;
 }
 
 /** 410 for an export whose files expired (deleted, or about to be). */

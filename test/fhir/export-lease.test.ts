@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/config.ts';
 import { startServer } from '../../src/server/start.ts';
 import { startTestServer, testServerEnv } from '../support/test-server.ts';
-import { people } from '../support/tokens.ts';
+import { people, signToken } from '../support/tokens.ts';
 import { ehrBundle } from './ehr-bundles.ts';
 import { fhirClient, interfaceEngine } from './fhir-client.ts';
 
@@ -130,3 +130,53 @@ describe('FHIR bulk export leases', () => {
   });
 });
 
+
+describe('FHIR bulk export retention', () => {
+  // As for leases: only a database server has a clock apart from this process's.
+  it('is measured by the database\'s clock: an export finishes at its now(), a process whose clock runs ahead still serves it, one whose clock runs behind refuses and deletes it once it is over', { skip: !shared && 'needs DATABASE_URL (PostgreSQL)' }, async () => {
+    const api = await startTestServer(settings);
+    const prisma = api.server.db.prisma;
+    const runner = api.server.app.fhirExports;
+    assert.equal((await fhirClient(api, interfaceEngine)('', { body: ehrBundle('RETAIN', 2) })).status, 200);
+    const admin = fhirClient(api, people.admin);
+    const operations = { 'x-purpose-of-use': 'HOPERAT' };
+    const withClockOff = async <T>(offsetMs: number, work: () => Promise<T>): Promise<T> => {
+      const restore = skewClock(offsetMs);
+      try {
+        return await work();
+      } finally {
+        restore();
+      }
+    };
+
+    // This process's clock runs an hour behind while it runs the export: the job still finishes at the database's now().
+    const statusPath = await withClockOff(-3_600_000, async () => {
+      const kickOff = await admin('/$export?_type=Patient', { headers: { prefer: 'respond-async', ...operations } });
+      assert.equal(kickOff.status, 202);
+      await runner.idle();
+      return new URL(kickOff.headers.get('content-location')!).pathname.replace(/^\/fhir\/R4/, '');
+    });
+    const jobId = statusPath.split('/').at(-1)!;
+    const [finished] = await prisma.$queryRaw<{ lagSeconds: number; expires: Date }[]>`
+      SELECT extract(epoch FROM now() - "finishedAt")::float8 AS "lagSeconds", "finishedAt" + interval '24 hours' AS expires FROM "FhirExportJob" WHERE id = ${jobId}::uuid AND status = 'COMPLETED'`;
+    assert.ok(finished && Math.abs(finished.lagSeconds) < 60, `finished ${finished?.lagSeconds} s before the database's now()`);
+
+    // Its clock runs a day and an hour ahead: the export, done a moment ago by the database's clock, is served and kept.
+    await withClockOff(25 * 3_600_000, async () => {
+      const status = await admin(statusPath, { headers: operations });
+      assert.equal(status.status, 200);
+      assert.equal(status.headers.get('expires'), finished.expires.toUTCString());
+      assert.equal((await fetch(status.body.output[0].url, { headers: { authorization: `Bearer ${await signToken(people.admin)}`, ...operations } })).status, 200);
+      assert.equal(await runner.expireOld(), 0);
+    });
+
+    // It finished 25 hours ago by the database's clock; this process's clock runs two hours behind: 410, and its files are deleted.
+    await prisma.$executeRaw`UPDATE "FhirExportJob" SET "finishedAt" = now() - interval '25 hours' WHERE id = ${jobId}::uuid`;
+    await withClockOff(-2 * 3_600_000, async () => {
+      assert.equal((await admin(statusPath, { headers: operations })).status, 410);
+      assert.equal(await runner.expireOld(), 1);
+    });
+    const expired = await prisma.fhirExportJob.findUniqueOrThrow({ where: { id: jobId }, select: { status: true, _count: { select: { files: true } } } });
+    assert.deepEqual([expired.status, expired._count.files], ['EXPIRED', 0]);
+  });
+});
