@@ -1,10 +1,10 @@
 import { createHmac } from 'node:crypto';
-import type { CodeableConcept, Coding, Encounter, Observation as FhirObservation, Patient as FhirPatient } from '@medplum/fhirtypes';
+import type { CodeableConcept, Coding, Encounter, Observation as FhirObservation, Patient as FhirPatient, Quantity } from '@medplum/fhirtypes';
 import { type Case, caseEnd, caseStart, type Observation } from '../cases/case.repository.ts';
 import type { Patient } from '../patients/patient.repository.ts';
-import type { CodeCatalog } from './code-catalog.ts';
+import { type CodeCatalog, ucumSystem } from './code-catalog.ts';
 import { toFhirEncounter, toFhirObservation } from './fhir-resources.ts';
-import { isStandardTerminology } from './terminology-systems.ts';
+import { isStandardTerminology, isUcumCode } from './terminology-systems.ts';
 
 /*
  * The de-identification profiles of bulk exports. Both remove names,
@@ -186,6 +186,7 @@ export function deidentifiedObservation(observation: Observation, episode: Case,
   const coded = observation.text !== null && valueCoding?.code === observation.text && isStandardTerminology(valueCoding.system) ? valueCoding : undefined;
   const resource = toFhirObservation({ ...observation, text: null }, episode, catalog, sentCodings);
   resource.code = standardCode(observation.code, catalog, sentCodings);
+  if (resource.valueQuantity) resource.valueQuantity = ucumQuantity(resource.valueQuantity);
   if (observation.value === null) {
     delete resource.valueString;
     if (coded) resource.valueCodeableConcept = { coding: [coded] };
@@ -198,6 +199,16 @@ export function deidentifiedObservation(observation: Observation, episode: Case,
     encounter: { reference: `Encounter/${p.pseudonym('Case', episode.id)}` },
     effectiveDateTime: p.instant(observation.observedAt, episode.patientId),
   };
+}
+
+/**
+ * A quantity with its unit as UCUM codes it only: the code (and the unit
+ * when it is that code); a unit a sender wrote as free text ('mg/dL per Dr
+ * Smith', or an annotation such as 'mg/dL{Smith}') goes, the value stays.
+ */
+function ucumQuantity(quantity: Quantity): Quantity {
+  if (!isUcumCode(quantity.code)) return { value: quantity.value };
+  return { value: quantity.value, ...(quantity.unit === quantity.code ? { unit: quantity.unit } : {}), system: ucumSystem, code: quantity.code };
 }
 
 const masked: Coding = { system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'masked' };

@@ -1,3 +1,5 @@
+import ucum from '@lhncbc/ucum-lhc';
+
 /**
  * Code systems whose codes mean the same to everyone (published
  * terminologies, and clinigraph's own feature codes): a code of one of them
@@ -20,4 +22,27 @@ const hl7Terminology = 'http://terminology.hl7.org/CodeSystem/';
 /** Whether codes of this system are published terminology rather than a sender's own. */
 export function isStandardTerminology(system: string | undefined): boolean {
   return system !== undefined && (standardSystems.has(system) || system.startsWith(hl7Terminology));
+}
+
+const ucumUtils = ucum.UcumLhcUtils.getInstance();
+/**
+ * UCUM's printable characters (no space) less `{` and `}`: an annotation
+ * (`mg/dL{Dr Smith}`, `{JohnSmith}`) is free text that UCUM accepts, so a
+ * unit holding one is not a plain code. Checked before the UCUM library sees
+ * the text, which writes a unit it fails to parse to the console.
+ */
+const ucumCharacters = /^[!-z|~]+$/;
+/** Verdicts on the units seen, as units repeat throughout an export (bounded: a sender may send endless distinct text). */
+const ucumVerdicts = new Map<string, boolean>();
+
+/** Whether a unit is a UCUM code without annotations: a published unit, never a sender's free text. */
+export function isUcumCode(unit: string | undefined): unit is string {
+  if (unit === undefined || !ucumCharacters.test(unit)) return false;
+  let valid = ucumVerdicts.get(unit);
+  if (valid === undefined) {
+    valid = ucumUtils.validateUnitString(unit).status === 'valid';
+    if (ucumVerdicts.size >= 1000) ucumVerdicts.clear();
+    ucumVerdicts.set(unit, valid);
+  }
+  return valid;
 }

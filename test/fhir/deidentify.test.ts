@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Patient } from '../../src/patients/patient.repository.ts';
-import { ageBand, deidentifiedPatient, Deidentifier, Pseudonymizer, QuasiIdentifierGroups, zip3 } from '../../src/fhir/deidentify.ts';
+import type { Case, Observation } from '../../src/cases/case.repository.ts';
+import { CodeCatalog } from '../../src/fhir/code-catalog.ts';
+import { ageBand, deidentifiedObservation, deidentifiedPatient, Deidentifier, Pseudonymizer, QuasiIdentifierGroups, zip3 } from '../../src/fhir/deidentify.ts';
 
 const today = new Date('2026-12-01T00:00:00Z');
 
@@ -63,5 +65,24 @@ describe('De-identification profiles', () => {
     assert.deepEqual(groups.report(4), { k: 4, groups: 2, smallestKeptGroup: null, patientsKept: 0, patientsSuppressed: 4 });
     assert.equal(zip3('Boston, MA 02139-4307'), '021');
     assert.equal(zip3(null), '*');
+  });
+
+  it("keeps a quantity's unit only as a UCUM code: a sender's free-text unit, or one with a UCUM annotation, goes and the value stays", () => {
+    const p = new Deidentifier('safe-harbor', new Pseudonymizer('key-one-0123456789abcdef0123456789'));
+    const at = new Date('2026-03-02T08:00:00Z');
+    const episode: Case = { id: 'c1', patientId: 'p1', title: 'Visit', status: 'OPEN', openedAt: at, startedAt: null, closedAt: null, endedAt: null };
+    // A feature recorded in 'years' (UCUM 'a'), and codes no feature names, stored in whatever unit the sender wrote.
+    const catalog = new CodeCatalog([{ feature: 'age', coding: { system: 'http://loinc.org', code: '30525-0' }, unit: 'years', ucum: 'a' }]);
+    const quantity = (code: string, unit: string | null) => {
+      const observation: Observation = { id: `o-${code}`, caseId: episode.id, code, value: 7.5, text: null, unit, observedAt: at, createdAt: at };
+      return deidentifiedObservation(observation, episode, catalog, p).valueQuantity;
+    };
+    const ucum = 'http://unitsofmeasure.org';
+    assert.deepEqual(quantity('GLU', 'mg/dL per Dr Smith'), { value: 7.5 });
+    assert.deepEqual(quantity('GLU', 'mg/dL{Dr.Smith}'), { value: 7.5 });
+    assert.deepEqual(quantity('GLU', '{JohnSmith}'), { value: 7.5 });
+    assert.deepEqual(quantity('GLU', 'mg/dL'), { value: 7.5, unit: 'mg/dL', system: ucum, code: 'mg/dL' });
+    assert.deepEqual(quantity('age', 'years'), { value: 7.5, system: ucum, code: 'a' });
+    assert.deepEqual(quantity('GLU', null), { value: 7.5 });
   });
 });
