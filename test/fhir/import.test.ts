@@ -323,6 +323,23 @@ describe('FHIR import', () => {
     assert.ok(failed!.n >= 1);
   });
 
+  it('refuses a unit that is free text without writing it to the log', async () => {
+    const bundle = ehrBundle('FREEUNIT', 2);
+    const cholesterol = bundle.entry![11]!.resource as any;
+    cholesterol.valueQuantity = { value: 2, unit: 'mg per Dr Smith', system: 'http://unitsofmeasure.org', code: 'mg per Dr Smith' };
+    const printed: string[] = [];
+    const { log } = console;
+    console.log = (...args: unknown[]) => void printed.push(args.join(' '));
+    try {
+      const response = await engine('', { body: bundle });
+      assert.equal(response.status, 422);
+      assert.match(response.body.issue[0].diagnostics, /not a UCUM code/);
+    } finally {
+      console.log = log;
+    }
+    assert.deepEqual(printed.filter((line) => line.includes('Smith')), [], 'the sender\'s text is not printed');
+  });
+
   it('refuses resources the FHIR validator rejects, naming the element, before anything is stored', async () => {
     const before = await counts();
     const bundle = ehrBundle('INVALID', 1);
