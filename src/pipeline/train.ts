@@ -77,6 +77,8 @@ export interface FitOptions {
   seed: number;
   phase?: ProgressEvent['phase'];
   onProgress?: ProgressCallback;
+  /** Train exactly settings.epochs epochs and keep the last weights: no early stopping (the validation rows are then only reported). */
+  fixedEpochs?: boolean;
 }
 
 /**
@@ -117,7 +119,9 @@ export async function fitNetwork(model: tf.Sequential, train: TrainingData, vali
       }
       history.push({ epoch, loss, valLoss, valMetric });
       options.onProgress?.({ phase: options.phase ?? 'model', epoch, epochs: settings.epochs, loss, valLoss, valMetric, valMetricName });
-      if (valLoss < best.loss) {
+      if (options.fixedEpochs) {
+        // Every epoch is run; the last weights are kept.
+      } else if (valLoss < best.loss) {
         best.weights.forEach((tensor) => tensor.dispose());
         best = { loss: valLoss, epoch, weights: model.getWeights().map((tensor) => tf.keep(tensor.clone())) };
       } else if (epoch - best.epoch >= settings.patience) {
@@ -126,7 +130,7 @@ export async function fitNetwork(model: tf.Sequential, train: TrainingData, vali
       // Let other work on the event loop (requests, progress reports) run between epochs.
       await new Promise((resolve) => setImmediate(resolve));
     }
-    model.setWeights(best.weights);
+    if (!options.fixedEpochs) model.setWeights(best.weights);
     if (objective === 'regression') foldTargetScale(model, targetScale);
   } finally {
     best.weights.forEach((tensor) => tensor.dispose());
@@ -134,7 +138,7 @@ export async function fitNetwork(model: tf.Sequential, train: TrainingData, vali
     step.dispose();
   }
   const epochsRun = history.length;
-  return { history, bestEpoch: best.epoch, epochsRun, stoppedEarly: epochsRun < settings.epochs, valMetricName };
+  return { history, bestEpoch: options.fixedEpochs ? epochsRun : best.epoch, epochsRun, stoppedEarly: epochsRun < settings.epochs, valMetricName };
 }
 
 function checkSettings(settings: TrainingSettings): void {
