@@ -418,7 +418,7 @@ function crossFittedDense(prepared: PreparedData, objective: Objective, architec
     const settings = { ...trainingDefaults(architecture.kind, kept.length), ...options.training, epochs: Math.max(1, epochs) };
     const network = buildNetwork(architecture, networkShape(objective, prepared, state), seed);
     try {
-      await fitNetwork(network, train, train, { objective, classes: prepared.labels?.length ?? 1, settings, seed, fixedEpochs: true });
+      await fitNetwork(network, train, null, { objective, classes: prepared.labels?.length ?? 1, settings, seed, fixedEpochs: true });
       return await predictWith(network, encodeRows(state, prepared.values, held));
     } finally {
       network.dispose();

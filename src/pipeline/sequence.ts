@@ -229,7 +229,7 @@ function crossFittedGru(data: SequenceData, options: TrainSequenceOptions, epoch
     const network = buildSequenceNetwork(encoding, options.sequence.units ?? defaultSequence.units, seed);
     const settings = { ...sequenceTraining, ...options.training, epochs: Math.max(1, epochs) };
     try {
-      await fitNetwork(network, train.sequence, train.sequence, { objective: 'binary', classes: 2, settings, seed, fixedEpochs: true });
+      await fitNetwork(network, train.sequence, null, { objective: 'binary', classes: 2, settings, seed, fixedEpochs: true });
       return await predictWith(network, test.sequence.x);
     } finally {
       network.dispose();

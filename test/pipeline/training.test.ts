@@ -111,6 +111,13 @@ describe('training', () => {
     assert.ok(fit.history[11]!.valLoss > fit.history[0]!.valLoss, 'the validation loss rose');
     const accuracy = outputs.filter((p, i) => (p >= 0.5 ? 1 : 0) === flipped.y[i]).length / outputs.length;
     assert.ok(accuracy > 0.9, `the last weights predict the true labels (accuracy ${accuracy})`);
+    // Without validation rows (the cross-fitted networks) it trains the same weights, and only with fixed epochs.
+    const unvalidated = buildNetwork(defaultArchitectures.dense, { inputSize: 5, outputUnits: 1, outputActivation: 'sigmoid' }, 1);
+    const settings12 = { epochs: 12, batchSize: 32, learningRate: 0.01, patience: 2, l2: 0 };
+    await fitNetwork(unvalidated, toyData(300, 1), null, { objective: 'binary', classes: 2, settings: settings12, seed: 1, fixedEpochs: true });
+    assert.deepEqual((await predictWith(unvalidated, toyData(100, 2).x)).map((row) => row[0]!), outputs);
+    await assert.rejects(fitNetwork(unvalidated, toyData(300, 1), null, { objective: 'binary', classes: 2, settings: settings12, seed: 1 }), /Early stopping needs validation rows/);
+    unvalidated.dispose();
   });
 
   it('predicts regression targets in their own units', async () => {
