@@ -4,6 +4,7 @@ import { computeMetrics, type EvaluationTarget } from './evaluate.ts';
 import { eceSweep } from './metrics.ts';
 import { allocateGroups, assignFolds, type DataSplit } from './preprocess.ts';
 import { mean, standardDeviation } from './stats.ts';
+import { crossFitBelowRows } from './uncertainty.ts';
 
 /** k folds, repeated with different fold assignments (`--cv 5` is 5x1, `--cv 5x5` five repeats). */
 export interface CrossValidationOptions {
@@ -126,7 +127,7 @@ export async function crossValidate(
     repeats,
     groupedBy,
     metrics,
-    procedure: `${design}, stratified; in each fold the network and its baseline train on the other folds (15% of them held out for early stopping and, for the network, recalibration, the decision threshold when a rule chooses it, and the conformal quantile) and are scored on the held-out fold (coverage: the share of its rows whose conformal set or interval holds the truth; eceChance: the ECE a perfectly calibrated model would show on the fold's rows by chance; eceSweep: the monotonic-sweep estimate of the same calibration error, less biased on few rows, with its own chance level eceSweepChance; the ECE target is judged on ece, the binned figure). The stored model is trained once more on the usual training/validation/test split, whose test figures are reported beside these.`,
+    procedure: `${design}, stratified; in each fold the network and its baseline train on the other folds (15% of them held out for early stopping and, for the network, recalibration, the decision threshold when a rule chooses it, and the conformal quantile; when those are under ${crossFitBelowRows} rows, a dense or recurrent network's quantile is fitted instead on every row of the training folds, each under a network cross-fitted without it in 5 inner folds) and are scored on the held-out fold (coverage: the share of its rows whose conformal set or interval holds the truth; eceChance: the ECE a perfectly calibrated model would show on the fold's rows by chance; eceSweep: the monotonic-sweep estimate of the same calibration error, less biased on few rows, with its own chance level eceSweepChance; the ECE target is judged on ece, the binned figure). The stored model is trained once more on the usual training/validation/test split, whose test figures are reported beside these.`,
     statement: statementOf(reported[target.kind][0]!, metrics[reported[target.kind][0]!]!, design, baselineDescription),
   };
 }

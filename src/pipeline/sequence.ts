@@ -10,7 +10,9 @@ import { badOption } from './errors.ts';
 import { evaluate, type EvaluationTarget } from './evaluate.ts';
 import { matrixFromRows, type Matrix } from './matrix.ts';
 import {
+  calibrationRows,
   checkOptions,
+  conformalOutputs,
   counts,
   defaultResamples,
   defaultSeed,
@@ -19,6 +21,7 @@ import {
   foldSeed,
   loadData,
   originalRows,
+  outOfFold,
   predictWith,
   recalibrate,
   scoreFold,
@@ -85,12 +88,16 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
         async (foldSplit, fold) => {
           const fitted = await fitSequencePair(data, foldSplit, options, foldSeed(seed, fold), foldProgress(options, fold));
           try {
+            const rows = await calibrationRows(fitted.network, fitted.validation.sequence, () =>
+              outOfFold(prepared, foldSplit, foldSeed(seed, fold), crossFittedGru(data, options, fitted.fit.bestEpoch)),
+            );
             return await scoreFold(
               { ...fitted, validation: fitted.validation.sequence },
               { network: fitted.test.sequence, baseline: fitted.test.last },
               'binary',
               prepared.labels,
               options,
+              rows,
             );
           } finally {
             fitted.dispose();
@@ -106,6 +113,7 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
     const evaluationStarted = performance.now();
     const step = evaluationStep(options);
     step('recalibration', 0);
+    const rows = await calibrationRows(network, validation.sequence, () => outOfFold(prepared, split, seed, crossFittedGru(data, options, fitted.fit.bestEpoch)));
     const recalibrated = options.calibrate === false ? null : await recalibrate(network, 'binary', prepared.labels, validation.sequence, test.sequence);
     const { artifact, weightsSha256 } = await saveModelArtifact(network);
     const saved = await loadModelArtifact(artifact);
@@ -121,7 +129,7 @@ export async function trainSequenceModel(options: TrainSequenceOptions): Promise
       groups: split.test.map((position) => prepared.groups![position]!),
     };
     const conformal = measureConformal(
-      fitConformal('binary', recalibrated?.heldOut ?? validationOutputs, validation.sequence.y, options.coverage ?? defaultCoverage),
+      fitConformal('binary', conformalOutputs('binary', rows, recalibrated), rows.y, options.coverage ?? defaultCoverage, rows.source),
       'binary',
       testOutputs,
       test.sequence.y,
@@ -179,33 +187,15 @@ const lastVisitBaseline = 'logistic regression on the last visit';
  * examples are encoded for scoring. The caller disposes of the networks.
  */
 async function fitSequencePair(
-  data: ReturnType<typeof prepareSequenceData>,
+  data: SequenceData,
   split: DataSplit,
   options: TrainSequenceOptions,
   seed: number,
   onProgress: ProgressCallback | undefined,
 ) {
-  const { timeline, labelled, prepared } = data;
-  const { sequence } = options;
-  const steps = sequence.steps ?? defaultSequence.steps;
-  const units = sequence.units ?? defaultSequence.units;
-  const state = fitPreprocessing(prepared, split.train);
-  const visits = cleanVisits(labelled.dataset, timeline, state, options);
-  const trainPatients = new Set(split.train.map((position) => prepared.groups![position]!));
-  const encoding: SequenceEncoding = {
-    id: sequence.id,
-    time: sequence.time,
-    steps,
-    width: stepWidth(state),
-    gapScale: meanGap(timeline, trainPatients),
-    staticFeatures: staticFeatures(state, visits, trainPatients),
-    description: describeExamples(options.target, sequence, prepared.rows.length, labelled.censored, timeline.patients.size, steps),
-  };
-  const staticIndices = encoding.staticFeatures.map((name) => (state.kind === 'tabular' ? state.features.findIndex((feature) => feature.name === name) : -1));
-  const filled = new Map([...visits].map(([patient, list]) => [patient, fillStatic(list, staticIndices)]));
-  const part = (positions: number[]) => examples(prepared.rows, positions, timeline, filled, encoding, state, prepared.targets);
-  const [train, validation, test] = [part(split.train), part(split.validation), part(split.test)];
-  const architecture: SequenceArchitecture = { kind: 'gru', units, steps };
+  const units = options.sequence.units ?? defaultSequence.units;
+  const { state, encoding, train, validation, test } = encodeSequenceSplit(data, split, options);
+  const architecture: SequenceArchitecture = { kind: 'gru', units, steps: encoding.steps };
   const settings = { ...sequenceTraining, ...options.training };
   const baselineSettings = { ...trainingDefaults('linear', split.train.length), ...options.baselineTraining };
   const network = buildSequenceNetwork(encoding, units, seed);
@@ -226,6 +216,55 @@ async function fitSequencePair(
     dispose();
     throw error;
   }
+}
+
+/**
+ * One cross-fitted GRU (preprocessing, gap scale and static features from
+ * its own patients), trained for exactly the stored GRU's best epoch count,
+ * and its outputs on the held examples (see outOfFold).
+ */
+function crossFittedGru(data: SequenceData, options: TrainSequenceOptions, epochs: number) {
+  return async (kept: number[], held: number[], seed: number): Promise<number[][]> => {
+    const { encoding, train, test } = encodeSequenceSplit(data, { train: kept, validation: [], test: held }, options);
+    const network = buildSequenceNetwork(encoding, options.sequence.units ?? defaultSequence.units, seed);
+    const settings = { ...sequenceTraining, ...options.training, epochs: Math.max(1, epochs) };
+    try {
+      await fitNetwork(network, train.sequence, null, { objective: 'binary', classes: 2, settings, seed, fixedEpochs: true });
+      return await predictWith(network, test.sequence.x);
+    } finally {
+      network.dispose();
+    }
+  };
+}
+
+type SequenceData = ReturnType<typeof prepareSequenceData>;
+
+/**
+ * Encodes one split of the patients: preprocessing, gap scale and static
+ * features from the training patients only; every part's examples as
+ * sequences (the GRU's input) and last visits (the baseline's).
+ */
+function encodeSequenceSplit(data: SequenceData, split: DataSplit, options: TrainSequenceOptions) {
+  const { timeline, labelled, prepared } = data;
+  const { sequence } = options;
+  const steps = sequence.steps ?? defaultSequence.steps;
+  const state = fitPreprocessing(prepared, split.train);
+  const visits = cleanVisits(labelled.dataset, timeline, state, options);
+  const trainPatients = new Set(split.train.map((position) => prepared.groups![position]!));
+  const encoding: SequenceEncoding = {
+    id: sequence.id,
+    time: sequence.time,
+    steps,
+    width: stepWidth(state),
+    gapScale: meanGap(timeline, trainPatients),
+    staticFeatures: staticFeatures(state, visits, trainPatients),
+    description: describeExamples(options.target, sequence, prepared.rows.length, labelled.censored, timeline.patients.size, steps),
+  };
+  const staticIndices = encoding.staticFeatures.map((name) => (state.kind === 'tabular' ? state.features.findIndex((feature) => feature.name === name) : -1));
+  const filled = new Map([...visits].map(([patient, list]) => [patient, fillStatic(list, staticIndices)]));
+  const part = (positions: number[]) => examples(prepared.rows, positions, timeline, filled, encoding, state, prepared.targets);
+  const [train, validation, test] = [part(split.train), part(split.validation), part(split.test)];
+  return { state, encoding, train, validation, test };
 }
 
 /**

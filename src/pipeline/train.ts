@@ -77,6 +77,8 @@ export interface FitOptions {
   seed: number;
   phase?: ProgressEvent['phase'];
   onProgress?: ProgressCallback;
+  /** Train exactly settings.epochs epochs and keep the last weights: no early stopping (validation rows, when given, are only reported). */
+  fixedEpochs?: boolean;
 }
 
 /**
@@ -93,8 +95,9 @@ export interface FitOptions {
  * the output layer, so the model predicts in the target's units.
  * @returns the history per epoch and where it stopped
  */
-export async function fitNetwork(model: tf.Sequential, train: TrainingData, validation: TrainingData, options: FitOptions): Promise<FitResult> {
+export async function fitNetwork(model: tf.Sequential, train: TrainingData, validation: TrainingData | null, options: FitOptions): Promise<FitResult> {
   checkSettings(options.settings);
+  if (!validation && !options.fixedEpochs) throw badOption('Early stopping needs validation rows.');
   const { objective, settings } = options;
   const targetScale = objective === 'regression' ? { mean: mean(train.y), std: standardDeviation(train.y) || 1 } : { mean: 0, std: 1 };
   const random = createRandom(options.seed);
@@ -102,22 +105,24 @@ export async function fitNetwork(model: tf.Sequential, train: TrainingData, vali
   const data = {
     x: tf.tensor2d(train.x.values, [train.x.rows, train.x.columns]),
     y: step.targets(train.y),
-    valX: tf.tensor2d(validation.x.values, [validation.x.rows, validation.x.columns]),
-    valY: step.targets(validation.y),
   };
+  const held = validation && { x: tf.tensor2d(validation.x.values, [validation.x.rows, validation.x.columns]), y: step.targets(validation.y) };
   const history: EpochRecord[] = [];
   let best = { loss: Infinity, epoch: 0, weights: [] as tf.Tensor[] };
   const valMetricName = objective === 'regression' ? 'rmse' : 'accuracy';
   try {
     for (let epoch = 1; epoch <= settings.epochs; epoch++) {
       const loss = step.epoch(data.x, data.y, random);
-      const { valLoss, valMetric } = step.validate(data.valX, data.valY);
+      // Without validation rows (fixed epochs only) the training loss stands in, so that nothing is computed for no one.
+      const { valLoss, valMetric } = held ? step.validate(held.x, held.y) : { valLoss: loss, valMetric: NaN };
       if (!Number.isFinite(loss) || !Number.isFinite(valLoss)) {
         throw badOption(`Training diverged at epoch ${epoch} (the loss is not a finite number): lower the learning rate.`);
       }
       history.push({ epoch, loss, valLoss, valMetric });
       options.onProgress?.({ phase: options.phase ?? 'model', epoch, epochs: settings.epochs, loss, valLoss, valMetric, valMetricName });
-      if (valLoss < best.loss) {
+      if (options.fixedEpochs) {
+        // Every epoch is run; the last weights are kept.
+      } else if (valLoss < best.loss) {
         best.weights.forEach((tensor) => tensor.dispose());
         best = { loss: valLoss, epoch, weights: model.getWeights().map((tensor) => tf.keep(tensor.clone())) };
       } else if (epoch - best.epoch >= settings.patience) {
@@ -126,15 +131,16 @@ export async function fitNetwork(model: tf.Sequential, train: TrainingData, vali
       // Let other work on the event loop (requests, progress reports) run between epochs.
       await new Promise((resolve) => setImmediate(resolve));
     }
-    model.setWeights(best.weights);
+    if (!options.fixedEpochs) model.setWeights(best.weights);
     if (objective === 'regression') foldTargetScale(model, targetScale);
   } finally {
     best.weights.forEach((tensor) => tensor.dispose());
     Object.values(data).forEach((tensor) => tensor.dispose());
+    if (held) Object.values(held).forEach((tensor) => tensor.dispose());
     step.dispose();
   }
   const epochsRun = history.length;
-  return { history, bestEpoch: best.epoch, epochsRun, stoppedEarly: epochsRun < settings.epochs, valMetricName };
+  return { history, bestEpoch: options.fixedEpochs ? epochsRun : best.epoch, epochsRun, stoppedEarly: epochsRun < settings.epochs, valMetricName };
 }
 
 function checkSettings(settings: TrainingSettings): void {

@@ -1,8 +1,9 @@
 /*
- * Decisions and uncertainty fitted on the validation split: the binary
- * decision threshold by a stated rule, and split-conformal prediction sets
- * (classifiers) and intervals (regression) at a stated coverage, with the
- * coverage measured on the test split.
+ * Decisions and uncertainty fitted on held-out rows: the binary decision
+ * threshold by a stated rule on the validation split, and conformal
+ * prediction sets (classifiers) and intervals (regression) at a stated
+ * coverage, fitted on the validation split or, when it is small, on
+ * cross-fitted out-of-fold outputs, with the coverage measured on the test split.
  */
 import { badOption } from './errors.ts';
 import { bootstrapIntervals, type BootstrapOptions, type ConfidenceInterval } from './metrics.ts';
@@ -79,6 +80,8 @@ export interface Conformal {
   /** Classes whose 1 - probability is at most this join the set; intervals are the prediction ± this. */
   quantile: number;
   calibrationRows: number;
+  /** Where the scores came from: absent, the validation split under the stored network; out-of-fold, every training and validation row under networks cross-fitted without it. */
+  source?: 'out-of-fold';
   /** Measured on the test split. */
   test: ConformalTest | null;
 }
@@ -99,9 +102,22 @@ export const coverageTolerance = 0.03;
 export const defaultCoverage = 0.9;
 
 /**
- * Fits split-conformal prediction on validation outputs (with a
- * recalibration map, each row's output under the map cross-fitted without
- * it, so that no row scores under a map fitted on itself): the nonconformity
+ * Validation splits with fewer rows than this are pooled with the training
+ * rows by cross-fitting for the conformal quantile: on a few dozen rows the
+ * quantile follows their noise. Larger ones (large files) are enough alone,
+ * and cross-fitting would multiply their training time.
+ */
+export const crossFitBelowRows = 1000;
+
+/** Folds of the cross-fitting: each fold's network learns from the other four fifths, about as many rows as the stored network. */
+export const crossFitFolds = 5;
+
+/**
+ * Fits conformal prediction on held-out outputs: validation outputs (split
+ * conformal; with a recalibration map, each row's output under the map
+ * cross-fitted without it, so that no row scores under a map fitted on
+ * itself), or out-of-fold outputs of every training and validation row
+ * (cross-conformal, source out-of-fold; see calibrationRows): the nonconformity
  * score is 1 - probability of the true class (classifiers) or |y - prediction|
  * (regression); the quantile is the ceil((n + 1) * coverage)-th smallest score.
  * Rows of one patient (a sequence model's visits) count one by one: the test
@@ -111,7 +127,13 @@ export const defaultCoverage = 0.9;
  * @param outputs binary rows [p(positive)], multiclass rows of probabilities, regression rows [value]
  * @param actual class indices or values
  */
-export function fitConformal(kind: 'binary' | 'multiclass' | 'regression', outputs: readonly number[][], actual: readonly number[], coverage: number): Conformal {
+export function fitConformal(
+  kind: 'binary' | 'multiclass' | 'regression',
+  outputs: readonly number[][],
+  actual: readonly number[],
+  coverage: number,
+  source: 'validation' | 'out-of-fold' = 'validation',
+): Conformal {
   if (!(coverage > 0 && coverage < 1)) throw badOption('coverage must lie between 0 and 1.');
   const scores = Float64Array.from(outputs, (row, i) => (kind === 'regression' ? Math.abs(actual[i]! - row[0]!) : 1 - classProbabilities(kind, row)[actual[i]!]!)).sort();
   const rank = Math.ceil((scores.length + 1) * coverage);
@@ -121,6 +143,7 @@ export function fitConformal(kind: 'binary' | 'multiclass' | 'regression', outpu
     coverage,
     quantile: Number.isFinite(quantile) ? quantile : Number.MAX_VALUE,
     calibrationRows: scores.length,
+    ...(source === 'out-of-fold' ? { source } : {}),
     test: null,
   };
 }
@@ -178,7 +201,10 @@ export function predictionSetIndices(conformal: Pick<Conformal, 'quantile'>, pro
  */
 export function describeConformal(conformal: Conformal, testRows?: number): string {
   const nominal = `${Math.round(conformal.coverage * 100)}%`;
-  const fitted = `split-conformal, calibrated on the ${conformal.calibrationRows} validation rows`;
+  const fitted =
+    conformal.source === 'out-of-fold'
+      ? `cross-conformal, calibrated on the out-of-fold scores of the ${conformal.calibrationRows} training and validation rows, each under a network cross-fitted without it`
+      : `split-conformal, calibrated on the ${conformal.calibrationRows} validation rows`;
   const test = conformal.test && !conformal.test.interval && testRows ? { ...conformal.test, interval: wilsonInterval(conformal.test.coverage, testRows) } : conformal.test;
   const [kind, how] = conformal.test?.interval
     ? ['95% bootstrap CI', `, ${conformal.test.groupCoverage != null ? 'patients' : 'rows'} resampled`]

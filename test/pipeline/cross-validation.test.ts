@@ -12,9 +12,9 @@ import { datasetsDir } from '../../src/pipeline/defaults.ts';
 import { buildNetwork } from '../../src/pipeline/architectures.ts';
 import { crossValidate, foldSpreadLines } from '../../src/pipeline/cross-validation.ts';
 import { matrixFromRows } from '../../src/pipeline/matrix.ts';
-import { predictWith, scoreFold, type TrainingResult, trainModel } from '../../src/pipeline/pipeline.ts';
+import { calibrationRows, conformalOutputs, predictWith, scoreFold, type TrainingResult, trainModel } from '../../src/pipeline/pipeline.ts';
 import { initTensorflow } from '../../src/pipeline/tensorflow.ts';
-import { chooseThreshold } from '../../src/pipeline/uncertainty.ts';
+import { chooseThreshold, crossFitBelowRows } from '../../src/pipeline/uncertainty.ts';
 import type { ProgressEvent } from '../../src/pipeline/train.ts';
 import { placeholderCardText } from '../../src/models/stored-version.ts';
 
@@ -71,6 +71,35 @@ describe('the decision threshold in cross-validation', () => {
     assert.match(lines.find((line) => line.startsWith('eceSweep:'))!, /less biased upwards on few rows; shown beside, not judged\]$/);
   });
 
+  it('fits the conformal quantile on out-of-fold outputs when the validation split is small, on the validation split when it is not', async () => {
+    await initTensorflow();
+    const network = buildNetwork({ kind: 'dense', hiddenUnits: [3], dropout: 0 }, { inputSize: 2, outputUnits: 1, outputActivation: 'sigmoid' }, 5);
+    const rows = (count: number) => ({ x: matrixFromRows(Array.from({ length: count }, (_, k) => [Math.sin(k), Math.cos(k)])), y: Array.from({ length: count }, (_, k) => k % 2) });
+    let crossFitted = 0;
+    const outOfFold = async () => {
+      crossFitted++;
+      return { outputs: [[0.2], [0.7]], y: [0, 1] };
+    };
+    try {
+      assert.deepEqual(await calibrationRows(network, rows(crossFitBelowRows - 1), outOfFold), { outputs: [[0.2], [0.7]], y: [0, 1], source: 'out-of-fold' });
+      const large = rows(crossFitBelowRows);
+      const own = await calibrationRows(network, large, outOfFold);
+      assert.equal(crossFitted, 1, 'no networks are cross-fitted for a large validation split');
+      assert.deepEqual([own.source, own.y], ['validation', large.y]);
+      assert.deepEqual(own.outputs, await predictWith(network, large.x));
+    } finally {
+      network.dispose();
+    }
+  });
+
+  it("scores out-of-fold outputs under the stored network's recalibration map", () => {
+    const recalibrated = { calibration: { method: 'platt' as const, a: 0.5, b: -1, validationRows: 60, ece: { before: 0, after: 0 } }, heldOut: [[0.9]] };
+    const [mapped] = conformalOutputs('binary', { outputs: [[0.8]], y: [1], source: 'out-of-fold' }, recalibrated);
+    assert.ok(Math.abs(mapped![0]! - 1 / (1 + Math.exp(-(0.5 * Math.log(4) - 1)))) < 1e-9);
+    assert.deepEqual(conformalOutputs('binary', { outputs: [[0.8]], y: [1], source: 'validation' }, recalibrated), [[0.9]]);
+    assert.deepEqual(conformalOutputs('binary', { outputs: [[0.8]], y: [1], source: 'out-of-fold' }, null), [[0.8]]);
+  });
+
   it("chooses a fold's threshold by the rule on its validation rows", async () => {
     await initTensorflow();
     const network = buildNetwork({ kind: 'dense', hiddenUnits: [3], dropout: 0 }, { inputSize: 2, outputUnits: 1, outputActivation: 'sigmoid' }, 5);
@@ -82,7 +111,7 @@ describe('the decision threshold in cross-validation', () => {
     try {
       const held = (await predictWith(network, validation.x)).map((row) => row[0]!);
       const expected = chooseThreshold('youden', validation.y, held).threshold;
-      const outputs = await scoreFold({ network, baseline: network, validation }, { network: test, baseline: test }, 'binary', ['no', 'yes'], { calibrate: false, threshold: 'youden' } as never);
+      const outputs = await scoreFold({ network, baseline: network, validation }, { network: test, baseline: test }, 'binary', ['no', 'yes'], { calibrate: false, threshold: 'youden' } as never, { outputs: held.map((p) => [p]), y: validation.y, source: 'validation' });
       assert.equal(outputs.threshold, expected);
       assert.notEqual(expected, 0.5);
       assert.equal(outputs.model.length, 20);

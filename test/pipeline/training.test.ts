@@ -9,7 +9,7 @@ import { parseFeatureSpec } from '../../src/pipeline/feature-spec.ts';
 import { assignFolds } from '../../src/pipeline/preprocess.ts';
 import { placeholderCardText } from '../../src/models/stored-version.ts';
 import { explainPrediction } from '../../src/pipeline/explain.ts';
-import { deserializeTrainingResult, serializeTrainingResult, type TrainingResult, trainModel } from '../../src/pipeline/pipeline.ts';
+import { deserializeTrainingResult, predictWith, serializeTrainingResult, type TrainingResult, trainModel } from '../../src/pipeline/pipeline.ts';
 import { matrixFromRows } from '../../src/pipeline/matrix.ts';
 import { createRandom } from '../../src/pipeline/random.ts';
 import { loadServingModel } from '../../src/pipeline/serving.ts';
@@ -92,6 +92,32 @@ describe('training', () => {
     assert.ok(fit.stoppedEarly && fit.epochsRun === fit.bestEpoch + 5, 'stops `patience` epochs after the best');
     assert.ok(Math.min(...fit.history.map((h) => h.valLoss)) === fit.history[fit.bestEpoch - 1]!.valLoss);
     assert.ok(fit.history[fit.bestEpoch - 1]!.valMetric > 0.9, `validation accuracy ${fit.history[fit.bestEpoch - 1]!.valMetric}`);
+  });
+
+  it('with fixed epochs, trains exactly that many and keeps the last weights, whatever the validation loss', async () => {
+    const model = buildNetwork(defaultArchitectures.dense, { inputSize: 5, outputUnits: 1, outputActivation: 'sigmoid' }, 1);
+    // Validation labels flipped: its loss rises as the network learns, so early stopping would stop and restore epoch 1.
+    const flipped = toyData(100, 2);
+    const fit = await fitNetwork(model, toyData(300, 1), { ...flipped, y: flipped.y.map((y) => 1 - y) }, {
+      objective: 'binary',
+      classes: 2,
+      settings: { epochs: 12, batchSize: 32, learningRate: 0.01, patience: 2, l2: 0 },
+      seed: 1,
+      fixedEpochs: true,
+    });
+    const outputs = (await predictWith(model, toyData(100, 2).x)).map((row) => row[0]!);
+    model.dispose();
+    assert.deepEqual([fit.epochsRun, fit.bestEpoch, fit.stoppedEarly], [12, 12, false]);
+    assert.ok(fit.history[11]!.valLoss > fit.history[0]!.valLoss, 'the validation loss rose');
+    const accuracy = outputs.filter((p, i) => (p >= 0.5 ? 1 : 0) === flipped.y[i]).length / outputs.length;
+    assert.ok(accuracy > 0.9, `the last weights predict the true labels (accuracy ${accuracy})`);
+    // Without validation rows (the cross-fitted networks) it trains the same weights, and only with fixed epochs.
+    const unvalidated = buildNetwork(defaultArchitectures.dense, { inputSize: 5, outputUnits: 1, outputActivation: 'sigmoid' }, 1);
+    const settings12 = { epochs: 12, batchSize: 32, learningRate: 0.01, patience: 2, l2: 0 };
+    await fitNetwork(unvalidated, toyData(300, 1), null, { objective: 'binary', classes: 2, settings: settings12, seed: 1, fixedEpochs: true });
+    assert.deepEqual((await predictWith(unvalidated, toyData(100, 2).x)).map((row) => row[0]!), outputs);
+    await assert.rejects(fitNetwork(unvalidated, toyData(300, 1), null, { objective: 'binary', classes: 2, settings: settings12, seed: 1 }), /Early stopping needs validation rows/);
+    unvalidated.dispose();
   });
 
   it('predicts regression targets in their own units', async () => {
@@ -321,7 +347,8 @@ describe('honest estimates: grouped splits and cross-validation', () => {
     assert.match(result.thresholdRule!, /^the highest threshold with sensitivity at least 0\.8 on the validation split: /);
     assert.equal((result.evaluation.model.metrics as { threshold: number }).threshold, result.threshold);
     const conformal = result.conformal!;
-    assert.deepEqual([conformal.kind, conformal.coverage, conformal.calibrationRows], ['set', 0.8, result.counts.validation]);
+    // The validation split is small: the quantile is fitted on every training and validation row, each under a network cross-fitted without it.
+    assert.deepEqual([conformal.kind, conformal.coverage, conformal.calibrationRows, conformal.source], ['set', 0.8, result.counts.train + result.counts.validation, 'out-of-fold']);
     assert.ok(conformal.test!.coverage >= 0 && conformal.test!.coverage <= 1 && conformal.test!.meanSetSize! >= 1);
     const served = await loadServingModel(result);
     const [prediction] = await served.predict([{ x: 3, noise: 2 }]);
@@ -330,7 +357,7 @@ describe('honest estimates: grouped splits and cross-validation', () => {
     assert.ok(Array.isArray(set.set) && set.set.every((label) => result.classLabels!.includes(label)));
     served.dispose();
     const markdown = renderModelCardMarkdown(buildModelCard(result, placeholderCard));
-    assert.match(markdown, /Prediction sets at 80% nominal coverage \(split-conformal, calibrated on the \d+ validation rows.*measured coverage on the test split 0\.\d{3} \(95% bootstrap CI 0\.\d{3} to [01]\.\d{3}, patients resampled\)/);
+    assert.match(markdown, /Prediction sets at 80% nominal coverage \(cross-conformal, calibrated on the out-of-fold scores of the \d+ training and validation rows, each under a network cross-fitted without it.*measured coverage on the test split 0\.\d{3} \(95% bootstrap CI 0\.\d{3} to [01]\.\d{3}, patients resampled\)/);
     assert.match(markdown, /\(threshold the highest threshold with sensitivity at least 0\.8/);
     // Probabilities recalibrated on validation by the map with the lowest held-out log-loss (or kept), ECE before and after on the test split.
     assert.deepEqual(result.calibration!.candidates!.map((candidate) => candidate.method), ['none', 'temperature', 'platt']);

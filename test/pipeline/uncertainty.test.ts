@@ -82,7 +82,8 @@ describe('split-conformal coverage of rows in groups (a patient\'s visits)', () 
     assert.ok(measured.interval!.lower <= 0.6 && measured.interval!.upper >= 0.6 && measured.interval!.lower >= 0 && measured.interval!.upper <= 1, JSON.stringify(measured.interval));
     const text = (coverage: number, lower: number, upper: number) =>
       describeConformal({ kind: 'set', coverage: 0.9, quantile: 0.5, calibrationRows: 10, test: { coverage, meanSetSize: 1, meanWidth: null, interval: { lower, upper, resamples: 200 } } });
-    assert.match(text(0.91, 0.88, 0.93), /10 validation rows.*0\.910 \(95% bootstrap CI 0\.880 to 0\.930, rows resampled\).*the target, within 0\.03 of 0\.9, is met\.$/);
+    assert.match(describeConformal({ kind: 'set', coverage: 0.9, quantile: 0.5, calibrationRows: 400, source: 'out-of-fold', test: null }), /cross-conformal, calibrated on the out-of-fold scores of the 400 training and validation rows, each under a network cross-fitted without it/);
+    assert.match(text(0.91, 0.88, 0.93), /split-conformal, calibrated on the 10 validation rows.*0\.910 \(95% bootstrap CI 0\.880 to 0\.930, rows resampled\).*the target, within 0\.03 of 0\.9, is met\.$/);
     const grouped = describeConformal({ ...conformal, test: { ...measured, interval: { lower: 0.5, upper: 0.7, resamples: 200 } } });
     assert.match(grouped, /0\.600 \(95% bootstrap CI 0\.500 to 0\.700, patients resampled\), 0\.500 as the mean of each test patient's share/);
     assert.match(describeConformal({ ...conformal, test: { coverage: 0.9, meanSetSize: 1, meanWidth: null } }, 100), /0\.900 \(95% Wilson interval 0\.826 to 0\.945, rows taken as independent\)/);
