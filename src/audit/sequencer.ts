@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
@@ -302,13 +303,17 @@ async function loadTree(sql: Sql): Promise<TreeState> {
   return { range, cursor: { transactionId: BigInt(last.transactionId), sequence: BigInt(last.sequence) } };
 }
 
+/** A prepared statement's name for a text: the same text, the same statement. */
+const statementName = (text: string): string => `audit-${hash('sha256', text, 'hex').slice(0, 16)}`;
+
 /** A connection of the sequencer's own: its session holds the lock, and its batches run on it. */
 async function postgresSession(url: string): Promise<Session> {
   const client = new pg.Client({ connectionString: url, application_name: 'clinigraph-audit-sequencer', connectionTimeoutMillis: 5_000 });
   // A dead connection is found by the next query; until then, errors must not crash the process.
   client.on('error', () => {});
   await client.connect();
-  const sql: Sql = async <T>(text: string, values: unknown[] = []) => (await client.query(text, values)).rows as T[];
+  // Named, so PostgreSQL plans each of the sequencer's few statements once per session instead of at every poll.
+  const sql: Sql = async <T>(text: string, values: unknown[] = []) => (await client.query({ name: statementName(text), text, values })).rows as T[];
   return {
     sql,
     async transaction(work) {
