@@ -3,6 +3,7 @@ import type { Coding, Quantity } from '@medplum/fhirtypes';
 import path from 'node:path';
 import { datasetsDir, defaultModels, type FeatureInfo, readFeatureSpec } from '../pipeline/index.ts';
 import type { ProductionFeaturesRepository } from './production-features.repository.ts';
+import { isUcumText } from './terminology-systems.ts';
 
 export const loincSystem = 'http://loinc.org';
 export const ucumSystem = 'http://unitsofmeasure.org';
@@ -129,9 +130,6 @@ function asUcum(unit: string | null): string | null {
   return unit !== null && ucumUtils.validateUnitString(unit).status === 'valid' ? unit : null;
 }
 
-/** UCUM codes are printable ASCII without spaces. */
-const ucumCodeText = /^[!-~]+$/;
-
 /**
  * A quantity in the feature's unit: UCUM units commensurable with it are
  * converted by the UCUM library; a unit that is not, or that is not UCUM and
@@ -147,8 +145,7 @@ export function toFeatureUnit(quantity: Quantity, feature: FeatureCode): Convert
   }
   if (given === feature.ucum || given === feature.unit) return { value, unit: feature.unit };
   if (!feature.ucum) return { refused: `${feature.feature} is recorded in ${feature.unit}, which has no UCUM equivalent: send it in ${feature.unit}.` };
-  // The UCUM library writes a unit it fails to parse to the console (a sender's text in the server's log): text that is no code never reaches it.
-  if (!ucumCodeText.test(given)) return { refused: `${feature.feature} is recorded in ${feature.unit}; the quantity's unit is not a UCUM code.` };
+  if (!isUcumText(given)) return { refused: `${feature.feature} is recorded in ${feature.unit}; the quantity's unit is not a UCUM code.` };
   const converted = ucumUtils.convertUnitTo(given, value, feature.ucum);
   if (converted.status !== 'succeeded' || converted.toVal === null) {
     return { refused: `${given} cannot be converted to ${feature.ucum} (${feature.feature}): ${converted.msg.join(' ') || 'the units are not commensurable'}` };

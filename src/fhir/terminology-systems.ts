@@ -25,19 +25,25 @@ export function isStandardTerminology(system: string | undefined): boolean {
 }
 
 const ucumUtils = ucum.UcumLhcUtils.getInstance();
+/** UCUM codes are printable ASCII without spaces. */
+const ucumText = /^[!-~]+$/;
+
 /**
- * UCUM's printable characters (no space) less `{` and `}`: an annotation
- * (`mg/dL{Dr Smith}`, `{JohnSmith}`) is free text that UCUM accepts, so a
- * unit holding one is not a plain code. Checked before the UCUM library sees
- * the text, which writes a unit it fails to parse to the console.
+ * Whether a text is made of what UCUM codes are made of. Checked before the
+ * UCUM library sees a sender's text: the library writes a unit it fails to
+ * parse to the console, which would put that text in the server's log.
  */
-const ucumCharacters = /^[!-z|~]+$/;
+export function isUcumText(unit: string | undefined): unit is string {
+  return unit !== undefined && ucumText.test(unit);
+}
+
 /** Verdicts on the units seen, as units repeat throughout an export (bounded: a sender may send endless distinct text). */
 const ucumVerdicts = new Map<string, boolean>();
 
 /** Whether a unit is a UCUM code without annotations: a published unit, never a sender's free text. */
 export function isUcumCode(unit: string | undefined): unit is string {
-  if (unit === undefined || !ucumCharacters.test(unit)) return false;
+  // An annotation (`mg/dL{Dr Smith}`, `{JohnSmith}`) is free text that UCUM accepts: a unit holding one is not a plain code.
+  if (!isUcumText(unit) || /[{}]/.test(unit)) return false;
   let valid = ucumVerdicts.get(unit);
   if (valid === undefined) {
     valid = ucumUtils.validateUnitString(unit).status === 'valid';
