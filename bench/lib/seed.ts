@@ -1,4 +1,4 @@
-import { datasetsDir, defaultModel, readCsvFile, readShippedModel, recordAt } from '../../src/pipeline/index.ts';
+import { datasetsDir, defaultModel, type RawRecord, readCsvFile, readShippedModel, recordAt } from '../../src/pipeline/index.ts';
 import { gql } from './load.ts';
 
 type ModelName = 'breast-cancer' | 'diabetes-progression';
@@ -49,10 +49,7 @@ export async function seedReadPatient(url: string, tokens: ReadTokens, mrn: stri
     const { openCase } = await gql(url, tokens.clinician, 'mutation($input: OpenCaseInput!) { openCase(input: $input) { id } }', {
       input: { patientId, title: `Benchmark case ${i + 1}` },
     });
-    await gql(url, tokens.clinician, 'mutation($id: ID!, $o: [ObservationInput!]!) { addObservations(caseId: $id, observations: $o) { id } }', {
-      id: openCase.id,
-      o: model === 'breast-cancer' ? breast(i) : diabetes(i),
-    });
+    await addObservations(url, tokens, openCase.id, model === 'breast-cancer' ? breast(i) : diabetes(i));
     const predictions = model === 'diabetes-progression' && i % 2 === 0 ? 2 : 1;
     for (let p = 0; p < predictions; p++) {
       await gql(url, tokens.clinician, 'mutation($id: ID!, $m: String!) { predict(caseId: $id, model: $m) { id } }', { id: openCase.id, m: model });
@@ -71,9 +68,7 @@ export async function seedReadPatient(url: string, tokens: ReadTokens, mrn: stri
  */
 export async function seedPredictionCases(url: string, tokens: ReadTokens, count: number): Promise<string[]> {
   const breast = await modelRows('breast-cancer');
-  return seedCases(url, tokens, count, 'Breast lump', (caseId, i) =>
-    gql(url, tokens.clinician, 'mutation($id: ID!, $o: [ObservationInput!]!) { addObservations(caseId: $id, observations: $o) { id } }', { id: caseId, o: breast(i) }),
-  );
+  return seedCases(url, tokens, count, 'Breast lump', (caseId, i) => addObservations(url, tokens, caseId, breast(i)));
 }
 
 /**
@@ -95,6 +90,43 @@ export async function seedImageCases(url: string, tokens: ReadTokens, count: num
       image: { code: 'digit-scan', width, height, pixels: pixelsOf(i) },
     }),
   );
+}
+
+/** Visits of pbcseq a sequence case holds: the patient's first ones (fewer when the patient had fewer). */
+const visitsPerSequenceCase = 4;
+
+/**
+ * Cases for the sequence model pbc-mortality (a GRU over a patient's visits),
+ * made through the API like seedPredictionCases: case i holds the first
+ * visits of pbcseq's patient i (cycling), each measured feature an
+ * observation dated on its visit's day, as a clinician records them.
+ * @returns the case ids
+ */
+export async function seedSequenceCases(url: string, tokens: ReadTokens, count: number): Promise<string[]> {
+  const { result } = await readShippedModel('pbc-mortality');
+  const dataset = await readCsvFile(`${datasetsDir}/${defaultModel('pbc-mortality').dataset}`);
+  const patients = new Map<unknown, RawRecord[]>();
+  for (let row = 0; row < dataset.rowCount; row++) {
+    const visit = recordAt(dataset, row);
+    patients.set(visit.id, [...(patients.get(visit.id) ?? []), visit]);
+  }
+  const histories = [...patients.values()];
+  const enrolment = Date.UTC(2015, 0, 1);
+  const observationsOf = (i: number) =>
+    histories[i % histories.length]!.slice(0, visitsPerSequenceCase).flatMap((visit) => {
+      const observedAt = new Date(enrolment + Number(visit.day) * 86_400_000).toISOString();
+      return result.features.flatMap((feature) => {
+        const value = visit[feature.name];
+        if (value === null || value === undefined) return [];
+        return [feature.kind === 'numeric' ? { code: feature.name, value: Number(value), unit: feature.unit, observedAt } : { code: feature.name, text: String(value), observedAt }];
+      });
+    });
+  return seedCases(url, tokens, count, 'PBC follow-up', (caseId, i) => addObservations(url, tokens, caseId, observationsOf(i)));
+}
+
+/** Adds observations to a case as the clinician. */
+function addObservations(url: string, tokens: ReadTokens, caseId: string, observations: object[]) {
+  return gql(url, tokens.clinician, 'mutation($id: ID!, $o: [ObservationInput!]!) { addObservations(caseId: $id, observations: $o) { id } }', { id: caseId, o: observations });
 }
 
 /** `count` patients with the clinician on the care team and one open case each, filled by `fill`; eight patients at a time. */
