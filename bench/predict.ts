@@ -3,7 +3,7 @@ import { type LoadFigures, runLoad } from './lib/load.ts';
 import { adminQuery } from './lib/postgres.ts';
 import { delta, type Samples, total } from './lib/prometheus.ts';
 import { fmt, log, median, table, verdict } from './lib/report.ts';
-import { seedImageCases, seedPredictionCases } from './lib/seed.ts';
+import { seedImageCases, seedPredictionCases, seedSequenceCases } from './lib/seed.ts';
 import { type ChildServer, clinigraphEnv, scrapeMetrics, startClinigraph, toggleProfile } from './lib/servers.ts';
 
 /** The predict benchmark's document for one model (its operation is Predict, as /metrics names it). */
@@ -16,8 +16,15 @@ const predictDocument = (model: string) => `mutation Predict($caseId: ID!, $expl
 
 const model = 'breast-cancer';
 export const predictMutation = predictDocument(model);
-/** A CNN on 8x8 images, whose compute per row is a larger part of a request than the dense model's. */
-const imageModel = 'digits';
+/**
+ * Issue 14's models, whose compute per row is a larger part of a request than
+ * the dense model's: batching on / off compared for each, explanations off.
+ */
+const batchingModels = [
+  { name: 'digits', kind: 'a CNN on 8x8 images', seed: seedImageCases, cases: 'an 8x8 image each' },
+  { name: 'pbc-mortality', kind: 'a GRU over a patient\'s visits', seed: seedSequenceCases, cases: 'up to 4 pbcseq visits each' },
+] as const;
+type BatchingModel = (typeof batchingModels)[number];
 const concurrencies = [1, 16, 64];
 /** Prediction-ready cases the requests rotate through. */
 const caseCount = 128;
@@ -79,8 +86,9 @@ export async function predictBenchmark(ctx: BenchContext): Promise<void> {
   let off: ChildServer | undefined;
   try {
     off = await startClinigraph('clinigraph (batching off)', await clinigraphEnv({ databaseUrl, dataDir }, { PREDICT_MAX_BATCH: '1' }), ctx.profile('predict-batch-off'));
-    const cases: Record<string, string[]> = { [model]: await seedPredictionCases(on.url, tokens, caseCount), [imageModel]: await seedImageCases(on.url, tokens, caseCount) };
-    log(`predict: ${caseCount} prediction-ready ${model} cases (30 observations each) and ${caseCount} ${imageModel} cases (an 8x8 image each)`);
+    const cases: Record<string, string[]> = { [model]: await seedPredictionCases(on.url, tokens, caseCount) };
+    for (const other of batchingModels) cases[other.name] = await other.seed(on.url, tokens, caseCount);
+    log(`predict: ${caseCount} prediction-ready cases each: ${model} (30 observations each), ${batchingModels.map((other) => `${other.name} (${other.cases})`).join(', ')}`);
     const servers = { on, off };
     const phases: Phase[] = [];
     const run = async (batching: boolean, explain: boolean, clients: number, seconds: number, record: boolean, phaseModel = model) => {
@@ -127,13 +135,15 @@ export async function predictBenchmark(ctx: BenchContext): Promise<void> {
         }
       }
     }
-    // Issue 14: batching where the model's compute is a larger share of a request (explanations off: a saliency map is not batched).
-    for (const batching of [true, false]) await run(batching, false, 16, settings.warmSeconds, false, imageModel);
-    for (let round = 0; round < repeats(64); round++) {
-      for (const batching of [true, false]) await run(batching, false, 64, seconds(64), true, imageModel);
+    // Issue 14: batching where the model's compute is a larger share of a request (explanations off: they are not batched).
+    for (const other of batchingModels) {
+      for (const batching of [true, false]) await run(batching, false, 16, settings.warmSeconds, false, other.name);
+      for (let round = 0; round < repeats(64); round++) {
+        for (const batching of [true, false]) await run(batching, false, 64, seconds(64), true, other.name);
+      }
     }
     printPredict(phases.filter((phase) => phase.model === model));
-    printImageBatching(phases.filter((phase) => phase.model === imageModel));
+    for (const other of batchingModels) printModelBatching(other, phases.filter((phase) => phase.model === other.name));
   } finally {
     await Promise.all([on.stop(), off?.stop()]);
   }
@@ -283,20 +293,22 @@ function onOffRatio(on: Phase[], off: Phase[]): { value: number; rounds: number 
   return { value: median(on.map((p, i) => p.load.rps / (off[i]?.load.rps ?? NaN))), rounds: on.length };
 }
 
-/** The digits CNN's batching on / off at 64 clients, explanations off: throughput, batch, and the server's CPU and model compute a request. */
-function printImageBatching(phases: Phase[]): void {
+/**
+ * One of issue 14's models, batching on / off at 64 clients, explanations off:
+ * throughput, batch, and the server's CPU, model compute and its share a request.
+ */
+function printModelBatching(batchingModel: BatchingModel, phases: Phase[]): void {
   const [on, off] = [phases.filter((p) => p.batching), phases.filter((p) => !p.batching)];
   if (on.length === 0 || off.length === 0) return;
-  console.log(`\n### Predict (${imageModel}, a CNN on 8x8 images), explanations off, 64 clients: batching on and off\n`);
+  console.log(`\n### Predict (${batchingModel.name}, ${batchingModel.kind}), explanations off, 64 clients: batching on and off\n`);
+  const side = (p: Phase) => [fmt.n(p.load.rps), fmt.ms(p.load.p99), fmt.n(p.split.batchSize), fmt.ms(p.split.cpuMs), fmt.ms(p.split.modelPerRowMs), fmt.pct(p.split.modelCpuShare)];
+  const columns = ['req/s', 'p99', 'mean batch', 'CPU / req', 'model / row', 'model share of CPU'];
   console.log(
     table(
-      ['round', 'on: req/s', 'on: p99', 'on: mean batch', 'on: CPU / req', 'on: model / row', 'off: req/s', 'off: p99', 'off: CPU / req', 'off: model / row', 'on / off'],
-      on.map((a, i) => {
-        const b = off[i]!;
-        return [`${i + 1}`, fmt.n(a.load.rps), fmt.ms(a.load.p99), fmt.n(a.split.batchSize), fmt.ms(a.split.cpuMs), fmt.ms(a.split.modelPerRowMs), fmt.n(b.load.rps), fmt.ms(b.load.p99), fmt.ms(b.split.cpuMs), fmt.ms(b.split.modelPerRowMs), fmt.x(a.load.rps / b.load.rps)];
-      }),
+      ['round', ...columns.map((column) => `on: ${column}`), ...columns.map((column) => `off: ${column}`), 'on / off'],
+      on.map((a, i) => [`${i + 1}`, ...side(a), ...side(off[i]!), fmt.x(a.load.rps / off[i]!.load.rps)]),
     ),
   );
   const { value, rounds } = onOffRatio(on, off);
-  verdict('14 ledger', `inference batching on / off at 64 clients, ${imageModel} (CNN), explanations off`, `${fmt.x(value)}${rounds > 1 ? ` (median of ${rounds} rounds)` : ''}`, '≥ 2x', value >= 2);
+  verdict('14 ledger', `inference batching on / off at 64 clients, ${batchingModel.name} (${batchingModel.kind}), explanations off`, `${fmt.x(value)}${rounds > 1 ? ` (median of ${rounds} rounds)` : ''}`, '≥ 2x', value >= 2);
 }
