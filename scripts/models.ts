@@ -71,6 +71,12 @@ const integer = (value: string) => {
   return parsed;
 };
 
+const positiveInteger = (value: string) => {
+  const parsed = integer(value);
+  if (parsed < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return parsed;
+};
+
 /**
  * Opens the configured database as the command-line user and runs the work
  * with the registry's service, the same rules (names, versions, promotion,
@@ -113,6 +119,7 @@ program
   .option('--description <text>', 'what the model is for', '')
   .option('--positive-class <label>', 'binary: the class called positive')
   .option('--seed <n>', 'random seed', integer)
+  .option('--max-epochs <n>', 'most epochs the network trains (default: its architecture\'s, 300 for tables; it stops earlier once the validation loss stops improving)', positiveInteger)
   .option('--features <spec.json>', 'feature specification: each column\'s unit (UCUM), type and possible range (see README)')
   .option('--exclude <columns>', 'comma-separated columns to leave out (a leak, an identifier)', columnList)
   .option('--accept-leak <columns>', 'comma-separated columns flagged as probable leaks that are known before the outcome', columnList)
@@ -136,6 +143,7 @@ program
     description: string;
     positiveClass?: string;
     seed?: number;
+    maxEpochs?: number;
     features?: string;
     exclude?: string[];
     acceptLeak?: string[];
@@ -165,6 +173,7 @@ program
         task: options.task,
         ...(options.positiveClass ? { positiveClass: options.positiveClass } : {}),
         ...(options.seed !== undefined ? { seed: options.seed } : {}),
+        ...(options.maxEpochs !== undefined ? { training: { epochs: options.maxEpochs } } : {}),
         ...(options.width && options.height ? { image: { width: options.width, height: options.height } } : {}),
         ...(featureSpec ? { featureSpec } : {}),
         ...(options.exclude ? { exclude: options.exclude } : {}),
