@@ -301,8 +301,12 @@ function printModelBatching(batchingModel: BatchingModel, phases: Phase[]): void
   const [on, off] = [phases.filter((p) => p.batching), phases.filter((p) => !p.batching)];
   if (on.length === 0 || off.length === 0) return;
   console.log(`\n### Predict (${batchingModel.name}, ${batchingModel.kind}), explanations off, 64 clients: batching on and off\n`);
-  const side = (p: Phase) => [fmt.n(p.load.rps), fmt.ms(p.load.p99), fmt.n(p.split.batchSize), fmt.ms(p.split.cpuMs), fmt.ms(p.split.modelPerRowMs), fmt.pct(p.split.modelCpuShare)];
-  const columns = ['req/s', 'p99', 'mean batch', 'CPU / req', 'model / row', 'model share of CPU'];
+  // Server cores busy and PostgreSQL's CPU a request tell whether the server, or the database beside it on the same cores, sets the rate.
+  const side = (p: Phase) => [
+    fmt.n(p.load.rps), fmt.ms(p.load.p99), fmt.n(p.split.batchSize), fmt.ms(p.split.cpuMs), fmt.ms(p.split.modelPerRowMs), fmt.pct(p.split.modelCpuShare),
+    fmt.n(p.load.serverCores), fmt.ms(p.load.postgresCpuMsPerRequest), fmt.n(p.split.dbStatements),
+  ];
+  const columns = ['req/s', 'p99', 'mean batch', 'CPU / req', 'model / row', 'model share of CPU', 'server cores', 'PG CPU / req', 'statements'];
   console.log(
     table(
       ['round', ...columns.map((column) => `on: ${column}`), ...columns.map((column) => `off: ${column}`), 'on / off'],
