@@ -119,7 +119,7 @@ program
   .option('--description <text>', 'what the model is for', '')
   .option('--positive-class <label>', 'binary: the class called positive')
   .option('--seed <n>', 'random seed', integer)
-  .option('--max-epochs <n>', 'most epochs the network trains (default: its architecture\'s, 300 for tables; it stops earlier once the validation loss stops improving)', positiveInteger)
+  .option('--max-epochs <n>', 'most epochs the network trains (default: its architecture\'s, 300 for tables, 60 for sequences; it stops earlier once the validation loss stops improving)', positiveInteger)
   .option('--features <spec.json>', 'feature specification: each column\'s unit (UCUM), type and possible range (see README)')
   .option('--exclude <columns>', 'comma-separated columns to leave out (a leak, an identifier)', columnList)
   .option('--accept-leak <columns>', 'comma-separated columns flagged as probable leaks that are known before the outcome', columnList)
