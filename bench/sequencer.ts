@@ -53,7 +53,7 @@ const record = (): AuditRecord => ({
   id: randomUUID(), recordedAt: new Date(), actorSubject: 'clinician-1', actorRoles: ['clinician'], action: 'case.read', outcome: 'SUCCESS',
   resourceType: 'Case', resourceIds: Array.from({ length: 10 }, () => randomUUID()), patientIds: [randomUUID()], purposeOfUse: 'TREAT',
   breakGlass: false, reason: null, requestId: randomUUID(), clientRequestId: null, operationName: 'PatientDetail', queryHash: 'a1b2c3d4e5f60718',
-  clientAddress: '127.0.0.1', userAgent: 'autocannon',
+  clientAddress: '127.0.0.1', userAgent: 'autocannon', additionalEntities: [],
 });
 
 async function measure(batchSize: number): Promise<void> {

@@ -123,7 +123,8 @@ function filterSql(query: AuditEventQuery): Prisma.Sql {
   const conditions = [
     query.actorSubject ? Prisma.sql`e."actorSubject" = ${query.actorSubject}` : undefined,
     query.patientId ? Prisma.sql`e."patientIds" @> ARRAY[${query.patientId}]::text[]` : undefined,
-    query.action ? Prisma.sql`e.action = ${query.action}` : undefined,
+    // An entry's action, or that of another kind of data the same request read.
+    query.action ? Prisma.sql`(e.action = ${query.action} OR e."additionalEntities" @> ${JSON.stringify([{ action: query.action }])}::jsonb)` : undefined,
     query.outcome ? Prisma.sql`e.outcome = ${query.outcome}::"AuditOutcome"` : undefined,
     query.breakGlass !== undefined ? Prisma.sql`e."breakGlass" = ${query.breakGlass}` : undefined,
     query.purposeOfUse ? Prisma.sql`e."purposeOfUse" = ${query.purposeOfUse}` : undefined,

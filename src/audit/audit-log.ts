@@ -108,7 +108,7 @@ type StoredRecord = AuditRecord & { leafHash: string };
 const columns: (keyof StoredRecord)[] = [
   'id', 'recordedAt', 'actorSubject', 'actorRoles', 'action', 'outcome', 'resourceType', 'resourceIds', 'patientIds',
   'purposeOfUse', 'breakGlass', 'reason', 'requestId', 'clientRequestId', 'operationName', 'queryHash', 'clientAddress', 'userAgent',
-  'leafHash',
+  'leafHash', 'additionalEntities',
 ];
 
 /** The leaf hash goes with the record, so the sequencer reads 32 bytes of it instead of the whole record. */

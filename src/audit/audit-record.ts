@@ -12,6 +12,15 @@ export interface AuditEntry {
   breakGlass?: boolean;
   /** A denial reason or error code; never clinical values. */
   reason?: string;
+  /** Other kinds of data the same request read (see AuditTrail.read). */
+  additionalEntities?: AuditEntity[];
+}
+
+/** One kind of data an entry names beyond its own action, resourceType and resourceIds. */
+export interface AuditEntity {
+  action: string;
+  resourceType: string | null;
+  resourceIds: string[];
 }
 
 /** Who asked, and through which request. */
@@ -52,6 +61,7 @@ export interface AuditRecord {
   queryHash: string | null;
   clientAddress: string | null;
   userAgent: string | null;
+  additionalEntities: AuditEntity[];
 }
 
 /**
@@ -89,6 +99,11 @@ export function auditRecord(entry: AuditEntry, actor: AuditActor, meta: AuditReq
     queryHash: storable(meta.queryHash),
     clientAddress: storable(meta.clientAddress),
     userAgent: storable(meta.userAgent),
+    additionalEntities: (entry.additionalEntities ?? []).map((entity) => ({
+      action: storableText(entity.action),
+      resourceType: storable(entity.resourceType),
+      resourceIds: entity.resourceIds.map(storableText),
+    })),
   };
 }
 
@@ -97,11 +112,16 @@ export function auditRecord(entry: AuditEntry, actor: AuditActor, meta: AuditReq
  * array of every field in a fixed order (time as ISO 8601 with milliseconds,
  * as stored), after a tag naming the format. Any change to a field changes
  * the leaf. The record's place in the log is not part of it: that is the
- * leaf's position in the tree. A record without a client request id encodes
- * as format 1 did, byte for byte, so trees and checkpoints signed before the
- * field existed still verify; one with it is format 2, the id last.
+ * leaf's position in the tree. Formats only grow, so trees and checkpoints
+ * signed before a field existed still verify byte for byte: a record without
+ * a client request id or additional entities encodes as format 1; with a
+ * client request id only, as format 2 (the id last); with additional
+ * entities, as format 3 (the client request id, then each entity as
+ * [action, resourceType, resourceIds]).
+ * @param record as written, or as read back (additionalEntities as the
+ *   database holds it: encoded as found, so a tampered value changes the leaf)
  */
-export function canonicalAuditRecord(record: AuditRecord): Buffer {
+export function canonicalAuditRecord(record: Omit<AuditRecord, 'additionalEntities'> & { additionalEntities: unknown }): Buffer {
   const fields = [
     record.id,
     record.recordedAt.toISOString(),
@@ -121,6 +141,24 @@ export function canonicalAuditRecord(record: AuditRecord): Buffer {
     record.clientAddress,
     record.userAgent,
   ];
-  const { clientRequestId } = record;
+  const { clientRequestId, additionalEntities } = record;
+  if (!Array.isArray(additionalEntities)) return Buffer.from(JSON.stringify(['clinigraph-audit/3', ...fields, clientRequestId, additionalEntities]));
+  if (additionalEntities.length > 0) return Buffer.from(JSON.stringify(['clinigraph-audit/3', ...fields, clientRequestId, additionalEntities.map(canonicalEntity)]));
   return Buffer.from(JSON.stringify(clientRequestId === null ? ['clinigraph-audit/1', ...fields] : ['clinigraph-audit/2', ...fields, clientRequestId]));
+}
+
+/** An entity in a fixed order; anything but an entity object is encoded as it is. */
+function canonicalEntity(entity: unknown): unknown {
+  if (typeof entity !== 'object' || entity === null || Array.isArray(entity)) return entity;
+  const { action, resourceType, resourceIds, ...rest } = entity as Record<string, unknown>;
+  return Object.keys(rest).length === 0 ? [action, resourceType, resourceIds] : entity;
+}
+
+/** The additional entities of a record as read back (the database's JSON), or none when they are not a list of entities. */
+export function additionalEntitiesOf(value: unknown): AuditEntity[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(
+    (entity): entity is AuditEntity =>
+      typeof entity === 'object' && entity !== null && typeof entity.action === 'string' && Array.isArray(entity.resourceIds),
+  );
 }

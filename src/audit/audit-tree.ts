@@ -14,18 +14,26 @@ import { consistencyProof, type Hash, hashFromNodes, inclusionProof, nodeKey, no
 export type Sql = <T>(text: string, values?: unknown[]) => Promise<T[]>;
 
 /** An entry as stored, with its arrival number and inserting transaction. */
-export interface StoredEntry extends AuditRecord {
+export interface StoredEntry extends Omit<AuditRecord, 'additionalEntities'> {
   sequence: bigint;
   transactionId: bigint;
+  /** As the database holds it (a list of entities unless someone changed it). */
+  additionalEntities: unknown;
 }
 
 /** SQL columns of an entry `e`, in the shapes decodeEntry reads. */
 export const entryColumns = `e.sequence::text AS sequence, e."transactionId"::text AS "transactionId", e.id::text AS id,
   to_char(e."recordedAt" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "recordedAt",
   e."actorSubject", e."actorRoles", e.action, e.outcome::text AS outcome, e."resourceType", e."resourceIds", e."patientIds",
-  e."purposeOfUse", e."breakGlass", e.reason, e."requestId", e."clientRequestId", e."operationName", e."queryHash", e."clientAddress", e."userAgent"`;
+  e."purposeOfUse", e."breakGlass", e.reason, e."requestId", e."clientRequestId", e."operationName", e."queryHash", e."clientAddress", e."userAgent",
+  e."additionalEntities"::text AS "additionalEntities"`;
 
-type EntryRow = Omit<StoredEntry, 'sequence' | 'transactionId' | 'recordedAt'> & { sequence: string; transactionId: string; recordedAt: string };
+type EntryRow = Omit<StoredEntry, 'sequence' | 'transactionId' | 'recordedAt' | 'additionalEntities'> & {
+  sequence: string;
+  transactionId: string;
+  recordedAt: string;
+  additionalEntities: string;
+};
 
 export function decodeEntry(row: EntryRow): StoredEntry {
   return {
@@ -36,6 +44,8 @@ export function decodeEntry(row: EntryRow): StoredEntry {
     actorRoles: row.actorRoles ?? [],
     resourceIds: row.resourceIds ?? [],
     patientIds: row.patientIds ?? [],
+    // As stored, not checked: the leaf's hash is what tells whether it was changed.
+    additionalEntities: JSON.parse(row.additionalEntities),
   };
 }
 

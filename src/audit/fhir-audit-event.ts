@@ -1,5 +1,5 @@
 import type { AuditEvent } from '../generated/prisma/client.ts';
-import { canonicalAuditRecord } from './audit-record.ts';
+import { type AuditEntity, additionalEntitiesOf, canonicalAuditRecord } from './audit-record.ts';
 import { leafHash } from './merkle.ts';
 
 /*
@@ -22,13 +22,14 @@ function actionCode(action: string): 'C' | 'R' | 'U' | 'D' | 'E' {
 
 /** An audit record as a FHIR AuditEvent; with its leaf index when it is integrated (exports). */
 export function toFhirAuditEvent(event: AuditEvent & { leafIndex?: bigint }): Record<string, unknown> {
+  const entities: AuditEntity[] = [{ action: event.action, resourceType: event.resourceType, resourceIds: event.resourceIds }, ...additionalEntitiesOf(event.additionalEntities)];
   const purposes = [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: event.purposeOfUse }];
   if (event.breakGlass) purposes.push({ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'BTG' });
   return {
     resourceType: 'AuditEvent',
     id: event.id,
     type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'RESTful Operation' },
-    subtype: [{ system: 'urn:clinigraph:audit-action', code: event.action }],
+    subtype: [...new Set(entities.map((entity) => entity.action))].map((code) => ({ system: 'urn:clinigraph:audit-action', code })),
     action: actionCode(event.action),
     recorded: event.recordedAt.toISOString(),
     outcome: outcomeCodes[event.outcome],
@@ -48,7 +49,10 @@ export function toFhirAuditEvent(event: AuditEvent & { leafIndex?: bigint }): Re
       type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }],
     },
     entity: [
-      ...event.resourceIds.map((id) => ({ what: { reference: `${event.resourceType ?? 'Resource'}/${id}` } })),
+      // Each reference with the action done to it: one request's reads of a case and of its observations both name the case.
+      ...entities.flatMap((entity) =>
+        entity.resourceIds.map((id) => ({ what: { reference: `${entity.resourceType ?? 'Resource'}/${id}` }, detail: [{ type: 'clinigraph-action', valueString: entity.action }] })),
+      ),
       ...event.patientIds.map((id) => ({
         what: { reference: `Patient/${id}` },
         role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '1', display: 'Patient' },

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { AuditLog } from '../../src/audit/audit-log.ts';
 import { auditRecord, canonicalAuditRecord } from '../../src/audit/audit-record.ts';
-import { auditEvents } from '../support/audit.ts';
+import { auditEvents, entityOf } from '../support/audit.ts';
 import { createPatient, openCase } from '../support/fixtures.ts';
 import { errorCodes, startTestServer } from '../support/test-server.ts';
 import { people, signToken } from '../support/tokens.ts';
@@ -22,12 +22,26 @@ await carer.gql('mutation($id: ID!, $o: [ObservationInput!]!) { addObservations(
 });
 
 describe('audit records', () => {
-  it('record every read with who, what, which patient, why and through which request', async () => {
+  it('record every read with who, what, which patient, why and through which request: one record a request, naming each kind read', async () => {
     const document = 'query ChartView($id: ID!) { patient(id: $id) { familyName cases { title observations { value } } } }';
     const response = await carer.gql(document, { id: patientId }, { 'x-purpose-of-use': 'COC', 'x-request-id': 'chart-1', 'user-agent': 'ward-tablet/2.1' });
     assert.equal(response.body.errors, undefined);
-    const records = await auditEvents(api, { actorSubject: people.clinician.sub }, 3);
-    assert.deepEqual(records.map((r) => r.action).sort(), ['case.read', 'observation.read', 'patient.read']);
+    const records = (await auditEvents(api, { actorSubject: people.clinician.sub }, 3)).filter((r) => r.requestId === response.headers.get('x-request-id'));
+    assert.equal(records.length, 1, JSON.stringify(records));
+    const [read] = records;
+    // In the order the query read them; the first kind is also the record's own action, resourceType and resourceIds.
+    assert.deepEqual(read!.entities, [
+      { action: 'patient.read', resourceType: 'Patient', resourceIds: [patientId] },
+      { action: 'case.read', resourceType: 'Case', resourceIds: [caseId] },
+      { action: 'observation.read', resourceType: 'Case', resourceIds: [caseId] },
+    ]);
+    assert.deepEqual([read!.action, read!.resourceType, read!.resourceIds], ['patient.read', 'Patient', [patientId]]);
+    // Found by any of its actions.
+    for (const action of ['patient.read', 'case.read', 'observation.read']) {
+      const [found] = await auditEvents(api, { actorSubject: people.clinician.sub, action }, 1);
+      assert.equal(found!.sequence, read!.sequence, action);
+    }
+    assert.deepEqual(await auditEvents(api, { actorSubject: people.clinician.sub, action: 'image.read' }, 1), []);
     for (const record of records) {
       assert.equal(record.outcome, 'SUCCESS');
       assert.deepEqual(record.actorRoles, ['clinician']);
@@ -41,7 +55,6 @@ describe('audit records', () => {
       assert.equal(record.clientAddress, '127.0.0.1');
       assert.equal(record.breakGlass, false);
     }
-    assert.deepEqual(records.find((r) => r.action === 'case.read')!.resourceIds, [caseId]);
   });
 
   it('name the server’s own request id, never one a client chose, so two actors’ records cannot share one', async () => {
@@ -86,11 +99,11 @@ describe('audit records', () => {
     const secondCaseId = await openCase(api, patientId, 'Follow-up');
     const response = await carer.gql('query($id: ID!) { patient(id: $id) { cases { id observations { code } } } }', { id: patientId });
     assert.equal(response.body.errors, undefined);
-    const records = await auditEvents(api, { actorSubject: people.clinician.sub }, 3);
-    const byAction = new Map(records.map((record) => [record.action, record]));
+    const [record] = await auditEvents(api, { actorSubject: people.clinician.sub }, 1);
+    assert.equal(record!.requestId, response.headers.get('x-request-id'));
+    assert.deepEqual(record!.patientIds, [patientId]);
     for (const action of ['case.read', 'observation.read']) {
-      assert.deepEqual(byAction.get(action)!.patientIds, [patientId], action);
-      assert.deepEqual([...byAction.get(action)!.resourceIds].sort(), [caseId, secondCaseId].sort(), action);
+      assert.deepEqual([...entityOf(record!, action).resourceIds].sort(), [caseId, secondCaseId].sort(), action);
     }
   });
 
@@ -293,5 +306,26 @@ describe('auditor queries', () => {
     assert.ok(patientRead);
     const [exportRecord] = await auditEvents(api, { action: 'audit.export' }, 1);
     assert.equal(exportRecord!.actorSubject, people.auditor.sub, 'exports are audited');
+  });
+
+  it('export a request’s reads as one FHIR AuditEvent naming each action and each resource with its action, its leaf in format 3', async () => {
+    const response = await carer.gql('query($id: ID!) { patient(id: $id) { id cases { id observations { code } } } }', { id: patientId }, { 'x-request-id': 'multi-kind-1' });
+    assert.equal(response.body.errors, undefined);
+    const caseIds = response.body.data!.patient.cases.map((episode: { id: string }) => episode.id);
+    await api.server.app.auditLedger.settle();
+    const stored = await prisma.auditEvent.findFirstOrThrow({ where: { clientRequestId: 'multi-kind-1' } });
+    assert.match(canonicalAuditRecord(stored).toString(), /^\["clinigraph-audit\/3",.*,"multi-kind-1",\[\["case\.read","Case",\[/);
+    const filter = `{ action: "observation.read", actorSubject: "${people.clinician.sub}" }`;
+    const ndjson = (await auditor.gql(`{ exportAuditEvents(first: 1000, filter: ${filter}) { ndjson } }`)).body.data!.exportAuditEvents.ndjson as string;
+    const fhir = ndjson.trim().split('\n').map((line) => JSON.parse(line)).find((event) => event.id === stored.id);
+    assert.deepEqual(fhir.subtype.map((coding: { code: string }) => coding.code), ['patient.read', 'case.read', 'observation.read']);
+    const named = fhir.entity.filter((entity: any) => entity.detail).map((entity: any) => `${entity.detail[0].valueString} ${entity.what.reference}`);
+    assert.deepEqual(named, [
+      `patient.read Patient/${patientId}`,
+      ...caseIds.map((id: string) => `case.read Case/${id}`),
+      ...caseIds.map((id: string) => `observation.read Case/${id}`),
+    ]);
+    const verification = (await auditor.gql('{ verifyAuditChain { intact message } }')).body.data!.verifyAuditChain;
+    assert.equal(verification.intact, true, verification.message);
   });
 });

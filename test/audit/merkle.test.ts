@@ -111,6 +111,7 @@ describe('the canonical encoding of an entry (the leaf content)', () => {
     queryHash: 'ab'.repeat(32),
     clientAddress: '127.0.0.1',
     userAgent: 'ward-tablet/2.1',
+    additionalEntities: [],
   };
   // Format 1, byte for byte, as entries were encoded before the client request id existed.
   const formatOne =
@@ -125,5 +126,19 @@ describe('the canonical encoding of an entry (the leaf content)', () => {
     const encoded = canonicalAuditRecord({ ...record, clientRequestId: 'trace-42' }).toString();
     assert.equal(encoded, formatOne.replace('clinigraph-audit/1', 'clinigraph-audit/2').replace(/\]$/, ',"trace-42"]'));
     assert.notDeepEqual(leafHash(Buffer.from(encoded)), leafHash(Buffer.from(formatOne)));
+  });
+
+  it('encodes one that names other kinds of data as format 3: the client request id, then each entity as [action, resourceType, ids]', () => {
+    const additionalEntities = [{ action: 'case.read', resourceType: 'Case', resourceIds: ['c-1', 'c-2'] }];
+    const encoded = canonicalAuditRecord({ ...record, additionalEntities }).toString();
+    const tail = ',null,[["case.read","Case",["c-1","c-2"]]]]';
+    assert.equal(encoded, formatOne.replace('clinigraph-audit/1', 'clinigraph-audit/3').replace(/\]$/, tail));
+    // As the database hands it back (JSON, keys in its own order), the same bytes.
+    const readBack = JSON.parse(JSON.stringify([{ resourceIds: ['c-1', 'c-2'], resourceType: 'Case', action: 'case.read' }]));
+    assert.equal(canonicalAuditRecord({ ...record, additionalEntities: readBack }).toString(), encoded);
+    // Any change to an entity, or a value that is not a list of entities, is another leaf.
+    for (const changed of [[{ ...additionalEntities[0], resourceIds: ['c-1'] }], [{ ...additionalEntities[0], note: 'x' }], {}, null]) {
+      assert.notEqual(canonicalAuditRecord({ ...record, additionalEntities: changed }).toString(), encoded, JSON.stringify(changed));
+    }
   });
 });

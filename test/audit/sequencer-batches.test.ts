@@ -94,7 +94,7 @@ it('takes the leaf hash its writer stored with an entry; a verifier, hashing the
   const record = (action: string): AuditRecord => ({
     id: randomUUID(), recordedAt: new Date(), actorSubject: 'writer-test', actorRoles: ['clinician'], action, outcome: 'SUCCESS', resourceType: 'Patient',
     resourceIds: [randomUUID()], patientIds: [randomUUID()], purposeOfUse: 'TREAT', breakGlass: false, reason: null, requestId: randomUUID(),
-    clientRequestId: null, operationName: 'Test', queryHash: null, clientAddress: '127.0.0.1', userAgent: 'test',
+    clientRequestId: null, operationName: 'Test', queryHash: null, clientAddress: '127.0.0.1', userAgent: 'test', additionalEntities: [],
   });
   const written = record('patient.read');
   await new AuditLog(db.prisma, pino({ level: 'silent' })).append([written]);

@@ -13,7 +13,7 @@ import { type LogProblem, verifyAuditLog } from '../../src/audit/log-verificatio
 import { CompactRange, leafHash, type TreeNode } from '../../src/audit/merkle.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import type { Prisma } from '../../src/generated/prisma/client.ts';
-import { createPatient } from '../support/fixtures.ts';
+import { createPatient, openCase } from '../support/fixtures.ts';
 import { startTestServer, testAuditKeys } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
 
@@ -35,9 +35,15 @@ for (const batch of [0, 1]) {
 }
 const keptNote = (await auditor.gql('{ auditCheckpoint }')).body.data!.auditCheckpoint as string;
 const kept = openCheckpoint(keptNote, key);
-// More entries after the auditor kept the checkpoint.
+// More entries after the auditor kept the checkpoint, among them one request's reads of three kinds of data: one entry.
 for (let i = 0; i < 4; i++) await createPatient(api);
+const readPatientId = await createPatient(api);
+await openCase(api, readPatientId);
+const chartRead = await api.as(people.clinician).gql('query($id: ID!) { patient(id: $id) { cases { observations { code } } } }', { id: readPatientId });
+assert.equal(chartRead.body.errors, undefined, JSON.stringify(chartRead.body.errors));
 await api.server.app.auditLedger.settle();
+const multiKindRead = await prisma.auditEvent.findFirstOrThrow({ where: { requestId: chartRead.headers.get('x-request-id') } });
+assert.equal((multiKindRead.additionalEntities as unknown[]).length, 2, 'cases and observations beside the patient');
 
 class Rollback extends Error {}
 
@@ -164,6 +170,12 @@ it('detects a leaf the database holds beyond its newest signed checkpoint, and a
   });
   assert.deepEqual(altered.problem, 'content-altered');
   assert.match(altered.message!, new RegExp(`position ${kept.size + 1n} .* does not match its leaf`));
+  // A request's reads are one entry: hiding one kind of data it read changes that entry's content.
+  const hidden = await detect(async (tx) => {
+    await tx.$executeRawUnsafe(`UPDATE "AuditEvent" SET "additionalEntities" = "additionalEntities" - 1 WHERE id = '${multiKindRead.id}'`);
+  });
+  assert.deepEqual(hidden.problem, 'content-altered');
+  assert.equal((await detect(async () => {})).problem, null, 'untouched, the same log verifies');
 });
 
 /** `npm run audit:verify` on the test server's database, trusting the public key and a kept checkpoint file. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { auditEvents } from '../support/audit.ts';
+import { auditEvents, entityOf } from '../support/audit.ts';
 import { createPatient, openCase } from '../support/fixtures.ts';
 import { errorCodes, type GraphQLResponse, startTestServer } from '../support/test-server.ts';
 import { people } from '../support/tokens.ts';
@@ -112,15 +112,14 @@ describe('break-glass', () => {
     assert.equal(read.body.errors, undefined);
     assert.equal(read.body.data!.patient.familyName, 'Guarded');
 
-    const records = await auditEvents(api, { actorSubject: people.otherClinician.sub, outcome: 'SUCCESS' }, 10);
-    // Newest first: the first record of each action is the one this access produced.
-    const byAction = new Map([...records].reverse().map((record) => [record.action, record]));
+    // Newest first: the first record found for each action is the one this access produced (the read is one record naming each kind).
     for (const action of ['breakGlass.open', 'patient.read', 'case.read', 'observation.read']) {
-      assert.equal(byAction.get(action)?.breakGlass, true, `${action} is flagged`);
-      assert.deepEqual(byAction.get(action)?.patientIds, [patientId]);
+      const [record] = await auditEvents(api, { actorSubject: people.otherClinician.sub, outcome: 'SUCCESS', action }, 1);
+      assert.equal(record?.breakGlass, true, `${action} is flagged`);
+      assert.deepEqual(record?.patientIds, [patientId]);
     }
     const flagged = await auditEvents(api, { breakGlass: true, actorSubject: people.otherClinician.sub });
-    assert.ok(flagged.length >= 4);
+    assert.ok(flagged.length >= 2, 'the grant and the read');
     const grants = await api.as(people.auditor).gql('{ breakGlassGrants(first: 10) { totalCount edges { node { clinicianSubject patientId reason active } } } }');
     assert.deepEqual(grants.body.data!.breakGlassGrants.edges.map((e: any) => e.node), [
       { clinicianSubject: people.otherClinician.sub, patientId, reason: 'Unconscious in the ED, needs history now', active: true },
@@ -193,7 +192,7 @@ describe('reads of who cares for a patient and of their consent history', () => 
     assert.equal(response.body.errors, undefined, JSON.stringify(response.body.errors));
     for (const action of ['careTeam.read', 'consent.read']) {
       const [record] = await auditEvents(api, { actorSubject: people.clinician.sub, action }, 1);
-      assert.deepEqual([record?.outcome, record?.resourceType, record?.patientIds], ['SUCCESS', 'Patient', [patientId]], action);
+      assert.deepEqual([record?.outcome, entityOf(record!, action).resourceType, record?.patientIds], ['SUCCESS', 'Patient', [patientId]], action);
     }
   });
 });

@@ -39,7 +39,13 @@ export function AuditEventsTable({ caption, events, selected, onSelect }: { capt
               {event.actorSubject} <span className="hint">({event.actorRoles.join(', ') || 'no role'})</span>
             </td>
             <td>
-              <code>{event.action}</code>
+              {/* A request that read several kinds of data is one record naming each. */}
+              {event.entities.map((entity, index) => (
+                <span key={`${entity.action}|${entity.resourceType}`}>
+                  {index > 0 && ' '}
+                  <code>{entity.action}</code>
+                </span>
+              ))}
             </td>
             <td>
               <span className={`badge ${event.outcome}`}>{event.outcome}</span>
@@ -85,7 +91,7 @@ export function AuditEventDetail({ event }: { event: AuditEventRow }) {
     ['Reason', event.reason ?? '—'],
     ['Purpose of use', event.purposeOfUse],
     ['Break-glass', event.breakGlass ? 'yes' : 'no'],
-    ['Resource', `${event.resourceType ?? '—'} ${event.resourceIds.join(', ')}`],
+    ...event.entities.map((entity): [string, string] => [`Resource (${entity.action})`, `${entity.resourceType ?? '—'} ${entity.resourceIds.join(', ')}`]),
     ['Patients', event.patientIds.join(', ') || '—'],
     ['Request id', event.requestId ?? '—'],
     ['Operation', event.operationName ?? '—'],
