@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { BenchContext } from './lib/context.ts';
 import { type LoadFigures, runLoad } from './lib/load.ts';
 import { delta, type Samples } from './lib/prometheus.ts';
-import { fmt, log, median, table, verdict } from './lib/report.ts';
+import { fmt, inRoundOrder, log, median, table, verdict } from './lib/report.ts';
 import { seedPredictionCases, seedReadPatient } from './lib/seed.ts';
 import { type ChildServer, clinigraphEnv, scrapeMetrics, serverRoot, startClinigraph, toggleProfile } from './lib/servers.ts';
 import { predictMutation } from './predict.ts';
@@ -139,7 +139,7 @@ function medianPhase(phases: LoadFigures[]): LoadFigures {
 /**
  * The patient-detail read at 64 clients on two servers over one database,
  * reads audited (the default) and not (AUDIT_READS=false), phases
- * alternating so the machine's drift hits both alike.
+ * alternating in an order reversed every round (see inRoundOrder).
  */
 async function readAuditCost(ctx: BenchContext): Promise<NonNullable<Figures['readAuditCost']>> {
   const { settings, tokens } = ctx;
@@ -153,12 +153,15 @@ async function readAuditCost(ctx: BenchContext): Promise<NonNullable<Figures['re
     const phase = (server: typeof on, label: string, seconds: number, warmUp: boolean) =>
       runLoad({ label: `ledger read path, ${label}`, server, connections: clients, seconds, body, headers, warmUp, databaseUrl: database.databaseUrl });
     for (const [server, label] of [[on, 'audit on'], [off, 'audit off']] as const) await phase(server, `${label} (warm-up)`, settings.warmSeconds, true);
-    const rounds = settings.short ? 1 : 3;
+    const rounds = settings.short ? 2 : 4;
     const ratios: number[] = [];
     const rps = { on: [] as number[], off: [] as number[] };
     for (let round = 0; round < rounds; round++) {
-      const audited = await phase(on, 'audit on', settings.loadSeconds, false);
-      const unaudited = await phase(off, 'audit off', settings.loadSeconds, false);
+      const figures = new Map<string, LoadFigures>();
+      for (const [server, label] of inRoundOrder([[on, 'audit on'], [off, 'audit off']] as const, round)) {
+        figures.set(label, await phase(server, label, settings.loadSeconds, false));
+      }
+      const [audited, unaudited] = [figures.get('audit on')!, figures.get('audit off')!];
       rps.on.push(audited.rps);
       rps.off.push(unaudited.rps);
       ratios.push(audited.rps / unaudited.rps);

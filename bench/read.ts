@@ -4,7 +4,7 @@ import { createTestDatabase } from '../test/support/test-database.ts';
 import type { BenchContext } from './lib/context.ts';
 import { type DatabaseSessions, gql, type LoadFigures, problems, runLoad } from './lib/load.ts';
 import { delta, type Samples } from './lib/prometheus.ts';
-import { fmt, log, median, table, verdict } from './lib/report.ts';
+import { fmt, inRoundOrder, log, median, table, verdict } from './lib/report.ts';
 import { seedReadPatient } from './lib/seed.ts';
 import { type ChildServer, clinigraphEnv, scrapeMetrics, startChild, startClinigraph, toggleProfile } from './lib/servers.ts';
 
@@ -85,8 +85,9 @@ async function pacedPhase(server: ChildServer, body: string, token: string, rate
  * target's: production mode, no cache-control; Apollo's defaults for
  * information), and against the floor, a plain node:http + pg server reading
  * the same answer from the same database (bench/floor-server.ts). Phases
- * alternate between the servers, round after round, so drift in the
- * machine's load (other engineers' tests) hits all of them alike.
+ * alternate between the servers, round after round, in an order reversed
+ * every round (see inRoundOrder), so drift in the machine's load hits all
+ * of them alike.
  */
 export async function readBenchmark(ctx: BenchContext): Promise<void> {
   const { settings, tokens } = ctx;
@@ -150,7 +151,7 @@ export async function readBenchmark(ctx: BenchContext): Promise<void> {
     await Promise.all([toggleProfile(auditOn), toggleProfile(auditOff)]);
     for (let round = 1; round <= settings.readRounds; round++) {
       log(`read path: round ${round} of ${settings.readRounds} (${settings.loadSeconds} s per server, ${connections} connections)`);
-      for (const target of targets) await phase(target, settings.loadSeconds, true);
+      for (const target of inRoundOrder(targets, round - 1)) await phase(target, settings.loadSeconds, true);
     }
     await Promise.all([toggleProfile(auditOn, 'rounds'), toggleProfile(auditOff, 'rounds')]);
     results.paced = await pacedPhase(auditOn, body, tokens.clinician, 0.4 * median(results.figures.get('tuned')!.map((f) => f.rps)), settings.loadSeconds);

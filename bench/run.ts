@@ -62,8 +62,8 @@ for (const name of only) {
 // The embedded-database read figures are on in full runs only (--embedded / --no-embedded override).
 const embedded = values.embedded ?? !short;
 const settings: Settings = short
-  ? { short, loadSeconds: 3, latencySeconds: 2, warmSeconds: 1, readRounds: 1, growthRounds: 1, growthSmall: 10_000, growthLarge: 100_000, embedded, only, profileDir: values.profile }
-  : { short, loadSeconds: 10, latencySeconds: 5, warmSeconds: 3, readRounds: 3, growthRounds: 2, growthSmall: 10_000, growthLarge: 1_000_000, embedded, only, profileDir: values.profile };
+  ? { short, loadSeconds: 3, latencySeconds: 2, warmSeconds: 1, readRounds: 2, growthRounds: 1, growthSmall: 10_000, growthLarge: 100_000, embedded, only, profileDir: values.profile }
+  : { short, loadSeconds: 10, latencySeconds: 5, warmSeconds: 3, readRounds: 4, growthRounds: 2, growthSmall: 10_000, growthLarge: 1_000_000, embedded, only, profileDir: values.profile };
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const databases = new BenchDatabases(serverUrl);

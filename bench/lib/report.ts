@@ -35,6 +35,19 @@ export const fmt = {
   },
 };
 
+/**
+ * The phases of a round in order, reversed every other round (A B, B A, A B,
+ * ...): with one fixed order, whatever drifts within a round (the machine's
+ * load, work a phase leaves behind for the next, such as the audit's
+ * sequencer and autovacuum after audited reads) falls on the same side in
+ * every round and biases every ratio alike; alternating it cancels over an
+ * even number of rounds.
+ * @param round counted from 0
+ */
+export function inRoundOrder<T>(phases: readonly T[], round: number): T[] {
+  return round % 2 === 0 ? [...phases] : [...phases].reverse();
+}
+
 export function median(values: number[]): number {
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
   if (sorted.length === 0) return NaN;
