@@ -46,7 +46,8 @@ interface Side {
  * PostgreSQL database of its own, migrated by its own server and seeded
  * through its own API (so a baseline with an older schema works); the two
  * servers' phases alternate, round after round, so the machine's drift hits
- * both alike, and the ratios are medians of per-round ratios.
+ * both alike (their order reversed every other round, see inRoundOrder), and
+ * the ratios are medians of per-round ratios.
  */
 export async function ledgerBenchmark(ctx: BenchContext): Promise<void> {
   const baselineRoot = process.env.BENCH_BASELINE_ROOT ? path.resolve(process.env.BENCH_BASELINE_ROOT) : undefined;
@@ -82,7 +83,7 @@ async function startSide(ctx: BenchContext, name: string, root: string): Promise
 async function measure(ctx: BenchContext, sides: Side[]): Promise<Figures[]> {
   const { settings, tokens } = ctx;
   const seconds = Math.max(settings.loadSeconds, settings.short ? 6 : 15);
-  const rounds = settings.short ? 1 : 3;
+  const rounds = settings.short ? 1 : 4;
   const headers = { authorization: `Bearer ${tokens.clinician}` };
   let next = 0;
   const bodies = {
@@ -101,7 +102,7 @@ async function measure(ctx: BenchContext, sides: Side[]): Promise<Figures[]> {
   for (let round = 0; round < rounds; round++) {
     const loads = sides.map(() => ({}) as { predict: LoadFigures; observe: LoadFigures });
     for (const operation of ['Predict', 'Observe'] as const) {
-      for (const [i, side] of sides.entries()) {
+      for (const [i, side] of inRoundOrder([...sides.entries()], round)) {
         const before = await scrapeMetrics(side.server);
         await toggleProfile(side.server);
         const load = await runLoad({ label: label(side, operation), server: side.server, connections: clients, seconds, body: bodies[operation](side), headers, databaseUrl: side.databaseUrl });
@@ -208,7 +209,7 @@ function printLedger(results: Figures[]): void {
   const [before, after] = results.length === 2 ? results : [undefined, results[0]!];
   if (before) {
     const ratios = (kind: 'predict' | 'observe') => after.rounds.map((round, i) => round[kind].rps / before.rounds[i]![kind].rps);
-    console.log(`\nPer round (phases in this order: predict before, after; addObservations before, after):\n`);
+    console.log(`\nPer round (phases in this order: predict before, after; addObservations before, after; each pair reversed every other round):\n`);
     console.log(
       table(
         ['round', 'predict before', 'after', 'after / before', 'addObservations before', 'after', 'after / before'],

@@ -2,7 +2,7 @@ import type { BenchContext } from './lib/context.ts';
 import { type LoadFigures, runLoad } from './lib/load.ts';
 import { adminQuery } from './lib/postgres.ts';
 import { delta, type Samples, total } from './lib/prometheus.ts';
-import { fmt, log, median, table, verdict } from './lib/report.ts';
+import { fmt, inRoundOrder, log, median, table, verdict } from './lib/report.ts';
 import { seedImageCases, seedPredictionCases, seedSequenceCases } from './lib/seed.ts';
 import { type ChildServer, clinigraphEnv, scrapeMetrics, startClinigraph, toggleProfile } from './lib/servers.ts';
 
@@ -125,13 +125,14 @@ export async function predictBenchmark(ctx: BenchContext): Promise<void> {
     for (const batching of [true, false]) await run(batching, true, 16, settings.warmSeconds, false);
     // A closed loop of 64 clients needs a few response times to reach its steady state.
     const seconds = (clients: number) => (clients >= 64 ? Math.max(settings.loadSeconds, settings.short ? 6 : 15) : settings.loadSeconds);
-    // The target's comparison (64 clients, on vs off) is repeated in full runs, alternating, for a per-round ratio.
-    const repeats = (clients: number) => (clients >= 64 && !settings.short ? 3 : 1);
+    // The target's comparison (64 clients, on vs off) is repeated in full runs, alternating (the pair's order reversed
+    // every other round, see inRoundOrder), for a per-round ratio.
+    const repeats = (clients: number) => (clients >= 64 && !settings.short ? 4 : 1);
     for (const explain of [true, false]) {
       // Short mode: without explanations at 64 clients only (the batching comparison).
       for (const clients of explain || !settings.short ? concurrencies : [64]) {
         for (let round = 0; round < repeats(clients); round++) {
-          for (const batching of [true, false]) await run(batching, explain, clients, seconds(clients), true);
+          for (const batching of inRoundOrder([true, false], round)) await run(batching, explain, clients, seconds(clients), true);
         }
       }
     }
@@ -139,7 +140,7 @@ export async function predictBenchmark(ctx: BenchContext): Promise<void> {
     for (const other of batchingModels) {
       for (const batching of [true, false]) await run(batching, false, 16, settings.warmSeconds, false, other.name);
       for (let round = 0; round < repeats(64); round++) {
-        for (const batching of [true, false]) await run(batching, false, 64, seconds(64), true, other.name);
+        for (const batching of inRoundOrder([true, false], round)) await run(batching, false, 64, seconds(64), true, other.name);
       }
     }
     printPredict(phases.filter((phase) => phase.model === model));

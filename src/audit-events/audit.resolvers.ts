@@ -1,5 +1,5 @@
 import type { Resolvers } from '../generated/graphql.ts';
-import { additionalEntitiesOf, canonicalAuditRecord } from '../audit/audit-record.ts';
+import { canonicalAuditRecord, entitiesOf } from '../audit/audit-record.ts';
 import { leafHash } from '../audit/merkle.ts';
 
 const base64 = (hashes: Buffer[]) => hashes.map((hash) => hash.toString('base64'));
@@ -31,7 +31,7 @@ export const auditResolvers: Resolvers = {
   AuditEvent: {
     sequence: (event) => event.sequence.toString(),
     leafHash: (event) => leafHash(canonicalAuditRecord(event)).toString('hex'),
-    entities: (event) => [{ action: event.action, resourceType: event.resourceType, resourceIds: event.resourceIds }, ...additionalEntitiesOf(event.additionalEntities)],
+    entities: (event) => entitiesOf(event),
   },
   AuditEventConnection: {
     totalCount: (connection) => connection.totalCount(),

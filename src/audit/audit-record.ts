@@ -154,11 +154,19 @@ function canonicalEntity(entity: unknown): unknown {
   return Object.keys(rest).length === 0 ? [action, resourceType, resourceIds] : entity;
 }
 
-/** The additional entities of a record as read back (the database's JSON), or none when they are not a list of entities. */
-export function additionalEntitiesOf(value: unknown): AuditEntity[] {
-  if (!Array.isArray(value)) return [];
-  return value.filter(
-    (entity): entity is AuditEntity =>
-      typeof entity === 'object' && entity !== null && typeof entity.action === 'string' && Array.isArray(entity.resourceIds),
-  );
+/**
+ * Every kind of data a stored record names, its own first, then its
+ * additional entities as read back (the database's JSON; none when they are
+ * not a list of entities).
+ */
+export function entitiesOf(record: Pick<AuditRecord, 'action' | 'resourceType' | 'resourceIds'> & { additionalEntities: unknown }): AuditEntity[] {
+  const { action, resourceType, resourceIds, additionalEntities } = record;
+  const others = Array.isArray(additionalEntities) ? additionalEntities : [];
+  return [
+    { action, resourceType, resourceIds },
+    ...others.filter(
+      (entity): entity is AuditEntity =>
+        typeof entity === 'object' && entity !== null && typeof entity.action === 'string' && Array.isArray(entity.resourceIds),
+    ),
+  ];
 }

@@ -1,5 +1,5 @@
 import type { AuditEvent } from '../generated/prisma/client.ts';
-import { type AuditEntity, additionalEntitiesOf, canonicalAuditRecord } from './audit-record.ts';
+import { canonicalAuditRecord, entitiesOf } from './audit-record.ts';
 import { leafHash } from './merkle.ts';
 
 /*
@@ -22,7 +22,7 @@ function actionCode(action: string): 'C' | 'R' | 'U' | 'D' | 'E' {
 
 /** An audit record as a FHIR AuditEvent; with its leaf index when it is integrated (exports). */
 export function toFhirAuditEvent(event: AuditEvent & { leafIndex?: bigint }): Record<string, unknown> {
-  const entities: AuditEntity[] = [{ action: event.action, resourceType: event.resourceType, resourceIds: event.resourceIds }, ...additionalEntitiesOf(event.additionalEntities)];
+  const entities = entitiesOf(event);
   const purposes = [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: event.purposeOfUse }];
   if (event.breakGlass) purposes.push({ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'BTG' });
   return {
