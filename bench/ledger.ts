@@ -140,7 +140,7 @@ function medianPhase(phases: LoadFigures[]): LoadFigures {
 /**
  * The patient-detail read at 64 clients on two servers over one database,
  * reads audited (the default) and not (AUDIT_READS=false), phases
- * alternating in an order reversed every round (see inRoundOrder).
+ * alternating in an order reversed every other round (see inRoundOrder).
  */
 async function readAuditCost(ctx: BenchContext): Promise<NonNullable<Figures['readAuditCost']>> {
   const { settings, tokens } = ctx;

@@ -86,7 +86,7 @@ async function pacedPhase(server: ChildServer, body: string, token: string, rate
  * information), and against the floor, a plain node:http + pg server reading
  * the same answer from the same database (bench/floor-server.ts). Phases
  * alternate between the servers, round after round, in an order reversed
- * every round (see inRoundOrder), so drift in the machine's load hits all
+ * every other round (see inRoundOrder), so drift in the machine's load hits all
  * of them alike.
  */
 export async function readBenchmark(ctx: BenchContext): Promise<void> {
