@@ -26,6 +26,8 @@ export interface CaseWithInputs {
   observations: Observation[];
   images: CaseImage[];
   aiConsent: ConsentStatus;
+  /** What the statement selected along for the caller (findWithInputs), as PostgreSQL answered it. */
+  along: unknown;
 }
 
 /** What a prediction's case read brings along: the latest observation of each code in the case and its images, or the patient's observation history (sequence models). */
@@ -103,10 +105,10 @@ const caseRows = jsonRows<Case>(Object.values(Prisma.CaseScalarFieldEnum), ['ope
 type CaseAlong = [unknown[], unknown[][] | null, unknown[][] | null];
 
 /** A case row as a write looks it up, with a prediction's inputs when asked for (NULL otherwise). */
-type CaseRow = Case & { aiConsent: ConsentStatus | null; observationsJson: unknown[][] | null; imagesJson: unknown[][] | null };
+type CaseRow = Case & { aiConsent: ConsentStatus | null; observationsJson: unknown[][] | null; imagesJson: unknown[][] | null; along: unknown };
 
-function decodeCaseRow({ aiConsent, observationsJson, imagesJson, ...episode }: CaseRow) {
-  return { episode, aiConsent, observations: observationsJson?.map(observationRows.decode), images: imagesJson?.map(imageRows.decode) };
+function decodeCaseRow({ aiConsent, observationsJson, imagesJson, along, ...episode }: CaseRow) {
+  return { episode, aiConsent, observations: observationsJson?.map(observationRows.decode), images: imagesJson?.map(imageRows.decode), along };
 }
 
 /**
@@ -168,27 +170,34 @@ export class CaseRepository {
    * (audited as a read of the case's observations), or for a sequence model the patient's observations across
    * all their cases in time order, without images (audited as a read of the
    * patient's observations, under the same access rule).
+   * @param along a column of another domain's to select in the same statement (the prediction's model version), answered in `along`
    */
-  async findWithInputs(id: string, action: AccessRule['action'], inputs: PredictionInputs): Promise<CaseWithInputs | null> {
+  async findWithInputs(id: string, action: AccessRule['action'], inputs: PredictionInputs, along?: Prisma.Sql): Promise<CaseWithInputs | null> {
     const found = await this.scope.records.findForWrite<CaseRow>(
       rule('prediction.write', action, 'Case'),
       [id],
-      (reach) => this.queryForWrite(id, reach, inputs),
+      (reach) => this.queryForWrite(id, reach, inputs, along),
       rule('clinical.read', 'observation.read', inputs === 'patient-history' ? 'Patient' : 'Case'),
     );
     if (!found) return null;
-    const { episode, observations, images, aiConsent } = decodeCaseRow(found);
-    return { episode, observations: observations!, images: images ?? [], aiConsent: aiConsent! };
+    const { episode, observations, images, aiConsent, along: answer } = decodeCaseRow(found);
+    return { episode, observations: observations!, images: images ?? [], aiConsent: aiConsent!, along: answer };
   }
 
-  private async queryForWrite(id: string, reach: { within: Prisma.Sql; breakGlass: Prisma.Sql }, inputs: PredictionInputs | null): Promise<(CaseRow & { breakGlass: boolean }) | null> {
+  private async queryForWrite(
+    id: string,
+    reach: { within: Prisma.Sql; breakGlass: Prisma.Sql },
+    inputs: PredictionInputs | null,
+    along?: Prisma.Sql,
+  ): Promise<(CaseRow & { breakGlass: boolean }) | null> {
     const none = Prisma.sql`NULL`;
     const observations = inputs === 'case' ? caseLatestObservationsJson : inputs === 'patient-history' ? patientObservationsJson : none;
     const [row] = await this.scope.prisma.$queryRaw<(CaseRow & { breakGlass: boolean })[]>`
       SELECT ${caseColumns}, ${reach.breakGlass} AS "breakGlass",
         ${inputs ? Prisma.sql`(SELECT p."aiConsent"::text FROM "Patient" p WHERE p.id = c."patientId")` : none} AS "aiConsent",
         ${observations} AS "observationsJson",
-        ${inputs === 'case' ? caseImagesJson : none} AS "imagesJson"
+        ${inputs === 'case' ? caseImagesJson : none} AS "imagesJson",
+        ${along ?? none} AS "along"
       FROM "Case" c WHERE c.id = ${id}::uuid AND ${reach.within}`;
     return row ?? null;
   }

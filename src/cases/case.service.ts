@@ -4,6 +4,7 @@ import type { Action } from '../access/permissions.ts';
 import type { AuditTrail } from '../access/audit-trail.ts';
 import { badInput, conflict, notFound } from '../errors/errors.ts';
 import type { CaseImageInput, ObservationInput, OpenCaseInput } from '../generated/graphql.ts';
+import type { Prisma } from '../generated/prisma/client.ts';
 import { boundedText, isId, notInFuture, parseId, parseInput } from '../graphql/validation.ts';
 import type { PatientAlong } from '../patients/patient.repository.ts';
 import type { PatientService } from '../patients/patient.service.ts';
@@ -82,10 +83,10 @@ export class CaseService {
    * The case a prediction is made on, which must exist and be within reach,
    * with its inputs as they are now on the primary database (its observations
    * and images, or the patient's observation history) and its patient's AI
-   * consent, in one round trip.
+   * consent, in one round trip; `along`, a column of another domain's, rides in it too.
    */
-  async requireWithInputs(id: string, argument: string, action: Action, inputs: PredictionInputs): Promise<CaseWithInputs> {
-    const found = await this.cases.findWithInputs(parseId(id, argument), action, inputs);
+  async requireWithInputs(id: string, argument: string, action: Action, inputs: PredictionInputs, along?: Prisma.Sql): Promise<CaseWithInputs> {
+    const found = await this.cases.findWithInputs(parseId(id, argument), action, inputs, along);
     if (!found) throw notFound(`No case with id ${id}.`, { argument });
     return found;
   }

@@ -3,6 +3,7 @@ import { recordingFailure } from '../access/audited-transaction.ts';
 import type { AuditTrail } from '../access/audit-trail.ts';
 import { badInput, codedError, conflict, ErrorCode, notFound } from '../errors/errors.ts';
 import type { TrainingJobStatus, TrainModelInput } from '../generated/graphql.ts';
+import { Prisma } from '../generated/prisma/client.ts';
 import { type Connection, decodeCursor, pageSize } from '../graphql/paging.ts';
 import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts';
 import {
@@ -22,7 +23,7 @@ import {
   type TrainModelOptions,
 } from '../pipeline/index.ts';
 import type { AccessPolicy } from '../access/access-policy.ts';
-import type { Model, ModelRepository, ModelVersionSummary, TrainingJob, VersionRef } from './model.repository.ts';
+import { decodeVersionRef, type Model, type ModelRepository, type ModelVersionSummary, type TrainingJob, type VersionRef } from './model.repository.ts';
 import { cardTextOf, placeholderCardText, storedResultOf, trainingResultOf } from './stored-version.ts';
 import type { TrainingDataRepository } from './training-data.repository.ts';
 import type { TrainingRunner } from './training-runner.ts';
@@ -63,6 +64,22 @@ const trainSchema = z
     message: 'give exactly one data source: csv, or fromPlatform: true',
     path: ['data'],
   });
+
+/** A model version read along in another statement (ModelService.versionForPrediction). */
+export interface VersionAlong {
+  /** The column the statement selects. */
+  sql: Prisma.Sql;
+  /** The version, from the column's answer. */
+  resolve(selected: unknown): Promise<VersionRef>;
+}
+
+/** @throws CONFLICT for an archived version (predictions use production or candidates) */
+function usableForPrediction(version: VersionRef, name: string, versionNumber: number | null | undefined): VersionRef {
+  if (version.stage === 'ARCHIVED') {
+    throw conflict(`Version ${versionNumber} of ${name} is archived; use the production version or a candidate.`, { argument: 'version' });
+  }
+  return version;
+}
 
 /** The registry: models, versions and their cards, training jobs and promotions. */
 export class ModelService {
@@ -130,9 +147,11 @@ export class ModelService {
    * serve it, or refuse to), in one statement.
    */
   async resolveVersionRef(name: string, versionNumber: number | null | undefined): Promise<VersionRef> {
-    const found = await this.models.findVersionRef(name, versionNumber ?? null);
-    if (found) return found;
-    // Only the answer that something is missing says what: the model, or its version.
+    return (await this.models.findVersionRef(name, versionNumber ?? null)) ?? this.missingVersion(name, versionNumber);
+  }
+
+  /** Only the answer that something is missing says what: the model, or its version. */
+  private async missingVersion(name: string, versionNumber: number | null | undefined): Promise<never> {
     if (!(await this.models.findByName(name))) throw notFound(`No model named ${name}. The models query lists them.`, { argument: 'model' });
     if (versionNumber === null || versionNumber === undefined) throw conflict(`The model ${name} has no production version yet; name a version.`, { argument: 'version' });
     throw notFound(`The model ${name} has no version ${versionNumber}.`, { argument: 'version' });
@@ -143,11 +162,26 @@ export class ModelService {
    * @throws NOT_FOUND for an unknown model or version; CONFLICT for an archived version or no production version
    */
   async resolveForPrediction(name: string, versionNumber: number | null | undefined): Promise<VersionRef> {
-    const version = await this.resolveVersionRef(name, versionNumber);
-    if (version.stage === 'ARCHIVED') {
-      throw conflict(`Version ${versionNumber} of ${name} is archived; use the production version or a candidate.`, { argument: 'version' });
+    return usableForPrediction(await this.resolveVersionRef(name, versionNumber), name, versionNumber);
+  }
+
+  /**
+   * resolveForPrediction inside another statement (a prediction's read of its
+   * case), one round trip less: that statement selects `sql`, and `resolve`
+   * reads the answer, throwing what resolveForPrediction would. Errors of the
+   * arguments (`args` parses them) or of the role wait for `resolve`, so that
+   * the other statement's own answer comes first.
+   */
+  versionForPrediction(args: () => [name: string, versionNumber: number | null | undefined]): VersionAlong {
+    try {
+      const [name, versionNumber] = args();
+      return {
+        sql: this.models.versionRefSql(name, versionNumber ?? null),
+        resolve: async (selected) => usableForPrediction(decodeVersionRef(selected) ?? (await this.missingVersion(name, versionNumber)), name, versionNumber),
+      };
+    } catch (error) {
+      return { sql: Prisma.sql`NULL`, resolve: () => Promise.reject(error) };
     }
-    return version;
   }
 
   /** The training result of a version with its weights, to serve or evaluate it. */

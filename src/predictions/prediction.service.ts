@@ -62,9 +62,9 @@ export class PredictionService {
 
   /**
    * Runs a model on one case; see the predict mutation. Its SQL is one
-   * statement for the case, its access, inputs and consent, one for the
-   * model version (both at once), and one for the prediction with its audit
-   * entry; the read of the inputs is recorded with the request's other reads.
+   * statement for the case, its access, inputs and consent and the model
+   * version, and one for the prediction with its audit entry; the read of
+   * the inputs is recorded with the request's other reads.
    * The inputs are the case's own, or for a sequence model the patient's
    * observation history: the model server's guess of which (what the
    * version last served for this model read) decides what the case's
@@ -74,13 +74,12 @@ export class PredictionService {
   predict(caseId: string, model: string, version: number | null | undefined, withExplanation = true): Promise<Prediction> {
     return recordingFailure(this.trail, 'prediction.create', caseTarget(caseId), async () => {
       const started = performance.now();
-      const resolving = Promise.resolve().then(() => this.models.resolveForPrediction(parseInput(modelName, model, 'model'), parseInput(versionNumber, version, 'version')));
-      // The case's answer comes first (as when they ran one after the other); the model's, if the case's failed, is dropped.
-      resolving.catch(() => {});
+      // A bad model or version is answered after the case's answer, as when the two were read one after the other.
+      const chosenVersion = this.models.versionForPrediction(() => [parseInput(modelName, model, 'model'), parseInput(versionNumber, version, 'version')]);
       const guess = this.modelServer.readsHistory(model, version ?? null);
-      const read = await this.cases.requireWithInputs(caseId, 'caseId', 'prediction.create', guess ? 'patient-history' : 'case');
+      const read = await this.cases.requireWithInputs(caseId, 'caseId', 'prediction.create', guess ? 'patient-history' : 'case', chosenVersion.sql);
       this.consent.requireAiConsent({ id: read.episode.patientId, aiConsent: read.aiConsent });
-      const chosen = await resolving;
+      const chosen = await chosenVersion.resolve(read.along);
       const loaded = await this.modelServer.version(chosen.id);
       const sequence = loaded.serving.stored.sequence !== undefined;
       this.modelServer.noteReadsHistory(loaded.modelName, version ?? null, sequence);
