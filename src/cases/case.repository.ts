@@ -30,6 +30,9 @@ export interface CaseWithInputs {
   along: unknown;
 }
 
+/** SQL of another domain's that a case's statement selects along (findWithInputs). */
+export type AlongColumn = Prisma.Sql;
+
 /** What a prediction's case read brings along: the latest observation of each code in the case and its images, or the patient's observation history (sequence models). */
 export type PredictionInputs = 'case' | 'patient-history';
 
@@ -172,7 +175,7 @@ export class CaseRepository {
    * patient's observations, under the same access rule).
    * @param along a column of another domain's to select in the same statement (the prediction's model version), answered in `along`
    */
-  async findWithInputs(id: string, action: AccessRule['action'], inputs: PredictionInputs, along?: Prisma.Sql): Promise<CaseWithInputs | null> {
+  async findWithInputs(id: string, action: AccessRule['action'], inputs: PredictionInputs, along?: AlongColumn): Promise<CaseWithInputs | null> {
     const found = await this.scope.records.findForWrite<CaseRow>(
       rule('prediction.write', action, 'Case'),
       [id],
@@ -188,7 +191,7 @@ export class CaseRepository {
     id: string,
     reach: { within: Prisma.Sql; breakGlass: Prisma.Sql },
     inputs: PredictionInputs | null,
-    along?: Prisma.Sql,
+    along?: AlongColumn,
   ): Promise<(CaseRow & { breakGlass: boolean }) | null> {
     const none = Prisma.sql`NULL`;
     const observations = inputs === 'case' ? caseLatestObservationsJson : inputs === 'patient-history' ? patientObservationsJson : none;

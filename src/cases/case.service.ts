@@ -4,11 +4,10 @@ import type { Action } from '../access/permissions.ts';
 import type { AuditTrail } from '../access/audit-trail.ts';
 import { badInput, conflict, notFound } from '../errors/errors.ts';
 import type { CaseImageInput, ObservationInput, OpenCaseInput } from '../generated/graphql.ts';
-import type { Prisma } from '../generated/prisma/client.ts';
 import { boundedText, isId, notInFuture, parseId, parseInput } from '../graphql/validation.ts';
 import type { PatientAlong } from '../patients/patient.repository.ts';
 import type { PatientService } from '../patients/patient.service.ts';
-import { type Case, caseEnd, type CaseChildren, type CaseImage, type CaseRepository, type CaseWithInputs, type Observation, type PredictionInputs } from './case.repository.ts';
+import { type AlongColumn, type Case, caseEnd, type CaseChildren, type CaseImage, type CaseRepository, type CaseWithInputs, type Observation, type PredictionInputs } from './case.repository.ts';
 
 /** How many observations one addObservations call may carry. */
 export const maxObservationsPerCall = 500;
@@ -85,7 +84,7 @@ export class CaseService {
    * and images, or the patient's observation history) and its patient's AI
    * consent, in one round trip; `along`, a column of another domain's, rides in it too.
    */
-  async requireWithInputs(id: string, argument: string, action: Action, inputs: PredictionInputs, along?: Prisma.Sql): Promise<CaseWithInputs> {
+  async requireWithInputs(id: string, argument: string, action: Action, inputs: PredictionInputs, along?: AlongColumn): Promise<CaseWithInputs> {
     const found = await this.cases.findWithInputs(parseId(id, argument), action, inputs, along);
     if (!found) throw notFound(`No case with id ${id}.`, { argument });
     return found;

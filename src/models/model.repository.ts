@@ -16,6 +16,9 @@ export type ModelVersionSummary = Omit<ModelVersion, 'weights'>;
 
 const withoutWeights = { weights: true } as const;
 
+/** SQL of a version ref for a statement to select (versionRefSql). */
+export type VersionRefColumn = Prisma.Sql;
+
 /** A version ref as versionRefSql selects it (null: no such version). */
 export function decodeVersionRef(selected: unknown): VersionRef | null {
   if (selected === null) return null;
@@ -95,7 +98,7 @@ export class ModelRepository {
    * (a prediction's read of its case: one round trip less): the version as
    * a JSON array [id, version, stage], or NULL; decodeVersionRef reads it.
    */
-  versionRefSql(name: string, versionNumber: number | null): Prisma.Sql {
+  versionRefSql(name: string, versionNumber: number | null): VersionRefColumn {
     this.scope.access.require('model.read', 'model.read');
     const which = versionNumber === null ? Prisma.sql`v.stage = 'PRODUCTION'` : Prisma.sql`v.version = ${versionNumber}::int`;
     return Prisma.sql`(SELECT json_build_array(v.id, v.version, v.stage::text) FROM "ModelVersion" v JOIN "Model" m ON m.id = v."modelId" WHERE m.name = ${name} AND ${which})`;

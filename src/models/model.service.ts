@@ -3,7 +3,6 @@ import { recordingFailure } from '../access/audited-transaction.ts';
 import type { AuditTrail } from '../access/audit-trail.ts';
 import { badInput, codedError, conflict, ErrorCode, notFound } from '../errors/errors.ts';
 import type { TrainingJobStatus, TrainModelInput } from '../generated/graphql.ts';
-import { Prisma } from '../generated/prisma/client.ts';
 import { type Connection, decodeCursor, pageSize } from '../graphql/paging.ts';
 import { boundedText, isId, parseId, parseInput } from '../graphql/validation.ts';
 import {
@@ -23,7 +22,7 @@ import {
   type TrainModelOptions,
 } from '../pipeline/index.ts';
 import type { AccessPolicy } from '../access/access-policy.ts';
-import { decodeVersionRef, type Model, type ModelRepository, type ModelVersionSummary, type TrainingJob, type VersionRef } from './model.repository.ts';
+import { decodeVersionRef, type Model, type ModelRepository, type ModelVersionSummary, type TrainingJob, type VersionRef, type VersionRefColumn } from './model.repository.ts';
 import { cardTextOf, placeholderCardText, storedResultOf, trainingResultOf } from './stored-version.ts';
 import type { TrainingDataRepository } from './training-data.repository.ts';
 import type { TrainingRunner } from './training-runner.ts';
@@ -67,8 +66,8 @@ const trainSchema = z
 
 /** A model version read along in another statement (ModelService.versionForPrediction). */
 export interface VersionAlong {
-  /** The column the statement selects. */
-  sql: Prisma.Sql;
+  /** The column the statement selects (none when the arguments or the role were refused: resolve says why). */
+  sql: VersionRefColumn | undefined;
   /** The version, from the column's answer. */
   resolve(selected: unknown): Promise<VersionRef>;
 }
@@ -180,7 +179,7 @@ export class ModelService {
         resolve: async (selected) => usableForPrediction(decodeVersionRef(selected) ?? (await this.missingVersion(name, versionNumber)), name, versionNumber),
       };
     } catch (error) {
-      return { sql: Prisma.sql`NULL`, resolve: () => Promise.reject(error) };
+      return { sql: undefined, resolve: () => Promise.reject(error) };
     }
   }
 
